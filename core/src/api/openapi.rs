@@ -1,0 +1,55 @@
+//! The OpenAPI document's frame; paths and schemas are collected from the handlers.
+
+use crate::domain::auth::Role;
+use crate::domain::process::Office;
+use crate::domain::ticket::{Channel, Kind, Priority, Status, Visibility};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi, RefOr};
+use utoipa::{Modify, OpenApi as _};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Steward", description = "Self-hosted service operations: tickets, service processes, staff and tokens."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "tickets", description = "Tickets and their timeline"),
+        (name = "processes", description = "Service processes and stages"),
+        (name = "staff", description = "Service staff"),
+        (name = "tokens", description = "API tokens (admin)"),
+        (name = "system", description = "Health, readiness, metrics, this document"),
+    )
+)]
+struct Frame;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+pub fn base() -> OpenApi {
+    let mut doc = Frame::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// Domain enums are plain Rust; their schemas are declared here, at the edge.
+macro_rules! string_enum_schema {
+    ($($t:ty),+) => {$(
+        impl utoipa::PartialSchema for $t {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(<$t>::values().iter().copied()))
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $t {}
+    )+};
+}
+
+string_enum_schema!(Kind, Channel, Priority, Status, Visibility, Role, Office);

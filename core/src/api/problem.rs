@@ -1,0 +1,216 @@
+//! RFC 9457 problem details: the only shape of an error response.
+
+use crate::domain::process::TransitionError;
+use crate::domain::FieldError;
+use crate::services::ServiceError;
+use crate::storage::StoreError;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A problem document. `type` is a relative URI naming the kind of problem; `errors` lists the
+/// offending fields of a validation problem.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    #[schema(example = "/problems/validation-error")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<ProblemField>)]
+    pub errors: Vec<FieldError>,
+    /// Problem-specific members (e.g. `allowed` stages, `current_version`).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extra: Map<String, Value>,
+}
+
+/// One offending field of a validation problem.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProblemField {
+    /// Path of the field in the request, e.g. `customer.tier` or `tags[2]`; for query
+    /// parameters and headers, their name.
+    field: String,
+    message: String,
+}
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    problem: Problem,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            problem: Problem {
+                kind: format!("/problems/{slug}"),
+                title: title.to_owned(),
+                status: status.as_u16(),
+                detail: detail.into(),
+                errors: Vec::new(),
+                extra: Map::new(),
+            },
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn validation(status: StatusCode, errors: Vec<FieldError>) -> Self {
+        let detail = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        let mut e = ApiError::new(status, "validation-error", "Invalid request", detail);
+        e.problem.errors = errors;
+        e
+    }
+
+    pub fn field(status: StatusCode, field: &str, message: impl Into<String>) -> Self {
+        Self::validation(status, vec![FieldError::new(field, message)])
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn unauthorized(detail: &str) -> Self {
+        let mut e = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required", detail);
+        e.headers.push((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        e
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
+    }
+
+    pub fn internal() -> Self {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "Internal server error",
+            "the server failed to answer; the x-request-id header identifies this failure in the server's log",
+        )
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.problem.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.problem).expect("problem serialises");
+        let mut response = (self.status, body).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable => {
+                tracing::error!(error = %e, "database unavailable");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "the database is busy or unreachable; try again")
+            }
+            e => {
+                // The cause stays in the log (with the request id of the current span).
+                tracing::error!(error = %e, "storage failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Invalid(v) => ApiError::validation(StatusCode::UNPROCESSABLE_ENTITY, v.errors),
+            ServiceError::NotFound { what } => ApiError::not_found(format!("no such {what}")),
+            ServiceError::StaleVersion { current } => ApiError::new(
+                StatusCode::CONFLICT,
+                "version-conflict",
+                "The resource has changed",
+                format!("the ticket was changed by someone else and is now at version {current}; fetch it again and retry with If-Match: \"{current}\""),
+            )
+            .with("current_version", current),
+            ServiceError::Transition(t) => {
+                let allowed = t.allowed().to_vec();
+                let detail = match allowed.is_empty() {
+                    true => format!("{t}; no move is allowed from here"),
+                    false => format!("{t}; allowed: {}", allowed.join(", ")),
+                };
+                let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "transition-not-allowed", "Transition not allowed", detail)
+                    .with("allowed", allowed);
+                e.problem.errors = vec![FieldError::new("to", t.to_string())];
+                if let TransitionError::UnknownStage { .. } = t {
+                    e.problem.kind = "/problems/unknown-stage".into();
+                }
+                e
+            }
+            ServiceError::Conflict { field, message } => {
+                let mut e = ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", message.clone());
+                if let Some(field) = field {
+                    e.problem.errors = vec![FieldError::new(field, message)];
+                }
+                e
+            }
+            ServiceError::Storage(s) => s.into(),
+        }
+    }
+}
+
+/// Turns any error response that is not yet a problem document (a 405 from the router, a 500
+/// from a caught panic) into one, so clients only ever parse one error shape.
+pub async fn ensure_problem(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let title = status.canonical_reason().unwrap_or("Error");
+    let (slug, detail) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "this route does not accept that method".to_owned()),
+        StatusCode::NOT_FOUND => ("not-found", "no such route".to_owned()),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "the request body is too large".to_owned()),
+        s if s.is_server_error() => return replace_body(response, ApiError::internal()),
+        _ => ("http-error", title.to_lowercase()),
+    };
+    replace_body(response, ApiError::new(status, slug, title, detail))
+}
+
+fn replace_body(response: Response, error: ApiError) -> Response {
+    let (mut parts, _) = response.into_response().into_parts();
+    let fresh = error.into_response();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let (_, body) = fresh.into_parts();
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// Unknown routes.
+pub async fn route_not_found() -> ApiError {
+    ApiError::not_found("no such route; see /openapi.json for the API")
+}

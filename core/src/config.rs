@@ -1,0 +1,290 @@
+//! The one typed configuration: `config/steward.toml` (or `--config` / `STEWARD_CONFIG`), then
+//! `STEWARD_*` environment overrides. Every option is documented in the shipped example.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// host:port to listen on; port 0 picks a free port.
+    pub listen: String,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    pub http: HttpConfig,
+    pub metrics: MetricsConfig,
+    pub tickets: TicketsConfig,
+    pub processes: ProcessesConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/file.db` or `postgres://user@host:port/db`.
+    pub url: String,
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection before failing the request.
+    pub acquire_timeout_secs: u64,
+    /// SQLite `synchronous` pragma: `full` survives power loss; `normal` only process crashes.
+    pub sqlite_synchronous: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `steward=debug,sqlx=warn`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub max_body_bytes: usize,
+    /// Seconds a graceful shutdown waits for in-flight requests.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Require a valid API token (any role) to scrape `/metrics`.
+    pub require_token: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TicketsConfig {
+    /// Customer tiers, lowest first; the first is the default.
+    pub tiers: Vec<String>,
+    pub default_process: String,
+    /// How long an Idempotency-Key is remembered.
+    pub idempotency_ttl_hours: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessesConfig {
+    /// Directory of `*.toml` process definitions. When it does not exist the built-in general
+    /// process is used.
+    pub dir: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
+            http: HttpConfig::default(),
+            metrics: MetricsConfig::default(),
+            tickets: TicketsConfig::default(),
+            processes: ProcessesConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://data/steward.db".into(),
+            max_connections: 16,
+            acquire_timeout_secs: 10,
+            sqlite_synchronous: "full".into(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: LogFormat::Human, level: "info".into() }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { max_body_bytes: 1024 * 1024, shutdown_grace_secs: 30 }
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { require_token: false }
+    }
+}
+
+impl Default for TicketsConfig {
+    fn default() -> Self {
+        TicketsConfig {
+            tiers: vec!["standard".into(), "priority".into(), "vip".into()],
+            default_process: "general".into(),
+            idempotency_ttl_hours: 24,
+        }
+    }
+}
+
+impl Default for ProcessesConfig {
+    fn default() -> Self {
+        ProcessesConfig { dir: PathBuf::from("config/processes") }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+}
+
+/// Where the config is read from when neither `--config` nor `STEWARD_CONFIG` names a file.
+pub const DEFAULT_CONFIG_PATH: &str = "config/steward.toml";
+
+impl Config {
+    /// Reads the config file (an explicit path must exist; the default path may not), then
+    /// applies environment overrides from `env`.
+    pub fn load(explicit: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let from_env = env("STEWARD_CONFIG").map(PathBuf::from);
+        let path = explicit.map(Path::to_path_buf).or(from_env);
+        let mut config = match path {
+            Some(path) => Self::from_file(&path)?,
+            None if Path::new(DEFAULT_CONFIG_PATH).exists() => Self::from_file(Path::new(DEFAULT_CONFIG_PATH))?,
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+        Self::from_toml(&shown, &text)
+    }
+
+    pub fn from_toml(path: &str, text: &str) -> Result<Config, ConfigError> {
+        let de = toml::Deserializer::new(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            let line = inner
+                .span()
+                .map(|s| format!("line {}, ", text[..s.start].bytes().filter(|b| *b == b'\n').count() + 1))
+                .unwrap_or_default();
+            ConfigError::Parse { path: path.to_owned(), message: format!("{line}{field}: {}", inner.message()) }
+        })
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse().map_err(|e: T::Err| ConfigError::Env { name: name.into(), message: e.to_string() })
+        }
+        if let Some(v) = env("STEWARD_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = env("STEWARD_DATABASE_URL") {
+            self.database.url = v;
+        }
+        if let Some(v) = env("STEWARD_DATABASE_MAX_CONNECTIONS") {
+            self.database.max_connections = parse("STEWARD_DATABASE_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = env("STEWARD_LOG_FORMAT") {
+            self.log.format = match v.as_str() {
+                "human" => LogFormat::Human,
+                "json" => LogFormat::Json,
+                _ => return Err(ConfigError::Env { name: "STEWARD_LOG_FORMAT".into(), message: format!("`{v}` is not one of: human, json") }),
+            };
+        }
+        if let Some(v) = env("STEWARD_LOG_LEVEL") {
+            self.log.level = v;
+        }
+        if let Some(v) = env("STEWARD_MAX_BODY_BYTES") {
+            self.http.max_body_bytes = parse("STEWARD_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = env("STEWARD_METRICS_REQUIRE_TOKEN") {
+            self.metrics.require_token = parse("STEWARD_METRICS_REQUIRE_TOKEN", &v)?;
+        }
+        if let Some(v) = env("STEWARD_PROCESSES_DIR") {
+            self.processes.dir = PathBuf::from(v);
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, message: &str| Err(ConfigError::Invalid { field: field.into(), message: message.into() });
+        if self.tickets.tiers.is_empty() {
+            return invalid("tickets.tiers", "list at least one customer tier");
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        if !matches!(self.database.sqlite_synchronous.as_str(), "full" | "normal" | "extra") {
+            return invalid("database.sqlite_synchronous", "must be one of: full, normal, extra");
+        }
+        if self.http.max_body_bytes < 1024 {
+            return invalid("http.max_body_bytes", "must be at least 1024");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_parses_and_matches_the_defaults() {
+        let text = include_str!("../../config/steward.toml");
+        let shipped = Config::from_toml("steward.toml", text).unwrap();
+        let defaults = Config::default();
+        assert_eq!(shipped.listen, defaults.listen);
+        assert_eq!(shipped.database.url, defaults.database.url);
+        assert_eq!(shipped.tickets.tiers, defaults.tickets.tiers);
+        assert_eq!(shipped.http.max_body_bytes, defaults.http.max_body_bytes);
+    }
+
+    #[test]
+    fn env_overrides_file_values() {
+        let env = |name: &str| match name {
+            "STEWARD_DATABASE_URL" => Some("postgres://x@localhost/db".to_string()),
+            "STEWARD_LISTEN" => Some("0.0.0.0:9000".to_string()),
+            "STEWARD_LOG_FORMAT" => Some("json".to_string()),
+            _ => None,
+        };
+        let mut c = Config::default();
+        c.apply_env(env).unwrap();
+        assert_eq!(c.database.url, "postgres://x@localhost/db");
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn bad_values_name_the_field_and_line() {
+        let e = Config::from_toml("c.toml", "listen = \"x\"\n[http]\nmax_body_bytes = \"big\"\n").unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("line 3") && text.contains("http.max_body_bytes"), "{text}");
+        let e = Config::from_toml("c.toml", "[database]\nurl = \"x\"\ncolour = 1\n").unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn bad_env_values_are_named() {
+        let mut c = Config::default();
+        let e = c.apply_env(|n| (n == "STEWARD_MAX_BODY_BYTES").then(|| "lots".to_string())).unwrap_err();
+        assert!(e.to_string().contains("STEWARD_MAX_BODY_BYTES"));
+    }
+}

@@ -1,0 +1,155 @@
+use super::{ServiceError, Services};
+use crate::domain::event::{Actor, ActorKind, RecordedEvent};
+use crate::domain::ids::{StaffId, TicketRef};
+use crate::domain::ticket::{Change, Ticket, TicketDraft, TicketPatch, TicketQuery, Visibility};
+use crate::domain::time::Timestamp;
+use crate::domain::ValidationError;
+use crate::storage::tickets::{IdempotencyClaim, StoredResponse};
+use crate::storage::StoreError;
+
+/// How many times a change without If-Match is retried when another writer got there first.
+const MAX_RETRIES: usize = 8;
+
+/// The outcome of a ticket creation that carried an Idempotency-Key.
+pub enum CreateTicket {
+    Created(Ticket),
+    /// The key was used before for the same request: replay this response.
+    Replay(StoredResponse),
+    /// The key was used before for a different request.
+    KeyReused,
+}
+
+impl Services {
+    async fn check_assignable(&self, staff: StaffId, field: &str) -> Result<(), ServiceError> {
+        match self.store.get_staff(staff).await? {
+            Some(s) if s.active => Ok(()),
+            Some(_) => Err(ValidationError::field(field, format!("staff member {staff} is not active")).into()),
+            None => Err(ValidationError::field(field, format!("no staff member {staff}")).into()),
+        }
+    }
+
+    /// Looks up an earlier response stored under this client's Idempotency-Key.
+    pub async fn idempotent_replay(&self, principal: &str, key: &str, request_hash: &str) -> Result<Option<CreateTicket>, ServiceError> {
+        let not_before = Timestamp::now().plus_millis(-self.idempotency_ttl_ms);
+        Ok(self.store.find_idempotent_response(principal, key, not_before).await?.map(|stored| {
+            if stored.request_hash == request_hash {
+                CreateTicket::Replay(stored)
+            } else {
+                CreateTicket::KeyReused
+            }
+        }))
+    }
+
+    pub async fn create_ticket(&self, draft: TicketDraft, actor: &Actor, claim: Option<IdempotencyClaim>) -> Result<CreateTicket, ServiceError> {
+        if let Some(assignee) = draft.assignee {
+            self.check_assignable(assignee, "assignee_id").await?;
+        }
+        let mut change = Ticket::open(draft, &self.rules(), Timestamp::now())?;
+        let claimed = claim.as_ref().map(|c| (c.principal.clone(), c.key.clone(), c.request_hash.clone()));
+        match self.store.insert_ticket(&mut change, actor, claim).await {
+            Ok(()) => Ok(CreateTicket::Created(change.ticket)),
+            // A concurrent request with the same key won the race: answer as it did.
+            Err(StoreError::Duplicate) if claimed.is_some() => {
+                let (principal, key, hash) = claimed.expect("checked");
+                self.idempotent_replay(&principal, &key, &hash).await?.ok_or(ServiceError::Storage(StoreError::Duplicate))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn get_ticket(&self, reference: TicketRef) -> Result<Ticket, ServiceError> {
+        self.store.get_ticket(reference).await?.ok_or(ServiceError::NotFound { what: "ticket" })
+    }
+
+    /// One page of tickets and, when more may follow, the id to continue below.
+    pub async fn list_tickets(&self, mut query: TicketQuery) -> Result<(Vec<Ticket>, Option<String>), ServiceError> {
+        let limit = query.limit as usize;
+        query.limit += 1;
+        let mut tickets = self.store.list_tickets(&query).await?;
+        let next = if tickets.len() > limit {
+            tickets.truncate(limit);
+            tickets.last().map(|t| t.id.to_string())
+        } else {
+            None
+        };
+        Ok((tickets, next))
+    }
+
+    /// Applies `rule` to the current ticket and saves the result. With `expected_version`
+    /// the change applies only to that version (409 otherwise); without it, a concurrent
+    /// writer makes the rule run again on the fresh state, so no update is ever lost.
+    async fn modify_ticket(
+        &self,
+        reference: TicketRef,
+        expected_version: Option<i64>,
+        actor: &Actor,
+        rule: impl Fn(&Ticket) -> Result<Change, ServiceError>,
+    ) -> Result<Ticket, ServiceError> {
+        for _ in 0..MAX_RETRIES {
+            let current = self.get_ticket(reference).await?;
+            if let Some(expected) = expected_version {
+                if expected != current.version {
+                    return Err(ServiceError::StaleVersion { current: current.version });
+                }
+            }
+            let change = rule(&current)?;
+            if change.is_empty() {
+                return Ok(current);
+            }
+            let tags_changed = change.ticket.tags != current.tags;
+            match self.store.save_change(&change, current.version, tags_changed, actor).await {
+                Ok(()) => return Ok(change.ticket),
+                Err(StoreError::VersionConflict) if expected_version.is_none() => continue,
+                Err(StoreError::VersionConflict) => {
+                    let now = self.get_ticket(reference).await?;
+                    return Err(ServiceError::StaleVersion { current: now.version });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let now = self.get_ticket(reference).await?;
+        Err(ServiceError::StaleVersion { current: now.version })
+    }
+
+    pub async fn update_ticket(&self, reference: TicketRef, expected_version: i64, patch: TicketPatch, actor: &Actor) -> Result<Ticket, ServiceError> {
+        if let Some(Some(assignee)) = patch.assignee {
+            self.check_assignable(assignee, "assignee_id").await?;
+        }
+        self.modify_ticket(reference, Some(expected_version), actor, |t| {
+            Ok(t.apply_patch(patch.clone(), &self.rules(), Timestamp::now())?)
+        })
+        .await
+    }
+
+    pub async fn transition_ticket(
+        &self,
+        reference: TicketRef,
+        to: &str,
+        note: Option<String>,
+        expected_version: Option<i64>,
+        actor: &Actor,
+    ) -> Result<Ticket, ServiceError> {
+        self.modify_ticket(reference, expected_version, actor, |t| {
+            let process = self.processes.get(&t.process).ok_or_else(|| {
+                ValidationError::field("to", format!("the ticket's process `{}` is no longer configured", t.process))
+            })?;
+            Ok(t.transition(process, to, note.clone(), Timestamp::now())?)
+        })
+        .await
+    }
+
+    pub async fn comment_on_ticket(&self, reference: TicketRef, body: &str, visibility: Visibility, actor: &Actor) -> Result<Ticket, ServiceError> {
+        let by_staff = actor.kind == ActorKind::Token;
+        self.modify_ticket(reference, None, actor, |t| Ok(t.comment(body, visibility, by_staff, Timestamp::now())?)).await
+    }
+
+    pub async fn ticket_events(&self, reference: TicketRef, after_seq: i64, limit: u32) -> Result<Vec<RecordedEvent>, ServiceError> {
+        let ticket = self.get_ticket(reference).await?;
+        Ok(self.store.list_events(ticket.id, after_seq, limit).await?)
+    }
+
+    /// Forgets Idempotency-Keys past their time to live.
+    pub async fn purge_expired_idempotency_keys(&self) -> Result<u64, ServiceError> {
+        Ok(self.store.purge_idempotency_keys(Timestamp::now().plus_millis(-self.idempotency_ttl_ms)).await?)
+    }
+}

@@ -1,0 +1,42 @@
+use super::{ServiceError, Services};
+use crate::domain::auth::{hash_token, ApiToken, Role, TokenSecret};
+use crate::domain::ids::{StaffId, TokenId};
+use crate::domain::time::Timestamp;
+use crate::domain::ValidationError;
+
+impl Services {
+    /// Creates a token and returns it with its secret, which is not stored and cannot be
+    /// shown again.
+    pub async fn create_token(&self, name: &str, role: Role, staff_id: Option<StaffId>) -> Result<(ApiToken, TokenSecret), ServiceError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(ValidationError::field("name", "a token name has 1 to 100 characters").into());
+        }
+        if let Some(staff) = staff_id {
+            if self.store.get_staff(staff).await?.is_none() {
+                return Err(ValidationError::field("staff_id", format!("no staff member {staff}")).into());
+            }
+        }
+        let now = Timestamp::now();
+        let token = ApiToken { id: TokenId::new_at(now), name: name.to_owned(), role, staff_id, created_at: now, revoked_at: None };
+        let secret = TokenSecret::generate();
+        self.store.insert_token(&token, &secret.hash()).await?;
+        Ok((token, secret))
+    }
+
+    /// The live token with this secret, if any.
+    pub async fn authenticate(&self, secret: &str) -> Result<Option<ApiToken>, ServiceError> {
+        Ok(self.store.find_token_by_hash(&hash_token(secret)).await?)
+    }
+
+    pub async fn list_tokens(&self) -> Result<Vec<ApiToken>, ServiceError> {
+        Ok(self.store.list_tokens().await?)
+    }
+
+    pub async fn revoke_token(&self, id: TokenId) -> Result<ApiToken, ServiceError> {
+        if !self.store.revoke_token(id, Timestamp::now()).await? {
+            return Err(ServiceError::NotFound { what: "token" });
+        }
+        self.store.get_token(id).await?.ok_or(ServiceError::NotFound { what: "token" })
+    }
+}

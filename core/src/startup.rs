@@ -1,0 +1,150 @@
+//! Building and running the server: `Application::build` binds the listener (port 0 picks a
+//! free one) so tests and `main` start it the same way.
+
+use crate::api;
+use crate::config::Config;
+use crate::domain::process::{ProcessLoadError, ProcessRegistry};
+use crate::metrics::Metrics;
+use crate::services::Services;
+use crate::storage::{redact, Store, StoreError};
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("service process definition: {0}")]
+    Processes(#[from] ProcessLoadError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("tickets.default_process `{0}` is not a loaded process")]
+    DefaultProcess(String),
+}
+
+/// Loads the process definitions the config points at; the built-in general process when the
+/// directory does not exist.
+pub fn load_processes(config: &Config) -> Result<ProcessRegistry, StartupError> {
+    let dir = &config.processes.dir;
+    let registry = if dir.is_dir() {
+        ProcessRegistry::load_dir(dir)?
+    } else {
+        tracing::warn!(dir = %dir.display(), "process directory not found; using the built-in general process");
+        ProcessRegistry::builtin()
+    };
+    if registry.get(&config.tickets.default_process).is_none() {
+        return Err(StartupError::DefaultProcess(config.tickets.default_process.clone()));
+    }
+    Ok(registry)
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
+    let store = Store::connect(&config.database).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    services: Arc<Services>,
+    config: Arc<Config>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let processes = Arc::new(load_processes(&config)?);
+        let store = open_store(&config).await?;
+        tracing::info!(database = %redact(&config.database.url), backend = store.backend().name(), processes = processes.iter().count(), "storage ready");
+        let services = Arc::new(Services::new(store, processes, &config));
+        let config = Arc::new(config);
+        let router = api::router(services.clone(), Arc::new(Metrics::new()), config.clone());
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| StartupError::Bind { addr: config.listen.clone(), source })?;
+        Ok(Application { listener, router, services, config })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn services(&self) -> Arc<Services> {
+        self.services.clone()
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish (up to the
+    /// configured grace period) and closes the database pool.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let grace = api::shutdown_grace(&self.config);
+        let housekeeping = tokio::spawn(housekeeping(self.services.clone()));
+        let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(true);
+        });
+        let deadline = async move {
+            while !*stopping_rx.borrow() {
+                if stopping_rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(grace).await;
+        };
+        let result = tokio::select! {
+            result = server => result,
+            () = deadline => {
+                tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish within the grace period");
+                Ok(())
+            }
+        };
+        housekeeping.abort();
+        self.services.store.close().await;
+        result
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Periodic clean-up that no request should pay for.
+async fn housekeeping(services: Arc<Services>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match services.purge_expired_idempotency_keys().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired idempotency keys removed"),
+            Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Tickets, their tags, their event timeline and the idempotency keys of ticket creation.
+
+use super::sql::{like_escape, Bind, Conditions};
+use super::{col, corrupt, Backend, Store, StoreError};
+use crate::domain::event::{Actor, ActorKind, EventData, RecordedEvent};
+use crate::domain::ids::{StaffId, TicketId, TicketNumber, TicketRef, TokenId};
+use crate::domain::ticket::{search_form, Change, Channel, Customer, Kind, Priority, Status, Ticket, TicketQuery};
+use crate::domain::time::Timestamp;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+
+const TICKET_COLUMNS: &str = "id, number, title, description, kind, channel, priority, customer_name, \
+     customer_contact, customer_tier, process, process_version, stage, status, assignee_id, tags, \
+     custom_fields, created_at, updated_at, first_response_at, resolved_at, closed_at, reopen_count, version";
+
+/// A response remembered under an Idempotency-Key, replayed verbatim for the same request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResponse {
+    pub request_hash: String,
+    pub status: u16,
+    pub body: String,
+    pub location: Option<String>,
+}
+
+/// Claims an Idempotency-Key in the transaction that creates the ticket, so a ticket is never
+/// created twice under one key, even by concurrent requests.
+pub struct IdempotencyClaim {
+    pub principal: String,
+    pub key: String,
+    pub request_hash: String,
+    /// Renders the response once the ticket (and its number) exist.
+    pub render: Box<dyn FnOnce(&Ticket) -> (u16, String, Option<String>) + Send>,
+}
+
+fn ts(ms: Option<i64>) -> Option<Timestamp> {
+    ms.map(Timestamp::from_millis)
+}
+
+fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
+    let text = |name: &str| col::<String>(row, name);
+    let id: String = text("id")?;
+    let assignee: Option<String> = col(row, "assignee_id")?;
+    let tags: String = text("tags")?;
+    let custom_fields: String = text("custom_fields")?;
+    Ok(Ticket {
+        id: TicketId::parse("id", &id).map_err(corrupt)?,
+        number: TicketNumber(col(row, "number")?),
+        title: text("title")?,
+        description: text("description")?,
+        kind: Kind::parse("kind", &text("kind")?).map_err(corrupt)?,
+        channel: Channel::parse("channel", &text("channel")?).map_err(corrupt)?,
+        priority: Priority::parse("priority", &text("priority")?).map_err(corrupt)?,
+        customer: Customer {
+            name: text("customer_name")?,
+            contact: col(row, "customer_contact")?,
+            tier: text("customer_tier")?,
+        },
+        process: text("process")?,
+        process_version: u32::try_from(col::<i64>(row, "process_version")?).map_err(corrupt)?,
+        stage: text("stage")?,
+        status: Status::parse("status", &text("status")?).map_err(corrupt)?,
+        assignee: assignee.map(|a| StaffId::parse("assignee_id", &a)).transpose().map_err(corrupt)?,
+        tags: serde_json::from_str(&tags).map_err(corrupt)?,
+        custom_fields: serde_json::from_str(&custom_fields).map_err(corrupt)?,
+        created_at: Timestamp::from_millis(col(row, "created_at")?),
+        updated_at: Timestamp::from_millis(col(row, "updated_at")?),
+        first_response_at: ts(col(row, "first_response_at")?),
+        resolved_at: ts(col(row, "resolved_at")?),
+        closed_at: ts(col(row, "closed_at")?),
+        reopen_count: u32::try_from(col::<i64>(row, "reopen_count")?).map_err(corrupt)?,
+        version: col(row, "version")?,
+    })
+}
+
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
+}
+
+impl Store {
+    async fn next_ticket_number(&self, tx: &mut Transaction<'static, Any>) -> Result<i64, StoreError> {
+        let sql = match self.backend {
+            // Serialised by BEGIN IMMEDIATE: no two writers read the same value.
+            Backend::Sqlite => "UPDATE ticket_number_counter SET last_number = last_number + 1 WHERE id = 1 RETURNING last_number",
+            Backend::Postgres => "SELECT nextval('ticket_number_seq')",
+        };
+        Ok(sqlx::query_scalar(sql).fetch_one(&mut **tx).await?)
+    }
+
+    /// Inserts a new ticket with its events (and claims the idempotency key, if any) in one
+    /// transaction. Allocates the ticket number and writes it into `change`.
+    /// A key already claimed yields [`StoreError::Duplicate`] and creates nothing.
+    pub async fn insert_ticket(&self, change: &mut Change, actor: &Actor, claim: Option<IdempotencyClaim>) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let number = self.next_ticket_number(&mut tx).await?;
+        Ticket::set_number(change, TicketNumber(number));
+        let t = &change.ticket;
+        sqlx::query(
+            "INSERT INTO tickets (id, number, title, title_search, description, kind, channel, priority, \
+             customer_name, customer_contact, customer_tier, process, process_version, stage, status, \
+             assignee_id, tags, custom_fields, created_at, updated_at, first_response_at, resolved_at, \
+             closed_at, reopen_count, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
+        )
+        .bind(t.id.to_string())
+        .bind(number)
+        .bind(&t.title)
+        .bind(search_form(&t.title))
+        .bind(&t.description)
+        .bind(t.kind.as_str())
+        .bind(t.channel.as_str())
+        .bind(t.priority.as_str())
+        .bind(&t.customer.name)
+        .bind(&t.customer.contact)
+        .bind(&t.customer.tier)
+        .bind(&t.process)
+        .bind(i64::from(t.process_version))
+        .bind(&t.stage)
+        .bind(t.status.as_str())
+        .bind(t.assignee.map(|a| a.to_string()))
+        .bind(json_text(&t.tags))
+        .bind(json_text(&t.custom_fields))
+        .bind(t.created_at.as_millis())
+        .bind(t.updated_at.as_millis())
+        .bind(t.first_response_at.map(Timestamp::as_millis))
+        .bind(t.resolved_at.map(Timestamp::as_millis))
+        .bind(t.closed_at.map(Timestamp::as_millis))
+        .bind(i64::from(t.reopen_count))
+        .bind(t.version)
+        .execute(&mut *tx)
+        .await?;
+        insert_tags(&mut tx, t.id, &t.tags).await?;
+        insert_events(&mut tx, t.id, 0, t.updated_at, actor, &change.events).await?;
+        if let Some(claim) = claim {
+            let (status, body, location) = (claim.render)(&change.ticket);
+            sqlx::query(
+                "INSERT INTO idempotency_keys (principal, key, request_hash, status, body, location, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(claim.principal)
+            .bind(claim.key)
+            .bind(claim.request_hash)
+            .bind(i64::from(status))
+            .bind(body)
+            .bind(location)
+            .bind(change.ticket.created_at.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes a change to an existing ticket and its events, provided nobody else changed the
+    /// ticket since `expected_version` was read; otherwise [`StoreError::VersionConflict`].
+    pub async fn save_change(&self, change: &Change, expected_version: i64, tags_changed: bool, actor: &Actor) -> Result<(), StoreError> {
+        let t = &change.ticket;
+        let mut tx = self.begin_write().await?;
+        // The version check takes the row lock on PostgreSQL, so event numbering below is
+        // serialised per ticket on both backends.
+        let updated = sqlx::query(
+            "UPDATE tickets SET title = $3, title_search = $4, description = $5, kind = $6, channel = $7, \
+             priority = $8, customer_name = $9, customer_contact = $10, customer_tier = $11, stage = $12, \
+             status = $13, assignee_id = $14, tags = $15, custom_fields = $16, updated_at = $17, \
+             first_response_at = $18, resolved_at = $19, closed_at = $20, reopen_count = $21, version = $22 \
+             WHERE id = $1 AND version = $2",
+        )
+        .bind(t.id.to_string())
+        .bind(expected_version)
+        .bind(&t.title)
+        .bind(search_form(&t.title))
+        .bind(&t.description)
+        .bind(t.kind.as_str())
+        .bind(t.channel.as_str())
+        .bind(t.priority.as_str())
+        .bind(&t.customer.name)
+        .bind(&t.customer.contact)
+        .bind(&t.customer.tier)
+        .bind(&t.stage)
+        .bind(t.status.as_str())
+        .bind(t.assignee.map(|a| a.to_string()))
+        .bind(json_text(&t.tags))
+        .bind(json_text(&t.custom_fields))
+        .bind(t.updated_at.as_millis())
+        .bind(t.first_response_at.map(Timestamp::as_millis))
+        .bind(t.resolved_at.map(Timestamp::as_millis))
+        .bind(t.closed_at.map(Timestamp::as_millis))
+        .bind(i64::from(t.reopen_count))
+        .bind(t.version)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::VersionConflict);
+        }
+        if tags_changed {
+            sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1").bind(t.id.to_string()).execute(&mut *tx).await?;
+            insert_tags(&mut tx, t.id, &t.tags).await?;
+        }
+        let last_seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM ticket_events WHERE ticket_id = $1")
+            .bind(t.id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        insert_events(&mut tx, t.id, last_seq, t.updated_at, actor, &change.events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_ticket(&self, reference: TicketRef) -> Result<Option<Ticket>, StoreError> {
+        let (sql, bind) = match reference {
+            TicketRef::Id(id) => (format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1"), Bind::Text(id.to_string())),
+            TicketRef::Number(n) => (format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE number = $1"), Bind::Int(n.0)),
+        };
+        let query = sqlx::query(&sql);
+        let query = match bind {
+            Bind::Text(s) => query.bind(s),
+            Bind::Int(i) => query.bind(i),
+            Bind::Bool(b) => query.bind(b),
+        };
+        query.fetch_optional(self.pool()).await?.as_ref().map(ticket_from_row).transpose()
+    }
+
+    /// One page of tickets, newest first. Returns up to `query.limit` tickets.
+    pub async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>, StoreError> {
+        let mut c = Conditions::default();
+        let text = |s: &str| Bind::Text(s.to_owned());
+        if let Some(v) = query.status {
+            c.push("status = {}", text(v.as_str()));
+        }
+        if let Some(v) = &query.stage {
+            c.push("stage = {}", text(v));
+        }
+        if let Some(v) = &query.process {
+            c.push("process = {}", text(v));
+        }
+        if let Some(v) = query.priority {
+            c.push("priority = {}", text(v.as_str()));
+        }
+        if let Some(v) = query.channel {
+            c.push("channel = {}", text(v.as_str()));
+        }
+        if let Some(v) = query.kind {
+            c.push("kind = {}", text(v.as_str()));
+        }
+        if let Some(v) = &query.tier {
+            c.push("customer_tier = {}", text(v));
+        }
+        if let Some(v) = query.assignee {
+            c.push("assignee_id = {}", Bind::Text(v.to_string()));
+        }
+        if let Some(v) = &query.tag {
+            c.push("EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = tickets.id AND tt.tag = {})", text(v));
+        }
+        // Ids are time-ordered, so creation-time bounds become id bounds on the primary key.
+        if let Some(v) = query.created_after {
+            c.push("id >= {}", Bind::Text(TicketId::lower_bound_at(v)));
+        }
+        if let Some(v) = query.created_before {
+            c.push("id < {}", Bind::Text(TicketId::lower_bound_at(v)));
+        }
+        if let Some(v) = &query.title_contains {
+            c.push("title_search LIKE {} ESCAPE '\\'", Bind::Text(format!("%{}%", like_escape(&search_form(v)))));
+        }
+        if let Some(v) = query.before {
+            c.push("id < {}", Bind::Text(v.to_string()));
+        }
+        let limit = c.placeholder(Bind::Int(i64::from(query.limit)));
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets {} ORDER BY id DESC LIMIT {limit}", c.where_sql());
+        let rows = c.bind_all(sqlx::query(&sql)).fetch_all(self.pool()).await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
+    /// Events of one ticket after `after_seq`, oldest first.
+    pub async fn list_events(&self, ticket: TicketId, after_seq: i64, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor_kind, actor_token_id, actor_staff_id, actor_name, kind, data FROM ticket_events \
+             WHERE ticket_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(ticket.to_string())
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let actor_kind: String = col(row, "actor_kind")?;
+                let token: Option<String> = col(row, "actor_token_id")?;
+                let staff: Option<String> = col(row, "actor_staff_id")?;
+                let data: String = col(row, "data")?;
+                Ok(RecordedEvent {
+                    seq: col(row, "seq")?,
+                    at: Timestamp::from_millis(col(row, "at")?),
+                    actor: Actor {
+                        kind: serde_json::from_value(serde_json::Value::String(actor_kind)).map_err(corrupt)?,
+                        token_id: token.map(|t| TokenId::parse("actor_token_id", &t)).transpose().map_err(corrupt)?,
+                        staff_id: staff.map(|s| StaffId::parse("actor_staff_id", &s)).transpose().map_err(corrupt)?,
+                        name: col(row, "actor_name")?,
+                    },
+                    kind: col(row, "kind")?,
+                    data: serde_json::from_str(&data).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn find_idempotent_response(&self, principal: &str, key: &str, not_before: Timestamp) -> Result<Option<StoredResponse>, StoreError> {
+        let row = sqlx::query(
+            "SELECT request_hash, status, body, location FROM idempotency_keys \
+             WHERE principal = $1 AND key = $2 AND created_at >= $3",
+        )
+        .bind(principal)
+        .bind(key)
+        .bind(not_before.as_millis())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(StoredResponse {
+                request_hash: col(&row, "request_hash")?,
+                status: u16::try_from(col::<i64>(&row, "status")?).map_err(corrupt)?,
+                body: col(&row, "body")?,
+                location: col(&row, "location")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Forgets idempotency keys older than `before`; returns how many.
+    pub async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(before.as_millis()).execute(self.pool()).await?;
+        Ok(done.rows_affected())
+    }
+}
+
+async fn insert_tags(tx: &mut Transaction<'static, Any>, ticket: TicketId, tags: &[String]) -> Result<(), StoreError> {
+    for tag in tags {
+        sqlx::query("INSERT INTO ticket_tags (tag, ticket_id) VALUES ($1, $2)")
+            .bind(tag)
+            .bind(ticket.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn insert_events(
+    tx: &mut Transaction<'static, Any>,
+    ticket: TicketId,
+    last_seq: i64,
+    at: Timestamp,
+    actor: &Actor,
+    events: &[EventData],
+) -> Result<(), StoreError> {
+    let actor_kind = match actor.kind {
+        ActorKind::Token => "token",
+        ActorKind::System => "system",
+    };
+    for (i, event) in events.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO ticket_events (ticket_id, seq, at, actor_kind, actor_token_id, actor_staff_id, actor_name, kind, data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(ticket.to_string())
+        .bind(last_seq + 1 + i as i64)
+        .bind(at.as_millis())
+        .bind(actor_kind)
+        .bind(actor.token_id.map(|t| t.to_string()))
+        .bind(actor.staff_id.map(|s| s.to_string()))
+        .bind(&actor.name)
+        .bind(event.kind())
+        .bind(event.data_json().to_string())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

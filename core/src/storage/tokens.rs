@@ -1,0 +1,73 @@
+//! API tokens. Only the SHA-256 of a secret is stored.
+
+use super::{col, corrupt, Store, StoreError};
+use crate::domain::auth::{ApiToken, Role};
+use crate::domain::ids::{StaffId, TokenId};
+use crate::domain::time::Timestamp;
+use sqlx::any::AnyRow;
+
+const TOKEN_COLUMNS: &str = "id, name, role, staff_id, created_at, revoked_at";
+
+fn token_from_row(row: &AnyRow) -> Result<ApiToken, StoreError> {
+    let id: String = col(row, "id")?;
+    let role: String = col(row, "role")?;
+    let staff: Option<String> = col(row, "staff_id")?;
+    Ok(ApiToken {
+        id: TokenId::parse("id", &id).map_err(corrupt)?,
+        name: col(row, "name")?,
+        role: Role::parse("role", &role).map_err(corrupt)?,
+        staff_id: staff.map(|s| StaffId::parse("staff_id", &s)).transpose().map_err(corrupt)?,
+        created_at: Timestamp::from_millis(col(row, "created_at")?),
+        revoked_at: col::<Option<i64>>(row, "revoked_at")?.map(Timestamp::from_millis),
+    })
+}
+
+impl Store {
+    pub async fn insert_token(&self, token: &ApiToken, secret_hash: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_tokens (id, name, role, secret_hash, staff_id, created_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+        )
+        .bind(token.id.to_string())
+        .bind(&token.name)
+        .bind(token.role.as_str())
+        .bind(secret_hash)
+        .bind(token.staff_id.map(|s| s.to_string()))
+        .bind(token.created_at.as_millis())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The live (not revoked) token with this secret hash.
+    pub async fn find_token_by_hash(&self, secret_hash: &str) -> Result<Option<ApiToken>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE secret_hash = $1 AND revoked_at IS NULL"))
+            .bind(secret_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    pub async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id")).fetch_all(self.pool()).await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    pub async fn get_token(&self, id: TokenId) -> Result<Option<ApiToken>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    /// Revokes a token; returns false when it does not exist. Revoking twice keeps the first time.
+    pub async fn revoke_token(&self, id: TokenId, at: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+            .bind(id.to_string())
+            .bind(at.as_millis())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

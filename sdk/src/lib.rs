@@ -1,0 +1,1 @@
+//! Steward plugin SDK (the plugin contract arrives with the plugin platform).
