@@ -52,7 +52,7 @@ pub struct HttpConfig {
     pub shutdown_grace_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Require a valid API token (any role) to scrape `/metrics`.
@@ -114,12 +114,6 @@ impl Default for HttpConfig {
     }
 }
 
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        MetricsConfig { require_token: false }
-    }
-}
-
 impl Default for TicketsConfig {
     fn default() -> Self {
         TicketsConfig {
@@ -178,10 +172,8 @@ impl Config {
         serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
             let inner = e.into_inner();
-            let line = inner
-                .span()
-                .map(|s| format!("line {}, ", text[..s.start].bytes().filter(|b| *b == b'\n').count() + 1))
-                .unwrap_or_default();
+            let line =
+                inner.span().map(|s| format!("line {}, ", text[..s.start].bytes().filter(|b| *b == b'\n').count() + 1)).unwrap_or_default();
             ConfigError::Parse { path: path.to_owned(), message: format!("{line}{field}: {}", inner.message()) }
         })
     }
@@ -206,7 +198,12 @@ impl Config {
             self.log.format = match v.as_str() {
                 "human" => LogFormat::Human,
                 "json" => LogFormat::Json,
-                _ => return Err(ConfigError::Env { name: "STEWARD_LOG_FORMAT".into(), message: format!("`{v}` is not one of: human, json") }),
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "STEWARD_LOG_FORMAT".into(),
+                        message: format!("`{v}` is not one of: human, json"),
+                    })
+                }
             };
         }
         if let Some(v) = env("STEWARD_LOG_LEVEL") {

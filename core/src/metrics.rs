@@ -23,11 +23,9 @@ impl Metrics {
             &["method", "route"],
         )
         .expect("valid metric");
-        let build_info = IntGaugeVec::new(
-            Opts::new("steward_build_info", "Always 1; labels say which Steward build is running."),
-            &["version"],
-        )
-        .expect("valid metric");
+        let build_info =
+            IntGaugeVec::new(Opts::new("steward_build_info", "Always 1; labels say which Steward build is running."), &["version"])
+                .expect("valid metric");
         build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         for collector in [
             Box::new(http_requests_total.clone()) as Box<dyn prometheus::core::Collector>,
@@ -61,9 +59,26 @@ impl Default for Metrics {
 /// Status codes as static strings, so the hot path does not allocate a label.
 fn status_label(status: u16) -> &'static str {
     const KNOWN: &[(u16, &str)] = &[
-        (200, "200"), (201, "201"), (204, "204"), (304, "304"), (400, "400"), (401, "401"), (403, "403"),
-        (404, "404"), (405, "405"), (409, "409"), (412, "412"), (413, "413"), (415, "415"), (422, "422"),
-        (428, "428"), (429, "429"), (500, "500"), (502, "502"), (503, "503"), (504, "504"),
+        (200, "200"),
+        (201, "201"),
+        (204, "204"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (409, "409"),
+        (412, "412"),
+        (413, "413"),
+        (415, "415"),
+        (422, "422"),
+        (428, "428"),
+        (429, "429"),
+        (500, "500"),
+        (502, "502"),
+        (503, "503"),
+        (504, "504"),
     ];
     KNOWN.iter().find(|(code, _)| *code == status).map(|(_, s)| *s).unwrap_or(match status {
         100..=199 => "1xx",

@@ -64,9 +64,8 @@ impl Application {
         let services = Arc::new(Services::new(store, processes, &config));
         let config = Arc::new(config);
         let router = api::router(services.clone(), Arc::new(Metrics::new()), config.clone());
-        let listener = TcpListener::bind(&config.listen)
-            .await
-            .map_err(|source| StartupError::Bind { addr: config.listen.clone(), source })?;
+        let listener =
+            TcpListener::bind(&config.listen).await.map_err(|source| StartupError::Bind { addr: config.listen.clone(), source })?;
         Ok(Application { listener, router, services, config })
     }
 

@@ -1,1 +1,13 @@
-fn main(){}
+//! End-to-end tests: the real server on port 0, fresh database per test, spoken to over HTTP.
+//! One binary for the whole suite so it links once.
+
+mod helpers;
+
+mod cli;
+mod concurrency;
+mod errors;
+mod processes;
+mod staff;
+mod system;
+mod tickets;
+mod tokens;

@@ -7,7 +7,7 @@ CREATE TABLE staff (
     email       TEXT NOT NULL UNIQUE,
     role        TEXT NOT NULL,
     team        TEXT,
-    active      BOOLEAN NOT NULL,
+    active      INTEGER NOT NULL CHECK (active IN (0, 1)),
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
 );

@@ -27,12 +27,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
 
 /// The raw bytes of a JSON body: 415 unless the content type is JSON, 413 past the limit.
 pub async fn read_json_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    let is_json = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| {
+    let is_json =
+        request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).is_some_and(|mime| {
             let mime = mime.trim().to_ascii_lowercase();
             mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
         });
@@ -68,6 +64,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("the body is not valid JSON (line {}, column {})", inner.line(), inner.column()),
         )
     };
+    // Syntax first: a truncated document is malformed (400) whatever shape it started with.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| syntax(&e))?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -93,6 +91,8 @@ fn field_path(path: &str, message: &str) -> String {
         .find_map(|prefix| message.strip_prefix(prefix))
         .and_then(|rest| rest.split('`').next());
     match (named, parent) {
+        // serde_path_to_error already ends the path with an unknown field's name.
+        (Some(name), parent) if parent == name || parent.ends_with(&format!(".{name}")) => parent.to_owned(),
         (Some(name), "") => name.to_owned(),
         (Some(name), parent) => format!("{parent}.{name}"),
         (None, "") => "(body)".to_owned(),
@@ -226,6 +226,8 @@ mod tests {
     #[test]
     fn field_paths_name_unknown_and_missing_fields() {
         assert_eq!(field_path(".", "unknown field `colour`, expected one of `a`"), "colour");
+        assert_eq!(field_path("colour", "unknown field `colour`, expected one of `a`"), "colour");
+        assert_eq!(field_path("customer.age", "unknown field `age`, expected one of `a`"), "customer.age");
         assert_eq!(field_path("customer", "missing field `name`"), "customer.name");
         assert_eq!(field_path("priority", "unknown variant `p1`"), "priority");
         assert_eq!(field_path(".", "invalid type: string, expected a map"), "(body)");

@@ -96,7 +96,12 @@ async fn record_metrics(axum::extract::State(metrics): axum::extract::State<Arc<
     let method = request.method().clone();
     let response = next.run(request).await;
     let route = response.extensions().get::<RouteTemplate>().map(|r| r.0.clone());
-    metrics.observe_http(method.as_str(), route.as_deref().unwrap_or("unmatched"), response.status().as_u16(), started.elapsed().as_secs_f64());
+    metrics.observe_http(
+        method.as_str(),
+        route.as_deref().unwrap_or("unmatched"),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }
 

@@ -44,9 +44,12 @@ pub struct ProblemField {
     message: String,
 }
 
-/// An error on its way to the client.
+/// An error on its way to the client. Boxed: errors are rare and `Result<T, ApiError>` stays small.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<ErrorParts>);
+
+#[derive(Debug)]
+struct ErrorParts {
     status: StatusCode,
     problem: Problem,
     headers: Vec<(header::HeaderName, HeaderValue)>,
@@ -54,7 +57,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
-        ApiError {
+        ApiError(Box::new(ErrorParts {
             status,
             problem: Problem {
                 kind: format!("/problems/{slug}"),
@@ -65,13 +68,13 @@ impl ApiError {
                 extra: Map::new(),
             },
             headers: Vec::new(),
-        }
+        }))
     }
 
     pub fn validation(status: StatusCode, errors: Vec<FieldError>) -> Self {
         let detail = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
         let mut e = ApiError::new(status, "validation-error", "Invalid request", detail);
-        e.problem.errors = errors;
+        e.0.problem.errors = errors;
         e
     }
 
@@ -85,7 +88,7 @@ impl ApiError {
 
     pub fn unauthorized(detail: &str) -> Self {
         let mut e = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required", detail);
-        e.headers.push((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        e.0.headers.push((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         e
     }
 
@@ -103,21 +106,22 @@ impl ApiError {
     }
 
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.problem.extra.insert(key.to_owned(), value.into());
+        self.0.problem.extra.insert(key.to_owned(), value.into());
         self
     }
 
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&self.problem).expect("problem serialises");
-        let mut response = (self.status, body).into_response();
+        let parts = *self.0;
+        let body = serde_json::to_vec(&parts.problem).expect("problem serialises");
+        let mut response = (parts.status, body).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        for (name, value) in self.headers {
+        for (name, value) in parts.headers {
             response.headers_mut().insert(name, value);
         }
         response
@@ -129,7 +133,12 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Unavailable => {
                 tracing::error!(error = %e, "database unavailable");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "the database is busy or unreachable; try again")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    "the database is busy or unreachable; try again",
+                )
             }
             e => {
                 // The cause stays in the log (with the request id of the current span).
@@ -160,16 +169,16 @@ impl From<ServiceError> for ApiError {
                 };
                 let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "transition-not-allowed", "Transition not allowed", detail)
                     .with("allowed", allowed);
-                e.problem.errors = vec![FieldError::new("to", t.to_string())];
+                e.0.problem.errors = vec![FieldError::new("to", t.to_string())];
                 if let TransitionError::UnknownStage { .. } = t {
-                    e.problem.kind = "/problems/unknown-stage".into();
+                    e.0.problem.kind = "/problems/unknown-stage".into();
                 }
                 e
             }
             ServiceError::Conflict { field, message } => {
                 let mut e = ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", message.clone());
                 if let Some(field) = field {
-                    e.problem.errors = vec![FieldError::new(field, message)];
+                    e.0.problem.errors = vec![FieldError::new(field, message)];
                 }
                 e
             }
@@ -183,10 +192,7 @@ impl From<ServiceError> for ApiError {
 pub async fn ensure_problem(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let is_problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
     if !(status.is_client_error() || status.is_server_error()) || is_problem {
         return response;
     }

@@ -92,7 +92,11 @@ async fn list_processes(State(state): State<AppState>, principal: Principal) -> 
               (status = 404, description = "No such process", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []))
 )]
-async fn get_process(State(state): State<AppState>, principal: Principal, Path(key): Path<String>) -> Result<axum::Json<ProcessView>, ApiError> {
+async fn get_process(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(key): Path<String>,
+) -> Result<axum::Json<ProcessView>, ApiError> {
     principal.require(Permission::ReadTickets)?;
     let process = state.services.processes.get(&key).ok_or_else(|| ApiError::not_found(format!("no process `{key}`")))?;
     Ok(axum::Json(ProcessView::from(process.as_ref())))

@@ -37,7 +37,16 @@ pub struct StaffView {
 
 impl From<Staff> for StaffView {
     fn from(s: Staff) -> Self {
-        StaffView { id: s.id, name: s.name, email: s.email, role: s.role, team: s.team, active: s.active, created_at: s.created_at, updated_at: s.updated_at }
+        StaffView {
+            id: s.id,
+            name: s.name,
+            email: s.email,
+            role: s.role,
+            team: s.team,
+            active: s.active,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
     }
 }
 
@@ -98,7 +107,13 @@ async fn create_staff(State(state): State<AppState>, principal: Principal, Json(
     principal.require(Permission::ManageStaff)?;
     let staff = state
         .services
-        .create_staff(StaffInput { name: body.name, email: body.email, role: body.role, team: body.team, active: body.active.unwrap_or(true) })
+        .create_staff(StaffInput {
+            name: body.name,
+            email: body.email,
+            role: body.role,
+            team: body.team,
+            active: body.active.unwrap_or(true),
+        })
         .await?;
     let location = format!("/api/v1/staff/{}", staff.id);
     let mut response = (StatusCode::CREATED, axum::Json(StaffView::from(staff))).into_response();
@@ -115,7 +130,11 @@ async fn create_staff(State(state): State<AppState>, principal: Principal, Json(
     ),
     security(("bearer" = []))
 )]
-async fn list_staff(State(state): State<AppState>, principal: Principal, Query(p): Query<StaffListParams>) -> Result<axum::Json<Page<StaffView>>, ApiError> {
+async fn list_staff(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(p): Query<StaffListParams>,
+) -> Result<axum::Json<Page<StaffView>>, ApiError> {
     principal.require(Permission::ReadStaff)?;
     let after = match p.cursor.as_deref() {
         None => None,
@@ -155,7 +174,12 @@ async fn get_staff(State(state): State<AppState>, principal: Principal, Path(id)
     ),
     security(("bearer" = []))
 )]
-async fn update_staff(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, Json(body): Json<StaffPatchBody>) -> Result<axum::Json<StaffView>, ApiError> {
+async fn update_staff(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<StaffPatchBody>,
+) -> Result<axum::Json<StaffView>, ApiError> {
     principal.require(Permission::ManageStaff)?;
     let patch = StaffPatch { name: body.name, email: body.email, role: body.role, team: body.team, active: body.active };
     Ok(axum::Json(state.services.update_staff(staff_id(&id)?, patch).await?.into()))

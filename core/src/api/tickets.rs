@@ -224,7 +224,7 @@ fn created_response(outcome: CreateTicket) -> Response {
     match outcome {
         CreateTicket::Created(ticket) => {
             let id = ticket.id;
-            let mut response = ticket_response(StatusCode::CREATED, ticket);
+            let mut response = ticket_response(StatusCode::CREATED, *ticket);
             response.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&location(id)).expect("ascii"));
             response
         }
@@ -298,7 +298,11 @@ fn bad_param(e: crate::domain::FieldError) -> ApiError {
     ),
     security(("bearer" = []))
 )]
-async fn list_tickets(State(state): State<AppState>, principal: Principal, Query(p): Query<TicketListParams>) -> Result<axum::Json<Page<TicketView>>, ApiError> {
+async fn list_tickets(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(p): Query<TicketListParams>,
+) -> Result<axum::Json<Page<TicketView>>, ApiError> {
     principal.require(Permission::ReadTickets)?;
     let query = TicketQuery {
         status: p.status,
@@ -326,9 +330,9 @@ pub(super) fn encode_cursor(last_id: &str) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Result<TicketId, ApiError> {
-    decode_cursor_text(cursor).and_then(|text| TicketId::parse("cursor", &text).ok()).ok_or_else(|| {
-        ApiError::field(StatusCode::BAD_REQUEST, "cursor", "not a cursor returned by this API")
-    })
+    decode_cursor_text(cursor)
+        .and_then(|text| TicketId::parse("cursor", &text).ok())
+        .ok_or_else(|| ApiError::field(StatusCode::BAD_REQUEST, "cursor", "not a cursor returned by this API"))
 }
 
 pub(super) fn decode_cursor_text(cursor: &str) -> Option<String> {
@@ -402,7 +406,13 @@ pub struct TicketPatchBody {
     ),
     security(("bearer" = []))
 )]
-async fn update_ticket(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, headers: HeaderMap, Json(body): Json<TicketPatchBody>) -> Result<Response, ApiError> {
+async fn update_ticket(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<TicketPatchBody>,
+) -> Result<Response, ApiError> {
     principal.require(Permission::WriteTickets)?;
     let reference = ticket_ref(&id)?;
     let Some(if_match) = IfMatch::from_headers(&headers)? else {
@@ -462,7 +472,13 @@ pub struct TransitionBody {
     ),
     security(("bearer" = []))
 )]
-async fn transition_ticket(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, headers: HeaderMap, Json(body): Json<TransitionBody>) -> Result<Response, ApiError> {
+async fn transition_ticket(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<TransitionBody>,
+) -> Result<Response, ApiError> {
     principal.require(Permission::WriteTickets)?;
     let reference = ticket_ref(&id)?;
     let expected = IfMatch::from_headers(&headers)?.and_then(IfMatch::version);
@@ -495,7 +511,12 @@ pub struct CommentBody {
     ),
     security(("bearer" = []))
 )]
-async fn comment_on_ticket(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, Json(body): Json<CommentBody>) -> Result<Response, ApiError> {
+async fn comment_on_ticket(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<CommentBody>,
+) -> Result<Response, ApiError> {
     principal.require(Permission::CommentOnTickets)?;
     let ticket = state.services.comment_on_ticket(ticket_ref(&id)?, &body.body, body.visibility, &principal.actor()).await?;
     Ok(ticket_response(StatusCode::CREATED, ticket))
@@ -562,7 +583,12 @@ pub struct EventListParams {
     ),
     security(("bearer" = []))
 )]
-async fn list_events(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, Query(p): Query<EventListParams>) -> Result<axum::Json<Page<EventView>>, ApiError> {
+async fn list_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(p): Query<EventListParams>,
+) -> Result<axum::Json<Page<EventView>>, ApiError> {
     principal.require(Permission::ReadTickets)?;
     let limit = page_limit(p.limit)?;
     let after = match p.cursor.as_deref() {

@@ -64,7 +64,11 @@ pub struct NewTokenBody {
     ),
     security(("bearer" = []))
 )]
-async fn create_token(State(state): State<AppState>, principal: Principal, Json(body): Json<NewTokenBody>) -> Result<(StatusCode, axum::Json<CreatedTokenView>), ApiError> {
+async fn create_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<NewTokenBody>,
+) -> Result<(StatusCode, axum::Json<CreatedTokenView>), ApiError> {
     principal.require(Permission::ManageTokens)?;
     let staff_id = body
         .staff_id
@@ -100,7 +104,11 @@ async fn list_tokens(State(state): State<AppState>, principal: Principal) -> Res
     ),
     security(("bearer" = []))
 )]
-async fn revoke_token(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<axum::Json<TokenView>, ApiError> {
+async fn revoke_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<axum::Json<TokenView>, ApiError> {
     principal.require(Permission::ManageTokens)?;
     let id = TokenId::parse("id", &id).map_err(|_| ApiError::not_found(format!("no token `{id}`")))?;
     Ok(axum::Json(state.services.revoke_token(id).await?.into()))

@@ -35,14 +35,8 @@ impl Role {
         match self {
             Role::Admin => true,
             Role::Supervisor => !matches!(permission, ManageTokens),
-            Role::Agent => matches!(
-                permission,
-                ReadTickets | WriteTickets | CommentOnTickets | ReadStaff | ReadMetrics
-            ),
-            Role::Qa => matches!(
-                permission,
-                ReadTickets | CommentOnTickets | ReadStaff | ReadMetrics
-            ),
+            Role::Agent => matches!(permission, ReadTickets | WriteTickets | CommentOnTickets | ReadStaff | ReadMetrics),
+            Role::Qa => matches!(permission, ReadTickets | CommentOnTickets | ReadStaff | ReadMetrics),
             Role::Viewer => matches!(permission, ReadTickets | ReadStaff | ReadMetrics),
         }
     }
@@ -68,10 +62,7 @@ pub struct TokenSecret(String);
 impl TokenSecret {
     pub fn generate() -> Self {
         let bytes: [u8; 32] = rand::random();
-        TokenSecret(format!(
-            "{TOKEN_PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        ))
+        TokenSecret(format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
     }
 
     pub fn expose(&self) -> &str {

@@ -9,13 +9,7 @@ pub struct TargetDuration {
     seconds: u64,
 }
 
-const UNITS: [(char, u64); 5] = [
-    ('w', 7 * 86_400),
-    ('d', 86_400),
-    ('h', 3_600),
-    ('m', 60),
-    ('s', 1),
-];
+const UNITS: [(char, u64); 5] = [('w', 7 * 86_400), ('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)];
 
 impl TargetDuration {
     pub const fn from_seconds(seconds: u64) -> Self {
@@ -32,12 +26,7 @@ impl TargetDuration {
 
     /// Parses a sequence of `<number><unit>` parts with units w, d, h, m, s, largest first.
     pub fn parse(field: &str, text: &str) -> Result<Self, FieldError> {
-        let bad = || {
-            FieldError::new(
-                field,
-                format!("`{text}` is not a duration such as 30s, 15m, 4h, 1h30m or 2d"),
-            )
-        };
+        let bad = || FieldError::new(field, format!("`{text}` is not a duration such as 30s, 15m, 4h, 1h30m or 2d"));
         let mut seconds: u64 = 0;
         let mut number = String::new();
         let mut last_unit_rank = None;
@@ -51,10 +40,7 @@ impl TargetDuration {
                 return Err(bad());
             }
             let n: u64 = number.parse().map_err(|_| bad())?;
-            seconds = n
-                .checked_mul(UNITS[rank].1)
-                .and_then(|s| seconds.checked_add(s))
-                .ok_or_else(bad)?;
+            seconds = n.checked_mul(UNITS[rank].1).and_then(|s| seconds.checked_add(s)).ok_or_else(bad)?;
             number.clear();
             last_unit_rank = Some(rank);
         }

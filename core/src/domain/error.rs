@@ -10,10 +10,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
+        FieldError { field: field.into(), message: message.into() }
     }
 }
 
@@ -31,9 +28,7 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ValidationError {
-            errors: vec![FieldError::new(field, message)],
-        }
+        ValidationError { errors: vec![FieldError::new(field, message)] }
     }
 }
 

@@ -61,9 +61,17 @@ pub enum EventData {
     },
     /// Plain field edits (title, description, priority, kind, channel, customer, tags,
     /// custom fields). Status and assignment have events of their own.
-    Updated { changes: BTreeMap<String, FieldChange> },
-    StatusChanged { from: Status, to: Status },
-    AssigneeChanged { from: Option<StaffId>, to: Option<StaffId> },
+    Updated {
+        changes: BTreeMap<String, FieldChange>,
+    },
+    StatusChanged {
+        from: Status,
+        to: Status,
+    },
+    AssigneeChanged {
+        from: Option<StaffId>,
+        to: Option<StaffId>,
+    },
     StageChanged {
         from: String,
         to: String,

@@ -75,16 +75,10 @@ pub struct TicketNumber(pub i64);
 impl TicketNumber {
     /// Accepts `T-000123`, `t-123` or `123`.
     pub fn parse(field: &str, text: &str) -> Result<Self, FieldError> {
-        let digits = text
-            .strip_prefix("T-")
-            .or_else(|| text.strip_prefix("t-"))
-            .unwrap_or(text);
+        let digits = text.strip_prefix("T-").or_else(|| text.strip_prefix("t-")).unwrap_or(text);
         match digits.parse::<i64>() {
             Ok(n) if n > 0 && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(TicketNumber(n)),
-            _ => Err(FieldError::new(
-                field,
-                format!("`{text}` is not a ticket number such as T-000123"),
-            )),
+            _ => Err(FieldError::new(field, format!("`{text}` is not a ticket number such as T-000123"))),
         }
     }
 }
@@ -115,12 +109,7 @@ impl TicketRef {
         }
         TicketNumber::parse(field, text)
             .map(TicketRef::Number)
-            .map_err(|_| {
-                FieldError::new(
-                    field,
-                    format!("`{text}` is neither a ticket id nor a ticket number such as T-000123"),
-                )
-            })
+            .map_err(|_| FieldError::new(field, format!("`{text}` is neither a ticket id nor a ticket number such as T-000123")))
     }
 }
 
@@ -155,10 +144,7 @@ mod tests {
     fn ticket_ref_accepts_ids_and_numbers() {
         let id = TicketId::new_at(Timestamp::now());
         assert_eq!(TicketRef::parse("id", &id.to_string()).unwrap(), TicketRef::Id(id));
-        assert_eq!(
-            TicketRef::parse("id", "T-000007").unwrap(),
-            TicketRef::Number(TicketNumber(7))
-        );
+        assert_eq!(TicketRef::parse("id", "T-000007").unwrap(), TicketRef::Number(TicketNumber(7)));
         assert!(TicketRef::parse("id", "nope").is_err());
     }
 }

@@ -85,18 +85,9 @@ impl Process {
         }
         if !self.transitions.is_empty() {
             let targets = self.transitions.get(from).map(Vec::as_slice).unwrap_or_default();
-            return self
-                .stages
-                .iter()
-                .filter(|s| targets.contains(&s.key))
-                .collect();
+            return self.stages.iter().filter(|s| targets.contains(&s.key)).collect();
         }
-        self.stages
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| *i == position + 1 || (s.terminal && *i != position))
-            .map(|(_, s)| s)
-            .collect()
+        self.stages.iter().enumerate().filter(|(i, s)| *i == position + 1 || (s.terminal && *i != position)).map(|(_, s)| s).collect()
     }
 
     /// Checks a move and returns the target stage.
@@ -104,11 +95,7 @@ impl Process {
         let allowed = self.allowed_targets(from);
         let allowed_keys = || allowed.iter().map(|s| s.key.clone()).collect::<Vec<_>>();
         let Some(target) = self.stage(to) else {
-            return Err(TransitionError::UnknownStage {
-                process: self.key.clone(),
-                to: to.to_owned(),
-                allowed: allowed_keys(),
-            });
+            return Err(TransitionError::UnknownStage { process: self.key.clone(), to: to.to_owned(), allowed: allowed_keys() });
         };
         if from == to {
             return Err(TransitionError::AlreadyThere { stage: to.to_owned(), allowed: allowed_keys() });
@@ -209,10 +196,9 @@ impl Process {
                 return Err(err(Some(s.key.span()), &field("key"), format!("stage `{key}` is defined twice")));
             }
             let target = match &s.target {
-                Some(t) => Some(
-                    TargetDuration::parse(&field("target"), t.get_ref())
-                        .map_err(|e| err(Some(t.span()), &e.field, e.message))?,
-                ),
+                Some(t) => {
+                    Some(TargetDuration::parse(&field("target"), t.get_ref()).map_err(|e| err(Some(t.span()), &e.field, e.message))?)
+                }
                 None => None,
             };
             if s.role.get_ref().trim().is_empty() {
@@ -245,16 +231,26 @@ impl Process {
         for (i, t) in raw.transitions.into_iter().enumerate() {
             let from = t.from.get_ref();
             match stages.iter().find(|s| &s.key == from) {
-                None => return Err(err(Some(t.from.span()), &format!("transitions[{i}].from"), format!("no stage `{from}` in this process"))),
+                None => {
+                    return Err(err(Some(t.from.span()), &format!("transitions[{i}].from"), format!("no stage `{from}` in this process")))
+                }
                 Some(s) if s.terminal => {
-                    return Err(err(Some(t.from.span()), &format!("transitions[{i}].from"), format!("`{from}` is terminal: nothing moves out of it")))
+                    return Err(err(
+                        Some(t.from.span()),
+                        &format!("transitions[{i}].from"),
+                        format!("`{from}` is terminal: nothing moves out of it"),
+                    ))
                 }
                 Some(_) => {}
             }
             let targets = transitions.entry(from.clone()).or_default();
             for (j, to) in t.to.iter().enumerate() {
                 if !seen.contains(to.get_ref()) {
-                    return Err(err(Some(to.span()), &format!("transitions[{i}].to[{j}]"), format!("no stage `{}` in this process", to.get_ref())));
+                    return Err(err(
+                        Some(to.span()),
+                        &format!("transitions[{i}].to[{j}]"),
+                        format!("no stage `{}` in this process", to.get_ref()),
+                    ));
                 }
                 if to.get_ref() == from {
                     return Err(err(Some(to.span()), &format!("transitions[{i}].to[{j}]"), "a stage cannot move to itself".into()));
@@ -304,12 +300,8 @@ impl ProcessRegistry {
 
     /// Loads every `*.toml` file in `dir`, in name order.
     pub fn load_dir(dir: &Path) -> Result<Self, ProcessLoadError> {
-        let io_err = |message: String| ProcessLoadError {
-            file: dir.display().to_string(),
-            line: None,
-            field: "(directory)".into(),
-            message,
-        };
+        let io_err =
+            |message: String| ProcessLoadError { file: dir.display().to_string(), line: None, field: "(directory)".into(), message };
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .map_err(|e| io_err(e.to_string()))?
             .filter_map(Result::ok)
@@ -364,10 +356,7 @@ mod tests {
     fn shipped_general_process_has_the_generic_chain() {
         let p = general();
         let keys: Vec<_> = p.stages.iter().map(|s| s.key.as_str()).collect();
-        assert_eq!(
-            keys,
-            ["consultation", "needs_analysis", "solution_design", "delivery", "after_sales", "closed", "cancelled"]
-        );
+        assert_eq!(keys, ["consultation", "needs_analysis", "solution_design", "delivery", "after_sales", "closed", "cancelled"]);
         assert!(p.stage("closed").unwrap().resolves);
         assert!(!p.stage("cancelled").unwrap().resolves);
     }

@@ -99,11 +99,9 @@ pub fn normalize_email(email: &str) -> Result<String, FieldError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| {
-                !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
-            });
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+        });
     if valid {
         Ok(email)
     } else {
@@ -134,11 +132,7 @@ mod tests {
 
     #[test]
     fn create_reports_every_bad_field() {
-        let e = Staff::create(
-            StaffInput { name: "".into(), email: "nope".into(), ..input() },
-            Timestamp::from_millis(1),
-        )
-        .unwrap_err();
+        let e = Staff::create(StaffInput { name: "".into(), email: "nope".into(), ..input() }, Timestamp::from_millis(1)).unwrap_err();
         let fields: Vec<_> = e.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "email"]);
     }
@@ -146,9 +140,7 @@ mod tests {
     #[test]
     fn patch_clears_team_and_keeps_the_rest() {
         let s = Staff::create(input(), Timestamp::from_millis(1)).unwrap();
-        let next = s
-            .apply(StaffPatch { team: Some(None), ..Default::default() }, Timestamp::from_millis(2))
-            .unwrap();
+        let next = s.apply(StaffPatch { team: Some(None), ..Default::default() }, Timestamp::from_millis(2)).unwrap();
         assert_eq!(next.team, None);
         assert_eq!(next.email, s.email);
         assert_eq!(next.updated_at, Timestamp::from_millis(2));

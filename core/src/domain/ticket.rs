@@ -628,7 +628,11 @@ mod tests {
         })
         .unwrap();
         let c2 = with_rules(|r| {
-            c1.ticket.apply_patch(TicketPatch { custom_fields: Some(serde_json::json!({"a": null, "b": {"y": 2}})), ..Default::default() }, r, T0)
+            c1.ticket.apply_patch(
+                TicketPatch { custom_fields: Some(serde_json::json!({"a": null, "b": {"y": 2}})), ..Default::default() },
+                r,
+                T0,
+            )
         })
         .unwrap();
         assert_eq!(Value::Object(c2.ticket.custom_fields), serde_json::json!({"b": {"x": 1, "y": 2}}));

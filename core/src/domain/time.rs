@@ -24,12 +24,7 @@ impl Timestamp {
     pub fn parse(field: &str, text: &str) -> Result<Self, FieldError> {
         text.parse::<jiff::Timestamp>()
             .map(|t| Timestamp(t.as_millisecond()))
-            .map_err(|_| {
-                FieldError::new(
-                    field,
-                    format!("`{text}` is not an RFC 3339 timestamp such as 2026-01-31T09:00:00Z"),
-                )
-            })
+            .map_err(|_| FieldError::new(field, format!("`{text}` is not an RFC 3339 timestamp such as 2026-01-31T09:00:00Z")))
     }
 
     pub fn plus_millis(self, ms: i64) -> Self {
@@ -55,9 +50,7 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        text.parse::<jiff::Timestamp>()
-            .map(|t| Timestamp(t.as_millisecond()))
-            .map_err(serde::de::Error::custom)
+        text.parse::<jiff::Timestamp>().map(|t| Timestamp(t.as_millisecond())).map_err(serde::de::Error::custom)
     }
 }
 

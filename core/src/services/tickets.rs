@@ -7,12 +7,9 @@ use crate::domain::ValidationError;
 use crate::storage::tickets::{IdempotencyClaim, StoredResponse};
 use crate::storage::StoreError;
 
-/// How many times a change without If-Match is retried when another writer got there first.
-const MAX_RETRIES: usize = 8;
-
 /// The outcome of a ticket creation that carried an Idempotency-Key.
 pub enum CreateTicket {
-    Created(Ticket),
+    Created(Box<Ticket>),
     /// The key was used before for the same request: replay this response.
     Replay(StoredResponse),
     /// The key was used before for a different request.
@@ -40,14 +37,19 @@ impl Services {
         }))
     }
 
-    pub async fn create_ticket(&self, draft: TicketDraft, actor: &Actor, claim: Option<IdempotencyClaim>) -> Result<CreateTicket, ServiceError> {
+    pub async fn create_ticket(
+        &self,
+        draft: TicketDraft,
+        actor: &Actor,
+        claim: Option<IdempotencyClaim>,
+    ) -> Result<CreateTicket, ServiceError> {
         if let Some(assignee) = draft.assignee {
             self.check_assignable(assignee, "assignee_id").await?;
         }
         let mut change = Ticket::open(draft, &self.rules(), Timestamp::now())?;
         let claimed = claim.as_ref().map(|c| (c.principal.clone(), c.key.clone(), c.request_hash.clone()));
         match self.store.insert_ticket(&mut change, actor, claim).await {
-            Ok(()) => Ok(CreateTicket::Created(change.ticket)),
+            Ok(()) => Ok(CreateTicket::Created(Box::new(change.ticket))),
             // A concurrent request with the same key won the race: answer as it did.
             Err(StoreError::Duplicate) if claimed.is_some() => {
                 let (principal, key, hash) = claimed.expect("checked");
@@ -75,50 +77,39 @@ impl Services {
         Ok((tickets, next))
     }
 
-    /// Applies `rule` to the current ticket and saves the result. With `expected_version`
-    /// the change applies only to that version (409 otherwise); without it, a concurrent
-    /// writer makes the rule run again on the fresh state, so no update is ever lost.
+    /// Applies `rule` to the ticket under a row lock and saves the result with its events.
+    /// With `expected_version` the change applies only to that version (409 otherwise).
     async fn modify_ticket(
         &self,
         reference: TicketRef,
         expected_version: Option<i64>,
         actor: &Actor,
-        rule: impl Fn(&Ticket) -> Result<Change, ServiceError>,
+        rule: impl FnOnce(&Ticket) -> Result<Change, ServiceError>,
     ) -> Result<Ticket, ServiceError> {
-        for _ in 0..MAX_RETRIES {
-            let current = self.get_ticket(reference).await?;
-            if let Some(expected) = expected_version {
-                if expected != current.version {
-                    return Err(ServiceError::StaleVersion { current: current.version });
-                }
-            }
-            let change = rule(&current)?;
-            if change.is_empty() {
-                return Ok(current);
-            }
-            let tags_changed = change.ticket.tags != current.tags;
-            match self.store.save_change(&change, current.version, tags_changed, actor).await {
-                Ok(()) => return Ok(change.ticket),
-                Err(StoreError::VersionConflict) if expected_version.is_none() => continue,
-                Err(StoreError::VersionConflict) => {
-                    let now = self.get_ticket(reference).await?;
-                    return Err(ServiceError::StaleVersion { current: now.version });
-                }
-                Err(e) => return Err(e.into()),
-            }
+        let outcome = self
+            .store
+            .change_ticket(reference, actor, |current| match expected_version {
+                Some(expected) if expected != current.version => Err(ServiceError::StaleVersion { current: current.version }),
+                _ => rule(current),
+            })
+            .await?;
+        match outcome {
+            None => Err(ServiceError::NotFound { what: "ticket" }),
+            Some(result) => result,
         }
-        let now = self.get_ticket(reference).await?;
-        Err(ServiceError::StaleVersion { current: now.version })
     }
 
-    pub async fn update_ticket(&self, reference: TicketRef, expected_version: i64, patch: TicketPatch, actor: &Actor) -> Result<Ticket, ServiceError> {
+    pub async fn update_ticket(
+        &self,
+        reference: TicketRef,
+        expected_version: i64,
+        patch: TicketPatch,
+        actor: &Actor,
+    ) -> Result<Ticket, ServiceError> {
         if let Some(Some(assignee)) = patch.assignee {
             self.check_assignable(assignee, "assignee_id").await?;
         }
-        self.modify_ticket(reference, Some(expected_version), actor, |t| {
-            Ok(t.apply_patch(patch.clone(), &self.rules(), Timestamp::now())?)
-        })
-        .await
+        self.modify_ticket(reference, Some(expected_version), actor, |t| Ok(t.apply_patch(patch, &self.rules(), Timestamp::now())?)).await
     }
 
     pub async fn transition_ticket(
@@ -130,15 +121,22 @@ impl Services {
         actor: &Actor,
     ) -> Result<Ticket, ServiceError> {
         self.modify_ticket(reference, expected_version, actor, |t| {
-            let process = self.processes.get(&t.process).ok_or_else(|| {
-                ValidationError::field("to", format!("the ticket's process `{}` is no longer configured", t.process))
-            })?;
-            Ok(t.transition(process, to, note.clone(), Timestamp::now())?)
+            let process = self
+                .processes
+                .get(&t.process)
+                .ok_or_else(|| ValidationError::field("to", format!("the ticket's process `{}` is no longer configured", t.process)))?;
+            Ok(t.transition(process, to, note, Timestamp::now())?)
         })
         .await
     }
 
-    pub async fn comment_on_ticket(&self, reference: TicketRef, body: &str, visibility: Visibility, actor: &Actor) -> Result<Ticket, ServiceError> {
+    pub async fn comment_on_ticket(
+        &self,
+        reference: TicketRef,
+        body: &str,
+        visibility: Visibility,
+        actor: &Actor,
+    ) -> Result<Ticket, ServiceError> {
         let by_staff = actor.kind == ActorKind::Token;
         self.modify_ticket(reference, None, actor, |t| Ok(t.comment(body, visibility, by_staff, Timestamp::now())?)).await
     }

@@ -41,6 +41,15 @@ impl Backend {
         }
     }
 
+    /// Appended to a SELECT inside a write transaction to lock the rows it reads. SQLite needs
+    /// none: `BEGIN IMMEDIATE` already holds the database's write lock.
+    pub(crate) fn lock_rows(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
     fn migrations(self) -> &'static [(i64, &'static str, &'static str)] {
         match self {
             Backend::Sqlite => &[(1, "foundation", include_str!("../../migrations/sqlite/0001_foundation.sql"))],
@@ -204,11 +213,7 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
         }
     }
     let mut params: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !p.starts_with("mode=")).collect();
-    let mode = if query.contains("mode=") {
-        query.split('&').find(|p| p.starts_with("mode=")).unwrap_or("mode=rwc")
-    } else {
-        "mode=rwc"
-    };
+    let mode = if query.contains("mode=") { query.split('&').find(|p| p.starts_with("mode=")).unwrap_or("mode=rwc") } else { "mode=rwc" };
     params.push(mode);
     Ok(format!("sqlite://{path}?{}", params.join("&")))
 }
@@ -220,6 +225,16 @@ where
 {
     use sqlx::Row;
     row.try_get(name).map_err(|e| corrupt(format!("column {name}: {e}")))
+}
+
+/// Reads a boolean column: BOOLEAN on PostgreSQL, INTEGER 0/1 on SQLite (the Any driver cannot
+/// read SQLite's BOOLEAN declared type).
+pub(crate) fn col_bool(row: &AnyRow, name: &str) -> Result<bool, StoreError> {
+    use sqlx::Row;
+    match row.try_get::<bool, _>(name) {
+        Ok(b) => Ok(b),
+        Err(_) => col::<i64>(row, name).map(|i| i != 0),
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Staff members.
 
 use super::sql::{Bind, Conditions};
-use super::{col, corrupt, Store, StoreError};
+use super::{col, col_bool, corrupt, Store, StoreError};
 use crate::domain::auth::Role;
 use crate::domain::ids::StaffId;
 use crate::domain::staff::Staff;
@@ -19,7 +19,7 @@ fn staff_from_row(row: &AnyRow) -> Result<Staff, StoreError> {
         email: col(row, "email")?,
         role: Role::parse("role", &role).map_err(corrupt)?,
         team: col(row, "team")?,
-        active: col(row, "active")?,
+        active: col_bool(row, "active")?,
         created_at: Timestamp::from_millis(col(row, "created_at")?),
         updated_at: Timestamp::from_millis(col(row, "updated_at")?),
     })
@@ -85,18 +85,16 @@ impl Store {
 
     /// Returns false when no such staff member exists.
     pub async fn update_staff(&self, s: &Staff) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE staff SET name = $2, email = $3, role = $4, team = $5, active = $6, updated_at = $7 WHERE id = $1",
-        )
-        .bind(s.id.to_string())
-        .bind(&s.name)
-        .bind(&s.email)
-        .bind(s.role.as_str())
-        .bind(&s.team)
-        .bind(s.active)
-        .bind(s.updated_at.as_millis())
-        .execute(self.pool())
-        .await?;
+        let done = sqlx::query("UPDATE staff SET name = $2, email = $3, role = $4, team = $5, active = $6, updated_at = $7 WHERE id = $1")
+            .bind(s.id.to_string())
+            .bind(&s.name)
+            .bind(&s.email)
+            .bind(s.role.as_str())
+            .bind(&s.team)
+            .bind(s.active)
+            .bind(s.updated_at.as_millis())
+            .execute(self.pool())
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 

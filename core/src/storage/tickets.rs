@@ -22,6 +22,9 @@ pub struct StoredResponse {
     pub location: Option<String>,
 }
 
+/// Renders the response to remember: status, body and Location.
+pub type ResponseRenderer = Box<dyn FnOnce(&Ticket) -> (u16, String, Option<String>) + Send>;
+
 /// Claims an Idempotency-Key in the transaction that creates the ticket, so a ticket is never
 /// created twice under one key, even by concurrent requests.
 pub struct IdempotencyClaim {
@@ -29,7 +32,7 @@ pub struct IdempotencyClaim {
     pub key: String,
     pub request_hash: String,
     /// Renders the response once the ticket (and its number) exist.
-    pub render: Box<dyn FnOnce(&Ticket) -> (u16, String, Option<String>) + Send>,
+    pub render: ResponseRenderer,
 }
 
 fn ts(ms: Option<i64>) -> Option<Timestamp> {
@@ -50,11 +53,7 @@ fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
         kind: Kind::parse("kind", &text("kind")?).map_err(corrupt)?,
         channel: Channel::parse("channel", &text("channel")?).map_err(corrupt)?,
         priority: Priority::parse("priority", &text("priority")?).map_err(corrupt)?,
-        customer: Customer {
-            name: text("customer_name")?,
-            contact: col(row, "customer_contact")?,
-            tier: text("customer_tier")?,
-        },
+        customer: Customer { name: text("customer_name")?, contact: col(row, "customer_contact")?, tier: text("customer_tier")? },
         process: text("process")?,
         process_version: u32::try_from(col::<i64>(row, "process_version")?).map_err(corrupt)?,
         stage: text("stage")?,
@@ -150,13 +149,31 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a change to an existing ticket and its events, provided nobody else changed the
-    /// ticket since `expected_version` was read; otherwise [`StoreError::VersionConflict`].
-    pub async fn save_change(&self, change: &Change, expected_version: i64, tags_changed: bool, actor: &Actor) -> Result<(), StoreError> {
-        let t = &change.ticket;
+    /// Changes one ticket under a row lock: reads it, lets `rule` decide the change, and writes
+    /// the new state with its events, all in one transaction, so concurrent writers queue
+    /// instead of overwriting each other. `Ok(None)`: no such ticket. A rule error rolls back
+    /// and is handed back as `Ok(Some(Err(e)))`.
+    pub async fn change_ticket<E>(
+        &self,
+        reference: TicketRef,
+        actor: &Actor,
+        rule: impl FnOnce(&Ticket) -> Result<Change, E>,
+    ) -> Result<Option<Result<Ticket, E>>, StoreError> {
         let mut tx = self.begin_write().await?;
-        // The version check takes the row lock on PostgreSQL, so event numbering below is
-        // serialised per ticket on both backends.
+        let (condition, bind) = ticket_condition(reference);
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE {condition}{}", self.backend.lock_rows());
+        let row = bind_one(sqlx::query(&sql), bind).fetch_optional(&mut *tx).await?;
+        let Some(current) = row.as_ref().map(ticket_from_row).transpose()? else {
+            return Ok(None);
+        };
+        let change = match rule(&current) {
+            Ok(change) => change,
+            Err(e) => return Ok(Some(Err(e))),
+        };
+        if change.is_empty() {
+            return Ok(Some(Ok(current)));
+        }
+        let t = &change.ticket;
         let updated = sqlx::query(
             "UPDATE tickets SET title = $3, title_search = $4, description = $5, kind = $6, channel = $7, \
              priority = $8, customer_name = $9, customer_contact = $10, customer_tier = $11, stage = $12, \
@@ -165,7 +182,7 @@ impl Store {
              WHERE id = $1 AND version = $2",
         )
         .bind(t.id.to_string())
-        .bind(expected_version)
+        .bind(current.version)
         .bind(&t.title)
         .bind(search_form(&t.title))
         .bind(&t.description)
@@ -188,10 +205,11 @@ impl Store {
         .bind(t.version)
         .execute(&mut *tx)
         .await?;
-        if updated.rows_affected() == 0 {
+        // The row lock makes this impossible; checked anyway so a bug cannot lose an update.
+        if updated.rows_affected() != 1 {
             return Err(StoreError::VersionConflict);
         }
-        if tags_changed {
+        if t.tags != current.tags {
             sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1").bind(t.id.to_string()).execute(&mut *tx).await?;
             insert_tags(&mut tx, t.id, &t.tags).await?;
         }
@@ -201,21 +219,13 @@ impl Store {
             .await?;
         insert_events(&mut tx, t.id, last_seq, t.updated_at, actor, &change.events).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(Some(Ok(change.ticket)))
     }
 
     pub async fn get_ticket(&self, reference: TicketRef) -> Result<Option<Ticket>, StoreError> {
-        let (sql, bind) = match reference {
-            TicketRef::Id(id) => (format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1"), Bind::Text(id.to_string())),
-            TicketRef::Number(n) => (format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE number = $1"), Bind::Int(n.0)),
-        };
-        let query = sqlx::query(&sql);
-        let query = match bind {
-            Bind::Text(s) => query.bind(s),
-            Bind::Int(i) => query.bind(i),
-            Bind::Bool(b) => query.bind(b),
-        };
-        query.fetch_optional(self.pool()).await?.as_ref().map(ticket_from_row).transpose()
+        let (condition, bind) = ticket_condition(reference);
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE {condition}");
+        bind_one(sqlx::query(&sql), bind).fetch_optional(self.pool()).await?.as_ref().map(ticket_from_row).transpose()
     }
 
     /// One page of tickets, newest first. Returns up to `query.limit` tickets.
@@ -301,7 +311,12 @@ impl Store {
             .collect()
     }
 
-    pub async fn find_idempotent_response(&self, principal: &str, key: &str, not_before: Timestamp) -> Result<Option<StoredResponse>, StoreError> {
+    pub async fn find_idempotent_response(
+        &self,
+        principal: &str,
+        key: &str,
+        not_before: Timestamp,
+    ) -> Result<Option<StoredResponse>, StoreError> {
         let row = sqlx::query(
             "SELECT request_hash, status, body, location FROM idempotency_keys \
              WHERE principal = $1 AND key = $2 AND created_at >= $3",
@@ -326,6 +341,24 @@ impl Store {
     pub async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(before.as_millis()).execute(self.pool()).await?;
         Ok(done.rows_affected())
+    }
+}
+
+fn ticket_condition(reference: TicketRef) -> (&'static str, Bind) {
+    match reference {
+        TicketRef::Id(id) => ("id = $1", Bind::Text(id.to_string())),
+        TicketRef::Number(n) => ("number = $1", Bind::Int(n.0)),
+    }
+}
+
+fn bind_one<'q>(
+    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    bind: Bind,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    match bind {
+        Bind::Text(s) => query.bind(s),
+        Bind::Int(i) => query.bind(i),
+        Bind::Bool(b) => query.bind(b),
     }
 }
 

@@ -1,0 +1,291 @@
+//! Test harness: every test gets the real server on port 0 against a fresh database — a temp
+//! SQLite file, or a PostgreSQL database created for it and dropped afterwards.
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use steward::domain::auth::Role;
+use steward::{Application, Config};
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed test on SQLite and on PostgreSQL. The PostgreSQL variants run when
+/// `STEWARD_TEST_POSTGRES_URL` is set (CI sets it and fails if the server is unreachable).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await.expect("sqlite is always available");
+                    super::$name(app).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await else {
+                        eprintln!("skipped: STEWARD_TEST_POSTGRES_URL is not set");
+                        return;
+                    };
+                    super::$name(app).await;
+                }
+            )+
+        }
+    };
+}
+
+/// A database made for one test; removed when dropped.
+pub enum TestDb {
+    /// Holds the directory so it lives as long as the test.
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> Option<(TestDb, String)> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/steward.db", dir.path().display());
+                Some((TestDb::Sqlite(dir), url))
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("STEWARD_TEST_POSTGRES_URL").ok()?;
+                let name = format!("steward_test_{}", uuid::Uuid::now_v7().simple());
+                admin_execute(&admin_url, &format!("CREATE DATABASE {name}")).await;
+                let url = database_url(&admin_url, &name);
+                Some((TestDb::Postgres { admin_url, name }, url))
+            }
+        }
+    }
+}
+
+/// The admin URL with its database name replaced.
+pub fn database_url(admin_url: &str, name: &str) -> String {
+    let (base, query) = admin_url.split_once('?').map_or((admin_url, None), |(b, q)| (b, Some(q)));
+    let base = match base.rfind('/') {
+        Some(i) if i > base.find("://").map_or(0, |s| s + 2) => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+pub async fn admin_execute(admin_url: &str, sql: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("STEWARD_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e}"));
+    sqlx::query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let _ = conn.close().await;
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            let (admin_url, sql) = (admin_url.clone(), format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            // Drop runs inside the test's runtime; a thread with its own runtime may block.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(admin_execute(&admin_url, &sql));
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    pub client: reqwest::Client,
+    /// A token with the admin role.
+    pub token: String,
+    pub database_url: String,
+    #[allow(dead_code)]
+    pub services: Arc<steward::services::Services>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    // Dropped last: the server must be gone before its database is.
+    _db: TestDb,
+}
+
+pub fn test_config(database_url: &str) -> Config {
+    let mut config = Config { listen: "127.0.0.1:0".into(), ..Config::default() };
+    config.database.url = database_url.to_owned();
+    config.database.max_connections = 8;
+    config.processes.dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/processes").into();
+    config
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let (db, url) = TestDb::create(backend).await?;
+        let mut config = test_config(&url);
+        adjust(&mut config);
+        let app = Application::build(config).await.expect("application builds");
+        let addr = app.local_addr();
+        let services = app.services();
+        let (_, secret) = services.create_token("test-admin", Role::Admin, None).await.expect("admin token");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        Some(TestApp {
+            addr,
+            backend,
+            client: reqwest::Client::new(),
+            token: secret.expose().to_owned(),
+            database_url: url,
+            services,
+            shutdown: Some(tx),
+            server: Some(server),
+            _db: db,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A request with the admin token.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(&self.token)
+    }
+
+    pub fn request_as(&self, token: &str, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(token)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path).json(body).send().await.expect("request sent")
+    }
+
+    pub async fn patch(&self, path: &str, if_match: Option<&str>, body: &Value) -> Response {
+        let mut r = self.request(Method::PATCH, path).json(body);
+        if let Some(tag) = if_match {
+            r = r.header("If-Match", tag);
+        }
+        r.send().await.expect("request sent")
+    }
+
+    /// Creates a token with `role` through the API and returns its secret.
+    pub async fn token_with_role(&self, role: &str) -> String {
+        let r = self.post("/api/v1/tokens", &json!({"name": format!("{role}-token"), "role": role})).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        body(r).await["token"].as_str().expect("secret").to_owned()
+    }
+
+    /// Creates a ticket with sensible defaults merged with `fields`; returns its JSON.
+    pub async fn create_ticket(&self, fields: Value) -> Value {
+        let mut ticket = json!({
+            "title": "Printer on fire",
+            "channel": "phone",
+            "priority": "high",
+            "customer": {"name": "ACME Ltd", "contact": "ops@acme.test"},
+        });
+        merge(&mut ticket, fields);
+        let r = self.post("/api/v1/tickets", &ticket).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "creating {ticket}");
+        body(r).await
+    }
+
+    pub async fn create_staff(&self, name: &str, email: &str, role: &str) -> Value {
+        let r = self.post("/api/v1/staff", &json!({"name": name, "email": email, "role": role, "team": "support"})).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        body(r).await
+    }
+
+    pub async fn transition(&self, ticket: &str, to: &str) -> Response {
+        self.post(&format!("/api/v1/tickets/{ticket}/transitions"), &json!({"to": to})).await
+    }
+
+    pub async fn events(&self, ticket: &str) -> Vec<Value> {
+        let r = self.get(&format!("/api/v1/tickets/{ticket}/events?limit=200")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        body(r).await["items"].as_array().expect("items").clone()
+    }
+
+    pub fn trigger_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    pub async fn wait_stopped(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+fn merge(target: &mut Value, patch: Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                match t.get_mut(&k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        t.insert(k, v);
+                    }
+                }
+            }
+        }
+        (t, p) => *t = p,
+    }
+}
+
+pub async fn body(r: Response) -> Value {
+    let text = r.text().await.expect("body read");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Asserts a problem+json response with this status; returns the problem.
+pub async fn problem(r: Response, status: StatusCode) -> Value {
+    assert_eq!(r.status(), status, "status");
+    let content_type = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    let p = body(r).await;
+    assert_eq!(p["status"], status.as_u16(), "{p}");
+    assert!(p["type"].as_str().is_some_and(|t| t.starts_with("/problems/")), "{p}");
+    assert!(p["title"].is_string() && p["detail"].is_string(), "{p}");
+    p
+}
+
+/// The field names a validation problem lists.
+pub fn problem_fields(p: &Value) -> Vec<String> {
+    p["errors"].as_array().map(|e| e.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default()
+}
