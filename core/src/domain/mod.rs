@@ -4,6 +4,8 @@
 //! pure function of its inputs (the current time included), unit-tested without I/O.
 
 pub mod auth;
+pub mod calendar;
+pub mod clock;
 pub mod duration;
 pub mod error;
 pub mod event;
