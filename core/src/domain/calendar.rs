@@ -59,10 +59,7 @@ impl LocalInterval {
                  into an interval ending at 24:00 and one starting at 00:00 the next day"
             ));
         }
-        Ok(LocalInterval {
-            start_minute,
-            end_minute,
-        })
+        Ok(LocalInterval { start_minute, end_minute })
     }
 }
 
@@ -188,10 +185,7 @@ impl Calendar {
         if key.is_empty() {
             errors.push(FieldError::new("key", "must not be empty"));
         } else if key == Self::ALWAYS_UTC_KEY {
-            errors.push(FieldError::new(
-                "key",
-                format!("`{key}` is reserved for the built-in 24×7 UTC calendar"),
-            ));
+            errors.push(FieldError::new("key", format!("`{key}` is reserved for the built-in 24×7 UTC calendar")));
         }
         let name = match spec.name.as_deref().map(str::trim) {
             None => key.to_owned(),
@@ -261,10 +255,7 @@ impl Calendar {
         if self.is_wall_time() {
             return to - from;
         }
-        self.windows(from, to, u32::MAX)
-            .map(|w| w.end.min(to) - w.start.max(from))
-            .filter(|ms| *ms > 0)
-            .sum()
+        self.windows(from, to, u32::MAX).map(|w| w.end.min(to) - w.start.max(from)).filter(|ms| *ms > 0).sum()
     }
 
     /// The earliest instant `t >= from` with `business_millis_between(from, t) == business_ms`.
@@ -345,22 +336,15 @@ impl Calendar {
             return Some(day_start);
         }
         let day_end = self.instant(date, MINUTES_PER_DAY)?;
-        let all_day = [LocalInterval {
-            start_minute: 0,
-            end_minute: MINUTES_PER_DAY,
-        }];
+        let all_day = [LocalInterval { start_minute: 0, end_minute: MINUTES_PER_DAY }];
         let intervals: &[LocalInterval] = match &self.hours {
             BusinessHours::Always => &all_day,
             BusinessHours::Weekly(week) => week.on(date.weekday()),
         };
         let mut floor = day_start;
         for interval in intervals {
-            let start = self
-                .instant(date, interval.start_minute)?
-                .clamp(floor, day_end);
-            let end = self
-                .instant(date, interval.end_minute)?
-                .clamp(start, day_end);
+            let start = self.instant(date, interval.start_minute)?.clamp(floor, day_end);
+            let end = self.instant(date, interval.end_minute)?.clamp(start, day_end);
             if end > start {
                 out.push(Window { start, end });
             }
@@ -373,10 +357,7 @@ impl Calendar {
 /// Jiff cannot represent instants beyond about ±9999 years; clamp to its range, which no
 /// business date reaches.
 fn to_jiff(ms: i64) -> jiff::Timestamp {
-    let ms = ms.clamp(
-        jiff::Timestamp::MIN.as_millisecond(),
-        jiff::Timestamp::MAX.as_millisecond(),
-    );
+    let ms = ms.clamp(jiff::Timestamp::MIN.as_millisecond(), jiff::Timestamp::MAX.as_millisecond());
     jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
@@ -423,31 +404,19 @@ impl Iterator for Windows<'_> {
 fn resolve_zone(name: &str) -> Result<TimeZone, FieldError> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(FieldError::new(
-            "timezone",
-            "is required: an IANA time zone such as Europe/Berlin",
-        ));
+        return Err(FieldError::new("timezone", "is required: an IANA time zone such as Europe/Berlin"));
     }
-    jiff::tz::db().get(name).map_err(|_| {
-        FieldError::new(
-            "timezone",
-            format!("`{name}` is not a known IANA time zone such as Europe/Berlin"),
-        )
-    })
+    jiff::tz::db()
+        .get(name)
+        .map_err(|_| FieldError::new("timezone", format!("`{name}` is not a known IANA time zone such as Europe/Berlin")))
 }
 
-fn validate_hours(
-    always: bool,
-    hours: &BTreeMap<String, Vec<String>>,
-) -> Result<BusinessHours, Vec<FieldError>> {
+fn validate_hours(always: bool, hours: &BTreeMap<String, Vec<String>>) -> Result<BusinessHours, Vec<FieldError>> {
     if always {
         return if hours.is_empty() {
             Ok(BusinessHours::Always)
         } else {
-            Err(vec![FieldError::new(
-                "always",
-                "cannot be combined with hours: a 24×7 calendar has no weekly hours",
-            )])
+            Err(vec![FieldError::new("always", "cannot be combined with hours: a 24×7 calendar has no weekly hours")])
         };
     }
     let mut errors = Vec::new();
@@ -456,10 +425,7 @@ fn validate_hours(
         let Some(day) = WEEKDAY_KEYS.iter().position(|k| k == day_key) else {
             errors.push(FieldError::new(
                 format!("hours.{day_key}"),
-                format!(
-                    "`{day_key}` is not a weekday; use {}",
-                    WEEKDAY_KEYS.join(", ")
-                ),
+                format!("`{day_key}` is not a weekday; use {}", WEEKDAY_KEYS.join(", ")),
             ));
             continue;
         };
@@ -487,10 +453,7 @@ fn validate_hours(
         return Err(errors);
     }
     if days.iter().all(Vec::is_empty) {
-        return Err(vec![FieldError::new(
-            "hours",
-            "has no business hours on any weekday; give some, or set always = true for 24×7",
-        )]);
+        return Err(vec![FieldError::new("hours", "has no business hours on any weekday; give some, or set always = true for 24×7")]);
     }
     Ok(BusinessHours::Weekly(WeeklyHours { days }))
 }
@@ -499,14 +462,8 @@ fn validate_hours(
 fn parse_holiday(field: &str, text: &str) -> Result<Date, FieldError> {
     let bad = || FieldError::new(field, format!("`{text}` is not a date such as 2026-12-25"));
     let bytes = text.as_bytes();
-    let shape_ok = bytes.len() == 10
-        && bytes.iter().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                *b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
+    let shape_ok =
+        bytes.len() == 10 && bytes.iter().enumerate().all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() });
     if !shape_ok {
         return Err(bad());
     }
@@ -528,15 +485,7 @@ mod tests {
             name: None,
             timezone: timezone.to_owned(),
             always: false,
-            hours: hours
-                .iter()
-                .map(|(day, intervals)| {
-                    (
-                        day.to_string(),
-                        intervals.iter().map(|s| s.to_string()).collect(),
-                    )
-                })
-                .collect(),
+            hours: hours.iter().map(|(day, intervals)| (day.to_string(), intervals.iter().map(|s| s.to_string()).collect())).collect(),
             holidays: holidays.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -554,22 +503,13 @@ mod tests {
 
     /// Monday to Friday, 09:00–17:00, Europe/Berlin.
     fn office_berlin(holidays: &[&str]) -> Calendar {
-        calendar(
-            "Europe/Berlin",
-            &same_hours(&WEEKDAYS, &["09:00-17:00"]),
-            holidays,
-        )
+        calendar("Europe/Berlin", &same_hours(&WEEKDAYS, &["09:00-17:00"]), holidays)
     }
 
     /// A local wall-clock time in the calendar's zone (`compatible` where ambiguous).
     fn local(cal: &Calendar, text: &str) -> Timestamp {
         let dt: DateTime = text.parse().unwrap();
-        Timestamp::from_millis(
-            dt.to_zoned(cal.zone().clone())
-                .unwrap()
-                .timestamp()
-                .as_millisecond(),
-        )
+        Timestamp::from_millis(dt.to_zoned(cal.zone().clone()).unwrap().timestamp().as_millisecond())
     }
 
     fn utc(text: &str) -> Timestamp {
@@ -580,42 +520,17 @@ mod tests {
     fn weekend_is_skipped() {
         let cal = office_berlin(&[]);
         let friday = local(&cal, "2026-03-27T16:00");
-        assert_eq!(
-            cal.add_business_millis(friday, 2 * HOUR),
-            Some(local(&cal, "2026-03-30T10:00"))
-        );
-        assert_eq!(
-            cal.business_millis_between(friday, local(&cal, "2026-03-30T10:00")),
-            2 * HOUR
-        );
+        assert_eq!(cal.add_business_millis(friday, 2 * HOUR), Some(local(&cal, "2026-03-30T10:00")));
+        assert_eq!(cal.business_millis_between(friday, local(&cal, "2026-03-30T10:00")), 2 * HOUR);
     }
 
     #[test]
     fn lunch_break_is_not_business_time() {
-        let cal = calendar(
-            "Europe/Berlin",
-            &same_hours(&WEEKDAYS, &["09:00-12:00", "13:00-17:00"]),
-            &[],
-        );
+        let cal = calendar("Europe/Berlin", &same_hours(&WEEKDAYS, &["09:00-12:00", "13:00-17:00"]), &[]);
         let morning = local(&cal, "2026-06-10T11:00");
-        assert_eq!(
-            cal.add_business_millis(morning, 2 * HOUR),
-            Some(local(&cal, "2026-06-10T14:00"))
-        );
-        assert_eq!(
-            cal.business_millis_between(
-                local(&cal, "2026-06-10T00:00"),
-                local(&cal, "2026-06-11T00:00")
-            ),
-            7 * HOUR
-        );
-        assert_eq!(
-            cal.business_millis_between(
-                local(&cal, "2026-06-10T12:10"),
-                local(&cal, "2026-06-10T12:50")
-            ),
-            0
-        );
+        assert_eq!(cal.add_business_millis(morning, 2 * HOUR), Some(local(&cal, "2026-06-10T14:00")));
+        assert_eq!(cal.business_millis_between(local(&cal, "2026-06-10T00:00"), local(&cal, "2026-06-11T00:00")), 7 * HOUR);
+        assert_eq!(cal.business_millis_between(local(&cal, "2026-06-10T12:10"), local(&cal, "2026-06-10T12:50")), 0);
     }
 
     #[test]
@@ -623,146 +538,65 @@ mod tests {
         let cal = office_berlin(&["2026-12-24", "2026-12-25"]);
         let wednesday = local(&cal, "2026-12-23T16:00");
         // Thursday and Friday are holidays, then the weekend.
-        assert_eq!(
-            cal.add_business_millis(wednesday, 2 * HOUR),
-            Some(local(&cal, "2026-12-28T10:00"))
-        );
-        assert_eq!(
-            cal.business_millis_between(
-                local(&cal, "2026-12-24T00:00"),
-                local(&cal, "2026-12-28T00:00")
-            ),
-            0
-        );
+        assert_eq!(cal.add_business_millis(wednesday, 2 * HOUR), Some(local(&cal, "2026-12-28T10:00")));
+        assert_eq!(cal.business_millis_between(local(&cal, "2026-12-24T00:00"), local(&cal, "2026-12-28T00:00")), 0);
     }
 
     #[test]
     fn berlin_night_hours_across_dst_switches_are_real_elapsed_time() {
-        let cal = calendar(
-            "Europe/Berlin",
-            &same_hours(&ALL_DAYS, &["00:00-06:00"]),
-            &[],
-        );
+        let cal = calendar("Europe/Berlin", &same_hours(&ALL_DAYS, &["00:00-06:00"]), &[]);
         // Spring forward on 2026-03-29: 02:00 CET becomes 03:00 CEST.
-        let spring_night =
-            cal.business_millis_between(utc("2026-03-28T12:00:00Z"), utc("2026-03-29T12:00:00Z"));
+        let spring_night = cal.business_millis_between(utc("2026-03-28T12:00:00Z"), utc("2026-03-29T12:00:00Z"));
         assert_eq!(spring_night, 5 * HOUR);
-        assert_eq!(
-            cal.add_business_millis(utc("2026-03-28T23:00:00Z"), 5 * HOUR),
-            Some(utc("2026-03-29T04:00:00Z"))
-        );
+        assert_eq!(cal.add_business_millis(utc("2026-03-28T23:00:00Z"), 5 * HOUR), Some(utc("2026-03-29T04:00:00Z")));
         // Fall back on 2026-10-25: 03:00 CEST becomes 02:00 CET.
-        let autumn_night =
-            cal.business_millis_between(utc("2026-10-24T12:00:00Z"), utc("2026-10-25T12:00:00Z"));
+        let autumn_night = cal.business_millis_between(utc("2026-10-24T12:00:00Z"), utc("2026-10-25T12:00:00Z"));
         assert_eq!(autumn_night, 7 * HOUR);
-        assert_eq!(
-            cal.add_business_millis(utc("2026-10-24T22:00:00Z"), 7 * HOUR),
-            Some(utc("2026-10-25T05:00:00Z"))
-        );
+        assert_eq!(cal.add_business_millis(utc("2026-10-24T22:00:00Z"), 7 * HOUR), Some(utc("2026-10-25T05:00:00Z")));
     }
 
     #[test]
     fn berlin_office_hours_stay_eight_hours_on_dst_days() {
-        let cal = calendar(
-            "Europe/Berlin",
-            &same_hours(&ALL_DAYS, &["09:00-17:00"]),
-            &[],
-        );
+        let cal = calendar("Europe/Berlin", &same_hours(&ALL_DAYS, &["09:00-17:00"]), &[]);
         for day in ["2026-03-29", "2026-10-25"] {
             let start = local(&cal, &format!("{day}T00:00"));
             let end = local(&cal, &format!("{day}T23:59"));
             assert_eq!(cal.business_millis_between(start, end), 8 * HOUR, "{day}");
         }
         // Saturday 16:00 CET (15:00Z) + 2 h = Sunday 10:00 CEST (08:00Z).
-        assert_eq!(
-            cal.add_business_millis(utc("2026-03-28T15:00:00Z"), 2 * HOUR),
-            Some(utc("2026-03-29T08:00:00Z"))
-        );
+        assert_eq!(cal.add_business_millis(utc("2026-03-28T15:00:00Z"), 2 * HOUR), Some(utc("2026-03-29T08:00:00Z")));
     }
 
     #[test]
     fn new_york_night_and_office_hours_across_dst_switches() {
-        let night = calendar(
-            "America/New_York",
-            &same_hours(&ALL_DAYS, &["00:00-06:00"]),
-            &[],
-        );
+        let night = calendar("America/New_York", &same_hours(&ALL_DAYS, &["00:00-06:00"]), &[]);
         // 2026-03-08 02:00 EST becomes 03:00 EDT; 2026-11-01 02:00 EDT becomes 01:00 EST.
-        assert_eq!(
-            night.business_millis_between(utc("2026-03-08T00:00:00Z"), utc("2026-03-09T00:00:00Z")),
-            5 * HOUR
-        );
-        assert_eq!(
-            night.business_millis_between(utc("2026-11-01T00:00:00Z"), utc("2026-11-02T00:00:00Z")),
-            7 * HOUR
-        );
-        let office = calendar(
-            "America/New_York",
-            &same_hours(&ALL_DAYS, &["09:00-17:00"]),
-            &[],
-        );
-        assert_eq!(
-            office
-                .business_millis_between(utc("2026-03-08T00:00:00Z"), utc("2026-03-09T00:00:00Z")),
-            8 * HOUR
-        );
-        assert_eq!(
-            office
-                .business_millis_between(utc("2026-11-01T00:00:00Z"), utc("2026-11-02T00:00:00Z")),
-            8 * HOUR
-        );
+        assert_eq!(night.business_millis_between(utc("2026-03-08T00:00:00Z"), utc("2026-03-09T00:00:00Z")), 5 * HOUR);
+        assert_eq!(night.business_millis_between(utc("2026-11-01T00:00:00Z"), utc("2026-11-02T00:00:00Z")), 7 * HOUR);
+        let office = calendar("America/New_York", &same_hours(&ALL_DAYS, &["09:00-17:00"]), &[]);
+        assert_eq!(office.business_millis_between(utc("2026-03-08T00:00:00Z"), utc("2026-03-09T00:00:00Z")), 8 * HOUR);
+        assert_eq!(office.business_millis_between(utc("2026-11-01T00:00:00Z"), utc("2026-11-02T00:00:00Z")), 8 * HOUR);
         // Saturday 16:00 EST (21:00Z) + 2 h = Sunday 10:00 EDT (14:00Z).
-        assert_eq!(
-            office.add_business_millis(utc("2026-03-07T21:00:00Z"), 2 * HOUR),
-            Some(utc("2026-03-08T14:00:00Z"))
-        );
+        assert_eq!(office.add_business_millis(utc("2026-03-07T21:00:00Z"), 2 * HOUR), Some(utc("2026-03-08T14:00:00Z")));
     }
 
     #[test]
     fn boundaries_inside_a_gap_or_fold_use_compatible_disambiguation() {
-        let cal = calendar(
-            "Europe/Berlin",
-            &same_hours(&ALL_DAYS, &["02:30-04:00"]),
-            &[],
-        );
+        let cal = calendar("Europe/Berlin", &same_hours(&ALL_DAYS, &["02:30-04:00"]), &[]);
         // Gap: 02:30 is read as CET, i.e. 03:30 CEST (01:30Z); 04:00 CEST is 02:00Z.
-        assert_eq!(
-            cal.business_millis_between(utc("2026-03-28T12:00:00Z"), utc("2026-03-29T12:00:00Z")),
-            30 * MINUTE
-        );
+        assert_eq!(cal.business_millis_between(utc("2026-03-28T12:00:00Z"), utc("2026-03-29T12:00:00Z")), 30 * MINUTE);
         // Fold: 02:30 takes its first instant (CEST, 00:30Z); 04:00 CET is 03:00Z.
-        assert_eq!(
-            cal.business_millis_between(utc("2026-10-24T12:00:00Z"), utc("2026-10-25T12:00:00Z")),
-            150 * MINUTE
-        );
+        assert_eq!(cal.business_millis_between(utc("2026-10-24T12:00:00Z"), utc("2026-10-25T12:00:00Z")), 150 * MINUTE);
         // A boundary that maps after the next one (02:45 → 01:45Z, 03:15 → 01:15Z) yields no
         // time rather than negative time.
-        let inverted = calendar(
-            "Europe/Berlin",
-            &same_hours(&ALL_DAYS, &["02:45-03:15"]),
-            &[],
-        );
-        assert_eq!(
-            inverted
-                .business_millis_between(utc("2026-03-28T12:00:00Z"), utc("2026-03-29T12:00:00Z")),
-            0
-        );
+        let inverted = calendar("Europe/Berlin", &same_hours(&ALL_DAYS, &["02:45-03:15"]), &[]);
+        assert_eq!(inverted.business_millis_between(utc("2026-03-28T12:00:00Z"), utc("2026-03-29T12:00:00Z")), 0);
         // 02:30 maps to 01:30Z but 03:00 to 01:00Z: the second interval starts where the first
         // ended instead of counting 01:00Z–01:30Z twice. 01:00–02:00 CET plus 03:00–04:00 CEST.
-        let around_gap = calendar(
-            "Europe/Berlin",
-            &same_hours(&ALL_DAYS, &["01:00-02:30", "03:00-04:00"]),
-            &[],
-        );
+        let around_gap = calendar("Europe/Berlin", &same_hours(&ALL_DAYS, &["01:00-02:30", "03:00-04:00"]), &[]);
         let night = (utc("2026-03-28T12:00:00Z"), utc("2026-03-29T12:00:00Z"));
-        assert_eq!(
-            around_gap.business_millis_between(night.0, night.1),
-            2 * HOUR
-        );
-        assert_eq!(
-            around_gap.add_business_millis(night.0, 90 * MINUTE),
-            Some(utc("2026-03-29T01:30:00Z"))
-        );
+        assert_eq!(around_gap.business_millis_between(night.0, night.1), 2 * HOUR);
+        assert_eq!(around_gap.add_business_millis(night.0, 90 * MINUTE), Some(utc("2026-03-29T01:30:00Z")));
     }
 
     #[test]
@@ -774,14 +608,8 @@ mod tests {
         // 24:00 on the 29th is read as UTC+3, i.e. 21:00Z, so that day's hours run until then
         // although the local date already shows the 30th from 20:30Z on.
         let from = utc("2026-03-29T20:40:00Z");
-        assert_eq!(
-            cal.business_millis_between(from, utc("2026-03-29T21:00:00Z")),
-            20 * MINUTE
-        );
-        assert_eq!(
-            cal.add_business_millis(from, 20 * MINUTE),
-            Some(utc("2026-03-29T21:00:00Z"))
-        );
+        assert_eq!(cal.business_millis_between(from, utc("2026-03-29T21:00:00Z")), 20 * MINUTE);
+        assert_eq!(cal.add_business_millis(from, 20 * MINUTE), Some(utc("2026-03-29T21:00:00Z")));
     }
 
     #[test]
@@ -789,48 +617,26 @@ mod tests {
         let cal = Calendar::always_utc();
         let from = utc("2026-03-28T10:00:00Z");
         let to = utc("2026-04-02T07:30:00.250Z");
-        assert_eq!(
-            cal.business_millis_between(from, to),
-            to.as_millis() - from.as_millis()
-        );
-        assert_eq!(
-            cal.add_business_millis(from, 5 * 24 * HOUR),
-            Some(utc("2026-04-02T10:00:00Z"))
-        );
+        assert_eq!(cal.business_millis_between(from, to), to.as_millis() - from.as_millis());
+        assert_eq!(cal.add_business_millis(from, 5 * 24 * HOUR), Some(utc("2026-04-02T10:00:00Z")));
     }
 
     #[test]
     fn whole_days_in_a_dst_zone_are_wall_time() {
-        let full_days = calendar(
-            "Europe/Berlin",
-            &same_hours(&ALL_DAYS, &["00:00-24:00"]),
-            &[],
-        );
+        let full_days = calendar("Europe/Berlin", &same_hours(&ALL_DAYS, &["00:00-24:00"]), &[]);
         let always_berlin = Calendar::from_spec(
             "berlin-24x7",
-            CalendarSpec {
-                always: true,
-                timezone: "Europe/Berlin".into(),
-                holidays: vec!["2026-01-01".into()],
-                ..CalendarSpec::default()
-            },
+            CalendarSpec { always: true, timezone: "Europe/Berlin".into(), holidays: vec!["2026-01-01".into()], ..CalendarSpec::default() },
         )
         .unwrap();
-        for (from, to) in [
-            ("2026-03-28T10:00:00Z", "2026-03-30T10:00:00Z"),
-            ("2026-10-24T21:59:59.999Z", "2026-10-26T01:00:00Z"),
-        ] {
+        for (from, to) in [("2026-03-28T10:00:00Z", "2026-03-30T10:00:00Z"), ("2026-10-24T21:59:59.999Z", "2026-10-26T01:00:00Z")] {
             let (from, to) = (utc(from), utc(to));
             let wall = to.as_millis() - from.as_millis();
             assert_eq!(full_days.business_millis_between(from, to), wall);
             assert_eq!(always_berlin.business_millis_between(from, to), wall);
         }
         // The 24×7 calendar with a holiday does skip that day.
-        assert_eq!(
-            always_berlin
-                .business_millis_between(utc("2025-12-31T12:00:00Z"), utc("2026-01-02T12:00:00Z")),
-            24 * HOUR
-        );
+        assert_eq!(always_berlin.business_millis_between(utc("2025-12-31T12:00:00Z"), utc("2026-01-02T12:00:00Z")), 24 * HOUR);
     }
 
     #[test]
@@ -838,10 +644,7 @@ mod tests {
         let cal = office_berlin(&[]);
         let saturday = local(&cal, "2026-03-28T03:00");
         assert_eq!(cal.add_business_millis(saturday, 0), Some(saturday));
-        assert_eq!(
-            cal.add_business_millis(saturday, 1),
-            Some(local(&cal, "2026-03-30T09:00").plus_millis(1))
-        );
+        assert_eq!(cal.add_business_millis(saturday, 1), Some(local(&cal, "2026-03-30T09:00").plus_millis(1)));
     }
 
     #[test]
@@ -849,10 +652,7 @@ mod tests {
         let cal = office_berlin(&[]);
         let t = local(&cal, "2026-06-10T10:00");
         assert_eq!(cal.business_millis_between(t, t), 0);
-        assert_eq!(
-            cal.business_millis_between(t, local(&cal, "2026-06-10T09:30")),
-            0
-        );
+        assert_eq!(cal.business_millis_between(t, local(&cal, "2026-06-10T09:30")), 0);
     }
 
     #[test]
@@ -869,22 +669,13 @@ mod tests {
     fn a_schedule_buried_in_holidays_gives_no_due_date_within_the_horizon() {
         // Open only on Mondays, and every Monday for four years is a holiday.
         let first_monday = Date::new(2026, 1, 5).unwrap();
-        let holidays: Vec<String> = (0..4 * 53)
-            .map(|week| {
-                first_monday
-                    .checked_add(jiff::Span::new().weeks(week))
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
+        let holidays: Vec<String> =
+            (0..4 * 53).map(|week| first_monday.checked_add(jiff::Span::new().weeks(week)).unwrap().to_string()).collect();
         let holiday_refs: Vec<&str> = holidays.iter().map(String::as_str).collect();
         let cal = calendar("Europe/Berlin", &[("mon", &["09:00-17:00"])], &holiday_refs);
         let from = local(&cal, "2026-01-01T00:00");
         assert_eq!(cal.add_business_millis(from, HOUR), None);
-        assert_eq!(
-            cal.business_millis_between(from, local(&cal, "2029-12-31T00:00")),
-            0
-        );
+        assert_eq!(cal.business_millis_between(from, local(&cal, "2029-12-31T00:00")), 0);
     }
 
     /// Deterministic pseudo-random numbers (xorshift64), so a failing case can be replayed.
@@ -901,25 +692,13 @@ mod tests {
 
     fn sample_calendars() -> Vec<Calendar> {
         vec![
-            calendar(
-                "Europe/Berlin",
-                &same_hours(&WEEKDAYS, &["09:00-12:00", "13:00-17:30"]),
-                &["2026-04-03", "2026-12-25"],
-            ),
+            calendar("Europe/Berlin", &same_hours(&WEEKDAYS, &["09:00-12:00", "13:00-17:30"]), &["2026-04-03", "2026-12-25"]),
             calendar(
                 "America/New_York",
-                &[
-                    ("mon", &["00:00-06:00", "20:00-24:00"]),
-                    ("sun", &["01:30-02:30"]),
-                    ("sat", &["10:00-14:00"]),
-                ],
+                &[("mon", &["00:00-06:00", "20:00-24:00"]), ("sun", &["01:30-02:30"]), ("sat", &["10:00-14:00"])],
                 &[],
             ),
-            calendar(
-                "Europe/Berlin",
-                &same_hours(&ALL_DAYS, &["02:15-02:45", "02:45-03:30"]),
-                &[],
-            ),
+            calendar("Europe/Berlin", &same_hours(&ALL_DAYS, &["02:15-02:45", "02:45-03:30"]), &[]),
             Calendar::always_utc(),
         ]
     }
@@ -934,18 +713,10 @@ mod tests {
                 let amount = cases.next(40 * 8 * HOUR);
                 let due = cal.add_business_millis(from, amount).unwrap();
                 assert!(due >= from);
-                assert_eq!(
-                    cal.business_millis_between(from, due),
-                    amount,
-                    "{} from {from} + {amount}",
-                    cal.key()
-                );
+                assert_eq!(cal.business_millis_between(from, due), amount, "{} from {from} + {amount}", cal.key());
                 if amount > 0 {
                     // Earliest: one millisecond sooner is not enough.
-                    assert_eq!(
-                        cal.business_millis_between(from, due.plus_millis(-1)),
-                        amount - 1
-                    );
+                    assert_eq!(cal.business_millis_between(from, due.plus_millis(-1)), amount - 1);
                 }
             }
         }
@@ -986,14 +757,8 @@ mod tests {
         let cal = Calendar::from_spec("berlin", weekly).unwrap();
         assert_eq!(cal.name(), "Berlin office");
         assert_eq!(cal.timezone(), "Europe/Berlin");
-        let BusinessHours::Weekly(week) = cal.hours() else {
-            panic!("weekly hours expected")
-        };
-        let monday: Vec<String> = week
-            .on(Weekday::Monday)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let BusinessHours::Weekly(week) = cal.hours() else { panic!("weekly hours expected") };
+        let monday: Vec<String> = week.on(Weekday::Monday).iter().map(ToString::to_string).collect();
         assert_eq!(monday, ["09:00-12:00", "13:00-17:00"]);
         assert!(week.on(Weekday::Tuesday).is_empty());
         assert!(cal.holidays().contains(&Date::new(2026, 12, 25).unwrap()));
@@ -1007,20 +772,9 @@ mod tests {
     #[test]
     fn intervals_may_end_at_midnight_and_come_in_any_order() {
         let cal = calendar("UTC", &[("sat", &["20:00-24:00", "08:00-12:00"])], &[]);
-        let BusinessHours::Weekly(week) = cal.hours() else {
-            panic!("weekly hours expected")
-        };
-        assert_eq!(
-            week.on(Weekday::Saturday)
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>(),
-            ["08:00-12:00", "20:00-24:00"]
-        );
-        assert_eq!(
-            cal.business_millis_between(utc("2026-03-28T00:00:00Z"), utc("2026-03-29T00:00:00Z")),
-            8 * HOUR
-        );
+        let BusinessHours::Weekly(week) = cal.hours() else { panic!("weekly hours expected") };
+        assert_eq!(week.on(Weekday::Saturday).iter().map(ToString::to_string).collect::<Vec<_>>(), ["08:00-12:00", "20:00-24:00"]);
+        assert_eq!(cal.business_millis_between(utc("2026-03-28T00:00:00Z"), utc("2026-03-29T00:00:00Z")), 8 * HOUR);
     }
 
     fn fields_of(err: ValidationError) -> Vec<String> {
@@ -1046,16 +800,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             fields_of(err.clone()),
-            [
-                "timezone",
-                "hours.funday",
-                "hours.mon[1]",
-                "hours.thu[0]",
-                "hours.tue[0]",
-                "hours.wed[0]",
-                "holidays[1]",
-                "holidays[2]"
-            ]
+            ["timezone", "hours.funday", "hours.mon[1]", "hours.thu[0]", "hours.tue[0]", "hours.wed[0]", "holidays[1]", "holidays[2]"]
         );
         let message = err.to_string();
         for expected in [
@@ -1067,10 +812,7 @@ mod tests {
             "not a weekday",
             "not a date",
         ] {
-            assert!(
-                message.contains(expected),
-                "{expected:?} missing from {message}"
-            );
+            assert!(message.contains(expected), "{expected:?} missing from {message}");
         }
     }
 
@@ -1085,29 +827,16 @@ mod tests {
     fn spec_cannot_mix_always_with_hours_or_take_the_builtin_key() {
         let mut mixed = spec("UTC", &[("mon", &["09:00-17:00"])], &[]);
         mixed.always = true;
-        assert_eq!(
-            fields_of(Calendar::from_spec("x", mixed).unwrap_err()),
-            ["always"]
-        );
-        let builtin = CalendarSpec {
-            always: true,
-            timezone: "UTC".into(),
-            ..CalendarSpec::default()
-        };
-        assert_eq!(
-            fields_of(Calendar::from_spec(Calendar::ALWAYS_UTC_KEY, builtin).unwrap_err()),
-            ["key"]
-        );
+        assert_eq!(fields_of(Calendar::from_spec("x", mixed).unwrap_err()), ["always"]);
+        let builtin = CalendarSpec { always: true, timezone: "UTC".into(), ..CalendarSpec::default() };
+        assert_eq!(fields_of(Calendar::from_spec(Calendar::ALWAYS_UTC_KEY, builtin).unwrap_err()), ["key"]);
     }
 
     #[test]
     fn zone_rules_are_bundled_for_hosts_without_tzdata() {
         let bundled = jiff::tz::TimeZoneDatabase::bundled();
         for name in ["Europe/Berlin", "America/New_York", "Asia/Kolkata"] {
-            assert!(
-                bundled.get(name).is_ok(),
-                "{name} missing from the bundled database"
-            );
+            assert!(bundled.get(name).is_ok(), "{name} missing from the bundled database");
         }
     }
 }

@@ -63,12 +63,7 @@ pub struct Clock {
 }
 
 impl Clock {
-    pub fn start(
-        kind: ClockKind,
-        target_ms: i64,
-        calendar_key: impl Into<String>,
-        now: Timestamp,
-    ) -> Clock {
+    pub fn start(kind: ClockKind, target_ms: i64, calendar_key: impl Into<String>, now: Timestamp) -> Clock {
         Clock {
             kind,
             target_ms,
@@ -103,9 +98,7 @@ impl Clock {
 
     /// Business milliseconds counted by `now`.
     pub fn elapsed_at(&self, cal: &Calendar, now: Timestamp) -> i64 {
-        let running = self
-            .running_since()
-            .map_or(0, |from| cal.business_millis_between(from, now));
+        let running = self.running_since().map_or(0, |from| cal.business_millis_between(from, now));
         self.elapsed_ms.saturating_add(running)
     }
 
@@ -133,11 +126,7 @@ impl Clock {
         };
         self.fold(cal, now);
         self.segment_from = None;
-        self.pauses.push(Pause {
-            from: now.max(from),
-            to: None,
-            reason: reason.into(),
-        });
+        self.pauses.push(Pause { from: now.max(from), to: None, reason: reason.into() });
         true
     }
 
@@ -188,13 +177,7 @@ impl Clock {
     /// When the new target is already exceeded, `breached_at` is exact if the crossing falls
     /// in the segment just folded. If it fell earlier, folded state no longer knows when: a
     /// breach instant already recorded is kept, otherwise `now` is recorded.
-    pub fn retarget(
-        &mut self,
-        old_cal: &Calendar,
-        new_cal: &Calendar,
-        new_target_ms: i64,
-        now: Timestamp,
-    ) -> bool {
+    pub fn retarget(&mut self, old_cal: &Calendar, new_cal: &Calendar, new_target_ms: i64, now: Timestamp) -> bool {
         if self.is_stopped() {
             return false;
         }
@@ -204,13 +187,7 @@ impl Clock {
         if self.elapsed_ms <= new_target_ms {
             self.breached_at = None;
         } else if let Some((from, before)) = folded.filter(|(_, before)| *before <= new_target_ms) {
-            self.breached_at = Some(reached_in_segment(
-                old_cal,
-                from,
-                before,
-                new_target_ms,
-                now,
-            ));
+            self.breached_at = Some(reached_in_segment(old_cal, from, before, new_target_ms, now));
         } else if self.breached_at.is_none() {
             self.breached_at = Some(now);
         }
@@ -240,6 +217,19 @@ impl Clock {
             Some(reached) if threshold == self.target_ms => Some(reached),
             _ => Some(from),
         }
+    }
+
+    /// The first instant at which the clock is breached (elapsed business time exceeds the
+    /// target) if nothing changes: the business millisecond after `due_at`. A target reached at
+    /// closing time is breached only when business time resumes, so that is when the alert is
+    /// raised. `None` while paused or stopped.
+    pub fn breach_check_at(&self, cal: &Calendar) -> Option<Timestamp> {
+        let from = self.running_since()?;
+        let remaining = self.target_ms.saturating_sub(self.elapsed_ms);
+        if remaining >= 0 {
+            return cal.add_business_millis(from, remaining.saturating_add(1));
+        }
+        Some(self.breached_at.unwrap_or(from))
     }
 
     /// Records the breach instant unless one is recorded already; returns whether it did.
@@ -294,18 +284,36 @@ impl Clock {
 /// and was folded at `now`: exact when the crossing lies in the segment (the calendar's scan
 /// always reaches it unless the segment outlasts the horizon, where `now` stands in), the
 /// segment start when the target had been passed before it.
-fn reached_in_segment(
-    cal: &Calendar,
-    from: Timestamp,
-    before: i64,
-    target: i64,
-    now: Timestamp,
-) -> Timestamp {
+fn reached_in_segment(cal: &Calendar, from: Timestamp, before: i64, target: i64, now: Timestamp) -> Timestamp {
     if before > target {
         return from;
     }
-    cal.add_business_millis(from, target - before)
-        .unwrap_or(now)
+    cal.add_business_millis(from, target - before).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod breach_check_tests {
+    use super::*;
+    use crate::domain::calendar::CalendarSpec;
+
+    #[test]
+    fn a_target_reached_at_closing_time_is_checked_when_business_time_resumes() {
+        let office = Calendar::from_spec(
+            "office",
+            CalendarSpec {
+                timezone: "UTC".into(),
+                hours: ["mon", "tue", "wed", "thu", "fri"].iter().map(|d| (d.to_string(), vec!["09:00-17:00".to_string()])).collect(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        // Friday 2026-01-09 16:00 UTC, one business hour to go.
+        let friday_16 = Timestamp::from_millis(1_767_974_400_000);
+        let clock = Clock::start(ClockKind::Resolution, 3_600_000, "office", friday_16);
+        assert_eq!(clock.due_at(&office), Some(friday_16.plus_millis(3_600_000)));
+        // Monday 2026-01-12 09:00:00.001.
+        assert_eq!(clock.breach_check_at(&office), Some(Timestamp::from_millis(1_768_208_400_001)));
+    }
 }
 
 #[cfg(test)]
@@ -351,17 +359,10 @@ mod tests {
         assert!(clock.resume(at("2026-06-10T10:00")));
         let noon = at("2026-06-10T12:00");
         assert_eq!(clock.elapsed_at(&cal, noon), 9 * HOUR);
-        assert_eq!(
-            cal.business_millis_between(start, noon) - clock.elapsed_at(&cal, noon),
-            HOUR
-        );
+        assert_eq!(cal.business_millis_between(start, noon) - clock.elapsed_at(&cal, noon), HOUR);
         assert_eq!(
             clock.pauses,
-            [Pause {
-                from: at("2026-06-09T17:00"),
-                to: Some(at("2026-06-10T10:00")),
-                reason: "waiting_customer".into()
-            }]
+            [Pause { from: at("2026-06-09T17:00"), to: Some(at("2026-06-10T10:00")), reason: "waiting_customer".into() }]
         );
     }
 
@@ -369,12 +370,7 @@ mod tests {
     fn a_policy_change_mid_clock_keeps_elapsed_time_and_pauses() {
         let office = office();
         let always = Calendar::always_utc();
-        let mut clock = Clock::start(
-            ClockKind::Resolution,
-            8 * HOUR,
-            "office",
-            at("2026-06-09T10:00"),
-        );
+        let mut clock = Clock::start(ClockKind::Resolution, 8 * HOUR, "office", at("2026-06-09T10:00"));
         clock.pause(&office, at("2026-06-09T11:00"), "waiting_partner");
         clock.resume(at("2026-06-09T13:00"));
         let pauses_before = clock.pauses.clone();
@@ -387,28 +383,15 @@ mod tests {
         // From now on the evening counts too.
         assert_eq!(clock.elapsed_at(&always, at("2026-06-09T19:00")), 7 * HOUR);
         assert_eq!(clock.due_at(&always), Some(at("2026-06-10T12:00")));
-        assert_eq!(
-            clock.state_at(&always, at("2026-06-09T19:00")),
-            ClockState::Running
-        );
+        assert_eq!(clock.state_at(&always, at("2026-06-09T19:00")), ClockState::Running);
     }
 
     #[test]
     fn a_paused_clock_stays_paused_through_a_policy_change() {
         let office = office();
-        let mut clock = Clock::start(
-            ClockKind::FirstResponse,
-            8 * HOUR,
-            "office",
-            at("2026-06-09T10:00"),
-        );
+        let mut clock = Clock::start(ClockKind::FirstResponse, 8 * HOUR, "office", at("2026-06-09T10:00"));
         clock.pause(&office, at("2026-06-09T12:00"), "waiting_customer");
-        assert!(clock.retarget(
-            &office,
-            &Calendar::always_utc(),
-            HOUR,
-            at("2026-06-09T14:00")
-        ));
+        assert!(clock.retarget(&office, &Calendar::always_utc(), HOUR, at("2026-06-09T14:00")));
         assert!(clock.is_paused());
         assert_eq!(clock.elapsed_ms, 2 * HOUR);
         // The new target was exceeded before the change, at an instant folded state no longer
@@ -419,42 +402,23 @@ mod tests {
     #[test]
     fn reopening_resumes_from_the_elapsed_time() {
         let cal = office();
-        let mut clock = Clock::start(
-            ClockKind::Resolution,
-            8 * HOUR,
-            "office",
-            at("2026-06-09T10:00"),
-        );
+        let mut clock = Clock::start(ClockKind::Resolution, 8 * HOUR, "office", at("2026-06-09T10:00"));
         assert_eq!(clock.stop(&cal, at("2026-06-09T12:00")), ClockState::Met);
-        assert_eq!(
-            clock.state_at(&cal, at("2026-06-10T09:30")),
-            ClockState::Met
-        );
+        assert_eq!(clock.state_at(&cal, at("2026-06-10T09:30")), ClockState::Met);
         assert_eq!(clock.due_at(&cal), None);
 
         assert!(clock.reopen(at("2026-06-10T10:00")));
         assert_eq!(clock.elapsed_at(&cal, at("2026-06-10T11:00")), 3 * HOUR);
-        assert_eq!(
-            clock.state_at(&cal, at("2026-06-10T11:00")),
-            ClockState::Running
-        );
+        assert_eq!(clock.state_at(&cal, at("2026-06-10T11:00")), ClockState::Running);
         assert_eq!(clock.due_at(&cal), Some(at("2026-06-10T16:00")));
-        assert!(
-            !clock.reopen(at("2026-06-10T11:00")),
-            "only a stopped clock reopens"
-        );
+        assert!(!clock.reopen(at("2026-06-10T11:00")), "only a stopped clock reopens");
     }
 
     #[test]
     fn due_date_skips_the_weekend_and_a_holiday() {
         let cal = office();
         // Thursday 15:00: two hours left that day, Friday is Christmas, then the weekend.
-        let clock = Clock::start(
-            ClockKind::Resolution,
-            8 * HOUR,
-            "office",
-            at("2026-12-24T15:00"),
-        );
+        let clock = Clock::start(ClockKind::Resolution, 8 * HOUR, "office", at("2026-12-24T15:00"));
         assert_eq!(clock.due_at(&cal), Some(at("2026-12-28T15:00")));
     }
 
@@ -464,75 +428,33 @@ mod tests {
         let start = at("2026-06-09T10:00");
         let mut clock = Clock::start(ClockKind::FirstResponse, 4 * HOUR, "office", start);
         assert_eq!(clock.due_at(&cal), Some(at("2026-06-09T14:00")));
-        assert_eq!(
-            clock.state_at(&cal, at("2026-06-09T13:59")),
-            ClockState::Running
-        );
-        assert_eq!(
-            clock.state_at(&cal, at("2026-06-09T14:00")),
-            ClockState::Running
-        );
-        assert_eq!(
-            clock.state_at(&cal, at("2026-06-09T14:01")),
-            ClockState::Breached
-        );
-        assert_eq!(
-            clock.remaining_at(&cal, at("2026-06-09T14:30")),
-            -30 * MINUTE
-        );
+        assert_eq!(clock.state_at(&cal, at("2026-06-09T13:59")), ClockState::Running);
+        assert_eq!(clock.state_at(&cal, at("2026-06-09T14:00")), ClockState::Running);
+        assert_eq!(clock.state_at(&cal, at("2026-06-09T14:01")), ClockState::Breached);
+        assert_eq!(clock.remaining_at(&cal, at("2026-06-09T14:30")), -30 * MINUTE);
 
         let mut on_time = clock.clone();
         assert_eq!(on_time.stop(&cal, at("2026-06-09T14:00")), ClockState::Met);
         assert_eq!(on_time.breached_at, None);
 
-        assert_eq!(
-            clock.stop(&cal, at("2026-06-09T15:00")),
-            ClockState::Breached
-        );
+        assert_eq!(clock.stop(&cal, at("2026-06-09T15:00")), ClockState::Breached);
         assert_eq!(clock.breached_at, Some(at("2026-06-09T14:00")));
-        assert_eq!(
-            clock.state_at(&cal, at("2026-06-10T09:00")),
-            ClockState::Breached
-        );
-        assert_eq!(
-            clock.stop(&cal, at("2026-06-10T09:00")),
-            ClockState::Breached
-        );
-        assert_eq!(
-            clock.stopped_at,
-            Some(at("2026-06-09T15:00")),
-            "a second stop changes nothing"
-        );
+        assert_eq!(clock.state_at(&cal, at("2026-06-10T09:00")), ClockState::Breached);
+        assert_eq!(clock.stop(&cal, at("2026-06-10T09:00")), ClockState::Breached);
+        assert_eq!(clock.stopped_at, Some(at("2026-06-09T15:00")), "a second stop changes nothing");
     }
 
     #[test]
     fn a_target_reached_at_closing_time_breaches_only_when_business_time_resumes() {
         let cal = office();
-        let clock = Clock::start(
-            ClockKind::Resolution,
-            4 * HOUR,
-            "office",
-            at("2026-06-12T13:00"),
-        );
+        let clock = Clock::start(ClockKind::Resolution, 4 * HOUR, "office", at("2026-06-12T13:00"));
         assert_eq!(clock.due_at(&cal), Some(at("2026-06-12T17:00")));
-        assert_eq!(
-            clock.state_at(&cal, at("2026-06-13T12:00")),
-            ClockState::Running
-        );
-        assert_eq!(
-            clock.clone().stop(&cal, at("2026-06-13T12:00")),
-            ClockState::Met
-        );
+        assert_eq!(clock.state_at(&cal, at("2026-06-13T12:00")), ClockState::Running);
+        assert_eq!(clock.clone().stop(&cal, at("2026-06-13T12:00")), ClockState::Met);
 
-        assert_eq!(
-            clock.state_at(&cal, at("2026-06-15T09:30")),
-            ClockState::Breached
-        );
+        assert_eq!(clock.state_at(&cal, at("2026-06-15T09:30")), ClockState::Breached);
         let mut late = clock.clone();
-        assert_eq!(
-            late.stop(&cal, at("2026-06-15T09:30")),
-            ClockState::Breached
-        );
+        assert_eq!(late.stop(&cal, at("2026-06-15T09:30")), ClockState::Breached);
         assert_eq!(late.breached_at, Some(at("2026-06-12T17:00")));
     }
 
@@ -547,37 +469,20 @@ mod tests {
     #[test]
     fn pausing_past_the_target_keeps_the_breach_instant() {
         let cal = office();
-        let mut clock = Clock::start(
-            ClockKind::Resolution,
-            2 * HOUR,
-            "office",
-            at("2026-06-09T10:00"),
-        );
+        let mut clock = Clock::start(ClockKind::Resolution, 2 * HOUR, "office", at("2026-06-09T10:00"));
         clock.pause(&cal, at("2026-06-09T15:00"), "waiting_customer");
         assert_eq!(clock.breached_at, Some(at("2026-06-09T12:00")));
-        assert_eq!(
-            clock.state_at(&cal, at("2026-06-10T10:00")),
-            ClockState::Breached
-        );
+        assert_eq!(clock.state_at(&cal, at("2026-06-10T10:00")), ClockState::Breached);
         assert_eq!(clock.due_at(&cal), None, "no due date while paused");
 
         clock.resume(at("2026-06-10T10:00"));
-        assert_eq!(
-            clock.due_at(&cal),
-            Some(at("2026-06-09T12:00")),
-            "the instant it crossed"
-        );
+        assert_eq!(clock.due_at(&cal), Some(at("2026-06-09T12:00")), "the instant it crossed");
     }
 
     #[test]
     fn thresholds_at_80_and_150_percent() {
         let cal = office();
-        let mut clock = Clock::start(
-            ClockKind::Resolution,
-            5 * HOUR,
-            "office",
-            at("2026-06-09T10:00"),
-        );
+        let mut clock = Clock::start(ClockKind::Resolution, 5 * HOUR, "office", at("2026-06-09T10:00"));
         assert_eq!(clock.threshold_at(&cal, 80), Some(at("2026-06-09T14:00")));
         assert_eq!(clock.threshold_at(&cal, 100), Some(at("2026-06-09T15:00")));
         assert_eq!(clock.threshold_at(&cal, 150), Some(at("2026-06-10T09:30")));
@@ -611,12 +516,7 @@ mod tests {
     #[test]
     fn stopping_a_paused_clock_closes_its_pause() {
         let cal = office();
-        let mut clock = Clock::start(
-            ClockKind::Resolution,
-            8 * HOUR,
-            "office",
-            at("2026-06-09T10:00"),
-        );
+        let mut clock = Clock::start(ClockKind::Resolution, 8 * HOUR, "office", at("2026-06-09T10:00"));
         clock.pause(&cal, at("2026-06-09T11:00"), "waiting_customer");
         assert_eq!(clock.stop(&cal, at("2026-06-10T10:00")), ClockState::Met);
         assert_eq!(clock.elapsed_ms, HOUR);
@@ -626,37 +526,21 @@ mod tests {
     #[test]
     fn lowering_the_target_below_elapsed_breaches_where_it_was_crossed_and_raising_it_clears() {
         let cal = office();
-        let mut clock = Clock::start(
-            ClockKind::Resolution,
-            8 * HOUR,
-            "office",
-            at("2026-06-09T10:00"),
-        );
+        let mut clock = Clock::start(ClockKind::Resolution, 8 * HOUR, "office", at("2026-06-09T10:00"));
         clock.retarget(&cal, &cal, 3 * HOUR, at("2026-06-09T14:00"));
         assert_eq!(clock.breached_at, Some(at("2026-06-09T13:00")));
-        assert_eq!(
-            clock.state_at(&cal, at("2026-06-09T14:00")),
-            ClockState::Breached
-        );
+        assert_eq!(clock.state_at(&cal, at("2026-06-09T14:00")), ClockState::Breached);
 
         clock.retarget(&cal, &cal, 8 * HOUR, at("2026-06-09T15:00"));
         assert_eq!(clock.breached_at, None);
         assert_eq!(clock.elapsed_at(&cal, at("2026-06-09T15:00")), 5 * HOUR);
-        assert_eq!(
-            clock.state_at(&cal, at("2026-06-09T15:00")),
-            ClockState::Running
-        );
+        assert_eq!(clock.state_at(&cal, at("2026-06-09T15:00")), ClockState::Running);
     }
 
     #[test]
     fn a_clock_round_trips_through_json() {
         let cal = office();
-        let mut clock = Clock::start(
-            ClockKind::FirstResponse,
-            2 * HOUR,
-            "office",
-            at("2026-06-09T10:00"),
-        );
+        let mut clock = Clock::start(ClockKind::FirstResponse, 2 * HOUR, "office", at("2026-06-09T10:00"));
         clock.pause(&cal, at("2026-06-09T11:00"), "waiting_customer");
         let json = serde_json::to_value(&clock).unwrap();
         assert_eq!(json["kind"], "first_response");
@@ -669,13 +553,7 @@ mod tests {
         for kind in ClockKind::ALL {
             assert_eq!(ClockKind::parse("kind", kind.as_str()).unwrap(), *kind);
         }
-        assert_eq!(
-            ClockState::parse("state", "breached").unwrap(),
-            ClockState::Breached
-        );
-        assert_eq!(
-            ClockKind::parse("kind", "response").unwrap_err().field,
-            "kind"
-        );
+        assert_eq!(ClockState::parse("state", "breached").unwrap(), ClockState::Breached);
+        assert_eq!(ClockKind::parse("kind", "response").unwrap_err().field, "kind");
     }
 }

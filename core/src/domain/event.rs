@@ -84,6 +84,43 @@ pub enum EventData {
         /// This comment was the first public reply by staff (sets first_response_at).
         first_response: bool,
     },
+    /// A different SLA policy applies now (the ticket's kind, channel, priority, tier or
+    /// process changed); clocks keep their elapsed time and pauses.
+    SlaPolicyChanged {
+        from: Option<String>,
+        to: Option<String>,
+        explanation: String,
+    },
+    /// A clock passed its warning threshold.
+    SlaWarning {
+        clock: SlaClockRef,
+        percent: u32,
+        due_at: Option<Timestamp>,
+    },
+    /// A clock exceeded its target.
+    SlaBreached {
+        clock: SlaClockRef,
+        breached_at: Timestamp,
+        target: String,
+    },
+    /// A clock reached an escalation level.
+    SlaEscalated {
+        clock: SlaClockRef,
+        percent: u32,
+        notify_role: String,
+    },
+}
+
+/// Names a clock in SLA events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaClockRef {
+    pub id: super::ids::ClockId,
+    /// first_response, resolution or stage.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 impl EventData {
@@ -95,6 +132,10 @@ impl EventData {
             EventData::AssigneeChanged { .. } => "assignee_changed",
             EventData::StageChanged { .. } => "stage_changed",
             EventData::CommentAdded { .. } => "comment_added",
+            EventData::SlaPolicyChanged { .. } => "sla_policy_changed",
+            EventData::SlaWarning { .. } => "sla_warning",
+            EventData::SlaBreached { .. } => "sla_breached",
+            EventData::SlaEscalated { .. } => "sla_escalated",
         }
     }
 

@@ -50,6 +50,10 @@ uuid_id!(
     /// An API token's id (public; the secret is never stored).
     TokenId
 );
+uuid_id!(
+    /// One SLA clock of a ticket.
+    ClockId
+);
 
 fn uuid_v7_at(at: Timestamp) -> Uuid {
     let ms = at.as_millis().max(0) as u64;

@@ -11,6 +11,8 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod process;
+pub mod sla;
+pub mod sla_engine;
 pub mod staff;
 pub mod ticket;
 pub mod time;

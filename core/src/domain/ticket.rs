@@ -140,16 +140,34 @@ pub struct TicketPatch {
     pub custom_fields: Option<Value>,
 }
 
-/// A ticket's next state and the events that record how it got there.
+/// A ticket's next state, the events that record how it got there, and what it means for the
+/// ticket's SLA clocks. Storage writes all of it in one transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub ticket: Ticket,
     pub events: Vec<EventData>,
+    /// Clocks to write and SLA alerts to claim; `alerts[i].event` indexes `events`.
+    pub sla: super::sla_engine::ClockPlan,
 }
 
 impl Change {
+    pub fn new(ticket: Ticket, events: Vec<EventData>) -> Self {
+        Change { ticket, events, sla: Default::default() }
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.events.is_empty() && self.sla.clocks.is_empty()
+    }
+
+    /// Adds the SLA engine's plan: its events follow the ticket's own.
+    pub fn with_sla(mut self, mut plan: super::sla_engine::ClockPlan) -> Self {
+        let offset = self.events.len();
+        for alert in &mut plan.alerts {
+            alert.event += offset;
+        }
+        self.events.append(&mut plan.events);
+        self.sla = plan;
+        self
     }
 }
 
@@ -355,7 +373,7 @@ impl Ticket {
         if let Some(assignee) = ticket.assignee {
             events.push(EventData::AssigneeChanged { from: None, to: Some(assignee) });
         }
-        Ok(Change { ticket, events })
+        Ok(Change::new(ticket, events))
     }
 
     /// Fills in the number storage allocated, in the ticket and its `created` event.
@@ -518,7 +536,7 @@ impl Ticket {
             self.updated_at = now;
             self.version += 1;
         }
-        Change { ticket: self, events }
+        Change::new(self, events)
     }
 }
 

@@ -5,6 +5,7 @@
 //! real differences between the engines live in [`Backend`] methods: how a writer begins, how a
 //! ticket number is allocated, and the migration files.
 
+pub mod sla;
 mod sql;
 pub mod staff;
 pub mod tickets;
@@ -52,8 +53,14 @@ impl Backend {
 
     fn migrations(self) -> &'static [(i64, &'static str, &'static str)] {
         match self {
-            Backend::Sqlite => &[(1, "foundation", include_str!("../../migrations/sqlite/0001_foundation.sql"))],
-            Backend::Postgres => &[(1, "foundation", include_str!("../../migrations/postgres/0001_foundation.sql"))],
+            Backend::Sqlite => &[
+                (1, "foundation", include_str!("../../migrations/sqlite/0001_foundation.sql")),
+                (2, "sla", include_str!("../../migrations/sqlite/0002_sla.sql")),
+            ],
+            Backend::Postgres => &[
+                (1, "foundation", include_str!("../../migrations/postgres/0001_foundation.sql")),
+                (2, "sla", include_str!("../../migrations/postgres/0002_sla.sql")),
+            ],
         }
     }
 }

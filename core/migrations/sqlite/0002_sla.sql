@@ -1,0 +1,46 @@
+-- Service standards: SLA policies and business calendars (specs as JSON, validated by the
+-- domain on the way in), the clocks of each ticket, and the alerts recorded once per clock.
+
+CREATE TABLE calendars (
+    key        TEXT PRIMARY KEY,
+    spec       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE sla_policies (
+    key        TEXT PRIMARY KEY,
+    spec       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE sla_clocks (
+    id            TEXT PRIMARY KEY,
+    ticket_id     TEXT NOT NULL REFERENCES tickets (id),
+    kind          TEXT NOT NULL,
+    stage         TEXT,
+    policy_key    TEXT,
+    target_ms     INTEGER NOT NULL,
+    calendar_key  TEXT NOT NULL,
+    started_at    INTEGER NOT NULL,
+    elapsed_ms    INTEGER NOT NULL,
+    segment_from  INTEGER,
+    stopped_at    INTEGER,
+    breached_at   INTEGER,
+    pauses        TEXT NOT NULL,
+    alerted       TEXT NOT NULL,
+    next_check_at INTEGER
+);
+CREATE INDEX sla_clocks_ticket ON sla_clocks (ticket_id);
+-- The sweeper reads only clocks with a pending alert, soonest first.
+CREATE INDEX sla_clocks_next_check ON sla_clocks (next_check_at) WHERE next_check_at IS NOT NULL;
+
+-- One row per clock and alert level: the database, not luck, keeps each alert to one event
+-- even when several nodes sweep at once.
+CREATE TABLE sla_alerts (
+    clock_id TEXT NOT NULL REFERENCES sla_clocks (id),
+    level    TEXT NOT NULL,
+    at       INTEGER NOT NULL,
+    PRIMARY KEY (clock_id, level)
+);
