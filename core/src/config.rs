@@ -15,6 +15,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub tickets: TicketsConfig,
     pub processes: ProcessesConfig,
+    pub sla: SlaConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +78,25 @@ pub struct ProcessesConfig {
     pub dir: PathBuf,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaConfig {
+    /// Calendars and policies added to the database at start-up when their key is new.
+    pub file: PathBuf,
+    /// How often the sweeper looks for clocks whose alerts are due (milliseconds).
+    pub sweep_interval_ms: u64,
+    /// How many tickets one sweep handles at most (the rest wait for the next sweep).
+    pub sweep_batch: u32,
+    /// How often each node reloads policies and calendars changed through another node (seconds).
+    pub catalog_refresh_secs: u64,
+}
+
+impl Default for SlaConfig {
+    fn default() -> Self {
+        SlaConfig { file: PathBuf::from("config/sla.toml"), sweep_interval_ms: 250, sweep_batch: 500, catalog_refresh_secs: 5 }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -87,6 +107,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             tickets: TicketsConfig::default(),
             processes: ProcessesConfig::default(),
+            sla: SlaConfig::default(),
         }
     }
 }
@@ -218,6 +239,9 @@ impl Config {
         if let Some(v) = env("STEWARD_PROCESSES_DIR") {
             self.processes.dir = PathBuf::from(v);
         }
+        if let Some(v) = env("STEWARD_SLA_FILE") {
+            self.sla.file = PathBuf::from(v);
+        }
         Ok(())
     }
 
@@ -231,6 +255,9 @@ impl Config {
         }
         if !matches!(self.database.sqlite_synchronous.as_str(), "full" | "normal" | "extra") {
             return invalid("database.sqlite_synchronous", "must be one of: full, normal, extra");
+        }
+        if self.sla.sweep_interval_ms == 0 || self.sla.sweep_batch == 0 {
+            return invalid("sla.sweep_interval_ms", "the sweep interval and batch must be at least 1");
         }
         if self.http.max_body_bytes < 1024 {
             return invalid("http.max_body_bytes", "must be at least 1024");

@@ -24,6 +24,8 @@ pub enum StartupError {
     Bind { addr: String, source: std::io::Error },
     #[error("tickets.default_process `{0}` is not a loaded process")]
     DefaultProcess(String),
+    #[error("SLA configuration: {0}")]
+    Sla(#[from] crate::services::sla::SlaFileError),
 }
 
 /// Loads the process definitions the config points at; the built-in general process when the
@@ -62,6 +64,7 @@ impl Application {
         let store = open_store(&config).await?;
         tracing::info!(database = %redact(&config.database.url), backend = store.backend().name(), processes = processes.iter().count(), "storage ready");
         let services = Arc::new(Services::new(store, processes, &config));
+        services.seed_sla(&config.sla.file).await?;
         let config = Arc::new(config);
         let router = api::router(services.clone(), Arc::new(Metrics::new()), config.clone());
         let listener =
@@ -82,6 +85,7 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let grace = api::shutdown_grace(&self.config);
         let housekeeping = tokio::spawn(housekeeping(self.services.clone()));
+        let sweeper = tokio::spawn(sla_sweeper(self.services.clone(), self.config.sla.clone()));
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;
@@ -104,6 +108,7 @@ impl Application {
             }
         };
         housekeeping.abort();
+        sweeper.abort();
         self.services.store.close().await;
         result
     }
@@ -132,6 +137,27 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+/// Raises SLA alerts as clocks cross their thresholds, and picks up policy changes made on
+/// other nodes. Every node runs one; the database keeps each alert to one event.
+async fn sla_sweeper(services: Arc<Services>, config: crate::config::SlaConfig) {
+    let mut tick = tokio::time::interval(Duration::from_millis(config.sweep_interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let refresh = Duration::from_secs(config.catalog_refresh_secs.max(1));
+    let mut refreshed = tokio::time::Instant::now();
+    loop {
+        tick.tick().await;
+        if refreshed.elapsed() >= refresh {
+            refreshed = tokio::time::Instant::now();
+            if let Err(e) = services.reload_sla_catalog().await {
+                tracing::warn!(error = %e, "reloading SLA policies failed");
+            }
+        }
+        if let Err(e) = services.sweep_sla(crate::domain::time::Timestamp::now(), config.sweep_batch).await {
+            tracing::warn!(error = %e, "SLA sweep failed");
+        }
     }
 }
 

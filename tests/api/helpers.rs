@@ -129,6 +129,8 @@ pub fn test_config(database_url: &str) -> Config {
     config.database.url = database_url.to_owned();
     config.database.max_connections = 8;
     config.processes.dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/processes").into();
+    config.sla.file = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/sla.toml").into();
+    config.sla.sweep_interval_ms = 50;
     config
 }
 
@@ -160,6 +162,13 @@ impl TestApp {
             server: Some(server),
             _db: db,
         })
+    }
+
+    /// Another node on the same database (its own listener, sweeper and pool).
+    pub async fn second_node(&self) -> (SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>) {
+        let app = Application::build(test_config(&self.database_url)).await.expect("second node builds");
+        let addr = app.local_addr();
+        (addr, tokio::spawn(app.run_until(std::future::pending())))
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -7,6 +7,7 @@ mod cli;
 mod concurrency;
 mod errors;
 mod processes;
+mod sla;
 mod staff;
 mod system;
 mod tickets;

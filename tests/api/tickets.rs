@@ -147,7 +147,8 @@ async fn patch_changes_fields_and_records_events(app: TestApp) {
     assert_eq!(t["version"], 2);
     let events = app.events(id).await;
     let kinds: Vec<_> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["created", "updated", "status_changed"]);
+    // Urgent priority and the vip tier bring another SLA policy.
+    assert_eq!(kinds, ["created", "updated", "status_changed", "sla_policy_changed"]);
     assert_eq!(events[1]["data"]["changes"]["priority"], json!({"from": "high", "to": "urgent"}));
     assert_eq!(events[2]["data"], json!({"from": "open", "to": "waiting_customer"}));
     // Sending the same values again changes nothing and keeps the version.

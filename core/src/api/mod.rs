@@ -5,6 +5,7 @@ mod extract;
 mod openapi;
 mod problem;
 mod processes;
+mod sla;
 mod staff;
 mod system;
 mod tickets;
@@ -61,6 +62,7 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
     let (api, spec) = OpenApiRouter::with_openapi(openapi::base())
         .merge(tickets::routes())
         .merge(processes::routes())
+        .merge(sla::routes())
         .merge(staff::routes())
         .merge(tokens::routes())
         .merge(system::routes())

@@ -26,6 +26,8 @@ pub enum Permission {
     ReadStaff,
     ManageStaff,
     ManageTokens,
+    /// Change SLA policies and calendars.
+    ManageSla,
     ReadMetrics,
 }
 
@@ -34,7 +36,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Supervisor => !matches!(permission, ManageTokens),
+            Role::Supervisor => !matches!(permission, ManageTokens | ManageSla),
             Role::Agent => matches!(permission, ReadTickets | WriteTickets | CommentOnTickets | ReadStaff | ReadMetrics),
             Role::Qa => matches!(permission, ReadTickets | CommentOnTickets | ReadStaff | ReadMetrics),
             Role::Viewer => matches!(permission, ReadTickets | ReadStaff | ReadMetrics),

@@ -14,7 +14,7 @@
 use super::{error::Errors, time::Timestamp, FieldError, ValidationError};
 use jiff::civil::{Date, DateTime, Weekday};
 use jiff::tz::TimeZone;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -122,7 +122,7 @@ pub enum BusinessHours {
 /// ```
 ///
 /// or `always = true` instead of `[hours]` for a 24×7 calendar.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarSpec {
     /// Display name; the key when absent.

@@ -1,6 +1,7 @@
 //! Application services: each use case loads what it needs from storage, applies the domain
 //! rules and writes the result. Knows neither HTTP nor SQL.
 
+pub mod sla;
 mod staff;
 mod tickets;
 mod tokens;
@@ -9,10 +10,11 @@ pub use tickets::CreateTicket;
 
 use crate::config::Config;
 use crate::domain::process::{ProcessRegistry, TransitionError};
+use crate::domain::sla_engine::SlaCatalog;
 use crate::domain::ticket::TicketRules;
 use crate::domain::ValidationError;
 use crate::storage::{Store, StoreError};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -38,6 +40,8 @@ pub struct Services {
     tiers: Vec<String>,
     default_process: String,
     idempotency_ttl_ms: i64,
+    /// SLA policies and calendars, swapped whole when they change.
+    sla: RwLock<Arc<SlaCatalog>>,
 }
 
 impl Services {
@@ -48,6 +52,7 @@ impl Services {
             tiers: config.tickets.tiers.clone(),
             default_process: config.tickets.default_process.clone(),
             idempotency_ttl_ms: i64::try_from(config.tickets.idempotency_ttl_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX),
+            sla: RwLock::new(Arc::new(SlaCatalog::default())),
         }
     }
 

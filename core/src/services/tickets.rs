@@ -46,7 +46,7 @@ impl Services {
         if let Some(assignee) = draft.assignee {
             self.check_assignable(assignee, "assignee_id").await?;
         }
-        let mut change = Ticket::open(draft, &self.rules(), Timestamp::now())?;
+        let mut change = self.plan_new_ticket(Ticket::open(draft, &self.rules(), Timestamp::now())?);
         let claimed = claim.as_ref().map(|c| (c.principal.clone(), c.key.clone(), c.request_hash.clone()));
         match self.store.insert_ticket(&mut change, actor, claim).await {
             Ok(()) => Ok(CreateTicket::Created(Box::new(change.ticket))),
@@ -86,11 +86,19 @@ impl Services {
         actor: &Actor,
         rule: impl FnOnce(&Ticket) -> Result<Change, ServiceError>,
     ) -> Result<Ticket, ServiceError> {
+        let catalog = self.sla_catalog();
         let outcome = self
             .store
-            .change_ticket(reference, actor, |current| match expected_version {
+            .change_ticket(reference, actor, |current, clocks| match expected_version {
                 Some(expected) if expected != current.version => Err(ServiceError::StaleVersion { current: current.version }),
-                _ => rule(current),
+                _ => {
+                    let change = rule(current)?;
+                    if change.is_empty() {
+                        return Ok(change);
+                    }
+                    let now = change.ticket.updated_at;
+                    Ok(self.plan_change(current, change, clocks, &catalog, now))
+                }
             })
             .await?;
         match outcome {

@@ -4,6 +4,7 @@ use super::sql::{like_escape, Bind, Conditions};
 use super::{col, corrupt, Backend, Store, StoreError};
 use crate::domain::event::{Actor, ActorKind, EventData, RecordedEvent};
 use crate::domain::ids::{StaffId, TicketId, TicketNumber, TicketRef, TokenId};
+use crate::domain::sla_engine::TicketClock;
 use crate::domain::ticket::{search_form, Change, Channel, Customer, Kind, Priority, Status, Ticket, TicketQuery};
 use crate::domain::time::Timestamp;
 use sqlx::any::AnyRow;
@@ -128,6 +129,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         insert_tags(&mut tx, t.id, &t.tags).await?;
+        super::sla::upsert_clocks(&mut tx, &change.sla.clocks).await?;
         insert_events(&mut tx, t.id, 0, t.updated_at, actor, &change.events).await?;
         if let Some(claim) = claim {
             let (status, body, location) = (claim.render)(&change.ticket);
@@ -149,15 +151,18 @@ impl Store {
         Ok(())
     }
 
-    /// Changes one ticket under a row lock: reads it, lets `rule` decide the change, and writes
-    /// the new state with its events, all in one transaction, so concurrent writers queue
-    /// instead of overwriting each other. `Ok(None)`: no such ticket. A rule error rolls back
-    /// and is handed back as `Ok(Some(Err(e)))`.
+    /// Changes one ticket under a row lock: reads it and its SLA clocks, lets `rule` decide the
+    /// change, and writes the new state, its events and its clocks in one transaction, so
+    /// concurrent writers queue instead of overwriting each other. `Ok(None)`: no such ticket.
+    /// A rule error rolls back and is handed back as `Ok(Some(Err(e)))`.
+    ///
+    /// The ticket row is always locked first, then its clocks: one lock order for every
+    /// writer, request or sweeper, so they cannot deadlock.
     pub async fn change_ticket<E>(
         &self,
         reference: TicketRef,
         actor: &Actor,
-        rule: impl FnOnce(&Ticket) -> Result<Change, E>,
+        rule: impl FnOnce(&Ticket, &[TicketClock]) -> Result<Change, E>,
     ) -> Result<Option<Result<Ticket, E>>, StoreError> {
         let mut tx = self.begin_write().await?;
         let (condition, bind) = ticket_condition(reference);
@@ -166,14 +171,37 @@ impl Store {
         let Some(current) = row.as_ref().map(ticket_from_row).transpose()? else {
             return Ok(None);
         };
-        let change = match rule(&current) {
+        let clocks = super::sla::load_clocks(&mut tx, self.backend, current.id).await?;
+        let mut change = match rule(&current, &clocks) {
             Ok(change) => change,
             Err(e) => return Ok(Some(Err(e))),
         };
         if change.is_empty() {
             return Ok(Some(Ok(current)));
         }
-        let t = &change.ticket;
+        if change.ticket != current {
+            self.update_ticket_row(&mut tx, &current, &change.ticket).await?;
+        }
+        super::sla::upsert_clocks(&mut tx, &change.sla.clocks).await?;
+        let at = change.ticket.updated_at.max(Timestamp::now());
+        let already = super::sla::claim_alerts(&mut tx, &change.sla.alerts, at).await?;
+        if !already.is_empty() {
+            // Another node recorded these alerts first: their events must not appear twice.
+            change.events = change.events.into_iter().enumerate().filter(|(i, _)| !already.contains(i)).map(|(_, e)| e).collect();
+        }
+        if !change.events.is_empty() {
+            let last_seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM ticket_events WHERE ticket_id = $1")
+                .bind(current.id.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+            insert_events(&mut tx, current.id, last_seq, at, actor, &change.events).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(Ok(change.ticket)))
+    }
+
+    /// Writes a ticket's new state over `current`, which the caller holds locked.
+    async fn update_ticket_row(&self, tx: &mut Transaction<'static, Any>, current: &Ticket, t: &Ticket) -> Result<(), StoreError> {
         let updated = sqlx::query(
             "UPDATE tickets SET title = $3, title_search = $4, description = $5, kind = $6, channel = $7, \
              priority = $8, customer_name = $9, customer_contact = $10, customer_tier = $11, stage = $12, \
@@ -203,23 +231,17 @@ impl Store {
         .bind(t.closed_at.map(Timestamp::as_millis))
         .bind(i64::from(t.reopen_count))
         .bind(t.version)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         // The row lock makes this impossible; checked anyway so a bug cannot lose an update.
         if updated.rows_affected() != 1 {
             return Err(StoreError::VersionConflict);
         }
         if t.tags != current.tags {
-            sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1").bind(t.id.to_string()).execute(&mut *tx).await?;
-            insert_tags(&mut tx, t.id, &t.tags).await?;
+            sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1").bind(t.id.to_string()).execute(&mut **tx).await?;
+            insert_tags(tx, t.id, &t.tags).await?;
         }
-        let last_seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM ticket_events WHERE ticket_id = $1")
-            .bind(t.id.to_string())
-            .fetch_one(&mut *tx)
-            .await?;
-        insert_events(&mut tx, t.id, last_seq, t.updated_at, actor, &change.events).await?;
-        tx.commit().await?;
-        Ok(Some(Ok(change.ticket)))
+        Ok(())
     }
 
     pub async fn get_ticket(&self, reference: TicketRef) -> Result<Option<Ticket>, StoreError> {
