@@ -68,6 +68,11 @@ pub struct TicketsConfig {
     pub default_process: String,
     /// How long an Idempotency-Key is remembered.
     pub idempotency_ttl_hours: u64,
+    /// Days after resolution (or closing) within which a ticket reopens in place; later, a
+    /// follow-up ticket is opened instead.
+    pub reopen_window_days: u64,
+    /// Days a satisfaction survey link stays valid.
+    pub survey_valid_days: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,6 +146,8 @@ impl Default for TicketsConfig {
             tiers: vec!["standard".into(), "priority".into(), "vip".into()],
             default_process: "general".into(),
             idempotency_ttl_hours: 24,
+            reopen_window_days: 14,
+            survey_valid_days: 14,
         }
     }
 }

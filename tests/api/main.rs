@@ -6,6 +6,7 @@ mod helpers;
 mod cli;
 mod concurrency;
 mod errors;
+mod feedback;
 mod processes;
 mod sla;
 mod staff;

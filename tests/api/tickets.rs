@@ -208,13 +208,28 @@ async fn patch_assigns_only_active_staff(app: TestApp) {
 async fn transitions_follow_the_process_and_terminal_stages_close(app: TestApp) {
     let t = app.create_ticket(json!({})).await;
     let id = t["id"].as_str().unwrap();
-    for stage in ["needs_analysis", "solution_design", "delivery", "after_sales"] {
+    for stage in ["needs_analysis", "solution_design", "delivery"] {
         let r = app.transition(id, stage).await;
         assert_eq!(r.status(), StatusCode::OK, "to {stage}");
         let t = body(r).await;
         assert_eq!(t["stage"], stage);
         assert_eq!(t["status"], "open");
     }
+    // Delivery requires a passing quality review before the ticket moves on.
+    let p = problem(app.transition(id, "after_sales").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["type"], "/problems/review-required");
+    assert!(p["detail"].as_str().unwrap().contains("`delivery`"), "{p}");
+    let r = app
+        .post(
+            &format!("/api/v1/tickets/{id}/reviews"),
+            &json!({"outcome": "pass", "score": 92, "checklist": [{"item": "installed", "passed": true}]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(body(r).await["review_passed_stage"], "delivery");
+    let t = body(app.transition(id, "after_sales").await).await;
+    assert_eq!(t["stage"], "after_sales");
+    assert!(t["review_passed_stage"].is_null());
     let r = app.post(&format!("/api/v1/tickets/{id}/transitions"), &json!({"to": "closed", "note": "customer happy"})).await;
     let t = body(r).await;
     assert_eq!(t["stage"], "closed");

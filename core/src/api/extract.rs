@@ -155,6 +155,7 @@ fn describe(permission: Permission) -> &'static str {
         Permission::ManageStaff => "manage staff",
         Permission::ManageTokens => "manage API tokens",
         Permission::ManageSla => "change SLA policies and calendars",
+        Permission::ReviewTickets => "record quality reviews",
         Permission::ReadMetrics => "read metrics",
     }
 }

@@ -2,6 +2,7 @@
 //! turn requests into service calls and domain values into views; errors become problem+json.
 
 mod extract;
+mod feedback;
 mod openapi;
 mod problem;
 mod processes;
@@ -61,6 +62,7 @@ struct RouteTemplate(Arc<str>);
 pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config>) -> Router {
     let (api, spec) = OpenApiRouter::with_openapi(openapi::base())
         .merge(tickets::routes())
+        .merge(feedback::routes())
         .merge(processes::routes())
         .merge(sla::routes())
         .merge(staff::routes())

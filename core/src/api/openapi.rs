@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi as _};
         (name = "tickets", description = "Tickets and their timeline"),
         (name = "processes", description = "Service processes and stages"),
         (name = "sla", description = "SLA policies, business calendars and ticket clocks"),
+        (name = "surveys", description = "Customer satisfaction surveys (no token: the survey link is the key)"),
         (name = "staff", description = "Service staff"),
         (name = "tokens", description = "API tokens (admin)"),
         (name = "system", description = "Health, readiness, metrics, this document"),

@@ -170,8 +170,16 @@ impl From<ServiceError> for ApiError {
                 let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "transition-not-allowed", "Transition not allowed", detail)
                     .with("allowed", allowed);
                 e.0.problem.errors = vec![FieldError::new("to", t.to_string())];
-                if let TransitionError::UnknownStage { .. } = t {
-                    e.0.problem.kind = "/problems/unknown-stage".into();
+                match t {
+                    TransitionError::UnknownStage { .. } => e.0.problem.kind = "/problems/unknown-stage".into(),
+                    TransitionError::ReviewRequired { stage } => {
+                        e.0.problem.kind = "/problems/review-required".into();
+                        e.0.problem.extra.remove("allowed");
+                        e.0.problem.title = "Quality review required".into();
+                        e.0.problem.detail = format!("stage `{stage}` requires a passing quality review before the ticket leaves it; record one with POST /api/v1/tickets/{{id}}/reviews");
+                        e.0.problem.extra.insert("rule".into(), format!("stage `{stage}` requires_review").into());
+                    }
+                    _ => {}
                 }
                 e
             }
@@ -182,7 +190,12 @@ impl From<ServiceError> for ApiError {
                 }
                 e
             }
+            ServiceError::Gone(message) => ApiError::new(StatusCode::GONE, "gone", "Gone", message),
             ServiceError::Storage(s) => s.into(),
+            ServiceError::ReopenWindowPassed => {
+                tracing::error!("reopen window error escaped the service layer");
+                ApiError::internal()
+            }
         }
     }
 }

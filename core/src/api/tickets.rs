@@ -8,7 +8,7 @@ use crate::domain::event::{Actor, RecordedEvent};
 use crate::domain::ids::{StaffId, TicketId, TicketRef};
 use crate::domain::ticket::{Channel, Kind, Priority, Status, Ticket, TicketDraft, TicketPatch, TicketQuery, Visibility};
 use crate::domain::time::Timestamp;
-use crate::services::CreateTicket;
+use crate::services::{CreateTicket, Reopened};
 use crate::storage::tickets::IdempotencyClaim;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(transition_ticket))
         .routes(routes!(comment_on_ticket))
         .routes(routes!(list_events))
+        .routes(routes!(reopen_ticket))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -67,6 +68,11 @@ pub struct TicketView {
     #[schema(value_type = Option<String>, format = DateTime)]
     closed_at: Option<Timestamp>,
     reopen_count: u32,
+    /// A complaint's ticket complained about, or a follow-up's earlier ticket.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    origin_ticket_id: Option<TicketId>,
+    /// The stage whose latest quality review passed, if any.
+    review_passed_stage: Option<String>,
     /// Increases with every change; the ETag to send back in If-Match.
     version: i64,
 }
@@ -95,13 +101,15 @@ impl From<Ticket> for TicketView {
             resolved_at: t.resolved_at,
             closed_at: t.closed_at,
             reopen_count: t.reopen_count,
+            origin_ticket_id: t.origin_ticket_id,
+            review_passed_stage: t.review_passed_stage,
             version: t.version,
         }
     }
 }
 
 /// A ticket with its ETag header.
-fn ticket_response(status: StatusCode, ticket: Ticket) -> Response {
+pub(super) fn ticket_response(status: StatusCode, ticket: Ticket) -> Response {
     let version = ticket.version;
     let mut response = (status, axum::Json(TicketView::from(ticket))).into_response();
     response.headers_mut().insert(header::ETAG, HeaderValue::from_str(&etag(version)).expect("digits and quotes"));
@@ -137,13 +145,15 @@ pub struct NewTicketBody {
     tags: Vec<String>,
     #[schema(value_type = Option<Object>)]
     custom_fields: Option<Value>,
+    /// For complaints: the ticket complained about (id or number). Its timeline records the complaint.
+    origin_ticket_id: Option<String>,
 }
 
 fn parse_staff_id(field: &str, text: &str) -> Result<StaffId, ApiError> {
     StaffId::parse(field, text).map_err(|e| ApiError::validation(StatusCode::UNPROCESSABLE_ENTITY, vec![e]))
 }
 
-fn ticket_ref(text: &str) -> Result<TicketRef, ApiError> {
+pub(super) fn ticket_ref(text: &str) -> Result<TicketRef, ApiError> {
     TicketRef::parse("id", text).map_err(|_| ApiError::not_found(format!("no ticket `{text}`")))
 }
 
@@ -179,6 +189,27 @@ async fn create_ticket(State(state): State<AppState>, principal: Principal, requ
         }
     }
     let body: NewTicketBody = parse_json(&bytes)?;
+    let origin_ticket_id = match body.origin_ticket_id.as_deref() {
+        None => None,
+        Some(_) if body.kind != Some(Kind::Complaint) => {
+            return Err(ApiError::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "origin_ticket_id",
+                "only complaints (kind `complaint`) name an origin ticket",
+            ))
+        }
+        Some(text) => {
+            let reference =
+                TicketRef::parse("origin_ticket_id", text).map_err(|e| ApiError::validation(StatusCode::UNPROCESSABLE_ENTITY, vec![e]))?;
+            let origin = state.services.get_ticket(reference).await.map_err(|e| match e {
+                crate::services::ServiceError::NotFound { .. } => {
+                    ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "origin_ticket_id", format!("no ticket `{text}`"))
+                }
+                other => other.into(),
+            })?;
+            Some(origin.id)
+        }
+    };
     let draft = TicketDraft {
         title: body.title,
         description: body.description,
@@ -192,6 +223,7 @@ async fn create_ticket(State(state): State<AppState>, principal: Principal, requ
         assignee: body.assignee_id.as_deref().map(|a| parse_staff_id("assignee_id", a)).transpose()?,
         tags: body.tags,
         custom_fields: body.custom_fields,
+        origin_ticket_id,
     };
     let claim = key.map(|key| IdempotencyClaim {
         principal: principal.key(),
@@ -494,8 +526,12 @@ async fn transition_ticket(
 #[serde(deny_unknown_fields)]
 pub struct CommentBody {
     body: String,
-    /// `public` (the customer sees it; the first public reply is the first response) or `internal`.
+    /// `public` (the customer sees it; the first public staff reply is the first response) or `internal`.
     visibility: Visibility,
+    /// The comment is the customer's (relayed by staff or an integration): it is public, and on a
+    /// resolved or closed ticket it reopens it (past the reopen window, it opens a follow-up).
+    #[serde(default)]
+    from_customer: bool,
 }
 
 /// Comment on a ticket.
@@ -518,7 +554,8 @@ async fn comment_on_ticket(
     Json(body): Json<CommentBody>,
 ) -> Result<Response, ApiError> {
     principal.require(Permission::CommentOnTickets)?;
-    let ticket = state.services.comment_on_ticket(ticket_ref(&id)?, &body.body, body.visibility, &principal.actor()).await?;
+    let ticket =
+        state.services.comment_on_ticket(ticket_ref(&id)?, &body.body, body.visibility, body.from_customer, &principal.actor()).await?;
     Ok(ticket_response(StatusCode::CREATED, ticket))
 }
 
@@ -603,4 +640,45 @@ async fn list_events(
         encode_cursor(&events.last().map(|e| e.seq).unwrap_or(after).to_string())
     });
     Ok(axum::Json(Page { items: events.into_iter().map(EventView::from).collect(), next_cursor: next }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReopenBody {
+    reason: Option<String>,
+    /// The customer asked for it.
+    #[serde(default)]
+    from_customer: bool,
+}
+
+/// Reopen a resolved or closed ticket. Within the reopen window it reopens in place (200:
+/// `reopen_count` + 1, the resolution clock resumes); past it, a follow-up ticket linked to it
+/// is opened (201 with its Location).
+#[utoipa::path(
+    post, path = "/api/v1/tickets/{id}/reopen", tag = "tickets",
+    params(("id" = String, Path, description = "Ticket id or number")),
+    request_body = ReopenBody,
+    responses(
+        (status = 200, description = "Reopened", body = TicketView),
+        (status = 201, description = "A follow-up ticket was opened", body = TicketView, headers(("Location" = String))),
+        (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not resolved or closed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn reopen_ticket(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<ReopenBody>,
+) -> Result<Response, ApiError> {
+    principal.require(Permission::WriteTickets)?;
+    let reason = body.reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.len() > 4096) {
+        return Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "reason", "must be at most 4096 bytes"));
+    }
+    match state.services.reopen_ticket(ticket_ref(&id)?, reason, body.from_customer, &principal.actor()).await? {
+        Reopened::InPlace(ticket) => Ok(ticket_response(StatusCode::OK, ticket)),
+        Reopened::FollowUp(ticket) => Ok(created_response(CreateTicket::Created(Box::new(ticket)))),
+    }
 }

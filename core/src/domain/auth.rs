@@ -28,6 +28,8 @@ pub enum Permission {
     ManageTokens,
     /// Change SLA policies and calendars.
     ManageSla,
+    /// Record quality reviews.
+    ReviewTickets,
     ReadMetrics,
 }
 
@@ -38,7 +40,7 @@ impl Role {
             Role::Admin => true,
             Role::Supervisor => !matches!(permission, ManageTokens | ManageSla),
             Role::Agent => matches!(permission, ReadTickets | WriteTickets | CommentOnTickets | ReadStaff | ReadMetrics),
-            Role::Qa => matches!(permission, ReadTickets | CommentOnTickets | ReadStaff | ReadMetrics),
+            Role::Qa => matches!(permission, ReadTickets | CommentOnTickets | ReviewTickets | ReadStaff | ReadMetrics),
             Role::Viewer => matches!(permission, ReadTickets | ReadStaff | ReadMetrics),
         }
     }
@@ -101,6 +103,8 @@ mod tests {
         assert!(Role::Agent.allows(Permission::WriteTickets));
         assert!(!Role::Agent.allows(Permission::ManageStaff));
         assert!(Role::Supervisor.allows(Permission::ManageStaff));
+        assert!(Role::Qa.allows(Permission::ReviewTickets) && Role::Supervisor.allows(Permission::ReviewTickets));
+        assert!(!Role::Agent.allows(Permission::ReviewTickets));
     }
 
     #[test]

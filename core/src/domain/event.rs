@@ -28,11 +28,17 @@ pub struct Actor {
 pub enum ActorKind {
     Token,
     System,
+    /// The customer, through a survey link or a comment relayed as theirs.
+    Customer,
 }
 
 impl Actor {
     pub fn system() -> Self {
         Actor { kind: ActorKind::System, token_id: None, staff_id: None, name: "steward".into() }
+    }
+
+    pub fn customer(name: &str) -> Self {
+        Actor { kind: ActorKind::Customer, token_id: None, staff_id: None, name: name.to_owned() }
     }
 }
 
@@ -58,6 +64,9 @@ pub enum EventData {
         channel: String,
         kind: String,
         tier: String,
+        /// A complaint's ticket complained about, or a follow-up's earlier ticket.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin_ticket_id: Option<super::ids::TicketId>,
     },
     /// Plain field edits (title, description, priority, kind, channel, customer, tags,
     /// custom fields). Status and assignment have events of their own.
@@ -83,6 +92,47 @@ pub enum EventData {
         visibility: Visibility,
         /// This comment was the first public reply by staff (sets first_response_at).
         first_response: bool,
+        /// Written by the customer (relayed by staff or an integration), not by staff.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        from_customer: bool,
+    },
+    /// A resolved or closed ticket came back within the reopen window.
+    Reopened {
+        reopen_count: u32,
+        from_status: Status,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        from_customer: bool,
+    },
+    /// The ticket came back after its reopen window: a new ticket follows it up.
+    FollowUpCreated {
+        ticket_id: super::ids::TicketId,
+        number: String,
+    },
+    /// A complaint names this ticket as the one complained about.
+    ComplaintReceived {
+        complaint_id: super::ids::TicketId,
+        number: String,
+        title: String,
+    },
+    /// A satisfaction survey was issued on resolution; the link is for the customer.
+    SurveyIssued {
+        survey_url: String,
+        expires_at: Timestamp,
+    },
+    /// The customer answered the satisfaction survey.
+    CsatReceived {
+        score: u8,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+    /// A quality review of the work in a stage.
+    Reviewed {
+        review_id: super::ids::ReviewId,
+        stage: String,
+        outcome: super::feedback::ReviewOutcome,
+        score: u8,
+        failed_items: Vec<String>,
     },
     /// A different SLA policy applies now (the ticket's kind, channel, priority, tier or
     /// process changed); clocks keep their elapsed time and pauses.
@@ -132,6 +182,12 @@ impl EventData {
             EventData::AssigneeChanged { .. } => "assignee_changed",
             EventData::StageChanged { .. } => "stage_changed",
             EventData::CommentAdded { .. } => "comment_added",
+            EventData::Reopened { .. } => "reopened",
+            EventData::FollowUpCreated { .. } => "follow_up_created",
+            EventData::ComplaintReceived { .. } => "complaint_received",
+            EventData::SurveyIssued { .. } => "survey_issued",
+            EventData::CsatReceived { .. } => "csat_received",
+            EventData::Reviewed { .. } => "reviewed",
             EventData::SlaPolicyChanged { .. } => "sla_policy_changed",
             EventData::SlaWarning { .. } => "sla_warning",
             EventData::SlaBreached { .. } => "sla_breached",

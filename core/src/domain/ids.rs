@@ -54,6 +54,10 @@ uuid_id!(
     /// One SLA clock of a ticket.
     ClockId
 );
+uuid_id!(
+    /// A quality review.
+    ReviewId
+);
 
 fn uuid_v7_at(at: Timestamp) -> Uuid {
     let ms = at.as_millis().max(0) as u64;

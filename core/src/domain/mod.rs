@@ -9,6 +9,7 @@ pub mod clock;
 pub mod duration;
 pub mod error;
 pub mod event;
+pub mod feedback;
 pub mod ids;
 pub mod process;
 pub mod sla;

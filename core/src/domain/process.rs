@@ -30,6 +30,9 @@ pub struct Stage {
     /// For terminal stages: whether arriving here means the customer's need was met
     /// (`closed`) or not (`cancelled`).
     pub resolves: bool,
+    /// The work in this stage gets a quality review: the ticket leaves it (or closes) only
+    /// after a passing one.
+    pub requires_review: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +57,8 @@ pub enum TransitionError {
     AlreadyThere { stage: String, allowed: Vec<String> },
     #[error("cannot move from `{from}` to `{to}`")]
     NotAllowed { from: String, to: String, allowed: Vec<String> },
+    #[error("stage `{stage}` requires a passing quality review before the ticket leaves it")]
+    ReviewRequired { stage: String },
 }
 
 impl TransitionError {
@@ -62,6 +67,7 @@ impl TransitionError {
             TransitionError::UnknownStage { allowed, .. }
             | TransitionError::AlreadyThere { allowed, .. }
             | TransitionError::NotAllowed { allowed, .. } => allowed,
+            TransitionError::ReviewRequired { .. } => &[],
         }
     }
 }
@@ -142,6 +148,8 @@ struct RawStage {
     #[serde(default)]
     terminal: bool,
     resolves: Option<Spanned<bool>>,
+    #[serde(default)]
+    requires_review: bool,
 }
 
 #[derive(Deserialize)]
@@ -218,6 +226,7 @@ impl Process {
                 required_certification: s.required_certification,
                 terminal: s.terminal,
                 resolves: s.resolves.map(Spanned::into_inner).unwrap_or(true),
+                requires_review: s.requires_review,
             });
         }
         if stages[0].terminal {

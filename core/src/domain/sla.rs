@@ -280,6 +280,7 @@ mod tests {
             assignee: None,
             tags: vec![],
             custom_fields: None,
+            origin_ticket_id: None,
         };
         Ticket::open(draft, &rules, Timestamp::from_millis(0)).unwrap().ticket
     }

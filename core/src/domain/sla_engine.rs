@@ -392,6 +392,7 @@ mod tests {
             assignee: None,
             tags: vec![],
             custom_fields: None,
+            origin_ticket_id: None,
         };
         Ticket::open(draft, &rules, MONDAY_9).unwrap().ticket
     }
@@ -455,7 +456,7 @@ mod tests {
         let mut clocks = Vec::new();
         apply(&mut clocks, &reconcile(None, &t, Some(&general()), &[], &cat, MONDAY_9));
         let late = MONDAY_9.plus_millis(45 * MIN);
-        let replied = t.comment("hello", Visibility::Public, true, late).unwrap().ticket;
+        let replied = t.comment("hello", Visibility::Public, false, late).unwrap().ticket;
         let plan = reconcile(Some(&t), &replied, Some(&general()), &clocks, &cat, late);
         assert_eq!(kinds(&plan), ["sla_breached"]);
         apply(&mut clocks, &plan);

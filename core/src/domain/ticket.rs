@@ -94,6 +94,10 @@ pub struct Ticket {
     pub resolved_at: Option<Timestamp>,
     pub closed_at: Option<Timestamp>,
     pub reopen_count: u32,
+    /// A complaint's ticket complained about, or a follow-up's earlier ticket.
+    pub origin_ticket_id: Option<TicketId>,
+    /// The stage whose latest quality review passed; cleared when the ticket changes stage.
+    pub review_passed_stage: Option<String>,
     /// Increases by one with every change; the ETag clients send back in If-Match.
     pub version: i64,
 }
@@ -120,6 +124,7 @@ pub struct TicketDraft {
     pub assignee: Option<StaffId>,
     pub tags: Vec<String>,
     pub custom_fields: Option<Value>,
+    pub origin_ticket_id: Option<TicketId>,
 }
 
 /// A partial edit. `Some(None)` clears an optional field. `custom_fields` is a JSON merge
@@ -140,19 +145,37 @@ pub struct TicketPatch {
     pub custom_fields: Option<Value>,
 }
 
-/// A ticket's next state, the events that record how it got there, and what it means for the
-/// ticket's SLA clocks. Storage writes all of it in one transaction.
+/// A ticket's next state, the events that record how it got there, what it means for the
+/// ticket's SLA clocks, and the records that go with it. Storage writes all of it in one
+/// transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub ticket: Ticket,
     pub events: Vec<EventData>,
     /// Clocks to write and SLA alerts to claim; `alerts[i].event` indexes `events`.
     pub sla: super::sla_engine::ClockPlan,
+    pub side: Vec<SideWrite>,
+}
+
+/// Records written with a ticket change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SideWrite {
+    IssueSurvey(super::feedback::Survey),
+    /// Records the answer; fails the whole change if the survey was answered meanwhile.
+    AnswerSurvey {
+        token: String,
+        score: u8,
+        comment: Option<String>,
+        at: Timestamp,
+    },
+    RecordReview(super::feedback::Review),
+    /// An event on another ticket (a complaint's origin, a follow-up's predecessor).
+    EventOnTicket(TicketId, EventData),
 }
 
 impl Change {
     pub fn new(ticket: Ticket, events: Vec<EventData>) -> Self {
-        Change { ticket, events, sla: Default::default() }
+        Change { ticket, events, sla: Default::default(), side: Vec::new() }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -195,6 +218,15 @@ pub struct TicketQuery {
 /// Lower-cased form of a title used for case-insensitive search on every backend alike.
 pub fn search_form(text: &str) -> String {
     text.to_lowercase()
+}
+
+/// Why a ticket cannot be reopened in place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReopenRefused {
+    #[error("the ticket is {0}, not resolved or closed")]
+    NotDone(Status),
+    #[error("the reopen window has passed")]
+    WindowPassed,
 }
 
 fn validate_title(title: &str) -> Result<String, FieldError> {
@@ -357,6 +389,8 @@ impl Ticket {
             resolved_at: None,
             closed_at: None,
             reopen_count: 0,
+            origin_ticket_id: draft.origin_ticket_id,
+            review_passed_stage: None,
             version: 1,
         };
         let mut events = vec![EventData::Created {
@@ -369,6 +403,7 @@ impl Ticket {
             channel: ticket.channel.to_string(),
             kind: ticket.kind.to_string(),
             tier: ticket.customer.tier.clone(),
+            origin_ticket_id: ticket.origin_ticket_id,
         }];
         if let Some(assignee) = ticket.assignee {
             events.push(EventData::AssigneeChanged { from: None, to: Some(assignee) });
@@ -376,12 +411,25 @@ impl Ticket {
         Ok(Change::new(ticket, events))
     }
 
-    /// Fills in the number storage allocated, in the ticket and its `created` event.
+    /// Fills in the number storage allocated, in the ticket, its `created` event and the
+    /// events that name it on other tickets.
     pub fn set_number(change: &mut Change, number: TicketNumber) {
         change.ticket.number = number;
-        for event in &mut change.events {
-            if let EventData::Created { number: n, .. } = event {
-                *n = number.to_string();
+        let id = change.ticket.id;
+        let side_events = change.side.iter_mut().filter_map(|w| match w {
+            SideWrite::EventOnTicket(_, e) => Some(e),
+            _ => None,
+        });
+        for event in change.events.iter_mut().chain(side_events) {
+            match event {
+                EventData::Created { number: n, .. } => *n = number.to_string(),
+                EventData::ComplaintReceived { complaint_id, number: n, .. }
+                | EventData::FollowUpCreated { ticket_id: complaint_id, number: n }
+                    if *complaint_id == id =>
+                {
+                    *n = number.to_string()
+                }
+                _ => {}
             }
         }
     }
@@ -498,8 +546,13 @@ impl Ticket {
     /// (and resolves it, unless the stage says it does not resolve, like `cancelled`).
     pub fn transition(&self, process: &Process, to: &str, note: Option<String>, now: Timestamp) -> Result<Change, TransitionError> {
         let target = process.check_transition(&self.stage, to)?;
+        if process.stage(&self.stage).is_some_and(|s| s.requires_review) && self.review_passed_stage.as_deref() != Some(self.stage.as_str())
+        {
+            return Err(TransitionError::ReviewRequired { stage: self.stage.clone() });
+        }
         let mut next = self.clone();
         next.stage = target.key.clone();
+        next.review_passed_stage = None;
         let mut events = vec![EventData::StageChanged { from: self.stage.clone(), to: target.key.clone(), note }];
         if target.terminal {
             next.status = Status::Closed;
@@ -514,21 +567,84 @@ impl Ticket {
         Ok(next.finish(events, now))
     }
 
-    /// Adds a comment. The first public reply by staff is the ticket's first response.
-    pub fn comment(&self, body: &str, visibility: Visibility, by_staff: bool, now: Timestamp) -> Result<Change, ValidationError> {
+    /// Adds a comment. The first public reply by staff is the ticket's first response; a
+    /// comment from the customer is always public.
+    pub fn comment(&self, body: &str, visibility: Visibility, from_customer: bool, now: Timestamp) -> Result<Change, ValidationError> {
         if body.trim().is_empty() {
             return Err(ValidationError::field("body", "must not be empty"));
         }
         if body.len() > MAX_COMMENT_BYTES {
             return Err(ValidationError::field("body", format!("must be at most {MAX_COMMENT_BYTES} bytes")));
         }
+        if from_customer && visibility != Visibility::Public {
+            return Err(ValidationError::field("visibility", "a comment from the customer is public"));
+        }
         let mut next = self.clone();
-        let first_response = by_staff && visibility == Visibility::Public && self.first_response_at.is_none();
+        let first_response = !from_customer && visibility == Visibility::Public && self.first_response_at.is_none();
         if first_response {
             next.first_response_at = Some(now);
         }
-        let events = vec![EventData::CommentAdded { body: body.to_owned(), visibility, first_response }];
+        let events = vec![EventData::CommentAdded { body: body.to_owned(), visibility, first_response, from_customer }];
         Ok(next.finish(events, now))
+    }
+
+    /// Whether the ticket is done with: resolved, or closed.
+    pub fn is_done(&self) -> bool {
+        matches!(self.status, Status::Resolved | Status::Closed)
+    }
+
+    /// Brings a resolved or closed ticket back, within `window_ms` of its resolution (or
+    /// closing). A ticket in a terminal stage returns to `back_to` (the stage it left), else the
+    /// process's first stage. Outside the window: `Err(ReopenRefused::WindowPassed)`, and the
+    /// caller opens a follow-up ticket instead.
+    pub fn reopen(
+        &self,
+        process: &Process,
+        back_to: Option<&str>,
+        reason: Option<String>,
+        from_customer: bool,
+        window_ms: i64,
+        now: Timestamp,
+    ) -> Result<Change, ReopenRefused> {
+        if !self.is_done() {
+            return Err(ReopenRefused::NotDone(self.status));
+        }
+        let done_at = self.resolved_at.or(self.closed_at).unwrap_or(self.updated_at);
+        if now.as_millis().saturating_sub(done_at.as_millis()) > window_ms {
+            return Err(ReopenRefused::WindowPassed);
+        }
+        let mut next = self.clone();
+        next.status = Status::Open;
+        next.resolved_at = None;
+        next.closed_at = None;
+        next.reopen_count += 1;
+        let mut events = vec![
+            EventData::Reopened { reopen_count: next.reopen_count, from_status: self.status, reason, from_customer },
+            EventData::StatusChanged { from: self.status, to: Status::Open },
+        ];
+        if process.stage(&self.stage).is_none_or(|s| s.terminal) {
+            let stage = back_to.and_then(|k| process.stage(k)).filter(|s| !s.terminal).unwrap_or_else(|| process.initial_stage());
+            next.stage = stage.key.clone();
+            next.review_passed_stage = None;
+            events.push(EventData::StageChanged { from: self.stage.clone(), to: stage.key.clone(), note: Some("reopened".into()) });
+        }
+        Ok(next.finish(events, now))
+    }
+
+    /// Records a quality review of the work in the current stage.
+    pub fn record_review(&self, review: super::feedback::Review, now: Timestamp) -> Change {
+        let mut next = self.clone();
+        next.review_passed_stage = (review.outcome == super::feedback::ReviewOutcome::Pass).then(|| review.stage.clone());
+        let events = vec![EventData::Reviewed {
+            review_id: review.id,
+            stage: review.stage.clone(),
+            outcome: review.outcome,
+            score: review.score,
+            failed_items: review.failed_items(),
+        }];
+        let mut change = next.finish(events, now);
+        change.side.push(SideWrite::RecordReview(review));
+        change
     }
 
     fn finish(mut self, events: Vec<EventData>, now: Timestamp) -> Change {
@@ -567,6 +683,7 @@ mod tests {
             assignee: None,
             tags: vec!["Hardware".into(), "hardware".into(), "floor-3".into()],
             custom_fields: None,
+            origin_ticket_id: None,
         }
     }
 
@@ -690,13 +807,51 @@ mod tests {
     #[test]
     fn first_public_staff_reply_sets_first_response_once() {
         let t = open();
-        let internal = t.comment("checking", Visibility::Internal, true, T0.plus_millis(1)).unwrap();
+        let internal = t.comment("checking", Visibility::Internal, false, T0.plus_millis(1)).unwrap();
         assert_eq!(internal.ticket.first_response_at, None);
-        let reply = internal.ticket.comment("on our way", Visibility::Public, true, T0.plus_millis(2)).unwrap();
+        let reply = internal.ticket.comment("on our way", Visibility::Public, false, T0.plus_millis(2)).unwrap();
         assert_eq!(reply.ticket.first_response_at, Some(T0.plus_millis(2)));
-        let again = reply.ticket.comment("still here", Visibility::Public, true, T0.plus_millis(3)).unwrap();
+        let again = reply.ticket.comment("still here", Visibility::Public, false, T0.plus_millis(3)).unwrap();
         assert_eq!(again.ticket.first_response_at, Some(T0.plus_millis(2)));
-        assert!(t.comment("  ", Visibility::Public, true, T0).is_err());
+        assert!(t.comment("  ", Visibility::Public, false, T0).is_err());
+        let customer = t.comment("any news?", Visibility::Public, true, T0).unwrap();
+        assert_eq!(customer.ticket.first_response_at, None, "a customer comment is no response");
+        assert!(t.comment("psst", Visibility::Internal, true, T0).is_err());
+    }
+
+    #[test]
+    fn reopening_within_the_window_returns_to_the_stage_it_left() {
+        let t = open();
+        let p = registry().get("general").unwrap().clone();
+        let moved = t.transition(&p, "needs_analysis", None, T0).unwrap().ticket;
+        let closed = moved.transition(&p, "closed", None, T0).unwrap().ticket;
+        let day = 86_400_000;
+        let c = closed.reopen(&p, Some("needs_analysis"), Some("still broken".into()), true, 7 * day, T0.plus_millis(day)).unwrap();
+        assert_eq!((c.ticket.status, c.ticket.stage.as_str(), c.ticket.reopen_count), (Status::Open, "needs_analysis", 1));
+        assert_eq!((c.ticket.resolved_at, c.ticket.closed_at), (None, None));
+        let kinds: Vec<_> = c.events.iter().map(EventData::kind).collect();
+        assert_eq!(kinds, ["reopened", "status_changed", "stage_changed"]);
+        assert_eq!(closed.reopen(&p, None, None, false, 7 * day, T0.plus_millis(8 * day)).unwrap_err(), ReopenRefused::WindowPassed);
+        assert!(matches!(t.reopen(&p, None, None, false, day, T0), Err(ReopenRefused::NotDone(Status::Open))));
+    }
+
+    #[test]
+    fn a_stage_that_requires_review_is_left_only_after_a_passing_one() {
+        use crate::domain::feedback::{Review, ReviewOutcome};
+        let mut p = registry().get("general").unwrap().as_ref().clone();
+        p.stages.iter_mut().find(|s| s.key == "consultation").unwrap().requires_review = true;
+        let t = open();
+        assert_eq!(
+            t.transition(&p, "needs_analysis", None, T0).unwrap_err(),
+            TransitionError::ReviewRequired { stage: "consultation".into() }
+        );
+        let failed =
+            t.record_review(Review::new(t.id, "consultation", ReviewOutcome::Fail, 30, vec![], None, "qa", T0).unwrap(), T0).ticket;
+        assert!(failed.transition(&p, "closed", None, T0).is_err(), "closing needs the review too");
+        let passed = failed.record_review(Review::new(t.id, "consultation", ReviewOutcome::Pass, 95, vec![], None, "qa", T0).unwrap(), T0);
+        assert_eq!(passed.side.len(), 1);
+        let moved = passed.ticket.transition(&p, "needs_analysis", None, T0).unwrap().ticket;
+        assert_eq!(moved.review_passed_stage, None);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Application services: each use case loads what it needs from storage, applies the domain
 //! rules and writes the result. Knows neither HTTP nor SQL.
 
+mod feedback;
 pub mod sla;
 mod staff;
 mod tickets;
 mod tokens;
 
-pub use tickets::CreateTicket;
+pub use feedback::SurveyView;
+pub use tickets::{CreateTicket, Reopened};
 
 use crate::config::Config;
 use crate::domain::process::{ProcessRegistry, TransitionError};
@@ -26,11 +28,17 @@ pub enum ServiceError {
     StaleVersion { current: i64 },
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    /// A one-time link that no longer works (an answered or expired survey).
+    #[error("{0}")]
+    Gone(String),
     /// The request conflicts with what exists (a taken email, a row still in use).
     #[error("{message}")]
     Conflict { field: Option<&'static str>, message: String },
     #[error(transparent)]
     Storage(#[from] StoreError),
+    /// Internal: the reopen window has passed (a follow-up is opened instead).
+    #[error("the reopen window has passed")]
+    ReopenWindowPassed,
 }
 
 /// Everything the use cases need, shared by all requests.
@@ -40,6 +48,8 @@ pub struct Services {
     tiers: Vec<String>,
     default_process: String,
     idempotency_ttl_ms: i64,
+    reopen_window_ms: i64,
+    survey_valid_ms: i64,
     /// SLA policies and calendars, swapped whole when they change.
     sla: RwLock<Arc<SlaCatalog>>,
 }
@@ -52,6 +62,8 @@ impl Services {
             tiers: config.tickets.tiers.clone(),
             default_process: config.tickets.default_process.clone(),
             idempotency_ttl_ms: i64::try_from(config.tickets.idempotency_ttl_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX),
+            reopen_window_ms: days_ms(config.tickets.reopen_window_days),
+            survey_valid_ms: days_ms(config.tickets.survey_valid_days),
             sla: RwLock::new(Arc::new(SlaCatalog::default())),
         }
     }
@@ -59,4 +71,8 @@ impl Services {
     fn rules(&self) -> TicketRules<'_> {
         TicketRules { tiers: &self.tiers, default_process: &self.default_process, processes: &self.processes }
     }
+}
+
+fn days_ms(days: u64) -> i64 {
+    i64::try_from(days.saturating_mul(86_400_000)).unwrap_or(i64::MAX)
 }

@@ -1,11 +1,18 @@
 use super::{ServiceError, Services};
-use crate::domain::event::{Actor, ActorKind, RecordedEvent};
+use crate::domain::event::{Actor, EventData, RecordedEvent};
 use crate::domain::ids::{StaffId, TicketRef};
-use crate::domain::ticket::{Change, Ticket, TicketDraft, TicketPatch, TicketQuery, Visibility};
+use crate::domain::ticket::{Change, ReopenRefused, SideWrite, Ticket, TicketDraft, TicketPatch, TicketQuery, Visibility};
 use crate::domain::time::Timestamp;
 use crate::domain::ValidationError;
 use crate::storage::tickets::{IdempotencyClaim, StoredResponse};
 use crate::storage::StoreError;
+
+/// What reopening did.
+pub enum Reopened {
+    InPlace(Ticket),
+    /// The window had passed: this new ticket follows the old one up.
+    FollowUp(Ticket),
+}
 
 /// The outcome of a ticket creation that carried an Idempotency-Key.
 pub enum CreateTicket {
@@ -46,7 +53,26 @@ impl Services {
         if let Some(assignee) = draft.assignee {
             self.check_assignable(assignee, "assignee_id").await?;
         }
+        let origin = match draft.origin_ticket_id {
+            Some(id) => Some(
+                self.store
+                    .get_ticket(TicketRef::Id(id))
+                    .await?
+                    .ok_or_else(|| ValidationError::field("origin_ticket_id", format!("no ticket {id}")))?,
+            ),
+            None => None,
+        };
         let mut change = self.plan_new_ticket(Ticket::open(draft, &self.rules(), Timestamp::now())?);
+        if let Some(origin) = origin {
+            // The ticket complained about (or followed up) records it in its own timeline.
+            let t = &change.ticket;
+            let event = if t.kind == crate::domain::ticket::Kind::Complaint {
+                EventData::ComplaintReceived { complaint_id: t.id, number: String::new(), title: t.title.clone() }
+            } else {
+                EventData::FollowUpCreated { ticket_id: t.id, number: String::new() }
+            };
+            change.side.push(SideWrite::EventOnTicket(origin.id, event));
+        }
         let claimed = claim.as_ref().map(|c| (c.principal.clone(), c.key.clone(), c.request_hash.clone()));
         match self.store.insert_ticket(&mut change, actor, claim).await {
             Ok(()) => Ok(CreateTicket::Created(Box::new(change.ticket))),
@@ -79,7 +105,7 @@ impl Services {
 
     /// Applies `rule` to the ticket under a row lock and saves the result with its events.
     /// With `expected_version` the change applies only to that version (409 otherwise).
-    async fn modify_ticket(
+    pub(super) async fn modify_ticket(
         &self,
         reference: TicketRef,
         expected_version: Option<i64>,
@@ -97,7 +123,8 @@ impl Services {
                         return Ok(change);
                     }
                     let now = change.ticket.updated_at;
-                    Ok(self.plan_change(current, change, clocks, &catalog, now))
+                    let change = self.plan_change(current, change, clocks, &catalog, now);
+                    Ok(self.with_survey(current, change))
                 }
             })
             .await?;
@@ -138,15 +165,81 @@ impl Services {
         .await
     }
 
+    /// Adds a comment. A comment from the customer on a resolved or closed ticket reopens it
+    /// (or, past the reopen window, goes on a follow-up ticket, which is returned).
     pub async fn comment_on_ticket(
         &self,
         reference: TicketRef,
         body: &str,
         visibility: Visibility,
+        from_customer: bool,
         actor: &Actor,
     ) -> Result<Ticket, ServiceError> {
-        let by_staff = actor.kind == ActorKind::Token;
-        self.modify_ticket(reference, None, actor, |t| Ok(t.comment(body, visibility, by_staff, Timestamp::now())?)).await
+        let mut reference = reference;
+        if from_customer && self.get_ticket(reference).await?.is_done() {
+            if let Reopened::FollowUp(new) = self.reopen_ticket(reference, Some("the customer wrote again".into()), true, actor).await? {
+                reference = TicketRef::Id(new.id);
+            }
+        }
+        self.modify_ticket(reference, None, actor, |t| Ok(t.comment(body, visibility, from_customer, Timestamp::now())?)).await
+    }
+
+    /// Reopens a resolved or closed ticket within the reopen window; past it, opens a
+    /// follow-up ticket linked to it.
+    pub async fn reopen_ticket(
+        &self,
+        reference: TicketRef,
+        reason: Option<String>,
+        from_customer: bool,
+        actor: &Actor,
+    ) -> Result<Reopened, ServiceError> {
+        let current = self.get_ticket(reference).await?;
+        let back_to = self.store.stage_left_for(current.id, &current.stage).await?;
+        let process = self.processes.get(&current.process).cloned().ok_or_else(|| {
+            ValidationError::field("process", format!("the ticket's process `{}` is no longer configured", current.process))
+        })?;
+        let window = self.reopen_window_ms;
+        let outcome = self
+            .modify_ticket(TicketRef::Id(current.id), None, actor, |t| {
+                match t.reopen(&process, back_to.as_deref(), reason.clone(), from_customer, window, Timestamp::now()) {
+                    Ok(change) => Ok(change),
+                    Err(ReopenRefused::NotDone(status)) => {
+                        Err(ValidationError::field("status", format!("the ticket is {status}; only resolved or closed tickets reopen"))
+                            .into())
+                    }
+                    Err(ReopenRefused::WindowPassed) => Err(ServiceError::ReopenWindowPassed),
+                }
+            })
+            .await;
+        match outcome {
+            Ok(ticket) => Ok(Reopened::InPlace(ticket)),
+            Err(ServiceError::ReopenWindowPassed) => {
+                let mut title = format!("Follow-up to {}: {}", current.number, current.title);
+                if title.chars().count() > crate::domain::ticket::MAX_TITLE_CHARS {
+                    title = title.chars().take(crate::domain::ticket::MAX_TITLE_CHARS).collect();
+                }
+                let draft = TicketDraft {
+                    title,
+                    description: reason,
+                    kind: current.kind,
+                    channel: current.channel,
+                    priority: current.priority,
+                    customer_name: current.customer.name.clone(),
+                    customer_contact: current.customer.contact.clone(),
+                    customer_tier: Some(current.customer.tier.clone()),
+                    process: Some(current.process.clone()),
+                    assignee: None,
+                    tags: current.tags.clone(),
+                    custom_fields: None,
+                    origin_ticket_id: Some(current.id),
+                };
+                match self.create_ticket(draft, actor, None).await? {
+                    CreateTicket::Created(t) => Ok(Reopened::FollowUp(*t)),
+                    _ => unreachable!("no idempotency key, no replay"),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn ticket_events(&self, reference: TicketRef, after_seq: i64, limit: u32) -> Result<Vec<RecordedEvent>, ServiceError> {

@@ -5,6 +5,7 @@
 //! real differences between the engines live in [`Backend`] methods: how a writer begins, how a
 //! ticket number is allocated, and the migration files.
 
+mod feedback;
 pub mod sla;
 mod sql;
 pub mod staff;
@@ -55,11 +56,11 @@ impl Backend {
         match self {
             Backend::Sqlite => &[
                 (1, "foundation", include_str!("../../migrations/sqlite/0001_foundation.sql")),
-                (2, "sla", include_str!("../../migrations/sqlite/0002_sla.sql")),
+                (2, "service standards", include_str!("../../migrations/sqlite/0002_service_standards.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../../migrations/postgres/0001_foundation.sql")),
-                (2, "sla", include_str!("../../migrations/postgres/0002_sla.sql")),
+                (2, "service standards", include_str!("../../migrations/postgres/0002_service_standards.sql")),
             ],
         }
     }
@@ -97,6 +98,9 @@ pub enum StoreError {
     ForeignKey,
     #[error("the row changed since it was read")]
     VersionConflict,
+    /// A one-time action was already taken (e.g. a survey answered).
+    #[error("{0}")]
+    AlreadyDone(&'static str),
     #[error("a stored value cannot be read: {0}")]
     Corrupt(String),
 }

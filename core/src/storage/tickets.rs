@@ -12,7 +12,8 @@ use sqlx::{Any, Transaction};
 
 const TICKET_COLUMNS: &str = "id, number, title, description, kind, channel, priority, customer_name, \
      customer_contact, customer_tier, process, process_version, stage, status, assignee_id, tags, \
-     custom_fields, created_at, updated_at, first_response_at, resolved_at, closed_at, reopen_count, version";
+     custom_fields, created_at, updated_at, first_response_at, resolved_at, closed_at, reopen_count, origin_ticket_id, \
+     review_passed_stage, version";
 
 /// A response remembered under an Idempotency-Key, replayed verbatim for the same request.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +47,7 @@ fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
     let assignee: Option<String> = col(row, "assignee_id")?;
     let tags: String = text("tags")?;
     let custom_fields: String = text("custom_fields")?;
+    let origin: Option<String> = col(row, "origin_ticket_id")?;
     Ok(Ticket {
         id: TicketId::parse("id", &id).map_err(corrupt)?,
         number: TicketNumber(col(row, "number")?),
@@ -68,6 +70,8 @@ fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
         resolved_at: ts(col(row, "resolved_at")?),
         closed_at: ts(col(row, "closed_at")?),
         reopen_count: u32::try_from(col::<i64>(row, "reopen_count")?).map_err(corrupt)?,
+        origin_ticket_id: origin.map(|o| TicketId::parse("origin_ticket_id", &o)).transpose().map_err(corrupt)?,
+        review_passed_stage: col(row, "review_passed_stage")?,
         version: col(row, "version")?,
     })
 }
@@ -98,8 +102,8 @@ impl Store {
             "INSERT INTO tickets (id, number, title, title_search, description, kind, channel, priority, \
              customer_name, customer_contact, customer_tier, process, process_version, stage, status, \
              assignee_id, tags, custom_fields, created_at, updated_at, first_response_at, resolved_at, \
-             closed_at, reopen_count, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
+             closed_at, reopen_count, origin_ticket_id, review_passed_stage, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
         )
         .bind(t.id.to_string())
         .bind(number)
@@ -125,12 +129,15 @@ impl Store {
         .bind(t.resolved_at.map(Timestamp::as_millis))
         .bind(t.closed_at.map(Timestamp::as_millis))
         .bind(i64::from(t.reopen_count))
+        .bind(t.origin_ticket_id.map(|o| o.to_string()))
+        .bind(&t.review_passed_stage)
         .bind(t.version)
         .execute(&mut *tx)
         .await?;
         insert_tags(&mut tx, t.id, &t.tags).await?;
         super::sla::upsert_clocks(&mut tx, &change.sla.clocks).await?;
         insert_events(&mut tx, t.id, 0, t.updated_at, actor, &change.events).await?;
+        super::feedback::write_side(&mut tx, self.backend, &change.side, actor, t.updated_at).await?;
         if let Some(claim) = claim {
             let (status, body, location) = (claim.render)(&change.ticket);
             sqlx::query(
@@ -196,6 +203,7 @@ impl Store {
                 .await?;
             insert_events(&mut tx, current.id, last_seq, at, actor, &change.events).await?;
         }
+        super::feedback::write_side(&mut tx, self.backend, &change.side, actor, at).await?;
         tx.commit().await?;
         Ok(Some(Ok(change.ticket)))
     }
@@ -206,8 +214,8 @@ impl Store {
             "UPDATE tickets SET title = $3, title_search = $4, description = $5, kind = $6, channel = $7, \
              priority = $8, customer_name = $9, customer_contact = $10, customer_tier = $11, stage = $12, \
              status = $13, assignee_id = $14, tags = $15, custom_fields = $16, updated_at = $17, \
-             first_response_at = $18, resolved_at = $19, closed_at = $20, reopen_count = $21, version = $22 \
-             WHERE id = $1 AND version = $2",
+             first_response_at = $18, resolved_at = $19, closed_at = $20, reopen_count = $21, version = $22, \
+             review_passed_stage = $23 WHERE id = $1 AND version = $2",
         )
         .bind(t.id.to_string())
         .bind(current.version)
@@ -231,6 +239,7 @@ impl Store {
         .bind(t.closed_at.map(Timestamp::as_millis))
         .bind(i64::from(t.reopen_count))
         .bind(t.version)
+        .bind(&t.review_passed_stage)
         .execute(&mut **tx)
         .await?;
         // The row lock makes this impossible; checked anyway so a bug cannot lose an update.
@@ -333,6 +342,21 @@ impl Store {
             .collect()
     }
 
+    /// The stage a ticket was in before it moved to `stage` (for reopening a closed ticket).
+    pub async fn stage_left_for(&self, ticket: TicketId, stage: &str) -> Result<Option<String>, StoreError> {
+        let rows = sqlx::query("SELECT data FROM ticket_events WHERE ticket_id = $1 AND kind = 'stage_changed' ORDER BY seq DESC LIMIT 20")
+            .bind(ticket.to_string())
+            .fetch_all(self.pool())
+            .await?;
+        for row in &rows {
+            let data: serde_json::Value = serde_json::from_str(&col::<String>(row, "data")?).map_err(corrupt)?;
+            if data["to"] == stage {
+                return Ok(data["from"].as_str().map(str::to_owned));
+            }
+        }
+        Ok(None)
+    }
+
     pub async fn find_idempotent_response(
         &self,
         principal: &str,
@@ -366,14 +390,14 @@ impl Store {
     }
 }
 
-fn ticket_condition(reference: TicketRef) -> (&'static str, Bind) {
+pub(super) fn ticket_condition(reference: TicketRef) -> (&'static str, Bind) {
     match reference {
         TicketRef::Id(id) => ("id = $1", Bind::Text(id.to_string())),
         TicketRef::Number(n) => ("number = $1", Bind::Int(n.0)),
     }
 }
 
-fn bind_one<'q>(
+pub(super) fn bind_one<'q>(
     query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
     bind: Bind,
 ) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
@@ -395,7 +419,7 @@ async fn insert_tags(tx: &mut Transaction<'static, Any>, ticket: TicketId, tags:
     Ok(())
 }
 
-async fn insert_events(
+pub(super) async fn insert_events(
     tx: &mut Transaction<'static, Any>,
     ticket: TicketId,
     last_seq: i64,
@@ -406,6 +430,7 @@ async fn insert_events(
     let actor_kind = match actor.kind {
         ActorKind::Token => "token",
         ActorKind::System => "system",
+        ActorKind::Customer => "customer",
     };
     for (i, event) in events.iter().enumerate() {
         sqlx::query(

@@ -44,3 +44,33 @@ CREATE TABLE sla_alerts (
     at       BIGINT NOT NULL,
     PRIMARY KEY (clock_id, level)
 );
+
+-- Complaints name the ticket complained about; follow-ups the ticket they follow.
+ALTER TABLE tickets ADD COLUMN origin_ticket_id TEXT COLLATE "C" REFERENCES tickets (id);
+-- The stage whose latest quality review passed (stages may require one before the ticket leaves).
+ALTER TABLE tickets ADD COLUMN review_passed_stage TEXT;
+
+-- Satisfaction surveys: issued on resolution, answered once, before they expire.
+CREATE TABLE surveys (
+    token       TEXT PRIMARY KEY,
+    ticket_id   TEXT COLLATE "C" NOT NULL REFERENCES tickets (id),
+    issued_at   BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    answered_at BIGINT,
+    score       BIGINT,
+    comment     TEXT
+);
+CREATE INDEX surveys_ticket ON surveys (ticket_id);
+
+CREATE TABLE ticket_reviews (
+    id        TEXT PRIMARY KEY,
+    ticket_id TEXT COLLATE "C" NOT NULL REFERENCES tickets (id),
+    stage     TEXT NOT NULL,
+    outcome   TEXT NOT NULL,
+    score     BIGINT NOT NULL,
+    checklist TEXT NOT NULL,
+    notes     TEXT,
+    reviewer  TEXT NOT NULL,
+    at        BIGINT NOT NULL
+);
+CREATE INDEX ticket_reviews_ticket ON ticket_reviews (ticket_id);

@@ -1,0 +1,102 @@
+//! Surveys, quality reviews, and events written on another ticket in the same transaction.
+
+use super::{col, corrupt, Backend, Store, StoreError};
+use crate::domain::event::Actor;
+use crate::domain::feedback::{Review, Survey};
+use crate::domain::ids::TicketId;
+use crate::domain::ticket::SideWrite;
+use crate::domain::time::Timestamp;
+use sqlx::{Any, Transaction};
+
+impl Store {
+    pub async fn find_survey(&self, token: &str) -> Result<Option<Survey>, StoreError> {
+        let row = sqlx::query("SELECT token, ticket_id, issued_at, expires_at, answered_at, score, comment FROM surveys WHERE token = $1")
+            .bind(token)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| {
+            let ticket: String = col(&row, "ticket_id")?;
+            Ok(Survey {
+                token: col(&row, "token")?,
+                ticket_id: TicketId::parse("ticket_id", &ticket).map_err(corrupt)?,
+                issued_at: Timestamp::from_millis(col(&row, "issued_at")?),
+                expires_at: Timestamp::from_millis(col(&row, "expires_at")?),
+                answered_at: col::<Option<i64>>(&row, "answered_at")?.map(Timestamp::from_millis),
+                score: col::<Option<i64>>(&row, "score")?.map(|s| u8::try_from(s).map_err(corrupt)).transpose()?,
+                comment: col(&row, "comment")?,
+            })
+        })
+        .transpose()
+    }
+}
+
+/// Writes the records that go with a ticket change.
+pub(super) async fn write_side(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    side: &[SideWrite],
+    actor: &Actor,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    for write in side {
+        match write {
+            SideWrite::IssueSurvey(s) => {
+                sqlx::query("INSERT INTO surveys (token, ticket_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&s.token)
+                    .bind(s.ticket_id.to_string())
+                    .bind(s.issued_at.as_millis())
+                    .bind(s.expires_at.as_millis())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            SideWrite::AnswerSurvey { token, score, comment, at } => {
+                // Only an unanswered survey takes the answer: a second answer racing this one
+                // finds none and the whole change rolls back.
+                let done =
+                    sqlx::query("UPDATE surveys SET answered_at = $2, score = $3, comment = $4 WHERE token = $1 AND answered_at IS NULL")
+                        .bind(token)
+                        .bind(at.as_millis())
+                        .bind(i64::from(*score))
+                        .bind(comment)
+                        .execute(&mut **tx)
+                        .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::AlreadyDone("the survey was already answered"));
+                }
+            }
+            SideWrite::RecordReview(r) => insert_review(tx, r).await?,
+            SideWrite::EventOnTicket(ticket, event) => {
+                let (condition, bind) = super::tickets::ticket_condition(crate::domain::ids::TicketRef::Id(*ticket));
+                // Lock the other ticket so its timeline numbering stays gapless.
+                let sql = format!("SELECT id FROM tickets WHERE {condition}{}", backend.lock_rows());
+                super::tickets::bind_one(sqlx::query(&sql), bind).fetch_one(&mut **tx).await?;
+                let last_seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM ticket_events WHERE ticket_id = $1")
+                    .bind(ticket.to_string())
+                    .fetch_one(&mut **tx)
+                    .await?;
+                super::tickets::insert_events(tx, *ticket, last_seq, at, actor, std::slice::from_ref(event)).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn insert_review(tx: &mut Transaction<'static, Any>, r: &Review) -> Result<(), StoreError> {
+    let checklist: Vec<serde_json::Value> = r.checklist.iter().map(|c| serde_json::json!({"item": c.item, "passed": c.passed})).collect();
+    sqlx::query(
+        "INSERT INTO ticket_reviews (id, ticket_id, stage, outcome, score, checklist, notes, reviewer, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(r.id.to_string())
+    .bind(r.ticket_id.to_string())
+    .bind(&r.stage)
+    .bind(r.outcome.as_str())
+    .bind(i64::from(r.score))
+    .bind(serde_json::Value::Array(checklist).to_string())
+    .bind(&r.notes)
+    .bind(&r.reviewer)
+    .bind(r.at.as_millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
