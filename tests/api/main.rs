@@ -11,3 +11,4 @@ mod staff;
 mod system;
 mod tickets;
 mod tokens;
+mod webhooks;

@@ -74,6 +74,12 @@ async fn openapi_documents_every_route(app: TestApp) {
         ("post", "/api/v1/tokens"),
         ("get", "/api/v1/tokens"),
         ("delete", "/api/v1/tokens/{id}"),
+        ("post", "/api/v1/webhooks"),
+        ("get", "/api/v1/webhooks"),
+        ("get", "/api/v1/webhooks/{id}"),
+        ("patch", "/api/v1/webhooks/{id}"),
+        ("delete", "/api/v1/webhooks/{id}"),
+        ("get", "/api/v1/webhooks/{id}/deliveries"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),
@@ -90,7 +96,9 @@ async fn openapi_documents_every_route(app: TestApp) {
             assert_eq!(op["security"], json!([{"bearer": []}]), "{method} {path}");
         }
     }
-    for schema in ["TicketView", "NewTicketBody", "Problem", "Priority", "StaffView", "ProcessView", "EventView"] {
+    for schema in
+        ["TicketView", "NewTicketBody", "Problem", "Priority", "StaffView", "ProcessView", "EventView", "WebhookView", "DeliveryView"]
+    {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
     assert_eq!(doc["components"]["schemas"]["Priority"]["enum"], json!(["urgent", "high", "normal", "low"]));

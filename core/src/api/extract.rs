@@ -154,6 +154,7 @@ fn describe(permission: Permission) -> &'static str {
         Permission::ReadStaff => "read staff",
         Permission::ManageStaff => "manage staff",
         Permission::ManageTokens => "manage API tokens",
+        Permission::ManageWebhooks => "manage webhooks",
         Permission::ReadMetrics => "read metrics",
     }
 }

@@ -9,6 +9,7 @@ mod staff;
 mod system;
 mod tickets;
 mod tokens;
+mod webhooks;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -63,6 +64,7 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .merge(processes::routes())
         .merge(staff::routes())
         .merge(tokens::routes())
+        .merge(webhooks::routes())
         .merge(system::routes())
         .split_for_parts();
     let spec = spec.to_pretty_json().expect("OpenAPI document serialises");

@@ -26,6 +26,8 @@ pub enum Permission {
     ReadStaff,
     ManageStaff,
     ManageTokens,
+    /// Create, change and delete webhooks, and read their delivery logs (which reveal events).
+    ManageWebhooks,
     ReadMetrics,
 }
 
@@ -34,7 +36,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Supervisor => !matches!(permission, ManageTokens),
+            Role::Supervisor => !matches!(permission, ManageTokens | ManageWebhooks),
             Role::Agent => matches!(permission, ReadTickets | WriteTickets | CommentOnTickets | ReadStaff | ReadMetrics),
             Role::Qa => matches!(permission, ReadTickets | CommentOnTickets | ReadStaff | ReadMetrics),
             Role::Viewer => matches!(permission, ReadTickets | ReadStaff | ReadMetrics),
@@ -85,9 +87,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_admins_manage_tokens() {
+    fn only_admins_manage_tokens_and_webhooks() {
         for role in Role::ALL {
             assert_eq!(role.allows(Permission::ManageTokens), *role == Role::Admin);
+            assert_eq!(role.allows(Permission::ManageWebhooks), *role == Role::Admin);
         }
     }
 

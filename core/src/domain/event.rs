@@ -87,6 +87,10 @@ pub enum EventData {
 }
 
 impl EventData {
+    /// Every value [`EventData::kind`] returns (webhooks subscribe by these names).
+    pub const KINDS: &'static [&'static str] =
+        &["created", "updated", "status_changed", "assignee_changed", "stage_changed", "comment_added"];
+
     pub fn kind(&self) -> &'static str {
         match self {
             EventData::Created { .. } => "created",
@@ -127,5 +131,29 @@ mod tests {
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["kind"], e.kind());
         assert_eq!(e.data_json(), serde_json::json!({"from": "a", "to": "b"}));
+    }
+
+    #[test]
+    fn kinds_lists_the_kind_of_every_variant() {
+        let one_of_each = [
+            EventData::Created {
+                number: "T-000001".into(),
+                process: "general".into(),
+                process_version: 1,
+                stage: "consultation".into(),
+                status: Status::Open,
+                priority: Priority::Normal,
+                channel: "web".into(),
+                kind: "request".into(),
+                tier: "standard".into(),
+            },
+            EventData::Updated { changes: BTreeMap::new() },
+            EventData::StatusChanged { from: Status::Open, to: Status::Resolved },
+            EventData::AssigneeChanged { from: None, to: None },
+            EventData::StageChanged { from: "a".into(), to: "b".into(), note: None },
+            EventData::CommentAdded { body: "hi".into(), visibility: Visibility::Public, first_response: true },
+        ];
+        let kinds: Vec<_> = one_of_each.iter().map(EventData::kind).collect();
+        assert_eq!(kinds, EventData::KINDS);
     }
 }

@@ -12,6 +12,7 @@ pub mod process;
 pub mod staff;
 pub mod ticket;
 pub mod time;
+pub mod webhook;
 
 pub use error::{FieldError, ValidationError};
 

@@ -4,12 +4,14 @@
 mod staff;
 mod tickets;
 mod tokens;
+mod webhooks;
 
 pub use tickets::CreateTicket;
 
 use crate::config::Config;
 use crate::domain::process::{ProcessRegistry, TransitionError};
 use crate::domain::ticket::TicketRules;
+use crate::domain::webhook::RetryPolicy;
 use crate::domain::ValidationError;
 use crate::storage::{Store, StoreError};
 use std::sync::Arc;
@@ -38,6 +40,9 @@ pub struct Services {
     tiers: Vec<String>,
     default_process: String,
     idempotency_ttl_ms: i64,
+    retry: RetryPolicy,
+    /// How long a claimed delivery is reserved for the node that claimed it.
+    delivery_lease_ms: i64,
 }
 
 impl Services {
@@ -48,6 +53,8 @@ impl Services {
             tiers: config.tickets.tiers.clone(),
             default_process: config.tickets.default_process.clone(),
             idempotency_ttl_ms: i64::try_from(config.tickets.idempotency_ttl_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX),
+            retry: config.webhooks.retry_policy(),
+            delivery_lease_ms: config.webhooks.lease_ms(),
         }
     }
 

@@ -402,5 +402,5 @@ async fn insert_events(
         .execute(&mut **tx)
         .await?;
     }
-    Ok(())
+    super::webhooks::queue_deliveries(tx, ticket, last_seq, at, events).await
 }
