@@ -16,6 +16,7 @@ pub struct Config {
     pub tickets: TicketsConfig,
     pub processes: ProcessesConfig,
     pub sla: SlaConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,6 +103,40 @@ impl Default for SlaConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Send queued deliveries from this node. Deliveries are queued on every node regardless.
+    pub worker: bool,
+    /// How often the worker looks for due deliveries.
+    pub poll_interval_ms: u64,
+    /// Time limit of one attempt, from connecting to receiving the response's head.
+    pub timeout_ms: u64,
+    /// Wait before the first retry; it doubles with every failed attempt (less some jitter).
+    pub retry_base_ms: u64,
+    /// Longest wait between two attempts.
+    pub retry_max_secs: u64,
+    /// Attempts before a delivery is given up as failed.
+    pub max_attempts: u32,
+}
+
+impl WebhooksConfig {
+    pub fn retry_policy(&self) -> crate::domain::webhook::RetryPolicy {
+        let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        crate::domain::webhook::RetryPolicy {
+            base_ms: ms(self.retry_base_ms),
+            max_ms: ms(self.retry_max_secs.saturating_mul(1000)),
+            max_attempts: self.max_attempts,
+        }
+    }
+
+    /// How long a claimed delivery stays reserved: one attempt plus ample time to record it.
+    /// Only a node that dies mid-attempt makes a delivery wait this long.
+    pub fn lease_ms(&self) -> i64 {
+        i64::try_from(self.timeout_ms.saturating_add(30_000)).unwrap_or(i64::MAX)
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -113,6 +148,7 @@ impl Default for Config {
             tickets: TicketsConfig::default(),
             processes: ProcessesConfig::default(),
             sla: SlaConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -155,6 +191,19 @@ impl Default for TicketsConfig {
 impl Default for ProcessesConfig {
     fn default() -> Self {
         ProcessesConfig { dir: PathBuf::from("config/processes") }
+    }
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            worker: true,
+            poll_interval_ms: 1000,
+            timeout_ms: 10_000,
+            retry_base_ms: 1000,
+            retry_max_secs: 3600,
+            max_attempts: 20,
+        }
     }
 }
 
@@ -249,6 +298,9 @@ impl Config {
         if let Some(v) = env("STEWARD_SLA_FILE") {
             self.sla.file = PathBuf::from(v);
         }
+        if let Some(v) = env("STEWARD_WEBHOOKS_WORKER") {
+            self.webhooks.worker = parse("STEWARD_WEBHOOKS_WORKER", &v)?;
+        }
         Ok(())
     }
 
@@ -269,6 +321,22 @@ impl Config {
         if self.http.max_body_bytes < 1024 {
             return invalid("http.max_body_bytes", "must be at least 1024");
         }
+        let w = &self.webhooks;
+        if w.poll_interval_ms < 10 {
+            return invalid("webhooks.poll_interval_ms", "must be at least 10");
+        }
+        if w.timeout_ms < 100 {
+            return invalid("webhooks.timeout_ms", "must be at least 100");
+        }
+        if w.retry_base_ms == 0 {
+            return invalid("webhooks.retry_base_ms", "must be at least 1");
+        }
+        if w.retry_max_secs.saturating_mul(1000) < w.retry_base_ms {
+            return invalid("webhooks.retry_max_secs", "must not be shorter than webhooks.retry_base_ms");
+        }
+        if w.max_attempts == 0 {
+            return invalid("webhooks.max_attempts", "must be at least 1");
+        }
         Ok(())
     }
 }
@@ -286,6 +354,25 @@ mod tests {
         assert_eq!(shipped.database.url, defaults.database.url);
         assert_eq!(shipped.tickets.tiers, defaults.tickets.tiers);
         assert_eq!(shipped.http.max_body_bytes, defaults.http.max_body_bytes);
+        let (shipped, defaults) = (&shipped.webhooks, &defaults.webhooks);
+        assert_eq!(
+            (
+                shipped.worker,
+                shipped.poll_interval_ms,
+                shipped.timeout_ms,
+                shipped.retry_base_ms,
+                shipped.retry_max_secs,
+                shipped.max_attempts
+            ),
+            (
+                defaults.worker,
+                defaults.poll_interval_ms,
+                defaults.timeout_ms,
+                defaults.retry_base_ms,
+                defaults.retry_max_secs,
+                defaults.max_attempts
+            )
+        );
     }
 
     #[test]
@@ -310,6 +397,20 @@ mod tests {
         assert!(text.contains("line 3") && text.contains("http.max_body_bytes"), "{text}");
         let e = Config::from_toml("c.toml", "[database]\nurl = \"x\"\ncolour = 1\n").unwrap_err();
         assert!(e.to_string().contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn webhook_settings_are_checked() {
+        let mut c = Config::default();
+        c.webhooks.retry_base_ms = 5000;
+        c.webhooks.retry_max_secs = 4;
+        assert!(c.check().unwrap_err().to_string().contains("webhooks.retry_max_secs"));
+        let mut c = Config::default();
+        c.webhooks.max_attempts = 0;
+        assert!(c.check().unwrap_err().to_string().contains("webhooks.max_attempts"));
+        let mut c = Config::default();
+        c.apply_env(|n| (n == "STEWARD_WEBHOOKS_WORKER").then(|| "false".to_string())).unwrap();
+        assert!(!c.webhooks.worker);
     }
 
     #[test]

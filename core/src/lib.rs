@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod config;
+pub mod delivery;
 pub mod domain;
 pub mod metrics;
 pub mod services;

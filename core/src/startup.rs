@@ -3,6 +3,7 @@
 
 use crate::api;
 use crate::config::Config;
+use crate::delivery::DeliveryWorker;
 use crate::domain::process::{ProcessLoadError, ProcessRegistry};
 use crate::metrics::Metrics;
 use crate::services::Services;
@@ -26,6 +27,8 @@ pub enum StartupError {
     DefaultProcess(String),
     #[error("SLA configuration: {0}")]
     Sla(#[from] crate::services::sla::SlaFileError),
+    #[error("cannot set up the webhook HTTP client: {0}")]
+    WebhookClient(#[from] reqwest::Error),
 }
 
 /// Loads the process definitions the config points at; the built-in general process when the
@@ -56,6 +59,8 @@ pub struct Application {
     router: Router,
     services: Arc<Services>,
     config: Arc<Config>,
+    /// Absent when `webhooks.worker` is off on this node.
+    deliveries: Option<DeliveryWorker>,
 }
 
 impl Application {
@@ -67,9 +72,13 @@ impl Application {
         services.seed_sla(&config.sla.file).await?;
         let config = Arc::new(config);
         let router = api::router(services.clone(), Arc::new(Metrics::new()), config.clone());
+        let deliveries = match config.webhooks.worker {
+            true => Some(DeliveryWorker::new(services.clone(), &config.webhooks)?),
+            false => None,
+        };
         let listener =
             TcpListener::bind(&config.listen).await.map_err(|source| StartupError::Bind { addr: config.listen.clone(), source })?;
-        Ok(Application { listener, router, services, config })
+        Ok(Application { listener, router, services, config, deliveries })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -80,12 +89,14 @@ impl Application {
         self.services.clone()
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish (up to the
-    /// configured grace period) and closes the database pool.
+    /// Serves (and delivers webhooks) until `shutdown` completes, then lets in-flight requests
+    /// finish (up to the configured grace period), stops the delivery worker after its attempts
+    /// in flight, and closes the database pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let grace = api::shutdown_grace(&self.config);
         let housekeeping = tokio::spawn(housekeeping(self.services.clone()));
         let sweeper = tokio::spawn(sla_sweeper(self.services.clone(), self.config.sla.clone()));
+        let deliveries = self.deliveries.map(DeliveryWorker::start);
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;
@@ -109,6 +120,9 @@ impl Application {
         };
         housekeeping.abort();
         sweeper.abort();
+        if let Some(worker) = deliveries {
+            worker.stop().await;
+        }
         self.services.store.close().await;
         result
     }

@@ -13,3 +13,4 @@ mod staff;
 mod system;
 mod tickets;
 mod tokens;
+mod webhooks;

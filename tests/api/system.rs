@@ -89,6 +89,12 @@ async fn openapi_documents_every_route(app: TestApp) {
         ("post", "/api/v1/tickets/{id}/reviews"),
         ("get", "/api/v1/surveys/{token}"),
         ("post", "/api/v1/surveys/{token}"),
+        ("post", "/api/v1/webhooks"),
+        ("get", "/api/v1/webhooks"),
+        ("get", "/api/v1/webhooks/{id}"),
+        ("patch", "/api/v1/webhooks/{id}"),
+        ("delete", "/api/v1/webhooks/{id}"),
+        ("get", "/api/v1/webhooks/{id}/deliveries"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),
@@ -105,7 +111,9 @@ async fn openapi_documents_every_route(app: TestApp) {
             assert_eq!(op["security"], json!([{"bearer": []}]), "{method} {path}");
         }
     }
-    for schema in ["TicketView", "NewTicketBody", "Problem", "Priority", "StaffView", "ProcessView", "EventView"] {
+    for schema in
+        ["TicketView", "NewTicketBody", "Problem", "Priority", "StaffView", "ProcessView", "EventView", "WebhookView", "DeliveryView"]
+    {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
     assert_eq!(doc["components"]["schemas"]["Priority"]["enum"], json!(["urgent", "high", "normal", "low"]));

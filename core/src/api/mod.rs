@@ -11,6 +11,7 @@ mod staff;
 mod system;
 mod tickets;
 mod tokens;
+mod webhooks;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -67,6 +68,7 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .merge(sla::routes())
         .merge(staff::routes())
         .merge(tokens::routes())
+        .merge(webhooks::routes())
         .merge(system::routes())
         .split_for_parts();
     let spec = spec.to_pretty_json().expect("OpenAPI document serialises");

@@ -3,6 +3,7 @@
 use crate::domain::auth::Role;
 use crate::domain::process::Office;
 use crate::domain::ticket::{Channel, Kind, Priority, Status, Visibility};
+use crate::domain::webhook::DeliveryState;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi, RefOr};
@@ -10,7 +11,7 @@ use utoipa::{Modify, OpenApi as _};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    info(title = "Steward", description = "Self-hosted service operations: tickets, service processes, staff and tokens."),
+    info(title = "Steward", description = "Self-hosted service operations: tickets, service processes, staff, tokens and webhooks."),
     modifiers(&BearerAuth),
     tags(
         (name = "tickets", description = "Tickets and their timeline"),
@@ -19,6 +20,7 @@ use utoipa::{Modify, OpenApi as _};
         (name = "surveys", description = "Customer satisfaction surveys (no token: the survey link is the key)"),
         (name = "staff", description = "Service staff"),
         (name = "tokens", description = "API tokens (admin)"),
+        (name = "webhooks", description = "Ticket events POSTed to your URLs, signed; delivery logs (admin)"),
         (name = "system", description = "Health, readiness, metrics, this document"),
     )
 )]
@@ -54,4 +56,4 @@ macro_rules! string_enum_schema {
     )+};
 }
 
-string_enum_schema!(Kind, Channel, Priority, Status, Visibility, Role, Office);
+string_enum_schema!(Kind, Channel, Priority, Status, Visibility, Role, Office, DeliveryState);

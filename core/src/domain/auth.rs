@@ -30,6 +30,8 @@ pub enum Permission {
     ManageSla,
     /// Record quality reviews.
     ReviewTickets,
+    /// Create, change and delete webhooks, and read their delivery logs (which reveal events).
+    ManageWebhooks,
     ReadMetrics,
 }
 
@@ -38,7 +40,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Supervisor => !matches!(permission, ManageTokens | ManageSla),
+            Role::Supervisor => !matches!(permission, ManageTokens | ManageSla | ManageWebhooks),
             Role::Agent => matches!(permission, ReadTickets | WriteTickets | CommentOnTickets | ReadStaff | ReadMetrics),
             Role::Qa => matches!(permission, ReadTickets | CommentOnTickets | ReviewTickets | ReadStaff | ReadMetrics),
             Role::Viewer => matches!(permission, ReadTickets | ReadStaff | ReadMetrics),
@@ -89,9 +91,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_admins_manage_tokens() {
+    fn only_admins_manage_tokens_and_webhooks() {
         for role in Role::ALL {
             assert_eq!(role.allows(Permission::ManageTokens), *role == Role::Admin);
+            assert_eq!(role.allows(Permission::ManageWebhooks), *role == Role::Admin);
         }
     }
 

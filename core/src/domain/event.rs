@@ -174,6 +174,26 @@ pub struct SlaClockRef {
 }
 
 impl EventData {
+    /// Every value [`EventData::kind`] returns (webhooks subscribe by these names).
+    pub const KINDS: &'static [&'static str] = &[
+        "created",
+        "updated",
+        "status_changed",
+        "assignee_changed",
+        "stage_changed",
+        "comment_added",
+        "reopened",
+        "follow_up_created",
+        "complaint_received",
+        "survey_issued",
+        "csat_received",
+        "reviewed",
+        "sla_policy_changed",
+        "sla_warning",
+        "sla_breached",
+        "sla_escalated",
+    ];
+
     pub fn kind(&self) -> &'static str {
         match self {
             EventData::Created { .. } => "created",
@@ -217,6 +237,8 @@ pub struct RecordedEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::feedback::ReviewOutcome;
+    use crate::domain::ids::{ClockId, ReviewId, TicketId};
 
     #[test]
     fn kind_matches_the_serialised_tag() {
@@ -224,5 +246,49 @@ mod tests {
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["kind"], e.kind());
         assert_eq!(e.data_json(), serde_json::json!({"from": "a", "to": "b"}));
+    }
+
+    #[test]
+    fn kinds_lists_the_kind_of_every_variant() {
+        let at = Timestamp::from_millis(0);
+        let ticket = TicketId::new_at(at);
+        let clock = SlaClockRef { id: ClockId::new_at(at), kind: "resolution".into(), stage: None, policy: None };
+        let one_of_each = [
+            EventData::Created {
+                number: "T-000001".into(),
+                process: "general".into(),
+                process_version: 1,
+                stage: "consultation".into(),
+                status: Status::Open,
+                priority: Priority::Normal,
+                channel: "web".into(),
+                kind: "request".into(),
+                tier: "standard".into(),
+                origin_ticket_id: None,
+            },
+            EventData::Updated { changes: BTreeMap::new() },
+            EventData::StatusChanged { from: Status::Open, to: Status::Resolved },
+            EventData::AssigneeChanged { from: None, to: None },
+            EventData::StageChanged { from: "a".into(), to: "b".into(), note: None },
+            EventData::CommentAdded { body: "hi".into(), visibility: Visibility::Public, first_response: true, from_customer: false },
+            EventData::Reopened { reopen_count: 1, from_status: Status::Closed, reason: None, from_customer: false },
+            EventData::FollowUpCreated { ticket_id: ticket, number: "T-000002".into() },
+            EventData::ComplaintReceived { complaint_id: ticket, number: "T-000002".into(), title: "t".into() },
+            EventData::SurveyIssued { survey_url: "/api/v1/surveys/x".into(), expires_at: at },
+            EventData::CsatReceived { score: 5, comment: None },
+            EventData::Reviewed {
+                review_id: ReviewId::new_at(at),
+                stage: "s".into(),
+                outcome: ReviewOutcome::Pass,
+                score: 90,
+                failed_items: vec![],
+            },
+            EventData::SlaPolicyChanged { from: None, to: Some("p".into()), explanation: "e".into() },
+            EventData::SlaWarning { clock: clock.clone(), percent: 80, due_at: None },
+            EventData::SlaBreached { clock: clock.clone(), breached_at: at, target: "1h".into() },
+            EventData::SlaEscalated { clock, percent: 150, notify_role: "admin".into() },
+        ];
+        let kinds: Vec<_> = one_of_each.iter().map(EventData::kind).collect();
+        assert_eq!(kinds, EventData::KINDS);
     }
 }

@@ -58,6 +58,15 @@ uuid_id!(
     /// A quality review.
     ReviewId
 );
+uuid_id!(
+    /// A webhook's id.
+    WebhookId
+);
+uuid_id!(
+    /// One delivery of one event to one webhook; sent as `Steward-Delivery` so that receivers
+    /// can drop a repeat.
+    DeliveryId
+);
 
 fn uuid_v7_at(at: Timestamp) -> Uuid {
     let ms = at.as_millis().max(0) as u64;

@@ -17,6 +17,7 @@ pub mod sla_engine;
 pub mod staff;
 pub mod ticket;
 pub mod time;
+pub mod webhook;
 
 pub use error::{FieldError, ValidationError};
 

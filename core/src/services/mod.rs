@@ -6,6 +6,7 @@ pub mod sla;
 mod staff;
 mod tickets;
 mod tokens;
+mod webhooks;
 
 pub use feedback::SurveyView;
 pub use tickets::{CreateTicket, Reopened};
@@ -14,6 +15,7 @@ use crate::config::Config;
 use crate::domain::process::{ProcessRegistry, TransitionError};
 use crate::domain::sla_engine::SlaCatalog;
 use crate::domain::ticket::TicketRules;
+use crate::domain::webhook::RetryPolicy;
 use crate::domain::ValidationError;
 use crate::storage::{Store, StoreError};
 use std::sync::{Arc, RwLock};
@@ -52,6 +54,9 @@ pub struct Services {
     survey_valid_ms: i64,
     /// SLA policies and calendars, swapped whole when they change.
     sla: RwLock<Arc<SlaCatalog>>,
+    retry: RetryPolicy,
+    /// How long a claimed delivery is reserved for the node that claimed it.
+    delivery_lease_ms: i64,
 }
 
 impl Services {
@@ -65,6 +70,8 @@ impl Services {
             reopen_window_ms: days_ms(config.tickets.reopen_window_days),
             survey_valid_ms: days_ms(config.tickets.survey_valid_days),
             sla: RwLock::new(Arc::new(SlaCatalog::default())),
+            retry: config.webhooks.retry_policy(),
+            delivery_lease_ms: config.webhooks.lease_ms(),
         }
     }
 

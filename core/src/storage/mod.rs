@@ -3,7 +3,7 @@
 //! One `Store` serves SQLite and PostgreSQL through sqlx's `Any` driver with portable SQL
 //! (`$1` placeholders, BIGINT/TEXT/BOOLEAN columns, instants as epoch milliseconds). The few
 //! real differences between the engines live in [`Backend`] methods: how a writer begins, how a
-//! ticket number is allocated, and the migration files.
+//! ticket number is allocated, how rows are locked or claimed, and the migration files.
 
 mod feedback;
 pub mod sla;
@@ -11,6 +11,7 @@ mod sql;
 pub mod staff;
 pub mod tickets;
 pub mod tokens;
+pub mod webhooks;
 
 use crate::config::DatabaseConfig;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -52,15 +53,27 @@ impl Backend {
         }
     }
 
+    /// Appended to the SELECT that picks rows to claim, so that concurrent claimers each take
+    /// different rows instead of queueing on the same ones. SQLite needs none: claims run under
+    /// `BEGIN IMMEDIATE`, one writer at a time.
+    pub(crate) fn skip_locked_rows(self, table: &str) -> String {
+        match self {
+            Backend::Sqlite => String::new(),
+            Backend::Postgres => format!(" FOR UPDATE OF {table} SKIP LOCKED"),
+        }
+    }
+
     fn migrations(self) -> &'static [(i64, &'static str, &'static str)] {
         match self {
             Backend::Sqlite => &[
                 (1, "foundation", include_str!("../../migrations/sqlite/0001_foundation.sql")),
                 (2, "service standards", include_str!("../../migrations/sqlite/0002_service_standards.sql")),
+                (3, "webhooks", include_str!("../../migrations/sqlite/0003_webhooks.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../../migrations/postgres/0001_foundation.sql")),
                 (2, "service standards", include_str!("../../migrations/postgres/0002_service_standards.sql")),
+                (3, "webhooks", include_str!("../../migrations/postgres/0003_webhooks.sql")),
             ],
         }
     }

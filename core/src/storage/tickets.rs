@@ -449,5 +449,5 @@ pub(super) async fn insert_events(
         .execute(&mut **tx)
         .await?;
     }
-    Ok(())
+    super::webhooks::queue_deliveries(tx, ticket, last_seq, at, events).await
 }

@@ -1,0 +1,545 @@
+//! Webhooks end to end: a receiver on loopback records what Steward POSTs and answers as each
+//! test scripts it.
+
+use crate::helpers::{body, problem, problem_fields, test_config, TestApp};
+use crate::on_both_backends;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode as AxumStatus, Uri};
+use hmac::{Hmac, Mac};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use std::collections::{BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use steward::{Application, Config};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+on_both_backends!(
+    deliveries_are_signed_with_the_webhook_secret,
+    failed_delivery_is_retried_until_it_succeeds_and_never_sent_again,
+    every_failed_attempt_is_logged_until_the_delivery_gives_up,
+    deliveries_queued_before_a_restart_are_sent_after_it,
+    event_kinds_choose_what_each_webhook_receives,
+    webhooks_are_listed_read_changed_and_deleted,
+    webhook_validation_names_the_field,
+    only_admins_manage_webhooks,
+    two_nodes_never_send_one_delivery_twice,
+);
+
+/// Quick polling and retries, so that tests wait milliseconds rather than seconds.
+fn fast(c: &mut Config) {
+    c.webhooks.poll_interval_ms = 20;
+    c.webhooks.retry_base_ms = 50;
+    c.webhooks.retry_max_secs = 1;
+    c.webhooks.max_attempts = 3;
+    c.webhooks.timeout_ms = 5_000;
+}
+
+/// The app again, on a fresh database, with `adjust` applied to its config.
+async fn respawn(app: TestApp, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let backend = app.backend;
+    drop(app);
+    TestApp::spawn_with(backend, adjust).await.expect("the backend was available a moment ago")
+}
+
+/// Longest wait for something the worker should do within a few polls.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// How the receiver answers one request.
+#[derive(Clone, Copy)]
+enum Reply {
+    Status(u16),
+    /// Answers only after this long, past the client's timeout.
+    After(Duration),
+}
+
+#[derive(Clone, Debug)]
+struct Received {
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_else(|| panic!("no {name} header: {self:?}"))
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+
+    fn kind(&self) -> String {
+        self.json()["event"]["kind"].as_str().expect("event.kind").to_owned()
+    }
+
+    /// Checks `Steward-Signature: t=<t>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` the way
+    /// the README tells receivers to; returns `t`.
+    fn verify_signature(&self, secret: &str) -> Result<i64, String> {
+        let header = self.header("steward-signature");
+        let (t, v1) = header
+            .split_once(',')
+            .and_then(|(t, v1)| Some((t.strip_prefix("t=")?, v1.strip_prefix("v1=")?)))
+            .ok_or_else(|| format!("malformed signature header `{header}`"))?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+        mac.update(format!("{t}.").as_bytes());
+        mac.update(&self.body);
+        let claimed = hex::decode(v1).map_err(|e| format!("v1 is not hex: {e}"))?;
+        mac.verify_slice(&claimed).map_err(|_| "the signature does not match".to_owned())?;
+        t.parse().map_err(|e| format!("t is not a number: {e}"))
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    received: Vec<Received>,
+    /// Answers for the next requests, in order; 204 once it is empty.
+    script: VecDeque<Reply>,
+}
+
+/// A webhook receiver on 127.0.0.1, stopped when dropped.
+struct Receiver {
+    addr: SocketAddr,
+    state: Arc<Mutex<ReceiverState>>,
+    server: JoinHandle<()>,
+}
+
+impl Receiver {
+    async fn start(script: impl IntoIterator<Item = Reply>) -> Receiver {
+        let state = Arc::new(Mutex::new(ReceiverState { received: Vec::new(), script: script.into_iter().collect() }));
+        let router = axum::Router::new().fallback(receive).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("receiver runs");
+        });
+        Receiver { addr, state, server }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    fn received_at(&self, path: &str) -> Vec<Received> {
+        self.received().into_iter().filter(|r| r.path == path).collect()
+    }
+
+    /// Waits (boundedly) until what was received satisfies `done`; returns it.
+    async fn wait_until(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        let waited = tokio::time::timeout(PATIENCE, async {
+            loop {
+                let received = self.received();
+                if done(&received) {
+                    return received;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        waited.unwrap_or_else(|_| panic!("waited in vain for {what}; received: {:#?}", self.received()))
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn receive(State(state): State<Arc<Mutex<ReceiverState>>>, uri: Uri, headers: HeaderMap, body: Bytes) -> AxumStatus {
+    let reply = {
+        let mut state = state.lock().unwrap();
+        state.received.push(Received { path: uri.path().to_owned(), headers, body });
+        state.script.pop_front()
+    };
+    match reply {
+        None => AxumStatus::NO_CONTENT,
+        Some(Reply::Status(code)) => AxumStatus::from_u16(code).unwrap(),
+        Some(Reply::After(delay)) => {
+            tokio::time::sleep(delay).await;
+            AxumStatus::OK
+        }
+    }
+}
+
+/// Another Steward node on the same database, as a second server (or a restarted one) is.
+struct Node {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Node {
+    async fn start(database_url: &str, adjust: impl FnOnce(&mut Config)) -> Node {
+        let mut config = test_config(database_url);
+        adjust(&mut config);
+        let app = Application::build(config).await.expect("node builds");
+        let addr = app.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Node { addr, stop: Some(stop), server: Some(server) }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().map(|s| s.send(()));
+        if let Some(server) = self.server.take() {
+            server.await.expect("node task").expect("node ran");
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+async fn create_webhook(app: &TestApp, fields: Value) -> Value {
+    let r = app.post("/api/v1/webhooks", &fields).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "creating {fields}");
+    body(r).await
+}
+
+fn id(v: &Value) -> &str {
+    v["id"].as_str().expect("an id")
+}
+
+/// The first page of a webhook's delivery log, as served by the node at `addr`.
+async fn delivery_log(app: &TestApp, addr: SocketAddr, webhook: &str) -> Vec<Value> {
+    let r = app
+        .client
+        .get(format!("http://{addr}/api/v1/webhooks/{webhook}/deliveries?limit=200"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    body(r).await["items"].as_array().expect("items").clone()
+}
+
+/// Waits (boundedly) until the delivery log satisfies `done`; returns it.
+async fn wait_for_log(app: &TestApp, addr: SocketAddr, webhook: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let log = delivery_log(app, addr, webhook).await;
+        if done(&log) {
+            return log;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "waited in vain for {what}; log: {log:#?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn all_in_state(state: &'static str, count: usize) -> impl Fn(&[Value]) -> bool {
+    move |log| log.len() == count && log.iter().all(|d| d["state"] == state)
+}
+
+fn statuses(delivery: &Value) -> Vec<Value> {
+    delivery["attempts"].as_array().unwrap().iter().map(|a| a["status_code"].clone()).collect()
+}
+
+async fn deliveries_are_signed_with_the_webhook_secret(app: TestApp) {
+    let app = respawn(app, fast).await;
+    let receiver = Receiver::start([]).await;
+    let chosen = "a-secret-of-our-choosing";
+    let given = create_webhook(&app, json!({"url": receiver.url("/given"), "event_kinds": ["*"], "secret": chosen})).await;
+    assert_eq!(given["secret"], chosen);
+    let generated = create_webhook(&app, json!({"url": receiver.url("/generated"), "event_kinds": ["created"]})).await;
+    let generated_secret = generated["secret"].as_str().unwrap().to_owned();
+    assert!(generated_secret.starts_with("whsec_") && generated_secret.len() >= 40, "{generated}");
+    let ticket = app.create_ticket(json!({})).await;
+    let received = receiver.wait_until("a delivery to each webhook", |r| r.len() >= 2).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    for (path, webhook, secret, wrong) in
+        [("/given", &given, chosen, generated_secret.as_str()), ("/generated", &generated, &generated_secret, chosen)]
+    {
+        let request = received.iter().find(|r| r.path == path).unwrap_or_else(|| panic!("nothing at {path}"));
+        let t = request.verify_signature(secret).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!((now - t).abs() < 300, "the signed time is the time of sending: {t} vs {now}");
+        assert!(request.verify_signature(wrong).is_err(), "another secret does not verify");
+        assert_eq!(request.header("content-type"), "application/json");
+        assert_eq!(request.header("steward-event"), "created");
+        let payload = request.json();
+        assert_eq!(payload["id"], request.header("steward-delivery"));
+        assert_eq!(payload["webhook_id"], webhook["id"]);
+        let event = &payload["event"];
+        assert_eq!(event["ticket_id"], ticket["id"]);
+        assert_eq!(event["ticket_number"], ticket["number"]);
+        assert_eq!((event["seq"].as_i64(), event["kind"].as_str()), (Some(1), Some("created")));
+        assert_eq!(event["data"]["number"], ticket["number"]);
+        assert_eq!(event["actor"]["kind"], "token");
+        assert_eq!(event["actor"]["name"], "test-admin");
+        // The payload's event is the timeline's event.
+        let timeline = app.events(id(&ticket)).await;
+        assert_eq!((&event["at"], &event["data"], &event["actor"]), (&timeline[0]["at"], &timeline[0]["data"], &timeline[0]["actor"]));
+    }
+    // The secret is shown once: never again on read.
+    let listed = body(app.get("/api/v1/webhooks").await).await.to_string();
+    assert!(!listed.contains(chosen) && !listed.contains(&generated_secret), "{listed}");
+}
+
+async fn failed_delivery_is_retried_until_it_succeeds_and_never_sent_again(app: TestApp) {
+    let app = respawn(app, fast).await;
+    let receiver = Receiver::start([Reply::Status(500)]).await;
+    let hook = create_webhook(&app, json!({"url": receiver.url("/hook"), "event_kinds": ["created"], "secret": "0123456789abcdef"})).await;
+    app.create_ticket(json!({})).await;
+    let received = receiver.wait_until("a retry after the 500", |r| r.len() >= 2).await;
+    assert_eq!(received[0].header("steward-delivery"), received[1].header("steward-delivery"), "a retry is the same delivery");
+    assert_eq!(received[0].body, received[1].body, "with the same payload");
+    received[1].verify_signature("0123456789abcdef").unwrap();
+    let log = wait_for_log(&app, app.addr, id(&hook), "the delivery to be marked delivered", all_in_state("delivered", 1)).await;
+    let delivery = &log[0];
+    assert_eq!(delivery["id"], received[0].header("steward-delivery"));
+    assert_eq!(statuses(delivery), [json!(500), json!(204)]);
+    assert!(delivery["attempts"].as_array().unwrap().iter().all(|a| a["error"].is_null() && a["duration_ms"].as_i64().is_some()));
+    assert!(delivery["next_attempt_at"].is_null());
+    assert_eq!(delivery["event_kind"], "created");
+    // Many polls later, still exactly two requests: a delivered delivery is never sent again.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(receiver.received().len(), 2);
+}
+
+async fn every_failed_attempt_is_logged_until_the_delivery_gives_up(app: TestApp) {
+    let timeout_ms = 300;
+    let app = respawn(app, |c| {
+        fast(c);
+        c.webhooks.timeout_ms = timeout_ms;
+    })
+    .await;
+    let failing = Receiver::start([Reply::Status(500), Reply::Status(503), Reply::Status(302)]).await;
+    let slow = Receiver::start([Reply::After(Duration::from_secs(3)); 3]).await;
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let to_failing = create_webhook(&app, json!({"url": failing.url("/hook"), "event_kinds": ["created"]})).await;
+    let to_slow = create_webhook(&app, json!({"url": slow.url("/hook"), "event_kinds": ["created"]})).await;
+    let to_nobody = create_webhook(&app, json!({"url": format!("http://127.0.0.1:{closed_port}/hook"), "event_kinds": ["created"]})).await;
+    app.create_ticket(json!({})).await;
+    let mut logs = Vec::new();
+    for hook in [&to_failing, &to_slow, &to_nobody] {
+        let log = wait_for_log(&app, app.addr, id(hook), "the delivery to give up", all_in_state("failed", 1)).await;
+        let delivery = log[0].clone();
+        assert!(delivery["next_attempt_at"].is_null(), "{delivery}");
+        assert_eq!(delivery["attempts"].as_array().unwrap().len(), 3, "max_attempts, then no more: {delivery}");
+        logs.push(delivery);
+    }
+    assert_eq!(statuses(&logs[0]), [json!(500), json!(503), json!(302)], "a redirect is not followed, and not a success");
+    assert_eq!(failing.received().len(), 3);
+    // Each wait is at least three quarters of base · 2^(n−1), measured between attempt starts.
+    let starts: Vec<jiff::Timestamp> =
+        logs[0]["attempts"].as_array().unwrap().iter().map(|a| a["at"].as_str().unwrap().parse().unwrap()).collect();
+    for (n, pair) in starts.windows(2).enumerate() {
+        let gap_ms = pair[1].duration_since(pair[0]).as_secs_f64() * 1000.0;
+        assert!(gap_ms >= 0.75 * 50.0 * 2f64.powi(n as i32), "backoff before attempt {}: {gap_ms} ms", n + 2);
+    }
+    for attempt in logs[1]["attempts"].as_array().unwrap() {
+        assert!(attempt["status_code"].is_null());
+        assert_eq!(attempt["error"], format!("timed out after {timeout_ms} ms"), "{attempt}");
+    }
+    for attempt in logs[2]["attempts"].as_array().unwrap() {
+        assert!(attempt["status_code"].is_null());
+        assert!(attempt["error"].as_str().unwrap().starts_with("connection failed"), "{attempt}");
+    }
+}
+
+async fn deliveries_queued_before_a_restart_are_sent_after_it(app: TestApp) {
+    let mut app = respawn(app, |c| {
+        fast(c);
+        c.webhooks.worker = false;
+    })
+    .await;
+    let receiver = Receiver::start([]).await;
+    let hook = create_webhook(&app, json!({"url": receiver.url("/hook"), "event_kinds": ["*"]})).await;
+    let ticket = app.create_ticket(json!({})).await;
+    let r = app.post(&format!("/api/v1/tickets/{}/comments", id(&ticket)), &json!({"body": "on it", "visibility": "public"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let queued = delivery_log(&app, app.addr, id(&hook)).await;
+    assert!(all_in_state("pending", 2)(&queued), "{queued:#?}");
+    assert!(queued.iter().all(|d| d["attempts"] == json!([]) && d["next_attempt_at"].is_string()));
+    app.trigger_shutdown();
+    app.wait_stopped().await;
+
+    let restarted = Node::start(&app.database_url, fast).await;
+    let received = receiver.wait_until("both queued deliveries", |r| r.len() >= 2).await;
+    let kinds: BTreeSet<_> = received.iter().map(Received::kind).collect();
+    assert_eq!(kinds, BTreeSet::from(["comment_added".to_owned(), "created".to_owned()]));
+    let sent: BTreeSet<_> = received.iter().map(|r| r.header("steward-delivery").to_owned()).collect();
+    let logged: BTreeSet<_> = queued.iter().map(|d| id(d).to_owned()).collect();
+    assert_eq!(sent, logged, "the very deliveries queued before the restart");
+    wait_for_log(&app, restarted.addr, id(&hook), "both to be delivered", all_in_state("delivered", 2)).await;
+    restarted.stop().await;
+}
+
+async fn event_kinds_choose_what_each_webhook_receives(app: TestApp) {
+    let app = respawn(app, fast).await;
+    let receiver = Receiver::start([]).await;
+    let comments = create_webhook(&app, json!({"url": receiver.url("/comments"), "event_kinds": ["comment_added"]})).await;
+    create_webhook(&app, json!({"url": receiver.url("/all"), "event_kinds": ["*"]})).await;
+    let paused = create_webhook(&app, json!({"url": receiver.url("/paused"), "event_kinds": ["*"], "active": false})).await;
+    let ticket = app.create_ticket(json!({})).await;
+    let comment = json!({"body": "hello", "visibility": "public"});
+    app.post(&format!("/api/v1/tickets/{}/comments", id(&ticket)), &comment).await;
+    let count_at = |received: &[Received], path: &str| received.iter().filter(|r| r.path == path).count();
+    receiver.wait_until("2 at /all, 1 at /comments", |r| count_at(r, "/all") == 2 && count_at(r, "/comments") == 1).await;
+    let kinds = |path: &str| receiver.received_at(path).iter().map(Received::kind).collect::<BTreeSet<_>>();
+    assert_eq!(kinds("/all"), BTreeSet::from(["comment_added".to_owned(), "created".to_owned()]));
+    assert_eq!(kinds("/comments"), BTreeSet::from(["comment_added".to_owned()]));
+    assert!(delivery_log(&app, app.addr, id(&paused)).await.is_empty(), "nothing is queued for an inactive webhook");
+
+    // Webhooks are read on every write: a change applies to the very next event.
+    let r = app.patch(&format!("/api/v1/webhooks/{}", id(&comments)), None, &json!({"event_kinds": ["stage_changed"]})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.patch(&format!("/api/v1/webhooks/{}", id(&paused)), None, &json!({"active": true})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.transition(id(&ticket), "needs_analysis").await.status(), StatusCode::OK);
+    let received = receiver
+        .wait_until("the stage change at all three", |r| {
+            count_at(r, "/all") == 3 && count_at(r, "/comments") == 2 && count_at(r, "/paused") == 1
+        })
+        .await;
+    let last_kind = |path: &str| received.iter().rfind(|r| r.path == path).map(Received::kind);
+    assert_eq!(last_kind("/comments").as_deref(), Some("stage_changed"));
+    assert_eq!(last_kind("/paused").as_deref(), Some("stage_changed"));
+}
+
+async fn webhooks_are_listed_read_changed_and_deleted(app: TestApp) {
+    let app = respawn(app, fast).await;
+    let receiver = Receiver::start([]).await;
+    let r = app
+        .post(
+            "/api/v1/webhooks",
+            &json!({"url": receiver.url("/hook"), "event_kinds": ["stage_changed", "created", "created"], "secret": "first-secret-0123"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let created = body(r).await;
+    assert_eq!(location, format!("/api/v1/webhooks/{}", id(&created)));
+    assert_eq!(created["event_kinds"], json!(["created", "stage_changed"]), "sorted, without repeats");
+    assert_eq!((created["active"].as_bool(), created["url"].as_str()), (Some(true), Some(receiver.url("/hook").as_str())));
+    let read = body(app.get(&location).await).await;
+    assert!(read.get("secret").is_none(), "{read}");
+    assert_eq!(read["id"], created["id"]);
+    let listed = body(app.get("/api/v1/webhooks").await).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(listed[0].get("secret").is_none());
+
+    let r = app.patch(&location, None, &json!({"secret": "second-secret-456", "event_kinds": ["*"]})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let changed = body(r).await;
+    assert!(changed.get("secret").is_none(), "{changed}");
+    assert_eq!(changed["event_kinds"], json!(["*"]));
+    assert_eq!(changed["created_at"], created["created_at"]);
+    // Deliveries are signed with the secret as it is when they are sent.
+    app.create_ticket(json!({})).await;
+    let received = receiver.wait_until("a delivery", |r| !r.is_empty()).await;
+    received[0].verify_signature("second-secret-456").unwrap();
+    assert!(received[0].verify_signature("first-secret-0123").is_err());
+    wait_for_log(&app, app.addr, id(&created), "the delivery to be logged", all_in_state("delivered", 1)).await;
+
+    let r = app.request(Method::DELETE, &location).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    problem(app.get(&location).await, StatusCode::NOT_FOUND).await;
+    problem(app.get(&format!("{location}/deliveries")).await, StatusCode::NOT_FOUND).await;
+    assert_eq!(body(app.get("/api/v1/webhooks").await).await, json!([]));
+    // Events after the deletion are still recorded; they just go nowhere.
+    app.create_ticket(json!({})).await;
+}
+
+async fn webhook_validation_names_the_field(app: TestApp) {
+    let ok_url = "https://hooks.example.test/steward";
+    for (fields, expected) in [
+        (json!({"url": "ftp://hooks.example.test/x", "event_kinds": ["*"]}), vec!["url"]),
+        (json!({"url": "hooks.example.test", "event_kinds": ["*"]}), vec!["url"]),
+        (json!({"url": "https://user:pw@hooks.example.test/", "event_kinds": ["*"]}), vec!["url"]),
+        (json!({"event_kinds": ["*"]}), vec!["url"]),
+        (json!({"url": ok_url, "event_kinds": []}), vec!["event_kinds"]),
+        (json!({"url": ok_url, "event_kinds": "*"}), vec!["event_kinds"]),
+        (json!({"url": ok_url, "event_kinds": ["created", "closed"]}), vec!["event_kinds[1]"]),
+        (json!({"url": ok_url, "event_kinds": ["*", "created"]}), vec!["event_kinds"]),
+        (json!({"url": ok_url, "event_kinds": ["*"], "secret": "too-short"}), vec!["secret"]),
+        (json!({"url": ok_url, "event_kinds": ["*"], "colour": "red"}), vec!["colour"]),
+        (json!({"url": "mailto:x@y.test", "event_kinds": ["nope"], "secret": "short"}), vec!["url", "event_kinds[0]", "secret"]),
+    ] {
+        let p = problem(app.post("/api/v1/webhooks", &fields).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem_fields(&p), expected, "{fields}: {p}");
+    }
+    assert_eq!(body(app.get("/api/v1/webhooks").await).await, json!([]), "bad input creates nothing");
+
+    let hook = create_webhook(&app, json!({"url": ok_url, "event_kinds": ["*"]})).await;
+    let path = format!("/api/v1/webhooks/{}", id(&hook));
+    for (fields, field) in
+        [(json!({"url": "nope"}), "url"), (json!({"secret": "short"}), "secret"), (json!({"event_kinds": ["x"]}), "event_kinds[0]")]
+    {
+        let p = problem(app.patch(&path, None, &fields).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem_fields(&p), [field], "{fields}: {p}");
+    }
+    assert_eq!(body(app.get(&path).await).await["updated_at"], hook["updated_at"], "rejected edits change nothing");
+    for (query, field) in [("limit=0", "limit"), ("cursor=bm9wZQ", "cursor"), ("state=failed", "state")] {
+        let p = problem(app.get(&format!("{path}/deliveries?{query}")).await, StatusCode::BAD_REQUEST).await;
+        assert_eq!(problem_fields(&p), [field], "{query}: {p}");
+    }
+    let unknown = "/api/v1/webhooks/01a20c6d-0000-7000-8000-000000000000";
+    problem(app.get(unknown).await, StatusCode::NOT_FOUND).await;
+    problem(app.get("/api/v1/webhooks/garbage").await, StatusCode::NOT_FOUND).await;
+    problem(app.patch(unknown, None, &json!({"active": false})).await, StatusCode::NOT_FOUND).await;
+    problem(app.request(Method::DELETE, unknown).send().await.unwrap(), StatusCode::NOT_FOUND).await;
+    problem(app.get(&format!("{unknown}/deliveries")).await, StatusCode::NOT_FOUND).await;
+}
+
+async fn only_admins_manage_webhooks(app: TestApp) {
+    let hook = create_webhook(&app, json!({"url": "https://hooks.example.test/h", "event_kinds": ["*"]})).await;
+    let path = format!("/api/v1/webhooks/{}", id(&hook));
+    for role in ["supervisor", "agent", "qa", "viewer"] {
+        let token = app.token_with_role(role).await;
+        for (method, route, fields) in [
+            (Method::GET, "/api/v1/webhooks".to_owned(), None),
+            (Method::POST, "/api/v1/webhooks".to_owned(), Some(json!({"url": "https://x.test/h", "event_kinds": ["*"]}))),
+            (Method::GET, path.clone(), None),
+            (Method::PATCH, path.clone(), Some(json!({"active": false}))),
+            (Method::DELETE, path.clone(), None),
+            (Method::GET, format!("{path}/deliveries"), None),
+        ] {
+            let mut request = app.request_as(&token, method.clone(), &route);
+            if let Some(fields) = fields {
+                request = request.json(&fields);
+            }
+            let p = problem(request.send().await.unwrap(), StatusCode::FORBIDDEN).await;
+            assert!(p["detail"].as_str().unwrap().contains("manage webhooks"), "{role} {method} {route}: {p}");
+        }
+    }
+    let unchanged = body(app.get(&path).await).await;
+    assert_eq!(unchanged["active"], true);
+}
+
+async fn two_nodes_never_send_one_delivery_twice(app: TestApp) {
+    let app = respawn(app, fast).await;
+    let other = Node::start(&app.database_url, fast).await;
+    let receiver = Receiver::start([]).await;
+    create_webhook(&app, json!({"url": receiver.url("/hook"), "event_kinds": ["*"]})).await;
+    const TICKETS: usize = 24;
+    for i in 0..TICKETS {
+        app.create_ticket(json!({"title": format!("Ticket {i}")})).await;
+    }
+    receiver.wait_until("every delivery", |r| r.len() >= TICKETS).await;
+    // Both workers keep polling for a while; neither may send anything again.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let received = receiver.received();
+    let distinct: BTreeSet<_> = received.iter().map(|r| r.header("steward-delivery").to_owned()).collect();
+    assert_eq!(distinct.len(), TICKETS);
+    assert_eq!(received.len(), TICKETS, "a delivery was sent twice");
+    other.stop().await;
+}
