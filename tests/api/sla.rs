@@ -10,6 +10,7 @@ on_both_backends!(
     waiting_on_the_customer_pauses_resolution_with_the_reason,
     a_priority_change_rematches_the_policy_and_keeps_elapsed_time_and_pauses,
     the_first_public_reply_stops_the_first_response_clock,
+    customer_messages_after_the_first_response_start_next_response_clocks,
     closing_stops_every_clock,
     stage_moves_give_each_stage_its_own_clock,
     business_calendars_move_due_times_past_holidays,
@@ -157,6 +158,21 @@ async fn the_first_public_reply_stops_the_first_response_clock(app: TestApp) {
     assert_eq!(first["state"], "met");
     assert!(first["stopped_at"].is_string() && first["due_at"].is_null());
     assert_eq!(clock(&s, "resolution")["state"], "running");
+}
+
+async fn customer_messages_after_the_first_response_start_next_response_clocks(app: TestApp) {
+    let t = app.create_ticket(json!({"channel": "email"})).await;
+    let id = t["id"].as_str().unwrap();
+    let comment = |body: &str, from_customer: bool| json!({"body": body, "visibility": "public", "from_customer": from_customer});
+    app.post(&format!("/api/v1/tickets/{id}/comments"), &comment("We are on it", false)).await;
+    assert!(sla(&app, id).await["clocks"].as_array().unwrap().iter().all(|c| c["kind"] != "next_response"));
+    app.post(&format!("/api/v1/tickets/{id}/comments"), &comment("Any news?", true)).await;
+    let s = sla(&app, id).await;
+    let next = clock(&s, "next_response");
+    assert_eq!((next["state"].as_str(), next["target"].as_str(), next["policy"].as_str()), (Some("running"), Some("4h"), Some("email")));
+    app.post(&format!("/api/v1/tickets/{id}/comments"), &comment("Fixed now.", false)).await;
+    let s = sla(&app, id).await;
+    assert_eq!(clock(&s, "next_response")["state"], "met");
 }
 
 async fn closing_stops_every_clock(app: TestApp) {

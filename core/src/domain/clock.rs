@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 string_enum! {
     pub enum ClockKind {
         FirstResponse => "first_response",
+        /// From a customer's message to the next public staff reply, after the first response.
+        NextResponse => "next_response",
         Resolution => "resolution",
         Stage => "stage",
     }

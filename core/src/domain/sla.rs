@@ -187,6 +187,7 @@ impl SlaPolicy {
         use super::clock::ClockKind;
         match kind {
             ClockKind::FirstResponse => self.first_response,
+            ClockKind::NextResponse => self.next_response,
             ClockKind::Resolution => self.resolution,
             ClockKind::Stage => None,
         }

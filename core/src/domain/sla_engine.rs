@@ -2,9 +2,10 @@
 //! are due. Pure: given the ticket before and after a change, its clocks, the policies and
 //! calendars, and the current time, it says which clocks to write and which events to record.
 //!
-//! Clocks: `first_response` (until the first public staff reply), `resolution` (until resolved
-//! or closed; paused while the status is one of the policy's `pause_on`), and one `stage` clock
-//! per visit to a stage that has a target in its process.
+//! Clocks: `first_response` (until the first public staff reply), `next_response` (from each
+//! customer message after that to the next public staff reply, when the policy sets a target),
+//! `resolution` (until resolved or closed; paused while the status is one of the policy's
+//! `pause_on`), and one `stage` clock per visit to a stage that has a target in its process.
 
 use super::calendar::Calendar;
 use super::clock::{Clock, ClockKind, ClockState};
@@ -132,6 +133,7 @@ fn target_text(ms: i64) -> String {
 pub fn reconcile(
     before: Option<&Ticket>,
     after: &Ticket,
+    events: &[EventData],
     process: Option<&Process>,
     clocks: &[TicketClock],
     catalog: &SlaCatalog,
@@ -155,10 +157,12 @@ pub fn reconcile(
         }
     }
 
-    for kind in [ClockKind::FirstResponse, ClockKind::Resolution] {
+    for kind in [ClockKind::FirstResponse, ClockKind::NextResponse, ClockKind::Resolution] {
         let target = policy.and_then(|p| p.target(kind)).map(|t| t.as_millis());
-        match (w.clocks.iter().position(|c| c.clock.kind == kind), target) {
-            (None, Some(target)) if before.is_none() => {
+        let running = w.clocks.iter().position(|c| c.clock.kind == kind && !c.clock.is_stopped());
+        let existing = running.or_else(|| w.clocks.iter().position(|c| c.clock.kind == kind));
+        match (existing, target) {
+            (None, Some(target)) if before.is_none() && kind != ClockKind::NextResponse => {
                 let clock = Clock::start(kind, target, calendar.key(), after.created_at);
                 w.add(TicketClock {
                     id: ClockId::new_at(now),
@@ -184,12 +188,35 @@ pub fn reconcile(
         }
     }
 
+    // A customer's message after the first response starts a next-response clock; the next
+    // public staff reply stops it.
+    let customer_wrote = events.iter().any(|e| matches!(e, EventData::CommentAdded { from_customer: true, .. }));
+    let staff_replied = events
+        .iter()
+        .any(|e| matches!(e, EventData::CommentAdded { from_customer: false, visibility: super::ticket::Visibility::Public, .. }));
+    let awaiting_reply = w.clocks.iter().any(|c| c.clock.kind == ClockKind::NextResponse && !c.clock.is_stopped());
+    if let Some(target) = policy.and_then(|p| p.next_response) {
+        if customer_wrote && !awaiting_reply && before.is_some_and(|b| b.first_response_at.is_some()) && !after.is_done() {
+            let clock = Clock::start(ClockKind::NextResponse, target.as_millis(), calendar.key(), now);
+            w.add(TicketClock {
+                id: ClockId::new_at(now),
+                ticket_id: after.id,
+                stage: None,
+                policy_key: policy_key.clone(),
+                clock,
+                alerted: vec![],
+                next_check_at: None,
+            });
+        }
+    }
+
     let closed = after.status == Status::Closed;
     let pause_on = policy.map(|p| p.pause_on.clone()).unwrap_or_else(|| vec![Status::WaitingCustomer, Status::WaitingPartner]);
     for i in 0..w.clocks.len() {
         let kind = w.clocks[i].clock.kind;
         let stop = match kind {
             ClockKind::FirstResponse => after.first_response_at.is_some() || closed,
+            ClockKind::NextResponse => staff_replied || after.is_done(),
             ClockKind::Resolution => after.resolved_at.is_some() || closed,
             ClockKind::Stage => closed || w.clocks[i].stage.as_deref() != Some(after.stage.as_str()),
         };
@@ -417,7 +444,7 @@ mod tests {
     #[test]
     fn opening_starts_first_response_resolution_and_stage_clocks() {
         let t = open(Priority::Normal);
-        let plan = reconcile(None, &t, Some(&general()), &[], &catalog(), MONDAY_9);
+        let plan = reconcile(None, &t, &[], Some(&general()), &[], &catalog(), MONDAY_9);
         let started: Vec<_> = plan.clocks.iter().map(|c| (c.clock.kind.as_str(), c.stage.clone())).collect();
         assert_eq!(started, [("first_response", None), ("resolution", None), ("stage", Some("consultation".to_string()))]);
         let first = &plan.clocks[0];
@@ -432,7 +459,7 @@ mod tests {
         let t = open(Priority::Urgent);
         let cat = catalog();
         let mut clocks = Vec::new();
-        apply(&mut clocks, &reconcile(None, &t, Some(&general()), &[], &cat, MONDAY_9));
+        apply(&mut clocks, &reconcile(None, &t, &[], Some(&general()), &[], &cat, MONDAY_9));
         let first: Vec<_> = clocks.iter().filter(|c| c.clock.kind == ClockKind::FirstResponse).cloned().collect();
         assert_eq!(first[0].next_check_at, Some(MONDAY_9.plus_millis(24 * MIN)));
         let plan = sweep(&first, &cat, MONDAY_9.plus_millis(25 * MIN));
@@ -454,10 +481,10 @@ mod tests {
         let t = open(Priority::Urgent);
         let cat = catalog();
         let mut clocks = Vec::new();
-        apply(&mut clocks, &reconcile(None, &t, Some(&general()), &[], &cat, MONDAY_9));
+        apply(&mut clocks, &reconcile(None, &t, &[], Some(&general()), &[], &cat, MONDAY_9));
         let late = MONDAY_9.plus_millis(45 * MIN);
         let replied = t.comment("hello", Visibility::Public, false, late).unwrap().ticket;
-        let plan = reconcile(Some(&t), &replied, Some(&general()), &clocks, &cat, late);
+        let plan = reconcile(Some(&t), &replied, &[], Some(&general()), &clocks, &cat, late);
         assert_eq!(kinds(&plan), ["sla_breached"]);
         apply(&mut clocks, &plan);
         let first = clocks.iter().find(|c| c.clock.kind == ClockKind::FirstResponse).unwrap();
@@ -474,11 +501,11 @@ mod tests {
         let tiers = vec!["standard".to_string(), "priority".into(), "vip".into()];
         let rules = TicketRules { tiers: &tiers, default_process: "general", processes: &rules_registry };
         let mut clocks = Vec::new();
-        apply(&mut clocks, &reconcile(None, &t, Some(&general()), &[], &cat, MONDAY_9));
+        apply(&mut clocks, &reconcile(None, &t, &[], Some(&general()), &[], &cat, MONDAY_9));
         let at_10 = MONDAY_9.plus_millis(60 * MIN);
         let waiting =
             t.apply_patch(TicketPatch { status: Some(Status::WaitingCustomer), ..Default::default() }, &rules, at_10).unwrap().ticket;
-        let plan = reconcile(Some(&t), &waiting, Some(&general()), &clocks, &cat, at_10);
+        let plan = reconcile(Some(&t), &waiting, &[], Some(&general()), &clocks, &cat, at_10);
         apply(&mut clocks, &plan);
         let resolution = clocks.iter().find(|c| c.clock.kind == ClockKind::Resolution).unwrap();
         assert!(resolution.clock.is_paused());
@@ -488,7 +515,7 @@ mod tests {
             .apply_patch(TicketPatch { status: Some(Status::Open), priority: Some(Priority::Urgent), ..Default::default() }, &rules, at_12)
             .unwrap()
             .ticket;
-        let plan = reconcile(Some(&waiting), &urgent, Some(&general()), &clocks, &cat, at_12);
+        let plan = reconcile(Some(&waiting), &urgent, &[], Some(&general()), &clocks, &cat, at_12);
         assert_eq!(kinds(&plan), ["sla_policy_changed"]);
         apply(&mut clocks, &plan);
         let resolution = clocks.iter().find(|c| c.clock.kind == ClockKind::Resolution).unwrap();
@@ -500,21 +527,52 @@ mod tests {
     }
 
     #[test]
+    fn a_customer_message_after_the_first_response_starts_a_next_response_clock() {
+        let mut cat = catalog();
+        cat.policies[0].next_response = Some(crate::domain::duration::TargetDuration::from_seconds(3600));
+        let t = open(Priority::Normal);
+        let p = general();
+        let mut clocks = Vec::new();
+        apply(&mut clocks, &reconcile(None, &t, &[], Some(&p), &[], &cat, MONDAY_9));
+        assert!(clocks.iter().all(|c| c.clock.kind != ClockKind::NextResponse), "none before a customer writes");
+        let at = |m| MONDAY_9.plus_millis(m * MIN);
+        let replied = t.comment("on it", Visibility::Public, false, at(10)).unwrap();
+        let plan = reconcile(Some(&t), &replied.ticket, &replied.events, Some(&p), &clocks, &cat, at(10));
+        apply(&mut clocks, &plan);
+        let asked = replied.ticket.comment("any news?", Visibility::Public, true, at(20)).unwrap();
+        let plan = reconcile(Some(&replied.ticket), &asked.ticket, &asked.events, Some(&p), &clocks, &cat, at(20));
+        apply(&mut clocks, &plan);
+        let next: Vec<_> = clocks.iter().filter(|c| c.clock.kind == ClockKind::NextResponse).collect();
+        assert_eq!(next.len(), 1);
+        assert!(next[0].clock.is_running());
+        let again = asked.ticket.comment("hello?", Visibility::Public, true, at(25)).unwrap();
+        let plan = reconcile(Some(&asked.ticket), &again.ticket, &again.events, Some(&p), &clocks, &cat, at(25));
+        apply(&mut clocks, &plan);
+        assert_eq!(clocks.iter().filter(|c| c.clock.kind == ClockKind::NextResponse).count(), 1, "one clock per wait");
+        let answer = again.ticket.comment("fixed", Visibility::Public, false, at(40)).unwrap();
+        let plan = reconcile(Some(&again.ticket), &answer.ticket, &answer.events, Some(&p), &clocks, &cat, at(40));
+        apply(&mut clocks, &plan);
+        let next = clocks.iter().find(|c| c.clock.kind == ClockKind::NextResponse).unwrap();
+        assert!(next.clock.is_stopped());
+        assert_eq!(next.clock.elapsed_ms, 20 * MIN);
+    }
+
+    #[test]
     fn stage_moves_stop_one_stage_clock_and_start_the_next_and_closing_stops_all() {
         let t = open(Priority::Normal);
         let cat = catalog();
         let p = general();
         let mut clocks = Vec::new();
-        apply(&mut clocks, &reconcile(None, &t, Some(&p), &[], &cat, MONDAY_9));
+        apply(&mut clocks, &reconcile(None, &t, &[], Some(&p), &[], &cat, MONDAY_9));
         let later = MONDAY_9.plus_millis(30 * MIN);
         let moved = t.transition(&p, "needs_analysis", None, later).unwrap().ticket;
-        let plan = reconcile(Some(&t), &moved, Some(&p), &clocks, &cat, later);
+        let plan = reconcile(Some(&t), &moved, &[], Some(&p), &clocks, &cat, later);
         apply(&mut clocks, &plan);
         let stages: Vec<_> =
             clocks.iter().filter(|c| c.clock.kind == ClockKind::Stage).map(|c| (c.stage.clone().unwrap(), c.clock.is_stopped())).collect();
         assert_eq!(stages, [("consultation".to_string(), true), ("needs_analysis".to_string(), false)]);
         let closed = moved.transition(&p, "closed", None, later).unwrap().ticket;
-        let plan = reconcile(Some(&moved), &closed, Some(&p), &clocks, &cat, later);
+        let plan = reconcile(Some(&moved), &closed, &[], Some(&p), &clocks, &cat, later);
         apply(&mut clocks, &plan);
         assert!(clocks.iter().all(|c| c.clock.is_stopped() && c.next_check_at.is_none()));
     }

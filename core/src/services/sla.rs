@@ -221,7 +221,7 @@ impl Services {
     pub(super) fn plan_new_ticket(&self, change: Change) -> Change {
         let catalog = self.sla_catalog();
         let process = self.processes.get(&change.ticket.process).map(AsRef::as_ref);
-        let plan = sla_engine::reconcile(None, &change.ticket, process, &[], &catalog, change.ticket.created_at);
+        let plan = sla_engine::reconcile(None, &change.ticket, &change.events, process, &[], &catalog, change.ticket.created_at);
         change.with_sla(plan)
     }
 
@@ -235,7 +235,7 @@ impl Services {
         now: Timestamp,
     ) -> Change {
         let process = self.processes.get(&change.ticket.process).map(AsRef::as_ref);
-        let plan = sla_engine::reconcile(Some(before), &change.ticket, process, clocks, catalog, now);
+        let plan = sla_engine::reconcile(Some(before), &change.ticket, &change.events, process, clocks, catalog, now);
         change.with_sla(plan)
     }
 
