@@ -32,6 +32,13 @@ pub struct TicketClock {
     pub next_check_at: Option<Timestamp>,
 }
 
+impl TicketClock {
+    /// A clock just started for a ticket, not yet alerted about.
+    pub fn new(ticket_id: TicketId, stage: Option<String>, policy_key: Option<String>, clock: Clock, now: Timestamp) -> Self {
+        TicketClock { id: ClockId::new_at(now), ticket_id, stage, policy_key, clock, alerted: Vec::new(), next_check_at: None }
+    }
+}
+
 /// Policies and calendars in force.
 #[derive(Debug, Clone, Default)]
 pub struct SlaCatalog {
@@ -164,15 +171,7 @@ pub fn reconcile(
         match (existing, target) {
             (None, Some(target)) if before.is_none() && kind != ClockKind::NextResponse => {
                 let clock = Clock::start(kind, target, calendar.key(), after.created_at);
-                w.add(TicketClock {
-                    id: ClockId::new_at(now),
-                    ticket_id: after.id,
-                    stage: None,
-                    policy_key: policy_key.clone(),
-                    clock,
-                    alerted: vec![],
-                    next_check_at: None,
-                });
+                w.add(TicketClock::new(after.id, None, policy_key.clone(), clock, now));
             }
             (Some(i), Some(target)) if !w.clocks[i].clock.is_stopped() => {
                 let c = &w.clocks[i];
@@ -198,15 +197,7 @@ pub fn reconcile(
     if let Some(target) = policy.and_then(|p| p.next_response) {
         if customer_wrote && !awaiting_reply && before.is_some_and(|b| b.first_response_at.is_some()) && !after.is_done() {
             let clock = Clock::start(ClockKind::NextResponse, target.as_millis(), calendar.key(), now);
-            w.add(TicketClock {
-                id: ClockId::new_at(now),
-                ticket_id: after.id,
-                stage: None,
-                policy_key: policy_key.clone(),
-                clock,
-                alerted: vec![],
-                next_check_at: None,
-            });
+            w.add(TicketClock::new(after.id, None, policy_key.clone(), clock, now));
         }
     }
 
@@ -247,15 +238,7 @@ pub fn reconcile(
         if let Some(stage) = process.and_then(|p| p.stage(&after.stage)).filter(|s| !s.terminal) {
             if let Some(target) = stage.target {
                 let clock = Clock::start(ClockKind::Stage, target.as_millis(), calendar.key(), now);
-                w.add(TicketClock {
-                    id: ClockId::new_at(now),
-                    ticket_id: after.id,
-                    stage: Some(stage.key.clone()),
-                    policy_key: policy_key.clone(),
-                    clock,
-                    alerted: vec![],
-                    next_check_at: None,
-                });
+                w.add(TicketClock::new(after.id, Some(stage.key.clone()), policy_key.clone(), clock, now));
             }
         }
     }
