@@ -6,6 +6,7 @@ pub mod api;
 pub mod config;
 pub mod domain;
 pub mod metrics;
+pub mod plugins;
 pub mod services;
 pub mod startup;
 pub mod storage;

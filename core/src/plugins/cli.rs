@@ -1,0 +1,1 @@
+//! `steward plugin new|check|test`.
