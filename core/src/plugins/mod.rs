@@ -20,6 +20,9 @@ pub mod rhai;
 pub mod types;
 pub mod wasm;
 
+#[cfg(test)]
+mod testing;
+
 pub use host::{
     GuardRejection, HostError, PluginActions, PluginHost, PluginState, PluginStatus, PluginsConfig,
 };

@@ -583,3 +583,144 @@ impl std::fmt::Debug for WasmPlugin {
         f.debug_struct("WasmPlugin").field("name", &self.name).finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::rhai::default_limits;
+    use crate::plugins::testing;
+    use crate::plugins::types::samples;
+
+    const ALL_HOOKS: [Hook; 4] = Hook::ALL;
+
+    fn bad(limits: Limits) -> WasmPlugin {
+        let file = testing::guest("bad-guest");
+        let bytes = std::fs::read(&file).unwrap();
+        WasmPlugin::from_bytes(&testing::runtime(), "bad-guest", &file, &bytes, &ALL_HOOKS, limits).unwrap()
+    }
+
+    fn misbehave(to: &str, limits: Limits) -> Result<Call<Verdict>, PluginError> {
+        bad(limits).guard_transition(&samples::ticket(), "parts", to)
+    }
+
+    #[test]
+    fn a_well_behaved_call_reports_fuel_and_memory() {
+        let call = misbehave("fine", default_limits()).unwrap();
+        assert_eq!(call.value, Verdict::Allow);
+        assert!(call.usage.fuel > 0 && call.usage.fuel < default_limits().fuel, "{:?}", call.usage);
+        assert!(call.usage.memory_bytes >= 64 * 1024, "{:?}", call.usage);
+    }
+
+    #[test]
+    fn an_infinite_loop_runs_out_of_fuel() {
+        let e = misbehave("spin", default_limits()).unwrap_err();
+        assert_eq!(e, PluginError::OutOfFuel { limit: default_limits().fuel });
+    }
+
+    #[test]
+    fn an_infinite_loop_with_ample_fuel_hits_the_wall_time_limit() {
+        let limits = Limits { fuel: u64::MAX / 2, wall_time: Duration::from_millis(40), ..default_limits() };
+        let started = Instant::now();
+        let e = misbehave("spin", limits).unwrap_err();
+        assert_eq!(e, PluginError::Timeout { limit_ms: 40 });
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn unbounded_memory_growth_is_capped() {
+        let limits = Limits { memory_bytes: 8 << 20, fuel: u64::MAX / 2, wall_time: Duration::from_secs(5), ..default_limits() };
+        let e = misbehave("grow", limits).unwrap_err();
+        assert_eq!(e, PluginError::MemoryExhausted { limit_bytes: 8 << 20 });
+    }
+
+    #[test]
+    fn a_panic_is_a_trap_that_quotes_the_guest() {
+        let e = misbehave("panic", default_limits()).unwrap_err();
+        assert!(matches!(&e, PluginError::Trap { message } if message.contains("deliberate panic in the bad guest")), "{e}");
+    }
+
+    #[test]
+    fn runaway_recursion_overflows_the_stack() {
+        let limits = Limits { fuel: u64::MAX / 2, wall_time: Duration::from_secs(5), ..default_limits() };
+        assert_eq!(misbehave("recurse", limits).unwrap_err(), PluginError::StackOverflow);
+    }
+
+    #[test]
+    fn oversized_output_is_refused() {
+        let limits = Limits { fuel: u64::MAX / 2, wall_time: Duration::from_secs(5), ..default_limits() };
+        let e = misbehave("huge", limits).unwrap_err();
+        assert_eq!(e, PluginError::OutputTooLarge { size: 1 << 20, limit: default_limits().max_output_bytes });
+    }
+
+    #[test]
+    fn files_and_environment_are_out_of_reach() {
+        let call = misbehave("escape", default_limits()).unwrap();
+        let Verdict::Reject(report) = call.value else { panic!("the guest reports what it could read") };
+        assert!(report.starts_with("file=denied") && report.contains("env=denied"), "{report}");
+    }
+
+    #[test]
+    fn output_that_breaks_the_contract_is_refused() {
+        let p = bad(default_limits());
+        let event = EventSnapshot { kind: "created".into(), data: serde_json::json!({}), at: samples::NOW, actor: "a".into() };
+        let e = p.on_event(&event, &samples::ticket()).unwrap_err();
+        assert!(matches!(&e, PluginError::BadOutput { message } if message.contains("extreme")), "{e}");
+        let e = p.score_partner("quality", &samples::partner()).unwrap_err();
+        assert!(matches!(&e, PluginError::BadOutput { message } if message.contains("250")), "{e}");
+        let e = p.compute_kpi("x", &samples::kpi()).unwrap_err();
+        assert!(matches!(e, PluginError::BadOutput { .. }), "{e}");
+    }
+
+    #[test]
+    fn oversized_input_is_refused_before_instantiation() {
+        let mut ticket = samples::ticket();
+        ticket.description = "x".repeat(default_limits().max_input_bytes);
+        let e = bad(default_limits()).guard_transition(&ticket, "a", "fine").unwrap_err();
+        assert!(matches!(e, PluginError::InputTooLarge { .. }), "{e}");
+    }
+
+    #[test]
+    fn hooks_not_declared_are_not_callable() {
+        let file = testing::guest("bad-guest");
+        let bytes = std::fs::read(&file).unwrap();
+        let p = WasmPlugin::from_bytes(&testing::runtime(), "bad-guest", &file, &bytes, &[Hook::GuardTransition], default_limits()).unwrap();
+        let e = p.compute_kpi("x", &samples::kpi()).unwrap_err();
+        assert_eq!(e, PluginError::NotImplemented { hook: Hook::ComputeKpi });
+    }
+
+    #[test]
+    fn garbage_is_not_a_component() {
+        let e = WasmPlugin::from_bytes(&testing::runtime(), "junk", Path::new("junk.wasm"), b"\0asm junk", &[Hook::OnEvent], default_limits()).unwrap_err();
+        assert!(matches!(&e, LoadError::Entry { file, message } if file == "junk.wasm" && message.contains("not a valid component")), "{e}");
+    }
+
+    #[test]
+    fn compiled_components_are_cached_on_disk() {
+        let cache = tempfile::tempdir().unwrap();
+        let config = WasmRuntimeConfig { cache_dir: Some(cache.path().to_owned()), pool_instances: 4, ..WasmRuntimeConfig::default() };
+        let file = testing::guest("first-contact-kpi");
+        let bytes = std::fs::read(&file).unwrap();
+        let first = WasmRuntime::new(&config).unwrap();
+        WasmPlugin::from_bytes(&first, "kpi", &file, &bytes, &[Hook::ComputeKpi], default_limits()).unwrap();
+        assert_eq!(first.compile_counts(), (1, 0));
+        // A restart: a new engine with the same settings finds the compiled artifact.
+        let second = WasmRuntime::new(&config).unwrap();
+        let p = WasmPlugin::from_bytes(&second, "kpi", &file, &bytes, &[Hook::ComputeKpi], default_limits()).unwrap();
+        assert_eq!(second.compile_counts(), (0, 1));
+        assert_eq!(p.compute_kpi("first_contact_resolution", &samples::kpi()).unwrap().value, 0.7);
+        let files: Vec<_> = std::fs::read_dir(cache.path()).unwrap().filter_map(Result::ok).collect();
+        assert_eq!(files.len(), 1);
+    }
+
+    #[test]
+    fn an_impossible_pool_falls_back_to_on_demand_allocation() {
+        let config = WasmRuntimeConfig { pool_instances: u32::MAX / 8, ..WasmRuntimeConfig::default() };
+        let runtime = WasmRuntime::new(&config).unwrap();
+        assert!(!runtime.pooling());
+        let file = testing::guest("bad-guest");
+        let bytes = std::fs::read(&file).unwrap();
+        let p = WasmPlugin::from_bytes(&runtime, "bad", &file, &bytes, &[Hook::GuardTransition], default_limits()).unwrap();
+        assert_eq!(p.guard_transition(&samples::ticket(), "a", "fine").unwrap().value, Verdict::Allow);
+        assert!(testing::runtime().pooling(), "the default pool fits on this machine");
+    }
+}
