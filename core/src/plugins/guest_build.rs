@@ -72,7 +72,10 @@ pub fn install(artifact: &Path, dest: &Path) -> std::io::Result<()> {
     if std::fs::read(dest).ok().as_deref() == Some(new.as_slice()) {
         return Ok(());
     }
-    let tmp = dest.with_extension(format!("wasm.tmp{}", std::process::id()));
+    // Unique per call: tests in one process may install the same file concurrently.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dest.with_extension(format!("wasm.tmp{}-{seq}", std::process::id()));
     std::fs::write(&tmp, &new)?;
     std::fs::rename(&tmp, dest)
 }

@@ -589,3 +589,278 @@ impl PluginHost {
 fn dir_key(dir: &Path) -> String {
     dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::testing;
+    use crate::plugins::types::samples;
+    use crate::domain::ticket::Priority;
+
+    fn host_with(config: PluginsConfig) -> (PluginHost, Registry) {
+        let registry = Registry::new();
+        (PluginHost::with_runtime(config, testing::runtime(), &registry).unwrap(), registry)
+    }
+
+    /// A host over the repository's bundled plugins.
+    fn bundled_host() -> (PluginHost, Registry) {
+        let dir = testing::bundled("field-service").parent().unwrap().to_owned();
+        testing::bundled("first-contact-kpi");
+        let (host, registry) = host_with(PluginsConfig { dir, cache_dir: None, ..PluginsConfig::default() });
+        assert_eq!(host.load_all(), []);
+        (host, registry)
+    }
+
+    fn render(registry: &Registry) -> String {
+        let mut out = Vec::new();
+        prometheus::Encoder::encode(&prometheus::TextEncoder::new(), &registry.gather(), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn ticket(process: &str, stage: &str) -> TicketSnapshot {
+        TicketSnapshot { process: process.into(), stage: stage.into(), ..samples::ticket() }
+    }
+
+    fn event(kind: &str) -> EventSnapshot {
+        EventSnapshot { kind: kind.into(), data: serde_json::json!({}), at: samples::NOW, actor: "ann".into() }
+    }
+
+    const LOOPING_GUARD: &str = "fn guard_transition(t, f, to) { loop { } }";
+
+    fn rhai_plugin(name: &str, script: &str, extra: &str) -> (tempfile::TempDir, PathBuf) {
+        let manifest = format!(
+            "name = \"{name}\"\nversion = \"1.0.0\"\ncontract = \"steward:plugin@1\"\nruntime = \"rhai\"\nentry = \"main.rhai\"\nhooks = [\"guard-transition\"]\n{extra}"
+        );
+        testing::plugin_dir(name, &[("plugin.toml", manifest.as_bytes()), ("main.rhai", script.as_bytes())])
+    }
+
+    #[test]
+    fn bundled_plugins_load_with_their_contributions() {
+        let (host, _) = bundled_host();
+        let list = host.list();
+        let names: Vec<_> = list.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["ecommerce-returns", "field-service", "first-contact-kpi", "partner-scorecard"]);
+        assert!(list.iter().all(|s| s.state == PluginState::Enabled), "{list:?}");
+        let mut processes: Vec<_> = host.processes().into_iter().map(|p| p.key).collect();
+        processes.sort();
+        assert_eq!(processes, ["ecommerce", "field_service"]);
+        let field_service = host.processes().into_iter().find(|p| p.key == "field_service").unwrap();
+        let stages: Vec<_> = field_service.stages.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(stages, ["dispatch", "on_site", "parts", "verification", "closed", "cancelled"]);
+        let kpis: Vec<_> = host.kpis().into_iter().map(|(p, k)| format!("{p}/{}", k.name)).collect();
+        assert_eq!(kpis, ["first-contact-kpi/first_contact_resolution", "first-contact-kpi/reopen_rate"]);
+        assert_eq!(host.scorecards()[0].1.name, "partner_quality");
+    }
+
+    #[test]
+    fn field_service_guard_wants_a_parts_log_before_verification() {
+        let (host, registry) = bundled_host();
+        let t = ticket("field_service", "parts");
+        let veto = host.guard_transition(&t, "parts", "verification").unwrap_err();
+        assert_eq!(veto.plugin, "field-service");
+        assert!(!veto.plugin_failed);
+        assert!(veto.reason.contains("parts_log"), "{veto}");
+        let mut logged = t.clone();
+        logged.custom_fields.insert("parts_log".into(), "valve x2".into());
+        assert_eq!(host.guard_transition(&logged, "parts", "verification"), Ok(()));
+        assert_eq!(host.guard_transition(&t, "parts", "on_site"), Ok(()));
+        assert_eq!(host.guard_transition(&ticket("general", "delivery"), "delivery", "verification"), Ok(()));
+        let metrics = render(&registry);
+        assert!(metrics.contains("steward_plugin_calls_total{hook=\"guard-transition\",outcome=\"rejected\",plugin=\"field-service\"} 1"), "{metrics}");
+        assert!(metrics.contains("steward_plugin_call_duration_seconds_bucket{hook=\"guard-transition\""), "{metrics}");
+        assert!(metrics.contains("steward_plugin_fuel_consumed_total{plugin=\"field-service\"}"), "{metrics}");
+        let status = host.status("field-service").unwrap();
+        assert!(status.calls >= 4 && status.fuel_consumed > 0 && status.mean_duration_us > 0.0, "{status:?}");
+    }
+
+    #[test]
+    fn field_service_tags_urgent_on_site_work() {
+        let (host, _) = bundled_host();
+        let mut t = ticket("field_service", "on_site");
+        t.priority = "urgent".into();
+        let out = host.on_event(&event("stage_changed"), &t).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].plugin, "field-service");
+        assert_eq!(out[0].actions[0], Action::AddTag("urgent-onsite".into()));
+        assert!(matches!(&out[0].actions[1], Action::AddInternalNote(n) if n.contains("arrival")));
+        t.priority = Priority::Normal.to_string();
+        assert_eq!(host.on_event(&event("stage_changed"), &t).unwrap(), []);
+    }
+
+    #[test]
+    fn ecommerce_guards_shipping_and_closing_and_tags_returns() {
+        let (host, _) = bundled_host();
+        let mut t = ticket("ecommerce", "payment");
+        let veto = host.guard_transition(&t, "payment", "shipping").unwrap_err();
+        assert_eq!(veto.plugin, "ecommerce-returns");
+        assert!(veto.reason.contains("payment_ref"), "{veto}");
+        t.custom_fields.insert("payment_ref".into(), "PAY-1".into());
+        assert_eq!(host.guard_transition(&t, "payment", "shipping"), Ok(()));
+        t.stage = "after_sales".into();
+        t.custom_fields.insert("return_status".into(), "open".into());
+        assert!(host.guard_transition(&t, "after_sales", "closed").unwrap_err().reason.contains("return is still open"));
+        let out = host.on_event(&event("updated"), &t).unwrap();
+        assert_eq!(out[0].actions[0], Action::AddTag("return".into()));
+        t.custom_fields.insert("return_status".into(), "refunded".into());
+        assert_eq!(host.guard_transition(&t, "after_sales", "closed"), Ok(()));
+    }
+
+    #[test]
+    fn partner_scorecard_weights_on_time_csat_and_complaints() {
+        let (host, _) = bundled_host();
+        let card = host.score_partner("partner_quality", &samples::partner()).unwrap().unwrap();
+        // 90 on time (36/40), CSAT 4.5 → 87.5, 1 complaint in 40 jobs → 93.75.
+        assert!((card.score - 90.0).abs() < 1e-9, "{card:?}");
+        assert_eq!(card.grade, "A");
+        let weights: f64 = card.breakdown.iter().map(|i| i.weight).sum();
+        assert!((weights - 1.0).abs() < 1e-9);
+        let poor = PartnerStats { on_time: 20, complaints: 8, csat_average: Some(2.0), ..samples::partner() };
+        assert_eq!(host.score_partner("partner_quality", &poor).unwrap().unwrap().grade, "D");
+        assert!(matches!(host.score_partner("nope", &poor), Err(HostError::UnknownScorecard { .. })));
+    }
+
+    #[test]
+    fn kpi_plugin_computes_first_contact_resolution() {
+        let (host, _) = bundled_host();
+        assert_eq!(host.compute_kpi("first_contact_resolution", &samples::kpi()), Ok(Some(0.7)));
+        assert_eq!(host.compute_kpi("reopen_rate", &samples::kpi()), Ok(Some(0.05)));
+        assert!(matches!(host.compute_kpi("nps", &samples::kpi()), Err(HostError::UnknownKpi { .. })));
+        // No data is the plugin's own error; the hook is fail-open, so the KPI is just missing.
+        let empty = KpiInput { tickets_resolved: 0, ..samples::kpi() };
+        assert_eq!(host.compute_kpi("first_contact_resolution", &empty), Ok(None));
+        let status = host.status("first-contact-kpi").unwrap();
+        assert!(status.last_error.unwrap().contains("no-data"));
+    }
+
+    #[test]
+    fn a_bad_manifest_disables_only_that_plugin() {
+        let root = tempfile::tempdir().unwrap();
+        for (name, manifest, script) in [
+            ("good", "name = \"good\"\nversion = \"1.0.0\"\ncontract = \"steward:plugin@1\"\nruntime = \"rhai\"\nentry = \"main.rhai\"\nhooks = [\"guard-transition\"]\n", "fn guard_transition(t, f, to) { }"),
+            ("broken", "name = \"broken\"\nversion = \"1.0.0\"\ncontract = \"steward:plugin@9\"\nruntime = \"rhai\"\nentry = \"main.rhai\"\nhooks = [\"guard-transition\"]\n", ""),
+        ] {
+            std::fs::create_dir(root.path().join(name)).unwrap();
+            std::fs::write(root.path().join(name).join("plugin.toml"), manifest).unwrap();
+            std::fs::write(root.path().join(name).join("main.rhai"), script).unwrap();
+        }
+        let (host, registry) = host_with(PluginsConfig { dir: root.path().to_owned(), ..PluginsConfig::default() });
+        let errors = host.load_all();
+        assert_eq!(errors.len(), 1);
+        let text = errors[0].to_string();
+        assert!(text.contains("broken/plugin.toml:3: contract:") && text.contains("steward:plugin@9"), "{text}");
+        let broken = host.status("broken").unwrap();
+        assert!(matches!(&broken.state, PluginState::Failed { error } if error.contains("contract")), "{broken:?}");
+        assert_eq!(host.status("good").unwrap().state, PluginState::Enabled);
+        assert!(render(&registry).contains("steward_plugin_disabled{plugin=\"broken\"} 1"));
+        assert_eq!(host.guard_transition(&samples::ticket(), "a", "b"), Ok(()));
+        assert!(matches!(host.enable("broken"), Err(HostError::NotEnabled { .. })));
+    }
+
+    #[test]
+    fn a_failing_guard_rejects_when_fail_closed_and_is_skipped_when_fail_open() {
+        let (_root, dir) = rhai_plugin("closed", LOOPING_GUARD, "[limits]\nfuel = 1000\n");
+        let (host, _) = host_with(PluginsConfig::default());
+        host.load_dir(&dir).unwrap();
+        let veto = host.guard_transition(&samples::ticket(), "a", "b").unwrap_err();
+        assert!(veto.plugin_failed && veto.reason.contains("out of fuel"), "{veto}");
+
+        let (_root, dir) = rhai_plugin("open", LOOPING_GUARD, "[limits]\nfuel = 1000\n[failure]\nguard-transition = \"fail-open\"\n");
+        let (host, registry) = host_with(PluginsConfig::default());
+        host.load_dir(&dir).unwrap();
+        assert_eq!(host.guard_transition(&samples::ticket(), "a", "b"), Ok(()));
+        let status = host.status("open").unwrap();
+        assert_eq!((status.calls, status.failures), (1, 1));
+        assert!(status.last_error.unwrap().contains("out of fuel"));
+        assert!(render(&registry).contains("steward_plugin_calls_total{hook=\"guard-transition\",outcome=\"out_of_fuel\",plugin=\"open\"} 1"));
+    }
+
+    #[test]
+    fn a_wasm_plugin_breaking_the_contract_in_on_event_follows_its_failure_policy() {
+        let (_root, dir) = testing::bad_guest_dir("\"on-event\"", "");
+        let (host, registry) = host_with(PluginsConfig::default());
+        host.load_dir(&dir).unwrap();
+        assert_eq!(host.on_event(&event("created"), &samples::ticket()), Ok(vec![]));
+        assert!(render(&registry).contains("steward_plugin_calls_total{hook=\"on-event\",outcome=\"bad_output\",plugin=\"bad-guest\"} 1"));
+
+        let (_root, dir) = testing::bad_guest_dir("\"on-event\"", "[failure]\non-event = \"fail-closed\"\n");
+        let (host, _) = host_with(PluginsConfig::default());
+        host.load_dir(&dir).unwrap();
+        let e = host.on_event(&event("created"), &samples::ticket()).unwrap_err();
+        assert!(matches!(&e, HostError::Failed { plugin, hook: Hook::OnEvent, error: PluginError::BadOutput { .. } } if plugin == "bad-guest"), "{e}");
+    }
+
+    #[test]
+    fn a_plugin_failing_repeatedly_is_disabled_until_an_admin_enables_it() {
+        let (_root, dir) = rhai_plugin("flaky", LOOPING_GUARD, "[limits]\nfuel = 1000\n[failure]\nguard-transition = \"fail-open\"\n");
+        let (host, registry) = host_with(PluginsConfig { failure_threshold: 3, failure_window_secs: 600, ..PluginsConfig::default() });
+        host.load_dir(&dir).unwrap();
+        for _ in 0..5 {
+            assert_eq!(host.guard_transition(&samples::ticket(), "a", "b"), Ok(()));
+        }
+        let status = host.status("flaky").unwrap();
+        assert_eq!(status.calls, 3, "no calls once disabled");
+        assert!(matches!(&status.state, PluginState::AutoDisabled { reason } if reason.contains("3 times")), "{status:?}");
+        assert!(render(&registry).contains("steward_plugin_disabled{plugin=\"flaky\"} 1"));
+        host.enable("flaky").unwrap();
+        assert!(render(&registry).contains("steward_plugin_disabled{plugin=\"flaky\"} 0"));
+        host.guard_transition(&samples::ticket(), "a", "b").unwrap();
+        assert_eq!(host.status("flaky").unwrap().state, PluginState::Enabled, "failures were forgotten on enable");
+        host.disable("flaky").unwrap();
+        host.guard_transition(&samples::ticket(), "a", "b").unwrap();
+        assert_eq!(host.status("flaky").unwrap().calls, 4);
+    }
+
+    #[test]
+    fn failures_outside_the_window_do_not_add_up() {
+        let (_root, dir) = rhai_plugin("slow-burn", LOOPING_GUARD, "[limits]\nfuel = 1000\n[failure]\nguard-transition = \"fail-open\"\n");
+        let (host, _) = host_with(PluginsConfig { failure_threshold: 2, failure_window_secs: 0, ..PluginsConfig::default() });
+        host.load_dir(&dir).unwrap();
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(5));
+            host.guard_transition(&samples::ticket(), "a", "b").unwrap();
+        }
+        assert_eq!(host.status("slow-burn").unwrap().state, PluginState::Enabled);
+    }
+
+    #[test]
+    fn reload_swaps_versions_while_calls_in_flight_keep_the_old_one() {
+        let (_root, dir) = rhai_plugin("versioned", "fn guard_transition(t, f, to) { \"v1\" }", "");
+        let (host, _) = host_with(PluginsConfig::default());
+        host.load_dir(&dir).unwrap();
+        // What a call in flight holds: the version it started with.
+        let in_flight = host.callable(Hook::GuardTransition).pop().unwrap().2;
+        std::fs::write(dir.join("main.rhai"), "fn guard_transition(t, f, to) { \"v2\" }").unwrap();
+        std::fs::write(dir.join("plugin.toml"), std::fs::read_to_string(dir.join("plugin.toml")).unwrap().replace("1.0.0", "1.1.0")).unwrap();
+        let status = host.reload("versioned").unwrap();
+        assert_eq!(status.version.as_deref(), Some("1.1.0"));
+        assert_eq!(in_flight.plugin.guard_transition(&samples::ticket(), "a", "b").unwrap().value, Verdict::Reject("v1".into()));
+        assert_eq!(host.guard_transition(&samples::ticket(), "a", "b").unwrap_err().reason, "v2");
+
+        // A reload that fails marks the plugin failed instead of keeping a stale version running.
+        std::fs::write(dir.join("main.rhai"), "fn guard_transition(t, f, to) {").unwrap();
+        assert!(matches!(host.reload("versioned"), Err(HostError::Load(_))));
+        assert!(matches!(host.status("versioned").unwrap().state, PluginState::Failed { .. }));
+        assert_eq!(host.guard_transition(&samples::ticket(), "a", "b"), Ok(()));
+        std::fs::write(dir.join("main.rhai"), "fn guard_transition(t, f, to) { }").unwrap();
+        assert_eq!(host.reload("versioned").unwrap().state, PluginState::Enabled);
+    }
+
+    #[test]
+    fn operator_caps_bound_what_plugins_ask_for() {
+        let config = PluginsConfig::default();
+        let asked = RequestedLimits { fuel: Some(u64::MAX), memory_mb: Some(4096), wall_time_ms: None };
+        let limits = config.limits_for(&asked);
+        assert_eq!(limits.fuel, config.max_fuel);
+        assert_eq!(limits.memory_bytes, u64::from(config.max_memory_mb) << 20);
+        assert_eq!(limits.wall_time, Duration::from_millis(config.default_wall_time_ms));
+    }
+
+    #[tokio::test]
+    async fn async_wrappers_run_on_the_blocking_pool() {
+        let (host, _) = bundled_host();
+        let host = Arc::new(host);
+        let veto = host.guard_transition_async(ticket("field_service", "parts"), "parts".into(), "verification".into()).await.unwrap_err();
+        assert_eq!(veto.plugin, "field-service");
+        assert_eq!(host.compute_kpi_async("first_contact_resolution".into(), samples::kpi()).await, Ok(Some(0.7)));
+    }
+}
