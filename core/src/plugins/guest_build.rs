@@ -39,14 +39,19 @@ pub fn artifact(out_dir: &Path, crate_name: &str) -> PathBuf {
 }
 
 fn run_cargo(workspace: &Path) -> Result<PathBuf, BuildError> {
+    build_workspace_into(workspace, &workspace.join("target"))
+}
+
+/// Builds the guest workspace at `workspace` into `target_dir` (several guest workspaces may
+/// share one target directory to reuse compiled dependencies) and returns the `.wasm` directory.
+pub fn build_workspace_into(workspace: &Path, target_dir: &Path) -> Result<PathBuf, BuildError> {
     let err = |message: String| BuildError { workspace: workspace.display().to_string(), message };
-    let target_dir = workspace.join("target");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(workspace)
         .args(["build", "--release", "--workspace", "--target", GUEST_TARGET])
         // The host build's settings must not leak into the guest build.
-        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("CARGO_TARGET_DIR", target_dir)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")

@@ -153,8 +153,18 @@ impl Manifest {
             Err(e) => {
                 let path = e.path().to_string();
                 let inner = e.into_inner();
-                let field = if path == "." || path.is_empty() { "(syntax)".to_owned() } else { path };
-                return Err(err(inner.span(), &field, inner.message().to_owned()));
+                let message = inner.message();
+                // serde reports a missing key at the parent's path; name the key itself.
+                let missing = message.strip_prefix("missing field `").and_then(|m| m.split('`').next());
+                let field = match (path.as_str(), missing) {
+                    ("." | "", Some(key)) => key.to_owned(),
+                    (_, Some(key)) => format!("{path}.{key}"),
+                    ("." | "", None) => "(syntax)".to_owned(),
+                    _ => path,
+                };
+                // A missing key has no line of its own (serde points at the whole table).
+                let span = if missing.is_some() { None } else { inner.span() };
+                return Err(err(span, &field, message.to_owned()));
             }
         };
 
@@ -368,6 +378,9 @@ on-event = "fail-closed"
         assert!(e.field.starts_with("hooks"), "{e}");
         let e = parse(&GOOD.replace("field_service.wasm", "field_service.rhai")).unwrap_err();
         assert_eq!(e.field, "entry");
+        let e = parse(&GOOD.replace("entry = \"field_service.wasm\"\n", "")).unwrap_err();
+        assert_eq!(e.field, "entry");
+        assert!(e.message.contains("missing"), "{e}");
         let e = parse(&GOOD.replace("name = \"field-service\"", "name = \"Field Service\"")).unwrap_err();
         assert_eq!(e.field, "name");
         let e = parse(&GOOD.replace("hooks = [\"guard-transition\", \"on-event\"]", "hooks = [\"guard-transition\"]")).unwrap_err();

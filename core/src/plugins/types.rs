@@ -283,9 +283,9 @@ pub(crate) fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
-#[cfg(test)]
-pub(crate) mod samples {
-    //! Sample inputs shared by the tests of every runtime.
+pub mod samples {
+    //! Sample inputs: what `steward plugin test` feeds hooks when given no fixture, and what
+    //! the tests of both runtimes use.
     use super::*;
 
     pub const NOW: i64 = 1_767_225_600_000;
