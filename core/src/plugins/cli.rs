@@ -302,7 +302,10 @@ pub fn test(dir: &Path, fixture: &Fixture, config: &PluginsConfig) -> Result<Vec
             ),
             Hook::ScorePartner => {
                 let name = fixture.scorecard.clone().or_else(|| manifest.scorecards.first().map(|c| c.name.clone())).unwrap_or_default();
-                (format!("scorecard `{name}` for {}", partner.partner_name), plugin.score_partner(&name, &partner).map(|c| (format!("{:?}", c.value), c.usage)))
+                (
+                    format!("scorecard `{name}` for {}", partner.partner_name),
+                    plugin.score_partner(&name, &partner).map(|c| (format!("{:?}", c.value), c.usage)),
+                )
             }
             Hook::ComputeKpi => {
                 let name = fixture.kpi.clone().or_else(|| manifest.kpis.first().map(|k| k.name.clone())).unwrap_or_default();

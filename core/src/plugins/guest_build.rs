@@ -84,3 +84,22 @@ pub fn install(artifact: &Path, dest: &Path) -> std::io::Result<()> {
     std::fs::write(&tmp, &new)?;
     std::fs::rename(&tmp, dest)
 }
+
+/// Builds the repository's guest workspace and installs each bundled WASM plugin's component
+/// next to its manifest (`plugins/<name>/<name_with_underscores>.wasm`), so `plugins/` can be
+/// loaded as is. Returns the plugins directory.
+pub fn build_and_install_bundled() -> Result<PathBuf, BuildError> {
+    let workspace = repository_guest_workspace();
+    let out = build_workspace(&workspace)?;
+    let io_err = |e: std::io::Error| BuildError { workspace: workspace.display().to_string(), message: e.to_string() };
+    for entry in std::fs::read_dir(&workspace).map_err(io_err)? {
+        let dir = entry.map_err(io_err)?.path();
+        if !(dir.join("Cargo.toml").is_file() && dir.join(super::manifest::MANIFEST_FILE).is_file()) {
+            continue;
+        }
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let built = artifact(&out, &name);
+        install(&built, &dir.join(built.file_name().expect("file name"))).map_err(io_err)?;
+    }
+    Ok(workspace)
+}

@@ -5,8 +5,8 @@
 use super::manifest::{RequestedLimits, MANIFEST_FILE};
 use super::wasm::{WasmRuntime, WasmRuntimeConfig};
 use super::{
-    load_plugin, Action, Call, EventSnapshot, FailurePolicy, Hook, KpiDecl, KpiInput, Limits, LoadError, Manifest,
-    PartnerStats, Plugin, PluginError, Runtime, Scorecard, ScorecardDecl, TicketSnapshot, Verdict,
+    load_plugin, Action, Call, EventSnapshot, FailurePolicy, Hook, KpiDecl, KpiInput, Limits, LoadError, Manifest, PartnerStats, Plugin,
+    PluginError, Runtime, Scorecard, ScorecardDecl, TicketSnapshot, Verdict,
 };
 use crate::domain::process::Process;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
@@ -78,7 +78,11 @@ impl PluginsConfig {
     }
 
     pub fn wasm_runtime_config(&self) -> WasmRuntimeConfig {
-        WasmRuntimeConfig { cache_dir: self.cache_dir.clone(), max_memory_bytes: u64::from(self.max_memory_mb) << 20, ..WasmRuntimeConfig::default() }
+        WasmRuntimeConfig {
+            cache_dir: self.cache_dir.clone(),
+            max_memory_bytes: u64::from(self.max_memory_mb) << 20,
+            ..WasmRuntimeConfig::default()
+        }
     }
 }
 
@@ -90,9 +94,13 @@ pub enum PluginState {
     /// Disabled by an administrator.
     Disabled,
     /// Disabled by Steward after repeated failures; an administrator enables it again.
-    AutoDisabled { reason: String },
+    AutoDisabled {
+        reason: String,
+    },
     /// Could not be loaded; fix it and reload.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// What the API and the CLI show about a plugin.
@@ -160,14 +168,23 @@ struct PluginMetrics {
 
 impl PluginMetrics {
     fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let calls = IntCounterVec::new(Opts::new("steward_plugin_calls_total", "Plugin hook calls, by plugin, hook and outcome."), &["plugin", "hook", "outcome"])?;
+        let calls = IntCounterVec::new(
+            Opts::new("steward_plugin_calls_total", "Plugin hook calls, by plugin, hook and outcome."),
+            &["plugin", "hook", "outcome"],
+        )?;
         let duration = HistogramVec::new(
             HistogramOpts::new("steward_plugin_call_duration_seconds", "Time a plugin hook call took, instantiation included.")
                 .buckets(vec![0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05, 0.25, 1.0]),
             &["plugin", "hook"],
         )?;
-        let fuel = IntCounterVec::new(Opts::new("steward_plugin_fuel_consumed_total", "Fuel (WASM) or operations (Rhai) consumed by successful calls."), &["plugin"])?;
-        let disabled = IntGaugeVec::new(Opts::new("steward_plugin_disabled", "1 while a plugin is disabled, failed to load or auto-disabled."), &["plugin"])?;
+        let fuel = IntCounterVec::new(
+            Opts::new("steward_plugin_fuel_consumed_total", "Fuel (WASM) or operations (Rhai) consumed by successful calls."),
+            &["plugin"],
+        )?;
+        let disabled = IntGaugeVec::new(
+            Opts::new("steward_plugin_disabled", "1 while a plugin is disabled, failed to load or auto-disabled."),
+            &["plugin"],
+        )?;
         registry.register(Box::new(calls.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(fuel.clone()))?;
@@ -278,7 +295,12 @@ impl PluginHost {
                     slots.remove(&dir_key);
                 }
                 let slot = slots.entry(name.clone()).or_insert_with(|| {
-                    Arc::new(Slot { dir: dir.to_owned(), loaded: RwLock::new(None), state: Mutex::new(PluginState::Enabled), stats: Stats::default() })
+                    Arc::new(Slot {
+                        dir: dir.to_owned(),
+                        loaded: RwLock::new(None),
+                        state: Mutex::new(PluginState::Enabled),
+                        stats: Stats::default(),
+                    })
                 });
                 *slot.loaded.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(loaded));
                 if matches!(slot.state(), PluginState::Failed { .. }) {
@@ -308,7 +330,12 @@ impl PluginHost {
         // Keep the previous good version of a plugin whose reload failed: mark it failed.
         let key = slots.iter().find(|(_, s)| s.dir == dir).map(|(k, _)| k.clone()).unwrap_or_else(|| dir_key(dir));
         let slot = slots.entry(key.clone()).or_insert_with(|| {
-            Arc::new(Slot { dir: dir.to_owned(), loaded: RwLock::new(None), state: Mutex::new(PluginState::Enabled), stats: Stats::default() })
+            Arc::new(Slot {
+                dir: dir.to_owned(),
+                loaded: RwLock::new(None),
+                state: Mutex::new(PluginState::Enabled),
+                stats: Stats::default(),
+            })
         });
         *slot.loaded.write().unwrap_or_else(|e| e.into_inner()) = None;
         slot.set_state(PluginState::Failed { error: error.to_string() });
@@ -320,7 +347,12 @@ impl PluginHost {
     }
 
     fn slot(&self, name: &str) -> Result<Arc<Slot>, HostError> {
-        self.slots.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned().ok_or_else(|| HostError::UnknownPlugin { name: name.to_owned() })
+        self.slots
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+            .ok_or_else(|| HostError::UnknownPlugin { name: name.to_owned() })
     }
 
     /// Enabled plugins that implement `hook`, in name order, each with the version to call.
@@ -410,7 +442,11 @@ impl PluginHost {
     /// KPIs declared by loaded plugins, with the plugin's name.
     pub fn kpis(&self) -> Vec<(String, KpiDecl)> {
         let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
-        slots.iter().filter_map(|(n, s)| s.loaded().map(|l| (n.clone(), l))).flat_map(|(n, l)| l.manifest.kpis.iter().map(move |k| (n.clone(), k.clone())).collect::<Vec<_>>()).collect()
+        slots
+            .iter()
+            .filter_map(|(n, s)| s.loaded().map(|l| (n.clone(), l)))
+            .flat_map(|(n, l)| l.manifest.kpis.iter().map(move |k| (n.clone(), k.clone())).collect::<Vec<_>>())
+            .collect()
     }
 
     /// Scorecards declared by loaded plugins, with the plugin's name.
@@ -428,16 +464,27 @@ impl PluginHost {
     /// guards) and is skipped, logged and counted when fail-open.
     pub fn guard_transition(&self, ticket: &TicketSnapshot, from: &str, to: &str) -> Result<(), GuardRejection> {
         for (name, slot, loaded) in self.callable(Hook::GuardTransition) {
-            let result = self.invoke(&name, &slot, &loaded, Hook::GuardTransition, |p| p.guard_transition(ticket, from, to), |v| match v {
-                Verdict::Allow => "ok",
-                Verdict::Reject(_) => "rejected",
-            });
+            let result = self.invoke(
+                &name,
+                &slot,
+                &loaded,
+                Hook::GuardTransition,
+                |p| p.guard_transition(ticket, from, to),
+                |v| match v {
+                    Verdict::Allow => "ok",
+                    Verdict::Reject(_) => "rejected",
+                },
+            );
             match result {
                 Ok(Verdict::Allow) => {}
                 Ok(Verdict::Reject(reason)) => return Err(GuardRejection { plugin: name, reason, plugin_failed: false }),
                 Err(error) => {
                     if loaded.manifest.failure_policy(Hook::GuardTransition) == FailurePolicy::FailClosed {
-                        return Err(GuardRejection { plugin: name, reason: format!("the plugin's guard failed, so the move is refused: {error}"), plugin_failed: true });
+                        return Err(GuardRejection {
+                            plugin: name,
+                            reason: format!("the plugin's guard failed, so the move is refused: {error}"),
+                            plugin_failed: true,
+                        });
                     }
                 }
             }
@@ -465,7 +512,9 @@ impl PluginHost {
 
     /// Computes a plugin-declared KPI. `Ok(None)`: the plugin failed and is fail-open.
     pub fn compute_kpi(&self, kpi: &str, input: &KpiInput) -> Result<Option<f64>, HostError> {
-        let (name, slot, loaded) = self.declaring(Hook::ComputeKpi, |m| m.kpis.iter().any(|k| k.name == kpi)).ok_or_else(|| HostError::UnknownKpi { name: kpi.to_owned() })?;
+        let (name, slot, loaded) = self
+            .declaring(Hook::ComputeKpi, |m| m.kpis.iter().any(|k| k.name == kpi))
+            .ok_or_else(|| HostError::UnknownKpi { name: kpi.to_owned() })?;
         self.single(&name, &slot, &loaded, Hook::ComputeKpi, |p| p.compute_kpi(kpi, input))
     }
 
@@ -479,16 +528,27 @@ impl PluginHost {
 
     fn declaring(&self, hook: Hook, declares: impl Fn(&Manifest) -> bool) -> Option<(String, Arc<Slot>, Arc<Loaded>)> {
         let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
-        slots.iter().find_map(|(name, slot)| slot.loaded().filter(|l| l.manifest.implements(hook) && declares(&l.manifest)).map(|l| (name.clone(), slot.clone(), l)))
+        slots.iter().find_map(|(name, slot)| {
+            slot.loaded().filter(|l| l.manifest.implements(hook) && declares(&l.manifest)).map(|l| (name.clone(), slot.clone(), l))
+        })
     }
 
-    fn single<T>(&self, name: &str, slot: &Slot, loaded: &Loaded, hook: Hook, f: impl FnOnce(&dyn Plugin) -> Result<Call<T>, PluginError>) -> Result<Option<T>, HostError> {
+    fn single<T>(
+        &self,
+        name: &str,
+        slot: &Slot,
+        loaded: &Loaded,
+        hook: Hook,
+        f: impl FnOnce(&dyn Plugin) -> Result<Call<T>, PluginError>,
+    ) -> Result<Option<T>, HostError> {
         if slot.state() != PluginState::Enabled {
             return Err(HostError::NotEnabled { name: name.to_owned() });
         }
         match self.invoke(name, slot, loaded, hook, f, |_| "ok") {
             Ok(v) => Ok(Some(v)),
-            Err(error) if loaded.manifest.failure_policy(hook) == FailurePolicy::FailClosed => Err(HostError::Failed { plugin: name.to_owned(), hook, error }),
+            Err(error) if loaded.manifest.failure_policy(hook) == FailurePolicy::FailClosed => {
+                Err(HostError::Failed { plugin: name.to_owned(), hook, error })
+            }
             Err(_) => Ok(None),
         }
     }
@@ -557,7 +617,11 @@ impl PluginHost {
     pub async fn guard_transition_async(self: &Arc<Self>, ticket: TicketSnapshot, from: String, to: String) -> Result<(), GuardRejection> {
         let host = self.clone();
         tokio::task::spawn_blocking(move || host.guard_transition(&ticket, &from, &to)).await.unwrap_or_else(|e| {
-            Err(GuardRejection { plugin: "(plugin host)".into(), reason: format!("the guard call did not complete: {e}"), plugin_failed: true })
+            Err(GuardRejection {
+                plugin: "(plugin host)".into(),
+                reason: format!("the guard call did not complete: {e}"),
+                plugin_failed: true,
+            })
         })
     }
 
@@ -565,7 +629,11 @@ impl PluginHost {
     pub async fn on_event_async(self: &Arc<Self>, event: EventSnapshot, ticket: TicketSnapshot) -> Result<Vec<PluginActions>, HostError> {
         let host = self.clone();
         tokio::task::spawn_blocking(move || host.on_event(&event, &ticket)).await.unwrap_or_else(|e| {
-            Err(HostError::Failed { plugin: "(plugin host)".into(), hook: Hook::OnEvent, error: PluginError::Host { message: e.to_string() } })
+            Err(HostError::Failed {
+                plugin: "(plugin host)".into(),
+                hook: Hook::OnEvent,
+                error: PluginError::Host { message: e.to_string() },
+            })
         })
     }
 
@@ -573,7 +641,11 @@ impl PluginHost {
     pub async fn compute_kpi_async(self: &Arc<Self>, kpi: String, input: KpiInput) -> Result<Option<f64>, HostError> {
         let host = self.clone();
         tokio::task::spawn_blocking(move || host.compute_kpi(&kpi, &input)).await.unwrap_or_else(|e| {
-            Err(HostError::Failed { plugin: "(plugin host)".into(), hook: Hook::ComputeKpi, error: PluginError::Host { message: e.to_string() } })
+            Err(HostError::Failed {
+                plugin: "(plugin host)".into(),
+                hook: Hook::ComputeKpi,
+                error: PluginError::Host { message: e.to_string() },
+            })
         })
     }
 
@@ -581,7 +653,11 @@ impl PluginHost {
     pub async fn score_partner_async(self: &Arc<Self>, scorecard: String, stats: PartnerStats) -> Result<Option<Scorecard>, HostError> {
         let host = self.clone();
         tokio::task::spawn_blocking(move || host.score_partner(&scorecard, &stats)).await.unwrap_or_else(|e| {
-            Err(HostError::Failed { plugin: "(plugin host)".into(), hook: Hook::ScorePartner, error: PluginError::Host { message: e.to_string() } })
+            Err(HostError::Failed {
+                plugin: "(plugin host)".into(),
+                hook: Hook::ScorePartner,
+                error: PluginError::Host { message: e.to_string() },
+            })
         })
     }
 }
@@ -593,9 +669,9 @@ fn dir_key(dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ticket::Priority;
     use crate::plugins::testing;
     use crate::plugins::types::samples;
-    use crate::domain::ticket::Priority;
 
     fn host_with(config: PluginsConfig) -> (PluginHost, Registry) {
         let registry = Registry::new();
@@ -605,7 +681,6 @@ mod tests {
     /// A host over the repository's bundled plugins.
     fn bundled_host() -> (PluginHost, Registry) {
         let dir = testing::bundled("field-service").parent().unwrap().to_owned();
-        testing::bundled("first-contact-kpi");
         let (host, registry) = host_with(PluginsConfig { dir, cache_dir: None, ..PluginsConfig::default() });
         assert_eq!(host.load_all(), []);
         (host, registry)
@@ -666,7 +741,10 @@ mod tests {
         assert_eq!(host.guard_transition(&t, "parts", "on_site"), Ok(()));
         assert_eq!(host.guard_transition(&ticket("general", "delivery"), "delivery", "verification"), Ok(()));
         let metrics = render(&registry);
-        assert!(metrics.contains("steward_plugin_calls_total{hook=\"guard-transition\",outcome=\"rejected\",plugin=\"field-service\"} 1"), "{metrics}");
+        assert!(
+            metrics.contains("steward_plugin_calls_total{hook=\"guard-transition\",outcome=\"rejected\",plugin=\"field-service\"} 1"),
+            "{metrics}"
+        );
         assert!(metrics.contains("steward_plugin_call_duration_seconds_bucket{hook=\"guard-transition\""), "{metrics}");
         assert!(metrics.contains("steward_plugin_fuel_consumed_total{plugin=\"field-service\"}"), "{metrics}");
         let status = host.status("field-service").unwrap();
@@ -771,7 +849,9 @@ mod tests {
         let status = host.status("open").unwrap();
         assert_eq!((status.calls, status.failures), (1, 1));
         assert!(status.last_error.unwrap().contains("out of fuel"));
-        assert!(render(&registry).contains("steward_plugin_calls_total{hook=\"guard-transition\",outcome=\"out_of_fuel\",plugin=\"open\"} 1"));
+        assert!(
+            render(&registry).contains("steward_plugin_calls_total{hook=\"guard-transition\",outcome=\"out_of_fuel\",plugin=\"open\"} 1")
+        );
     }
 
     #[test]
@@ -786,7 +866,10 @@ mod tests {
         let (host, _) = host_with(PluginsConfig::default());
         host.load_dir(&dir).unwrap();
         let e = host.on_event(&event("created"), &samples::ticket()).unwrap_err();
-        assert!(matches!(&e, HostError::Failed { plugin, hook: Hook::OnEvent, error: PluginError::BadOutput { .. } } if plugin == "bad-guest"), "{e}");
+        assert!(
+            matches!(&e, HostError::Failed { plugin, hook: Hook::OnEvent, error: PluginError::BadOutput { .. } } if plugin == "bad-guest"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -830,7 +913,8 @@ mod tests {
         // What a call in flight holds: the version it started with.
         let in_flight = host.callable(Hook::GuardTransition).pop().unwrap().2;
         std::fs::write(dir.join("main.rhai"), "fn guard_transition(t, f, to) { \"v2\" }").unwrap();
-        std::fs::write(dir.join("plugin.toml"), std::fs::read_to_string(dir.join("plugin.toml")).unwrap().replace("1.0.0", "1.1.0")).unwrap();
+        std::fs::write(dir.join("plugin.toml"), std::fs::read_to_string(dir.join("plugin.toml")).unwrap().replace("1.0.0", "1.1.0"))
+            .unwrap();
         let status = host.reload("versioned").unwrap();
         assert_eq!(status.version.as_deref(), Some("1.1.0"));
         assert_eq!(in_flight.plugin.guard_transition(&samples::ticket(), "a", "b").unwrap().value, Verdict::Reject("v1".into()));

@@ -170,10 +170,15 @@ impl Manifest {
 
         let name = raw.name.get_ref();
         if !is_plugin_name(name) {
-            return Err(err(Some(raw.name.span()), "name", format!("`{name}` must be lower-case letters, digits and - or _, starting with a letter, at most 64 characters")));
+            return Err(err(
+                Some(raw.name.span()),
+                "name",
+                format!("`{name}` must be lower-case letters, digits and - or _, starting with a letter, at most 64 characters"),
+            ));
         }
-        let version = semver::Version::parse(raw.version.get_ref())
-            .map_err(|e| err(Some(raw.version.span()), "version", format!("`{}` is not a semantic version such as 1.2.0: {e}", raw.version.get_ref())))?;
+        let version = semver::Version::parse(raw.version.get_ref()).map_err(|e| {
+            err(Some(raw.version.span()), "version", format!("`{}` is not a semantic version such as 1.2.0: {e}", raw.version.get_ref()))
+        })?;
         let contract = parse_contract(raw.contract.get_ref()).map_err(|m| err(Some(raw.contract.span()), "contract", m))?;
         let entry = raw.entry.get_ref();
         let expected_ext = match raw.runtime {
@@ -181,7 +186,11 @@ impl Manifest {
             Runtime::Rhai => "rhai",
         };
         if Path::new(entry).extension().is_none_or(|x| x != expected_ext) {
-            return Err(err(Some(raw.entry.span()), "entry", format!("a {} plugin's entry is a .{expected_ext} file, not `{entry}`", raw.runtime.as_str())));
+            return Err(err(
+                Some(raw.entry.span()),
+                "entry",
+                format!("a {} plugin's entry is a .{expected_ext} file, not `{entry}`", raw.runtime.as_str()),
+            ));
         }
         if raw.hooks.is_empty() {
             return Err(err(None, "hooks", "a plugin implements at least one hook".into()));
@@ -218,7 +227,11 @@ impl Manifest {
         }
         for (i, card) in raw.contributes.scorecards.iter().enumerate() {
             if !hooks.contains(&Hook::ScorePartner) {
-                return Err(err(None, &format!("contributes.scorecards[{i}]"), "declaring a scorecard needs the `score-partner` hook".into()));
+                return Err(err(
+                    None,
+                    &format!("contributes.scorecards[{i}]"),
+                    "declaring a scorecard needs the `score-partner` hook".into(),
+                ));
             }
             if !is_snake_key(&card.name) {
                 return Err(err(None, &format!("contributes.scorecards[{i}].name"), format!("`{}` must be lower_snake_case", card.name)));
@@ -230,8 +243,12 @@ impl Manifest {
             let process_file = dir.join(path.get_ref());
             let text = std::fs::read_to_string(&process_file)
                 .map_err(|e| err(Some(path.span()), &field, format!("cannot read `{}`: {e}", process_file.display())))?;
-            let process = Process::from_toml(&process_file.display().to_string(), &text)
-                .map_err(|e| ManifestError { file: PathBuf::from(&e.file), line: e.line, field: e.field.clone(), message: e.message.clone() })?;
+            let process = Process::from_toml(&process_file.display().to_string(), &text).map_err(|e| ManifestError {
+                file: PathBuf::from(&e.file),
+                line: e.line,
+                field: e.field.clone(),
+                message: e.message.clone(),
+            })?;
             processes.push(process);
         }
 
@@ -286,7 +303,9 @@ fn is_plugin_name(s: &str) -> bool {
 
 fn is_snake_key(s: &str) -> bool {
     let mut chars = s.chars();
-    s.len() <= 64 && chars.next().is_some_and(|c| c.is_ascii_lowercase()) && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    s.len() <= 64
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// A manifest (or a file it names) that cannot be used.

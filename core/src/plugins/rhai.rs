@@ -10,11 +10,11 @@
 //! strings, arrays and maps are limited; wall time is checked from the progress callback.
 
 use super::types::{check_kpi_value, truncate, RawPayload, MAX_REASON_BYTES};
-use super::{
-    Action, Call, EventSnapshot, Hook, KpiInput, LoadError, Manifest, PartnerStats, Plugin, PluginError, ScoreItem,
-    Scorecard, TicketSnapshot, Usage, Verdict,
-};
 use super::Limits;
+use super::{
+    Action, Call, EventSnapshot, Hook, KpiInput, LoadError, Manifest, PartnerStats, Plugin, PluginError, ScoreItem, Scorecard,
+    TicketSnapshot, Usage, Verdict,
+};
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Scope, AST};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -52,20 +52,24 @@ pub struct RhaiPlugin {
 impl RhaiPlugin {
     pub fn load(manifest: &Manifest, limits: Limits) -> Result<Self, LoadError> {
         let file = manifest.entry.display().to_string();
-        let source = std::fs::read_to_string(&manifest.entry).map_err(|e| LoadError::Entry { file: file.clone(), message: e.to_string() })?;
+        let source =
+            std::fs::read_to_string(&manifest.entry).map_err(|e| LoadError::Entry { file: file.clone(), message: e.to_string() })?;
         Self::compile(&manifest.name, &file, &source, &manifest.hooks, limits)
     }
 
     /// Compiles `source` and checks that every hook in `hooks` is defined with the right arity.
     pub fn compile(name: &str, file: &str, source: &str, hooks: &[Hook], limits: Limits) -> Result<Self, LoadError> {
         let engine = build_engine(name, limits);
-        let ast = engine.compile(source).map_err(|e| LoadError::Entry { file: file.to_owned(), message: format!("does not compile: {e}") })?;
+        let ast =
+            engine.compile(source).map_err(|e| LoadError::Entry { file: file.to_owned(), message: format!("does not compile: {e}") })?;
         for hook in hooks {
             let (fn_name, arity) = signature(*hook);
             if !ast.iter_functions().any(|f| f.name == fn_name && f.params.len() == arity) {
                 return Err(LoadError::Entry {
                     file: file.to_owned(),
-                    message: format!("the manifest lists hook `{hook}` but the script defines no function `{fn_name}` with {arity} parameters"),
+                    message: format!(
+                        "the manifest lists hook `{hook}` but the script defines no function `{fn_name}` with {arity} parameters"
+                    ),
                 });
             }
         }
@@ -248,7 +252,8 @@ fn parse_scorecard(value: Dynamic, limits: &Limits) -> Result<Scorecard, PluginE
         for (i, item) in items.into_iter().enumerate() {
             let item = item.try_cast::<Map>().ok_or_else(|| bad(format!("breakdown[{i}] must be #{{ criterion, score, weight }}")))?;
             let field = |k: &str| item.get(k).and_then(number).ok_or_else(|| bad(format!("breakdown[{i}].{k} must be a number")));
-            let criterion = item.get("criterion").and_then(text).ok_or_else(|| bad(format!("breakdown[{i}].criterion must be a string")))?;
+            let criterion =
+                item.get("criterion").and_then(text).ok_or_else(|| bad(format!("breakdown[{i}].criterion must be a string")))?;
             size += criterion.len() + 16;
             breakdown.push(ScoreItem { criterion, score: field("score")?, weight: field("weight")? });
         }
@@ -291,7 +296,13 @@ impl std::fmt::Debug for RhaiPlugin {
 
 /// The limits tests and tools use when nothing else is configured.
 pub fn default_limits() -> Limits {
-    Limits { fuel: 1_000_000, memory_bytes: 16 << 20, wall_time: Duration::from_millis(200), max_input_bytes: 256 << 10, max_output_bytes: 64 << 10 }
+    Limits {
+        fuel: 1_000_000,
+        memory_bytes: 16 << 20,
+        wall_time: Duration::from_millis(200),
+        max_input_bytes: 256 << 10,
+        max_output_bytes: 64 << 10,
+    }
 }
 
 #[cfg(test)]
@@ -333,7 +344,12 @@ mod tests {
                  set_custom_field("visits", #{ count: 2 })]
             }
         "#;
-        let event = EventSnapshot { kind: "stage_changed".into(), data: serde_json::json!({"from": "a", "to": "b"}), at: samples::NOW, actor: "ann".into() };
+        let event = EventSnapshot {
+            kind: "stage_changed".into(),
+            data: serde_json::json!({"from": "a", "to": "b"}),
+            at: samples::NOW,
+            actor: "ann".into(),
+        };
         let actions = plugin(src, &[Hook::OnEvent]).on_event(&event, &samples::ticket()).unwrap().value;
         assert_eq!(
             actions,
@@ -379,13 +395,38 @@ mod tests {
 
     #[test]
     fn eval_and_imports_are_not_available() {
-        let e = RhaiPlugin::compile("t", "t.rhai", r#"fn guard_transition(t, f, to) { eval("1") }"#, &[Hook::GuardTransition], default_limits()).unwrap_err();
+        let e = RhaiPlugin::compile(
+            "t",
+            "t.rhai",
+            r#"fn guard_transition(t, f, to) { eval("1") }"#,
+            &[Hook::GuardTransition],
+            default_limits(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("eval"), "{e}");
-        let e = RhaiPlugin::compile("t", "t.rhai", "import \"fs\" as fs;\nfn guard_transition(t, f, to) { }", &[Hook::GuardTransition], default_limits()).unwrap_err();
+        let e = RhaiPlugin::compile(
+            "t",
+            "t.rhai",
+            "import \"fs\" as fs;\nfn guard_transition(t, f, to) { }",
+            &[Hook::GuardTransition],
+            default_limits(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("does not compile"), "{e}");
-        let e = RhaiPlugin::compile("t", "t.rhai", "fn guard_transition(t, f, to) { timestamp() }", &[Hook::GuardTransition], default_limits()).unwrap();
+        let e =
+            RhaiPlugin::compile("t", "t.rhai", "fn guard_transition(t, f, to) { timestamp() }", &[Hook::GuardTransition], default_limits())
+                .unwrap();
         let err = e.guard_transition(&samples::ticket(), "a", "b").unwrap_err();
         assert!(matches!(&err, PluginError::Script { message } if message.contains("timestamp")), "{err}");
+    }
+
+    #[test]
+    fn print_and_debug_go_to_the_log() {
+        let p = plugin(r#"fn guard_transition(t, f, to) { print(`moving ${t.number}`); debug(to); }"#, &[Hook::GuardTransition]);
+        let (result, logs) = crate::plugins::testing::capture_logs(|| p.guard_transition(&samples::ticket(), "a", "closed"));
+        assert_eq!(result.unwrap().value, Verdict::Allow);
+        assert!(logs.contains("plugin=test") && logs.contains("moving T-000042"), "{logs}");
+        assert!(logs.contains("DEBUG") && logs.contains("closed"), "{logs}");
     }
 
     #[test]
@@ -403,7 +444,8 @@ mod tests {
 
     #[test]
     fn kpi_and_scorecard_outputs_are_checked() {
-        let p = plugin("fn compute_kpi(name, input) { input.first_contact_resolved.to_float() / input.tickets_resolved }", &[Hook::ComputeKpi]);
+        let p =
+            plugin("fn compute_kpi(name, input) { input.first_contact_resolved.to_float() / input.tickets_resolved }", &[Hook::ComputeKpi]);
         assert_eq!(p.compute_kpi("fcr", &samples::kpi()).unwrap().value, 0.7);
         let p = plugin(r#"fn score_partner(n, s) { #{ score: 250, grade: "A", breakdown: [] } }"#, &[Hook::ScorePartner]);
         let e = p.score_partner("x", &samples::partner()).unwrap_err();

@@ -3,7 +3,7 @@
 
 use super::guest_build;
 use super::wasm::{WasmRuntime, WasmRuntimeConfig};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 /// Builds the guest workspace once per test process and returns where the `.wasm` files are.
@@ -27,16 +27,10 @@ pub fn runtime() -> Arc<WasmRuntime> {
     .clone()
 }
 
-/// A bundled plugin's directory, with its component built and installed when it has one.
+/// A bundled plugin's directory, with the bundled components built and installed.
 pub fn bundled(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("plugins").join(name);
-    let wasm_crate = dir.join("Cargo.toml").is_file();
-    if wasm_crate {
-        let artifact = guest(name);
-        let dest = dir.join(artifact.file_name().expect("file name"));
-        guest_build::install(&artifact, &dest).unwrap();
-    }
-    dir
+    static PLUGINS: OnceLock<PathBuf> = OnceLock::new();
+    PLUGINS.get_or_init(|| guest_build::build_and_install_bundled().unwrap_or_else(|e| panic!("{e}"))).join(name)
 }
 
 /// A plugin directory named `name` in a fresh temporary directory, holding `files`.
@@ -59,4 +53,27 @@ pub fn bad_guest_dir(hooks: &str, extra: &str) -> (tempfile::TempDir, PathBuf) {
         "name = \"bad-guest\"\nversion = \"0.1.0\"\ncontract = \"steward:plugin@1\"\nruntime = \"wasm\"\nentry = \"bad.wasm\"\nhooks = [{hooks}]\n{extra}"
     );
     plugin_dir("bad-guest", &[("plugin.toml", manifest.as_bytes()), ("bad.wasm", &wasm)])
+}
+
+/// Runs `f` with a subscriber that records this thread's log lines, and returns them.
+pub fn capture_logs<R>(f: impl FnOnce() -> R) -> (R, String) {
+    use std::sync::Mutex;
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber =
+        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_ansi(false).with_writer(move || writer.clone()).finish();
+    let result = tracing::subscriber::with_default(subscriber, f);
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    (result, text)
 }

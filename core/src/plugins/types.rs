@@ -72,17 +72,22 @@ impl TicketSnapshot {
     /// serialising it.
     pub fn approx_size(&self) -> usize {
         let strings = [
-            &self.id, &self.number, &self.title, &self.description, &self.kind, &self.channel, &self.priority,
-            &self.customer_name, &self.customer_tier, &self.process, &self.stage, &self.status,
+            &self.id,
+            &self.number,
+            &self.title,
+            &self.description,
+            &self.kind,
+            &self.channel,
+            &self.priority,
+            &self.customer_name,
+            &self.customer_tier,
+            &self.process,
+            &self.stage,
+            &self.status,
         ];
-        let fields = if self.custom_fields.is_empty() {
-            0
-        } else {
-            serde_json::to_vec(&self.custom_fields).map(|v| v.len()).unwrap_or(usize::MAX)
-        };
-        strings.iter().map(|s| s.len()).sum::<usize>()
-            + self.tags.iter().map(|t| t.len() + 4).sum::<usize>()
-            + fields.saturating_add(128)
+        let fields =
+            if self.custom_fields.is_empty() { 0 } else { serde_json::to_vec(&self.custom_fields).map(|v| v.len()).unwrap_or(usize::MAX) };
+        strings.iter().map(|s| s.len()).sum::<usize>() + self.tags.iter().map(|t| t.len() + 4).sum::<usize>() + fields.saturating_add(128)
     }
 }
 
@@ -123,7 +128,10 @@ impl From<&RecordedEvent> for EventSnapshot {
 pub enum Action {
     /// A tag, already normalised (lower-case, allowed characters).
     AddTag(String),
-    SetCustomField { key: String, value: Value },
+    SetCustomField {
+        key: String,
+        value: Value,
+    },
     SetPriority(Priority),
     AddInternalNote(String),
 }
@@ -155,7 +163,9 @@ impl Action {
                 }
                 Ok(Action::SetCustomField { key, value })
             }
-            (case, _) => Err(bad(format!("`{case}` is not an action with that payload (add_tag, set_custom_field, set_priority, add_internal_note)"))),
+            (case, _) => Err(bad(format!(
+                "`{case}` is not an action with that payload (add_tag, set_custom_field, set_priority, add_internal_note)"
+            ))),
         }
     }
 }
@@ -399,7 +409,8 @@ mod tests {
 
     #[test]
     fn scorecards_outside_the_contract_ranges_are_refused() {
-        let ok = Scorecard { score: 80.0, grade: "B".into(), breakdown: vec![ScoreItem { criterion: "x".into(), score: 80.0, weight: 1.0 }] };
+        let ok =
+            Scorecard { score: 80.0, grade: "B".into(), breakdown: vec![ScoreItem { criterion: "x".into(), score: 80.0, weight: 1.0 }] };
         assert!(ok.clone().validate().is_ok());
         assert!(Scorecard { score: 250.0, ..ok.clone() }.validate().is_err());
         assert!(Scorecard { score: f64::NAN, ..ok.clone() }.validate().is_err());

@@ -18,8 +18,8 @@
 
 use super::types::{check_kpi_value, truncate, RawPayload, MAX_REASON_BYTES};
 use super::{
-    Action, Call, EventSnapshot, Hook, KpiInput, Limits, LoadError, Manifest, PartnerStats, Plugin, PluginError,
-    ScoreItem, Scorecard, TicketSnapshot, Usage, Verdict,
+    Action, Call, EventSnapshot, Hook, KpiInput, Limits, LoadError, Manifest, PartnerStats, Plugin, PluginError, ScoreItem, Scorecard,
+    TicketSnapshot, Usage, Verdict,
 };
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -39,6 +39,8 @@ mod bindings {
 use bindings::exports::steward::plugin::{events, guards, kpis, scorecards};
 use bindings::steward::plugin::{host, types as wit};
 
+/// Memory per pooled slot kept mapped between instances (see the pooling setup).
+const KEEP_RESIDENT_BYTES: usize = 1 << 20;
 /// How much of a trapped guest's standard error is kept for the error message.
 const STDERR_CAPTURE_BYTES: usize = 2048;
 /// Log lines one call may write; more are dropped so a guest cannot flood the log.
@@ -89,7 +91,13 @@ impl WasmRuntime {
             .total_core_instances(config.pool_instances.saturating_mul(8))
             .total_memories(config.pool_instances.saturating_mul(2))
             .total_tables(config.pool_instances.saturating_mul(8))
-            .max_memory_size(max_memory);
+            .max_memory_size(max_memory)
+            // Instances are short-lived and reuse warm slots: reset the pages a call dirtied
+            // with memcpy (found with PAGEMAP_SCAN where the kernel has it) instead of
+            // unmapping them, so the next call does not page-fault its memory back in.
+            .pagemap_scan(Enabled::Auto)
+            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .table_keep_resident(KEEP_RESIDENT_BYTES / 16);
         wasm_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let (engine, pooling) = match Engine::new(&wasm_config) {
             Ok(engine) => (engine, true),
@@ -110,7 +118,8 @@ impl WasmRuntime {
         let engine_key = hex::encode(&hasher.0.finalize()[..12]);
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(engine.clone(), config.epoch_tick, stop_ticker.clone()).map_err(|e| LoadError::Sandbox(format!("cannot start the epoch ticker: {e}")))?;
+        spawn_epoch_ticker(engine.clone(), config.epoch_tick, stop_ticker.clone())
+            .map_err(|e| LoadError::Sandbox(format!("cannot start the epoch ticker: {e}")))?;
         Ok(Arc::new(WasmRuntime {
             engine,
             linker,
@@ -135,7 +144,8 @@ impl WasmRuntime {
     }
 
     fn component(&self, file: &Path, bytes: &[u8]) -> Result<Component, LoadError> {
-        let entry_err = |e: wasmtime::Error| LoadError::Entry { file: file.display().to_string(), message: format!("not a valid component: {e:#}") };
+        let entry_err =
+            |e: wasmtime::Error| LoadError::Entry { file: file.display().to_string(), message: format!("not a valid component: {e:#}") };
         let Some(dir) = &self.cache_dir else {
             self.compiled.fetch_add(1, Ordering::Relaxed);
             return Component::new(&self.engine, bytes).map_err(entry_err);
@@ -271,11 +281,11 @@ impl host::Host for GuestState {
         let message = truncate(message, MAX_LOG_LINE_BYTES);
         let plugin = &*self.plugin;
         match level {
-            wit::Level::Trace => tracing::trace!(plugin, "{message}"),
-            wit::Level::Debug => tracing::debug!(plugin, "{message}"),
-            wit::Level::Info => tracing::info!(plugin, "{message}"),
-            wit::Level::Warn => tracing::warn!(plugin, "{message}"),
-            wit::Level::Error => tracing::error!(plugin, "{message}"),
+            wit::Level::Trace => tracing::trace!(plugin = %plugin, "{message}"),
+            wit::Level::Debug => tracing::debug!(plugin = %plugin, "{message}"),
+            wit::Level::Info => tracing::info!(plugin = %plugin, "{message}"),
+            wit::Level::Warn => tracing::warn!(plugin = %plugin, "{message}"),
+            wit::Level::Error => tracing::error!(plugin = %plugin, "{message}"),
         }
     }
 }
@@ -301,19 +311,29 @@ pub struct WasmPlugin {
 impl WasmPlugin {
     pub fn load(runtime: &Arc<WasmRuntime>, manifest: &Manifest, limits: Limits) -> Result<Self, LoadError> {
         let file = manifest.entry.display().to_string();
-        let bytes = std::fs::read(&manifest.entry).map_err(|e| LoadError::Entry { file: file.clone(), message: format!("cannot read: {e}") })?;
+        let bytes =
+            std::fs::read(&manifest.entry).map_err(|e| LoadError::Entry { file: file.clone(), message: format!("cannot read: {e}") })?;
         Self::from_bytes(runtime, &manifest.name, &manifest.entry, &bytes, &manifest.hooks, limits)
     }
 
     /// Compiles (or loads from cache) `bytes` and checks the hooks in `hooks` against the contract.
-    pub fn from_bytes(runtime: &Arc<WasmRuntime>, name: &str, file: &Path, bytes: &[u8], hooks: &[Hook], limits: Limits) -> Result<Self, LoadError> {
+    pub fn from_bytes(
+        runtime: &Arc<WasmRuntime>,
+        name: &str,
+        file: &Path,
+        bytes: &[u8],
+        hooks: &[Hook],
+        limits: Limits,
+    ) -> Result<Self, LoadError> {
         let entry_err = |message: String| LoadError::Entry { file: file.display().to_string(), message };
         let component = runtime.component(file, bytes)?;
         check_contract_major(&component, &runtime.engine).map_err(entry_err)?;
         let pre = runtime.linker.instantiate_pre(&component).map_err(|e| {
             entry_err(format!("imports something Steward does not provide (plugins may import only steward:plugin/host and WASI): {e:#}"))
         })?;
-        let export_err = |hook: Hook, e: wasmtime::Error| entry_err(format!("the manifest lists hook `{hook}` but the component does not export it as the contract says: {e:#}"));
+        let export_err = |hook: Hook, e: wasmtime::Error| {
+            entry_err(format!("the manifest lists hook `{hook}` but the component does not export it as the contract says: {e:#}"))
+        };
         let mut exports = Exports::default();
         for hook in hooks {
             match hook {
@@ -326,7 +346,8 @@ impl WasmPlugin {
         let plugin = WasmPlugin { runtime: runtime.clone(), name: name.into(), pre, exports, limits };
         // Instantiate once so that signature mismatches surface now, not at the first call.
         let mut store = plugin.store();
-        let instance = plugin.pre.instantiate(&mut store).map_err(|e| entry_err(format!("cannot be instantiated: {}", plugin.classify(e, &store))))?;
+        let instance =
+            plugin.pre.instantiate(&mut store).map_err(|e| entry_err(format!("cannot be instantiated: {}", plugin.classify(e, &store))))?;
         let check = |hook: Hook, r: wasmtime::Result<()>| r.map_err(|e| export_err(hook, e));
         if let Some(ix) = &plugin.exports.events {
             check(Hook::OnEvent, ix.load(&mut store, &instance).map(drop))?;
@@ -374,7 +395,10 @@ impl WasmPlugin {
     }
 
     /// Runs `f` on a fresh instance and reports what it cost.
-    fn run<R>(&self, f: impl FnOnce(&mut Store<GuestState>, &wasmtime::component::Instance) -> wasmtime::Result<R>) -> Result<(R, Usage), PluginError> {
+    fn run<R>(
+        &self,
+        f: impl FnOnce(&mut Store<GuestState>, &wasmtime::component::Instance) -> wasmtime::Result<R>,
+    ) -> Result<(R, Usage), PluginError> {
         let started = Instant::now();
         let mut store = self.store();
         let result = self.pre.instantiate(&mut store).and_then(|instance| f(&mut store, &instance));
@@ -489,7 +513,8 @@ impl Plugin for WasmPlugin {
         self.check_input(ticket.approx_size() + data.len() + event.kind.len() + event.actor.len())?;
         let wit_event = wit::Event { kind: event.kind.clone(), data, at: event.at, actor: event.actor.clone() };
         let wit_ticket = to_wit_ticket(ticket);
-        let (result, usage) = self.run(|store, instance| ix.load(&mut *store, instance)?.call_on_event(&mut *store, &wit_event, &wit_ticket))?;
+        let (result, usage) =
+            self.run(|store, instance| ix.load(&mut *store, instance)?.call_on_event(&mut *store, &wit_event, &wit_ticket))?;
         let raw = result.map_err(hook_error)?;
         self.check_output(raw.iter().map(action_size).sum())?;
         let actions = raw.into_iter().map(from_wit_action).collect::<Result<Vec<_>, _>>()?;
@@ -500,7 +525,8 @@ impl Plugin for WasmPlugin {
         let ix = self.exports.guards.as_ref().ok_or_else(|| not_implemented(Hook::GuardTransition))?;
         self.check_input(ticket.approx_size() + from.len() + to.len())?;
         let wit_ticket = to_wit_ticket(ticket);
-        let (result, usage) = self.run(|store, instance| ix.load(&mut *store, instance)?.call_guard_transition(&mut *store, &wit_ticket, from, to))?;
+        let (result, usage) =
+            self.run(|store, instance| ix.load(&mut *store, instance)?.call_guard_transition(&mut *store, &wit_ticket, from, to))?;
         let verdict = match result {
             Ok(()) => Verdict::Allow,
             Err(reason) => {
@@ -527,7 +553,8 @@ impl Plugin for WasmPlugin {
             complaints: stats.complaints,
             reopens: stats.reopens,
         };
-        let (result, usage) = self.run(|store, instance| ix.load(&mut *store, instance)?.call_score_partner(&mut *store, scorecard, &wit_stats))?;
+        let (result, usage) =
+            self.run(|store, instance| ix.load(&mut *store, instance)?.call_score_partner(&mut *store, scorecard, &wit_stats))?;
         let card = result.map_err(hook_error)?;
         self.check_output(card.grade.len() + card.breakdown.iter().map(|i| i.criterion.len() + 16).sum::<usize>())?;
         let card = Scorecard {
@@ -541,7 +568,8 @@ impl Plugin for WasmPlugin {
     fn compute_kpi(&self, kpi: &str, input: &KpiInput) -> Result<Call<f64>, PluginError> {
         let ix = self.exports.kpis.as_ref().ok_or_else(|| not_implemented(Hook::ComputeKpi))?;
         self.check_input(kpi.len() + 256)?;
-        let stats = |d: &super::DurationStats| wit::DurationStats { count: d.count, mean: d.mean, median: d.median, p90: d.p90, max: d.max };
+        let stats =
+            |d: &super::DurationStats| wit::DurationStats { count: d.count, mean: d.mean, median: d.median, p90: d.p90, max: d.max };
         let wit_input = wit::KpiInput {
             window_start: input.window_start,
             window_end: input.window_end,
@@ -565,19 +593,23 @@ impl Plugin for WasmPlugin {
 
 /// Refuses components whose `steward:plugin` exports carry another major version.
 fn check_contract_major(component: &Component, engine: &Engine) -> Result<(), String> {
-    for (name, _) in component.component_type().exports(engine) {
-        let Some(rest) = name.strip_prefix("steward:plugin/") else { continue };
-        let Some((_, version)) = rest.split_once('@') else { continue };
-        let major = version.split('.').next().and_then(|m| m.parse::<u64>().ok());
-        if major != Some(super::CONTRACT_MAJOR) {
-            return Err(format!(
-                "exports `{name}`, built for contract steward:plugin@{version}; this Steward speaks steward:plugin@{} (major version {} only)",
-                super::CONTRACT_VERSION,
-                super::CONTRACT_MAJOR
-            ));
-        }
+    component.component_type().exports(engine).try_for_each(|(name, _)| check_export_name(name))
+}
+
+/// An export named `steward:plugin/<interface>@<version>` must have our major version; other
+/// exports are none of our business.
+fn check_export_name(name: &str) -> Result<(), String> {
+    let Some(rest) = name.strip_prefix("steward:plugin/") else { return Ok(()) };
+    let Some((_, version)) = rest.split_once('@') else { return Ok(()) };
+    let major = version.split('.').next().and_then(|m| m.parse::<u64>().ok());
+    if major == Some(super::CONTRACT_MAJOR) {
+        return Ok(());
     }
-    Ok(())
+    Err(format!(
+        "exports `{name}`, built for contract steward:plugin@{version}; this Steward speaks steward:plugin@{} (major version {} only)",
+        super::CONTRACT_VERSION,
+        super::CONTRACT_MAJOR
+    ))
 }
 
 impl std::fmt::Debug for WasmPlugin {
@@ -685,15 +717,46 @@ mod tests {
     fn hooks_not_declared_are_not_callable() {
         let file = testing::guest("bad-guest");
         let bytes = std::fs::read(&file).unwrap();
-        let p = WasmPlugin::from_bytes(&testing::runtime(), "bad-guest", &file, &bytes, &[Hook::GuardTransition], default_limits()).unwrap();
+        let p =
+            WasmPlugin::from_bytes(&testing::runtime(), "bad-guest", &file, &bytes, &[Hook::GuardTransition], default_limits()).unwrap();
         let e = p.compute_kpi("x", &samples::kpi()).unwrap_err();
         assert_eq!(e, PluginError::NotImplemented { hook: Hook::ComputeKpi });
     }
 
     #[test]
+    fn exports_of_another_contract_major_are_refused() {
+        assert_eq!(check_export_name("steward:plugin/guards@1.0.0"), Ok(()));
+        assert_eq!(check_export_name("steward:plugin/guards@1.3.0"), Ok(()));
+        assert_eq!(check_export_name("wasi:cli/run@0.2.0"), Ok(()));
+        let e = check_export_name("steward:plugin/guards@2.0.0").unwrap_err();
+        assert!(e.contains("steward:plugin@2.0.0") && e.contains("major version 1 only"), "{e}");
+    }
+
+    #[test]
+    fn guest_log_lines_reach_the_host_log_attributed_to_the_plugin() {
+        let file = testing::bundled("field-service").join("field_service.wasm");
+        let bytes = std::fs::read(&file).unwrap();
+        let p = WasmPlugin::from_bytes(&testing::runtime(), "field-service", &file, &bytes, &[Hook::OnEvent], default_limits()).unwrap();
+        let mut ticket = samples::ticket();
+        (ticket.stage, ticket.priority) = ("on_site".into(), "urgent".into());
+        let event = EventSnapshot { kind: "stage_changed".into(), data: serde_json::json!({}), at: samples::NOW, actor: "a".into() };
+        let (result, logs) = testing::capture_logs(|| p.on_event(&event, &ticket));
+        assert_eq!(result.unwrap().value[0], Action::AddTag("urgent-onsite".into()));
+        assert!(
+            logs.contains("INFO") && logs.contains("plugin=field-service") && logs.contains("T-000042 is urgent on-site work"),
+            "{logs}"
+        );
+    }
+
+    #[test]
     fn garbage_is_not_a_component() {
-        let e = WasmPlugin::from_bytes(&testing::runtime(), "junk", Path::new("junk.wasm"), b"\0asm junk", &[Hook::OnEvent], default_limits()).unwrap_err();
-        assert!(matches!(&e, LoadError::Entry { file, message } if file == "junk.wasm" && message.contains("not a valid component")), "{e}");
+        let e =
+            WasmPlugin::from_bytes(&testing::runtime(), "junk", Path::new("junk.wasm"), b"\0asm junk", &[Hook::OnEvent], default_limits())
+                .unwrap_err();
+        assert!(
+            matches!(&e, LoadError::Entry { file, message } if file == "junk.wasm" && message.contains("not a valid component")),
+            "{e}"
+        );
     }
 
     #[test]
