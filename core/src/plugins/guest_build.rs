@@ -27,7 +27,8 @@ pub fn repository_guest_workspace() -> PathBuf {
 /// Builds every crate of the guest workspace at `workspace` (a directory with a `Cargo.toml`)
 /// and returns the directory holding the `.wasm` files. Once per workspace per process.
 pub fn build_workspace(workspace: &Path) -> Result<PathBuf, BuildError> {
-    static BUILDS: OnceLock<Mutex<HashMap<PathBuf, Arc<OnceLock<Result<PathBuf, BuildError>>>>>> = OnceLock::new();
+    type Build = Arc<OnceLock<Result<PathBuf, BuildError>>>;
+    static BUILDS: OnceLock<Mutex<HashMap<PathBuf, Build>>> = OnceLock::new();
     let key = workspace.canonicalize().unwrap_or_else(|_| workspace.to_owned());
     let cell = BUILDS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner()).entry(key.clone()).or_default().clone();
     cell.get_or_init(|| run_cargo(&key)).clone()
