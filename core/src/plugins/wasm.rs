@@ -749,6 +749,21 @@ mod tests {
     }
 
     #[test]
+    fn a_hook_with_the_wrong_signature_is_refused_at_load() {
+        let file = testing::guest("mismatched-guest");
+        let bytes = std::fs::read(&file).unwrap();
+        let e = WasmPlugin::from_bytes(&testing::runtime(), "mismatched", &file, &bytes, &[Hook::GuardTransition], default_limits())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("hook `guard-transition`") && e.contains("does not export it as the contract says"), "{e}");
+        // A hook it does not export at all is refused too.
+        let e = WasmPlugin::from_bytes(&testing::runtime(), "mismatched", &file, &bytes, &[Hook::OnEvent], default_limits())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("steward:plugin/events"), "{e}");
+    }
+
+    #[test]
     fn garbage_is_not_a_component() {
         let e =
             WasmPlugin::from_bytes(&testing::runtime(), "junk", Path::new("junk.wasm"), b"\0asm junk", &[Hook::OnEvent], default_limits())
