@@ -5,7 +5,7 @@
 //! [`export_plugin!`]. The types are those of the contract `steward:plugin@1.0.0`
 //! (`sdk/wit/plugin.wit`), with a few helpers added here.
 //!
-//! ```ignore
+//! ```no_run
 //! use steward_sdk::{export_plugin, Action, Error, Event, Plugin, Ticket};
 //!
 //! struct FieldService;
