@@ -26,6 +26,8 @@ const MAX_FN_EXPR_DEPTH: usize = 32;
 const MAX_STRING_BYTES: usize = 1024 * 1024;
 const MAX_ARRAY_LEN: usize = 65_536;
 const MAX_MAP_LEN: usize = 16_384;
+const MAX_LOG_LINES_PER_CALL: u32 = 64;
+const MAX_LOG_LINE_BYTES: usize = 2048;
 /// How many operations pass between two looks at the clock.
 const CLOCK_EVERY: u64 = 512;
 
@@ -33,12 +35,13 @@ const CLOCK_EVERY: u64 = 512;
 struct Progress {
     deadline: Option<Instant>,
     operations: u64,
+    log_lines: u32,
 }
 
 thread_local! {
     // Calls are synchronous: the progress callback runs on the calling thread, so the call's
     // deadline and operation count travel through a thread-local rather than the shared engine.
-    static PROGRESS: Cell<Progress> = const { Cell::new(Progress { deadline: None, operations: 0 }) };
+    static PROGRESS: Cell<Progress> = const { Cell::new(Progress { deadline: None, operations: 0, log_lines: 0 }) };
 }
 
 /// A loaded Rhai plugin.
@@ -82,13 +85,13 @@ impl RhaiPlugin {
         }
         let (fn_name, _) = signature(hook);
         let started = Instant::now();
-        PROGRESS.with(|p| p.set(Progress { deadline: Some(started + self.limits.wall_time), operations: 0 }));
+        PROGRESS.with(|p| p.set(Progress { deadline: Some(started + self.limits.wall_time), operations: 0, log_lines: 0 }));
         let mut scope = Scope::new();
         // Top-level statements are not run per call: hooks are functions, and functions cannot
         // see the top-level scope anyway.
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(false);
         let result = self.engine.call_fn_with_options::<Dynamic>(options, &mut scope, &self.ast, fn_name, args);
-        let progress = PROGRESS.with(|p| p.replace(Progress { deadline: None, operations: 0 }));
+        let progress = PROGRESS.with(|p| p.replace(Progress { deadline: None, operations: 0, log_lines: 0 }));
         let usage = Usage { fuel: progress.operations, memory_bytes: 0, elapsed: started.elapsed() };
         result.map(|value| (value, usage)).map_err(|e| self.map_error(&e))
     }
@@ -147,9 +150,17 @@ fn build_engine(name: &str, limits: Limits) -> Engine {
         })
     });
     let plugin = name.to_owned();
-    engine.on_print(move |text| tracing::info!(plugin = %plugin, "{text}"));
+    engine.on_print(move |text| {
+        if may_log() {
+            tracing::info!(plugin = %plugin, "{}", truncate(text.to_owned(), MAX_LOG_LINE_BYTES));
+        }
+    });
     let plugin = name.to_owned();
-    engine.on_debug(move |text, _source, pos| tracing::debug!(plugin = %plugin, %pos, "{text}"));
+    engine.on_debug(move |text, _source, pos| {
+        if may_log() {
+            tracing::debug!(plugin = %plugin, %pos, "{}", truncate(text.to_owned(), MAX_LOG_LINE_BYTES));
+        }
+    });
     // Action constructors, so scripts read `add_tag("urgent")` rather than building maps.
     engine.register_fn("add_tag", |tag: &str| single("add_tag", tag.into()));
     engine.register_fn("set_priority", |p: &str| single("set_priority", p.into()));
@@ -161,6 +172,17 @@ fn build_engine(name: &str, limits: Limits) -> Engine {
         single("set_custom_field", field.into())
     });
     engine
+}
+
+/// Counts a log line of the current call; false once the call has logged its share, so a
+/// script cannot flood the log.
+fn may_log() -> bool {
+    PROGRESS.with(|p| {
+        let mut progress = p.get();
+        progress.log_lines = progress.log_lines.saturating_add(1);
+        p.set(progress);
+        progress.log_lines <= MAX_LOG_LINES_PER_CALL
+    })
 }
 
 fn single(key: &str, value: Dynamic) -> Map {
@@ -427,6 +449,9 @@ mod tests {
         assert_eq!(result.unwrap().value, Verdict::Allow);
         assert!(logs.contains("plugin=test") && logs.contains("moving T-000042"), "{logs}");
         assert!(logs.contains("DEBUG") && logs.contains("closed"), "{logs}");
+        let chatty = plugin(r#"fn guard_transition(t, f, to) { for i in 0..1000 { print(`line ${i}`); } }"#, &[Hook::GuardTransition]);
+        let (_, logs) = crate::plugins::testing::capture_logs(|| chatty.guard_transition(&samples::ticket(), "a", "b"));
+        assert_eq!(logs.lines().count(), MAX_LOG_LINES_PER_CALL as usize, "a call's log lines are capped");
     }
 
     #[test]
