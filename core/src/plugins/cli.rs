@@ -209,7 +209,7 @@ pub fn check(dir: &Path, config: &PluginsConfig) -> Result<CheckReport, CliError
         format!("limits: fuel {}, memory {} MiB, wall time {} ms", limits.fuel, limits.memory_bytes >> 20, limits.wall_time.as_millis()),
     ];
     for hook in &manifest.hooks {
-        lines.push(format!("failure policy for {hook}: {:?}", manifest.failure_policy(*hook)));
+        lines.push(format!("failure policy for {hook}: {}", manifest.failure_policy(*hook).as_str()));
     }
     for p in &manifest.processes {
         let stages: Vec<_> = p.stages.iter().map(|s| s.key.as_str()).collect();

@@ -39,6 +39,13 @@ pub enum FailurePolicy {
 }
 
 impl FailurePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailurePolicy::FailOpen => "fail-open",
+            FailurePolicy::FailClosed => "fail-closed",
+        }
+    }
+
     pub fn default_for(hook: Hook) -> Self {
         match hook {
             Hook::GuardTransition => FailurePolicy::FailClosed,
