@@ -7,6 +7,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod metrics;
+pub mod plugins;
 pub mod services;
 pub mod startup;
 pub mod storage;

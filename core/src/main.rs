@@ -31,6 +31,37 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Write, check and try out plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Write a working plugin template into DIR/NAME.
+    New {
+        name: String,
+        /// wasm (a Rust crate built for wasm32-wasip2) or rhai (a script).
+        #[arg(long, default_value = "rhai")]
+        runtime: String,
+        /// Where to create the plugin directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The steward-sdk crate a WASM template depends on (default: this build's source tree).
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
+    },
+    /// Validate a plugin's manifest and check its entry against the contract.
+    Check { dir: PathBuf },
+    /// Run a plugin's hooks on sample inputs (or a JSON fixture) under production limits.
+    Test {
+        dir: PathBuf,
+        /// JSON with any of: ticket, event, from, to, scorecard, partner, kpi, kpi_input.
+        #[arg(long, value_name = "FILE")]
+        fixture: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -51,6 +82,19 @@ enum TokenCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Plugin tooling runs without a server configuration.
+    let command = match cli.command {
+        Command::Plugin { command } => {
+            return match run_plugin(command) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        other => other,
+    };
     let config = match Config::load(cli.config.as_deref(), |name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(e) => {
@@ -66,7 +110,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, config)) {
+    match runtime.block_on(run(command, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -87,6 +131,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             store.close().await;
             println!("migrations applied");
         }
+        Command::Plugin { .. } => unreachable!("handled before the runtime starts"),
         Command::Token { command: TokenCommand::Create { name, role, staff_id } } => {
             let role = Role::parse("--role", &role).map_err(|e| anyhow::anyhow!("{e}"))?;
             let staff_id = staff_id.map(|s| StaffId::parse("--staff-id", &s)).transpose().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -97,6 +142,39 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             store.close().await;
             println!("created token {} ({}, role {})", token.id, token.name, token.role);
             println!("{}", secret.expose());
+        }
+    }
+    Ok(())
+}
+
+fn run_plugin(command: PluginCommand) -> anyhow::Result<()> {
+    use steward::plugins::{cli, PluginsConfig, Runtime};
+    let config = PluginsConfig::default();
+    match command {
+        PluginCommand::New { name, runtime, dir, sdk } => {
+            let runtime = match runtime.as_str() {
+                "wasm" => Runtime::Wasm,
+                "rhai" => Runtime::Rhai,
+                other => anyhow::bail!("--runtime: `{other}` is not one of: wasm, rhai"),
+            };
+            let sdk = sdk.unwrap_or_else(cli::default_sdk_dir);
+            let created = cli::new_plugin(&dir, &name, runtime, &sdk)?;
+            println!("created {}", created.display());
+        }
+        PluginCommand::Check { dir } => {
+            let report = cli::check(&dir, &config)?;
+            for line in report.lines {
+                println!("{line}");
+            }
+            println!("ok");
+        }
+        PluginCommand::Test { dir, fixture } => {
+            let fixture = fixture.map(|f| cli::Fixture::load(&f)).transpose()?.unwrap_or_default();
+            let runs = cli::test(&dir, &fixture, &config)?;
+            print!("{}", cli::render_runs(&runs));
+            if runs.iter().any(|r| r.outcome.is_err()) {
+                anyhow::bail!("some hooks failed");
+            }
         }
     }
     Ok(())
