@@ -21,8 +21,10 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PluginsConfig {
-    /// Directory holding one sub-directory per plugin (each with a `plugin.toml`).
-    pub dir: PathBuf,
+    /// Directories holding one sub-directory per plugin (each with a `plugin.toml`), in load
+    /// order: the bundled `plugins/` and an operator directory. `STEWARD_PLUGIN_DIRS`
+    /// (colon-separated) replaces the list.
+    pub dirs: Vec<PathBuf>,
     /// Where compiled WASM components are cached; absent: compile at every start.
     pub cache_dir: Option<PathBuf>,
     /// Fuel (WASM) or operations (Rhai) per call: used when a plugin asks for none, and the cap.
@@ -46,7 +48,7 @@ pub struct PluginsConfig {
 impl Default for PluginsConfig {
     fn default() -> Self {
         PluginsConfig {
-            dir: PathBuf::from("plugins"),
+            dirs: vec![PathBuf::from("plugins"), PathBuf::from("data/plugins")],
             cache_dir: Some(PathBuf::from("data/plugin-cache")),
             default_fuel: 10_000_000,
             max_fuel: 100_000_000,
@@ -264,12 +266,16 @@ impl PluginHost {
     /// plugins). A plugin that fails to load is kept in the list as failed, with its error,
     /// and returned here for logging; the others load regardless.
     pub fn load_all(&self) -> Vec<LoadError> {
-        let Ok(entries) = std::fs::read_dir(&self.config.dir) else {
-            return Vec::new();
-        };
-        let mut dirs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join(MANIFEST_FILE).is_file()).collect();
-        dirs.sort();
-        dirs.iter().filter_map(|dir| self.load_dir(dir).err()).collect()
+        let mut errors = Vec::new();
+        for root in &self.config.dirs {
+            let Ok(entries) = std::fs::read_dir(root) else {
+                continue;
+            };
+            let mut dirs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join(MANIFEST_FILE).is_file()).collect();
+            dirs.sort();
+            errors.extend(dirs.iter().filter_map(|dir| self.load_dir(dir).err()));
+        }
+        errors
     }
 
     /// Loads (or replaces) the plugin in `dir` and returns its name.
@@ -681,7 +687,7 @@ mod tests {
     /// A host over the repository's bundled plugins.
     fn bundled_host() -> (PluginHost, Registry) {
         let dir = testing::bundled("field-service").parent().unwrap().to_owned();
-        let (host, registry) = host_with(PluginsConfig { dir, cache_dir: None, ..PluginsConfig::default() });
+        let (host, registry) = host_with(PluginsConfig { dirs: vec![dir], cache_dir: None, ..PluginsConfig::default() });
         assert_eq!(host.load_all(), []);
         (host, registry)
     }
@@ -821,7 +827,7 @@ mod tests {
             std::fs::write(root.path().join(name).join("plugin.toml"), manifest).unwrap();
             std::fs::write(root.path().join(name).join("main.rhai"), script).unwrap();
         }
-        let (host, registry) = host_with(PluginsConfig { dir: root.path().to_owned(), ..PluginsConfig::default() });
+        let (host, registry) = host_with(PluginsConfig { dirs: vec![root.path().to_owned()], ..PluginsConfig::default() });
         let errors = host.load_all();
         assert_eq!(errors.len(), 1);
         let text = errors[0].to_string();
