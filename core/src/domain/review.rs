@@ -91,7 +91,9 @@ pub fn weakest_stages(mut stages: Vec<WeakStage>, limit: usize) -> Vec<WeakStage
     stages
 }
 
-/// A short list of improvement points drawn from the data, most pressing first.
+/// A short list of improvement points drawn from the data, most pressing first: the stage
+/// that most often breaches its target, KPIs missing their targets (furthest off first), the
+/// top complaint tag, then KPIs that got worse than the month before.
 pub fn improvement_points(kpis: &[KpiLine], weakest: &[WeakStage], complaint_tags: &[(String, u64)]) -> Vec<String> {
     let mut points = Vec::new();
     if let Some(stage) = weakest.first().filter(|s| s.dwell.breached > 0) {
@@ -102,22 +104,24 @@ pub fn improvement_points(kpis: &[KpiLine], weakest: &[WeakStage], complaint_tag
             stage.dwell.process, stage.dwell.stage, stage.dwell.breached
         ));
     }
-    for line in kpis.iter().filter(|l| l.kpi.key != "stage_dwell_time" && l.kpi.key != "backlog") {
-        if line.kpi.status() == Some(KpiStatus::Breach) {
-            let target = line.kpi.target.map(|t| line.kpi.unit.format(t.value)).unwrap_or_default();
-            points.push(format!("{} is {} against a target of {target}.", line.kpi.label(), line.kpi.display_value()));
-        } else if line.worsened() {
-            let before = line.previous.map(|p| line.kpi.unit.format(p)).unwrap_or_default();
-            points.push(format!("{} got worse than last month: {before} → {}.", line.kpi.label(), line.kpi.display_value()));
-        }
+    let judged: Vec<&KpiLine> = kpis.iter().filter(|l| l.kpi.key != "stage_dwell_time" && l.kpi.key != "backlog").collect();
+    let mut missed: Vec<&&KpiLine> = judged.iter().filter(|l| l.kpi.status() == Some(KpiStatus::Breach)).collect();
+    missed.sort_by(|a, b| b.kpi.severity().unwrap_or(0.0).total_cmp(&a.kpi.severity().unwrap_or(0.0)));
+    for line in missed {
+        let target = line.kpi.target.map(|t| line.kpi.unit.format(t.value)).unwrap_or_default();
+        points.push(format!("{} is {} against a target of {target}.", line.kpi.label(), line.kpi.display_value()));
     }
     if let Some((tag, n)) = complaint_tags.first() {
         points.push(format!("Complaints were most often tagged `{tag}` ({n}): find and remove its root cause."));
     }
+    for line in judged.iter().filter(|l| l.kpi.status() != Some(KpiStatus::Breach) && l.worsened()) {
+        let before = line.previous.map(|p| line.kpi.unit.format(p)).unwrap_or_default();
+        points.push(format!("{} got worse than last month: {before} → {}.", line.kpi.label(), line.kpi.display_value()));
+    }
     if points.is_empty() {
         points.push("Every KPI with a target met it: keep the standards, and consider raising the targets.".to_owned());
     }
-    points.truncate(8);
+    points.truncate(12);
     points
 }
 
@@ -155,8 +159,8 @@ mod tests {
         let points = improvement_points(&[csat, fine], &[stage("consultation", 3, 20_000.0, 14_400.0)], &[("billing".into(), 2)]);
         assert!(points[0].contains("`general/consultation`") && points[0].contains("3 time(s)"), "{points:?}");
         assert!(points[1].contains("CSAT (share of 4–5 scores) is 50.0 %"), "{points:?}");
-        assert!(points[2].contains("Resolution rate got worse"), "{points:?}");
-        assert!(points[3].contains("`billing` (2)"), "{points:?}");
+        assert!(points[2].contains("`billing` (2)"), "{points:?}");
+        assert!(points[3].contains("Resolution rate got worse"), "{points:?}");
         assert_eq!(improvement_points(&[], &[], &[]).len(), 1);
     }
 }
