@@ -348,3 +348,19 @@ async fn database_gauges_agree_across_nodes(app: TestApp) {
     assert_eq!(total(&there, "steward_tickets_created_total"), 0.0, "counters are per node");
     server.abort();
 }
+
+#[test]
+fn report_review_is_a_documented_command() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_steward")).args(["report", "review", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--month") && help.contains("--format") && help.contains("--out"), "{help}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
+        .args(["report", "review", "--month", "2026-13"])
+        .env_remove("STEWARD_CONFIG")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--month"), "the error names the option");
+}

@@ -365,3 +365,41 @@ fn csv(review: &ServiceReview) -> String {
     }
     rows.join("\n") + "\n"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::kpi::{Kpi, Month};
+    use crate::domain::review::KpiLine;
+    use crate::domain::time::Timestamp;
+
+    fn review() -> ServiceReview {
+        let month = Month::parse("month", "2026-11").unwrap();
+        ServiceReview {
+            month,
+            period: month.period(),
+            generated_at: Timestamp::from_millis(0),
+            sections: vec![
+                Section::Kpis(vec![KpiLine { kpi: Kpi::new("backlog", "Backlog", Unit::Count, Some(3.0), 3), previous: Some(1.0) }]),
+                Section::ComplaintTags(vec![("a,\"b\"".into(), 2), ("<script>".into(), 1)]),
+                Section::Improvements(vec!["Fix <this>, now".into()]),
+            ],
+        }
+    }
+
+    #[test]
+    fn csv_quotes_fields_that_need_it() {
+        let csv = render(&review(), ReviewFormat::Csv);
+        assert!(csv.contains("kpis,backlog,,3,1,,,3\n"), "{csv}");
+        assert!(csv.contains("complaint_tags,complaints,\"a,\"\"b\"\"\",2,"), "{csv}");
+        assert!(csv.contains("improvements,1,,\"Fix <this>, now\","), "{csv}");
+    }
+
+    #[test]
+    fn html_escapes_text_and_draws_inline_svg() {
+        let html = render(&review(), ReviewFormat::Html);
+        assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"), "{html}");
+        assert!(html.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{html}");
+        assert!(html.contains("Fix &lt;this&gt;, now"));
+    }
+}
