@@ -250,6 +250,8 @@ async fn kpis_metrics_and_review_agree_with_a_scripted_month(app: TestApp) {
     let lines = section("kpis");
     assert!(close(&kpi(&lines, "resolution_rate", None)["value"], 0.4));
     assert_eq!(kpi(&lines, "resolution_rate", None)["previous"], Value::Null, "nothing happened the month before");
+    assert_eq!(kpi(&lines, "backlog", None)["value"], 3.0);
+    assert_eq!(kpi(&lines, "backlog", None)["previous"], Value::Null, "the backlog is a count of now, not of a month");
     assert_eq!(section("breaches"), json!([{"clock": "first_response", "stage": null, "priority": "low", "count": 1}]));
     assert_eq!(section("complaint_tags"), json!([{"tag": "billing", "count": 1}]));
     let points = section("improvements").to_string();

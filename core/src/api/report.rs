@@ -200,6 +200,12 @@ fn html(review: &ServiceReview) -> String {
         let _ = write!(body, "<section id=\"{}\"><h2>{}</h2>", section.key(), esc(section.title()));
         match section {
             Section::Kpis(lines) => {
+                let rates: Vec<_> = lines
+                    .iter()
+                    .filter(|l| l.kpi.unit == Unit::Ratio)
+                    .filter_map(|l| Some((l.kpi.label(), l.kpi.value?, l.kpi.target.map(|t| t.value))))
+                    .collect();
+                body.push_str(&svg_bars("Rates (line: target)", &rates, |v| Unit::Ratio.format(v)));
                 body.push_str(
                     "<table><tr><th>KPI</th><th>value</th><th>previous month</th><th>target</th><th>status</th><th>sample</th></tr>",
                 );

@@ -466,7 +466,7 @@ pub const BUILTIN: &[(&str, &str, Unit, Better, Option<f64>)] = &[
 ];
 
 /// Stage dwell time: its target is each stage's own target from the process definition.
-pub const STAGE_DWELL: (&str, &str) = ("stage_dwell_time", "Stage dwell time (mean business time)");
+pub const STAGE_DWELL: (&str, &str) = ("stage_dwell_time", "Stage dwell time");
 
 impl Default for KpiTargets {
     fn default() -> Self {
@@ -617,6 +617,12 @@ mod tests {
         assert_eq!(e.field, "targets.reopen_rate");
         let e = KpiTargets::from_toml("[targets]\nresolution_time_p90 = 5\n").unwrap_err();
         assert_eq!(e.field, "targets.resolution_time_p90");
+    }
+
+    #[test]
+    fn shipped_targets_file_parses_to_the_defaults() {
+        let shipped = KpiTargets::from_toml(include_str!("../../../config/kpis.toml")).unwrap();
+        assert_eq!(shipped, KpiTargets::default());
     }
 
     #[test]

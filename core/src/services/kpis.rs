@@ -53,8 +53,10 @@ impl Services {
     }
 
     /// KPIs of the tickets opened in the filter's period, and per value of `group_by`.
-    pub async fn kpis(&self, filter: KpiFilter, group_by: Option<GroupBy>) -> Result<KpiReport, ServiceError> {
-        let period = filter.period.expect("the API always sets a period");
+    /// Without a period in the filter: the last 30 days.
+    pub async fn kpis(&self, mut filter: KpiFilter, group_by: Option<GroupBy>) -> Result<KpiReport, ServiceError> {
+        let now = Timestamp::now();
+        let period = *filter.period.get_or_insert(Period { from: now.plus_millis(-30 * 86_400_000), to: now });
         let (_, kpis) = self.kpi_set(&filter).await?;
         let mut groups = Vec::new();
         if let Some(group) = group_by {
@@ -77,7 +79,11 @@ impl Services {
         let lines: Vec<KpiLine> = kpis
             .into_iter()
             .map(|kpi| {
-                let previous = previous.iter().find(|p| p.key == kpi.key && p.dimension == kpi.dimension).and_then(|p| p.value);
+                // The backlog is a count of tickets open now, not of the month: nothing to compare.
+                let previous = match kpi.key.as_str() {
+                    "backlog" => None,
+                    _ => previous.iter().find(|p| p.key == kpi.key && p.dimension == kpi.dimension).and_then(|p| p.value),
+                };
                 KpiLine { kpi, previous }
             })
             .collect();
