@@ -17,6 +17,7 @@ pub struct Config {
     pub processes: ProcessesConfig,
     pub sla: SlaConfig,
     pub webhooks: WebhooksConfig,
+    pub kpis: KpisConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -54,11 +55,33 @@ pub struct HttpConfig {
     pub shutdown_grace_secs: u64,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Require a valid API token (any role) to scrape `/metrics`.
     pub require_token: bool,
+    /// How often gauges that come from the database (open tickets, clocks at risk) are
+    /// refreshed by a background task, in milliseconds. A scrape never queries the database.
+    pub refresh_interval_ms: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { require_token: false, refresh_interval_ms: 15_000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KpisConfig {
+    /// KPI targets (`config/kpis.toml`); built-in defaults when the file does not exist.
+    pub file: PathBuf,
+}
+
+impl Default for KpisConfig {
+    fn default() -> Self {
+        KpisConfig { file: PathBuf::from("config/kpis.toml") }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -149,6 +172,7 @@ impl Default for Config {
             processes: ProcessesConfig::default(),
             sla: SlaConfig::default(),
             webhooks: WebhooksConfig::default(),
+            kpis: KpisConfig::default(),
         }
     }
 }
@@ -298,6 +322,12 @@ impl Config {
         if let Some(v) = env("STEWARD_SLA_FILE") {
             self.sla.file = PathBuf::from(v);
         }
+        if let Some(v) = env("STEWARD_KPIS_FILE") {
+            self.kpis.file = PathBuf::from(v);
+        }
+        if let Some(v) = env("STEWARD_METRICS_REFRESH_INTERVAL_MS") {
+            self.metrics.refresh_interval_ms = parse("STEWARD_METRICS_REFRESH_INTERVAL_MS", &v)?;
+        }
         if let Some(v) = env("STEWARD_WEBHOOKS_WORKER") {
             self.webhooks.worker = parse("STEWARD_WEBHOOKS_WORKER", &v)?;
         }
@@ -320,6 +350,9 @@ impl Config {
         }
         if self.http.max_body_bytes < 1024 {
             return invalid("http.max_body_bytes", "must be at least 1024");
+        }
+        if self.metrics.refresh_interval_ms < 100 {
+            return invalid("metrics.refresh_interval_ms", "must be at least 100");
         }
         let w = &self.webhooks;
         if w.poll_interval_ms < 10 {
@@ -354,6 +387,8 @@ mod tests {
         assert_eq!(shipped.database.url, defaults.database.url);
         assert_eq!(shipped.tickets.tiers, defaults.tickets.tiers);
         assert_eq!(shipped.http.max_body_bytes, defaults.http.max_body_bytes);
+        assert_eq!(shipped.metrics.refresh_interval_ms, defaults.metrics.refresh_interval_ms);
+        assert_eq!(shipped.kpis.file, defaults.kpis.file);
         let (shipped, defaults) = (&shipped.webhooks, &defaults.webhooks);
         assert_eq!(
             (

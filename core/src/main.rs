@@ -36,6 +36,11 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Service reports.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -61,6 +66,23 @@ enum PluginCommand {
         /// JSON with any of: ticket, event, from, to, scorecard, partner, kpi, kpi_input.
         #[arg(long, value_name = "FILE")]
         fixture: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The monthly service review: KPIs against targets and the previous month, breaches,
+    /// weakest stages, complaint tags and improvement points.
+    Review {
+        /// The month, YYYY-MM (UTC).
+        #[arg(long)]
+        month: String,
+        /// json, md, html or csv.
+        #[arg(long, default_value = "md")]
+        format: String,
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -142,6 +164,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             store.close().await;
             println!("created token {} ({}, role {})", token.id, token.name, token.role);
             println!("{}", secret.expose());
+        }
+        Command::Report { command: ReportCommand::Review { month, format, out } } => {
+            let text = startup::review_report(&config, &month, &format).await?;
+            match out {
+                Some(path) => std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?,
+                None => print!("{text}"),
+            }
         }
     }
     Ok(())

@@ -5,7 +5,6 @@ use crate::api;
 use crate::config::Config;
 use crate::delivery::DeliveryWorker;
 use crate::domain::process::{ProcessLoadError, ProcessRegistry};
-use crate::metrics::Metrics;
 use crate::services::Services;
 use crate::storage::{redact, Store, StoreError};
 use axum::Router;
@@ -29,6 +28,8 @@ pub enum StartupError {
     Sla(#[from] crate::services::sla::SlaFileError),
     #[error("cannot set up the webhook HTTP client: {0}")]
     WebhookClient(#[from] reqwest::Error),
+    #[error("KPI targets: {0}")]
+    Kpis(#[from] crate::services::kpis::KpiFileError),
 }
 
 /// Loads the process definitions the config points at; the built-in general process when the
@@ -45,6 +46,30 @@ pub fn load_processes(config: &Config) -> Result<ProcessRegistry, StartupError> 
         return Err(StartupError::DefaultProcess(config.tickets.default_process.clone()));
     }
     Ok(registry)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{0}")]
+    Invalid(crate::domain::FieldError),
+    #[error("{0}")]
+    Startup(#[from] StartupError),
+    #[error("{0}")]
+    Service(#[from] crate::services::ServiceError),
+}
+
+/// `steward report review`: the monthly service review of `month` (`YYYY-MM`) rendered as
+/// `format` (`json`, `md`, `html` or `csv`), straight from the database.
+pub async fn review_report(config: &Config, month: &str, format: &str) -> Result<String, ReportError> {
+    let month = crate::domain::kpi::Month::parse("--month", month).map_err(ReportError::Invalid)?;
+    let format = api::report::ReviewFormat::parse("--format", format).map_err(ReportError::Invalid)?;
+    let processes = Arc::new(load_processes(config)?);
+    let targets = crate::services::kpis::load_kpi_targets(&config.kpis.file).map_err(StartupError::from)?;
+    let store = open_store(config).await?;
+    let services = Services::new(store.clone(), processes, config).with_kpi_targets(targets);
+    let review = services.service_review(month).await;
+    store.close().await;
+    Ok(api::report::render(&review?, format))
 }
 
 /// Connects to the configured database and applies pending migrations.
@@ -68,10 +93,11 @@ impl Application {
         let processes = Arc::new(load_processes(&config)?);
         let store = open_store(&config).await?;
         tracing::info!(database = %redact(&config.database.url), backend = store.backend().name(), processes = processes.iter().count(), "storage ready");
-        let services = Arc::new(Services::new(store, processes, &config));
+        let targets = crate::services::kpis::load_kpi_targets(&config.kpis.file)?;
+        let services = Arc::new(Services::new(store, processes, &config).with_kpi_targets(targets));
         services.seed_sla(&config.sla.file).await?;
         let config = Arc::new(config);
-        let router = api::router(services.clone(), Arc::new(Metrics::new()), config.clone());
+        let router = api::router(services.clone(), services.metrics.clone(), config.clone());
         let deliveries = match config.webhooks.worker {
             true => Some(DeliveryWorker::new(services.clone(), &config.webhooks)?),
             false => None,
@@ -96,6 +122,7 @@ impl Application {
         let grace = api::shutdown_grace(&self.config);
         let housekeeping = tokio::spawn(housekeeping(self.services.clone()));
         let sweeper = tokio::spawn(sla_sweeper(self.services.clone(), self.config.sla.clone()));
+        let gauges = tokio::spawn(metrics_refresher(self.services.clone(), self.config.metrics.refresh_interval_ms));
         let deliveries = self.deliveries.map(DeliveryWorker::start);
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
@@ -120,6 +147,7 @@ impl Application {
         };
         housekeeping.abort();
         sweeper.abort();
+        gauges.abort();
         if let Some(worker) = deliveries {
             worker.stop().await;
         }
@@ -171,6 +199,18 @@ async fn sla_sweeper(services: Arc<Services>, config: crate::config::SlaConfig) 
         }
         if let Err(e) = services.sweep_sla(crate::domain::time::Timestamp::now(), config.sweep_batch).await {
             tracing::warn!(error = %e, "SLA sweep failed");
+        }
+    }
+}
+
+/// Refreshes the metrics gauges that come from the database, so a scrape never queries it.
+async fn metrics_refresher(services: Arc<Services>, interval_ms: u64) {
+    let mut tick = tokio::time::interval(Duration::from_millis(interval_ms.max(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = services.refresh_metrics().await {
+            tracing::warn!(error = %e, "refreshing metrics gauges failed");
         }
     }
 }

@@ -95,6 +95,8 @@ async fn openapi_documents_every_route(app: TestApp) {
         ("patch", "/api/v1/webhooks/{id}"),
         ("delete", "/api/v1/webhooks/{id}"),
         ("get", "/api/v1/webhooks/{id}/deliveries"),
+        ("get", "/api/v1/kpis"),
+        ("get", "/api/v1/reports/review"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),

@@ -3,9 +3,11 @@
 
 mod extract;
 mod feedback;
+mod kpis;
 mod openapi;
 mod problem;
 mod processes;
+pub mod report;
 mod sla;
 mod staff;
 mod system;
@@ -69,6 +71,7 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .merge(staff::routes())
         .merge(tokens::routes())
         .merge(webhooks::routes())
+        .merge(kpis::routes())
         .merge(system::routes())
         .split_for_parts();
     let spec = spec.to_pretty_json().expect("OpenAPI document serialises");

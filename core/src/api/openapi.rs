@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi as _};
         (name = "staff", description = "Service staff"),
         (name = "tokens", description = "API tokens (admin)"),
         (name = "webhooks", description = "Ticket events POSTed to your URLs, signed; delivery logs (admin)"),
+        (name = "kpis", description = "KPIs against their targets, and the monthly service review"),
         (name = "system", description = "Health, readiness, metrics, this document"),
     )
 )]

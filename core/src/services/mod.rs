@@ -2,6 +2,7 @@
 //! rules and writes the result. Knows neither HTTP nor SQL.
 
 mod feedback;
+pub mod kpis;
 pub mod sla;
 mod staff;
 mod tickets;
@@ -12,11 +13,13 @@ pub use feedback::SurveyView;
 pub use tickets::{CreateTicket, Reopened};
 
 use crate::config::Config;
+use crate::domain::kpi::KpiTargets;
 use crate::domain::process::{ProcessRegistry, TransitionError};
 use crate::domain::sla_engine::SlaCatalog;
 use crate::domain::ticket::TicketRules;
 use crate::domain::webhook::RetryPolicy;
 use crate::domain::ValidationError;
+use crate::metrics::Metrics;
 use crate::storage::{Store, StoreError};
 use std::sync::{Arc, RwLock};
 
@@ -57,6 +60,10 @@ pub struct Services {
     retry: RetryPolicy,
     /// How long a claimed delivery is reserved for the node that claimed it.
     delivery_lease_ms: i64,
+    /// This application's metrics: counters move as ticket events commit.
+    pub metrics: Arc<Metrics>,
+    /// KPI targets (`config/kpis.toml`).
+    kpi_targets: KpiTargets,
 }
 
 impl Services {
@@ -72,7 +79,15 @@ impl Services {
             sla: RwLock::new(Arc::new(SlaCatalog::default())),
             retry: config.webhooks.retry_policy(),
             delivery_lease_ms: config.webhooks.lease_ms(),
+            metrics: Arc::new(Metrics::new()),
+            kpi_targets: KpiTargets::default(),
         }
+    }
+
+    /// Uses these KPI targets instead of the built-in defaults.
+    pub fn with_kpi_targets(mut self, targets: KpiTargets) -> Self {
+        self.kpi_targets = targets;
+        self
     }
 
     fn rules(&self) -> TicketRules<'_> {

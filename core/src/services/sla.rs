@@ -246,11 +246,15 @@ impl Services {
         let due = self.store.tickets_with_due_clocks(now, batch).await?;
         let actor = Actor::system();
         for ticket in &due {
-            self.store
+            let outcome = self
+                .store
                 .change_ticket(TicketRef::Id(*ticket), &actor, |t, clocks| {
                     Ok::<_, ServiceError>(Change::new(t.clone(), Vec::new()).with_sla(sla_engine::sweep(clocks, &catalog, now)))
                 })
                 .await?;
+            if let Some(Ok((after, events))) = outcome {
+                self.metrics.observe_ticket(Some(&after), &after, &events);
+            }
         }
         Ok(due.len())
     }

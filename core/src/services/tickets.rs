@@ -75,7 +75,10 @@ impl Services {
         }
         let claimed = claim.as_ref().map(|c| (c.principal.clone(), c.key.clone(), c.request_hash.clone()));
         match self.store.insert_ticket(&mut change, actor, claim).await {
-            Ok(()) => Ok(CreateTicket::Created(Box::new(change.ticket))),
+            Ok(()) => {
+                self.metrics.observe_ticket(None, &change.ticket, &change.events);
+                Ok(CreateTicket::Created(Box::new(change.ticket)))
+            }
             // A concurrent request with the same key won the race: answer as it did.
             Err(StoreError::Duplicate) if claimed.is_some() => {
                 let (principal, key, hash) = claimed.expect("checked");
@@ -113,11 +116,13 @@ impl Services {
         rule: impl FnOnce(&Ticket) -> Result<Change, ServiceError>,
     ) -> Result<Ticket, ServiceError> {
         let catalog = self.sla_catalog();
+        let mut before = None;
         let outcome = self
             .store
             .change_ticket(reference, actor, |current, clocks| match expected_version {
                 Some(expected) if expected != current.version => Err(ServiceError::StaleVersion { current: current.version }),
                 _ => {
+                    before = Some(current.clone());
                     let change = rule(current)?;
                     if change.is_empty() {
                         return Ok(change);
@@ -130,7 +135,10 @@ impl Services {
             .await?;
         match outcome {
             None => Err(ServiceError::NotFound { what: "ticket" }),
-            Some(result) => result,
+            Some(result) => result.map(|(ticket, events)| {
+                self.metrics.observe_ticket(before.as_ref(), &ticket, &events);
+                ticket
+            }),
         }
     }
 

@@ -24,6 +24,11 @@ impl Conditions {
         self.clauses.push(clause.replace("{}", &format!("${}", self.binds.len())));
     }
 
+    /// Adds a clause that binds nothing.
+    pub fn and(&mut self, clause: &str) {
+        self.clauses.push(clause.to_owned());
+    }
+
     /// Binds a value without a clause of its own (e.g. LIMIT) and returns its placeholder.
     pub fn placeholder(&mut self, bind: Bind) -> String {
         self.binds.push(bind);

@@ -161,7 +161,8 @@ impl Store {
     /// Changes one ticket under a row lock: reads it and its SLA clocks, lets `rule` decide the
     /// change, and writes the new state, its events and its clocks in one transaction, so
     /// concurrent writers queue instead of overwriting each other. `Ok(None)`: no such ticket.
-    /// A rule error rolls back and is handed back as `Ok(Some(Err(e)))`.
+    /// A rule error rolls back and is handed back as `Ok(Some(Err(e)))`. On success: the
+    /// ticket as committed and the events actually written.
     ///
     /// The ticket row is always locked first, then its clocks: one lock order for every
     /// writer, request or sweeper, so they cannot deadlock.
@@ -170,7 +171,7 @@ impl Store {
         reference: TicketRef,
         actor: &Actor,
         rule: impl FnOnce(&Ticket, &[TicketClock]) -> Result<Change, E>,
-    ) -> Result<Option<Result<Ticket, E>>, StoreError> {
+    ) -> Result<Option<Result<(Ticket, Vec<EventData>), E>>, StoreError> {
         let mut tx = self.begin_write().await?;
         let (condition, bind) = ticket_condition(reference);
         let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE {condition}{}", self.backend.lock_rows());
@@ -184,7 +185,7 @@ impl Store {
             Err(e) => return Ok(Some(Err(e))),
         };
         if change.is_empty() {
-            return Ok(Some(Ok(current)));
+            return Ok(Some(Ok((current, Vec::new()))));
         }
         if change.ticket != current {
             self.update_ticket_row(&mut tx, &current, &change.ticket).await?;
@@ -205,7 +206,7 @@ impl Store {
         }
         super::feedback::write_side(&mut tx, self.backend, &change.side, actor, at).await?;
         tx.commit().await?;
-        Ok(Some(Ok(change.ticket)))
+        Ok(Some(Ok((change.ticket, change.events))))
     }
 
     /// Writes a ticket's new state over `current`, which the caller holds locked.

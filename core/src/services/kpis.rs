@@ -1,0 +1,125 @@
+//! KPIs, the monthly service review, and the refresh of database-derived metrics gauges.
+
+use super::{ServiceError, Services};
+use crate::domain::kpi::{build_kpis, GroupBy, Kpi, KpiFilter, KpiInputs, KpiTargets, Month, Period};
+use crate::domain::review::{improvement_points, weakest_stages, KpiLine, Section, ServiceReview, WeakStage};
+use crate::domain::time::Timestamp;
+use std::path::Path;
+
+/// KPIs for one value of the grouping dimension.
+pub struct KpiGroup {
+    pub value: String,
+    pub kpis: Vec<Kpi>,
+}
+
+pub struct KpiReport {
+    pub filter: KpiFilter,
+    pub period: Period,
+    pub kpis: Vec<Kpi>,
+    pub group_by: Option<GroupBy>,
+    pub groups: Vec<KpiGroup>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct KpiFileError {
+    pub file: String,
+    pub message: String,
+}
+
+/// Reads `config/kpis.toml`; the built-in targets when the file does not exist.
+pub fn load_kpi_targets(file: &Path) -> Result<KpiTargets, KpiFileError> {
+    let shown = file.display().to_string();
+    match std::fs::read_to_string(file) {
+        Ok(text) => KpiTargets::from_toml(&text).map_err(|e| KpiFileError { file: shown, message: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::info!(file = %shown, "no KPI targets file; using the built-in targets");
+            Ok(KpiTargets::default())
+        }
+        Err(e) => Err(KpiFileError { file: shown, message: e.to_string() }),
+    }
+}
+
+impl Services {
+    fn stage_target_seconds(&self, process: &str, stage: &str) -> Option<f64> {
+        self.processes.get(process)?.stage(stage)?.target.map(|t| t.as_seconds() as f64)
+    }
+
+    /// The built-in KPI set of the filter's tickets, with its aggregate inputs.
+    pub async fn kpi_set(&self, filter: &KpiFilter) -> Result<(KpiInputs, Vec<Kpi>), ServiceError> {
+        let inputs = self.store.kpi_inputs(filter).await?;
+        let kpis = build_kpis(&inputs, &self.kpi_targets, |p, s| self.stage_target_seconds(p, s));
+        Ok((inputs, kpis))
+    }
+
+    /// KPIs of the tickets opened in the filter's period, and per value of `group_by`.
+    /// Without a period in the filter: the last 30 days.
+    pub async fn kpis(&self, mut filter: KpiFilter, group_by: Option<GroupBy>) -> Result<KpiReport, ServiceError> {
+        let now = Timestamp::now();
+        let period = *filter.period.get_or_insert(Period { from: now.plus_millis(-30 * 86_400_000), to: now });
+        let (_, kpis) = self.kpi_set(&filter).await?;
+        let mut groups = Vec::new();
+        if let Some(group) = group_by {
+            for value in self.store.group_values(&filter, group).await? {
+                let narrowed = filter.narrowed(group, &value).map_err(crate::domain::ValidationError::from)?;
+                let (_, kpis) = self.kpi_set(&narrowed).await?;
+                groups.push(KpiGroup { value, kpis });
+            }
+        }
+        Ok(KpiReport { filter, period, kpis, group_by, groups })
+    }
+
+    /// The monthly service review: the month's KPIs against targets and the month before,
+    /// breaches, the weakest stages, complaint tags, and improvement points.
+    pub async fn service_review(&self, month: Month) -> Result<ServiceReview, ServiceError> {
+        let this = KpiFilter { period: Some(month.period()), ..KpiFilter::default() };
+        let before = KpiFilter { period: Some(month.previous().period()), ..KpiFilter::default() };
+        let (inputs, kpis) = self.kpi_set(&this).await?;
+        let (_, previous) = self.kpi_set(&before).await?;
+        let lines: Vec<KpiLine> = kpis
+            .into_iter()
+            .map(|kpi| {
+                // The backlog is a count of tickets open now, not of the month: nothing to compare.
+                let previous = match kpi.key.as_str() {
+                    "backlog" => None,
+                    _ => previous.iter().find(|p| p.key == kpi.key && p.dimension == kpi.dimension).and_then(|p| p.value),
+                };
+                KpiLine { kpi, previous }
+            })
+            .collect();
+        let breaches = self.store.breaches(&this).await?;
+        let stages = inputs
+            .stages
+            .iter()
+            .map(|d| WeakStage { dwell: d.clone(), target_seconds: self.stage_target_seconds(&d.process, &d.stage) })
+            .collect();
+        let weakest = weakest_stages(stages, 5);
+        let tags = self.store.complaint_tags(&this, 5).await?;
+        let improvements = improvement_points(&lines, &weakest, &tags);
+        Ok(ServiceReview {
+            month,
+            period: month.period(),
+            generated_at: Timestamp::now(),
+            sections: vec![
+                Section::Kpis(lines),
+                Section::Breaches(breaches),
+                Section::WeakestStages(weakest),
+                Section::ComplaintTags(tags),
+                Section::Improvements(improvements),
+            ],
+        })
+    }
+
+    /// Reads the gauges that come from the database and sets them. Every node reads the same
+    /// rows, so nodes sharing a database report the same values.
+    pub async fn refresh_metrics(&self) -> Result<(), ServiceError> {
+        let open = self.store.open_tickets(&KpiFilter::default()).await?;
+        let at_risk = self.store.clocks_at_risk().await?;
+        let open: Vec<_> = open.into_iter().map(|b| (b.process, b.stage, b.status, b.count)).collect();
+        let at_risk: Vec<_> = at_risk.into_iter().map(|a| (a.clock, a.count)).collect();
+        self.metrics.set_open_tickets(&open);
+        self.metrics.set_at_risk(&at_risk);
+        self.metrics.mark_refreshed(Timestamp::now().as_millis() / 1000);
+        Ok(())
+    }
+}
