@@ -18,6 +18,7 @@ pub struct Config {
     pub sla: SlaConfig,
     pub webhooks: WebhooksConfig,
     pub kpis: KpisConfig,
+    pub plugins: crate::plugins::PluginsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -172,6 +173,7 @@ impl Default for Config {
             processes: ProcessesConfig::default(),
             sla: SlaConfig::default(),
             webhooks: WebhooksConfig::default(),
+            plugins: crate::plugins::PluginsConfig::default(),
             kpis: KpisConfig::default(),
         }
     }
@@ -327,6 +329,9 @@ impl Config {
         }
         if let Some(v) = env("STEWARD_METRICS_REFRESH_INTERVAL_MS") {
             self.metrics.refresh_interval_ms = parse("STEWARD_METRICS_REFRESH_INTERVAL_MS", &v)?;
+        }
+        if let Some(v) = env("STEWARD_PLUGIN_DIRS") {
+            self.plugins.dirs = v.split(':').filter(|d| !d.is_empty()).map(PathBuf::from).collect();
         }
         if let Some(v) = env("STEWARD_WEBHOOKS_WORKER") {
             self.webhooks.worker = parse("STEWARD_WEBHOOKS_WORKER", &v)?;

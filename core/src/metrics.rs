@@ -188,6 +188,11 @@ impl Metrics {
         self.gauges_refreshed.set(unix_seconds);
     }
 
+    /// The registry, for collectors defined elsewhere (the plugin host's).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     pub fn observe_http(&self, method: &str, route: &str, status: u16, seconds: f64) {
         self.http_requests_total.with_label_values(&[method, route, status_label(status)]).inc();
         self.http_request_duration_seconds.with_label_values(&[method, route]).observe(seconds);

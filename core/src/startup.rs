@@ -24,6 +24,8 @@ pub enum StartupError {
     Bind { addr: String, source: std::io::Error },
     #[error("tickets.default_process `{0}` is not a loaded process")]
     DefaultProcess(String),
+    #[error("plugins: {0}")]
+    Plugins(String),
     #[error("SLA configuration: {0}")]
     Sla(#[from] crate::services::sla::SlaFileError),
     #[error("cannot set up the webhook HTTP client: {0}")]
@@ -86,6 +88,7 @@ pub struct Application {
     config: Arc<Config>,
     /// Absent when `webhooks.worker` is off on this node.
     deliveries: Option<DeliveryWorker>,
+    plugin_jobs: Option<tokio::sync::mpsc::UnboundedReceiver<crate::services::plugins::PluginJob>>,
 }
 
 impl Application {
@@ -94,7 +97,21 @@ impl Application {
         let store = open_store(&config).await?;
         tracing::info!(database = %redact(&config.database.url), backend = store.backend().name(), processes = processes.iter().count(), "storage ready");
         let targets = crate::services::kpis::load_kpi_targets(&config.kpis.file)?;
-        let services = Arc::new(Services::new(store, processes, &config).with_kpi_targets(targets));
+        let services = Services::new(store, processes, &config).with_kpi_targets(targets);
+        let (services, plugin_jobs) = match config.plugins.dirs.is_empty() {
+            true => (services, None),
+            false => {
+                let host = crate::plugins::PluginHost::new(config.plugins.clone(), services.metrics.registry())
+                    .map_err(|e| StartupError::Plugins(e.to_string()))?;
+                // A plugin that cannot load is kept as failed (and shown by the API); the server starts.
+                for error in host.load_all() {
+                    tracing::error!(%error, "plugin not loaded");
+                }
+                let (services, jobs) = services.with_plugins(Arc::new(host));
+                (services, Some(jobs))
+            }
+        };
+        let services = Arc::new(services);
         services.seed_sla(&config.sla.file).await?;
         let config = Arc::new(config);
         let router = api::router(services.clone(), services.metrics.clone(), config.clone());
@@ -104,7 +121,7 @@ impl Application {
         };
         let listener =
             TcpListener::bind(&config.listen).await.map_err(|source| StartupError::Bind { addr: config.listen.clone(), source })?;
-        Ok(Application { listener, router, services, config, deliveries })
+        Ok(Application { listener, router, services, config, deliveries, plugin_jobs })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -124,6 +141,7 @@ impl Application {
         let sweeper = tokio::spawn(sla_sweeper(self.services.clone(), self.config.sla.clone()));
         let gauges = tokio::spawn(metrics_refresher(self.services.clone(), self.config.metrics.refresh_interval_ms));
         let deliveries = self.deliveries.map(DeliveryWorker::start);
+        let plugin_worker = self.plugin_jobs.map(|jobs| tokio::spawn(crate::services::plugins::plugin_worker(self.services.clone(), jobs)));
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;
@@ -146,6 +164,9 @@ impl Application {
             }
         };
         housekeeping.abort();
+        if let Some(worker) = plugin_worker {
+            worker.abort();
+        }
         sweeper.abort();
         gauges.abort();
         if let Some(worker) = deliveries {

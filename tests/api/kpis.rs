@@ -93,6 +93,11 @@ fn promtool(args: &[&str], stdin: Option<&str>) -> Option<std::process::Output> 
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(_) => {
+            // CI sets this: there, a missing promtool is a failure, not a skip.
+            assert!(
+                std::env::var_os("STEWARD_TEST_REQUIRE_PROMTOOL").is_none(),
+                "promtool is required (STEWARD_TEST_REQUIRE_PROMTOOL) but not installed"
+            );
             eprintln!("note: promtool not installed (tests/run installs it); promtool checks skipped");
             return None;
         }

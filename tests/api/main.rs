@@ -8,6 +8,7 @@ mod concurrency;
 mod errors;
 mod feedback;
 mod kpis;
+mod plugins;
 mod processes;
 mod sla;
 mod staff;

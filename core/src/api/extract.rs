@@ -156,6 +156,7 @@ fn describe(permission: Permission) -> &'static str {
         Permission::ManageTokens => "manage API tokens",
         Permission::ManageSla => "change SLA policies and calendars",
         Permission::ReviewTickets => "record quality reviews",
+        Permission::ManagePlugins => "manage plugins",
         Permission::ManageWebhooks => "manage webhooks",
         Permission::ReadMetrics => "read metrics",
     }

@@ -5,6 +5,7 @@ mod extract;
 mod feedback;
 mod kpis;
 mod openapi;
+mod plugins;
 mod problem;
 mod processes;
 pub mod report;
@@ -67,6 +68,7 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .merge(tickets::routes())
         .merge(feedback::routes())
         .merge(processes::routes())
+        .merge(plugins::routes())
         .merge(sla::routes())
         .merge(staff::routes())
         .merge(tokens::routes())

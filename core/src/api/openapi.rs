@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi as _};
     tags(
         (name = "tickets", description = "Tickets and their timeline"),
         (name = "processes", description = "Service processes and stages"),
+        (name = "plugins", description = "Sandboxed plugins (WASM and rhai)"),
         (name = "sla", description = "SLA policies, business calendars and ticket clocks"),
         (name = "surveys", description = "Customer satisfaction surveys (no token: the survey link is the key)"),
         (name = "staff", description = "Service staff"),

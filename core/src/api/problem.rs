@@ -190,6 +190,19 @@ impl From<ServiceError> for ApiError {
                 }
                 e
             }
+            ServiceError::Vetoed { plugin, reason, plugin_failed } => {
+                let (slug, title) = match plugin_failed {
+                    true => ("plugin-guard-failed", "A plugin's guard failed"),
+                    false => ("transition-vetoed", "Transition vetoed"),
+                };
+                let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, slug, title, format!("plugin `{plugin}`: {reason}")).with("plugin", plugin);
+                e.0.problem.errors = vec![FieldError::new("to", reason)];
+                e
+            }
+            ServiceError::Plugin(message) => {
+                tracing::error!(%message, "plugin call failed");
+                ApiError::internal()
+            }
             ServiceError::Gone(message) => ApiError::new(StatusCode::GONE, "gone", "Gone", message),
             ServiceError::Storage(s) => s.into(),
             ServiceError::ReopenWindowPassed => {

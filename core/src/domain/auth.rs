@@ -30,6 +30,8 @@ pub enum Permission {
     ManageSla,
     /// Record quality reviews.
     ReviewTickets,
+    /// See plugins and reload, enable or disable them.
+    ManagePlugins,
     /// Create, change and delete webhooks, and read their delivery logs (which reveal events).
     ManageWebhooks,
     ReadMetrics,
@@ -40,7 +42,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Supervisor => !matches!(permission, ManageTokens | ManageSla | ManageWebhooks),
+            Role::Supervisor => !matches!(permission, ManageTokens | ManageSla | ManageWebhooks | ManagePlugins),
             Role::Agent => matches!(permission, ReadTickets | WriteTickets | CommentOnTickets | ReadStaff | ReadMetrics),
             Role::Qa => matches!(permission, ReadTickets | CommentOnTickets | ReviewTickets | ReadStaff | ReadMetrics),
             Role::Viewer => matches!(permission, ReadTickets | ReadStaff | ReadMetrics),

@@ -30,11 +30,17 @@ pub enum ActorKind {
     System,
     /// The customer, through a survey link or a comment relayed as theirs.
     Customer,
+    /// A plugin's actions (its name is the actor's name).
+    Plugin,
 }
 
 impl Actor {
     pub fn system() -> Self {
         Actor { kind: ActorKind::System, token_id: None, staff_id: None, name: "steward".into() }
+    }
+
+    pub fn plugin(name: &str) -> Self {
+        Actor { kind: ActorKind::Plugin, token_id: None, staff_id: None, name: name.to_owned() }
     }
 
     pub fn customer(name: &str) -> Self {
@@ -159,6 +165,15 @@ pub enum EventData {
         percent: u32,
         notify_role: String,
     },
+    /// A plugin hook failed on this ticket and was let through (fail-open); `auto_disabled`
+    /// says when the failure made Steward disable the plugin.
+    PluginFailed {
+        plugin: String,
+        hook: String,
+        error: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        auto_disabled: Option<String>,
+    },
 }
 
 /// Names a clock in SLA events.
@@ -192,6 +207,7 @@ impl EventData {
         "sla_warning",
         "sla_breached",
         "sla_escalated",
+        "plugin_failed",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -212,6 +228,7 @@ impl EventData {
             EventData::SlaWarning { .. } => "sla_warning",
             EventData::SlaBreached { .. } => "sla_breached",
             EventData::SlaEscalated { .. } => "sla_escalated",
+            EventData::PluginFailed { .. } => "plugin_failed",
         }
     }
 
@@ -287,6 +304,7 @@ mod tests {
             EventData::SlaWarning { clock: clock.clone(), percent: 80, due_at: None },
             EventData::SlaBreached { clock: clock.clone(), breached_at: at, target: "1h".into() },
             EventData::SlaEscalated { clock, percent: 150, notify_role: "admin".into() },
+            EventData::PluginFailed { plugin: "p".into(), hook: "on-event".into(), error: "trap".into(), auto_disabled: None },
         ];
         let kinds: Vec<_> = one_of_each.iter().map(EventData::kind).collect();
         assert_eq!(kinds, EventData::KINDS);

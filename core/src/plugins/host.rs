@@ -143,6 +143,16 @@ pub struct PluginActions {
     pub actions: Vec<Action>,
 }
 
+/// A hook call that failed and was let through (fail-open), for the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginFailure {
+    pub plugin: String,
+    pub hook: Hook,
+    pub error: String,
+    /// Set when this failure made Steward disable the plugin.
+    pub auto_disabled: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum HostError {
     #[error("no plugin named `{name}`")]
@@ -271,7 +281,8 @@ impl PluginHost {
             let Ok(entries) = std::fs::read_dir(root) else {
                 continue;
             };
-            let mut dirs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join(MANIFEST_FILE).is_file()).collect();
+            let mut dirs: Vec<PathBuf> =
+                entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join(MANIFEST_FILE).is_file()).collect();
             dirs.sort();
             errors.extend(dirs.iter().filter_map(|dir| self.load_dir(dir).err()));
         }
@@ -469,6 +480,17 @@ impl PluginHost {
     /// A failing guard rejects the move when its policy is fail-closed (the default for
     /// guards) and is skipped, logged and counted when fail-open.
     pub fn guard_transition(&self, ticket: &TicketSnapshot, from: &str, to: &str) -> Result<(), GuardRejection> {
+        self.guard_transition_reporting(ticket, from, to).0
+    }
+
+    /// [`PluginHost::guard_transition`], also returning the fail-open failures it let through.
+    pub fn guard_transition_reporting(
+        &self,
+        ticket: &TicketSnapshot,
+        from: &str,
+        to: &str,
+    ) -> (Result<(), GuardRejection>, Vec<PluginFailure>) {
+        let mut failures = Vec::new();
         for (name, slot, loaded) in self.callable(Hook::GuardTransition) {
             let result = self.invoke(
                 &name,
@@ -483,26 +505,49 @@ impl PluginHost {
             );
             match result {
                 Ok(Verdict::Allow) => {}
-                Ok(Verdict::Reject(reason)) => return Err(GuardRejection { plugin: name, reason, plugin_failed: false }),
+                Ok(Verdict::Reject(reason)) => return (Err(GuardRejection { plugin: name, reason, plugin_failed: false }), failures),
                 Err(error) => {
                     if loaded.manifest.failure_policy(Hook::GuardTransition) == FailurePolicy::FailClosed {
-                        return Err(GuardRejection {
-                            plugin: name,
-                            reason: format!("the plugin's guard failed, so the move is refused: {error}"),
-                            plugin_failed: true,
-                        });
+                        return (
+                            Err(GuardRejection {
+                                plugin: name,
+                                reason: format!("the plugin's guard failed, so the move is refused: {error}"),
+                                plugin_failed: true,
+                            }),
+                            failures,
+                        );
                     }
+                    failures.push(Self::failure(&name, &slot, Hook::GuardTransition, &error));
                 }
             }
         }
-        Ok(())
+        (Ok(()), failures)
+    }
+
+    fn failure(name: &str, slot: &Slot, hook: Hook, error: &PluginError) -> PluginFailure {
+        let auto_disabled = match slot.state() {
+            PluginState::AutoDisabled { reason } => Some(reason),
+            _ => None,
+        };
+        PluginFailure { plugin: name.to_owned(), hook, error: error.to_string(), auto_disabled }
     }
 
     /// Offers an event to every enabled `on-event` plugin and collects the actions they ask
     /// for (plugins that ask for none are left out). A failing fail-open plugin is logged and
     /// counted; a failing fail-closed one makes the whole call an error.
     pub fn on_event(&self, event: &EventSnapshot, ticket: &TicketSnapshot) -> Result<Vec<PluginActions>, HostError> {
+        let (actions, _) = self.on_event_reporting(event, ticket)?;
+        Ok(actions)
+    }
+
+    /// [`PluginHost::on_event`], also returning the fail-open failures it let through.
+    pub fn on_event_reporting(
+        &self,
+        event: &EventSnapshot,
+        ticket: &TicketSnapshot,
+    ) -> Result<(Vec<PluginActions>, Vec<PluginFailure>), HostError> {
         let mut out = Vec::new();
+        let mut failures = Vec::new();
         for (name, slot, loaded) in self.callable(Hook::OnEvent) {
             match self.invoke(&name, &slot, &loaded, Hook::OnEvent, |p| p.on_event(event, ticket), |_| "ok") {
                 Ok(actions) if actions.is_empty() => {}
@@ -510,10 +555,10 @@ impl PluginHost {
                 Err(error) if loaded.manifest.failure_policy(Hook::OnEvent) == FailurePolicy::FailClosed => {
                     return Err(HostError::Failed { plugin: name, hook: Hook::OnEvent, error })
                 }
-                Err(_) => {}
+                Err(error) => failures.push(Self::failure(&name, &slot, Hook::OnEvent, &error)),
             }
         }
-        Ok(out)
+        Ok((out, failures))
     }
 
     /// Computes a plugin-declared KPI. `Ok(None)`: the plugin failed and is fail-open.

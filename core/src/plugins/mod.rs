@@ -23,7 +23,7 @@ pub mod wasm;
 #[cfg(test)]
 mod testing;
 
-pub use host::{GuardRejection, HostError, PluginActions, PluginHost, PluginState, PluginStatus, PluginsConfig};
+pub use host::{GuardRejection, HostError, PluginActions, PluginFailure, PluginHost, PluginState, PluginStatus, PluginsConfig};
 pub use manifest::{FailurePolicy, KpiDecl, Manifest, ManifestError, Runtime, ScorecardDecl};
 pub use types::{Action, DurationStats, EventSnapshot, KpiInput, PartnerStats, ScoreItem, Scorecard, TicketSnapshot, Verdict};
 

@@ -387,6 +387,7 @@ mod tests {
             assignee: None,
             tags: vec!["hw".into()],
             custom_fields: Some(serde_json::json!({"parts_log": "valve"})),
+            origin_ticket_id: None,
         };
         let t0 = Timestamp::from_millis(samples::NOW);
         let ticket = Ticket::open(draft, &rules, t0).unwrap().ticket;

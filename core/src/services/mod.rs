@@ -3,6 +3,7 @@
 
 mod feedback;
 pub mod kpis;
+pub mod plugins;
 pub mod sla;
 mod staff;
 mod tickets;
@@ -41,6 +42,11 @@ pub enum ServiceError {
     Conflict { field: Option<&'static str>, message: String },
     #[error(transparent)]
     Storage(#[from] StoreError),
+    /// A plugin's guard refused a stage move (or failed, and fails closed).
+    #[error("plugin `{plugin}` refused the move: {reason}")]
+    Vetoed { plugin: String, reason: String, plugin_failed: bool },
+    #[error("{0}")]
+    Plugin(String),
     /// Internal: the reopen window has passed (a follow-up is opened instead).
     #[error("the reopen window has passed")]
     ReopenWindowPassed,
@@ -48,6 +54,9 @@ pub enum ServiceError {
 
 /// Everything the use cases need, shared by all requests.
 pub struct Services {
+    /// The plugin host, when plugins are set up.
+    plugins: Option<Arc<crate::plugins::PluginHost>>,
+    plugin_jobs: Option<tokio::sync::mpsc::UnboundedSender<plugins::PluginJob>>,
     pub store: Store,
     pub processes: Arc<ProcessRegistry>,
     tiers: Vec<String>,
@@ -69,6 +78,8 @@ pub struct Services {
 impl Services {
     pub fn new(store: Store, processes: Arc<ProcessRegistry>, config: &Config) -> Self {
         Services {
+            plugins: None,
+            plugin_jobs: None,
             store,
             processes,
             tiers: config.tickets.tiers.clone(),
@@ -88,6 +99,10 @@ impl Services {
     pub fn with_kpi_targets(mut self, targets: KpiTargets) -> Self {
         self.kpi_targets = targets;
         self
+    }
+
+    pub(crate) fn with_rules<R>(&self, f: impl FnOnce(&TicketRules<'_>) -> R) -> R {
+        f(&self.rules())
     }
 
     fn rules(&self) -> TicketRules<'_> {

@@ -77,6 +77,7 @@ impl Services {
         match self.store.insert_ticket(&mut change, actor, claim).await {
             Ok(()) => {
                 self.metrics.observe_ticket(None, &change.ticket, &change.events);
+                self.notify_plugins(change.ticket.id, &change.events, actor, change.ticket.created_at);
                 Ok(CreateTicket::Created(Box::new(change.ticket)))
             }
             // A concurrent request with the same key won the race: answer as it did.
@@ -137,6 +138,7 @@ impl Services {
             None => Err(ServiceError::NotFound { what: "ticket" }),
             Some(result) => result.map(|(ticket, events)| {
                 self.metrics.observe_ticket(before.as_ref(), &ticket, &events);
+                self.notify_plugins(ticket.id, &events, actor, ticket.updated_at);
                 ticket
             }),
         }
@@ -155,6 +157,10 @@ impl Services {
         self.modify_ticket(reference, Some(expected_version), actor, |t| Ok(t.apply_patch(patch, &self.rules(), Timestamp::now())?)).await
     }
 
+    /// Moves a ticket to another stage. The process decides first; then the plugins' guards
+    /// are asked about the move as the ticket stands, and the move applies only to that state
+    /// (if the ticket changed meanwhile and the client sent no If-Match, the guards are asked
+    /// again).
     pub async fn transition_ticket(
         &self,
         reference: TicketRef,
@@ -163,14 +169,32 @@ impl Services {
         expected_version: Option<i64>,
         actor: &Actor,
     ) -> Result<Ticket, ServiceError> {
-        self.modify_ticket(reference, expected_version, actor, |t| {
+        const ATTEMPTS: usize = 3;
+        for attempt in 1..=ATTEMPTS {
+            let current = self.get_ticket(reference).await?;
+            if let Some(expected) = expected_version {
+                if expected != current.version {
+                    return Err(ServiceError::StaleVersion { current: current.version });
+                }
+            }
             let process = self
                 .processes
-                .get(&t.process)
-                .ok_or_else(|| ValidationError::field("to", format!("the ticket's process `{}` is no longer configured", t.process)))?;
-            Ok(t.transition(process, to, note, Timestamp::now())?)
-        })
-        .await
+                .get(&current.process)
+                .ok_or_else(|| ValidationError::field("to", format!("the ticket's process `{}` is no longer configured", current.process)))?
+                .clone();
+            // Moves the process refuses never reach the plugins.
+            current.transition(&process, to, None, Timestamp::now())?;
+            self.guard_transition(&current, to).await?;
+            let note = note.clone();
+            let outcome = self
+                .modify_ticket(reference, Some(current.version), actor, |t| Ok(t.transition(&process, to, note, Timestamp::now())?))
+                .await;
+            match outcome {
+                Err(ServiceError::StaleVersion { .. }) if expected_version.is_none() && attempt < ATTEMPTS => continue,
+                other => return other,
+            }
+        }
+        unreachable!("the last attempt returns")
     }
 
     /// Adds a comment. A comment from the customer on a resolved or closed ticket reopens it

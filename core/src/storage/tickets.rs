@@ -437,6 +437,7 @@ pub(super) async fn insert_events(
         ActorKind::Token => "token",
         ActorKind::System => "system",
         ActorKind::Customer => "customer",
+        ActorKind::Plugin => "plugin",
     };
     for (i, event) in events.iter().enumerate() {
         sqlx::query(

@@ -1,0 +1,211 @@
+//! Plugins end to end: the bundled WASM and rhai plugins loaded by a real server, their
+//! processes, guards and event reactions through the API, and the admin's levers.
+
+use crate::helpers::{body, problem, Backend, TestApp};
+use crate::on_both_backends;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+on_both_backends!(
+    bundled_plugins_load_and_contribute_processes,
+    a_wasm_guard_vetoes_until_the_parts_are_logged,
+    a_wasm_plugin_tags_urgent_on_site_work,
+    a_rhai_plugin_guards_and_reacts,
+    admins_disable_enable_and_reload_plugins,
+    failing_plugins_are_recorded_and_disabled_automatically,
+);
+
+/// Builds the bundled WASM plugins once per test run (the guest workspace under `plugins/`).
+fn bundled() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        steward::plugins::guest_build::build_and_install_bundled().expect("bundled plugins build (rustup target add wasm32-wasip2)")
+    })
+    .clone()
+}
+
+async fn with_plugins(backend: Backend, extra: Option<PathBuf>) -> TestApp {
+    let bundled = bundled();
+    TestApp::spawn_with(backend, move |c| {
+        c.plugins.dirs = std::iter::once(bundled).chain(extra).collect();
+        c.plugins.cache_dir = None;
+        c.plugins.failure_threshold = 3;
+    })
+    .await
+    .expect("backend available")
+}
+
+async fn wait_for(app: &TestApp, ticket: &str, what: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..200 {
+        let t = body(app.get(&format!("/api/v1/tickets/{ticket}")).await).await;
+        if what(&t) {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("ticket {ticket} never reached the expected state: {}", body(app.get(&format!("/api/v1/tickets/{ticket}")).await).await);
+}
+
+async fn move_to(app: &TestApp, ticket: &str, stage: &str) -> reqwest::Response {
+    app.post(&format!("/api/v1/tickets/{ticket}/transitions"), &json!({"to": stage})).await
+}
+
+async fn bundled_plugins_load_and_contribute_processes(app: TestApp) {
+    let app = with_plugins(app.backend, None).await;
+    let plugins = body(app.get("/api/v1/plugins").await).await;
+    let mut names: Vec<(String, String, String)> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap().into(), p["runtime"].as_str().unwrap().into(), p["state"].as_str().unwrap().into()))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ("ecommerce-returns".into(), "rhai".into(), "enabled".into()),
+            ("field-service".into(), "wasm".into(), "enabled".into()),
+            ("first-contact-kpi".into(), "wasm".into(), "enabled".into()),
+            ("partner-scorecard".into(), "rhai".into(), "enabled".into()),
+        ]
+    );
+    let processes = body(app.get("/api/v1/processes").await).await;
+    let keys: Vec<&str> = processes.as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap()).collect();
+    assert!(keys.contains(&"field_service") && keys.contains(&"ecommerce") && keys.contains(&"general"), "{keys:?}");
+    let field = body(app.get("/api/v1/processes/field_service").await).await;
+    assert!(field["source"].as_str().unwrap().contains("field-service"), "{field}");
+}
+
+async fn a_wasm_guard_vetoes_until_the_parts_are_logged(app: TestApp) {
+    let app = with_plugins(app.backend, None).await;
+    let t = app.create_ticket(json!({"process": "field_service"})).await;
+    let id = t["id"].as_str().unwrap();
+    for stage in ["on_site", "parts"] {
+        assert_eq!(move_to(&app, id, stage).await.status(), StatusCode::OK, "{stage}");
+    }
+    let p = problem(move_to(&app, id, "verification").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["type"], "/problems/transition-vetoed");
+    assert_eq!(p["plugin"], "field-service");
+    assert!(p["detail"].as_str().unwrap().contains("parts_log"), "{p}");
+    let current = body(app.get(&format!("/api/v1/tickets/{id}")).await).await;
+    assert_eq!(current["stage"], "parts", "a vetoed move changes nothing");
+    let tag = format!("\"{}\"", current["version"]);
+    let r = app.patch(&format!("/api/v1/tickets/{id}"), Some(&tag), &json!({"custom_fields": {"parts_log": "valve 3/4"}})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(move_to(&app, id, "verification").await.status(), StatusCode::OK);
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(r#"steward_plugin_calls_total{hook="guard-transition",outcome="rejected",plugin="field-service"} 1"#),
+        "{metrics}"
+    );
+}
+
+async fn a_wasm_plugin_tags_urgent_on_site_work(app: TestApp) {
+    let app = with_plugins(app.backend, None).await;
+    let t = app.create_ticket(json!({"process": "field_service", "priority": "urgent"})).await;
+    let id = t["id"].as_str().unwrap();
+    assert_eq!(move_to(&app, id, "on_site").await.status(), StatusCode::OK);
+    let t = wait_for(&app, id, |t| t["tags"].as_array().unwrap().iter().any(|g| g == "urgent-onsite")).await;
+    assert_eq!(t["stage"], "on_site");
+    let events = app.events(id).await;
+    let by_plugin: Vec<&Value> = events.iter().filter(|e| e["actor"]["kind"] == "plugin").collect();
+    assert!(!by_plugin.is_empty());
+    assert!(by_plugin.iter().all(|e| e["actor"]["name"] == "field-service"));
+    let kinds: Vec<&str> = by_plugin.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["updated", "comment_added"], "the tag, then the internal note");
+    assert_eq!(by_plugin[1]["data"]["visibility"], "internal");
+    // A normal-priority visit is left alone.
+    let calm = app.create_ticket(json!({"process": "field_service", "priority": "normal"})).await;
+    move_to(&app, calm["id"].as_str().unwrap(), "on_site").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(body(app.get(&format!("/api/v1/tickets/{}", calm["id"].as_str().unwrap())).await).await["tags"], json!([]));
+}
+
+async fn a_rhai_plugin_guards_and_reacts(app: TestApp) {
+    let app = with_plugins(app.backend, None).await;
+    let t = app.create_ticket(json!({"process": "ecommerce"})).await;
+    let id = t["id"].as_str().unwrap();
+    assert_eq!(move_to(&app, id, "payment").await.status(), StatusCode::OK);
+    let p = problem(move_to(&app, id, "shipping").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["plugin"], "ecommerce-returns");
+    let r = app
+        .patch(
+            &format!("/api/v1/tickets/{id}"),
+            Some("\"2\""),
+            &json!({"custom_fields": {"payment_ref": "PAY-1", "return_status": "open"}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let t = wait_for(&app, id, |t| t["tags"].as_array().unwrap().iter().any(|g| g == "return")).await;
+    assert_eq!(t["custom_fields"]["payment_ref"], "PAY-1");
+    assert_eq!(move_to(&app, id, "shipping").await.status(), StatusCode::OK);
+}
+
+async fn admins_disable_enable_and_reload_plugins(app: TestApp) {
+    let app = with_plugins(app.backend, None).await;
+    let agent = app.token_with_role("agent").await;
+    problem(app.request_as(&agent, Method::GET, "/api/v1/plugins").send().await.unwrap(), StatusCode::FORBIDDEN).await;
+    problem(app.request(Method::POST, "/api/v1/plugins/nope/disable").send().await.unwrap(), StatusCode::NOT_FOUND).await;
+    let r = app.request(Method::POST, "/api/v1/plugins/ecommerce-returns/disable").send().await.unwrap();
+    assert_eq!(body(r).await["state"], "disabled");
+    let t = app.create_ticket(json!({"process": "ecommerce"})).await;
+    let id = t["id"].as_str().unwrap();
+    move_to(&app, id, "payment").await;
+    assert_eq!(move_to(&app, id, "shipping").await.status(), StatusCode::OK, "a disabled plugin's guard does not run");
+    let r = app.request(Method::POST, "/api/v1/plugins/ecommerce-returns/enable").send().await.unwrap();
+    assert_eq!(body(r).await["state"], "enabled");
+    let r = app.request(Method::POST, "/api/v1/plugins/field-service/reload").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let reloaded = body(r).await;
+    assert_eq!((reloaded["name"].as_str(), reloaded["state"].as_str()), (Some("field-service"), Some("enabled")));
+}
+
+async fn failing_plugins_are_recorded_and_disabled_automatically(app: TestApp) {
+    let backend = app.backend;
+    drop(app);
+    let operator = tempfile::tempdir().unwrap();
+    let flaky = operator.path().join("flaky");
+    std::fs::create_dir_all(&flaky).unwrap();
+    std::fs::write(
+        flaky.join("plugin.toml"),
+        "name = \"flaky\"\nversion = \"0.1.0\"\ncontract = \"steward:plugin@1\"\nruntime = \"rhai\"\nentry = \"flaky.rhai\"\nhooks = [\"on-event\"]\n",
+    )
+    .unwrap();
+    std::fs::write(flaky.join("flaky.rhai"), "fn on_event(event, ticket) { let s = \"x\"; loop { s += s; } }\n").unwrap();
+    let broken = operator.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(
+        broken.join("plugin.toml"),
+        "name = \"broken\"\nversion = \"one\"\ncontract = \"steward:plugin@1\"\nruntime = \"rhai\"\nentry = \"b.rhai\"\nhooks = []\n",
+    )
+    .unwrap();
+    let app = with_plugins(backend, Some(operator.path().to_owned())).await;
+    let plugins = body(app.get("/api/v1/plugins").await).await;
+    let broken = plugins.as_array().unwrap().iter().find(|p| p["state"] == "failed").expect("a bad manifest is listed as failed");
+    assert!(broken["state_reason"].as_str().unwrap().contains("version"), "{broken}");
+    let t = app.create_ticket(json!({})).await;
+    let id = t["id"].as_str().unwrap();
+    for i in 0..3 {
+        app.post(&format!("/api/v1/tickets/{id}/comments"), &json!({"body": format!("n{i}"), "visibility": "internal"})).await;
+    }
+    let mut failures = Vec::new();
+    for _ in 0..200 {
+        failures = app.events(id).await.into_iter().filter(|e| e["kind"] == "plugin_failed").collect::<Vec<_>>();
+        if failures.iter().any(|f| f["data"]["auto_disabled"].is_string()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(failures.len() >= 3, "{failures:?}");
+    assert!(failures.iter().all(|f| f["data"]["plugin"] == "flaky" && f["data"]["hook"] == "on-event"));
+    assert!(failures.iter().any(|f| f["data"]["auto_disabled"].is_string()), "the last failure disabled it: {failures:?}");
+    let plugins = body(app.get("/api/v1/plugins").await).await;
+    let flaky = plugins.as_array().unwrap().iter().find(|p| p["name"] == "flaky").unwrap();
+    assert_eq!(flaky["state"], "auto_disabled");
+    assert!(flaky["failures"].as_u64().unwrap() >= 3);
+    // The server kept serving throughout.
+    assert_eq!(app.get("/api/v1/tickets").await.status(), StatusCode::OK);
+}
