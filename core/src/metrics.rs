@@ -33,6 +33,7 @@ pub struct Metrics {
     tickets_open: IntGaugeVec,
     sla_at_risk: IntGaugeVec,
     gauges_refreshed: IntGauge,
+    plugin_kpis: prometheus::GaugeVec,
 }
 
 fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -97,6 +98,11 @@ impl Metrics {
                 "SLA clocks past their warning threshold and not yet breached, by clock kind (refreshed from the database).",
                 &["clock"],
             ),
+            plugin_kpis: prometheus::GaugeVec::new(
+                Opts::new("steward_kpi", "Custom KPIs computed by plugins over the last 30 days (refreshed with the database gauges)."),
+                &["kpi"],
+            )
+            .expect("valid metric"),
             gauges_refreshed: IntGauge::new(
                 "steward_metrics_refreshed_timestamp_seconds",
                 "When the database-derived gauges were last refreshed (Unix time).",
@@ -122,6 +128,7 @@ impl Metrics {
             Box::new(m.tickets_open.clone()),
             Box::new(m.sla_at_risk.clone()),
             Box::new(m.gauges_refreshed.clone()),
+            Box::new(m.plugin_kpis.clone()),
         ] {
             m.registry.register(collector).expect("metric registered once");
         }
@@ -181,6 +188,16 @@ impl Metrics {
         for kind in crate::domain::clock::ClockKind::ALL {
             let n = counts.iter().find(|(k, _)| k == kind.as_str()).map_or(0, |(_, n)| *n);
             self.sla_at_risk.with_label_values(&[kind.as_str()]).set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Sets a plugin KPI's gauge; a KPI that could not be computed is removed rather than left stale.
+    pub fn set_plugin_kpi(&self, kpi: &str, value: Option<f64>) {
+        match value {
+            Some(v) => self.plugin_kpis.with_label_values(&[kpi]).set(v),
+            None => {
+                let _ = self.plugin_kpis.remove_label_values(&[kpi]);
+            }
         }
     }
 

@@ -16,6 +16,7 @@ on_both_backends!(
     a_rhai_plugin_guards_and_reacts,
     admins_disable_enable_and_reload_plugins,
     failing_plugins_are_recorded_and_disabled_automatically,
+    plugin_kpis_appear_beside_the_built_in_ones,
 );
 
 /// Builds the bundled WASM plugins once per test run (the guest workspace under `plugins/`).
@@ -208,4 +209,44 @@ async fn failing_plugins_are_recorded_and_disabled_automatically(app: TestApp) {
     assert!(flaky["failures"].as_u64().unwrap() >= 3);
     // The server kept serving throughout.
     assert_eq!(app.get("/api/v1/tickets").await.status(), StatusCode::OK);
+}
+
+async fn plugin_kpis_appear_beside_the_built_in_ones(app: TestApp) {
+    let backend = app.backend;
+    drop(app);
+    let bundled = bundled();
+    let app = TestApp::spawn_with(backend, move |c| {
+        c.plugins.dirs = vec![bundled];
+        c.plugins.cache_dir = None;
+        c.metrics.refresh_interval_ms = 100;
+    })
+    .await
+    .unwrap();
+    // Two tickets resolved, one of them reopened.
+    for reopen in [false, true] {
+        let t = app.create_ticket(json!({})).await;
+        let id = t["id"].as_str().unwrap();
+        app.post(&format!("/api/v1/tickets/{id}/comments"), &json!({"body": "done", "visibility": "public"})).await;
+        app.patch(&format!("/api/v1/tickets/{id}"), Some("\"2\""), &json!({"status": "resolved"})).await;
+        if reopen {
+            app.post(&format!("/api/v1/tickets/{id}/reopen"), &json!({})).await;
+        }
+    }
+    let report = body(app.get("/api/v1/kpis?window=1d").await).await;
+    let kpis = report["kpis"].as_array().unwrap();
+    let kpi = |key: &str| kpis.iter().find(|k| k["key"] == key).unwrap_or_else(|| panic!("no {key} in {report}")).clone();
+    let reopen = kpi("first-contact-kpi/reopen_rate");
+    assert_eq!(reopen["value"], kpi("reopen_rate")["value"], "the plugin sees the same aggregates: {reopen}");
+    assert_eq!(reopen["status"], "breach", "lower is better and 0.5 is far above 0.05: {reopen}");
+    let fcr = kpi("first-contact-kpi/first_contact_resolution");
+    assert!(fcr["value"].is_number() && fcr["error"].is_null(), "{fcr}");
+    // The same figures reach Prometheus through the gauge refresher.
+    for _ in 0..100 {
+        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        if text.contains(r#"steward_kpi{kpi="first-contact-kpi/reopen_rate"} 0.5"#) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("steward_kpi never showed the plugin KPI");
 }

@@ -318,6 +318,7 @@ pub struct DurationStats {
     pub mean_ms: Option<f64>,
     pub p50_ms: Option<f64>,
     pub p90_ms: Option<f64>,
+    pub max_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -443,6 +444,13 @@ fn default_margin() -> f64 {
 pub struct KpiTargets {
     targets: BTreeMap<String, f64>,
     margin: f64,
+}
+
+impl KpiTargets {
+    /// The warning margin applied to every target (also plugin KPIs').
+    pub fn margin(&self) -> f64 {
+        self.margin
+    }
 }
 
 /// The built-in KPIs that take a target: key, name, unit, which way is better, and the

@@ -72,6 +72,9 @@ pub struct KpiDecl {
     /// e.g. `ratio`, `percent`, `seconds`, `count`.
     pub unit: String,
     pub target: Option<f64>,
+    /// Whether a `higher` (default) or `lower` value is better, for the status against the target.
+    #[serde(default)]
+    pub better: Option<String>,
 }
 
 /// A partner scorecard the plugin computes through `score-partner`.
@@ -230,6 +233,9 @@ impl Manifest {
             }
             if kpi.target.is_some_and(|t| !t.is_finite()) {
                 return Err(err(None, &format!("contributes.kpis[{i}].target"), "must be a finite number".into()));
+            }
+            if kpi.better.as_deref().is_some_and(|b| b != "higher" && b != "lower") {
+                return Err(err(None, &format!("contributes.kpis[{i}].better"), "must be `higher` or `lower`".into()));
             }
         }
         for (i, card) in raw.contributes.scorecards.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! KPIs, the monthly service review, and the refresh of database-derived metrics gauges.
 
 use super::{ServiceError, Services};
-use crate::domain::kpi::{build_kpis, GroupBy, Kpi, KpiFilter, KpiInputs, KpiTargets, Month, Period};
+use crate::domain::kpi::{build_kpis, Better, GroupBy, Kpi, KpiFilter, KpiInputs, KpiTargets, Month, Period, Target, Unit};
 use crate::domain::review::{improvement_points, weakest_stages, KpiLine, Section, ServiceReview, WeakStage};
 use crate::domain::time::Timestamp;
 use std::path::Path;
@@ -45,11 +45,48 @@ impl Services {
         self.processes.get(process)?.stage(stage)?.target.map(|t| t.as_seconds() as f64)
     }
 
-    /// The built-in KPI set of the filter's tickets, with its aggregate inputs.
+    /// The KPI set of the filter's tickets (built-in, then those plugins declare), with its
+    /// aggregate inputs.
     pub async fn kpi_set(&self, filter: &KpiFilter) -> Result<(KpiInputs, Vec<Kpi>), ServiceError> {
         let inputs = self.store.kpi_inputs(filter).await?;
-        let kpis = build_kpis(&inputs, &self.kpi_targets, |p, s| self.stage_target_seconds(p, s));
+        let mut kpis = build_kpis(&inputs, &self.kpi_targets, |p, s| self.stage_target_seconds(p, s));
+        kpis.extend(self.plugin_kpis(filter, &inputs).await);
         Ok((inputs, kpis))
+    }
+
+    /// KPIs declared by plugins, computed by their `compute-kpi` hook from the same aggregate
+    /// inputs. A plugin that fails gives its KPI an error; the others stand.
+    async fn plugin_kpis(&self, filter: &KpiFilter, inputs: &KpiInputs) -> Vec<Kpi> {
+        let Some(host) = self.plugin_host() else { return Vec::new() };
+        let declared = host.kpis();
+        if declared.is_empty() {
+            return Vec::new();
+        }
+        let input = plugin_kpi_input(filter, inputs);
+        let mut out = Vec::with_capacity(declared.len());
+        for (plugin, decl) in declared {
+            let unit = match decl.unit.as_str() {
+                "seconds" => Unit::Seconds,
+                "score" => Unit::Score,
+                "count" => Unit::Count,
+                _ => Unit::Ratio,
+            };
+            // Keyed by plugin, so a plugin's KPI never shadows a built-in one of the same name.
+            let mut kpi = Kpi::new(&format!("{plugin}/{}", decl.name), &decl.help, unit, None, inputs.tickets);
+            kpi.target = decl.target.map(|value| Target {
+                value,
+                better: if decl.better.as_deref() == Some("lower") { Better::Lower } else { Better::Higher },
+                warning_margin: self.kpi_targets.margin(),
+            });
+            match host.compute_kpi_async(decl.name.clone(), input.clone()).await {
+                Ok(Some(value)) if value.is_finite() => kpi.value = Some(value),
+                Ok(Some(_)) => kpi.error = Some(format!("plugin `{plugin}` returned a value that is not a finite number")),
+                Ok(None) => kpi.error = Some(format!("plugin `{plugin}` failed to compute it; see its last error in /api/v1/plugins")),
+                Err(e) => kpi.error = Some(e.to_string()),
+            }
+            out.push(kpi);
+        }
+        out
     }
 
     /// KPIs of the tickets opened in the filter's period, and per value of `group_by`.
@@ -119,7 +156,46 @@ impl Services {
         let at_risk: Vec<_> = at_risk.into_iter().map(|a| (a.clock, a.count)).collect();
         self.metrics.set_open_tickets(&open);
         self.metrics.set_at_risk(&at_risk);
+        if self.plugin_host().is_some_and(|h| !h.kpis().is_empty()) {
+            let now = Timestamp::now();
+            let filter = KpiFilter { period: Some(Period { from: now.plus_millis(-30 * 86_400_000), to: now }), ..KpiFilter::default() };
+            let inputs = self.store.kpi_inputs(&filter).await?;
+            for kpi in self.plugin_kpis(&filter, &inputs).await {
+                self.metrics.set_plugin_kpi(&kpi.key, kpi.value);
+            }
+        }
         self.metrics.mark_refreshed(Timestamp::now().as_millis() / 1000);
         Ok(())
+    }
+}
+
+/// The plugin contract's aggregate input, from the same figures as the built-in KPIs.
+fn plugin_kpi_input(filter: &KpiFilter, inputs: &KpiInputs) -> crate::plugins::KpiInput {
+    let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    let seconds = |ms: Option<f64>| ms.map_or(0.0, |ms| ms / 1000.0);
+    let stats = |d: &crate::domain::kpi::DurationStats| crate::plugins::DurationStats {
+        count: count(d.count),
+        mean: seconds(d.mean_ms),
+        median: seconds(d.p50_ms),
+        p90: seconds(d.p90_ms),
+        max: seconds(d.max_ms),
+    };
+    let period = filter.period.unwrap_or(Period { from: Timestamp::from_millis(0), to: Timestamp::now() });
+    crate::plugins::KpiInput {
+        window_start: period.from.as_millis(),
+        window_end: period.to.as_millis(),
+        now: Timestamp::now().as_millis(),
+        tickets_created: count(inputs.tickets),
+        // Resolved at least once in the window, reopened or not: the base of a reopen rate.
+        tickets_resolved: count(inputs.resolved_once),
+        tickets_reopened: count(inputs.reopened),
+        first_contact_resolved: count(inputs.first_contact_resolved),
+        complaints: count(inputs.complaints),
+        sla_breaches: count(inputs.sla.iter().map(|c| c.breached).sum()),
+        backlog: count(inputs.backlog.iter().map(|b| b.count).sum()),
+        first_response: stats(&inputs.first_response),
+        resolution: stats(&inputs.resolution),
+        csat_responses: count(inputs.csat_responses),
+        csat_average: inputs.csat_mean,
     }
 }

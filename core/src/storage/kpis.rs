@@ -149,9 +149,18 @@ impl Store {
         let expr = format!("({end} - t.created_at)");
         let mut c = conditions(filter, true);
         c.and(&format!("{end} IS NOT NULL"));
-        let sql = format!("SELECT COUNT(*) AS n, CAST(AVG({expr}) AS DOUBLE PRECISION) AS mean FROM tickets t {}", c.where_sql());
+        let sql = format!(
+            "SELECT COUNT(*) AS n, CAST(AVG({expr}) AS DOUBLE PRECISION) AS mean, CAST(MAX({expr}) AS BIGINT) AS longest FROM tickets t {}",
+            c.where_sql()
+        );
         let row = c.bind_all(sqlx::query(&sql)).fetch_one(self.pool()).await?;
-        let mut stats = DurationStats { count: u(col(&row, "n")?), mean_ms: col(&row, "mean")?, ..DurationStats::default() };
+        let longest: Option<i64> = col(&row, "longest")?;
+        let mut stats = DurationStats {
+            count: u(col(&row, "n")?),
+            mean_ms: col(&row, "mean")?,
+            max_ms: longest.map(|l| l as f64),
+            ..DurationStats::default()
+        };
         for (p, slot) in [(0.5, &mut stats.p50_ms), (0.9, &mut stats.p90_ms)] {
             let Some(offset) = percentile_offset(stats.count, p) else { continue };
             let mut c = conditions(filter, true);
