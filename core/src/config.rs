@@ -17,6 +17,29 @@ pub struct Config {
     pub processes: ProcessesConfig,
     pub sla: SlaConfig,
     pub webhooks: WebhooksConfig,
+    pub partners: PartnersConfig,
+    pub training: TrainingConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PartnersConfig {
+    /// Delegating a ticket sets its status to `waiting_partner` (and taking it back sets it to
+    /// `open` again), which pauses the clocks that pause while waiting on a partner.
+    pub waiting_partner_on_delegation: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingConfig {
+    /// A valid certification expiring within this many days is reported as `expiring`.
+    pub expiring_within_days: u64,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        TrainingConfig { expiring_within_days: 30 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -149,6 +172,8 @@ impl Default for Config {
             processes: ProcessesConfig::default(),
             sla: SlaConfig::default(),
             webhooks: WebhooksConfig::default(),
+            partners: PartnersConfig::default(),
+            training: TrainingConfig::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod cli;
 mod concurrency;
 mod errors;
 mod feedback;
+mod partners;
 mod processes;
 mod sla;
 mod staff;

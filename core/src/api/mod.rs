@@ -4,6 +4,7 @@
 mod extract;
 mod feedback;
 mod openapi;
+mod partners;
 mod problem;
 mod processes;
 mod sla;
@@ -67,6 +68,7 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .merge(processes::routes())
         .merge(sla::routes())
         .merge(staff::routes())
+        .merge(partners::routes())
         .merge(tokens::routes())
         .merge(webhooks::routes())
         .merge(system::routes())

@@ -1,6 +1,7 @@
 //! The OpenAPI document's frame; paths and schemas are collected from the handlers.
 
 use crate::domain::auth::Role;
+use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::domain::process::Office;
 use crate::domain::ticket::{Channel, Kind, Priority, Status, Visibility};
 use crate::domain::webhook::DeliveryState;
@@ -19,6 +20,8 @@ use utoipa::{Modify, OpenApi as _};
         (name = "sla", description = "SLA policies, business calendars and ticket clocks"),
         (name = "surveys", description = "Customer satisfaction surveys (no token: the survey link is the key)"),
         (name = "staff", description = "Service staff"),
+        (name = "partners", description = "Partners, their contracts (OLA), and tickets delegated to them"),
+        (name = "training", description = "Courses, training records, certifications and the gates they open"),
         (name = "tokens", description = "API tokens (admin)"),
         (name = "webhooks", description = "Ticket events POSTed to your URLs, signed; delivery logs (admin)"),
         (name = "system", description = "Health, readiness, metrics, this document"),
@@ -56,4 +59,4 @@ macro_rules! string_enum_schema {
     )+};
 }
 
-string_enum_schema!(Kind, Channel, Priority, Status, Visibility, Role, Office, DeliveryState);
+string_enum_schema!(Kind, Channel, Priority, Status, Visibility, Role, Office, DeliveryState, PartnerKind, PartnerStatus);

@@ -335,7 +335,7 @@ async fn list_tickets(
     principal: Principal,
     Query(p): Query<TicketListParams>,
 ) -> Result<axum::Json<Page<TicketView>>, ApiError> {
-    principal.require(Permission::ReadTickets)?;
+    let partner = principal.require_ticket_access(Permission::ReadTickets, Permission::ReadDelegatedTickets)?;
     let query = TicketQuery {
         status: p.status,
         stage: p.stage,
@@ -349,6 +349,7 @@ async fn list_tickets(
         created_after: p.created_after.as_deref().map(|t| Timestamp::parse("created_after", t)).transpose().map_err(bad_param)?,
         created_before: p.created_before.as_deref().map(|t| Timestamp::parse("created_before", t)).transpose().map_err(bad_param)?,
         title_contains: p.q.filter(|q| !q.trim().is_empty()).map(|q| q.trim().to_owned()),
+        delegated_to: partner,
         before: p.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: page_limit(p.limit)?,
     };
@@ -385,8 +386,8 @@ pub(super) fn decode_cursor_text(cursor: &str) -> Option<String> {
     security(("bearer" = []))
 )]
 async fn get_ticket(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
-    principal.require(Permission::ReadTickets)?;
-    let ticket = state.services.get_ticket(ticket_ref(&id)?).await?;
+    let partner = principal.require_ticket_access(Permission::ReadTickets, Permission::ReadDelegatedTickets)?;
+    let ticket = state.services.ticket_for(ticket_ref(&id)?, partner).await?;
     Ok(ticket_response(StatusCode::OK, ticket))
 }
 
@@ -511,8 +512,12 @@ async fn transition_ticket(
     headers: HeaderMap,
     Json(body): Json<TransitionBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(Permission::WriteTickets)?;
+    let partner = principal.require_ticket_access(Permission::WriteTickets, Permission::WorkDelegatedTickets)?;
     let reference = ticket_ref(&id)?;
+    if partner.is_some() {
+        // Another partner's ticket does not exist for this caller.
+        state.services.ticket_for(reference, partner).await?;
+    }
     let expected = IfMatch::from_headers(&headers)?.and_then(IfMatch::version);
     let note = body.note.filter(|n| !n.trim().is_empty());
     if note.as_ref().is_some_and(|n| n.len() > 4096) {
@@ -553,7 +558,13 @@ async fn comment_on_ticket(
     Path(id): Path<String>,
     Json(body): Json<CommentBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(Permission::CommentOnTickets)?;
+    let partner = principal.require_ticket_access(Permission::CommentOnTickets, Permission::WorkDelegatedTickets)?;
+    if partner.is_some() {
+        state.services.ticket_for(ticket_ref(&id)?, partner).await?;
+        if body.visibility != Visibility::Public || body.from_customer {
+            return Err(ApiError::forbidden("a partner comments publicly, as itself"));
+        }
+    }
     let ticket =
         state.services.comment_on_ticket(ticket_ref(&id)?, &body.body, body.visibility, body.from_customer, &principal.actor()).await?;
     Ok(ticket_response(StatusCode::CREATED, ticket))
@@ -626,7 +637,7 @@ async fn list_events(
     Path(id): Path<String>,
     Query(p): Query<EventListParams>,
 ) -> Result<axum::Json<Page<EventView>>, ApiError> {
-    principal.require(Permission::ReadTickets)?;
+    let partner = principal.require_ticket_access(Permission::ReadTickets, Permission::ReadDelegatedTickets)?;
     let limit = page_limit(p.limit)?;
     let after = match p.cursor.as_deref() {
         None => 0,
@@ -634,7 +645,7 @@ async fn list_events(
             .and_then(|t| t.parse::<i64>().ok())
             .ok_or_else(|| ApiError::field(StatusCode::BAD_REQUEST, "cursor", "not a cursor returned by this API"))?,
     };
-    let mut events = state.services.ticket_events(ticket_ref(&id)?, after, limit + 1).await?;
+    let mut events = state.services.ticket_events_for(ticket_ref(&id)?, partner, after, limit + 1).await?;
     let next = (events.len() > limit as usize).then(|| {
         events.truncate(limit as usize);
         encode_cursor(&events.last().map(|e| e.seq).unwrap_or(after).to_string())

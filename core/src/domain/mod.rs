@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod feedback;
 pub mod ids;
+pub mod partner;
 pub mod process;
 pub mod sla;
 pub mod sla_engine;

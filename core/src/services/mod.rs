@@ -2,6 +2,7 @@
 //! rules and writes the result. Knows neither HTTP nor SQL.
 
 mod feedback;
+mod partners;
 pub mod sla;
 mod staff;
 mod tickets;
@@ -57,6 +58,7 @@ pub struct Services {
     retry: RetryPolicy,
     /// How long a claimed delivery is reserved for the node that claimed it.
     delivery_lease_ms: i64,
+    waiting_partner_on_delegation: bool,
 }
 
 impl Services {
@@ -72,6 +74,7 @@ impl Services {
             sla: RwLock::new(Arc::new(SlaCatalog::default())),
             retry: config.webhooks.retry_policy(),
             delivery_lease_ms: config.webhooks.lease_ms(),
+            waiting_partner_on_delegation: config.partners.waiting_partner_on_delegation,
         }
     }
 

@@ -6,6 +6,7 @@
 //! ticket number is allocated, how rows are locked or claimed, and the migration files.
 
 mod feedback;
+pub mod partners;
 pub mod sla;
 mod sql;
 pub mod staff;
@@ -69,11 +70,13 @@ impl Backend {
                 (1, "foundation", include_str!("../../migrations/sqlite/0001_foundation.sql")),
                 (2, "service standards", include_str!("../../migrations/sqlite/0002_service_standards.sql")),
                 (3, "webhooks", include_str!("../../migrations/sqlite/0003_webhooks.sql")),
+                (4, "partners and training", include_str!("../../migrations/sqlite/0004_partners_training.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../../migrations/postgres/0001_foundation.sql")),
                 (2, "service standards", include_str!("../../migrations/postgres/0002_service_standards.sql")),
                 (3, "webhooks", include_str!("../../migrations/postgres/0003_webhooks.sql")),
+                (4, "partners and training", include_str!("../../migrations/postgres/0004_partners_training.sql")),
             ],
         }
     }

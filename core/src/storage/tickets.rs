@@ -300,6 +300,12 @@ impl Store {
         if let Some(v) = &query.title_contains {
             c.push("title_search LIKE {} ESCAPE '\\'", Bind::Text(format!("%{}%", like_escape(&search_form(v)))));
         }
+        if let Some(v) = query.delegated_to {
+            c.push(
+                "EXISTS (SELECT 1 FROM ticket_delegations d WHERE d.ticket_id = tickets.id AND d.partner_id = {} AND d.withdrawn_at IS NULL)",
+                Bind::Text(v.to_string()),
+            );
+        }
         if let Some(v) = query.before {
             c.push("id < {}", Bind::Text(v.to_string()));
         }

@@ -1,0 +1,69 @@
+-- Partners with contracts (an OLA), tickets delegated to them, partner tokens; courses and
+-- append-only training records from which certifications are derived.
+
+CREATE TABLE partners (
+    id                  TEXT PRIMARY KEY,
+    name                TEXT NOT NULL,
+    kind                TEXT NOT NULL,
+    contact             TEXT,
+    status              TEXT NOT NULL CHECK (status IN ('active', 'suspended')),
+    -- JSON array of service categories.
+    categories          TEXT NOT NULL,
+    -- The contract, all NULL when there is none.
+    contract_start      BIGINT,
+    contract_end        BIGINT,
+    ola_first_response_secs BIGINT,
+    ola_resolution_secs BIGINT,
+    contract_calendar   TEXT,
+    created_at          BIGINT NOT NULL,
+    updated_at          BIGINT NOT NULL
+);
+
+CREATE TABLE ticket_delegations (
+    id                    TEXT PRIMARY KEY,
+    ticket_id             TEXT NOT NULL REFERENCES tickets (id),
+    partner_id            TEXT NOT NULL REFERENCES partners (id),
+    note                  TEXT,
+    delegated_at          BIGINT NOT NULL,
+    first_response_due_at BIGINT,
+    resolution_due_at     BIGINT,
+    withdrawn_at          BIGINT
+);
+-- At most one active delegation per ticket.
+CREATE UNIQUE INDEX ticket_delegations_active ON ticket_delegations (ticket_id) WHERE withdrawn_at IS NULL;
+-- A partner token's listing (newest ticket first) and access checks.
+CREATE INDEX ticket_delegations_partner_active ON ticket_delegations (partner_id, ticket_id) WHERE withdrawn_at IS NULL;
+-- Partner statistics over a window.
+CREATE INDEX ticket_delegations_partner_time ON ticket_delegations (partner_id, delegated_at);
+
+ALTER TABLE api_tokens ADD COLUMN partner_id TEXT REFERENCES partners (id);
+
+CREATE TABLE courses (
+    code          TEXT PRIMARY KEY,
+    title         TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    certifies     BOOLEAN NOT NULL,
+    validity_secs BIGINT,
+    pass_score    BIGINT NOT NULL,
+    method        TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL
+);
+
+-- Append-only: a correction is a new record naming the one it supersedes.
+CREATE TABLE training_records (
+    id                TEXT PRIMARY KEY,
+    staff_id          TEXT NOT NULL REFERENCES staff (id),
+    course_code       TEXT NOT NULL REFERENCES courses (code),
+    completed_at      BIGINT NOT NULL,
+    score             BIGINT NOT NULL,
+    assessor          TEXT NOT NULL,
+    method            TEXT NOT NULL,
+    notes             TEXT,
+    passed            BOOLEAN NOT NULL,
+    expires_at        BIGINT,
+    supersedes        TEXT UNIQUE REFERENCES training_records (id),
+    correction_reason TEXT,
+    recorded_at       BIGINT NOT NULL
+);
+CREATE INDEX training_records_staff_course ON training_records (staff_id, course_code, completed_at);
