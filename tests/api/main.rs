@@ -14,4 +14,5 @@ mod staff;
 mod system;
 mod tickets;
 mod tokens;
+mod training;
 mod webhooks;

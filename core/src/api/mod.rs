@@ -12,6 +12,7 @@ mod staff;
 mod system;
 mod tickets;
 mod tokens;
+mod training;
 mod webhooks;
 
 use crate::config::Config;
@@ -69,6 +70,7 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .merge(sla::routes())
         .merge(staff::routes())
         .merge(partners::routes())
+        .merge(training::routes())
         .merge(tokens::routes())
         .merge(webhooks::routes())
         .merge(system::routes())

@@ -4,6 +4,7 @@ use crate::domain::auth::Role;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::domain::process::Office;
 use crate::domain::ticket::{Channel, Kind, Priority, Status, Visibility};
+use crate::domain::training::{AssessmentMethod, CertificationState};
 use crate::domain::webhook::DeliveryState;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -59,4 +60,17 @@ macro_rules! string_enum_schema {
     )+};
 }
 
-string_enum_schema!(Kind, Channel, Priority, Status, Visibility, Role, Office, DeliveryState, PartnerKind, PartnerStatus);
+string_enum_schema!(
+    Kind,
+    Channel,
+    Priority,
+    Status,
+    Visibility,
+    Role,
+    Office,
+    DeliveryState,
+    PartnerKind,
+    PartnerStatus,
+    AssessmentMethod,
+    CertificationState
+);

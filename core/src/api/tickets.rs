@@ -422,6 +422,34 @@ pub struct TicketPatchBody {
     /// A JSON merge patch (RFC 7396) of the custom fields: null removes a key.
     #[schema(value_type = Option<Object>)]
     custom_fields: Option<Value>,
+    /// Assign someone who lacks the certification the stage requires (supervisor, admin).
+    #[serde(rename = "override")]
+    override_gate: Option<OverrideBody>,
+}
+
+/// Lets a supervisor or admin pass a certification gate; recorded as a
+/// `certification_overridden` event with the reason.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideBody {
+    reason: String,
+}
+
+/// The override reason, when the caller may and did give one.
+pub(super) fn override_reason(principal: &Principal, body: Option<OverrideBody>) -> Result<Option<String>, ApiError> {
+    let Some(body) = body else {
+        return Ok(None);
+    };
+    principal.require(Permission::OverrideCertification)?;
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.len() > 4096 {
+        return Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "override.reason",
+            "an override gives a reason (at most 4096 bytes)",
+        ));
+    }
+    Ok(Some(reason.to_owned()))
 }
 
 /// Edit a ticket. Requires `If-Match` with the ETag last read: a stale one is a 409, none a 428.
@@ -434,7 +462,7 @@ pub struct TicketPatchBody {
         (status = 200, description = "The edited ticket", body = TicketView, headers(("ETag" = String))),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The ticket changed since it was read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or the assignee lacks the stage's certification (`certification-required`: staff, certification, state)", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -471,12 +499,13 @@ async fn update_ticket(
         tags: body.tags,
         custom_fields: body.custom_fields,
     };
+    let reason = override_reason(&principal, body.override_gate)?;
     let actor = principal.actor();
     let ticket = match if_match.version() {
-        Some(version) => state.services.update_ticket(reference, version, patch, &actor).await?,
+        Some(version) => state.services.update_ticket(reference, version, patch, reason.as_deref(), &actor).await?,
         None => {
             let current = state.services.get_ticket(reference).await?;
-            state.services.update_ticket(reference, current.version, patch, &actor).await?
+            state.services.update_ticket(reference, current.version, patch, reason.as_deref(), &actor).await?
         }
     };
     Ok(ticket_response(StatusCode::OK, ticket))
@@ -488,6 +517,9 @@ pub struct TransitionBody {
     /// Key of the target stage.
     to: String,
     note: Option<String>,
+    /// Move into a stage whose required certification the assignee lacks (supervisor, admin).
+    #[serde(rename = "override")]
+    override_gate: Option<OverrideBody>,
 }
 
 /// Move a ticket to another stage of its process. A refused move is a 422 listing the allowed
@@ -501,7 +533,7 @@ pub struct TransitionBody {
         (status = 200, description = "The moved ticket", body = TicketView, headers(("ETag" = String))),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The ticket changed (with If-Match)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Move not allowed; `allowed` lists the targets", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Move not allowed (`allowed` lists the targets), or the assignee lacks the target stage's certification (`certification-required`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -523,7 +555,8 @@ async fn transition_ticket(
     if note.as_ref().is_some_and(|n| n.len() > 4096) {
         return Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "note", "must be at most 4096 bytes"));
     }
-    let ticket = state.services.transition_ticket(reference, body.to.trim(), note, expected, &principal.actor()).await?;
+    let reason = override_reason(&principal, body.override_gate)?;
+    let ticket = state.services.transition_ticket(reference, body.to.trim(), note, expected, reason.as_deref(), &principal.actor()).await?;
     Ok(ticket_response(StatusCode::OK, ticket))
 }
 

@@ -18,6 +18,7 @@ pub mod sla_engine;
 pub mod staff;
 pub mod ticket;
 pub mod time;
+pub mod training;
 pub mod webhook;
 
 pub use error::{FieldError, ValidationError};

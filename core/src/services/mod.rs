@@ -7,10 +7,12 @@ pub mod sla;
 mod staff;
 mod tickets;
 mod tokens;
+mod training;
 mod webhooks;
 
 pub use feedback::SurveyView;
 pub use tickets::{CreateTicket, Reopened};
+pub use training::{EligibleAssignee, NewTrainingRecord};
 
 use crate::config::Config;
 use crate::domain::process::{ProcessRegistry, TransitionError};
@@ -39,6 +41,19 @@ pub enum ServiceError {
     Conflict { field: Option<&'static str>, message: String },
     #[error(transparent)]
     Storage(#[from] StoreError),
+    /// The person lacks a valid certification that the stage requires.
+    #[error(
+        "{staff_name} ({staff_id}) does not hold a valid {certification} certification (it is {state}), which stage `{stage}` requires"
+    )]
+    CertificationRequired {
+        field: &'static str,
+        staff_id: crate::domain::ids::StaffId,
+        staff_name: String,
+        certification: String,
+        state: crate::domain::training::CertificationState,
+        expires_at: Option<crate::domain::time::Timestamp>,
+        stage: String,
+    },
     /// Internal: the reopen window has passed (a follow-up is opened instead).
     #[error("the reopen window has passed")]
     ReopenWindowPassed,
@@ -59,6 +74,8 @@ pub struct Services {
     /// How long a claimed delivery is reserved for the node that claimed it.
     delivery_lease_ms: i64,
     waiting_partner_on_delegation: bool,
+    /// A certification expiring within this many days is `expiring`.
+    expiring_within_days: u64,
 }
 
 impl Services {
@@ -75,6 +92,7 @@ impl Services {
             retry: config.webhooks.retry_policy(),
             delivery_lease_ms: config.webhooks.lease_ms(),
             waiting_partner_on_delegation: config.partners.waiting_partner_on_delegation,
+            expiring_within_days: config.training.expiring_within_days,
         }
     }
 

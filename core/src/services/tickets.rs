@@ -52,6 +52,11 @@ impl Services {
     ) -> Result<CreateTicket, ServiceError> {
         if let Some(assignee) = draft.assignee {
             self.check_assignable(assignee, "assignee_id").await?;
+            let process_key = draft.process.clone().unwrap_or_else(|| self.default_process.clone());
+            if let Some(process) = self.processes.get(&process_key) {
+                let stage = process.initial_stage().key.clone();
+                self.certification_gate(assignee, &process_key, &stage, "assignee_id", None).await?;
+            }
         }
         let origin = match draft.origin_ticket_id {
             Some(id) => Some(
@@ -139,12 +144,27 @@ impl Services {
         reference: TicketRef,
         expected_version: i64,
         patch: TicketPatch,
+        override_reason: Option<&str>,
         actor: &Actor,
     ) -> Result<Ticket, ServiceError> {
+        let mut overridden = None;
         if let Some(Some(assignee)) = patch.assignee {
             self.check_assignable(assignee, "assignee_id").await?;
+            let current = self.get_ticket(reference).await?;
+            if current.assignee != Some(assignee) {
+                overridden = self.certification_gate(assignee, &current.process, &current.stage, "assignee_id", override_reason).await?;
+            }
         }
-        self.modify_ticket(reference, Some(expected_version), actor, |t| Ok(t.apply_patch(patch, &self.rules(), Timestamp::now())?)).await
+        self.modify_ticket(reference, Some(expected_version), actor, |t| {
+            let mut change = t.apply_patch(patch, &self.rules(), Timestamp::now())?;
+            if let Some(event) = overridden {
+                if !change.is_empty() {
+                    change.events.push(event);
+                }
+            }
+            Ok(change)
+        })
+        .await
     }
 
     pub async fn transition_ticket(
@@ -153,14 +173,27 @@ impl Services {
         to: &str,
         note: Option<String>,
         expected_version: Option<i64>,
+        override_reason: Option<&str>,
         actor: &Actor,
     ) -> Result<Ticket, ServiceError> {
+        // The gate is checked against the ticket read before the locked change: an assignee
+        // changed in between is checked by that change's own gate.
+        let current = self.get_ticket(reference).await?;
+        let mut overridden = None;
+        if let Some(assignee) = current.assignee {
+            // A refused move is reported as such, not as a missing certification.
+            if self.processes.get(&current.process).is_some_and(|p| p.check_transition(&current.stage, to).is_ok()) {
+                overridden = self.certification_gate(assignee, &current.process, to, "to", override_reason).await?;
+            }
+        }
         self.modify_ticket(reference, expected_version, actor, |t| {
             let process = self
                 .processes
                 .get(&t.process)
                 .ok_or_else(|| ValidationError::field("to", format!("the ticket's process `{}` is no longer configured", t.process)))?;
-            Ok(t.transition(process, to, note, Timestamp::now())?)
+            let mut change = t.transition(process, to, note, Timestamp::now())?;
+            change.events.extend(overridden);
+            Ok(change)
         })
         .await
     }

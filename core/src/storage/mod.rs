@@ -12,6 +12,7 @@ mod sql;
 pub mod staff;
 pub mod tickets;
 pub mod tokens;
+pub mod training;
 pub mod webhooks;
 
 use crate::config::DatabaseConfig;
