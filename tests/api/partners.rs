@@ -12,7 +12,8 @@ on_both_backends!(
     partner_tokens_are_bound_to_one_partner,
     partner_token_sees_and_works_only_its_delegated_tickets,
     partner_token_is_refused_everything_else,
-    delegation_can_set_waiting_partner_by_policy
+    delegation_can_set_waiting_partner_by_policy,
+    stats_and_scorecards_explain_each_partner_over_a_window
 );
 
 fn partner_body(name: &str) -> Value {
@@ -283,4 +284,67 @@ async fn delegation_can_set_waiting_partner_by_policy(app: TestApp) {
     let kinds: Vec<_> =
         app.events(id).await.iter().map(|e| e["kind"].as_str().unwrap().to_owned()).filter(|k| !k.starts_with("sla_")).collect();
     assert_eq!(kinds, ["created", "delegated", "status_changed", "delegation_withdrawn", "status_changed"]);
+}
+
+async fn resolve(app: &TestApp, id: &str) {
+    let r = app.patch(&format!("/api/v1/tickets/{id}"), Some("*"), &json!({"status": "resolved"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+async fn stats_and_scorecards_explain_each_partner_over_a_window(app: TestApp) {
+    let good = create_partner(&app, "Good").await;
+    let mut slow = partner_body("Slow");
+    slow["contract"]["resolution"] = json!("1s");
+    let slow = body(app.post("/api/v1/partners", &slow).await).await;
+    let idle = create_partner(&app, "Idle").await;
+
+    // Good: one resolved in time and praised, one still open, one resolved then complained
+    // about and reopened.
+    let t1 = app.create_ticket(json!({})).await["id"].as_str().unwrap().to_owned();
+    let t2 = app.create_ticket(json!({})).await["id"].as_str().unwrap().to_owned();
+    let t3 = app.create_ticket(json!({})).await["id"].as_str().unwrap().to_owned();
+    for t in [&t1, &t2, &t3] {
+        assert_eq!(delegate(&app, t, &good).await.status(), StatusCode::OK);
+    }
+    resolve(&app, &t1).await;
+    let url =
+        app.events(&t1).await.iter().find(|e| e["kind"] == "survey_issued").unwrap()["data"]["survey_url"].as_str().unwrap().to_owned();
+    let r = app.client.post(app.url(&url)).json(&json!({"score": 5})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    resolve(&app, &t3).await;
+    app.create_ticket(json!({"kind": "complaint", "origin_ticket_id": t3})).await;
+    let r = app.post(&format!("/api/v1/tickets/{t3}/reopen"), &json!({"reason": "still broken"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Slow: misses its one-second OLA.
+    let t4 = app.create_ticket(json!({})).await["id"].as_str().unwrap().to_owned();
+    assert_eq!(delegate(&app, &t4, &slow).await.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+
+    let good_id = good["id"].as_str().unwrap();
+    let s = body(app.get(&format!("/api/v1/partners/{good_id}/stats?window=30d")).await).await;
+    assert_eq!(s["tickets_delegated"], 3, "{s}");
+    assert_eq!((s["ola_due"].as_u64(), s["ola_met"].as_u64(), s["ola_met_rate"].as_f64()), (Some(1), Some(1), Some(1.0)), "{s}");
+    assert_eq!(s["resolved"], 1, "the reopened ticket is no longer resolved: {s}");
+    assert!(s["mean_resolution_ms"].as_i64().is_some() && s["p90_resolution_ms"].as_i64().is_some(), "{s}");
+    assert_eq!((s["csat_answers"].as_u64(), s["csat_mean"].as_f64()), (Some(1), Some(5.0)), "{s}");
+    assert_eq!((s["complaints"].as_u64(), s["reopens"].as_u64()), (Some(1), Some(1)), "{s}");
+    // A window before any of it is empty.
+    let s = body(app.get(&format!("/api/v1/partners/{good_id}/stats?from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z")).await).await;
+    assert_eq!(s["tickets_delegated"], 0);
+    problem(app.get(&format!("/api/v1/partners/{good_id}/stats?window=soon")).await, StatusCode::BAD_REQUEST).await;
+    problem(app.get(&format!("/api/v1/partners/{good_id}/stats?window=1d&from=2020-01-01T00:00:00Z")).await, StatusCode::BAD_REQUEST).await;
+
+    let card = body(app.get(&format!("/api/v1/partners/{good_id}/scorecard")).await).await;
+    // (100·40 + 100·30 + 66.7·15 + 66.7·15) / 100
+    assert_eq!((card["score"].as_f64(), card["grade"].as_str()), (Some(90.0), Some("A")), "{card}");
+    let names: Vec<_> = card["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ola_met", "csat", "complaints", "reopens"]);
+    assert_eq!(card["components"][0]["weight"], 40.0);
+    assert_eq!(card["components"][2]["inputs"], json!({"complaints": 1, "delegated": 3}));
+
+    let ranking = body(app.get("/api/v1/partners/scorecards?window=30d").await).await;
+    let order: Vec<_> = ranking.as_array().unwrap().iter().map(|c| (c["partner_id"].clone(), c["grade"].clone())).collect();
+    assert_eq!(order, [(good["id"].clone(), json!("A")), (slow["id"].clone(), json!("E")), (idle["id"].clone(), json!("unrated"))]);
+    assert_eq!(ranking[1]["stats"]["ola_met_rate"], 0.0);
 }

@@ -1,7 +1,7 @@
 //! /api/v1/partners and /api/v1/tickets/{id}/delegation: partners, their contracts, and
 //! tickets delegated to them.
 
-use super::extract::{Json, Principal};
+use super::extract::{Json, Principal, Query};
 use super::problem::{ApiError, Problem};
 use super::tickets::{ticket_ref, ticket_response, TicketView};
 use super::{double_option, AppState};
@@ -9,13 +9,15 @@ use crate::domain::auth::Permission;
 use crate::domain::duration::TargetDuration;
 use crate::domain::ids::PartnerId;
 use crate::domain::partner::{Contract, Partner, PartnerInput, PartnerKind, PartnerPatch, PartnerStatus};
+use crate::domain::scorecard::{PartnerStats, Scorecard};
 use crate::domain::time::Timestamp;
 use crate::domain::FieldError;
+use crate::services::PartnerScorecard;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -23,6 +25,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_partner, list_partners))
         .routes(routes!(get_partner, update_partner, delete_partner))
         .routes(routes!(delegate_ticket, withdraw_delegation))
+        .routes(routes!(partner_stats))
+        .routes(routes!(partner_scorecard))
+        .routes(routes!(rank_partners))
 }
 
 /// A partner's contract and the service levels it committed to (its OLA).
@@ -305,4 +310,199 @@ async fn withdraw_delegation(State(state): State<AppState>, principal: Principal
     principal.require(Permission::ManagePartners)?;
     let ticket = state.services.withdraw_delegation(ticket_ref(&id)?, &principal.actor()).await?;
     Ok(ticket_response(StatusCode::OK, ticket))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct WindowParams {
+    /// Delegations made at or after this instant (with `to`).
+    from: Option<String>,
+    /// … and before this one (default: now).
+    to: Option<String>,
+    /// Instead of from/to: the last period, e.g. `30d` (default: `partners.scorecard_window_days`).
+    window: Option<String>,
+}
+
+fn window(state: &AppState, p: &WindowParams) -> Result<(Timestamp, Timestamp), ApiError> {
+    let bad = |e: FieldError| ApiError::validation(StatusCode::BAD_REQUEST, vec![e]);
+    let now = Timestamp::now();
+    match (&p.window, &p.from, &p.to) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            Err(ApiError::field(StatusCode::BAD_REQUEST, "window", "give either window or from/to, not both"))
+        }
+        (Some(w), None, None) => {
+            let d = TargetDuration::parse("window", w).map_err(bad)?;
+            Ok((now.plus_millis(-d.as_millis()), now.plus_millis(1)))
+        }
+        (None, None, None) => Ok(state.services.default_scorecard_window()),
+        (None, from, to) => {
+            let from = match from {
+                Some(f) => Timestamp::parse("from", f).map_err(bad)?,
+                None => return Err(ApiError::field(StatusCode::BAD_REQUEST, "from", "give from with to")),
+            };
+            let to = to.as_deref().map(|t| Timestamp::parse("to", t)).transpose().map_err(bad)?.unwrap_or(now.plus_millis(1));
+            if to <= from {
+                return Err(ApiError::field(StatusCode::BAD_REQUEST, "to", "must be after from"));
+            }
+            Ok((from, to))
+        }
+    }
+}
+
+/// A partner's statistics over a window: what the scorecards are computed from.
+#[derive(Serialize, ToSchema)]
+pub struct PartnerStatsView {
+    #[schema(value_type = String, format = DateTime)]
+    from: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    to: Timestamp,
+    /// Delegations made in the window.
+    tickets_delegated: u64,
+    /// Delegations resolved, or past their OLA resolution time.
+    ola_due: u64,
+    ola_met: u64,
+    /// ola_met / ola_due; null without any.
+    ola_met_rate: Option<f64>,
+    resolved: u64,
+    /// From delegation to resolution, in milliseconds.
+    mean_resolution_ms: Option<i64>,
+    p90_resolution_ms: Option<i64>,
+    csat_answers: u64,
+    /// Mean satisfaction score (1–5) of the customers they served.
+    csat_mean: Option<f64>,
+    /// Complaints about their tickets.
+    complaints: u64,
+    /// Reopens of their tickets after delegation.
+    reopens: u64,
+}
+
+impl From<&PartnerStats> for PartnerStatsView {
+    fn from(s: &PartnerStats) -> Self {
+        PartnerStatsView {
+            from: s.from.unwrap_or(Timestamp::from_millis(0)),
+            to: s.to.unwrap_or(Timestamp::from_millis(0)),
+            tickets_delegated: s.delegated,
+            ola_due: s.ola_due,
+            ola_met: s.ola_met,
+            ola_met_rate: s.ola_met_rate(),
+            resolved: s.resolved,
+            mean_resolution_ms: s.mean_resolution_ms,
+            p90_resolution_ms: s.p90_resolution_ms,
+            csat_answers: s.csat_answers,
+            csat_mean: s.csat_mean,
+            complaints: s.complaints,
+            reopens: s.reopens,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ComponentView {
+    name: String,
+    weight: f64,
+    /// 0–100; null when the window has no data for it (it then does not count).
+    score: Option<f64>,
+    #[schema(value_type = Object)]
+    inputs: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScorecardView {
+    #[schema(value_type = String, format = Uuid)]
+    partner_id: PartnerId,
+    partner_name: String,
+    /// `builtin` (plugins may add others).
+    scorecard: String,
+    /// 0–100, the weighted mean of the components with data; null when none has.
+    score: Option<f64>,
+    /// A (≥ 90), B (≥ 80), C (≥ 70), D (≥ 60), E, or unrated.
+    grade: String,
+    components: Vec<ComponentView>,
+    stats: PartnerStatsView,
+}
+
+fn scorecard_view(p: PartnerScorecard) -> ScorecardView {
+    let Scorecard { score, grade, components } = p.scorecard;
+    ScorecardView {
+        partner_id: p.partner.id,
+        partner_name: p.partner.name,
+        scorecard: "builtin".into(),
+        score,
+        grade: grade.into(),
+        components: components
+            .into_iter()
+            .map(|c| ComponentView {
+                name: c.name.into(),
+                weight: c.weight,
+                score: c.score,
+                inputs: c.inputs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            })
+            .collect(),
+        stats: (&p.stats).into(),
+    }
+}
+
+/// A partner's statistics over a window (admin, supervisor), computed by the database.
+#[utoipa::path(
+    get, path = "/api/v1/partners/{id}/stats", tag = "partners", params(("id" = String, Path), WindowParams),
+    responses(
+        (status = 200, description = "The statistics", body = PartnerStatsView),
+        (status = 400, description = "A bad window", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such partner", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn partner_stats(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(p): Query<WindowParams>,
+) -> Result<axum::Json<PartnerStatsView>, ApiError> {
+    principal.require(Permission::ManagePartners)?;
+    let id = partner_id(&id)?;
+    let (from, to) = window(&state, &p)?;
+    Ok(axum::Json((&state.services.partner_stats(id, from, to).await?).into()))
+}
+
+/// A partner's built-in scorecard over a window: score, grade, and each component with its
+/// weight and inputs, so the score can be explained.
+#[utoipa::path(
+    get, path = "/api/v1/partners/{id}/scorecard", tag = "partners", params(("id" = String, Path), WindowParams),
+    responses(
+        (status = 200, description = "The scorecard", body = ScorecardView),
+        (status = 400, description = "A bad window", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such partner", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn partner_scorecard(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(p): Query<WindowParams>,
+) -> Result<axum::Json<ScorecardView>, ApiError> {
+    principal.require(Permission::ManagePartners)?;
+    let id = partner_id(&id)?;
+    let (from, to) = window(&state, &p)?;
+    Ok(axum::Json(scorecard_view(state.services.partner_scorecard(id, from, to).await?)))
+}
+
+/// Every partner's built-in scorecard, best first (unrated last).
+#[utoipa::path(
+    get, path = "/api/v1/partners/scorecards", tag = "partners", params(WindowParams),
+    responses(
+        (status = 200, description = "The ranking", body = Vec<ScorecardView>),
+        (status = 400, description = "A bad window", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn rank_partners(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(p): Query<WindowParams>,
+) -> Result<axum::Json<Vec<ScorecardView>>, ApiError> {
+    principal.require(Permission::ManagePartners)?;
+    let (from, to) = window(&state, &p)?;
+    Ok(axum::Json(state.services.rank_partners(from, to).await?.into_iter().map(scorecard_view).collect()))
 }

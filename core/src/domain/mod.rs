@@ -13,6 +13,7 @@ pub mod feedback;
 pub mod ids;
 pub mod partner;
 pub mod process;
+pub mod scorecard;
 pub mod sla;
 pub mod sla_engine;
 pub mod staff;

@@ -3,6 +3,7 @@
 
 mod feedback;
 mod partners;
+pub use partners::PartnerScorecard;
 pub mod sla;
 mod staff;
 mod tickets;
@@ -76,6 +77,8 @@ pub struct Services {
     waiting_partner_on_delegation: bool,
     /// A certification expiring within this many days is `expiring`.
     expiring_within_days: u64,
+    scorecard_weights: crate::domain::scorecard::ScorecardWeights,
+    scorecard_window_days: u64,
 }
 
 impl Services {
@@ -93,6 +96,8 @@ impl Services {
             delivery_lease_ms: config.webhooks.lease_ms(),
             waiting_partner_on_delegation: config.partners.waiting_partner_on_delegation,
             expiring_within_days: config.training.expiring_within_days,
+            scorecard_weights: config.partners.scorecard_weights.weights(),
+            scorecard_window_days: config.partners.scorecard_window_days,
         }
     }
 

@@ -2,6 +2,7 @@ use super::{ServiceError, Services};
 use crate::domain::event::{Actor, EventData, RecordedEvent};
 use crate::domain::ids::{DelegationId, PartnerId, TicketRef};
 use crate::domain::partner::{Delegation, Partner, PartnerInput, PartnerPatch};
+use crate::domain::scorecard::{builtin_scorecard, PartnerStats, Scorecard};
 use crate::domain::ticket::{SideWrite, Status, Ticket, Visibility};
 use crate::domain::time::Timestamp;
 use crate::domain::ValidationError;
@@ -174,5 +175,48 @@ impl Services {
             events.retain(|e| !(e.kind == "comment_added" && e.data["visibility"] == internal));
         }
         Ok(events)
+    }
+}
+
+/// A partner's built-in scorecard and the statistics it was computed from.
+pub struct PartnerScorecard {
+    pub partner: Partner,
+    pub stats: PartnerStats,
+    pub scorecard: Scorecard,
+}
+
+impl Services {
+    /// Statistics over delegations made in `[from, to)`.
+    pub async fn partner_stats(&self, id: PartnerId, from: Timestamp, to: Timestamp) -> Result<PartnerStats, ServiceError> {
+        self.get_partner(id).await?;
+        if to <= from {
+            return Err(ValidationError::field("to", "must be after from").into());
+        }
+        Ok(self.store.partner_stats(id, from, to, Timestamp::now()).await?)
+    }
+
+    /// The window used when a request names none: the last `partners.scorecard_window_days`.
+    pub fn default_scorecard_window(&self) -> (Timestamp, Timestamp) {
+        let now = Timestamp::now();
+        (now.plus_millis(-super::days_ms(self.scorecard_window_days)), now.plus_millis(1))
+    }
+
+    pub async fn partner_scorecard(&self, id: PartnerId, from: Timestamp, to: Timestamp) -> Result<PartnerScorecard, ServiceError> {
+        let partner = self.get_partner(id).await?;
+        let stats = self.partner_stats(id, from, to).await?;
+        let scorecard = builtin_scorecard(&stats, &self.scorecard_weights);
+        Ok(PartnerScorecard { partner, stats, scorecard })
+    }
+
+    /// Every partner's scorecard, best first (unrated ones last).
+    pub async fn rank_partners(&self, from: Timestamp, to: Timestamp) -> Result<Vec<PartnerScorecard>, ServiceError> {
+        let mut out = Vec::new();
+        for partner in self.store.list_partners().await? {
+            let stats = self.partner_stats(partner.id, from, to).await?;
+            let scorecard = builtin_scorecard(&stats, &self.scorecard_weights);
+            out.push(PartnerScorecard { partner, stats, scorecard });
+        }
+        out.sort_by(|a, b| b.scorecard.score.unwrap_or(-1.0).total_cmp(&a.scorecard.score.unwrap_or(-1.0)));
+        Ok(out)
     }
 }

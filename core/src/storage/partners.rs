@@ -4,6 +4,7 @@ use super::{col, corrupt, Store, StoreError};
 use crate::domain::duration::TargetDuration;
 use crate::domain::ids::{DelegationId, PartnerId, TicketId};
 use crate::domain::partner::{Contract, Delegation, Partner, PartnerKind, PartnerStatus};
+use crate::domain::scorecard::PartnerStats;
 use crate::domain::time::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
@@ -137,6 +138,111 @@ impl Store {
                 .fetch_optional(self.pool())
                 .await?;
         row.as_ref().map(delegation_from_row).transpose()
+    }
+}
+
+/// Delegations of partner `$1` made in `[$2, $3)`, joined to their tickets.
+const WINDOW: &str = "ticket_delegations d JOIN tickets t ON t.id = d.ticket_id \
+     WHERE d.partner_id = $1 AND d.delegated_at >= $2 AND d.delegated_at < $3";
+
+fn count(row: &AnyRow, name: &str) -> Result<u64, StoreError> {
+    Ok(u64::try_from(col::<Option<i64>>(row, name)?.unwrap_or(0)).unwrap_or(0))
+}
+
+impl Store {
+    /// A partner's statistics over delegations made in `[from, to)`, all computed by aggregate
+    /// SQL (the p90 by one indexed ORDER BY … OFFSET), never by loading the tickets.
+    pub async fn partner_stats(
+        &self,
+        partner: PartnerId,
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> Result<PartnerStats, StoreError> {
+        let (p, f, t) = (partner.to_string(), from.as_millis(), to.as_millis());
+        let row = sqlx::query(&format!(
+            "SELECT COUNT(*) AS delegated, \
+             SUM(CASE WHEN d.resolution_due_at IS NOT NULL AND (t.resolved_at IS NOT NULL OR d.resolution_due_at <= $4) THEN 1 ELSE 0 END) AS ola_due, \
+             SUM(CASE WHEN d.resolution_due_at IS NOT NULL AND t.resolved_at IS NOT NULL AND t.resolved_at <= d.resolution_due_at THEN 1 ELSE 0 END) AS ola_met, \
+             SUM(CASE WHEN t.resolved_at >= d.delegated_at THEN 1 ELSE 0 END) AS resolved, \
+             AVG(CAST(CASE WHEN t.resolved_at >= d.delegated_at THEN t.resolved_at - d.delegated_at END AS DOUBLE PRECISION)) AS mean_ms \
+             FROM {WINDOW}"
+        ))
+        .bind(&p)
+        .bind(f)
+        .bind(t)
+        .bind(now.as_millis())
+        .fetch_one(self.pool())
+        .await?;
+        let resolved = count(&row, "resolved")?;
+        let mean: Option<f64> = mean_column(&row, "mean_ms")?;
+        let mut stats = PartnerStats {
+            partner_id: Some(partner),
+            from: Some(from),
+            to: Some(to),
+            delegated: count(&row, "delegated")?,
+            ola_due: count(&row, "ola_due")?,
+            ola_met: count(&row, "ola_met")?,
+            resolved,
+            mean_resolution_ms: mean.map(|m| m.round() as i64),
+            ..PartnerStats::default()
+        };
+        if resolved > 0 {
+            // The nearest-rank 90th percentile.
+            let rank = (resolved * 9).div_ceil(10).max(1) - 1;
+            stats.p90_resolution_ms = sqlx::query_scalar(&format!(
+                "SELECT t.resolved_at - d.delegated_at FROM {WINDOW} AND t.resolved_at >= d.delegated_at \
+                 ORDER BY t.resolved_at - d.delegated_at LIMIT 1 OFFSET $4"
+            ))
+            .bind(&p)
+            .bind(f)
+            .bind(t)
+            .bind(i64::try_from(rank).unwrap_or(i64::MAX))
+            .fetch_optional(self.pool())
+            .await?;
+        }
+        let row = sqlx::query(&format!(
+            "SELECT COUNT(s.score) AS answers, AVG(CAST(s.score AS DOUBLE PRECISION)) AS mean FROM surveys s \
+             WHERE s.score IS NOT NULL AND s.ticket_id IN (SELECT d.ticket_id FROM {WINDOW})"
+        ))
+        .bind(&p)
+        .bind(f)
+        .bind(t)
+        .fetch_one(self.pool())
+        .await?;
+        stats.csat_answers = count(&row, "answers")?;
+        stats.csat_mean = mean_column(&row, "mean")?;
+        stats.complaints = sqlx::query_scalar::<_, i64>(&format!(
+            "SELECT COUNT(*) FROM tickets c WHERE c.kind = $4 AND c.origin_ticket_id IN (SELECT d.ticket_id FROM {WINDOW})"
+        ))
+        .bind(&p)
+        .bind(f)
+        .bind(t)
+        .bind("complaint")
+        .fetch_one(self.pool())
+        .await?
+        .max(0) as u64;
+        stats.reopens = sqlx::query_scalar::<_, i64>(&format!(
+            "SELECT COUNT(*) FROM ticket_events e, {WINDOW} AND e.ticket_id = d.ticket_id AND e.kind = $4 AND e.at >= d.delegated_at"
+        ))
+        .bind(&p)
+        .bind(f)
+        .bind(t)
+        .bind("reopened")
+        .fetch_one(self.pool())
+        .await?
+        .max(0) as u64;
+        Ok(stats)
+    }
+}
+
+/// An AVG over a DOUBLE PRECISION cast (PostgreSQL would answer NUMERIC for integers, which
+/// the Any driver cannot read); SQLite may still hand back an integer.
+fn mean_column(row: &AnyRow, name: &str) -> Result<Option<f64>, StoreError> {
+    use sqlx::Row;
+    match row.try_get::<Option<f64>, _>(name) {
+        Ok(v) => Ok(v),
+        Err(_) => col::<Option<i64>>(row, name).map(|v| v.map(|v| v as f64)),
     }
 }
 
