@@ -70,11 +70,13 @@ impl ScorecardWeightsConfig {
 pub struct TrainingConfig {
     /// A valid certification expiring within this many days is reported as `expiring`.
     pub expiring_within_days: u64,
+    /// How often the certification expiry watcher looks, in milliseconds.
+    pub watch_interval_ms: u64,
 }
 
 impl Default for TrainingConfig {
     fn default() -> Self {
-        TrainingConfig { expiring_within_days: 30 }
+        TrainingConfig { expiring_within_days: 30, watch_interval_ms: 3_600_000 }
     }
 }
 
@@ -386,6 +388,9 @@ impl Config {
         let weights = [sw.ola_met, sw.csat, sw.complaints, sw.reopens];
         if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || weights.iter().sum::<f64>() <= 0.0 {
             return invalid("partners.scorecard_weights", "weights are non-negative numbers, not all zero");
+        }
+        if self.training.watch_interval_ms < 10 {
+            return invalid("training.watch_interval_ms", "must be at least 10");
         }
         if self.partners.scorecard_window_days == 0 {
             return invalid("partners.scorecard_window_days", "must be at least 1");

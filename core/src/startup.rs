@@ -96,6 +96,7 @@ impl Application {
         let grace = api::shutdown_grace(&self.config);
         let housekeeping = tokio::spawn(housekeeping(self.services.clone()));
         let sweeper = tokio::spawn(sla_sweeper(self.services.clone(), self.config.sla.clone()));
+        let watcher = tokio::spawn(certification_watcher(self.services.clone(), self.config.training.watch_interval_ms));
         let deliveries = self.deliveries.map(DeliveryWorker::start);
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
@@ -120,6 +121,7 @@ impl Application {
         };
         housekeeping.abort();
         sweeper.abort();
+        watcher.abort();
         if let Some(worker) = deliveries {
             worker.stop().await;
         }
@@ -171,6 +173,21 @@ async fn sla_sweeper(services: Arc<Services>, config: crate::config::SlaConfig) 
         }
         if let Err(e) = services.sweep_sla(crate::domain::time::Timestamp::now(), config.sweep_batch).await {
             tracing::warn!(error = %e, "SLA sweep failed");
+        }
+    }
+}
+
+/// Records certification expiry warnings and expiries as staff events. Every node runs one;
+/// the database keeps each event to one occurrence.
+async fn certification_watcher(services: Arc<Services>, interval_ms: u64) {
+    let mut tick = tokio::time::interval(Duration::from_millis(interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match services.watch_certifications(crate::domain::time::Timestamp::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(recorded = n, "certification expiry events recorded"),
+            Err(e) => tracing::warn!(error = %e, "certification watch failed"),
         }
     }
 }

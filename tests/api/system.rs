@@ -115,6 +115,7 @@ async fn openapi_documents_every_route(app: TestApp) {
         ("get", "/api/v1/staff/{id}/certifications"),
         ("get", "/api/v1/certifications/expiring"),
         ("get", "/api/v1/tickets/{id}/eligible-assignees"),
+        ("get", "/api/v1/staff-events"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),

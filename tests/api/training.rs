@@ -12,7 +12,8 @@ on_both_backends!(
     assigning_into_a_gated_stage_needs_a_valid_certification,
     moving_into_a_gated_stage_checks_the_assignee,
     supervisors_override_the_gate_with_a_reason_recorded_as_an_event,
-    eligible_assignees_are_certified_active_staff_with_their_load
+    eligible_assignees_are_certified_active_staff_with_their_load,
+    the_expiry_watcher_records_each_event_once_across_nodes
 );
 
 const DAY_MS: i64 = 86_400_000;
@@ -308,4 +309,44 @@ async fn eligible_assignees_are_certified_active_staff_with_their_load(app: Test
     assert!(e["required_certification"].is_null());
     let _ = uncertified;
     problem(app.get("/api/v1/tickets/T-999999/eligible-assignees").await, StatusCode::NOT_FOUND).await;
+}
+
+async fn the_expiry_watcher_records_each_event_once_across_nodes(app: TestApp) {
+    let backend = app.backend;
+    drop(app);
+    let app = TestApp::spawn_with(backend, |c| c.training.watch_interval_ms = 20).await.expect("same backend as before");
+    // A second node watches the same database.
+    let mut second = crate::helpers::test_config(&app.database_url);
+    second.training.watch_interval_ms = 20;
+    let node = steward::Application::build(second).await.expect("second node builds");
+    let node = tokio::spawn(node.run_until(std::future::pending()));
+
+    create_course(&app).await;
+    let soon = app.create_staff("Soon", "soon@example.test", "agent").await;
+    let gone = app.create_staff("Gone", "gone@example.test", "agent").await;
+    let fine = app.create_staff("Fine", "fine@example.test", "agent").await;
+    record(&app, &soon, 350, 90).await;
+    record(&app, &gone, 400, 90).await;
+    record(&app, &fine, 1, 90).await;
+
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        events = body(app.get("/api/v1/staff-events").await).await["items"].as_array().unwrap().clone();
+        if events.len() >= 2 {
+            break;
+        }
+    }
+    // Several more watcher passes on both nodes add nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let events_after = body(app.get("/api/v1/staff-events").await).await["items"].as_array().unwrap().clone();
+    assert_eq!(events_after, events);
+    let mut seen: Vec<_> = events.iter().map(|e| (e["staff_id"].clone(), e["kind"].as_str().unwrap().to_owned())).collect();
+    seen.sort_by_key(|(_, k)| k.clone());
+    assert_eq!(seen, [(gone["id"].clone(), "certification_expired".to_owned()), (soon["id"].clone(), "certification_expiring".to_owned())]);
+    assert_eq!(events.iter().find(|e| e["kind"] == "certification_expired").unwrap()["data"]["certification"], "SOLUTION-DESIGN");
+    let mine = body(app.get(&format!("/api/v1/staff-events?staff_id={}", soon["id"].as_str().unwrap())).await).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+    let _ = fine;
+    node.abort();
 }

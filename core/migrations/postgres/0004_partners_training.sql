@@ -2,7 +2,7 @@
 -- append-only training records from which certifications are derived.
 
 CREATE TABLE partners (
-    id                  TEXT PRIMARY KEY,
+    id                  TEXT COLLATE "C" PRIMARY KEY,
     name                TEXT NOT NULL,
     kind                TEXT NOT NULL,
     contact             TEXT,
@@ -20,9 +20,9 @@ CREATE TABLE partners (
 );
 
 CREATE TABLE ticket_delegations (
-    id                    TEXT PRIMARY KEY,
-    ticket_id             TEXT NOT NULL REFERENCES tickets (id),
-    partner_id            TEXT NOT NULL REFERENCES partners (id),
+    id                    TEXT COLLATE "C" PRIMARY KEY,
+    ticket_id             TEXT COLLATE "C" NOT NULL REFERENCES tickets (id),
+    partner_id            TEXT COLLATE "C" NOT NULL REFERENCES partners (id),
     note                  TEXT,
     delegated_at          BIGINT NOT NULL,
     first_response_due_at BIGINT,
@@ -36,7 +36,7 @@ CREATE INDEX ticket_delegations_partner_active ON ticket_delegations (partner_id
 -- Partner statistics over a window.
 CREATE INDEX ticket_delegations_partner_time ON ticket_delegations (partner_id, delegated_at);
 
-ALTER TABLE api_tokens ADD COLUMN partner_id TEXT REFERENCES partners (id);
+ALTER TABLE api_tokens ADD COLUMN partner_id TEXT COLLATE "C" REFERENCES partners (id);
 
 CREATE TABLE courses (
     code          TEXT PRIMARY KEY,
@@ -52,8 +52,8 @@ CREATE TABLE courses (
 
 -- Append-only: a correction is a new record naming the one it supersedes.
 CREATE TABLE training_records (
-    id                TEXT PRIMARY KEY,
-    staff_id          TEXT NOT NULL REFERENCES staff (id),
+    id                TEXT COLLATE "C" PRIMARY KEY,
+    staff_id          TEXT COLLATE "C" NOT NULL REFERENCES staff (id),
     course_code       TEXT NOT NULL REFERENCES courses (code),
     completed_at      BIGINT NOT NULL,
     score             BIGINT NOT NULL,
@@ -62,8 +62,22 @@ CREATE TABLE training_records (
     notes             TEXT,
     passed            BOOLEAN NOT NULL,
     expires_at        BIGINT,
-    supersedes        TEXT UNIQUE REFERENCES training_records (id),
+    supersedes        TEXT COLLATE "C" UNIQUE REFERENCES training_records (id),
     correction_reason TEXT,
     recorded_at       BIGINT NOT NULL
 );
 CREATE INDEX training_records_staff_course ON training_records (staff_id, course_code, completed_at);
+
+-- The staff timeline: events about people rather than tickets (a certification expiring or
+-- expired), recorded once each across nodes by their once_key.
+CREATE TABLE staff_events (
+    -- Time-ordered (UUID v7): id order is the timeline's order.
+    id        TEXT COLLATE "C" PRIMARY KEY,
+    staff_id  TEXT COLLATE "C" NOT NULL REFERENCES staff (id),
+    at        BIGINT NOT NULL,
+    kind      TEXT NOT NULL,
+    data      TEXT NOT NULL,
+    -- e.g. certification_expired:<training record id>
+    once_key  TEXT NOT NULL UNIQUE
+);
+CREATE INDEX staff_events_staff ON staff_events (staff_id, id);

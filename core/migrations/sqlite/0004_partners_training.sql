@@ -67,3 +67,17 @@ CREATE TABLE training_records (
     recorded_at       INTEGER NOT NULL
 );
 CREATE INDEX training_records_staff_course ON training_records (staff_id, course_code, completed_at);
+
+-- The staff timeline: events about people rather than tickets (a certification expiring or
+-- expired), recorded once each across nodes by their once_key.
+CREATE TABLE staff_events (
+    -- Time-ordered (UUID v7): id order is the timeline's order.
+    id        TEXT PRIMARY KEY,
+    staff_id  TEXT NOT NULL REFERENCES staff (id),
+    at        INTEGER NOT NULL,
+    kind      TEXT NOT NULL,
+    data      TEXT NOT NULL,
+    -- e.g. certification_expired:<training record id>
+    once_key  TEXT NOT NULL UNIQUE
+);
+CREATE INDEX staff_events_staff ON staff_events (staff_id, id);

@@ -3,10 +3,11 @@
 use super::extract::{Json, Principal, Query};
 use super::problem::{ApiError, Problem};
 use super::tickets::ticket_ref;
-use super::{double_option, AppState};
+use super::tickets::{decode_cursor_text, encode_cursor, page_limit};
+use super::{double_option, AppState, Page};
 use crate::domain::auth::{Permission, Role};
 use crate::domain::duration::TargetDuration;
-use crate::domain::ids::{StaffId, TrainingRecordId};
+use crate::domain::ids::{StaffEventId, StaffId, TrainingRecordId};
 use crate::domain::time::Timestamp;
 use crate::domain::training::{AssessmentMethod, Certification, CertificationState, Course, CoursePatch, TrainingRecord};
 use crate::services::{EligibleAssignee, NewTrainingRecord};
@@ -25,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(staff_certifications))
         .routes(routes!(expiring_certifications))
         .routes(routes!(eligible_assignees))
+        .routes(routes!(list_staff_events))
 }
 
 fn unprocessable(e: crate::domain::FieldError) -> ApiError {
@@ -461,5 +463,69 @@ async fn eligible_assignees(
         stage,
         required_certification: required,
         items: items.into_iter().map(EligibleAssigneeView::from).collect(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StaffEventView {
+    #[schema(value_type = String, format = Uuid)]
+    id: StaffEventId,
+    #[schema(value_type = String, format = Uuid)]
+    staff_id: StaffId,
+    #[schema(value_type = String, format = DateTime)]
+    at: Timestamp,
+    /// certification_expiring or certification_expired
+    kind: String,
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StaffEventParams {
+    /// One person's events only.
+    staff_id: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The staff timeline, oldest first: events about people (certifications expiring or expired),
+/// each recorded once by the expiry watcher.
+#[utoipa::path(
+    get, path = "/api/v1/staff-events", tag = "training", params(StaffEventParams),
+    responses(
+        (status = 200, description = "A page of staff events", body = Page<StaffEventView>),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn list_staff_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(p): Query<StaffEventParams>,
+) -> Result<axum::Json<Page<StaffEventView>>, ApiError> {
+    principal.require(Permission::ReadStaff)?;
+    let bad = |field: &str| ApiError::field(StatusCode::BAD_REQUEST, field, "not a valid value");
+    let staff = p.staff_id.as_deref().map(|s| StaffId::parse("staff_id", s)).transpose().map_err(|_| bad("staff_id"))?;
+    let after = p
+        .cursor
+        .as_deref()
+        .map(|c| decode_cursor_text(c).and_then(|t| StaffEventId::parse("cursor", &t).ok()).ok_or_else(|| bad("cursor")))
+        .transpose()?;
+    let limit = page_limit(p.limit)?;
+    let mut events = state.services.staff_events(staff, after, limit + 1).await?;
+    let next = (events.len() > limit as usize).then(|| {
+        events.truncate(limit as usize);
+        encode_cursor(&events.last().map(|e| e.id.to_string()).unwrap_or_default())
+    });
+    Ok(axum::Json(Page {
+        items: events
+            .into_iter()
+            .map(|e| StaffEventView { id: e.id, staff_id: e.staff_id, at: e.at, kind: e.kind, data: e.data })
+            .collect(),
+        next_cursor: next,
     }))
 }

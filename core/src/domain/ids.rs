@@ -82,6 +82,11 @@ uuid_id!(
     TrainingRecordId
 );
 
+uuid_id!(
+    /// One event of the staff timeline.
+    StaffEventId
+);
+
 fn uuid_v7_at(at: Timestamp) -> Uuid {
     let ms = at.as_millis().max(0) as u64;
     let ts = uuid::Timestamp::from_unix(uuid::NoContext, ms / 1000, ((ms % 1000) * 1_000_000) as u32);

@@ -373,3 +373,137 @@ mod tests {
         assert_eq!(fields, ["code", "pass_score"]);
     }
 }
+
+/// What happened to a person (not to a ticket): the staff timeline.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum StaffEventData {
+    /// A valid certification expires within the warning window.
+    CertificationExpiring { certification: String, expires_at: Timestamp, record_id: TrainingRecordId },
+    /// A certification has expired.
+    CertificationExpired { certification: String, expired_at: Timestamp, record_id: TrainingRecordId },
+}
+
+impl StaffEventData {
+    pub const KINDS: &'static [&'static str] = &["certification_expiring", "certification_expired"];
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StaffEventData::CertificationExpiring { .. } => "certification_expiring",
+            StaffEventData::CertificationExpired { .. } => "certification_expired",
+        }
+    }
+
+    /// Recorded at most once: one warning and one expiry per record a certification rests on.
+    pub fn once_key(&self) -> String {
+        match self {
+            StaffEventData::CertificationExpiring { record_id, .. } | StaffEventData::CertificationExpired { record_id, .. } => {
+                format!("{}:{record_id}", self.kind())
+            }
+        }
+    }
+
+    pub fn data_json(&self) -> serde_json::Value {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut map)) => map.remove("data").unwrap_or(serde_json::Value::Null),
+            _ => serde_json::Value::Null,
+        }
+    }
+}
+
+/// A staff event as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffEvent {
+    pub id: super::ids::StaffEventId,
+    pub staff_id: StaffId,
+    pub at: Timestamp,
+    pub kind: String,
+    pub data: serde_json::Value,
+}
+
+/// The expiry watcher's rule: for each person and certifying course, the event their standing
+/// calls for (expiring or expired), from their current passing records. The database keeps
+/// each to one occurrence by its once key, so calling this on every tick is safe.
+pub fn expiry_events(
+    staff: &[StaffId],
+    courses: &[Course],
+    records: &[TrainingRecord],
+    now: Timestamp,
+    expiring_within_ms: i64,
+) -> Vec<(StaffId, StaffEventData)> {
+    let mut out = Vec::new();
+    for &person in staff {
+        for course in courses.iter().filter(|c| c.certifies) {
+            let c = certification(person, &course.code, records, now, expiring_within_ms);
+            let (Some(at), Some(record_id)) = (c.expires_at, c.record_id) else { continue };
+            let event = match c.state {
+                CertificationState::Expiring => {
+                    StaffEventData::CertificationExpiring { certification: course.code.clone(), expires_at: at, record_id }
+                }
+                CertificationState::Expired => {
+                    StaffEventData::CertificationExpired { certification: course.code.clone(), expired_at: at, record_id }
+                }
+                _ => continue,
+            };
+            out.push((person, event));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod watcher_tests {
+    use super::*;
+
+    #[test]
+    fn the_watcher_warns_then_reports_expiry_each_keyed_to_the_record() {
+        let day = 86_400_000;
+        let course = Course::create(
+            "FIELD-SAFETY",
+            "Field safety",
+            None,
+            true,
+            Some(TargetDuration::from_seconds(100 * 86_400)),
+            50,
+            AssessmentMethod::RealCase,
+            Timestamp::from_millis(0),
+        )
+        .unwrap();
+        let staff = StaffId::new_at(Timestamp::from_millis(0));
+        let input = RecordInput {
+            staff_id: staff,
+            completed_at: Timestamp::from_millis(0),
+            score: 80,
+            assessor: "A".into(),
+            method: None,
+            notes: None,
+            supersedes: None,
+            correction_reason: None,
+        };
+        let record = TrainingRecord::create(&course, input, Timestamp::from_millis(1)).unwrap();
+        let at = |d: i64| Timestamp::from_millis(d * day);
+        let events = |d| expiry_events(&[staff], std::slice::from_ref(&course), std::slice::from_ref(&record), at(d), 30 * day);
+        assert!(events(10).is_empty());
+        let warn = events(80);
+        assert_eq!(warn[0].1.kind(), "certification_expiring");
+        assert_eq!(warn[0].1.once_key(), format!("certification_expiring:{}", record.id));
+        let expired = events(100);
+        assert_eq!(expired[0].1.kind(), "certification_expired");
+        assert_eq!(events(200)[0].1.once_key(), expired[0].1.once_key(), "the same key: recorded once");
+    }
+
+    #[test]
+    fn kinds_lists_every_staff_event() {
+        let id = TrainingRecordId::new_at(Timestamp::from_millis(0));
+        let at = Timestamp::from_millis(0);
+        let all = [
+            StaffEventData::CertificationExpiring { certification: "C".into(), expires_at: at, record_id: id },
+            StaffEventData::CertificationExpired { certification: "C".into(), expired_at: at, record_id: id },
+        ];
+        let kinds: Vec<_> = all.iter().map(StaffEventData::kind).collect();
+        assert_eq!(kinds, StaffEventData::KINDS);
+        for e in &all {
+            assert_eq!(serde_json::to_value(e).unwrap()["kind"], e.kind());
+        }
+    }
+}

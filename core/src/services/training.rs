@@ -220,3 +220,27 @@ impl Services {
         Ok((ticket.stage, required, out))
     }
 }
+
+impl Services {
+    /// One pass of the certification expiry watcher: records `certification_expiring` and
+    /// `certification_expired` once each for active staff. Safe on every node at once.
+    pub async fn watch_certifications(&self, now: Timestamp) -> Result<u64, ServiceError> {
+        let courses = self.store.list_courses().await?;
+        if !courses.iter().any(|c| c.certifies) {
+            return Ok(0);
+        }
+        let staff: Vec<StaffId> = self.store.active_staff().await?.into_iter().map(|s| s.id).collect();
+        let records = self.store.current_passing_records(None, None).await?;
+        let events = crate::domain::training::expiry_events(&staff, &courses, &records, now, self.expiring_window_ms());
+        Ok(self.store.record_staff_events_once(&events, now).await?)
+    }
+
+    pub async fn staff_events(
+        &self,
+        staff: Option<StaffId>,
+        after: Option<crate::domain::ids::StaffEventId>,
+        limit: u32,
+    ) -> Result<Vec<crate::domain::training::StaffEvent>, ServiceError> {
+        Ok(self.store.list_staff_events(staff, after, limit).await?)
+    }
+}

@@ -2,9 +2,9 @@
 
 use super::{col, col_bool, corrupt, Store, StoreError};
 use crate::domain::duration::TargetDuration;
-use crate::domain::ids::{StaffId, TrainingRecordId};
+use crate::domain::ids::{StaffEventId, StaffId, TrainingRecordId};
 use crate::domain::time::Timestamp;
-use crate::domain::training::{AssessmentMethod, Course, TrainingRecord};
+use crate::domain::training::{AssessmentMethod, Course, StaffEvent, StaffEventData, TrainingRecord};
 use sqlx::any::AnyRow;
 use std::collections::HashMap;
 
@@ -181,6 +181,59 @@ impl Store {
             .map(|row| {
                 let id: String = col(row, "assignee_id")?;
                 Ok((StaffId::parse("assignee_id", &id).map_err(corrupt)?, col::<i64>(row, "n")?))
+            })
+            .collect()
+    }
+}
+
+impl Store {
+    /// Records staff events, each at most once across nodes (by its once key); returns how
+    /// many were new.
+    pub async fn record_staff_events_once(&self, events: &[(StaffId, StaffEventData)], at: Timestamp) -> Result<u64, StoreError> {
+        let mut new = 0;
+        for (staff, event) in events {
+            let done = sqlx::query(
+                "INSERT INTO staff_events (id, staff_id, at, kind, data, once_key) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (once_key) DO NOTHING",
+            )
+            .bind(StaffEventId::new_at(at).to_string())
+            .bind(staff.to_string())
+            .bind(at.as_millis())
+            .bind(event.kind())
+            .bind(event.data_json().to_string())
+            .bind(event.once_key())
+            .execute(self.pool())
+            .await?;
+            new += done.rows_affected();
+        }
+        Ok(new)
+    }
+
+    /// The staff timeline in order, optionally of one person, after `after`.
+    pub async fn list_staff_events(
+        &self,
+        staff: Option<StaffId>,
+        after: Option<StaffEventId>,
+        limit: u32,
+    ) -> Result<Vec<StaffEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, staff_id, at, kind, data FROM staff_events WHERE ($1 = '' OR staff_id = $1) AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(staff.map(|s| s.to_string()).unwrap_or_default())
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let data: String = col(row, "data")?;
+                Ok(StaffEvent {
+                    id: StaffEventId::parse("id", &col::<String>(row, "id")?).map_err(corrupt)?,
+                    staff_id: StaffId::parse("staff_id", &col::<String>(row, "staff_id")?).map_err(corrupt)?,
+                    at: Timestamp::from_millis(col(row, "at")?),
+                    kind: col(row, "kind")?,
+                    data: serde_json::from_str(&data).map_err(corrupt)?,
+                })
             })
             .collect()
     }
