@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi as _};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    info(title = "Steward", description = "Self-hosted service operations: tickets, service processes, staff, tokens and webhooks."),
+    info(title = "Steward", description = "Self-hosted service operations: tickets, service processes, staff, partners, training, tokens and webhooks."),
     modifiers(&BearerAuth),
     tags(
         (name = "tickets", description = "Tickets and their timeline"),
