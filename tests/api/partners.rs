@@ -256,6 +256,13 @@ async fn partner_token_is_refused_everything_else(app: TestApp) {
         (Method::GET, "/api/v1/processes".into(), None),
         (Method::GET, "/api/v1/sla-policies".into(), None),
         (Method::GET, "/api/v1/webhooks".into(), None),
+        (Method::GET, "/api/v1/partners/scorecards".into(), None),
+        (Method::GET, format!("/api/v1/partners/{partner_id}/stats"), None),
+        (Method::GET, format!("/api/v1/tickets/{mine}/eligible-assignees"), None),
+        (Method::GET, "/api/v1/courses".into(), None),
+        (Method::GET, "/api/v1/training-records".into(), None),
+        (Method::GET, "/api/v1/certifications/expiring".into(), None),
+        (Method::GET, "/api/v1/staff-events".into(), None),
     ];
     for (method, path, b) in cases {
         let mut r = app.request_as(&token, method.clone(), &path).header("If-Match", "*");

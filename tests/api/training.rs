@@ -285,6 +285,7 @@ async fn eligible_assignees_are_certified_active_staff_with_their_load(app: Test
     let busy = app.create_staff("Busy", "busy@example.test", "supervisor").await;
     let free = app.create_staff("Free", "free@example.test", "supervisor").await;
     let uncertified = app.create_staff("Uncertified", "u@example.test", "agent").await;
+    app.create_staff("Watcher", "viewer@example.test", "viewer").await; // a viewer never takes tickets
     let gone = app.create_staff("Gone", "gone@example.test", "agent").await;
     for s in [&busy, &free, &gone] {
         record(&app, s, 1, 90).await;

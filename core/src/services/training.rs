@@ -191,7 +191,8 @@ impl Services {
         }
     }
 
-    /// Active staff who may take the ticket in its current stage, least loaded first.
+    /// Active staff whose role works tickets and who may take the ticket in its current stage,
+    /// least loaded first.
     pub async fn eligible_assignees(&self, reference: TicketRef) -> Result<(String, Option<String>, Vec<EligibleAssignee>), ServiceError> {
         let ticket = self.get_ticket(reference).await?;
         let required =
@@ -207,6 +208,8 @@ impl Services {
             .active_staff()
             .await?
             .into_iter()
+            // Only people whose role works tickets can take one.
+            .filter(|staff| staff.role.allows(crate::domain::auth::Permission::WriteTickets))
             .filter_map(|staff| {
                 let cert = required.as_deref().map(|code| certification(staff.id, code, &records, now, self.expiring_window_ms()));
                 if cert.as_ref().is_some_and(|c| !c.state.allows_work()) {
