@@ -81,3 +81,10 @@ CREATE TABLE staff_events (
     once_key  TEXT NOT NULL UNIQUE
 );
 CREATE INDEX staff_events_staff ON staff_events (staff_id, id);
+
+-- Webhook deliveries carry either a ticket event (ticket_id, seq) or a staff event.
+ALTER TABLE webhook_deliveries
+    ALTER COLUMN ticket_id DROP NOT NULL,
+    ALTER COLUMN seq DROP NOT NULL,
+    ADD COLUMN staff_event_id TEXT COLLATE "C" REFERENCES staff_events (id),
+    ADD CONSTRAINT webhook_deliveries_one_subject CHECK ((ticket_id IS NOT NULL AND seq IS NOT NULL) <> (staff_event_id IS NOT NULL));

@@ -81,3 +81,47 @@ CREATE TABLE staff_events (
     once_key  TEXT NOT NULL UNIQUE
 );
 CREATE INDEX staff_events_staff ON staff_events (staff_id, id);
+
+-- Webhook deliveries carry either a ticket event (ticket_id, seq) or a staff event. SQLite
+-- cannot drop NOT NULL in place, and this migration runs in a transaction (foreign keys stay
+-- on), so the tables are renamed away (webhook_attempts' reference follows the rename), made
+-- anew, filled, and the old ones dropped once nothing refers to them.
+ALTER TABLE webhook_deliveries RENAME TO webhook_deliveries_old;
+ALTER TABLE webhook_attempts RENAME TO webhook_attempts_old;
+DROP INDEX webhook_deliveries_due;
+DROP INDEX webhook_deliveries_webhook_id;
+
+CREATE TABLE webhook_deliveries (
+    id              TEXT PRIMARY KEY,
+    webhook_id      TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    -- A ticket event (ticket_id, seq), or a staff event (staff_event_id): exactly one.
+    ticket_id       TEXT,
+    seq             INTEGER,
+    staff_event_id  TEXT REFERENCES staff_events (id),
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts        INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    locked_until    INTEGER,
+    lock_token      TEXT,
+    FOREIGN KEY (ticket_id, seq) REFERENCES ticket_events (ticket_id, seq),
+    CHECK ((state = 'pending') = (next_attempt_at IS NOT NULL)),
+    CHECK ((ticket_id IS NOT NULL AND seq IS NOT NULL) <> (staff_event_id IS NOT NULL))
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+CREATE INDEX webhook_deliveries_webhook_id ON webhook_deliveries (webhook_id, id);
+INSERT INTO webhook_deliveries (id, webhook_id, ticket_id, seq, staff_event_id, state, attempts, created_at, next_attempt_at, locked_until, lock_token)
+    SELECT id, webhook_id, ticket_id, seq, NULL, state, attempts, created_at, next_attempt_at, locked_until, lock_token FROM webhook_deliveries_old;
+
+CREATE TABLE webhook_attempts (
+    delivery_id TEXT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+    number      INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    status_code INTEGER,
+    error       TEXT,
+    PRIMARY KEY (delivery_id, number)
+);
+INSERT INTO webhook_attempts SELECT delivery_id, number, at, duration_ms, status_code, error FROM webhook_attempts_old;
+DROP TABLE webhook_attempts_old;
+DROP TABLE webhook_deliveries_old;

@@ -192,19 +192,26 @@ impl Store {
     pub async fn record_staff_events_once(&self, events: &[(StaffId, StaffEventData)], at: Timestamp) -> Result<u64, StoreError> {
         let mut new = 0;
         for (staff, event) in events {
+            // Each event commits with its webhook deliveries, or not at all.
+            let mut tx = self.begin_write().await?;
+            let id = StaffEventId::new_at(at);
             let done = sqlx::query(
                 "INSERT INTO staff_events (id, staff_id, at, kind, data, once_key) VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (once_key) DO NOTHING",
             )
-            .bind(StaffEventId::new_at(at).to_string())
+            .bind(id.to_string())
             .bind(staff.to_string())
             .bind(at.as_millis())
             .bind(event.kind())
             .bind(event.data_json().to_string())
             .bind(event.once_key())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
-            new += done.rows_affected();
+            if done.rows_affected() == 1 {
+                super::webhooks::queue_staff_deliveries(&mut tx, id, event.kind(), at).await?;
+                new += 1;
+            }
+            tx.commit().await?;
         }
         Ok(new)
     }
