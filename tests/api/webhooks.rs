@@ -29,6 +29,7 @@ on_both_backends!(
     only_admins_manage_webhooks,
     two_nodes_never_send_one_delivery_twice,
     staff_events_are_delivered_to_webhooks_that_want_them,
+    events_caused_by_the_customer_are_delivered,
 );
 
 /// Quick polling and retries, so that tests wait milliseconds rather than seconds.
@@ -591,4 +592,22 @@ async fn staff_events_are_delivered_to_webhooks_that_want_them(app: TestApp) {
     let item = &log["items"][0];
     assert_eq!((item["event_kind"].as_str(), item["state"].as_str()), (Some("certification_expired"), Some("delivered")), "{log}");
     assert!(item["ticket_id"].is_null() && item["staff_event_id"].is_string(), "{item}");
+}
+
+async fn events_caused_by_the_customer_are_delivered(app: TestApp) {
+    let app = respawn(app, fast).await;
+    let receiver = Receiver::start([]).await;
+    let r = app.post("/api/v1/webhooks", &json!({"url": receiver.url("/csat"), "event_kinds": ["csat_received"]})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let t = app.create_ticket(json!({})).await;
+    let id = t["id"].as_str().unwrap();
+    let r = app.patch(&format!("/api/v1/tickets/{id}"), Some("*"), &json!({"status": "resolved"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let url =
+        app.events(id).await.iter().find(|e| e["kind"] == "survey_issued").unwrap()["data"]["survey_url"].as_str().unwrap().to_owned();
+    let r = app.client.post(app.url(&url)).json(&json!({"score": 4})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let got = receiver.wait_until("the answer", |r| !r.is_empty()).await;
+    let event = &got[0].json()["event"];
+    assert_eq!((event["kind"].as_str(), event["actor"]["kind"].as_str()), (Some("csat_received"), Some("customer")), "{event}");
 }

@@ -410,6 +410,7 @@ fn event_from_row(row: &AnyRow) -> Result<RecordedEvent, StoreError> {
             kind: match actor_kind.as_str() {
                 "token" => ActorKind::Token,
                 "system" => ActorKind::System,
+                "customer" => ActorKind::Customer,
                 other => return Err(corrupt(format!("actor_kind `{other}`"))),
             },
             token_id: token.map(|t| TokenId::parse("actor_token_id", &t)).transpose().map_err(corrupt)?,
