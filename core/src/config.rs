@@ -19,6 +19,67 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub kpis: KpisConfig,
     pub plugins: crate::plugins::PluginsConfig,
+    pub partners: PartnersConfig,
+    pub training: TrainingConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PartnersConfig {
+    /// Delegating a ticket sets its status to `waiting_partner` (and taking it back sets it to
+    /// `open` again), which pauses the clocks that pause while waiting on a partner.
+    pub waiting_partner_on_delegation: bool,
+    /// The window of a scorecard when the request names none.
+    pub scorecard_window_days: u64,
+    pub scorecard_weights: ScorecardWeightsConfig,
+}
+
+impl Default for PartnersConfig {
+    fn default() -> Self {
+        PartnersConfig { waiting_partner_on_delegation: false, scorecard_window_days: 90, scorecard_weights: Default::default() }
+    }
+}
+
+/// Relative weights of the built-in partner scorecard's components.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScorecardWeightsConfig {
+    pub ola_met: f64,
+    pub csat: f64,
+    pub complaints: f64,
+    pub reopens: f64,
+}
+
+impl Default for ScorecardWeightsConfig {
+    fn default() -> Self {
+        ScorecardWeightsConfig { ola_met: 40.0, csat: 30.0, complaints: 15.0, reopens: 15.0 }
+    }
+}
+
+impl ScorecardWeightsConfig {
+    pub fn weights(&self) -> crate::domain::scorecard::ScorecardWeights {
+        crate::domain::scorecard::ScorecardWeights {
+            ola_met: self.ola_met,
+            csat: self.csat,
+            complaints: self.complaints,
+            reopens: self.reopens,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingConfig {
+    /// A valid certification expiring within this many days is reported as `expiring`.
+    pub expiring_within_days: u64,
+    /// How often the certification expiry watcher looks, in milliseconds.
+    pub watch_interval_ms: u64,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        TrainingConfig { expiring_within_days: 30, watch_interval_ms: 3_600_000 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,6 +236,8 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             plugins: crate::plugins::PluginsConfig::default(),
             kpis: KpisConfig::default(),
+            partners: PartnersConfig::default(),
+            training: TrainingConfig::default(),
         }
     }
 }
@@ -358,6 +421,17 @@ impl Config {
         }
         if self.metrics.refresh_interval_ms < 100 {
             return invalid("metrics.refresh_interval_ms", "must be at least 100");
+        }
+        let sw = &self.partners.scorecard_weights;
+        let weights = [sw.ola_met, sw.csat, sw.complaints, sw.reopens];
+        if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || weights.iter().sum::<f64>() <= 0.0 {
+            return invalid("partners.scorecard_weights", "weights are non-negative numbers, not all zero");
+        }
+        if self.training.watch_interval_ms < 10 {
+            return invalid("training.watch_interval_ms", "must be at least 10");
+        }
+        if self.partners.scorecard_window_days == 0 {
+            return invalid("partners.scorecard_window_days", "must be at least 1");
         }
         let w = &self.webhooks;
         if w.poll_interval_ms < 10 {

@@ -1,7 +1,9 @@
 //! Webhook delivery: the worker that sends queued deliveries over HTTP. The one place that
 //! knows the HTTP client (reqwest) and the webhook payload, which is a public contract like the
 //! REST API: `{"id", "webhook_id", "event": {"ticket_id", "ticket_number", "seq", "at", "kind",
-//! "actor", "data"}}`, POSTed with `Steward-Event`, `Steward-Delivery` and `Steward-Signature`.
+//! "actor", "data"}}` for a ticket event, `{"id", "webhook_id", "staff_event": {"id",
+//! "staff_id", "at", "kind", "data"}}` for a staff event, POSTed with `Steward-Event`,
+//! `Steward-Delivery` and `Steward-Signature`.
 //!
 //! Every node may run a worker. Each pass claims due deliveries under a lease (see
 //! `Store::claim_due_deliveries`), sends them concurrently, and records each attempt; the
@@ -9,11 +11,11 @@
 
 use crate::config::WebhooksConfig;
 use crate::domain::event::ActorKind;
-use crate::domain::ids::{DeliveryId, StaffId, TicketId, TicketNumber, TokenId, WebhookId};
+use crate::domain::ids::{DeliveryId, StaffEventId, StaffId, TicketId, TicketNumber, TokenId, WebhookId};
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{signature_header, Attempt, AttemptOutcome};
 use crate::services::Services;
-use crate::storage::webhooks::ClaimedDelivery;
+use crate::storage::webhooks::{ClaimedDelivery, DeliverySubject};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -28,7 +30,20 @@ const CLAIM_BATCH: u32 = 16;
 struct Payload<'a> {
     id: DeliveryId,
     webhook_id: WebhookId,
-    event: EventPayload<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<EventPayload<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    staff_event: Option<StaffEventPayload<'a>>,
+}
+
+/// An event of the staff timeline, as `GET /api/v1/staff-events` shows it.
+#[derive(Serialize)]
+struct StaffEventPayload<'a> {
+    id: StaffEventId,
+    staff_id: StaffId,
+    at: Timestamp,
+    kind: &'a str,
+    data: &'a Value,
 }
 
 #[derive(Serialize)]
@@ -53,18 +68,26 @@ struct ActorPayload<'a> {
 }
 
 fn payload(d: &ClaimedDelivery) -> Payload<'_> {
-    let e = &d.event;
-    Payload {
-        id: d.id,
-        webhook_id: d.webhook_id,
-        event: EventPayload {
-            ticket_id: d.ticket_id,
-            ticket_number: d.ticket_number,
-            seq: e.seq,
-            at: e.at,
-            kind: &e.kind,
-            actor: ActorPayload { kind: e.actor.kind, token_id: e.actor.token_id, staff_id: e.actor.staff_id, name: &e.actor.name },
-            data: &e.data,
+    match &d.subject {
+        DeliverySubject::Ticket { ticket_id, ticket_number, event: e } => Payload {
+            id: d.id,
+            webhook_id: d.webhook_id,
+            event: Some(EventPayload {
+                ticket_id: *ticket_id,
+                ticket_number: *ticket_number,
+                seq: e.seq,
+                at: e.at,
+                kind: &e.kind,
+                actor: ActorPayload { kind: e.actor.kind, token_id: e.actor.token_id, staff_id: e.actor.staff_id, name: &e.actor.name },
+                data: &e.data,
+            }),
+            staff_event: None,
+        },
+        DeliverySubject::Staff(e) => Payload {
+            id: d.id,
+            webhook_id: d.webhook_id,
+            event: None,
+            staff_event: Some(StaffEventPayload { id: e.id, staff_id: e.staff_id, at: e.at, kind: &e.kind, data: &e.data }),
         },
     }
 }
@@ -192,7 +215,7 @@ impl Sender {
             .client
             .post(&delivery.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("Steward-Event", &delivery.event.kind)
+            .header("Steward-Event", delivery.kind())
             .header("Steward-Delivery", delivery.id.to_string())
             .header("Steward-Signature", signature)
             .body(body)

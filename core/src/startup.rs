@@ -140,6 +140,7 @@ impl Application {
         let housekeeping = tokio::spawn(housekeeping(self.services.clone()));
         let sweeper = tokio::spawn(sla_sweeper(self.services.clone(), self.config.sla.clone()));
         let gauges = tokio::spawn(metrics_refresher(self.services.clone(), self.config.metrics.refresh_interval_ms));
+        let watcher = tokio::spawn(certification_watcher(self.services.clone(), self.config.training.watch_interval_ms));
         let deliveries = self.deliveries.map(DeliveryWorker::start);
         let plugin_worker = self.plugin_jobs.map(|jobs| tokio::spawn(crate::services::plugins::plugin_worker(self.services.clone(), jobs)));
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
@@ -169,6 +170,7 @@ impl Application {
         }
         sweeper.abort();
         gauges.abort();
+        watcher.abort();
         if let Some(worker) = deliveries {
             worker.stop().await;
         }
@@ -232,6 +234,21 @@ async fn metrics_refresher(services: Arc<Services>, interval_ms: u64) {
         tick.tick().await;
         if let Err(e) = services.refresh_metrics().await {
             tracing::warn!(error = %e, "refreshing metrics gauges failed");
+        }
+    }
+}
+
+/// Records certification expiry warnings and expiries as staff events. Every node runs one;
+/// the database keeps each event to one occurrence.
+async fn certification_watcher(services: Arc<Services>, interval_ms: u64) {
+    let mut tick = tokio::time::interval(Duration::from_millis(interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match services.watch_certifications(crate::domain::time::Timestamp::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(recorded = n, "certification expiry events recorded"),
+            Err(e) => tracing::warn!(error = %e, "certification watch failed"),
         }
     }
 }

@@ -28,6 +28,8 @@ on_both_backends!(
     webhook_validation_names_the_field,
     only_admins_manage_webhooks,
     two_nodes_never_send_one_delivery_twice,
+    staff_events_are_delivered_to_webhooks_that_want_them,
+    events_caused_by_the_customer_are_delivered,
 );
 
 /// Quick polling and retries, so that tests wait milliseconds rather than seconds.
@@ -542,4 +544,70 @@ async fn two_nodes_never_send_one_delivery_twice(app: TestApp) {
     assert_eq!(distinct.len(), TICKETS);
     assert_eq!(received.len(), TICKETS, "a delivery was sent twice");
     other.stop().await;
+}
+
+async fn staff_events_are_delivered_to_webhooks_that_want_them(app: TestApp) {
+    let app = respawn(app, |c| {
+        fast(c);
+        c.training.watch_interval_ms = 20;
+    })
+    .await;
+    let receiver = Receiver::start([]).await;
+    let r = app.post("/api/v1/webhooks", &json!({"url": receiver.url("/staff"), "event_kinds": ["certification_expired"]})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let webhook = body(r).await;
+    let secret = webhook["secret"].as_str().unwrap().to_owned();
+    let r = app.post("/api/v1/webhooks", &json!({"url": receiver.url("/tickets"), "event_kinds": ["created"]})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    let r = app
+        .post(
+            "/api/v1/courses",
+            &json!({"code": "FIELD-SAFETY", "title": "Field safety", "certifies": true, "validity": "1d", "pass_score": 50, "method": "exam"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let ada = app.create_staff("Ada", "ada@example.test", "agent").await;
+    let r = app
+        .post(
+            "/api/v1/training-records",
+            &json!({"staff_id": ada["id"], "course_code": "FIELD-SAFETY", "completed_at": "2020-01-01T00:00:00Z", "score": 90, "assessor": "G"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    let got = receiver.wait_until("the expiry", |r| r.iter().any(|r| r.path == "/staff")).await;
+    let delivery = got.iter().find(|r| r.path == "/staff").unwrap();
+    assert_eq!(delivery.header("steward-event"), "certification_expired");
+    delivery.verify_signature(&secret).expect("signed like ticket events");
+    let payload = delivery.json();
+    assert_eq!(payload["staff_event"]["staff_id"], ada["id"]);
+    assert_eq!(payload["staff_event"]["data"]["certification"], "FIELD-SAFETY");
+    assert!(payload.get("event").is_none(), "{payload}");
+    // Once only, and only to the webhook that wants it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received_at("/staff").len(), 1);
+    assert!(receiver.received_at("/tickets").is_empty());
+    let log = body(app.get(&format!("/api/v1/webhooks/{}/deliveries", webhook["id"].as_str().unwrap())).await).await;
+    let item = &log["items"][0];
+    assert_eq!((item["event_kind"].as_str(), item["state"].as_str()), (Some("certification_expired"), Some("delivered")), "{log}");
+    assert!(item["ticket_id"].is_null() && item["staff_event_id"].is_string(), "{item}");
+}
+
+async fn events_caused_by_the_customer_are_delivered(app: TestApp) {
+    let app = respawn(app, fast).await;
+    let receiver = Receiver::start([]).await;
+    let r = app.post("/api/v1/webhooks", &json!({"url": receiver.url("/csat"), "event_kinds": ["csat_received"]})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let t = app.create_ticket(json!({})).await;
+    let id = t["id"].as_str().unwrap();
+    let r = app.patch(&format!("/api/v1/tickets/{id}"), Some("*"), &json!({"status": "resolved"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let url =
+        app.events(id).await.iter().find(|e| e["kind"] == "survey_issued").unwrap()["data"]["survey_url"].as_str().unwrap().to_owned();
+    let r = app.client.post(app.url(&url)).json(&json!({"score": 4})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let got = receiver.wait_until("the answer", |r| !r.is_empty()).await;
+    let event = &got[0].json()["event"];
+    assert_eq!((event["kind"].as_str(), event["actor"]["kind"].as_str()), (Some("csat_received"), Some("customer")), "{event}");
 }

@@ -4,6 +4,7 @@ use super::problem::ApiError;
 use super::AppState;
 use crate::domain::auth::{ApiToken, Permission};
 use crate::domain::event::{Actor, ActorKind};
+use crate::domain::ids::PartnerId;
 use crate::domain::FieldError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -136,6 +137,18 @@ impl Principal {
         }
     }
 
+    /// Passes when the role has `staff` (any ticket) or `partner` (its partner's delegated
+    /// tickets only). Returns the partner to scope ticket access to, if any.
+    pub fn require_ticket_access(&self, staff: Permission, partner: Permission) -> Result<Option<PartnerId>, ApiError> {
+        if self.0.role.allows(staff) {
+            return Ok(None);
+        }
+        match self.0.partner_id {
+            Some(p) if self.0.role.allows(partner) => Ok(Some(p)),
+            _ => self.require(staff).map(|()| None),
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         Actor { kind: ActorKind::Token, token_id: Some(self.0.id), staff_id: self.0.staff_id, name: self.0.name.clone() }
     }
@@ -159,6 +172,11 @@ fn describe(permission: Permission) -> &'static str {
         Permission::ManagePlugins => "manage plugins",
         Permission::ManageWebhooks => "manage webhooks",
         Permission::ReadMetrics => "read metrics",
+        Permission::ManagePartners => "manage partners or delegate tickets",
+        Permission::ReadDelegatedTickets => "read delegated tickets",
+        Permission::WorkDelegatedTickets => "work delegated tickets",
+        Permission::ManageTraining => "manage courses or record training",
+        Permission::OverrideCertification => "override a certification gate",
     }
 }
 

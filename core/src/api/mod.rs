@@ -5,6 +5,7 @@ mod extract;
 mod feedback;
 mod kpis;
 mod openapi;
+mod partners;
 mod plugins;
 mod problem;
 mod processes;
@@ -14,6 +15,7 @@ mod staff;
 mod system;
 mod tickets;
 mod tokens;
+mod training;
 mod webhooks;
 
 use crate::config::Config;
@@ -71,6 +73,8 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .merge(plugins::routes())
         .merge(sla::routes())
         .merge(staff::routes())
+        .merge(partners::routes())
+        .merge(training::routes())
         .merge(tokens::routes())
         .merge(webhooks::routes())
         .merge(kpis::routes())

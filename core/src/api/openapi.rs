@@ -1,8 +1,10 @@
 //! The OpenAPI document's frame; paths and schemas are collected from the handlers.
 
 use crate::domain::auth::Role;
+use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::domain::process::Office;
 use crate::domain::ticket::{Channel, Kind, Priority, Status, Visibility};
+use crate::domain::training::{AssessmentMethod, CertificationState};
 use crate::domain::webhook::DeliveryState;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -11,7 +13,7 @@ use utoipa::{Modify, OpenApi as _};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    info(title = "Steward", description = "Self-hosted service operations: tickets, service processes, staff, tokens and webhooks."),
+    info(title = "Steward", description = "Self-hosted service operations: tickets, service processes, staff, partners, training, tokens and webhooks."),
     modifiers(&BearerAuth),
     tags(
         (name = "tickets", description = "Tickets and their timeline"),
@@ -20,6 +22,8 @@ use utoipa::{Modify, OpenApi as _};
         (name = "sla", description = "SLA policies, business calendars and ticket clocks"),
         (name = "surveys", description = "Customer satisfaction surveys (no token: the survey link is the key)"),
         (name = "staff", description = "Service staff"),
+        (name = "partners", description = "Partners, their contracts (OLA), and tickets delegated to them"),
+        (name = "training", description = "Courses, training records, certifications and the gates they open"),
         (name = "tokens", description = "API tokens (admin)"),
         (name = "webhooks", description = "Ticket events POSTed to your URLs, signed; delivery logs (admin)"),
         (name = "kpis", description = "KPIs against their targets, and the monthly service review"),
@@ -58,4 +62,17 @@ macro_rules! string_enum_schema {
     )+};
 }
 
-string_enum_schema!(Kind, Channel, Priority, Status, Visibility, Role, Office, DeliveryState);
+string_enum_schema!(
+    Kind,
+    Channel,
+    Priority,
+    Status,
+    Visibility,
+    Role,
+    Office,
+    DeliveryState,
+    PartnerKind,
+    PartnerStatus,
+    AssessmentMethod,
+    CertificationState
+);

@@ -203,6 +203,20 @@ impl From<ServiceError> for ApiError {
                 tracing::error!(%message, "plugin call failed");
                 ApiError::internal()
             }
+            ServiceError::CertificationRequired { field, staff_id, ref staff_name, ref certification, state, expires_at, ref stage } => {
+                let detail = e.to_string();
+                let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "certification-required", "Certification required", detail.clone())
+                    .with("staff_id", staff_id.to_string())
+                    .with("staff_name", staff_name.clone())
+                    .with("certification", certification.clone())
+                    .with("certification_state", state.as_str())
+                    .with("stage", stage.clone());
+                if let Some(at) = expires_at {
+                    e = e.with("expires_at", at.to_string());
+                }
+                e.0.problem.errors = vec![FieldError::new(field, detail)];
+                e
+            }
             ServiceError::Gone(message) => ApiError::new(StatusCode::GONE, "gone", "Gone", message),
             ServiceError::Storage(s) => s.into(),
             ServiceError::ReopenWindowPassed => {

@@ -335,7 +335,7 @@ async fn list_tickets(
     principal: Principal,
     Query(p): Query<TicketListParams>,
 ) -> Result<axum::Json<Page<TicketView>>, ApiError> {
-    principal.require(Permission::ReadTickets)?;
+    let partner = principal.require_ticket_access(Permission::ReadTickets, Permission::ReadDelegatedTickets)?;
     let query = TicketQuery {
         status: p.status,
         stage: p.stage,
@@ -349,6 +349,7 @@ async fn list_tickets(
         created_after: p.created_after.as_deref().map(|t| Timestamp::parse("created_after", t)).transpose().map_err(bad_param)?,
         created_before: p.created_before.as_deref().map(|t| Timestamp::parse("created_before", t)).transpose().map_err(bad_param)?,
         title_contains: p.q.filter(|q| !q.trim().is_empty()).map(|q| q.trim().to_owned()),
+        delegated_to: partner,
         before: p.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: page_limit(p.limit)?,
     };
@@ -385,8 +386,8 @@ pub(super) fn decode_cursor_text(cursor: &str) -> Option<String> {
     security(("bearer" = []))
 )]
 async fn get_ticket(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
-    principal.require(Permission::ReadTickets)?;
-    let ticket = state.services.get_ticket(ticket_ref(&id)?).await?;
+    let partner = principal.require_ticket_access(Permission::ReadTickets, Permission::ReadDelegatedTickets)?;
+    let ticket = state.services.ticket_for(ticket_ref(&id)?, partner).await?;
     Ok(ticket_response(StatusCode::OK, ticket))
 }
 
@@ -421,6 +422,34 @@ pub struct TicketPatchBody {
     /// A JSON merge patch (RFC 7396) of the custom fields: null removes a key.
     #[schema(value_type = Option<Object>)]
     custom_fields: Option<Value>,
+    /// Assign someone who lacks the certification the stage requires (supervisor, admin).
+    #[serde(rename = "override")]
+    override_gate: Option<OverrideBody>,
+}
+
+/// Lets a supervisor or admin pass a certification gate; recorded as a
+/// `certification_overridden` event with the reason.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideBody {
+    reason: String,
+}
+
+/// The override reason, when the caller may and did give one.
+pub(super) fn override_reason(principal: &Principal, body: Option<OverrideBody>) -> Result<Option<String>, ApiError> {
+    let Some(body) = body else {
+        return Ok(None);
+    };
+    principal.require(Permission::OverrideCertification)?;
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.len() > 4096 {
+        return Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "override.reason",
+            "an override gives a reason (at most 4096 bytes)",
+        ));
+    }
+    Ok(Some(reason.to_owned()))
 }
 
 /// Edit a ticket. Requires `If-Match` with the ETag last read: a stale one is a 409, none a 428.
@@ -433,7 +462,7 @@ pub struct TicketPatchBody {
         (status = 200, description = "The edited ticket", body = TicketView, headers(("ETag" = String))),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The ticket changed since it was read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or the assignee lacks the stage's certification (`certification-required`: staff, certification, state)", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -470,12 +499,13 @@ async fn update_ticket(
         tags: body.tags,
         custom_fields: body.custom_fields,
     };
+    let reason = override_reason(&principal, body.override_gate)?;
     let actor = principal.actor();
     let ticket = match if_match.version() {
-        Some(version) => state.services.update_ticket(reference, version, patch, &actor).await?,
+        Some(version) => state.services.update_ticket(reference, version, patch, reason.as_deref(), &actor).await?,
         None => {
             let current = state.services.get_ticket(reference).await?;
-            state.services.update_ticket(reference, current.version, patch, &actor).await?
+            state.services.update_ticket(reference, current.version, patch, reason.as_deref(), &actor).await?
         }
     };
     Ok(ticket_response(StatusCode::OK, ticket))
@@ -487,6 +517,9 @@ pub struct TransitionBody {
     /// Key of the target stage.
     to: String,
     note: Option<String>,
+    /// Move into a stage whose required certification the assignee lacks (supervisor, admin).
+    #[serde(rename = "override")]
+    override_gate: Option<OverrideBody>,
 }
 
 /// Move a ticket to another stage of its process. A refused move is a 422 listing the allowed
@@ -500,7 +533,7 @@ pub struct TransitionBody {
         (status = 200, description = "The moved ticket", body = TicketView, headers(("ETag" = String))),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The ticket changed (with If-Match)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Move not allowed; `allowed` lists the targets", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Move not allowed (`allowed` lists the targets), or the assignee lacks the target stage's certification (`certification-required`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -511,14 +544,19 @@ async fn transition_ticket(
     headers: HeaderMap,
     Json(body): Json<TransitionBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(Permission::WriteTickets)?;
+    let partner = principal.require_ticket_access(Permission::WriteTickets, Permission::WorkDelegatedTickets)?;
     let reference = ticket_ref(&id)?;
+    if partner.is_some() {
+        // Another partner's ticket does not exist for this caller.
+        state.services.ticket_for(reference, partner).await?;
+    }
     let expected = IfMatch::from_headers(&headers)?.and_then(IfMatch::version);
     let note = body.note.filter(|n| !n.trim().is_empty());
     if note.as_ref().is_some_and(|n| n.len() > 4096) {
         return Err(ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "note", "must be at most 4096 bytes"));
     }
-    let ticket = state.services.transition_ticket(reference, body.to.trim(), note, expected, &principal.actor()).await?;
+    let reason = override_reason(&principal, body.override_gate)?;
+    let ticket = state.services.transition_ticket(reference, body.to.trim(), note, expected, reason.as_deref(), &principal.actor()).await?;
     Ok(ticket_response(StatusCode::OK, ticket))
 }
 
@@ -553,7 +591,13 @@ async fn comment_on_ticket(
     Path(id): Path<String>,
     Json(body): Json<CommentBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(Permission::CommentOnTickets)?;
+    let partner = principal.require_ticket_access(Permission::CommentOnTickets, Permission::WorkDelegatedTickets)?;
+    if partner.is_some() {
+        state.services.ticket_for(ticket_ref(&id)?, partner).await?;
+        if body.visibility != Visibility::Public || body.from_customer {
+            return Err(ApiError::forbidden("a partner comments publicly, as itself"));
+        }
+    }
     let ticket =
         state.services.comment_on_ticket(ticket_ref(&id)?, &body.body, body.visibility, body.from_customer, &principal.actor()).await?;
     Ok(ticket_response(StatusCode::CREATED, ticket))
@@ -626,7 +670,7 @@ async fn list_events(
     Path(id): Path<String>,
     Query(p): Query<EventListParams>,
 ) -> Result<axum::Json<Page<EventView>>, ApiError> {
-    principal.require(Permission::ReadTickets)?;
+    let partner = principal.require_ticket_access(Permission::ReadTickets, Permission::ReadDelegatedTickets)?;
     let limit = page_limit(p.limit)?;
     let after = match p.cursor.as_deref() {
         None => 0,
@@ -634,7 +678,7 @@ async fn list_events(
             .and_then(|t| t.parse::<i64>().ok())
             .ok_or_else(|| ApiError::field(StatusCode::BAD_REQUEST, "cursor", "not a cursor returned by this API"))?,
     };
-    let mut events = state.services.ticket_events(ticket_ref(&id)?, after, limit + 1).await?;
+    let mut events = state.services.ticket_events_for(ticket_ref(&id)?, partner, after, limit + 1).await?;
     let next = (events.len() > limit as usize).then(|| {
         events.truncate(limit as usize);
         encode_cursor(&events.last().map(|e| e.seq).unwrap_or(after).to_string())

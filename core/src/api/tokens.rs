@@ -4,7 +4,7 @@ use super::extract::{Json, Principal};
 use super::problem::{ApiError, Problem};
 use super::AppState;
 use crate::domain::auth::{ApiToken, Permission, Role};
-use crate::domain::ids::{StaffId, TokenId};
+use crate::domain::ids::{PartnerId, StaffId, TokenId};
 use crate::domain::time::Timestamp;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -24,6 +24,9 @@ pub struct TokenView {
     role: Role,
     #[schema(value_type = Option<String>, format = Uuid)]
     staff_id: Option<StaffId>,
+    /// The partner a `partner` token is bound to.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    partner_id: Option<PartnerId>,
     #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -32,7 +35,15 @@ pub struct TokenView {
 
 impl From<ApiToken> for TokenView {
     fn from(t: ApiToken) -> Self {
-        TokenView { id: t.id, name: t.name, role: t.role, staff_id: t.staff_id, created_at: t.created_at, revoked_at: t.revoked_at }
+        TokenView {
+            id: t.id,
+            name: t.name,
+            role: t.role,
+            staff_id: t.staff_id,
+            partner_id: t.partner_id,
+            created_at: t.created_at,
+            revoked_at: t.revoked_at,
+        }
     }
 }
 
@@ -52,6 +63,10 @@ pub struct NewTokenBody {
     /// The staff member this token acts for; recorded on every event it causes.
     #[schema(value_type = Option<String>, format = Uuid)]
     staff_id: Option<String>,
+    /// Required for role `partner` (and only for it): the partner whose delegated tickets the
+    /// token may read and work.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    partner_id: Option<String>,
 }
 
 /// Create an API token. The response carries the secret once; only its hash is stored.
@@ -76,7 +91,13 @@ async fn create_token(
         .map(|s| StaffId::parse("staff_id", s))
         .transpose()
         .map_err(|e| ApiError::validation(StatusCode::UNPROCESSABLE_ENTITY, vec![e]))?;
-    let (token, secret) = state.services.create_token(&body.name, body.role, staff_id).await?;
+    let partner_id = body
+        .partner_id
+        .as_deref()
+        .map(|s| PartnerId::parse("partner_id", s))
+        .transpose()
+        .map_err(|e| ApiError::validation(StatusCode::UNPROCESSABLE_ENTITY, vec![e]))?;
+    let (token, secret) = state.services.create_token_for(&body.name, body.role, staff_id, partner_id).await?;
     Ok((StatusCode::CREATED, axum::Json(CreatedTokenView { view: token.into(), token: secret.expose().to_owned() })))
 }
 

@@ -6,7 +6,7 @@ use super::problem::{ApiError, Problem};
 use super::tickets::{decode_cursor_text, encode_cursor, page_limit};
 use super::{AppState, Page};
 use crate::domain::auth::Permission;
-use crate::domain::ids::{DeliveryId, TicketId, WebhookId};
+use crate::domain::ids::{DeliveryId, StaffEventId, TicketId, WebhookId};
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{Attempt, AttemptOutcome, Delivery, DeliveryState, Webhook, WebhookInput, WebhookPatch};
 use axum::extract::{Path, State};
@@ -112,12 +112,16 @@ pub struct DeliveryView {
     id: DeliveryId,
     /// The event's kind, sent as `Steward-Event`.
     event_kind: String,
-    #[schema(value_type = String, format = Uuid)]
-    ticket_id: TicketId,
+    /// The ticket, for a ticket event (null for a staff event).
+    #[schema(value_type = Option<String>, format = Uuid)]
+    ticket_id: Option<TicketId>,
     #[schema(example = "T-000123")]
-    ticket_number: String,
-    /// The event's position in the ticket's timeline.
-    seq: i64,
+    ticket_number: Option<String>,
+    /// The event's position in the ticket's timeline (null for a staff event).
+    seq: Option<i64>,
+    /// The staff event, for a staff event (`certification_expiring`, `certification_expired`).
+    #[schema(value_type = Option<String>, format = Uuid)]
+    staff_event_id: Option<StaffEventId>,
     state: DeliveryState,
     /// Oldest first.
     attempts: Vec<AttemptView>,
@@ -134,8 +138,9 @@ impl From<Delivery> for DeliveryView {
             id: d.id,
             event_kind: d.event_kind,
             ticket_id: d.ticket_id,
-            ticket_number: d.ticket_number.to_string(),
+            ticket_number: d.ticket_number.map(|n| n.to_string()),
             seq: d.seq,
+            staff_event_id: d.staff_event_id,
             state: d.state,
             attempts: d.attempts.into_iter().map(AttemptView::from).collect(),
             next_attempt_at: d.next_attempt_at,

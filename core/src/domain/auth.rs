@@ -5,14 +5,15 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 string_enum! {
-    /// The role a token acts with. Staff roles double as token roles; new roles (a partner
-    /// role is planned) are added here and given their permissions in [`Role::allows`].
+    /// The role a token acts with. Staff roles double as token roles, except `partner`: a
+    /// partner token is bound to one partner and sees only the tickets delegated to it.
     pub enum Role {
         Admin => "admin",
         Supervisor => "supervisor",
         Agent => "agent",
         Qa => "qa",
         Viewer => "viewer",
+        Partner => "partner",
     }
 }
 
@@ -35,6 +36,16 @@ pub enum Permission {
     /// Create, change and delete webhooks, and read their delivery logs (which reveal events).
     ManageWebhooks,
     ReadMetrics,
+    /// Create, change and delete partners, and delegate tickets to them.
+    ManagePartners,
+    /// Read the tickets delegated to the caller's own partner (a partner token).
+    ReadDelegatedTickets,
+    /// Comment publicly on, and move, the tickets delegated to the caller's own partner.
+    WorkDelegatedTickets,
+    /// Manage courses and record training.
+    ManageTraining,
+    /// Assign or move a ticket past a certification gate, with a reason.
+    OverrideCertification,
 }
 
 impl Role {
@@ -42,10 +53,14 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Supervisor => !matches!(permission, ManageTokens | ManageSla | ManageWebhooks | ManagePlugins),
+            Role::Supervisor => !matches!(
+                permission,
+                ManageTokens | ManageSla | ManageWebhooks | ManagePlugins | ReadDelegatedTickets | WorkDelegatedTickets
+            ),
             Role::Agent => matches!(permission, ReadTickets | WriteTickets | CommentOnTickets | ReadStaff | ReadMetrics),
             Role::Qa => matches!(permission, ReadTickets | CommentOnTickets | ReviewTickets | ReadStaff | ReadMetrics),
             Role::Viewer => matches!(permission, ReadTickets | ReadStaff | ReadMetrics),
+            Role::Partner => matches!(permission, ReadDelegatedTickets | WorkDelegatedTickets),
         }
     }
 }
@@ -57,6 +72,8 @@ pub struct ApiToken {
     pub name: String,
     pub role: Role,
     pub staff_id: Option<super::ids::StaffId>,
+    /// Set exactly when the role is `partner`: the one partner this token acts for.
+    pub partner_id: Option<super::ids::PartnerId>,
     pub created_at: super::time::Timestamp,
     pub revoked_at: Option<super::time::Timestamp>,
 }
@@ -110,6 +127,31 @@ mod tests {
         assert!(Role::Supervisor.allows(Permission::ManageStaff));
         assert!(Role::Qa.allows(Permission::ReviewTickets) && Role::Supervisor.allows(Permission::ReviewTickets));
         assert!(!Role::Agent.allows(Permission::ReviewTickets));
+    }
+
+    #[test]
+    fn partners_may_only_work_delegated_tickets() {
+        use Permission::*;
+        for p in [
+            ReadTickets,
+            WriteTickets,
+            CommentOnTickets,
+            ReadStaff,
+            ManageStaff,
+            ManageTokens,
+            ManageSla,
+            ReviewTickets,
+            ManageWebhooks,
+            ReadMetrics,
+            ManagePartners,
+            ManageTraining,
+            OverrideCertification,
+        ] {
+            assert!(!Role::Partner.allows(p), "{p:?}");
+        }
+        assert!(Role::Partner.allows(ReadDelegatedTickets) && Role::Partner.allows(WorkDelegatedTickets));
+        assert!(Role::Supervisor.allows(OverrideCertification) && !Role::Agent.allows(OverrideCertification));
+        assert!(Role::Supervisor.allows(ManagePartners) && !Role::Agent.allows(ManagePartners));
     }
 
     #[test]

@@ -174,6 +174,32 @@ pub enum EventData {
         #[serde(skip_serializing_if = "Option::is_none")]
         auto_disabled: Option<String>,
     },
+    /// The ticket was handed to a partner; its OLA clock starts now.
+    Delegated {
+        delegation_id: super::ids::DelegationId,
+        partner_id: super::ids::PartnerId,
+        partner_name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        first_response_due_at: Option<Timestamp>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resolution_due_at: Option<Timestamp>,
+    },
+    /// The ticket was taken back from its partner.
+    DelegationWithdrawn {
+        delegation_id: super::ids::DelegationId,
+        partner_id: super::ids::PartnerId,
+    },
+    /// A supervisor let someone without a valid certification work a gated stage.
+    CertificationOverridden {
+        staff_id: StaffId,
+        stage: String,
+        certification: String,
+        /// valid, expired or missing, when the override was made.
+        state: String,
+        reason: String,
+    },
 }
 
 /// Names a clock in SLA events.
@@ -208,6 +234,9 @@ impl EventData {
         "sla_breached",
         "sla_escalated",
         "plugin_failed",
+        "delegated",
+        "delegation_withdrawn",
+        "certification_overridden",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -229,6 +258,9 @@ impl EventData {
             EventData::SlaBreached { .. } => "sla_breached",
             EventData::SlaEscalated { .. } => "sla_escalated",
             EventData::PluginFailed { .. } => "plugin_failed",
+            EventData::Delegated { .. } => "delegated",
+            EventData::DelegationWithdrawn { .. } => "delegation_withdrawn",
+            EventData::CertificationOverridden { .. } => "certification_overridden",
         }
     }
 
@@ -255,7 +287,7 @@ pub struct RecordedEvent {
 mod tests {
     use super::*;
     use crate::domain::feedback::ReviewOutcome;
-    use crate::domain::ids::{ClockId, ReviewId, TicketId};
+    use crate::domain::ids::{ClockId, DelegationId, PartnerId, ReviewId, StaffId, TicketId};
 
     #[test]
     fn kind_matches_the_serialised_tag() {
@@ -305,6 +337,22 @@ mod tests {
             EventData::SlaBreached { clock: clock.clone(), breached_at: at, target: "1h".into() },
             EventData::SlaEscalated { clock, percent: 150, notify_role: "admin".into() },
             EventData::PluginFailed { plugin: "p".into(), hook: "on-event".into(), error: "trap".into(), auto_disabled: None },
+            EventData::Delegated {
+                delegation_id: DelegationId::new_at(at),
+                partner_id: PartnerId::new_at(at),
+                partner_name: "p".into(),
+                note: None,
+                first_response_due_at: None,
+                resolution_due_at: None,
+            },
+            EventData::DelegationWithdrawn { delegation_id: DelegationId::new_at(at), partner_id: PartnerId::new_at(at) },
+            EventData::CertificationOverridden {
+                staff_id: StaffId::new_at(at),
+                stage: "s".into(),
+                certification: "C".into(),
+                state: "missing".into(),
+                reason: "r".into(),
+            },
         ];
         let kinds: Vec<_> = one_of_each.iter().map(EventData::kind).collect();
         assert_eq!(kinds, EventData::KINDS);

@@ -68,6 +68,25 @@ uuid_id!(
     DeliveryId
 );
 
+uuid_id!(
+    /// A partner organisation.
+    PartnerId
+);
+uuid_id!(
+    /// One delegation of a ticket to a partner.
+    DelegationId
+);
+
+uuid_id!(
+    /// One training record (append-only).
+    TrainingRecordId
+);
+
+uuid_id!(
+    /// One event of the staff timeline.
+    StaffEventId
+);
+
 fn uuid_v7_at(at: Timestamp) -> Uuid {
     let ms = at.as_millis().max(0) as u64;
     let ts = uuid::Timestamp::from_unix(uuid::NoContext, ms / 1000, ((ms % 1000) * 1_000_000) as u32);

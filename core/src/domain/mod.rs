@@ -12,13 +12,16 @@ pub mod event;
 pub mod feedback;
 pub mod ids;
 pub mod kpi;
+pub mod partner;
 pub mod process;
 pub mod review;
+pub mod scorecard;
 pub mod sla;
 pub mod sla_engine;
 pub mod staff;
 pub mod ticket;
 pub mod time;
+pub mod training;
 pub mod webhook;
 
 pub use error::{FieldError, ValidationError};

@@ -40,6 +40,7 @@ impl Staff {
         let name = errors.take(validate_name(&input.name));
         let email = errors.take(normalize_email(&input.email));
         let team = errors.take(validate_team(input.team.as_deref()));
+        errors.take(validate_role(input.role));
         errors.finish()?;
         Ok(Staff {
             id: StaffId::new_at(now),
@@ -66,6 +67,7 @@ impl Staff {
             next.team = errors.take(validate_team(team.as_deref())).flatten();
         }
         if let Some(role) = patch.role {
+            errors.take(validate_role(role));
             next.role = role;
         }
         if let Some(active) = patch.active {
@@ -84,6 +86,14 @@ fn validate_name(name: &str) -> Result<String, FieldError> {
         1..=200 => Ok(name.to_owned()),
         _ => Err(FieldError::new("name", "must be at most 200 characters")),
     }
+}
+
+/// `partner` is a token role only: partners are organisations, not staff.
+fn validate_role(role: Role) -> Result<(), FieldError> {
+    if role == Role::Partner {
+        return Err(FieldError::new("role", "`partner` is a token role for partner organisations, not a staff role"));
+    }
+    Ok(())
 }
 
 fn validate_team(team: Option<&str>) -> Result<Option<String>, FieldError> {

@@ -171,6 +171,13 @@ pub enum SideWrite {
     RecordReview(super::feedback::Review),
     /// An event on another ticket (a complaint's origin, a follow-up's predecessor).
     EventOnTicket(TicketId, EventData),
+    /// Hands the ticket to a partner (fails the change if it already has an active delegation).
+    Delegate(super::partner::Delegation),
+    /// Ends the ticket's active delegation.
+    WithdrawDelegation {
+        ticket_id: TicketId,
+        at: Timestamp,
+    },
 }
 
 impl Change {
@@ -211,6 +218,8 @@ pub struct TicketQuery {
     pub created_before: Option<Timestamp>,
     /// Case-insensitive text that the title must contain.
     pub title_contains: Option<String>,
+    /// Only tickets actively delegated to this partner (a partner token's listing).
+    pub delegated_to: Option<super::ids::PartnerId>,
     pub before: Option<TicketId>,
     pub limit: u32,
 }
@@ -645,6 +654,12 @@ impl Ticket {
         let mut change = next.finish(events, now);
         change.side.push(SideWrite::RecordReview(review));
         change
+    }
+
+    /// Records events that change no field of the ticket (a delegation, an override); the
+    /// version still moves, so a client holding an older ETag learns of them.
+    pub fn record(&self, events: Vec<EventData>, now: Timestamp) -> Change {
+        self.clone().finish(events, now)
     }
 
     fn finish(mut self, events: Vec<EventData>, now: Timestamp) -> Change {

@@ -41,10 +41,11 @@ impl EventFilter {
         }
         let mut errors = Errors::default();
         for (i, kind) in kinds.iter().enumerate() {
-            if !EventData::KINDS.contains(&kind.as_str()) {
+            let staff_kinds = super::training::StaffEventData::KINDS;
+            if !EventData::KINDS.contains(&kind.as_str()) && !staff_kinds.contains(&kind.as_str()) {
                 errors.push(FieldError::new(
                     format!("{field}[{i}]"),
-                    format!("`{kind}` is not one of: {}, {ALL_EVENTS}", EventData::KINDS.join(", ")),
+                    format!("`{kind}` is not one of: {}, {}, {ALL_EVENTS}", EventData::KINDS.join(", "), staff_kinds.join(", ")),
                 ));
             }
         }
@@ -244,9 +245,12 @@ pub struct Attempt {
 pub struct Delivery {
     pub id: DeliveryId,
     pub webhook_id: WebhookId,
-    pub ticket_id: TicketId,
-    pub ticket_number: TicketNumber,
-    pub seq: i64,
+    /// A ticket event's delivery names the ticket and the event's seq …
+    pub ticket_id: Option<TicketId>,
+    pub ticket_number: Option<TicketNumber>,
+    pub seq: Option<i64>,
+    /// … a staff event's names the event.
+    pub staff_event_id: Option<super::ids::StaffEventId>,
     pub event_kind: String,
     pub state: DeliveryState,
     pub attempts: Vec<Attempt>,

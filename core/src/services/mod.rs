@@ -3,15 +3,19 @@
 
 mod feedback;
 pub mod kpis;
+mod partners;
 pub mod plugins;
+pub use partners::PartnerScorecard;
 pub mod sla;
 mod staff;
 mod tickets;
 mod tokens;
+mod training;
 mod webhooks;
 
 pub use feedback::SurveyView;
 pub use tickets::{CreateTicket, Reopened};
+pub use training::{EligibleAssignee, NewTrainingRecord};
 
 use crate::config::Config;
 use crate::domain::kpi::KpiTargets;
@@ -47,6 +51,19 @@ pub enum ServiceError {
     Vetoed { plugin: String, reason: String, plugin_failed: bool },
     #[error("{0}")]
     Plugin(String),
+    /// The person lacks a valid certification that the stage requires.
+    #[error(
+        "{staff_name} ({staff_id}) does not hold a valid {certification} certification (it is {state}), which stage `{stage}` requires"
+    )]
+    CertificationRequired {
+        field: &'static str,
+        staff_id: crate::domain::ids::StaffId,
+        staff_name: String,
+        certification: String,
+        state: crate::domain::training::CertificationState,
+        expires_at: Option<crate::domain::time::Timestamp>,
+        stage: String,
+    },
     /// Internal: the reopen window has passed (a follow-up is opened instead).
     #[error("the reopen window has passed")]
     ReopenWindowPassed,
@@ -73,6 +90,11 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     /// KPI targets (`config/kpis.toml`).
     kpi_targets: KpiTargets,
+    waiting_partner_on_delegation: bool,
+    /// A certification expiring within this many days is `expiring`.
+    expiring_within_days: u64,
+    scorecard_weights: crate::domain::scorecard::ScorecardWeights,
+    scorecard_window_days: u64,
 }
 
 impl Services {
@@ -92,6 +114,10 @@ impl Services {
             delivery_lease_ms: config.webhooks.lease_ms(),
             metrics: Arc::new(Metrics::new()),
             kpi_targets: KpiTargets::default(),
+            waiting_partner_on_delegation: config.partners.waiting_partner_on_delegation,
+            expiring_within_days: config.training.expiring_within_days,
+            scorecard_weights: config.partners.scorecard_weights.weights(),
+            scorecard_window_days: config.partners.scorecard_window_days,
         }
     }
 

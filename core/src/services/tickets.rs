@@ -52,6 +52,11 @@ impl Services {
     ) -> Result<CreateTicket, ServiceError> {
         if let Some(assignee) = draft.assignee {
             self.check_assignable(assignee, "assignee_id").await?;
+            let process_key = draft.process.clone().unwrap_or_else(|| self.default_process.clone());
+            if let Some(process) = self.processes.get(&process_key) {
+                let stage = process.initial_stage().key.clone();
+                self.certification_gate(assignee, &process_key, &stage, "assignee_id", None).await?;
+            }
         }
         let origin = match draft.origin_ticket_id {
             Some(id) => Some(
@@ -149,12 +154,27 @@ impl Services {
         reference: TicketRef,
         expected_version: i64,
         patch: TicketPatch,
+        override_reason: Option<&str>,
         actor: &Actor,
     ) -> Result<Ticket, ServiceError> {
+        let mut overridden = None;
         if let Some(Some(assignee)) = patch.assignee {
             self.check_assignable(assignee, "assignee_id").await?;
+            let current = self.get_ticket(reference).await?;
+            if current.assignee != Some(assignee) {
+                overridden = self.certification_gate(assignee, &current.process, &current.stage, "assignee_id", override_reason).await?;
+            }
         }
-        self.modify_ticket(reference, Some(expected_version), actor, |t| Ok(t.apply_patch(patch, &self.rules(), Timestamp::now())?)).await
+        self.modify_ticket(reference, Some(expected_version), actor, |t| {
+            let mut change = t.apply_patch(patch, &self.rules(), Timestamp::now())?;
+            if let Some(event) = overridden {
+                if !change.is_empty() {
+                    change.events.push(event);
+                }
+            }
+            Ok(change)
+        })
+        .await
     }
 
     /// Moves a ticket to another stage. The process decides first; then the plugins' guards
@@ -167,6 +187,7 @@ impl Services {
         to: &str,
         note: Option<String>,
         expected_version: Option<i64>,
+        override_reason: Option<&str>,
         actor: &Actor,
     ) -> Result<Ticket, ServiceError> {
         const ATTEMPTS: usize = 3;
@@ -182,12 +203,21 @@ impl Services {
                 .get(&current.process)
                 .ok_or_else(|| ValidationError::field("to", format!("the ticket's process `{}` is no longer configured", current.process)))?
                 .clone();
-            // Moves the process refuses never reach the plugins.
+            // Moves the process refuses are reported as such: they reach neither the
+            // certification gate nor the plugins.
             current.transition(&process, to, None, Timestamp::now())?;
+            let overridden = match current.assignee {
+                Some(assignee) => self.certification_gate(assignee, &current.process, to, "to", override_reason).await?,
+                None => None,
+            };
             self.guard_transition(&current, to).await?;
             let note = note.clone();
             let outcome = self
-                .modify_ticket(reference, Some(current.version), actor, |t| Ok(t.transition(&process, to, note, Timestamp::now())?))
+                .modify_ticket(reference, Some(current.version), actor, |t| {
+                    let mut change = t.transition(&process, to, note, Timestamp::now())?;
+                    change.events.extend(overridden);
+                    Ok(change)
+                })
                 .await;
             match outcome {
                 Err(ServiceError::StaleVersion { .. }) if expected_version.is_none() && attempt < ATTEMPTS => continue,

@@ -76,6 +76,8 @@ pub(super) async fn write_side(
                     .await?;
                 super::tickets::insert_events(tx, *ticket, last_seq, at, actor, std::slice::from_ref(event)).await?;
             }
+            SideWrite::Delegate(d) => super::partners::insert_delegation(tx, d).await?,
+            SideWrite::WithdrawDelegation { ticket_id, at } => super::partners::withdraw_delegation(tx, *ticket_id, *at).await?,
         }
     }
     Ok(())

@@ -7,11 +7,13 @@
 
 mod feedback;
 pub mod kpis;
+pub mod partners;
 pub mod sla;
 mod sql;
 pub mod staff;
 pub mod tickets;
 pub mod tokens;
+pub mod training;
 pub mod webhooks;
 
 use crate::config::DatabaseConfig;
@@ -70,12 +72,14 @@ impl Backend {
                 (1, "foundation", include_str!("../../migrations/sqlite/0001_foundation.sql")),
                 (2, "service standards", include_str!("../../migrations/sqlite/0002_service_standards.sql")),
                 (3, "webhooks", include_str!("../../migrations/sqlite/0003_webhooks.sql")),
+                (4, "partners and training", include_str!("../../migrations/sqlite/0004_partners_training.sql")),
                 (5, "kpis", include_str!("../../migrations/sqlite/0005_kpis.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../../migrations/postgres/0001_foundation.sql")),
                 (2, "service standards", include_str!("../../migrations/postgres/0002_service_standards.sql")),
                 (3, "webhooks", include_str!("../../migrations/postgres/0003_webhooks.sql")),
+                (4, "partners and training", include_str!("../../migrations/postgres/0004_partners_training.sql")),
                 (5, "kpis", include_str!("../../migrations/postgres/0005_kpis.sql")),
             ],
         }

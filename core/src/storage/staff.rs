@@ -83,6 +83,15 @@ impl Store {
         rows.iter().map(staff_from_row).collect()
     }
 
+    /// Every active staff member, in id order.
+    pub async fn active_staff(&self) -> Result<Vec<Staff>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE active = $1 ORDER BY id"))
+            .bind(true)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(staff_from_row).collect()
+    }
+
     /// Returns false when no such staff member exists.
     pub async fn update_staff(&self, s: &Staff) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE staff SET name = $2, email = $3, role = $4, team = $5, active = $6, updated_at = $7 WHERE id = $1")

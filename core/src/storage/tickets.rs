@@ -305,6 +305,12 @@ fn list_query(query: &TicketQuery) -> (String, Conditions) {
     if let Some(v) = &query.title_contains {
         c.push("tickets.title_search LIKE {} ESCAPE '\\'", Bind::Text(format!("%{}%", like_escape(&search_form(v)))));
     }
+    if let Some(v) = query.delegated_to {
+        c.push(
+            "EXISTS (SELECT 1 FROM ticket_delegations d WHERE d.ticket_id = tickets.id AND d.partner_id = {} AND d.withdrawn_at IS NULL)",
+            Bind::Text(v.to_string()),
+        );
+    }
     if let Some(v) = query.before {
         c.push(&format!("{order} < {{}}"), Bind::Text(v.to_string()));
     }

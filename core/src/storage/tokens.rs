@@ -2,21 +2,23 @@
 
 use super::{col, corrupt, Store, StoreError};
 use crate::domain::auth::{ApiToken, Role};
-use crate::domain::ids::{StaffId, TokenId};
+use crate::domain::ids::{PartnerId, StaffId, TokenId};
 use crate::domain::time::Timestamp;
 use sqlx::any::AnyRow;
 
-const TOKEN_COLUMNS: &str = "id, name, role, staff_id, created_at, revoked_at";
+const TOKEN_COLUMNS: &str = "id, name, role, staff_id, partner_id, created_at, revoked_at";
 
 fn token_from_row(row: &AnyRow) -> Result<ApiToken, StoreError> {
     let id: String = col(row, "id")?;
     let role: String = col(row, "role")?;
     let staff: Option<String> = col(row, "staff_id")?;
+    let partner: Option<String> = col(row, "partner_id")?;
     Ok(ApiToken {
         id: TokenId::parse("id", &id).map_err(corrupt)?,
         name: col(row, "name")?,
         role: Role::parse("role", &role).map_err(corrupt)?,
         staff_id: staff.map(|s| StaffId::parse("staff_id", &s)).transpose().map_err(corrupt)?,
+        partner_id: partner.map(|p| PartnerId::parse("partner_id", &p)).transpose().map_err(corrupt)?,
         created_at: Timestamp::from_millis(col(row, "created_at")?),
         revoked_at: col::<Option<i64>>(row, "revoked_at")?.map(Timestamp::from_millis),
     })
@@ -25,14 +27,15 @@ fn token_from_row(row: &AnyRow) -> Result<ApiToken, StoreError> {
 impl Store {
     pub async fn insert_token(&self, token: &ApiToken, secret_hash: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO api_tokens (id, name, role, secret_hash, staff_id, created_at, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+            "INSERT INTO api_tokens (id, name, role, secret_hash, staff_id, partner_id, created_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
         )
         .bind(token.id.to_string())
         .bind(&token.name)
         .bind(token.role.as_str())
         .bind(secret_hash)
         .bind(token.staff_id.map(|s| s.to_string()))
+        .bind(token.partner_id.map(|p| p.to_string()))
         .bind(token.created_at.as_millis())
         .execute(self.pool())
         .await?;

@@ -4,8 +4,9 @@
 
 use super::{col, col_bool, corrupt, Store, StoreError};
 use crate::domain::event::{Actor, ActorKind, EventData, RecordedEvent};
-use crate::domain::ids::{DeliveryId, StaffId, TicketId, TicketNumber, TokenId, WebhookId};
+use crate::domain::ids::{DeliveryId, StaffEventId, StaffId, TicketId, TicketNumber, TokenId, WebhookId};
 use crate::domain::time::Timestamp;
+use crate::domain::training::StaffEvent;
 use crate::domain::webhook::{Attempt, AttemptOutcome, Delivery, DeliveryState, EventFilter, Webhook};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
@@ -29,9 +30,54 @@ pub struct ClaimedDelivery {
     pub attempts: u32,
     /// Proves the claim when the outcome is recorded.
     pub lock_token: String,
-    pub ticket_id: TicketId,
-    pub ticket_number: TicketNumber,
-    pub event: RecordedEvent,
+    pub subject: DeliverySubject,
+}
+
+/// What a delivery sends: a ticket event, or a staff event.
+#[derive(Debug, Clone)]
+pub enum DeliverySubject {
+    Ticket { ticket_id: TicketId, ticket_number: TicketNumber, event: RecordedEvent },
+    Staff(StaffEvent),
+}
+
+impl ClaimedDelivery {
+    /// The event's kind (sent as `Steward-Event`).
+    pub fn kind(&self) -> &str {
+        match &self.subject {
+            DeliverySubject::Ticket { event, .. } => &event.kind,
+            DeliverySubject::Staff(e) => &e.kind,
+        }
+    }
+}
+
+/// Queues one delivery of a staff event for every active webhook that wants its kind, in the
+/// transaction that records the event (the same outbox as ticket events).
+pub(super) async fn queue_staff_deliveries(
+    tx: &mut Transaction<'static, Any>,
+    event: StaffEventId,
+    kind: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let webhooks = sqlx::query("SELECT id, event_kinds FROM webhooks WHERE active = $1").bind(true).fetch_all(&mut **tx).await?;
+    for webhook in &webhooks {
+        let webhook_id: String = col(webhook, "id")?;
+        if !filter_from_text(&col::<String>(webhook, "event_kinds")?)?.matches(kind) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (id, webhook_id, staff_event_id, state, attempts, created_at, next_attempt_at) \
+             VALUES ($1, $2, $3, $4, 0, $5, $6)",
+        )
+        .bind(DeliveryId::new_at(at).to_string())
+        .bind(&webhook_id)
+        .bind(event.to_string())
+        .bind(DeliveryState::Pending.as_str())
+        .bind(at.as_millis())
+        .bind(at.as_millis())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The outcome of an attempt and what follows it, recorded by the claim's holder.
@@ -200,10 +246,12 @@ impl Store {
             return Ok(Vec::new());
         }
         let details = format!(
-            "SELECT d.id, d.webhook_id, d.attempts, d.ticket_id, w.url, w.secret, t.number, \
-             e.seq, e.at, e.actor_kind, e.actor_token_id, e.actor_staff_id, e.actor_name, e.kind, e.data \
+            "SELECT d.id, d.webhook_id, d.attempts, d.ticket_id, d.staff_event_id, w.url, w.secret, t.number, \
+             e.seq, e.at, e.actor_kind, e.actor_token_id, e.actor_staff_id, e.actor_name, e.kind, e.data, \
+             s.staff_id AS s_staff_id, s.at AS s_at, s.kind AS s_kind, s.data AS s_data \
              FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-             JOIN ticket_events e ON e.ticket_id = d.ticket_id AND e.seq = d.seq JOIN tickets t ON t.id = d.ticket_id \
+             LEFT JOIN ticket_events e ON e.ticket_id = d.ticket_id AND e.seq = d.seq LEFT JOIN tickets t ON t.id = d.ticket_id \
+             LEFT JOIN staff_events s ON s.id = d.staff_event_id \
              WHERE d.id IN ({}) ORDER BY d.next_attempt_at",
             placeholders(1, ids.len())
         );
@@ -213,7 +261,23 @@ impl Store {
             .map(|row| {
                 let id: String = col(row, "id")?;
                 let webhook_id: String = col(row, "webhook_id")?;
-                let ticket_id: String = col(row, "ticket_id")?;
+                let ticket_id: Option<String> = col(row, "ticket_id")?;
+                let staff_event_id: Option<String> = col(row, "staff_event_id")?;
+                let subject = match (ticket_id, staff_event_id) {
+                    (Some(ticket_id), _) => DeliverySubject::Ticket {
+                        ticket_id: TicketId::parse("ticket_id", &ticket_id).map_err(corrupt)?,
+                        ticket_number: TicketNumber(col(row, "number")?),
+                        event: event_from_row(row)?,
+                    },
+                    (None, Some(event_id)) => DeliverySubject::Staff(StaffEvent {
+                        id: StaffEventId::parse("staff_event_id", &event_id).map_err(corrupt)?,
+                        staff_id: StaffId::parse("staff_id", &col::<String>(row, "s_staff_id")?).map_err(corrupt)?,
+                        at: Timestamp::from_millis(col(row, "s_at")?),
+                        kind: col(row, "s_kind")?,
+                        data: serde_json::from_str(&col::<String>(row, "s_data")?).map_err(corrupt)?,
+                    }),
+                    (None, None) => return Err(corrupt("a delivery names neither a ticket event nor a staff event")),
+                };
                 Ok(ClaimedDelivery {
                     id: DeliveryId::parse("id", &id).map_err(corrupt)?,
                     webhook_id: WebhookId::parse("webhook_id", &webhook_id).map_err(corrupt)?,
@@ -221,9 +285,7 @@ impl Store {
                     secret: col(row, "secret")?,
                     attempts: count(row, "attempts")?,
                     lock_token: lock_token.clone(),
-                    ticket_id: TicketId::parse("ticket_id", &ticket_id).map_err(corrupt)?,
-                    ticket_number: TicketNumber(col(row, "number")?),
-                    event: event_from_row(row)?,
+                    subject,
                 })
             })
             .collect()
@@ -272,9 +334,11 @@ impl Store {
     pub async fn list_deliveries(&self, webhook: WebhookId, before: Option<DeliveryId>, limit: u32) -> Result<Vec<Delivery>, StoreError> {
         let before_clause = if before.is_some() { "AND d.id < $3" } else { "" };
         let sql = format!(
-            "SELECT d.id, d.webhook_id, d.ticket_id, d.seq, d.state, d.next_attempt_at, d.created_at, e.kind, t.number \
-             FROM webhook_deliveries d JOIN ticket_events e ON e.ticket_id = d.ticket_id AND e.seq = d.seq \
-             JOIN tickets t ON t.id = d.ticket_id WHERE d.webhook_id = $1 {before_clause} ORDER BY d.id DESC LIMIT $2"
+            "SELECT d.id, d.webhook_id, d.ticket_id, d.seq, d.staff_event_id, d.state, d.next_attempt_at, d.created_at, \
+             COALESCE(e.kind, s.kind) AS kind, t.number \
+             FROM webhook_deliveries d LEFT JOIN ticket_events e ON e.ticket_id = d.ticket_id AND e.seq = d.seq \
+             LEFT JOIN tickets t ON t.id = d.ticket_id LEFT JOIN staff_events s ON s.id = d.staff_event_id \
+             WHERE d.webhook_id = $1 {before_clause} ORDER BY d.id DESC LIMIT $2"
         );
         let mut query = sqlx::query(&sql).bind(webhook.to_string()).bind(i64::from(limit));
         if let Some(before) = before {
@@ -286,14 +350,16 @@ impl Store {
             .map(|row| {
                 let id: String = col(row, "id")?;
                 let webhook_id: String = col(row, "webhook_id")?;
-                let ticket_id: String = col(row, "ticket_id")?;
+                let ticket_id: Option<String> = col(row, "ticket_id")?;
+                let staff_event_id: Option<String> = col(row, "staff_event_id")?;
                 let state: String = col(row, "state")?;
                 Ok(Delivery {
                     id: DeliveryId::parse("id", &id).map_err(corrupt)?,
                     webhook_id: WebhookId::parse("webhook_id", &webhook_id).map_err(corrupt)?,
-                    ticket_id: TicketId::parse("ticket_id", &ticket_id).map_err(corrupt)?,
-                    ticket_number: TicketNumber(col(row, "number")?),
+                    ticket_id: ticket_id.map(|t| TicketId::parse("ticket_id", &t)).transpose().map_err(corrupt)?,
+                    ticket_number: col::<Option<i64>>(row, "number")?.map(TicketNumber),
                     seq: col(row, "seq")?,
+                    staff_event_id: staff_event_id.map(|s| StaffEventId::parse("staff_event_id", &s)).transpose().map_err(corrupt)?,
                     event_kind: col(row, "kind")?,
                     state: DeliveryState::parse("state", &state).map_err(corrupt)?,
                     attempts: Vec::new(),
@@ -344,6 +410,7 @@ fn event_from_row(row: &AnyRow) -> Result<RecordedEvent, StoreError> {
             kind: match actor_kind.as_str() {
                 "token" => ActorKind::Token,
                 "system" => ActorKind::System,
+                "customer" => ActorKind::Customer,
                 other => return Err(corrupt(format!("actor_kind `{other}`"))),
             },
             token_id: token.map(|t| TokenId::parse("actor_token_id", &t)).transpose().map_err(corrupt)?,
