@@ -17,6 +17,7 @@ on_both_backends!(
     admins_disable_enable_and_reload_plugins,
     failing_plugins_are_recorded_and_disabled_automatically,
     plugin_kpis_appear_beside_the_built_in_ones,
+    a_rhai_plugin_scores_partners_from_the_same_statistics,
 );
 
 /// Builds the bundled WASM plugins once per test run (the guest workspace under `plugins/`).
@@ -249,4 +250,29 @@ async fn plugin_kpis_appear_beside_the_built_in_ones(app: TestApp) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("steward_kpi never showed the plugin KPI");
+}
+
+async fn a_rhai_plugin_scores_partners_from_the_same_statistics(app: TestApp) {
+    let app = with_plugins(app.backend, None).await;
+    let partner = json!({
+        "name": "FixIt GmbH", "kind": "subcontractor",
+        "contract": {"start": "2020-01-01T00:00:00Z", "first_response": "4h", "resolution": "2d"}
+    });
+    let partner = body(app.post("/api/v1/partners", &partner).await).await;
+    let t = app.create_ticket(json!({})).await;
+    let r = app.post(&format!("/api/v1/tickets/{}/delegation", t["id"].as_str().unwrap()), &json!({"partner_id": partner["id"]})).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let path = format!("/api/v1/partners/{}/scorecard", partner["id"].as_str().unwrap());
+    let card = body(app.get(&format!("{path}?scorecard=partner_quality")).await).await;
+    assert_eq!(card["scorecard"], "partner_quality");
+    let criteria: Vec<&str> = card["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(criteria, ["on_time_rate", "csat", "complaints"]);
+    assert!(card["score"].as_f64().is_some_and(|s| (0.0..=100.0).contains(&s)), "{card}");
+    assert_eq!(card["stats"]["tickets_delegated"], 1, "computed from the same statistics as the built-in one: {card}");
+    let builtin = body(app.get(&path).await).await;
+    assert_eq!(builtin["scorecard"], "builtin");
+    let ranking = body(app.get("/api/v1/partners/scorecards?scorecard=partner_quality").await).await;
+    assert_eq!(ranking[0]["scorecard"], "partner_quality");
+    let p = problem(app.get(&format!("{path}?scorecard=nope")).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p["detail"].as_str().unwrap().contains("partner_quality"), "{p}");
 }

@@ -324,6 +324,26 @@ pub struct WindowParams {
     window: Option<String>,
 }
 
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ScorecardParams {
+    /// Delegations made at or after this instant (with `to`).
+    from: Option<String>,
+    /// … and before this one (default: now).
+    to: Option<String>,
+    /// Instead of from/to: the last period, e.g. `30d` (default: `partners.scorecard_window_days`).
+    window: Option<String>,
+    /// `builtin` (default) or a scorecard a plugin declares (see /api/v1/plugins).
+    scorecard: Option<String>,
+}
+
+impl ScorecardParams {
+    fn window(&self) -> WindowParams {
+        WindowParams { from: self.from.clone(), to: self.to.clone(), window: self.window.clone() }
+    }
+}
+
 fn window(state: &AppState, p: &WindowParams) -> Result<(Timestamp, Timestamp), ApiError> {
     let bad = |e: FieldError| ApiError::validation(StatusCode::BAD_REQUEST, vec![e]);
     let now = Timestamp::now();
@@ -412,7 +432,7 @@ pub struct ScorecardView {
     #[schema(value_type = String, format = Uuid)]
     partner_id: PartnerId,
     partner_name: String,
-    /// `builtin` (plugins may add others).
+    /// `builtin`, or the plugin scorecard asked for.
     scorecard: String,
     /// 0–100, the weighted mean of the components with data; null when none has.
     score: Option<f64>,
@@ -427,7 +447,7 @@ fn scorecard_view(p: PartnerScorecard) -> ScorecardView {
     ScorecardView {
         partner_id: p.partner.id,
         partner_name: p.partner.name,
-        scorecard: "builtin".into(),
+        scorecard: p.name,
         score,
         grade: grade.into(),
         components: components
@@ -468,7 +488,7 @@ async fn partner_stats(
 /// A partner's built-in scorecard over a window: score, grade, and each component with its
 /// weight and inputs, so the score can be explained.
 #[utoipa::path(
-    get, path = "/api/v1/partners/{id}/scorecard", tag = "partners", params(("id" = String, Path), WindowParams),
+    get, path = "/api/v1/partners/{id}/scorecard", tag = "partners", params(("id" = String, Path), ScorecardParams),
     responses(
         (status = 200, description = "The scorecard", body = ScorecardView),
         (status = 400, description = "A bad window", body = Problem, content_type = "application/problem+json"),
@@ -480,17 +500,17 @@ async fn partner_scorecard(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    Query(p): Query<WindowParams>,
+    Query(p): Query<ScorecardParams>,
 ) -> Result<axum::Json<ScorecardView>, ApiError> {
     principal.require(Permission::ManagePartners)?;
     let id = partner_id(&id)?;
-    let (from, to) = window(&state, &p)?;
-    Ok(axum::Json(scorecard_view(state.services.partner_scorecard(id, from, to).await?)))
+    let (from, to) = window(&state, &p.window())?;
+    Ok(axum::Json(scorecard_view(state.services.partner_scorecard(id, from, to, p.scorecard.as_deref()).await?)))
 }
 
 /// Every partner's built-in scorecard, best first (unrated last).
 #[utoipa::path(
-    get, path = "/api/v1/partners/scorecards", tag = "partners", params(WindowParams),
+    get, path = "/api/v1/partners/scorecards", tag = "partners", params(ScorecardParams),
     responses(
         (status = 200, description = "The ranking", body = Vec<ScorecardView>),
         (status = 400, description = "A bad window", body = Problem, content_type = "application/problem+json"),
@@ -500,9 +520,9 @@ async fn partner_scorecard(
 async fn rank_partners(
     State(state): State<AppState>,
     principal: Principal,
-    Query(p): Query<WindowParams>,
+    Query(p): Query<ScorecardParams>,
 ) -> Result<axum::Json<Vec<ScorecardView>>, ApiError> {
     principal.require(Permission::ManagePartners)?;
-    let (from, to) = window(&state, &p)?;
-    Ok(axum::Json(state.services.rank_partners(from, to).await?.into_iter().map(scorecard_view).collect()))
+    let (from, to) = window(&state, &p.window())?;
+    Ok(axum::Json(state.services.rank_partners(from, to, p.scorecard.as_deref()).await?.into_iter().map(scorecard_view).collect()))
 }

@@ -47,7 +47,7 @@ pub struct ScorecardWeights {
 /// One component: its 0–100 score, its weight, and the inputs it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Component {
-    pub name: &'static str,
+    pub name: String,
     pub weight: f64,
     /// None: no data in the window; the component does not count.
     pub score: Option<f64>,
@@ -59,7 +59,7 @@ pub struct Scorecard {
     /// 0–100; None when no component has data.
     pub score: Option<f64>,
     /// A (≥ 90), B (≥ 80), C (≥ 70), D (≥ 60), E, or `unrated`.
-    pub grade: &'static str,
+    pub grade: String,
     pub components: Vec<Component>,
 }
 
@@ -86,25 +86,25 @@ pub fn builtin_scorecard(stats: &PartnerStats, weights: &ScorecardWeights) -> Sc
     let per_ticket = |n: u64| (stats.delegated > 0).then(|| 100.0 * (1.0 - (n as f64 / stats.delegated as f64).min(1.0)));
     let components = vec![
         Component {
-            name: "ola_met",
+            name: "ola_met".into(),
             weight: weights.ola_met,
             score: stats.ola_met_rate().map(|r| 100.0 * r),
             inputs: vec![("ola_due", json!(stats.ola_due)), ("ola_met", json!(stats.ola_met))],
         },
         Component {
-            name: "csat",
+            name: "csat".into(),
             weight: weights.csat,
             score: stats.csat_mean.map(|m| 100.0 * ((m - 1.0) / 4.0).clamp(0.0, 1.0)),
             inputs: vec![("csat_answers", json!(stats.csat_answers)), ("csat_mean", json!(stats.csat_mean))],
         },
         Component {
-            name: "complaints",
+            name: "complaints".into(),
             weight: weights.complaints,
             score: per_ticket(stats.complaints),
             inputs: vec![("complaints", json!(stats.complaints)), ("delegated", json!(stats.delegated))],
         },
         Component {
-            name: "reopens",
+            name: "reopens".into(),
             weight: weights.reopens,
             score: per_ticket(stats.reopens),
             inputs: vec![("reopens", json!(stats.reopens)), ("delegated", json!(stats.delegated))],
@@ -114,7 +114,7 @@ pub fn builtin_scorecard(stats: &PartnerStats, weights: &ScorecardWeights) -> Sc
         components.iter().filter_map(|c| c.score.map(|s| (s * c.weight, c.weight))).fold((0.0, 0.0), |(s, w), (cs, cw)| (s + cs, w + cw));
     let score = (total_weight > 0.0).then(|| round1(sum / total_weight));
     let components = components.into_iter().map(|c| Component { score: c.score.map(round1), ..c }).collect();
-    Scorecard { score, grade: grade(score), components }
+    Scorecard { score, grade: grade(score).into(), components }
 }
 
 #[cfg(test)]

@@ -178,12 +178,17 @@ impl Services {
     }
 }
 
-/// A partner's built-in scorecard and the statistics it was computed from.
+/// A partner's scorecard (built-in, or one a plugin computes) and the statistics it was
+/// computed from.
 pub struct PartnerScorecard {
     pub partner: Partner,
     pub stats: PartnerStats,
+    /// `builtin`, or the name of a plugin scorecard.
+    pub name: String,
     pub scorecard: Scorecard,
 }
+
+pub const BUILTIN_SCORECARD: &str = "builtin";
 
 impl Services {
     /// Statistics over delegations made in `[from, to)`.
@@ -201,22 +206,81 @@ impl Services {
         (now.plus_millis(-super::days_ms(self.scorecard_window_days)), now.plus_millis(1))
     }
 
-    pub async fn partner_scorecard(&self, id: PartnerId, from: Timestamp, to: Timestamp) -> Result<PartnerScorecard, ServiceError> {
+    pub async fn partner_scorecard(
+        &self,
+        id: PartnerId,
+        from: Timestamp,
+        to: Timestamp,
+        name: Option<&str>,
+    ) -> Result<PartnerScorecard, ServiceError> {
         let partner = self.get_partner(id).await?;
         let stats = self.partner_stats(id, from, to).await?;
-        let scorecard = builtin_scorecard(&stats, &self.scorecard_weights);
-        Ok(PartnerScorecard { partner, stats, scorecard })
+        self.score(partner, stats, name, from, to).await
     }
 
     /// Every partner's scorecard, best first (unrated ones last).
-    pub async fn rank_partners(&self, from: Timestamp, to: Timestamp) -> Result<Vec<PartnerScorecard>, ServiceError> {
+    pub async fn rank_partners(&self, from: Timestamp, to: Timestamp, name: Option<&str>) -> Result<Vec<PartnerScorecard>, ServiceError> {
         let mut out = Vec::new();
         for partner in self.store.list_partners().await? {
             let stats = self.partner_stats(partner.id, from, to).await?;
-            let scorecard = builtin_scorecard(&stats, &self.scorecard_weights);
-            out.push(PartnerScorecard { partner, stats, scorecard });
+            out.push(self.score(partner, stats, name, from, to).await?);
         }
         out.sort_by(|a, b| b.scorecard.score.unwrap_or(-1.0).total_cmp(&a.scorecard.score.unwrap_or(-1.0)));
         Ok(out)
+    }
+
+    /// The built-in scorecard, or a plugin's computed from the same statistics.
+    async fn score(
+        &self,
+        partner: Partner,
+        stats: PartnerStats,
+        name: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<PartnerScorecard, ServiceError> {
+        let name = name.unwrap_or(BUILTIN_SCORECARD);
+        if name == BUILTIN_SCORECARD {
+            let scorecard = builtin_scorecard(&stats, &self.scorecard_weights);
+            return Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard });
+        }
+        let known: Vec<String> = self.plugin_host().map(|h| h.scorecards().into_iter().map(|(_, s)| s.name).collect()).unwrap_or_default();
+        let Some(host) = self.plugin_host().filter(|_| known.iter().any(|k| k == name)).cloned() else {
+            let mut names = vec![BUILTIN_SCORECARD.to_owned()];
+            names.extend(known);
+            return Err(ValidationError::field("scorecard", format!("`{name}` is not one of: {}", names.join(", "))).into());
+        };
+        let input = crate::plugins::PartnerStats {
+            partner_id: partner.id.to_string(),
+            partner_name: partner.name.clone(),
+            window_start: from.as_millis(),
+            window_end: to.as_millis(),
+            now: Timestamp::now().as_millis(),
+            jobs: u32::try_from(stats.delegated).unwrap_or(u32::MAX),
+            on_time: u32::try_from(stats.ola_met).unwrap_or(u32::MAX),
+            csat_responses: u32::try_from(stats.csat_answers).unwrap_or(u32::MAX),
+            csat_average: stats.csat_mean,
+            complaints: u32::try_from(stats.complaints).unwrap_or(u32::MAX),
+            reopens: u32::try_from(stats.reopens).unwrap_or(u32::MAX),
+        };
+        let card = match host.score_partner_async(name.to_owned(), input).await {
+            Ok(Some(card)) => card,
+            Ok(None) => return Err(ServiceError::Plugin(format!("the plugin computing scorecard `{name}` failed; see /api/v1/plugins"))),
+            Err(e) => return Err(ServiceError::Plugin(e.to_string())),
+        };
+        let scorecard = Scorecard {
+            score: Some(card.score),
+            grade: card.grade,
+            components: card
+                .breakdown
+                .into_iter()
+                .map(|item| crate::domain::scorecard::Component {
+                    name: item.criterion,
+                    weight: item.weight,
+                    score: Some(item.score),
+                    inputs: Vec::new(),
+                })
+                .collect(),
+        };
+        Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard })
     }
 }
