@@ -449,7 +449,7 @@ fn scorecard_view(p: PartnerScorecard) -> ScorecardView {
         partner_name: p.partner.name,
         scorecard: p.name,
         score,
-        grade: grade.into(),
+        grade,
         components: components
             .into_iter()
             .map(|c| ComponentView {

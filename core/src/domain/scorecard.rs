@@ -128,9 +128,9 @@ mod tests {
         let perfect =
             PartnerStats { delegated: 4, ola_due: 4, ola_met: 4, csat_answers: 2, csat_mean: Some(5.0), ..PartnerStats::default() };
         let card = builtin_scorecard(&perfect, &WEIGHTS);
-        assert_eq!((card.score, card.grade), (Some(100.0), "A"));
+        assert_eq!((card.score, card.grade.as_str()), (Some(100.0), "A"));
         let idle = builtin_scorecard(&PartnerStats::default(), &WEIGHTS);
-        assert_eq!((idle.score, idle.grade), (None, "unrated"));
+        assert_eq!((idle.score, idle.grade.as_str()), (None, "unrated"));
     }
 
     #[test]
