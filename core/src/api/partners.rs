@@ -453,7 +453,7 @@ fn scorecard_view(p: PartnerScorecard) -> ScorecardView {
         components: components
             .into_iter()
             .map(|c| ComponentView {
-                name: c.name.into(),
+                name: c.name,
                 weight: c.weight,
                 score: c.score,
                 inputs: c.inputs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
