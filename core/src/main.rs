@@ -67,6 +67,9 @@ enum PluginCommand {
         #[arg(long, value_name = "FILE")]
         fixture: Option<PathBuf>,
     },
+    /// Build the bundled WASM plugins of this source tree (needs `rustup target add
+    /// wasm32-wasip2`) and put each component next to its manifest, ready to load.
+    BuildBundled,
 }
 
 #[derive(Subcommand)]
@@ -204,6 +207,10 @@ fn run_plugin(command: PluginCommand) -> anyhow::Result<()> {
             if runs.iter().any(|r| r.outcome.is_err()) {
                 anyhow::bail!("some hooks failed");
             }
+        }
+        PluginCommand::BuildBundled => {
+            let dir = steward::plugins::guest_build::build_and_install_bundled()?;
+            println!("bundled WASM plugins built into {}", dir.display());
         }
     }
     Ok(())
