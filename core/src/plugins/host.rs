@@ -664,52 +664,39 @@ impl PluginHost {
         }
     }
 
+    /// Runs a hook call on tokio's blocking pool (calls are CPU-bound); a call that could not
+    /// even run there is reported as a host failure of `hook`.
+    pub async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        hook: Hook,
+        call: impl FnOnce(&PluginHost) -> Result<T, HostError> + Send + 'static,
+    ) -> Result<T, HostError> {
+        let host = self.clone();
+        tokio::task::spawn_blocking(move || call(&host)).await.unwrap_or_else(|e| {
+            Err(HostError::Failed { plugin: "(plugin host)".into(), hook, error: PluginError::Host { message: e.to_string() } })
+        })
+    }
+
     /// [`PluginHost::guard_transition`] on tokio's blocking pool.
     pub async fn guard_transition_async(self: &Arc<Self>, ticket: TicketSnapshot, from: String, to: String) -> Result<(), GuardRejection> {
-        let host = self.clone();
-        tokio::task::spawn_blocking(move || host.guard_transition(&ticket, &from, &to)).await.unwrap_or_else(|e| {
-            Err(GuardRejection {
-                plugin: "(plugin host)".into(),
-                reason: format!("the guard call did not complete: {e}"),
-                plugin_failed: true,
-            })
-        })
+        self.blocking(Hook::GuardTransition, move |host| Ok(host.guard_transition(&ticket, &from, &to)))
+            .await
+            .unwrap_or_else(|e| Err(GuardRejection { plugin: "(plugin host)".into(), reason: e.to_string(), plugin_failed: true }))
     }
 
     /// [`PluginHost::on_event`] on tokio's blocking pool.
     pub async fn on_event_async(self: &Arc<Self>, event: EventSnapshot, ticket: TicketSnapshot) -> Result<Vec<PluginActions>, HostError> {
-        let host = self.clone();
-        tokio::task::spawn_blocking(move || host.on_event(&event, &ticket)).await.unwrap_or_else(|e| {
-            Err(HostError::Failed {
-                plugin: "(plugin host)".into(),
-                hook: Hook::OnEvent,
-                error: PluginError::Host { message: e.to_string() },
-            })
-        })
+        self.blocking(Hook::OnEvent, move |host| host.on_event(&event, &ticket)).await
     }
 
     /// [`PluginHost::compute_kpi`] on tokio's blocking pool.
     pub async fn compute_kpi_async(self: &Arc<Self>, kpi: String, input: KpiInput) -> Result<Option<f64>, HostError> {
-        let host = self.clone();
-        tokio::task::spawn_blocking(move || host.compute_kpi(&kpi, &input)).await.unwrap_or_else(|e| {
-            Err(HostError::Failed {
-                plugin: "(plugin host)".into(),
-                hook: Hook::ComputeKpi,
-                error: PluginError::Host { message: e.to_string() },
-            })
-        })
+        self.blocking(Hook::ComputeKpi, move |host| host.compute_kpi(&kpi, &input)).await
     }
 
     /// [`PluginHost::score_partner`] on tokio's blocking pool.
     pub async fn score_partner_async(self: &Arc<Self>, scorecard: String, stats: PartnerStats) -> Result<Option<Scorecard>, HostError> {
-        let host = self.clone();
-        tokio::task::spawn_blocking(move || host.score_partner(&scorecard, &stats)).await.unwrap_or_else(|e| {
-            Err(HostError::Failed {
-                plugin: "(plugin host)".into(),
-                hook: Hook::ScorePartner,
-                error: PluginError::Host { message: e.to_string() },
-            })
-        })
+        self.blocking(Hook::ScorePartner, move |host| host.score_partner(&scorecard, &stats)).await
     }
 }
 

@@ -60,7 +60,8 @@ impl Services {
         let Some(host) = self.plugins.clone() else { return Ok(()) };
         let snapshot = TicketSnapshot::at(ticket, Timestamp::now());
         let (from, to_owned) = (ticket.stage.clone(), to.to_owned());
-        let (verdict, failures) = tokio::task::spawn_blocking(move || host.guard_transition_reporting(&snapshot, &from, &to_owned))
+        let (verdict, failures) = host
+            .blocking(crate::plugins::Hook::GuardTransition, move |host| Ok(host.guard_transition_reporting(&snapshot, &from, &to_owned)))
             .await
             .map_err(|e| ServiceError::Plugin(format!("a transition guard could not run: {e}")))?;
         self.record_plugin_failures(ticket.id, failures).await;
@@ -102,14 +103,7 @@ impl Services {
             };
             let snapshot = TicketSnapshot::at(&ticket, Timestamp::now());
             let event = EventSnapshot::new(&event, &job.actor, job.at);
-            let host = host.clone();
-            let outcome = match tokio::task::spawn_blocking(move || host.on_event_reporting(&event, &snapshot)).await {
-                Ok(outcome) => outcome,
-                Err(e) => {
-                    tracing::error!(error = %e, "on-event hooks could not run");
-                    continue;
-                }
-            };
+            let outcome = host.blocking(crate::plugins::Hook::OnEvent, move |host| host.on_event_reporting(&event, &snapshot)).await;
             let (actions, failures) = match outcome {
                 Ok(result) => result,
                 // A fail-closed on-event failure has nothing to refuse (the event happened); it is
