@@ -34,6 +34,7 @@ pub struct Metrics {
     sla_at_risk: IntGaugeVec,
     gauges_refreshed: IntGauge,
     plugin_kpis: prometheus::GaugeVec,
+    certifications: IntGaugeVec,
 }
 
 fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -98,6 +99,11 @@ impl Metrics {
                 "SLA clocks past their warning threshold and not yet breached, by clock kind (refreshed from the database).",
                 &["clock"],
             ),
+            certifications: gauge(
+                "steward_certifications",
+                "Certifications of active staff by state (valid, expiring, expired, missing), one per person and certifying course (refreshed from the database).",
+                &["state"],
+            ),
             plugin_kpis: prometheus::GaugeVec::new(
                 Opts::new("steward_kpi", "Custom KPIs computed by plugins over the last 30 days (refreshed with the database gauges)."),
                 &["kpi"],
@@ -129,6 +135,7 @@ impl Metrics {
             Box::new(m.sla_at_risk.clone()),
             Box::new(m.gauges_refreshed.clone()),
             Box::new(m.plugin_kpis.clone()),
+            Box::new(m.certifications.clone()),
         ] {
             m.registry.register(collector).expect("metric registered once");
         }
@@ -188,6 +195,12 @@ impl Metrics {
         for kind in crate::domain::clock::ClockKind::ALL {
             let n = counts.iter().find(|(k, _)| k == kind.as_str()).map_or(0, |(_, n)| *n);
             self.sla_at_risk.with_label_values(&[kind.as_str()]).set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    pub fn set_certifications(&self, counts: &[(crate::domain::training::CertificationState, u64)]) {
+        for (state, n) in counts {
+            self.certifications.with_label_values(&[state.as_str()]).set(i64::try_from(*n).unwrap_or(i64::MAX));
         }
     }
 

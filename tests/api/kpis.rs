@@ -250,7 +250,7 @@ async fn kpis_metrics_and_review_agree_with_a_scripted_month(app: TestApp) {
     let review = body(r).await;
     assert_eq!(review["month"], month);
     let keys: Vec<&str> = review["sections"].as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()).collect();
-    assert_eq!(keys, ["kpis", "breaches", "weakest_stages", "complaint_tags", "improvements"]);
+    assert_eq!(keys, ["kpis", "breaches", "weakest_stages", "complaint_tags", "partners", "training", "improvements"]);
     let section = |key: &str| review["sections"].as_array().unwrap().iter().find(|s| s["key"] == key).unwrap()["items"].clone();
     let lines = section("kpis");
     assert!(close(&kpi(&lines, "resolution_rate", None)["value"], 0.4));
@@ -259,6 +259,8 @@ async fn kpis_metrics_and_review_agree_with_a_scripted_month(app: TestApp) {
     assert_eq!(kpi(&lines, "backlog", None)["previous"], Value::Null, "the backlog is a count of now, not of a month");
     assert_eq!(section("breaches"), json!([{"clock": "first_response", "stage": null, "priority": "low", "count": 1}]));
     assert_eq!(section("complaint_tags"), json!([{"tag": "billing", "count": 1}]));
+    assert_eq!(section("partners"), json!([]), "no partners in this month's script");
+    assert_eq!(section("training")[0], json!({"training_compliance": null, "staff_considered": 0}));
     let points = section("improvements").to_string();
     assert!(points.contains("CSAT (share of 4–5 scores) is 50.0 %") && points.contains("`billing` (1)"), "{points}");
 

@@ -13,7 +13,8 @@ on_both_backends!(
     moving_into_a_gated_stage_checks_the_assignee,
     supervisors_override_the_gate_with_a_reason_recorded_as_an_event,
     eligible_assignees_are_certified_active_staff_with_their_load,
-    the_expiry_watcher_records_each_event_once_across_nodes
+    the_expiry_watcher_records_each_event_once_across_nodes,
+    training_compliance_is_a_kpi_and_certifications_are_metrics,
 );
 
 const DAY_MS: i64 = 86_400_000;
@@ -350,4 +351,37 @@ async fn the_expiry_watcher_records_each_event_once_across_nodes(app: TestApp) {
     assert_eq!(mine["items"].as_array().unwrap().len(), 1);
     let _ = fine;
     node.abort();
+}
+
+/// Supervisors are responsible for `solution_design`, which requires SOLUTION-DESIGN: one of two
+/// certified is 50 % compliance; agents need nothing and do not count.
+async fn training_compliance_is_a_kpi_and_certifications_are_metrics(app: TestApp) {
+    let backend = app.backend;
+    drop(app);
+    let app = TestApp::spawn_with(backend, |c| c.metrics.refresh_interval_ms = 100).await.unwrap();
+    create_course(&app).await;
+    let certified = app.create_staff("Sue", "sue@example.test", "supervisor").await;
+    app.create_staff("Sam", "sam@example.test", "supervisor").await;
+    app.create_staff("Ada", "ada@example.test", "agent").await;
+    record(&app, &certified, 10, 90).await;
+    let report = body(app.get("/api/v1/kpis").await).await;
+    let kpi =
+        report["kpis"].as_array().unwrap().iter().find(|k| k["key"] == "training_compliance").expect("training compliance KPI").clone();
+    assert_eq!((kpi["value"].as_f64(), kpi["sample"].as_u64()), (Some(0.5), Some(2)), "{kpi}");
+    assert_eq!(kpi["status"], "breach");
+    assert_eq!(kpi["target"], 1.0);
+    let month = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC).strftime("%Y-%m").to_string();
+    let review = body(app.get(&format!("/api/v1/reports/review?month={month}&format=json")).await).await;
+    let training = review["sections"].as_array().unwrap().iter().find(|s| s["key"] == "training").unwrap()["items"].clone();
+    assert_eq!(training[0], json!({"training_compliance": 0.5, "staff_considered": 2}));
+    let md = app.get(&format!("/api/v1/reports/review?month={month}&format=md")).await.text().await.unwrap();
+    assert!(md.contains("Training compliance: 50 % (2 staff considered)"), "{md}");
+    for _ in 0..100 {
+        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        if text.contains(r#"steward_certifications{state="valid"} 1"#) && text.contains(r#"steward_certifications{state="missing"} 2"#) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("steward_certifications never showed 1 valid and 2 missing");
 }

@@ -72,6 +72,18 @@ pub fn to_json(review: &ServiceReview) -> Value {
                     })
                     .collect(),
                 Section::ComplaintTags(t) => t.iter().map(|(tag, n)| json!({"tag": tag, "count": n})).collect(),
+                Section::Partners(p) => {
+                    p.iter().map(|p| json!({"partner": p.name, "score": p.score, "grade": p.grade, "delegated": p.delegated})).collect()
+                }
+                Section::Training(t) => {
+                    let mut items = vec![json!({"training_compliance": t.compliance, "staff_considered": t.staff_considered})];
+                    items.extend(
+                        t.expiring
+                            .iter()
+                            .map(|(staff, course, at)| json!({"staff": staff, "certification": course, "expires_at": at.to_string()})),
+                    );
+                    items
+                }
                 Section::Improvements(p) => p.iter().map(|p| json!(p)).collect(),
             };
             json!({"key": section.key(), "title": section.title(), "items": items})
@@ -141,6 +153,26 @@ fn markdown(review: &ServiceReview) -> String {
                         s.dwell.breached,
                         s.dwell.completed
                     );
+                }
+            }
+            Section::Partners(p) if p.is_empty() => out.push_str("No partners.\n"),
+            Section::Partners(p) => {
+                out.push_str("| partner | score | grade | tickets delegated |\n|---|---|---|---|\n");
+                for p in p {
+                    let score = p.score.map_or("–".to_owned(), |s| format!("{s:.1}"));
+                    let _ = writeln!(out, "| {} | {score} | {} | {} |", p.name, p.grade, p.delegated);
+                }
+            }
+            Section::Training(t) => {
+                let share = t.compliance.map_or("no staff needs a certification".to_owned(), |c| format!("{:.0} %", c * 100.0));
+                let _ = writeln!(out, "Training compliance: {share} ({} staff considered).\n", t.staff_considered);
+                if t.expiring.is_empty() {
+                    out.push_str("No certification expires soon.\n");
+                } else {
+                    out.push_str("| staff | certification | expires |\n|---|---|---|\n");
+                    for (staff, course, at) in &t.expiring {
+                        let _ = writeln!(out, "| {staff} | {course} | {at} |");
+                    }
                 }
             }
             Section::ComplaintTags(t) if t.is_empty() => out.push_str("No complaints.\n"),
@@ -244,6 +276,26 @@ fn html(review: &ServiceReview) -> String {
                     body.push_str("<p>No stage data.</p>");
                 }
             }
+            Section::Partners(p) => {
+                let bars: Vec<_> = p.iter().map(|p| (format!("{} ({})", p.name, p.grade), p.score.unwrap_or(0.0), None)).collect();
+                body.push_str(&svg_bars("Partner scores (0–100)", &bars, |v| format!("{v:.0}")));
+                if p.is_empty() {
+                    body.push_str("<p>No partners.</p>");
+                }
+            }
+            Section::Training(t) => {
+                let share = t.compliance.map_or("no staff needs a certification".to_owned(), |c| format!("{:.0} %", c * 100.0));
+                let _ = write!(body, "<p>Training compliance: {} ({} staff considered).</p>", esc(&share), t.staff_considered);
+                if t.expiring.is_empty() {
+                    body.push_str("<p>No certification expires soon.</p>");
+                } else {
+                    body.push_str("<table><tr><th>staff</th><th>certification</th><th>expires</th></tr>");
+                    for (staff, course, at) in &t.expiring {
+                        let _ = write!(body, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(staff), esc(course), at);
+                    }
+                    body.push_str("</table>");
+                }
+            }
             Section::ComplaintTags(t) => {
                 let bars: Vec<_> = t.iter().map(|(tag, n)| (tag.clone(), *n as f64, None)).collect();
                 body.push_str(&svg_bars("Complaints by tag", &bars, |v| format!("{v:.0}")));
@@ -336,6 +388,44 @@ fn csv(review: &ServiceReview) -> String {
                         num(s.target_seconds),
                         String::new(),
                         s.dwell.completed.to_string(),
+                    ]);
+                }
+            }
+            Section::Partners(p) => {
+                for p in p {
+                    push([
+                        key.clone(),
+                        "partner_score".into(),
+                        p.name.clone(),
+                        num(p.score),
+                        String::new(),
+                        String::new(),
+                        p.grade.clone(),
+                        p.delegated.to_string(),
+                    ]);
+                }
+            }
+            Section::Training(t) => {
+                push([
+                    key.clone(),
+                    "training_compliance".into(),
+                    String::new(),
+                    num(t.compliance),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    t.staff_considered.to_string(),
+                ]);
+                for (staff, course, at) in &t.expiring {
+                    push([
+                        key.clone(),
+                        "certification_expires".into(),
+                        format!("{staff}/{course}"),
+                        at.to_string(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
                     ]);
                 }
             }

@@ -471,6 +471,13 @@ pub const BUILTIN: &[(&str, &str, Unit, Better, Option<f64>)] = &[
     ("sla_compliance", "SLA compliance", Unit::Ratio, Better::Higher, Some(0.95)),
     ("review_pass_rate", "Quality-review pass rate", Unit::Ratio, Better::Higher, Some(0.9)),
     ("backlog", "Backlog (open tickets)", Unit::Count, Better::Lower, None),
+    (
+        "training_compliance",
+        "Training compliance (staff holding every certification their stages need)",
+        Unit::Ratio,
+        Better::Higher,
+        Some(1.0),
+    ),
 ];
 
 /// Stage dwell time: its target is each stage's own target from the process definition.

@@ -48,7 +48,27 @@ pub enum Section {
     Breaches(Vec<BreachCount>),
     WeakestStages(Vec<WeakStage>),
     ComplaintTags(Vec<(String, u64)>),
+    /// Partners ranked by their built-in scorecard over the month.
+    Partners(Vec<PartnerRank>),
+    Training(TrainingStanding),
     Improvements(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartnerRank {
+    pub name: String,
+    pub score: Option<f64>,
+    pub grade: String,
+    pub delegated: u64,
+}
+
+/// Training compliance now, and certifications that expire soon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingStanding {
+    pub compliance: Option<f64>,
+    pub staff_considered: u64,
+    /// (staff name, course code, expiry), soonest first.
+    pub expiring: Vec<(String, String, Timestamp)>,
 }
 
 impl Section {
@@ -58,6 +78,8 @@ impl Section {
             Section::Breaches(_) => "breaches",
             Section::WeakestStages(_) => "weakest_stages",
             Section::ComplaintTags(_) => "complaint_tags",
+            Section::Partners(_) => "partners",
+            Section::Training(_) => "training",
             Section::Improvements(_) => "improvements",
         }
     }
@@ -68,6 +90,8 @@ impl Section {
             Section::Breaches(_) => "SLA breaches by stage and priority",
             Section::WeakestStages(_) => "Weakest stages (dwell time against target)",
             Section::ComplaintTags(_) => "Top complaint tags",
+            Section::Partners(_) => "Partner scorecard ranking",
+            Section::Training(_) => "Training compliance and upcoming certification expiries",
             Section::Improvements(_) => "Improvement points",
         }
     }

@@ -261,6 +261,28 @@ pub struct Certification {
     pub record_id: Option<TrainingRecordId>,
 }
 
+/// Training compliance: of the active staff whose role some stage's certification is required
+/// for (`needs`: role → course codes), how many hold a certification that allows work for every
+/// one of them. Returns (compliant, considered).
+pub fn training_compliance(
+    staff: &[super::staff::Staff],
+    needs: &std::collections::BTreeMap<String, Vec<String>>,
+    records: &[TrainingRecord],
+    now: Timestamp,
+    expiring_within_ms: i64,
+) -> (u64, u64) {
+    let mut compliant = 0;
+    let mut considered = 0;
+    for person in staff.iter().filter(|s| s.active) {
+        let Some(courses) = needs.get(person.role.as_str()).filter(|c| !c.is_empty()) else { continue };
+        considered += 1;
+        if courses.iter().all(|code| certification(person.id, code, records, now, expiring_within_ms).state.allows_work()) {
+            compliant += 1;
+        }
+    }
+    (compliant, considered)
+}
+
 /// Where `staff` stands with `course` given their records of it (superseded ones are ignored):
 /// the latest passing record decides.
 pub fn certification(
@@ -505,5 +527,19 @@ mod watcher_tests {
         for e in &all {
             assert_eq!(serde_json::to_value(e).unwrap()["kind"], e.kind());
         }
+    }
+
+    #[test]
+    fn compliance_counts_only_staff_whose_stages_need_a_certification() {
+        use crate::domain::auth::Role;
+        use crate::domain::staff::{Staff, StaffInput};
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let person = |name: &str, role: Role| {
+            Staff::create(StaffInput { name: name.into(), email: format!("{name}@x.test"), role, team: None, active: true }, now).unwrap()
+        };
+        let staff = vec![person("sue", Role::Supervisor), person("sam", Role::Supervisor), person("ada", Role::Agent)];
+        let needs: std::collections::BTreeMap<String, Vec<String>> =
+            [("supervisor".to_string(), vec!["SD".to_string()])].into_iter().collect();
+        assert_eq!(training_compliance(&staff, &needs, &[], now, 0), (0, 2));
     }
 }

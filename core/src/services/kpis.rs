@@ -2,7 +2,9 @@
 
 use super::{ServiceError, Services};
 use crate::domain::kpi::{build_kpis, Better, GroupBy, Kpi, KpiFilter, KpiInputs, KpiTargets, Month, Period, Target, Unit};
-use crate::domain::review::{improvement_points, weakest_stages, KpiLine, Section, ServiceReview, WeakStage};
+use crate::domain::review::{
+    improvement_points, weakest_stages, KpiLine, PartnerRank, Section, ServiceReview, TrainingStanding, WeakStage,
+};
 use crate::domain::time::Timestamp;
 use std::path::Path;
 
@@ -50,6 +52,9 @@ impl Services {
     pub async fn kpi_set(&self, filter: &KpiFilter) -> Result<(KpiInputs, Vec<Kpi>), ServiceError> {
         let inputs = self.store.kpi_inputs(filter).await?;
         let mut kpis = build_kpis(&inputs, &self.kpi_targets, |p, s| self.stage_target_seconds(p, s));
+        let (compliant, considered) = self.training_compliance().await?;
+        let share = (considered > 0).then(|| compliant as f64 / considered as f64);
+        kpis.push(self.kpi_targets.kpi("training_compliance", share, considered));
         kpis.extend(self.plugin_kpis(filter, &inputs).await);
         Ok((inputs, kpis))
     }
@@ -133,6 +138,25 @@ impl Services {
         let weakest = weakest_stages(stages, 5);
         let tags = self.store.complaint_tags(&this, 5).await?;
         let improvements = improvement_points(&lines, &weakest, &tags);
+        let partners = self
+            .rank_partners(this.period.expect("set").from, this.period.expect("set").to, None)
+            .await?
+            .into_iter()
+            .map(|p| PartnerRank { name: p.partner.name, score: p.scorecard.score, grade: p.scorecard.grade, delegated: p.stats.delegated })
+            .collect();
+        let (compliant, considered) = self.training_compliance().await?;
+        let staff_names: std::collections::BTreeMap<_, _> = self.store.active_staff().await?.into_iter().map(|s| (s.id, s.name)).collect();
+        let expiring = self
+            .expiring_certifications(30)
+            .await?
+            .into_iter()
+            .filter_map(|c| Some((staff_names.get(&c.staff_id)?.clone(), c.course_code, c.expires_at?)))
+            .collect();
+        let training = TrainingStanding {
+            compliance: (considered > 0).then(|| compliant as f64 / considered as f64),
+            staff_considered: considered,
+            expiring,
+        };
         Ok(ServiceReview {
             month,
             period: month.period(),
@@ -142,6 +166,8 @@ impl Services {
                 Section::Breaches(breaches),
                 Section::WeakestStages(weakest),
                 Section::ComplaintTags(tags),
+                Section::Partners(partners),
+                Section::Training(training),
                 Section::Improvements(improvements),
             ],
         })
@@ -156,6 +182,7 @@ impl Services {
         let at_risk: Vec<_> = at_risk.into_iter().map(|a| (a.clock, a.count)).collect();
         self.metrics.set_open_tickets(&open);
         self.metrics.set_at_risk(&at_risk);
+        self.metrics.set_certifications(&self.certification_counts().await?);
         if self.plugin_host().is_some_and(|h| !h.kpis().is_empty()) {
             let now = Timestamp::now();
             let filter = KpiFilter { period: Some(Period { from: now.plus_millis(-30 * 86_400_000), to: now }), ..KpiFilter::default() };

@@ -132,6 +132,51 @@ impl Services {
             .collect())
     }
 
+    /// Which certifications each role needs: the stages it is responsible for that require one.
+    fn certification_needs(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut needs: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for process in self.processes.iter() {
+            for stage in &process.stages {
+                if let Some(code) = &stage.required_certification {
+                    let codes = needs.entry(stage.responsible_role.clone()).or_default();
+                    if !codes.contains(code) {
+                        codes.push(code.clone());
+                    }
+                }
+            }
+        }
+        needs
+    }
+
+    /// (compliant, considered): active staff holding every certification their role's stages need.
+    pub async fn training_compliance(&self) -> Result<(u64, u64), ServiceError> {
+        let needs = self.certification_needs();
+        if needs.is_empty() {
+            return Ok((0, 0));
+        }
+        let records = self.store.current_passing_records(None, None).await?;
+        let staff = self.store.active_staff().await?;
+        Ok(crate::domain::training::training_compliance(&staff, &needs, &records, Timestamp::now(), self.expiring_window_ms()))
+    }
+
+    /// How many (active staff, certifying course) pairs stand in each certification state.
+    pub async fn certification_counts(&self) -> Result<Vec<(crate::domain::training::CertificationState, u64)>, ServiceError> {
+        let now = Timestamp::now();
+        let records = self.store.current_passing_records(None, None).await?;
+        let courses = self.store.list_courses().await?;
+        let mut counts: Vec<(crate::domain::training::CertificationState, u64)> =
+            crate::domain::training::CertificationState::ALL.iter().map(|s| (*s, 0)).collect();
+        for staff in self.store.active_staff().await? {
+            for course in courses.iter().filter(|c| c.certifies) {
+                let state = certification(staff.id, &course.code, &records, now, self.expiring_window_ms()).state;
+                if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == state) {
+                    slot.1 += 1;
+                }
+            }
+        }
+        Ok(counts)
+    }
+
     /// Valid certifications of active staff that expire within `within_days`, soonest first.
     pub async fn expiring_certifications(&self, within_days: u64) -> Result<Vec<Certification>, ServiceError> {
         let now = Timestamp::now();
