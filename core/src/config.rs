@@ -125,11 +125,14 @@ pub struct MetricsConfig {
     /// How often gauges that come from the database (open tickets, clocks at risk) are
     /// refreshed by a background task, in milliseconds. A scrape never queries the database.
     pub refresh_interval_ms: u64,
+    /// Export each partner's built-in scorecard as `steward_partner_score{partner}`. Off by
+    /// default: a label per partner is fine for tens of partners, not for thousands.
+    pub partner_labels: bool,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        MetricsConfig { require_token: false, refresh_interval_ms: 15_000 }
+        MetricsConfig { require_token: false, refresh_interval_ms: 15_000, partner_labels: false }
     }
 }
 

@@ -35,6 +35,7 @@ pub struct Metrics {
     gauges_refreshed: IntGauge,
     plugin_kpis: prometheus::GaugeVec,
     certifications: IntGaugeVec,
+    partner_scores: prometheus::GaugeVec,
 }
 
 fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -104,6 +105,11 @@ impl Metrics {
                 "Certifications of active staff by state (valid, expiring, expired, missing), one per person and certifying course (refreshed from the database).",
                 &["state"],
             ),
+            partner_scores: prometheus::GaugeVec::new(
+                Opts::new("steward_partner_score", "Each partner's built-in scorecard (0–100) over the scorecard window; only with metrics.partner_labels."),
+                &["partner"],
+            )
+            .expect("valid metric"),
             plugin_kpis: prometheus::GaugeVec::new(
                 Opts::new("steward_kpi", "Custom KPIs computed by plugins over the last 30 days (refreshed with the database gauges)."),
                 &["kpi"],
@@ -136,6 +142,7 @@ impl Metrics {
             Box::new(m.gauges_refreshed.clone()),
             Box::new(m.plugin_kpis.clone()),
             Box::new(m.certifications.clone()),
+            Box::new(m.partner_scores.clone()),
         ] {
             m.registry.register(collector).expect("metric registered once");
         }
@@ -195,6 +202,16 @@ impl Metrics {
         for kind in crate::domain::clock::ClockKind::ALL {
             let n = counts.iter().find(|(k, _)| k == kind.as_str()).map_or(0, |(_, n)| *n);
             self.sla_at_risk.with_label_values(&[kind.as_str()]).set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Sets a partner's score; an unrated partner has no sample.
+    pub fn set_partner_score(&self, partner: &str, score: Option<f64>) {
+        match score {
+            Some(s) => self.partner_scores.with_label_values(&[partner]).set(s),
+            None => {
+                let _ = self.partner_scores.remove_label_values(&[partner]);
+            }
         }
     }
 

@@ -13,7 +13,9 @@ on_both_backends!(
     partner_token_sees_and_works_only_its_delegated_tickets,
     partner_token_is_refused_everything_else,
     delegation_can_set_waiting_partner_by_policy,
-    stats_and_scorecards_explain_each_partner_over_a_window
+    stats_and_scorecards_explain_each_partner_over_a_window,
+    kpis_filter_and_group_by_partner,
+    partner_scores_are_metrics_when_enabled,
 );
 
 fn partner_body(name: &str) -> Value {
@@ -354,4 +356,51 @@ async fn stats_and_scorecards_explain_each_partner_over_a_window(app: TestApp) {
     let order: Vec<_> = ranking.as_array().unwrap().iter().map(|c| (c["partner_id"].clone(), c["grade"].clone())).collect();
     assert_eq!(order, [(good["id"].clone(), json!("A")), (slow["id"].clone(), json!("E")), (idle["id"].clone(), json!("unrated"))]);
     assert_eq!(ranking[1]["stats"]["ola_met_rate"], 0.0);
+}
+
+async fn kpis_filter_and_group_by_partner(app: TestApp) {
+    let partner = create_partner(&app, "FixIt GmbH").await;
+    let delegated = app.create_ticket(json!({})).await;
+    app.create_ticket(json!({})).await;
+    assert_eq!(delegate(&app, delegated["id"].as_str().unwrap(), &partner).await.status(), StatusCode::OK);
+    let id = partner["id"].as_str().unwrap();
+    let sample = |report: &Value| -> Value {
+        report["kpis"].as_array().unwrap().iter().find(|k| k["key"] == "resolution_rate").unwrap()["sample"].clone()
+    };
+    let all = body(app.get("/api/v1/kpis?window=1d").await).await;
+    assert_eq!(sample(&all), 2);
+    let theirs = body(app.get(&format!("/api/v1/kpis?window=1d&partner={id}")).await).await;
+    assert_eq!(sample(&theirs), 1, "only the delegated ticket");
+    let grouped = body(app.get("/api/v1/kpis?window=1d&group_by=partner").await).await;
+    let groups = grouped["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{grouped}");
+    assert_eq!(groups[0]["value"], id);
+    assert_eq!(sample(&groups[0]), 1);
+    // Partner scores reach Prometheus only when the operator enables the label.
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(!text.contains("steward_partner_score{"), "off by default");
+}
+
+async fn partner_scores_are_metrics_when_enabled(app: TestApp) {
+    let backend = app.backend;
+    drop(app);
+    let app = TestApp::spawn_with(backend, |c| {
+        c.metrics.partner_labels = true;
+        c.metrics.refresh_interval_ms = 100;
+    })
+    .await
+    .unwrap();
+    let partner = create_partner(&app, "FixIt GmbH").await;
+    let t = app.create_ticket(json!({})).await;
+    delegate(&app, t["id"].as_str().unwrap(), &partner).await;
+    let card = body(app.get(&format!("/api/v1/partners/{}/scorecard", partner["id"].as_str().unwrap())).await).await;
+    let score = card["score"].as_f64().expect("rated: the delegated ticket counts");
+    for _ in 0..100 {
+        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        if text.contains(&format!("steward_partner_score{{partner=\"FixIt GmbH\"}} {score}")) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("steward_partner_score never showed {score}");
 }

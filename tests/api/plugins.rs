@@ -177,6 +177,16 @@ async fn failing_plugins_are_recorded_and_disabled_automatically(app: TestApp) {
     )
     .unwrap();
     std::fs::write(flaky.join("flaky.rhai"), "fn on_event(event, ticket) { let s = \"x\"; loop { s += s; } }\n").unwrap();
+    // A KPI plugin that always fails: its KPI carries the error, the others stand.
+    let broken_kpi = operator.path().join("broken-kpi");
+    std::fs::create_dir_all(&broken_kpi).unwrap();
+    std::fs::write(
+        broken_kpi.join("plugin.toml"),
+        "name = \"broken-kpi\"\nversion = \"0.1.0\"\ncontract = \"steward:plugin@1\"\nruntime = \"rhai\"\nentry = \"k.rhai\"\n\
+         hooks = [\"compute-kpi\"]\n[[contributes.kpis]]\nname = \"doomed\"\nhelp = \"Never computes.\"\nunit = \"ratio\"\n",
+    )
+    .unwrap();
+    std::fs::write(broken_kpi.join("k.rhai"), "fn compute_kpi(name, input) { throw \"no data source\"; }\n").unwrap();
     let broken = operator.path().join("broken");
     std::fs::create_dir_all(&broken).unwrap();
     std::fs::write(
@@ -210,6 +220,16 @@ async fn failing_plugins_are_recorded_and_disabled_automatically(app: TestApp) {
     assert!(flaky["failures"].as_u64().unwrap() >= 3);
     // The server kept serving throughout.
     assert_eq!(app.get("/api/v1/tickets").await.status(), StatusCode::OK);
+    let current = body(app.get(&format!("/api/v1/tickets/{id}")).await).await;
+    let tag = format!("\"{}\"", current["version"]);
+    assert_eq!(app.patch(&format!("/api/v1/tickets/{id}"), Some(&tag), &json!({"status": "resolved"})).await.status(), StatusCode::OK);
+    let report = body(app.get("/api/v1/kpis?window=1d").await).await;
+    let kpis = report["kpis"].as_array().unwrap();
+    let doomed = kpis.iter().find(|k| k["key"] == "broken-kpi/doomed").expect("the failing KPI is listed");
+    assert!(doomed["value"].is_null() && doomed["error"].as_str().is_some_and(|e| e.contains("broken-kpi")), "{doomed}");
+    let fcr = kpis.iter().find(|k| k["key"] == "first-contact-kpi/first_contact_resolution").unwrap();
+    assert!(fcr["error"].is_null(), "the other plugin KPIs stand: {fcr}");
+    assert!(kpis.iter().find(|k| k["key"] == "backlog").unwrap()["value"].is_number());
 }
 
 async fn plugin_kpis_appear_beside_the_built_in_ones(app: TestApp) {

@@ -132,7 +132,9 @@ pub struct KpiParams {
     team: Option<String>,
     /// Staff id of the assignee.
     assignee: Option<String>,
-    /// `process`, `channel`, `priority`, `tier`, `team` or `assignee`.
+    /// Partner id: tickets delegated to that partner.
+    partner: Option<String>,
+    /// `process`, `channel`, `priority`, `tier`, `team`, `assignee` or `partner`.
     group_by: Option<String>,
 }
 
@@ -167,11 +169,12 @@ async fn get_kpis(
     let channel = p.channel.as_deref().and_then(|c| take(&mut errors, Channel::parse("channel", c)));
     let priority = p.priority.as_deref().and_then(|c| take(&mut errors, Priority::parse("priority", c)));
     let assignee = p.assignee.as_deref().and_then(|a| take(&mut errors, StaffId::parse("assignee", a)));
+    let partner = p.partner.as_deref().and_then(|a| take(&mut errors, crate::domain::ids::PartnerId::parse("partner", a)));
     let group_by = p.group_by.as_deref().and_then(|g| take(&mut errors, GroupBy::parse("group_by", g)));
     if !errors.is_empty() {
         return Err(bad_params(errors));
     }
-    let filter = KpiFilter { period, process: p.process, channel, priority, tier: p.tier, team: p.team, assignee };
+    let filter = KpiFilter { period, process: p.process, channel, priority, tier: p.tier, team: p.team, assignee, partner };
     Ok(axum::Json(state.services.kpis(filter, group_by).await?.into()))
 }
 

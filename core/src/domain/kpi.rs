@@ -279,6 +279,7 @@ string_enum! {
         Tier => "tier",
         Team => "team",
         Assignee => "assignee",
+        Partner => "partner",
     }
 }
 
@@ -293,6 +294,8 @@ pub struct KpiFilter {
     pub tier: Option<String>,
     pub team: Option<String>,
     pub assignee: Option<super::ids::StaffId>,
+    /// Tickets delegated to this partner (and not taken back).
+    pub partner: Option<super::ids::PartnerId>,
 }
 
 impl KpiFilter {
@@ -306,6 +309,7 @@ impl KpiFilter {
             GroupBy::Tier => f.tier = Some(value.to_owned()),
             GroupBy::Team => f.team = Some(value.to_owned()),
             GroupBy::Assignee => f.assignee = Some(super::ids::StaffId::parse("group_by", value)?),
+            GroupBy::Partner => f.partner = Some(super::ids::PartnerId::parse("group_by", value)?),
         }
         Ok(f)
     }

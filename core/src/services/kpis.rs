@@ -183,6 +183,12 @@ impl Services {
         self.metrics.set_open_tickets(&open);
         self.metrics.set_at_risk(&at_risk);
         self.metrics.set_certifications(&self.certification_counts().await?);
+        if self.partner_metrics {
+            let (from, to) = self.default_scorecard_window();
+            for card in self.rank_partners(from, to, None).await? {
+                self.metrics.set_partner_score(&card.partner.name, card.scorecard.score);
+            }
+        }
         if self.plugin_host().is_some_and(|h| !h.kpis().is_empty()) {
             let now = Timestamp::now();
             let filter = KpiFilter { period: Some(Period { from: now.plus_millis(-30 * 86_400_000), to: now }), ..KpiFilter::default() };

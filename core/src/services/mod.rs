@@ -71,6 +71,8 @@ pub enum ServiceError {
 
 /// Everything the use cases need, shared by all requests.
 pub struct Services {
+    /// Export partner scores as metrics (`metrics.partner_labels`).
+    partner_metrics: bool,
     /// The plugin host, when plugins are set up.
     plugins: Option<Arc<crate::plugins::PluginHost>>,
     plugin_jobs: Option<tokio::sync::mpsc::UnboundedSender<plugins::PluginJob>>,
@@ -102,6 +104,7 @@ impl Services {
         Services {
             plugins: None,
             plugin_jobs: None,
+            partner_metrics: config.metrics.partner_labels,
             store,
             processes,
             tiers: config.tickets.tiers.clone(),

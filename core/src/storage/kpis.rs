@@ -50,6 +50,12 @@ fn conditions(filter: &KpiFilter, with_period: bool) -> Conditions {
     if let Some(v) = &filter.team {
         c.push("t.assignee_id IN (SELECT s.id FROM staff s WHERE s.team = {})", Bind::Text(v.clone()));
     }
+    if let Some(v) = filter.partner {
+        c.push(
+            "t.id IN (SELECT d.ticket_id FROM ticket_delegations d WHERE d.partner_id = {} AND d.withdrawn_at IS NULL)",
+            Bind::Text(v.to_string()),
+        );
+    }
     c
 }
 
@@ -207,6 +213,7 @@ impl Store {
             GroupBy::Tier => ("t.customer_tier", ""),
             GroupBy::Assignee => ("t.assignee_id", ""),
             GroupBy::Team => ("s.team", "JOIN staff s ON s.id = t.assignee_id"),
+            GroupBy::Partner => ("d.partner_id", "JOIN ticket_delegations d ON d.ticket_id = t.id AND d.withdrawn_at IS NULL"),
         };
         let mut c = conditions(filter, true);
         c.and(&format!("{column} IS NOT NULL"));
