@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod domain;
 pub mod metrics;
 pub mod plugins;
+pub mod seed;
 pub mod services;
 pub mod startup;
 pub mod storage;

@@ -36,6 +36,19 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Fill the configured database with deterministic sample data, written through the
+    /// same code paths as the API (events, SLA clocks, reviews and all).
+    Seed {
+        /// How many tickets to create.
+        #[arg(long)]
+        tickets: u64,
+        /// At most this many comments per ticket, on top of its stage moves.
+        #[arg(long, default_value_t = 4)]
+        events_per_ticket: u64,
+        /// The same seed gives the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Service reports.
     Report {
         #[command(subcommand)]
@@ -167,6 +180,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             store.close().await;
             println!("created token {} ({}, role {})", token.id, token.name, token.role);
             println!("{}", secret.expose());
+        }
+        Command::Seed { tickets, events_per_ticket, seed } => {
+            let store = startup::open_store(&config).await?;
+            let processes = Arc::new(startup::load_processes(&config)?);
+            let services = Arc::new(steward::services::Services::new(store.clone(), processes, &config));
+            services.seed_sla(&config.sla.file).await?;
+            let options = steward::seed::SeedOptions { tickets, events_per_ticket, seed, ..Default::default() };
+            let report = steward::seed::seed(&services, options).await;
+            store.close().await;
+            let report = report?;
+            println!(
+                "seeded {} tickets, {} staff, {} stage moves, {} comments, {} reviews, {} status changes",
+                report.tickets, report.staff, report.transitions, report.comments, report.reviews, report.status_changes
+            );
         }
         Command::Report { command: ReportCommand::Review { month, format, out } } => {
             let text = startup::review_report(&config, &month, &format).await?;
