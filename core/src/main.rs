@@ -191,8 +191,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             store.close().await;
             let report = report?;
             println!(
-                "seeded {} tickets, {} staff, {} stage moves, {} comments, {} reviews, {} status changes",
-                report.tickets, report.staff, report.transitions, report.comments, report.reviews, report.status_changes
+                "seeded {} tickets, {} staff, {} stage moves, {} comments, {} reviews, {} status changes, {} surveys answered",
+                report.tickets,
+                report.staff,
+                report.transitions,
+                report.comments,
+                report.reviews,
+                report.status_changes,
+                report.surveys_answered
             );
         }
         Command::Report { command: ReportCommand::Review { month, format, out } } => {

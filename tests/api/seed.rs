@@ -30,7 +30,7 @@ fn count_by(tickets: &[Value], field: &str) -> BTreeMap<String, usize> {
 async fn seeding_fills_the_database_with_varied_data_and_repeats_with_the_same_seed(app: TestApp) {
     let report = seed(&app.services, options()).await.expect("seeded");
     assert_eq!(report.tickets, 30);
-    assert!(report.transitions > 0 && report.comments > 0 && report.reviews > 0, "{report:?}");
+    assert!(report.transitions > 0 && report.comments > 0 && report.reviews > 0 && report.surveys_answered > 0, "{report:?}");
 
     let all = tickets(&app).await;
     assert_eq!(all.len(), 30);
@@ -49,7 +49,7 @@ async fn seeding_fills_the_database_with_varied_data_and_repeats_with_the_same_s
             *kinds.entry(e["kind"].as_str().unwrap().to_owned()).or_default() += 1;
         }
     }
-    for kind in ["created", "stage_changed", "comment_added", "reviewed", "survey_issued"] {
+    for kind in ["created", "stage_changed", "comment_added", "reviewed", "survey_issued", "csat_received"] {
         assert!(kinds.contains_key(kind), "no `{kind}` event: {kinds:?}");
     }
 
@@ -60,6 +60,11 @@ async fn seeding_fills_the_database_with_varied_data_and_repeats_with_the_same_s
     let all_again = tickets(&again).await;
     assert_eq!(count_by(&all_again, "status"), statuses);
     assert_eq!(count_by(&all_again, "stage"), stages);
+
+    // Seeding the same database again adds tickets and reuses the seeded staff.
+    let more = seed(&again.services, SeedOptions { tickets: 5, ..options() }).await.expect("seeded on top");
+    assert_eq!((more.staff, more.tickets), (0, 5));
+    assert_eq!(tickets(&again).await.len(), 35);
 }
 
 #[test]
