@@ -49,6 +49,19 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Seed the configured database and time the service calls behind the benchmark rows;
+    /// prints a markdown table (a skeleton: the seed rate and P2 so far).
+    Bench {
+        /// A small run that only proves the tool works.
+        #[arg(long)]
+        quick: bool,
+        /// How many tickets to seed (default 10000; 40 with --quick).
+        #[arg(long)]
+        tickets: Option<u64>,
+        /// Also write the report as JSON to FILE.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// Service reports.
     Report {
         #[command(subcommand)]
@@ -200,6 +213,25 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 report.status_changes,
                 report.surveys_answered
             );
+        }
+        Command::Bench { quick, tickets, json } => {
+            let store = startup::open_store(&config).await?;
+            let processes = Arc::new(startup::load_processes(&config)?);
+            let services = Arc::new(steward::services::Services::new(store.clone(), processes, &config));
+            services.seed_sla(&config.sla.file).await?;
+            let mut options = match quick {
+                true => steward::bench::BenchOptions::quick(),
+                false => steward::bench::BenchOptions { tickets: 10_000, samples: 200, seed: 1 },
+            };
+            options.tickets = tickets.unwrap_or(options.tickets);
+            let report = steward::bench::run(&services, options).await;
+            store.close().await;
+            let report = report?;
+            print!("{}", steward::bench::markdown(&report));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report)?;
+                std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            }
         }
         Command::Report { command: ReportCommand::Review { month, format, out } } => {
             let text = startup::review_report(&config, &month, &format).await?;

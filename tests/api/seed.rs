@@ -84,3 +84,24 @@ fn the_seed_command_fills_a_database_and_reports_progress() {
     assert!(stdout.contains("seeded 12 tickets"), "{stdout}");
     assert!(stderr.contains("seed: 12/12 tickets"), "{stderr}");
 }
+
+#[test]
+fn the_quick_bench_prints_a_table_and_writes_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/bench.db", dir.path().display());
+    let json = dir.path().join("bench.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
+        .args(["bench", "--quick", "--json", json.to_str().unwrap()])
+        .env_remove("STEWARD_CONFIG")
+        .env("STEWARD_LOG_LEVEL", "warn")
+        .env("STEWARD_DATABASE_URL", &url)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("steward runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("| P2 |") && stdout.contains("| seed |") && stdout.contains("Backend: sqlite"), "{stdout}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["tickets"], 40);
+    assert_eq!(report["rows"][1]["id"], "P2");
+}
