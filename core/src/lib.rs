@@ -3,11 +3,13 @@
 //! See ARCHITECTURE.md at the repository root for the map of this crate.
 
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod metrics;
 pub mod plugins;
+pub mod seed;
 pub mod services;
 pub mod startup;
 pub mod storage;

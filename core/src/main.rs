@@ -36,6 +36,32 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Fill the configured database with deterministic sample data, written through the
+    /// same code paths as the API (events, SLA clocks, reviews and all).
+    Seed {
+        /// How many tickets to create.
+        #[arg(long)]
+        tickets: u64,
+        /// At most this many comments per ticket, on top of its stage moves.
+        #[arg(long, default_value_t = 4)]
+        events_per_ticket: u64,
+        /// The same seed gives the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Seed the configured database and time the service calls behind the benchmark rows;
+    /// prints a markdown table (a skeleton: the seed rate and P2 so far).
+    Bench {
+        /// A small run that only proves the tool works.
+        #[arg(long)]
+        quick: bool,
+        /// How many tickets to seed (default 10000; 40 with --quick).
+        #[arg(long)]
+        tickets: Option<u64>,
+        /// Also write the report as JSON to FILE.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// Service reports.
     Report {
         #[command(subcommand)]
@@ -167,6 +193,45 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             store.close().await;
             println!("created token {} ({}, role {})", token.id, token.name, token.role);
             println!("{}", secret.expose());
+        }
+        Command::Seed { tickets, events_per_ticket, seed } => {
+            let store = startup::open_store(&config).await?;
+            let processes = Arc::new(startup::load_processes(&config)?);
+            let services = Arc::new(steward::services::Services::new(store.clone(), processes, &config));
+            services.seed_sla(&config.sla.file).await?;
+            let options = steward::seed::SeedOptions { tickets, events_per_ticket, seed, ..Default::default() };
+            let report = steward::seed::seed(&services, options).await;
+            store.close().await;
+            let report = report?;
+            println!(
+                "seeded {} tickets, {} staff, {} stage moves, {} comments, {} reviews, {} status changes, {} surveys answered",
+                report.tickets,
+                report.staff,
+                report.transitions,
+                report.comments,
+                report.reviews,
+                report.status_changes,
+                report.surveys_answered
+            );
+        }
+        Command::Bench { quick, tickets, json } => {
+            let store = startup::open_store(&config).await?;
+            let processes = Arc::new(startup::load_processes(&config)?);
+            let services = Arc::new(steward::services::Services::new(store.clone(), processes, &config));
+            services.seed_sla(&config.sla.file).await?;
+            let mut options = match quick {
+                true => steward::bench::BenchOptions::quick(),
+                false => steward::bench::BenchOptions { tickets: 10_000, samples: 200, seed: 1 },
+            };
+            options.tickets = tickets.unwrap_or(options.tickets);
+            let report = steward::bench::run(&services, options).await;
+            store.close().await;
+            let report = report?;
+            print!("{}", steward::bench::markdown(&report));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report)?;
+                std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            }
         }
         Command::Report { command: ReportCommand::Review { month, format, out } } => {
             let text = startup::review_report(&config, &month, &format).await?;

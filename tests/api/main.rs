@@ -11,6 +11,7 @@ mod kpis;
 mod partners;
 mod plugins;
 mod processes;
+mod seed;
 mod sla;
 mod staff;
 mod system;

@@ -100,6 +100,11 @@ pub struct Services {
 }
 
 impl Services {
+    /// The process a ticket follows when its draft names none.
+    pub fn default_process(&self) -> &str {
+        &self.default_process
+    }
+
     pub fn new(store: Store, processes: Arc<ProcessRegistry>, config: &Config) -> Self {
         Services {
             plugins: None,
