@@ -59,41 +59,13 @@ fn delegation_from_row(row: &AnyRow) -> Result<Delegation, StoreError> {
     })
 }
 
-fn secs_value(d: Option<TargetDuration>) -> Option<i64> {
-    d.map(|d| i64::try_from(d.as_seconds()).unwrap_or(i64::MAX))
-}
-
-impl Store {
-    pub async fn insert_partner(&self, p: &Partner) -> Result<(), StoreError> {
-        let c = p.contract.as_ref();
-        sqlx::query(&format!("INSERT INTO partners ({PARTNER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"))
-            .bind(p.id.to_string())
-            .bind(&p.name)
-            .bind(p.kind.as_str())
-            .bind(&p.contact)
-            .bind(p.status.as_str())
-            .bind(serde_json::to_string(&p.categories).expect("strings serialise"))
-            .bind(c.map(|c| c.start.as_millis()))
-            .bind(c.and_then(|c| c.end).map(Timestamp::as_millis))
-            .bind(secs_value(c.map(|c| c.first_response)))
-            .bind(secs_value(c.map(|c| c.resolution)))
-            .bind(c.and_then(|c| c.calendar.clone()))
-            .bind(p.created_at.as_millis())
-            .bind(p.updated_at.as_millis())
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// Returns false when no such partner exists.
-    pub async fn update_partner(&self, p: &Partner) -> Result<bool, StoreError> {
-        let c = p.contract.as_ref();
-        let done = sqlx::query(
-            "UPDATE partners SET name = $2, kind = $3, contact = $4, status = $5, categories = $6, contract_start = $7, \
-             contract_end = $8, ola_first_response_secs = $9, ola_resolution_secs = $10, contract_calendar = $11, \
-             updated_at = $12 WHERE id = $1",
-        )
-        .bind(p.id.to_string())
+/// Binds the fields an edit may alter, in the order the insert and the update list them.
+fn bind_partner_state<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    p: &'q Partner,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let c = p.contract.as_ref();
+    query
         .bind(&p.name)
         .bind(p.kind.as_str())
         .bind(&p.contact)
@@ -105,8 +77,34 @@ impl Store {
         .bind(secs_value(c.map(|c| c.resolution)))
         .bind(c.and_then(|c| c.calendar.clone()))
         .bind(p.updated_at.as_millis())
-        .execute(self.pool())
-        .await?;
+}
+
+fn secs_value(d: Option<TargetDuration>) -> Option<i64> {
+    d.map(|d| i64::try_from(d.as_seconds()).unwrap_or(i64::MAX))
+}
+
+impl Store {
+    pub async fn insert_partner(&self, p: &Partner) -> Result<(), StoreError> {
+        let insert = sqlx::query(
+            "INSERT INTO partners (id, created_at, name, kind, contact, status, categories, contract_start, contract_end, \
+             ola_first_response_secs, ola_resolution_secs, contract_calendar, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(p.id.to_string())
+        .bind(p.created_at.as_millis());
+        bind_partner_state(insert, p).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// Returns false when no such partner exists.
+    pub async fn update_partner(&self, p: &Partner) -> Result<bool, StoreError> {
+        let update = sqlx::query(
+            "UPDATE partners SET name = $2, kind = $3, contact = $4, status = $5, categories = $6, contract_start = $7, \
+             contract_end = $8, ola_first_response_secs = $9, ola_resolution_secs = $10, contract_calendar = $11, \
+             updated_at = $12 WHERE id = $1",
+        )
+        .bind(p.id.to_string());
+        let done = bind_partner_state(update, p).execute(self.pool()).await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -98,42 +98,20 @@ impl Store {
         let number = self.next_ticket_number(&mut tx).await?;
         Ticket::set_number(change, TicketNumber(number));
         let t = &change.ticket;
-        sqlx::query(
-            "INSERT INTO tickets (id, number, title, title_search, description, kind, channel, priority, \
-             customer_name, customer_contact, customer_tier, process, process_version, stage, status, \
-             assignee_id, tags, custom_fields, created_at, updated_at, first_response_at, resolved_at, \
-             closed_at, reopen_count, origin_ticket_id, review_passed_stage, version) \
+        let insert = sqlx::query(
+            "INSERT INTO tickets (id, number, process, process_version, created_at, origin_ticket_id, \
+             title, title_search, description, kind, channel, priority, customer_name, customer_contact, customer_tier, \
+             stage, status, assignee_id, tags, custom_fields, updated_at, first_response_at, resolved_at, closed_at, \
+             reopen_count, review_passed_stage, version) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
         )
         .bind(t.id.to_string())
         .bind(number)
-        .bind(&t.title)
-        .bind(search_form(&t.title))
-        .bind(&t.description)
-        .bind(t.kind.as_str())
-        .bind(t.channel.as_str())
-        .bind(t.priority.as_str())
-        .bind(&t.customer.name)
-        .bind(&t.customer.contact)
-        .bind(&t.customer.tier)
         .bind(&t.process)
         .bind(i64::from(t.process_version))
-        .bind(&t.stage)
-        .bind(t.status.as_str())
-        .bind(t.assignee.map(|a| a.to_string()))
-        .bind(json_text(&t.tags))
-        .bind(json_text(&t.custom_fields))
         .bind(t.created_at.as_millis())
-        .bind(t.updated_at.as_millis())
-        .bind(t.first_response_at.map(Timestamp::as_millis))
-        .bind(t.resolved_at.map(Timestamp::as_millis))
-        .bind(t.closed_at.map(Timestamp::as_millis))
-        .bind(i64::from(t.reopen_count))
-        .bind(t.origin_ticket_id.map(|o| o.to_string()))
-        .bind(&t.review_passed_stage)
-        .bind(t.version)
-        .execute(&mut *tx)
-        .await?;
+        .bind(t.origin_ticket_id.map(|o| o.to_string()));
+        bind_ticket_state(insert, t).execute(&mut *tx).await?;
         insert_tags(&mut tx, t.id, &t.tags).await?;
         super::sla::upsert_clocks(&mut tx, &change.sla.clocks).await?;
         insert_events(&mut tx, t.id, 0, t.updated_at, actor, &change.events).await?;
@@ -211,38 +189,16 @@ impl Store {
 
     /// Writes a ticket's new state over `current`, which the caller holds locked.
     async fn update_ticket_row(&self, tx: &mut Transaction<'static, Any>, current: &Ticket, t: &Ticket) -> Result<(), StoreError> {
-        let updated = sqlx::query(
+        let update = sqlx::query(
             "UPDATE tickets SET title = $3, title_search = $4, description = $5, kind = $6, channel = $7, \
              priority = $8, customer_name = $9, customer_contact = $10, customer_tier = $11, stage = $12, \
              status = $13, assignee_id = $14, tags = $15, custom_fields = $16, updated_at = $17, \
-             first_response_at = $18, resolved_at = $19, closed_at = $20, reopen_count = $21, version = $22, \
-             review_passed_stage = $23 WHERE id = $1 AND version = $2",
+             first_response_at = $18, resolved_at = $19, closed_at = $20, reopen_count = $21, \
+             review_passed_stage = $22, version = $23 WHERE id = $1 AND version = $2",
         )
         .bind(t.id.to_string())
-        .bind(current.version)
-        .bind(&t.title)
-        .bind(search_form(&t.title))
-        .bind(&t.description)
-        .bind(t.kind.as_str())
-        .bind(t.channel.as_str())
-        .bind(t.priority.as_str())
-        .bind(&t.customer.name)
-        .bind(&t.customer.contact)
-        .bind(&t.customer.tier)
-        .bind(&t.stage)
-        .bind(t.status.as_str())
-        .bind(t.assignee.map(|a| a.to_string()))
-        .bind(json_text(&t.tags))
-        .bind(json_text(&t.custom_fields))
-        .bind(t.updated_at.as_millis())
-        .bind(t.first_response_at.map(Timestamp::as_millis))
-        .bind(t.resolved_at.map(Timestamp::as_millis))
-        .bind(t.closed_at.map(Timestamp::as_millis))
-        .bind(i64::from(t.reopen_count))
-        .bind(t.version)
-        .bind(&t.review_passed_stage)
-        .execute(&mut **tx)
-        .await?;
+        .bind(current.version);
+        let updated = bind_ticket_state(update, t).execute(&mut **tx).await?;
         // The row lock makes this impossible; checked anyway so a bug cannot lose an update.
         if updated.rows_affected() != 1 {
             return Err(StoreError::VersionConflict);
@@ -400,6 +356,36 @@ impl Store {
         let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(before.as_millis()).execute(self.pool()).await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Binds the fields a ticket change may alter, in the order the insert and the update list them
+/// (after their own leading parameters).
+fn bind_ticket_state<'q>(
+    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    t: &'q Ticket,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(&t.title)
+        .bind(search_form(&t.title))
+        .bind(&t.description)
+        .bind(t.kind.as_str())
+        .bind(t.channel.as_str())
+        .bind(t.priority.as_str())
+        .bind(&t.customer.name)
+        .bind(&t.customer.contact)
+        .bind(&t.customer.tier)
+        .bind(&t.stage)
+        .bind(t.status.as_str())
+        .bind(t.assignee.map(|a| a.to_string()))
+        .bind(json_text(&t.tags))
+        .bind(json_text(&t.custom_fields))
+        .bind(t.updated_at.as_millis())
+        .bind(t.first_response_at.map(Timestamp::as_millis))
+        .bind(t.resolved_at.map(Timestamp::as_millis))
+        .bind(t.closed_at.map(Timestamp::as_millis))
+        .bind(i64::from(t.reopen_count))
+        .bind(&t.review_passed_stage)
+        .bind(t.version)
 }
 
 pub(super) fn ticket_condition(reference: TicketRef) -> (&'static str, Bind) {
