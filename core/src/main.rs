@@ -36,8 +36,10 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
-    /// Fill the configured database with deterministic sample data, written through the
-    /// same code paths as the API (events, SLA clocks, reviews and all).
+    /// Fill the configured database with a year of deterministic sample data: staff with
+    /// training records, partners, and tickets whose whole lives (events, SLA clocks and
+    /// alerts, reviews, delegations, surveys) follow the same domain rules as the API,
+    /// written in batches.
     Seed {
         /// How many tickets to create.
         #[arg(long)]
@@ -48,6 +50,9 @@ enum Command {
         /// The same seed gives the same data.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Tickets written per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
     },
     /// Seed the configured database and time the service calls behind the benchmark rows;
     /// prints a markdown table (a skeleton: the seed rate and P2 so far).
@@ -194,38 +199,45 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("created token {} ({}, role {})", token.id, token.name, token.role);
             println!("{}", secret.expose());
         }
-        Command::Seed { tickets, events_per_ticket, seed } => {
-            let store = startup::open_store(&config).await?;
-            let processes = Arc::new(startup::load_processes(&config)?);
-            let services = Arc::new(steward::services::Services::new(store.clone(), processes, &config));
-            services.seed_sla(&config.sla.file).await?;
-            let options = steward::seed::SeedOptions { tickets, events_per_ticket, seed, ..Default::default() };
+        Command::Seed { tickets, events_per_ticket, seed, batch } => {
+            let (services, _plugin_jobs) = startup::build_services(&config).await?;
+            let options = steward::seed::SeedOptions { tickets, events_per_ticket, seed, batch, until: None, progress: true };
+            let started = std::time::Instant::now();
             let report = steward::seed::seed(&services, options).await;
-            store.close().await;
+            services.store.close().await;
             let report = report?;
+            let seconds = started.elapsed().as_secs_f64();
             println!(
-                "seeded {} tickets, {} staff, {} stage moves, {} comments, {} reviews, {} status changes, {} surveys answered",
+                "seeded {} tickets in {seconds:.1} s ({:.0}/s): {} events, {} stage moves, {} comments, {} reviews, {} status changes, \
+                 {} delegations, {} surveys answered, {} SLA alerts, {} moves vetoed by plugins; {} staff, {} training records, {} courses, {} partners",
                 report.tickets,
-                report.staff,
+                report.tickets as f64 / seconds.max(1e-9),
+                report.events,
                 report.transitions,
                 report.comments,
                 report.reviews,
                 report.status_changes,
-                report.surveys_answered
+                report.delegations,
+                report.surveys_answered,
+                report.sla_alerts,
+                report.vetoed_moves,
+                report.staff,
+                report.training_records,
+                report.courses,
+                report.partners,
             );
+            let processes: Vec<String> = report.by_process.iter().map(|(p, n)| format!("{p}: {n}")).collect();
+            println!("tickets by process: {}", processes.join(", "));
         }
         Command::Bench { quick, tickets, json } => {
-            let store = startup::open_store(&config).await?;
-            let processes = Arc::new(startup::load_processes(&config)?);
-            let services = Arc::new(steward::services::Services::new(store.clone(), processes, &config));
-            services.seed_sla(&config.sla.file).await?;
+            let (services, _plugin_jobs) = startup::build_services(&config).await?;
             let mut options = match quick {
                 true => steward::bench::BenchOptions::quick(),
                 false => steward::bench::BenchOptions { tickets: 10_000, samples: 200, seed: 1 },
             };
             options.tickets = tickets.unwrap_or(options.tickets);
             let report = steward::bench::run(&services, options).await;
-            store.close().await;
+            services.store.close().await;
             let report = report?;
             print!("{}", steward::bench::markdown(&report));
             if let Some(path) = json {

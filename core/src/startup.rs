@@ -81,6 +81,35 @@ pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
     Ok(store)
 }
 
+/// The services as the server runs them: processes, database (migrated), KPI targets, the
+/// plugin host with its processes (when plugin directories are configured), and the SLA
+/// catalog seeded from the configured file. Also returns the plugin job queue to drain.
+pub async fn build_services(
+    config: &Config,
+) -> Result<(Arc<Services>, Option<tokio::sync::mpsc::UnboundedReceiver<crate::services::plugins::PluginJob>>), StartupError> {
+    let processes = Arc::new(load_processes(config)?);
+    let store = open_store(config).await?;
+    tracing::info!(database = %redact(&config.database.url), backend = store.backend().name(), processes = processes.iter().count(), "storage ready");
+    let targets = crate::services::kpis::load_kpi_targets(&config.kpis.file)?;
+    let services = Services::new(store, processes, config).with_kpi_targets(targets);
+    let (services, plugin_jobs) = match config.plugins.dirs.is_empty() {
+        true => (services, None),
+        false => {
+            let host = crate::plugins::PluginHost::new(config.plugins.clone(), services.metrics.registry())
+                .map_err(|e| StartupError::Plugins(e.to_string()))?;
+            // A plugin that cannot load is kept as failed (and shown by the API); the server starts.
+            for error in host.load_all() {
+                tracing::error!(%error, "plugin not loaded");
+            }
+            let (services, jobs) = services.with_plugins(Arc::new(host));
+            (services, Some(jobs))
+        }
+    };
+    let services = Arc::new(services);
+    services.seed_sla(&config.sla.file).await?;
+    Ok((services, plugin_jobs))
+}
+
 pub struct Application {
     listener: TcpListener,
     router: Router,
@@ -93,26 +122,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Application, StartupError> {
-        let processes = Arc::new(load_processes(&config)?);
-        let store = open_store(&config).await?;
-        tracing::info!(database = %redact(&config.database.url), backend = store.backend().name(), processes = processes.iter().count(), "storage ready");
-        let targets = crate::services::kpis::load_kpi_targets(&config.kpis.file)?;
-        let services = Services::new(store, processes, &config).with_kpi_targets(targets);
-        let (services, plugin_jobs) = match config.plugins.dirs.is_empty() {
-            true => (services, None),
-            false => {
-                let host = crate::plugins::PluginHost::new(config.plugins.clone(), services.metrics.registry())
-                    .map_err(|e| StartupError::Plugins(e.to_string()))?;
-                // A plugin that cannot load is kept as failed (and shown by the API); the server starts.
-                for error in host.load_all() {
-                    tracing::error!(%error, "plugin not loaded");
-                }
-                let (services, jobs) = services.with_plugins(Arc::new(host));
-                (services, Some(jobs))
-            }
-        };
-        let services = Arc::new(services);
-        services.seed_sla(&config.sla.file).await?;
+        let (services, plugin_jobs) = build_services(&config).await?;
         let config = Arc::new(config);
         let router = api::router(services.clone(), services.metrics.clone(), config.clone());
         let deliveries = match config.webhooks.worker {

@@ -10,6 +10,7 @@ pub mod duration;
 pub mod error;
 pub mod event;
 pub mod feedback;
+pub mod history;
 pub mod ids;
 pub mod kpi;
 pub mod partner;

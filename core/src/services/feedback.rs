@@ -53,9 +53,7 @@ impl Services {
         let outcome = self
             .store
             .change_ticket(TicketRef::Id(ticket.id), &actor, |t, _clocks| {
-                let mut change = Change::new(t.clone(), vec![EventData::CsatReceived { score, comment: comment.clone() }]);
-                change.side.push(SideWrite::AnswerSurvey { token: token.to_owned(), score, comment: comment.clone(), at: now });
-                Ok::<_, ServiceError>(change)
+                Ok::<_, ServiceError>(plan_survey_answer(t, token, score, comment.clone(), now))
             })
             .await;
         match outcome {
@@ -87,4 +85,11 @@ impl Services {
             .await?;
         Ok((ticket, recorded.expect("the rule ran")))
     }
+}
+
+/// The change that records a customer's answer to the survey `token` of `t`.
+pub(crate) fn plan_survey_answer(t: &Ticket, token: &str, score: u8, comment: Option<String>, now: Timestamp) -> Change {
+    let mut change = Change::new(t.clone(), vec![EventData::CsatReceived { score, comment: comment.clone() }]);
+    change.side.push(SideWrite::AnswerSurvey { token: token.to_owned(), score, comment, at: now });
+    change
 }

@@ -2,6 +2,7 @@
 //! rules and writes the result. Knows neither HTTP nor SQL.
 
 mod feedback;
+pub(crate) use feedback::plan_survey_answer;
 pub mod kpis;
 mod partners;
 pub mod plugins;
@@ -139,7 +140,7 @@ impl Services {
         f(&self.rules())
     }
 
-    fn rules(&self) -> TicketRules<'_> {
+    pub(crate) fn rules(&self) -> TicketRules<'_> {
         TicketRules { tiers: &self.tiers, default_process: &self.default_process, processes: &self.processes }
     }
 }

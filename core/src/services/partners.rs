@@ -3,7 +3,7 @@ use crate::domain::event::{Actor, EventData, RecordedEvent};
 use crate::domain::ids::{DelegationId, PartnerId, TicketRef};
 use crate::domain::partner::{Delegation, Partner, PartnerInput, PartnerPatch};
 use crate::domain::scorecard::{builtin_scorecard, PartnerStats, Scorecard};
-use crate::domain::ticket::{SideWrite, Status, Ticket, Visibility};
+use crate::domain::ticket::{Change, SideWrite, Status, Ticket, Visibility};
 use crate::domain::time::Timestamp;
 use crate::domain::ValidationError;
 use crate::storage::StoreError;
@@ -72,46 +72,7 @@ impl Services {
         if let Some(why) = partner.refuses_work(now) {
             return Err(ValidationError::field("partner_id", why).into());
         }
-        let contract = partner.contract.clone().expect("a partner that takes work has a contract");
-        let calendar = self.sla_catalog().calendar(contract.calendar.as_deref());
-        let first_response_due_at = calendar.add_business_millis(now, contract.first_response.as_millis());
-        let resolution_due_at = calendar.add_business_millis(now, contract.resolution.as_millis());
-        let waiting = self.waiting_partner_on_delegation;
-        let outcome = self
-            .modify_ticket(reference, None, actor, |t| {
-                if t.is_done() {
-                    return Err(
-                        ValidationError::field("status", format!("the ticket is {}; only open work can be delegated", t.status)).into()
-                    );
-                }
-                let delegation = Delegation {
-                    id: DelegationId::new_at(now),
-                    ticket_id: t.id,
-                    partner_id,
-                    note: note.clone(),
-                    delegated_at: now,
-                    first_response_due_at,
-                    resolution_due_at,
-                    withdrawn_at: None,
-                };
-                let mut events = vec![EventData::Delegated {
-                    delegation_id: delegation.id,
-                    partner_id,
-                    partner_name: partner.name.clone(),
-                    note: note.clone(),
-                    first_response_due_at,
-                    resolution_due_at,
-                }];
-                let mut next = t.clone();
-                if waiting && t.status != Status::WaitingPartner {
-                    events.push(EventData::StatusChanged { from: t.status, to: Status::WaitingPartner });
-                    next.status = Status::WaitingPartner;
-                }
-                let mut change = next.record(events, now);
-                change.side.push(SideWrite::Delegate(delegation));
-                Ok(change)
-            })
-            .await;
+        let outcome = self.modify_ticket(reference, None, actor, |t| self.plan_delegation(t, &partner, note, now)).await;
         match outcome {
             Err(ServiceError::Storage(StoreError::Duplicate)) => Err(ServiceError::Conflict {
                 field: None,
@@ -119,6 +80,44 @@ impl Services {
             }),
             other => other,
         }
+    }
+
+    /// The change that hands `t` to `partner` (which takes work) at `now`, with the partner's
+    /// OLA due times on the contract's calendar.
+    pub(crate) fn plan_delegation(&self, t: &Ticket, partner: &Partner, note: Option<String>, now: Timestamp) -> Result<Change, ServiceError> {
+        if t.is_done() {
+            return Err(ValidationError::field("status", format!("the ticket is {}; only open work can be delegated", t.status)).into());
+        }
+        let contract = partner.contract.as_ref().expect("a partner that takes work has a contract");
+        let calendar = self.sla_catalog().calendar(contract.calendar.as_deref());
+        let first_response_due_at = calendar.add_business_millis(now, contract.first_response.as_millis());
+        let resolution_due_at = calendar.add_business_millis(now, contract.resolution.as_millis());
+        let delegation = Delegation {
+            id: DelegationId::new_at(now),
+            ticket_id: t.id,
+            partner_id: partner.id,
+            note: note.clone(),
+            delegated_at: now,
+            first_response_due_at,
+            resolution_due_at,
+            withdrawn_at: None,
+        };
+        let mut events = vec![EventData::Delegated {
+            delegation_id: delegation.id,
+            partner_id: partner.id,
+            partner_name: partner.name.clone(),
+            note,
+            first_response_due_at,
+            resolution_due_at,
+        }];
+        let mut next = t.clone();
+        if self.waiting_partner_on_delegation && t.status != Status::WaitingPartner {
+            events.push(EventData::StatusChanged { from: t.status, to: Status::WaitingPartner });
+            next.status = Status::WaitingPartner;
+        }
+        let mut change = next.record(events, now);
+        change.side.push(SideWrite::Delegate(delegation));
+        Ok(change)
     }
 
     /// Takes a ticket back from its partner.

@@ -218,7 +218,7 @@ impl Services {
     }
 
     /// Clocks for a ticket being opened.
-    pub(super) fn plan_new_ticket(&self, change: Change) -> Change {
+    pub(crate) fn plan_new_ticket(&self, change: Change) -> Change {
         let catalog = self.sla_catalog();
         let process = self.processes.get(&change.ticket.process).map(AsRef::as_ref);
         let plan = sla_engine::reconcile(None, &change.ticket, &change.events, process, &[], &catalog, change.ticket.created_at);
@@ -239,6 +239,18 @@ impl Services {
         change.with_sla(plan)
     }
 
+    /// What a rule's change of `before` becomes once the SLA engine and the survey rule have
+    /// had their say: the change storage commits.
+    pub(crate) fn settle_change(&self, before: &Ticket, change: Change, clocks: &[TicketClock], catalog: &SlaCatalog, now: Timestamp) -> Change {
+        let change = self.plan_change(before, change, clocks, catalog, now);
+        self.with_survey(before, change)
+    }
+
+    /// What the sweeper records for a ticket whose clocks are due by `now`.
+    pub(crate) fn plan_sweep(ticket: &Ticket, clocks: &[TicketClock], catalog: &SlaCatalog, now: Timestamp) -> Change {
+        Change::new(ticket.clone(), Vec::new()).with_sla(sla_engine::sweep(clocks, catalog, now))
+    }
+
     /// Records every SLA alert due by `now`, once per clock and level even when several nodes
     /// sweep the same database. Returns how many tickets were looked at.
     pub async fn sweep_sla(&self, now: Timestamp, batch: u32) -> Result<usize, ServiceError> {
@@ -249,7 +261,7 @@ impl Services {
             let outcome = self
                 .store
                 .change_ticket(TicketRef::Id(*ticket), &actor, |t, clocks| {
-                    Ok::<_, ServiceError>(Change::new(t.clone(), Vec::new()).with_sla(sla_engine::sweep(clocks, &catalog, now)))
+                    Ok::<_, ServiceError>(Services::plan_sweep(t, clocks, &catalog, now))
                 })
                 .await?;
             if let Some(Ok((after, events))) = outcome {

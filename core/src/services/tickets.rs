@@ -134,8 +134,7 @@ impl Services {
                         return Ok(change);
                     }
                     let now = change.ticket.updated_at;
-                    let change = self.plan_change(current, change, clocks, &catalog, now);
-                    Ok(self.with_survey(current, change))
+                    Ok(self.settle_change(current, change, clocks, &catalog, now))
                 }
             })
             .await?;

@@ -1,5 +1,6 @@
 //! Surveys, quality reviews, and events written on another ticket in the same transaction.
 
+use super::sql::{insert_rows, Cell};
 use super::{col, corrupt, Backend, Store, StoreError};
 use crate::domain::event::Actor;
 use crate::domain::feedback::{Review, Survey};
@@ -41,13 +42,7 @@ pub(super) async fn write_side(
     for write in side {
         match write {
             SideWrite::IssueSurvey(s) => {
-                sqlx::query("INSERT INTO surveys (token, ticket_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)")
-                    .bind(&s.token)
-                    .bind(s.ticket_id.to_string())
-                    .bind(s.issued_at.as_millis())
-                    .bind(s.expires_at.as_millis())
-                    .execute(&mut **tx)
-                    .await?;
+                insert_rows(tx, "surveys", SURVEY_COLUMNS, vec![survey_row(s)], "").await?;
             }
             SideWrite::AnswerSurvey { token, score, comment, at } => {
                 // Only an unanswered survey takes the answer: a second answer racing this one
@@ -83,22 +78,38 @@ pub(super) async fn write_side(
     Ok(())
 }
 
-async fn insert_review(tx: &mut Transaction<'static, Any>, r: &Review) -> Result<(), StoreError> {
+pub(super) const REVIEW_COLUMNS: &str = "id, ticket_id, stage, outcome, score, checklist, notes, reviewer, at";
+
+pub(super) fn review_row(r: &Review) -> Vec<Cell> {
     let checklist: Vec<serde_json::Value> = r.checklist.iter().map(|c| serde_json::json!({"item": c.item, "passed": c.passed})).collect();
-    sqlx::query(
-        "INSERT INTO ticket_reviews (id, ticket_id, stage, outcome, score, checklist, notes, reviewer, at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(r.id.to_string())
-    .bind(r.ticket_id.to_string())
-    .bind(&r.stage)
-    .bind(r.outcome.as_str())
-    .bind(i64::from(r.score))
-    .bind(serde_json::Value::Array(checklist).to_string())
-    .bind(&r.notes)
-    .bind(&r.reviewer)
-    .bind(r.at.as_millis())
-    .execute(&mut **tx)
-    .await?;
+    vec![
+        r.id.to_string().into(),
+        r.ticket_id.to_string().into(),
+        r.stage.as_str().into(),
+        r.outcome.as_str().into(),
+        i64::from(r.score).into(),
+        serde_json::Value::Array(checklist).to_string().into(),
+        r.notes.clone().into(),
+        r.reviewer.as_str().into(),
+        r.at.as_millis().into(),
+    ]
+}
+
+pub(super) const SURVEY_COLUMNS: &str = "token, ticket_id, issued_at, expires_at, answered_at, score, comment";
+
+pub(super) fn survey_row(s: &Survey) -> Vec<Cell> {
+    vec![
+        s.token.as_str().into(),
+        s.ticket_id.to_string().into(),
+        s.issued_at.as_millis().into(),
+        s.expires_at.as_millis().into(),
+        s.answered_at.map(Timestamp::as_millis).into(),
+        s.score.map(i64::from).into(),
+        s.comment.clone().into(),
+    ]
+}
+
+async fn insert_review(tx: &mut Transaction<'static, Any>, r: &Review) -> Result<(), StoreError> {
+    insert_rows(tx, "ticket_reviews", REVIEW_COLUMNS, vec![review_row(r)], "").await?;
     Ok(())
 }

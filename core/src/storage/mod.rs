@@ -5,6 +5,7 @@
 //! real differences between the engines live in [`Backend`] methods: how a writer begins, how a
 //! ticket number is allocated, how rows are locked or claimed, and the migration files.
 
+mod bulk;
 mod feedback;
 pub mod kpis;
 pub mod partners;

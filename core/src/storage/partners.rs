@@ -1,5 +1,6 @@
 //! Partners and the delegations of tickets to them.
 
+use super::sql::{insert_rows, Cell};
 use super::{col, corrupt, Store, StoreError};
 use crate::domain::duration::TargetDuration;
 use crate::domain::ids::{DelegationId, PartnerId, TicketId};
@@ -12,7 +13,7 @@ use sqlx::{Any, Transaction};
 const PARTNER_COLUMNS: &str = "id, name, kind, contact, status, categories, contract_start, contract_end, \
      ola_first_response_secs, ola_resolution_secs, contract_calendar, created_at, updated_at";
 
-const DELEGATION_COLUMNS: &str = "id, ticket_id, partner_id, note, delegated_at, first_response_due_at, resolution_due_at, withdrawn_at";
+pub(super) const DELEGATION_COLUMNS: &str = "id, ticket_id, partner_id, note, delegated_at, first_response_due_at, resolution_due_at, withdrawn_at";
 
 fn secs(row: &AnyRow, name: &str) -> Result<Option<TargetDuration>, StoreError> {
     col::<Option<i64>>(row, name)?.map(|s| u64::try_from(s).map(TargetDuration::from_seconds).map_err(corrupt)).transpose()
@@ -244,18 +245,21 @@ fn mean_column(row: &AnyRow, name: &str) -> Result<Option<f64>, StoreError> {
     }
 }
 
+pub(super) fn delegation_row(d: &Delegation) -> Vec<Cell> {
+    vec![
+        d.id.to_string().into(),
+        d.ticket_id.to_string().into(),
+        d.partner_id.to_string().into(),
+        d.note.clone().into(),
+        d.delegated_at.as_millis().into(),
+        d.first_response_due_at.map(Timestamp::as_millis).into(),
+        d.resolution_due_at.map(Timestamp::as_millis).into(),
+        d.withdrawn_at.map(Timestamp::as_millis).into(),
+    ]
+}
+
 pub(super) async fn insert_delegation(tx: &mut Transaction<'static, Any>, d: &Delegation) -> Result<(), StoreError> {
-    sqlx::query(&format!("INSERT INTO ticket_delegations ({DELEGATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-        .bind(d.id.to_string())
-        .bind(d.ticket_id.to_string())
-        .bind(d.partner_id.to_string())
-        .bind(&d.note)
-        .bind(d.delegated_at.as_millis())
-        .bind(d.first_response_due_at.map(Timestamp::as_millis))
-        .bind(d.resolution_due_at.map(Timestamp::as_millis))
-        .bind(d.withdrawn_at.map(Timestamp::as_millis))
-        .execute(&mut **tx)
-        .await?;
+    insert_rows(tx, "ticket_delegations", DELEGATION_COLUMNS, vec![delegation_row(d)], "").await?;
     Ok(())
 }
 

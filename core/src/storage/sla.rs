@@ -1,5 +1,6 @@
 //! SLA policies and calendars (as JSON specs), ticket clocks and their alerts.
 
+use super::sql::{insert_rows, Cell};
 use super::{col, corrupt, Backend, Store, StoreError};
 use crate::domain::clock::{Clock, ClockKind};
 use crate::domain::ids::{ClockId, TicketId};
@@ -24,7 +25,7 @@ impl Catalog {
     }
 }
 
-const CLOCK_COLUMNS: &str = "id, ticket_id, kind, stage, policy_key, target_ms, calendar_key, started_at, elapsed_ms, \
+pub(super) const CLOCK_COLUMNS: &str = "id, ticket_id, kind, stage, policy_key, target_ms, calendar_key, started_at, elapsed_ms, \
      segment_from, stopped_at, breached_at, pauses, alerted, next_check_at";
 
 fn ts(ms: Option<i64>) -> Option<Timestamp> {
@@ -145,33 +146,39 @@ pub(super) async fn load_clocks(
     rows.iter().map(clock_from_row).collect()
 }
 
+pub(super) fn clock_row(c: &TicketClock) -> Vec<Cell> {
+    vec![
+        c.id.to_string().into(),
+        c.ticket_id.to_string().into(),
+        c.clock.kind.as_str().into(),
+        c.stage.clone().into(),
+        c.policy_key.clone().into(),
+        c.clock.target_ms.into(),
+        c.clock.calendar_key.as_str().into(),
+        c.clock.started_at.as_millis().into(),
+        c.clock.elapsed_ms.into(),
+        c.clock.segment_from.map(Timestamp::as_millis).into(),
+        c.clock.stopped_at.map(Timestamp::as_millis).into(),
+        c.clock.breached_at.map(Timestamp::as_millis).into(),
+        serde_json::to_string(&c.clock.pauses).expect("plain data").into(),
+        serde_json::to_string(&c.alerted).expect("plain data").into(),
+        c.next_check_at.map(Timestamp::as_millis).into(),
+    ]
+}
+
 pub(super) async fn upsert_clocks(tx: &mut Transaction<'static, Any>, clocks: &[TicketClock]) -> Result<(), StoreError> {
-    for c in clocks {
-        sqlx::query(&format!(
-            "INSERT INTO sla_clocks ({CLOCK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-             ON CONFLICT (id) DO UPDATE SET policy_key = excluded.policy_key, target_ms = excluded.target_ms, \
-             calendar_key = excluded.calendar_key, elapsed_ms = excluded.elapsed_ms, segment_from = excluded.segment_from, \
-             stopped_at = excluded.stopped_at, breached_at = excluded.breached_at, pauses = excluded.pauses, \
-             alerted = excluded.alerted, next_check_at = excluded.next_check_at"
-        ))
-        .bind(c.id.to_string())
-        .bind(c.ticket_id.to_string())
-        .bind(c.clock.kind.as_str())
-        .bind(&c.stage)
-        .bind(&c.policy_key)
-        .bind(c.clock.target_ms)
-        .bind(&c.clock.calendar_key)
-        .bind(c.clock.started_at.as_millis())
-        .bind(c.clock.elapsed_ms)
-        .bind(c.clock.segment_from.map(Timestamp::as_millis))
-        .bind(c.clock.stopped_at.map(Timestamp::as_millis))
-        .bind(c.clock.breached_at.map(Timestamp::as_millis))
-        .bind(serde_json::to_string(&c.clock.pauses).expect("plain data"))
-        .bind(serde_json::to_string(&c.alerted).expect("plain data"))
-        .bind(c.next_check_at.map(Timestamp::as_millis))
-        .execute(&mut **tx)
-        .await?;
-    }
+    let rows = clocks.iter().map(clock_row).collect();
+    insert_rows(
+        tx,
+        "sla_clocks",
+        CLOCK_COLUMNS,
+        rows,
+        " ON CONFLICT (id) DO UPDATE SET policy_key = excluded.policy_key, target_ms = excluded.target_ms, \
+         calendar_key = excluded.calendar_key, elapsed_ms = excluded.elapsed_ms, segment_from = excluded.segment_from, \
+         stopped_at = excluded.stopped_at, breached_at = excluded.breached_at, pauses = excluded.pauses, \
+         alerted = excluded.alerted, next_check_at = excluded.next_check_at",
+    )
+    .await?;
     Ok(())
 }
 

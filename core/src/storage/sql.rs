@@ -3,7 +3,9 @@
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::Any;
+use sqlx::{Any, Transaction};
+
+use super::StoreError;
 
 pub(crate) enum Bind {
     Text(String),
@@ -55,6 +57,103 @@ impl Conditions {
     }
 }
 
+/// One value of a row written by [`insert_rows`].
+#[derive(Debug, Clone)]
+pub(crate) enum Cell {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+    OptInt(Option<i64>),
+}
+
+impl From<String> for Cell {
+    fn from(s: String) -> Self {
+        Cell::Text(s)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Self {
+        Cell::Text(s.to_owned())
+    }
+}
+
+impl From<Option<String>> for Cell {
+    fn from(s: Option<String>) -> Self {
+        Cell::OptText(s)
+    }
+}
+
+impl From<i64> for Cell {
+    fn from(i: i64) -> Self {
+        Cell::Int(i)
+    }
+}
+
+impl From<Option<i64>> for Cell {
+    fn from(i: Option<i64>) -> Self {
+        Cell::OptInt(i)
+    }
+}
+
+pub(crate) fn bind_cells<'q>(mut query: Query<'q, Any, AnyArguments<'q>>, cells: Vec<Cell>) -> Query<'q, Any, AnyArguments<'q>> {
+    for cell in cells {
+        query = match cell {
+            Cell::Text(s) => query.bind(s),
+            Cell::OptText(s) => query.bind(s),
+            Cell::Int(i) => query.bind(i),
+            Cell::OptInt(i) => query.bind(i),
+        };
+    }
+    query
+}
+
+/// Parameters per statement: below SQLite's limit (32 766) and PostgreSQL's (65 535).
+const MAX_PARAMETERS: usize = 30_000;
+/// Rows per statement, however narrow: longer statements stop paying off.
+const MAX_ROWS: usize = 500;
+
+/// `VALUES ($1, $2), ($3, $4), …` for `rows` rows of `columns` values.
+fn values_list(rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 6);
+    sql.push_str("VALUES ");
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * columns + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Inserts `rows` (each with one value per column) with multi-row VALUES lists: one round trip
+/// per few hundred rows instead of one per row. `suffix` follows the VALUES list (e.g. an
+/// `ON CONFLICT` clause). Returns the rows affected.
+pub(crate) async fn insert_rows(
+    tx: &mut Transaction<'static, Any>,
+    table: &str,
+    columns: &str,
+    rows: Vec<Vec<Cell>>,
+    suffix: &str,
+) -> Result<u64, StoreError> {
+    let Some(width) = rows.first().map(Vec::len) else { return Ok(0) };
+    let per_statement = (MAX_PARAMETERS / width).clamp(1, MAX_ROWS);
+    let mut affected = 0;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Cell>> = rows.by_ref().take(per_statement).collect();
+        let sql = format!("INSERT INTO {table} ({columns}) {}{suffix}", values_list(chunk.len(), width));
+        let query = bind_cells(sqlx::query(&sql), chunk.into_iter().flatten().collect());
+        affected += query.execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(affected)
+}
+
 /// Escapes LIKE wildcards so user text matches literally (with `ESCAPE '\'`).
 pub(crate) fn like_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
@@ -70,6 +169,12 @@ pub(crate) fn like_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_lists_number_rows_after_each_other() {
+        assert_eq!(values_list(1, 2), "VALUES ($1, $2)");
+        assert_eq!(values_list(2, 3), "VALUES ($1, $2, $3), ($4, $5, $6)");
+    }
 
     #[test]
     fn placeholders_number_in_order() {

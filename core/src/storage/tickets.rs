@@ -1,6 +1,6 @@
 //! Tickets, their tags, their event timeline and the idempotency keys of ticket creation.
 
-use super::sql::{like_escape, Bind, Conditions};
+use super::sql::{bind_cells, insert_rows, like_escape, Bind, Cell, Conditions};
 use super::{col, corrupt, Backend, Store, StoreError};
 use crate::domain::event::{Actor, ActorKind, EventData, RecordedEvent};
 use crate::domain::ids::{StaffId, TicketId, TicketNumber, TicketRef, TokenId};
@@ -98,20 +98,7 @@ impl Store {
         let number = self.next_ticket_number(&mut tx).await?;
         Ticket::set_number(change, TicketNumber(number));
         let t = &change.ticket;
-        let insert = sqlx::query(
-            "INSERT INTO tickets (id, number, process, process_version, created_at, origin_ticket_id, \
-             title, title_search, description, kind, channel, priority, customer_name, customer_contact, customer_tier, \
-             stage, status, assignee_id, tags, custom_fields, updated_at, first_response_at, resolved_at, closed_at, \
-             reopen_count, review_passed_stage, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
-        )
-        .bind(t.id.to_string())
-        .bind(number)
-        .bind(&t.process)
-        .bind(i64::from(t.process_version))
-        .bind(t.created_at.as_millis())
-        .bind(t.origin_ticket_id.map(|o| o.to_string()));
-        bind_ticket_state(insert, t).execute(&mut *tx).await?;
+        super::sql::insert_rows(&mut tx, "tickets", TICKET_INSERT_COLUMNS, vec![ticket_row(t)], "").await?;
         insert_tags(&mut tx, t.id, &t.tags).await?;
         super::sla::upsert_clocks(&mut tx, &change.sla.clocks).await?;
         insert_events(&mut tx, t.id, 0, t.updated_at, actor, &change.events).await?;
@@ -198,7 +185,7 @@ impl Store {
         )
         .bind(t.id.to_string())
         .bind(current.version);
-        let updated = bind_ticket_state(update, t).execute(&mut **tx).await?;
+        let updated = bind_cells(update, ticket_state_cells(t)).execute(&mut **tx).await?;
         // The row lock makes this impossible; checked anyway so a bug cannot lose an update.
         if updated.rows_affected() != 1 {
             return Err(StoreError::VersionConflict);
@@ -358,34 +345,52 @@ impl Store {
     }
 }
 
-/// Binds the fields a ticket change may alter, in the order the insert and the update list them
+/// The columns of a new ticket row, in the order of [`ticket_row`].
+pub(super) const TICKET_INSERT_COLUMNS: &str = "id, number, process, process_version, created_at, origin_ticket_id, \
+     title, title_search, description, kind, channel, priority, customer_name, customer_contact, customer_tier, \
+     stage, status, assignee_id, tags, custom_fields, updated_at, first_response_at, resolved_at, closed_at, \
+     reopen_count, review_passed_stage, version";
+
+/// A new ticket row: the fields fixed at creation, then [`ticket_state_cells`].
+pub(super) fn ticket_row(t: &Ticket) -> Vec<Cell> {
+    let mut row = vec![
+        t.id.to_string().into(),
+        t.number.0.into(),
+        t.process.as_str().into(),
+        i64::from(t.process_version).into(),
+        t.created_at.as_millis().into(),
+        t.origin_ticket_id.map(|o| o.to_string()).into(),
+    ];
+    row.extend(ticket_state_cells(t));
+    row
+}
+
+/// The fields a ticket change may alter, in the order the insert and the update list them
 /// (after their own leading parameters).
-fn bind_ticket_state<'q>(
-    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
-    t: &'q Ticket,
-) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
-    query
-        .bind(&t.title)
-        .bind(search_form(&t.title))
-        .bind(&t.description)
-        .bind(t.kind.as_str())
-        .bind(t.channel.as_str())
-        .bind(t.priority.as_str())
-        .bind(&t.customer.name)
-        .bind(&t.customer.contact)
-        .bind(&t.customer.tier)
-        .bind(&t.stage)
-        .bind(t.status.as_str())
-        .bind(t.assignee.map(|a| a.to_string()))
-        .bind(json_text(&t.tags))
-        .bind(json_text(&t.custom_fields))
-        .bind(t.updated_at.as_millis())
-        .bind(t.first_response_at.map(Timestamp::as_millis))
-        .bind(t.resolved_at.map(Timestamp::as_millis))
-        .bind(t.closed_at.map(Timestamp::as_millis))
-        .bind(i64::from(t.reopen_count))
-        .bind(&t.review_passed_stage)
-        .bind(t.version)
+fn ticket_state_cells(t: &Ticket) -> Vec<Cell> {
+    vec![
+        t.title.as_str().into(),
+        search_form(&t.title).into(),
+        t.description.as_str().into(),
+        t.kind.as_str().into(),
+        t.channel.as_str().into(),
+        t.priority.as_str().into(),
+        t.customer.name.as_str().into(),
+        t.customer.contact.clone().into(),
+        t.customer.tier.as_str().into(),
+        t.stage.as_str().into(),
+        t.status.as_str().into(),
+        t.assignee.map(|a| a.to_string()).into(),
+        json_text(&t.tags).into(),
+        json_text(&t.custom_fields).into(),
+        t.updated_at.as_millis().into(),
+        t.first_response_at.map(Timestamp::as_millis).into(),
+        t.resolved_at.map(Timestamp::as_millis).into(),
+        t.closed_at.map(Timestamp::as_millis).into(),
+        i64::from(t.reopen_count).into(),
+        t.review_passed_stage.clone().into(),
+        t.version.into(),
+    ]
 }
 
 pub(super) fn ticket_condition(reference: TicketRef) -> (&'static str, Bind) {
@@ -407,14 +412,31 @@ pub(super) fn bind_one<'q>(
 }
 
 async fn insert_tags(tx: &mut Transaction<'static, Any>, ticket: TicketId, tags: &[String]) -> Result<(), StoreError> {
-    for tag in tags {
-        sqlx::query("INSERT INTO ticket_tags (tag, ticket_id) VALUES ($1, $2)")
-            .bind(tag)
-            .bind(ticket.to_string())
-            .execute(&mut **tx)
-            .await?;
-    }
+    let rows = tags.iter().map(|tag| vec![tag.as_str().into(), ticket.to_string().into()]).collect();
+    insert_rows(tx, "ticket_tags", "tag, ticket_id", rows, "").await?;
     Ok(())
+}
+
+pub(super) const EVENT_INSERT_COLUMNS: &str = "ticket_id, seq, at, actor_kind, actor_token_id, actor_staff_id, actor_name, kind, data";
+
+pub(super) fn event_row(ticket: TicketId, seq: i64, at: Timestamp, actor: &Actor, event: &EventData) -> Vec<Cell> {
+    let actor_kind = match actor.kind {
+        ActorKind::Token => "token",
+        ActorKind::System => "system",
+        ActorKind::Customer => "customer",
+        ActorKind::Plugin => "plugin",
+    };
+    vec![
+        ticket.to_string().into(),
+        seq.into(),
+        at.as_millis().into(),
+        actor_kind.into(),
+        actor.token_id.map(|t| t.to_string()).into(),
+        actor.staff_id.map(|s| s.to_string()).into(),
+        actor.name.as_str().into(),
+        event.kind().into(),
+        event.data_json().to_string().into(),
+    ]
 }
 
 pub(super) async fn insert_events(
@@ -425,29 +447,8 @@ pub(super) async fn insert_events(
     actor: &Actor,
     events: &[EventData],
 ) -> Result<(), StoreError> {
-    let actor_kind = match actor.kind {
-        ActorKind::Token => "token",
-        ActorKind::System => "system",
-        ActorKind::Customer => "customer",
-        ActorKind::Plugin => "plugin",
-    };
-    for (i, event) in events.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO ticket_events (ticket_id, seq, at, actor_kind, actor_token_id, actor_staff_id, actor_name, kind, data) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(ticket.to_string())
-        .bind(last_seq + 1 + i as i64)
-        .bind(at.as_millis())
-        .bind(actor_kind)
-        .bind(actor.token_id.map(|t| t.to_string()))
-        .bind(actor.staff_id.map(|s| s.to_string()))
-        .bind(&actor.name)
-        .bind(event.kind())
-        .bind(event.data_json().to_string())
-        .execute(&mut **tx)
-        .await?;
-    }
+    let rows = events.iter().enumerate().map(|(i, event)| event_row(ticket, last_seq + 1 + i as i64, at, actor, event)).collect();
+    insert_rows(tx, "ticket_events", EVENT_INSERT_COLUMNS, rows, "").await?;
     super::webhooks::queue_deliveries(tx, ticket, last_seq, at, events).await
 }
 
