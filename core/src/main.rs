@@ -54,13 +54,13 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         batch: usize,
     },
-    /// Seed the configured database and time the service calls behind the benchmark rows;
-    /// prints a markdown table (a skeleton: the seed rate and P2 so far).
+    /// Seed the configured (empty) database and measure the benchmark rows P1–P7 against the
+    /// real server, started from this binary; prints a markdown table (see BENCHMARKS.md).
     Bench {
         /// A small run that only proves the tool works.
         #[arg(long)]
         quick: bool,
-        /// How many tickets to seed (default 10000; 40 with --quick).
+        /// How many tickets to seed (default 1000000; 300 with --quick).
         #[arg(long)]
         tickets: Option<u64>,
         /// Also write the report as JSON to FILE.
@@ -166,7 +166,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(command, config)) {
+    match runtime.block_on(run(command, config, cli.config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -175,7 +175,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
             let app = Application::build(config).await?;
@@ -201,7 +201,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Seed { tickets, events_per_ticket, seed, batch } => {
             let (services, _plugin_jobs) = startup::build_services(&config).await?;
-            let options = steward::seed::SeedOptions { tickets, events_per_ticket, seed, batch, until: None, progress: true };
+            let options = steward::seed::SeedOptions { tickets, first: 0, events_per_ticket, seed, batch, until: None, progress: true };
             let started = std::time::Instant::now();
             let report = steward::seed::seed(&services, options).await;
             services.store.close().await;
@@ -231,9 +231,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Bench { quick, tickets, json } => {
             let (services, _plugin_jobs) = startup::build_services(&config).await?;
+            // The server under test is this binary, with the same config and environment.
+            let program = std::env::current_exe().context("cannot find the steward binary")?;
+            let args = config_path.map(|p| vec!["--config".into(), p.into_os_string()]).unwrap_or_default();
+            let server = steward::bench::ServerCommand { program, args };
             let mut options = match quick {
-                true => steward::bench::BenchOptions::quick(),
-                false => steward::bench::BenchOptions { tickets: 10_000, samples: 200, seed: 1 },
+                true => steward::bench::BenchOptions::quick(server, config.sla.sweep_batch),
+                false => steward::bench::BenchOptions::full(server, config.sla.sweep_batch),
             };
             options.tickets = tickets.unwrap_or(options.tickets);
             let report = steward::bench::run(&services, options).await;

@@ -34,6 +34,9 @@ use std::time::Instant;
 #[derive(Debug, Clone)]
 pub struct SeedOptions {
     pub tickets: u64,
+    /// The index of the first ticket: a later run continues an earlier one's sequence
+    /// instead of repeating it.
+    pub first: u64,
     /// Upper bound on the comments added to each ticket (stage moves and the rest come on top).
     pub events_per_ticket: u64,
     pub seed: u64,
@@ -47,7 +50,7 @@ pub struct SeedOptions {
 
 impl Default for SeedOptions {
     fn default() -> Self {
-        SeedOptions { tickets: 100, events_per_ticket: 4, seed: 1, batch: 500, until: None, progress: false }
+        SeedOptions { tickets: 100, first: 0, events_per_ticket: 4, seed: 1, batch: 500, until: None, progress: false }
     }
 }
 
@@ -173,7 +176,8 @@ const COMMENTS: &[&str] = &[
 const TEAMS: &[&str] = &["front-office", "back-office", "field"];
 /// Custom fields a realistic share of a plugin process's tickets carries, so its guards let
 /// most of them through (and veto the rest).
-const PROCESS_FIELDS: &[(&str, &str, &str)] = &[("field_service", "parts_log", "1 pump, 2 filters"), ("ecommerce", "payment_ref", "PAY-2291")];
+const PROCESS_FIELDS: &[(&str, &str, &str)] =
+    &[("field_service", "parts_log", "1 pump, 2 filters"), ("ecommerce", "payment_ref", "PAY-2291")];
 /// The course every agent takes; certification courses come from the processes' stages.
 const BASICS_COURSE: &str = "SERVICE-BASICS";
 
@@ -207,11 +211,11 @@ pub async fn seed(services: &Arc<Services>, options: SeedOptions) -> Result<Seed
     let batch = options.batch.max(1) as u64;
     let mut progress = Progress::new(options.tickets, options.progress);
     let mut in_flight: VecDeque<tokio::task::JoinHandle<Result<(Vec<TicketHistory>, SeedReport), SeedError>>> = VecDeque::new();
-    let mut next = 0;
+    let (mut next, end) = (options.first, options.first + options.tickets);
     loop {
         // Generation of the next batch overlaps the write of the previous one.
-        while next < options.tickets && in_flight.len() < 2 {
-            let count = batch.min(options.tickets - next);
+        while next < end && in_flight.len() < 2 {
+            let count = batch.min(end - next);
             let numbers = services.store.reserve_ticket_numbers(count as u32).await?;
             let (services, cast, options) = (services.clone(), cast.clone(), options.clone());
             let first = next;
@@ -290,8 +294,7 @@ async fn reference_data(services: &Services, options: &SeedOptions, until: Times
             Some(staff) => staff.clone(),
             None => {
                 report.staff += 1;
-                let staff =
-                    services.create_staff(StaffInput { name, email, role, team: Some(team.to_owned()), active: true }).await?;
+                let staff = services.create_staff(StaffInput { name, email, role, team: Some(team.to_owned()), active: true }).await?;
                 // Training: everyone took the basics; most agents and all supervisors hold every
                 // certification (completed over the last two years, so some expire soon), a few
                 // agents let theirs lapse and one never took it.
@@ -326,7 +329,8 @@ async fn reference_data(services: &Services, options: &SeedOptions, until: Times
             Role::Qa => cast.reviewers.push(actor),
             _ => {
                 cast.agents.push(actor);
-                if staff.role == Role::Supervisor || (staff.role == Role::Agent && staff.email.rsplit('-').next().is_some_and(is_certified_slot))
+                if staff.role == Role::Supervisor
+                    || (staff.role == Role::Agent && staff.email.rsplit('-').next().is_some_and(is_certified_slot))
                 {
                     cast.assignable.push(staff);
                 }
@@ -472,7 +476,8 @@ impl<'a> Life<'a> {
     ) {
         // First response: usually within the hour, sometimes (breaching) much later.
         let delay = if rng.chance(85) { rng.minutes(1, 60) } else { rng.minutes(60, 3 * 24 * 60) };
-        if !self.step(delay, agent, |t, now| t.comment("Thanks, we are on it.", Visibility::Public, false, now).map_err(|e| e.to_string())) {
+        if !self.step(delay, agent, |t, now| t.comment("Thanks, we are on it.", Visibility::Public, false, now).map_err(|e| e.to_string()))
+        {
             return;
         }
         self.report.comments += 1;
@@ -486,7 +491,9 @@ impl<'a> Life<'a> {
         }
         if fate == Fate::Cancelled {
             if let Some(to) = cancelling {
-                if self.step(rng.minutes(30, 2 * 24 * 60), agent, |t, now| t.transition(process, to, Some("no longer needed".into()), now).map_err(|e| e.to_string())) {
+                if self.step(rng.minutes(30, 2 * 24 * 60), agent, |t, now| {
+                    t.transition(process, to, Some("no longer needed".into()), now).map_err(|e| e.to_string())
+                }) {
                     self.report.transitions += 1;
                 }
             }
@@ -498,10 +505,10 @@ impl<'a> Life<'a> {
         };
         for (from, to) in path.iter().zip(path.iter().skip(1)).take(moves) {
             // A stage is worked on for a while; some wait on the customer or a partner meanwhile.
-            if rng.chance(10) && !self.wait(rng, agent, Status::WaitingCustomer) {
+            if rng.chance(10) && !self.wait(rng, agent, true) {
                 return;
             }
-            if rng.chance(6) && !self.delegate(rng, cast, agent) {
+            if rng.chance(6) && !self.delegate(rng, cast, agent, true) {
                 return;
             }
             if process.stage(from).is_some_and(|s| s.requires_review) && !self.review(rng, cast) {
@@ -520,12 +527,37 @@ impl<'a> Life<'a> {
             }
             self.report.transitions += 1;
         }
+        if let Fate::Stalls(_) = fate {
+            // Stalled work often waits on someone else.
+            match rng.below(100) {
+                0..=29 => {
+                    self.wait(rng, agent, false);
+                }
+                30..=49 => {
+                    self.delegate(rng, cast, agent, false);
+                }
+                _ => {}
+            }
+            return;
+        }
         if let (Fate::Resolved, Some(to)) = (fate, resolving) {
             let last = path.last().copied().unwrap_or_default();
             if process.stage(last).is_some_and(|s| s.requires_review) && !self.review(rng, cast) {
                 return;
             }
-            if !self.step(rng.minutes(30, 24 * 60), agent, |t, now| t.transition(process, to, Some("done".into()), now).map_err(|e| e.to_string())) {
+            // Some work is marked resolved first and closed once the customer confirms.
+            if rng.chance(30) {
+                let services = self.services;
+                let rules = services.rules();
+                let patch = TicketPatch { status: Some(Status::Resolved), ..TicketPatch::default() };
+                if !self.step(rng.minutes(30, 8 * 60), agent, |t, now| t.apply_patch(patch, &rules, now).map_err(|e| e.to_string())) {
+                    return;
+                }
+                self.report.status_changes += 1;
+            }
+            if !self.step(rng.minutes(30, 24 * 60), agent, |t, now| {
+                t.transition(process, to, Some("done".into()), now).map_err(|e| e.to_string())
+            }) {
                 return;
             }
             self.report.transitions += 1;
@@ -534,7 +566,9 @@ impl<'a> Life<'a> {
             if let (true, Some(token)) = (score > 0, self.history.open_survey().map(str::to_owned)) {
                 let customer = Arc::new(Actor::customer(&self.history.ticket.customer.name));
                 let comment = (score <= 2).then(|| "Took far too long.".to_owned());
-                if self.step(rng.minutes(60, 3 * 24 * 60), &customer, |t, now| Ok(crate::services::plan_survey_answer(t, &token, score, comment, now))) {
+                if self.step(rng.minutes(60, 3 * 24 * 60), &customer, |t, now| {
+                    Ok(crate::services::plan_survey_answer(t, &token, score, comment, now))
+                }) {
                     self.report.surveys_answered += 1;
                 }
             }
@@ -583,24 +617,31 @@ impl<'a> Life<'a> {
         }
     }
 
-    /// Waits on the customer for a while, then carries on.
-    fn wait(&mut self, rng: &mut Rng, agent: &Arc<Actor>, status: Status) -> bool {
+    /// Waits on the customer for a while, then (when `and_back`) carries on.
+    fn wait(&mut self, rng: &mut Rng, agent: &Arc<Actor>, and_back: bool) -> bool {
         let services = self.services;
         let rules = services.rules();
         let to = |status| TicketPatch { status: Some(status), ..TicketPatch::default() };
-        if !self.step(rng.minutes(10, 4 * 60), agent, |t, now| t.apply_patch(to(status), &rules, now).map_err(|e| e.to_string())) {
+        if !self.step(rng.minutes(10, 4 * 60), agent, |t, now| {
+            t.apply_patch(to(Status::WaitingCustomer), &rules, now).map_err(|e| e.to_string())
+        }) {
             return false;
         }
         self.report.status_changes += 1;
-        if !self.step(rng.minutes(60, 3 * 24 * 60), agent, |t, now| t.apply_patch(to(Status::Open), &rules, now).map_err(|e| e.to_string())) {
+        if !and_back {
+            return true;
+        }
+        if !self.step(rng.minutes(60, 3 * 24 * 60), agent, |t, now| t.apply_patch(to(Status::Open), &rules, now).map_err(|e| e.to_string()))
+        {
             return false;
         }
         self.report.status_changes += 1;
         true
     }
 
-    /// Hands the work to a partner under contract, who answers and hands it back.
-    fn delegate(&mut self, rng: &mut Rng, cast: &Cast, agent: &Arc<Actor>) -> bool {
+    /// Hands the work to a partner under contract, who (when `and_back`) answers and hands it
+    /// back.
+    fn delegate(&mut self, rng: &mut Rng, cast: &Cast, agent: &Arc<Actor>, and_back: bool) -> bool {
         let takers: Vec<&Partner> = cast.partners.iter().filter(|p| p.refuses_work(self.now).is_none()).collect();
         if takers.is_empty() {
             return true;
@@ -613,8 +654,13 @@ impl<'a> Life<'a> {
             return false;
         }
         self.report.delegations += 1;
-        let partner_actor = Arc::new(Actor { kind: ActorKind::Token, token_id: None, staff_id: None, name: partner.name.clone() });
         let rules = services.rules();
+        if !and_back {
+            // Where delegating does not set it, the agent marks the wait.
+            let patch = TicketPatch { status: Some(Status::WaitingPartner), ..TicketPatch::default() };
+            return self.step(rng.minutes(1, 30), agent, |t, now| t.apply_patch(patch, &rules, now).map_err(|e| e.to_string()));
+        }
+        let partner_actor = Arc::new(Actor { kind: ActorKind::Token, token_id: None, staff_id: None, name: partner.name.clone() });
         // The partner reports back; the agent takes the ticket back up.
         self.step(rng.minutes(60, 3 * 24 * 60), &partner_actor, |t, now| {
             t.comment("Work done on our side.", Visibility::Public, false, now).map_err(|e| e.to_string())

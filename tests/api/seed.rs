@@ -7,16 +7,30 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use steward::seed::{seed, SeedOptions};
 
-on_both_backends!(seeding_fills_the_database_with_varied_data_and_repeats_with_the_same_seed);
+on_both_backends!(
+    seeding_fills_the_database_with_a_year_of_varied_data_and_repeats_with_the_same_seed,
+    the_quick_bench_measures_every_row_against_the_real_server
+);
 
 fn options() -> SeedOptions {
-    SeedOptions { tickets: 30, events_per_ticket: 3, seed: 7, concurrency: 8, progress_every: 10 }
+    // A fixed end of the generated year: two runs see the same lives.
+    let until = steward::domain::time::Timestamp::now();
+    SeedOptions { tickets: 150, events_per_ticket: 3, seed: 7, batch: 40, until: Some(until), ..SeedOptions::default() }
 }
 
 async fn tickets(app: &TestApp) -> Vec<Value> {
-    let r = app.get("/api/v1/tickets?limit=200").await;
-    assert_eq!(r.status(), StatusCode::OK);
-    body(r).await["items"].as_array().unwrap().clone()
+    let mut all = Vec::new();
+    let mut next = String::new();
+    loop {
+        let r = app.get(&format!("/api/v1/tickets?limit=200{next}")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = body(r).await;
+        all.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => next = format!("&cursor={cursor}"),
+            None => return all,
+        }
+    }
 }
 
 fn count_by(tickets: &[Value], field: &str) -> BTreeMap<String, usize> {
@@ -27,44 +41,106 @@ fn count_by(tickets: &[Value], field: &str) -> BTreeMap<String, usize> {
     counts
 }
 
-async fn seeding_fills_the_database_with_varied_data_and_repeats_with_the_same_seed(app: TestApp) {
-    let report = seed(&app.services, options()).await.expect("seeded");
-    assert_eq!(report.tickets, 30);
+async fn seeding_fills_the_database_with_a_year_of_varied_data_and_repeats_with_the_same_seed(app: TestApp) {
+    let options = options();
+    let report = seed(&app.services, options.clone()).await.expect("seeded");
+    assert_eq!(report.tickets, 150);
     assert!(report.transitions > 0 && report.comments > 0 && report.reviews > 0 && report.surveys_answered > 0, "{report:?}");
+    assert!(report.delegations > 0 && report.sla_alerts > 0 && report.training_records > 0, "{report:?}");
+    assert_eq!((report.staff, report.partners), (30, 6));
 
     let all = tickets(&app).await;
-    assert_eq!(all.len(), 30);
+    assert_eq!(all.len(), 150);
     let statuses = count_by(&all, "status");
     let stages = count_by(&all, "stage");
-    assert!(statuses.len() >= 3, "{statuses:?}");
-    assert!(stages.len() >= 4, "{stages:?}");
-    assert!(statuses.contains_key("waiting_customer") || statuses.contains_key("waiting_partner"), "{statuses:?}");
-    assert!(all.iter().any(|t| !t["resolved_at"].is_null()), "some tickets are resolved");
+    assert!(statuses.len() >= 4, "every status: {statuses:?}");
+    assert!(stages.len() >= 5, "{stages:?}");
+    // Across a year, newest first: the listing's order is creation order.
+    let created: Vec<&str> = all.iter().map(|t| t["created_at"].as_str().unwrap()).collect();
+    assert!(created.windows(2).all(|w| w[0] >= w[1]), "ids follow the backdated creation times");
+    let oldest = steward::domain::time::Timestamp::parse("created_at", created.last().unwrap()).unwrap();
+    assert!(options.until.unwrap().as_millis() - oldest.as_millis() > 200 * 86_400_000, "spread over the year");
 
+    // Every timeline is gapless and ordered, and holds what the API would have written.
     let mut kinds = BTreeMap::<String, usize>::new();
-    for t in &all {
+    for t in all.iter().take(60) {
         let id = t["id"].as_str().unwrap();
-        let events = body(app.get(&format!("/api/v1/tickets/{id}/events?limit=200")).await).await;
-        for e in events["items"].as_array().unwrap() {
+        let events = app.events(id).await;
+        let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "ticket {id}");
+        let times: Vec<&str> = events.iter().map(|e| e["at"].as_str().unwrap()).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "ticket {id}: {times:?}");
+        for e in &events {
             *kinds.entry(e["kind"].as_str().unwrap().to_owned()).or_default() += 1;
         }
     }
-    for kind in ["created", "stage_changed", "comment_added", "reviewed", "survey_issued", "csat_received"] {
+    for kind in ["created", "stage_changed", "comment_added", "reviewed", "survey_issued", "csat_received", "sla_breached"] {
         assert!(kinds.contains_key(kind), "no `{kind}` event: {kinds:?}");
     }
 
-    // The same seed in a fresh database gives the same distribution.
+    // Seeded tickets are ordinary tickets: the API works on them where they stand.
+    let open = all.iter().find(|t| t["status"] == "open" && t["stage"] == "consultation").expect("an open ticket in consultation");
+    let id = open["id"].as_str().unwrap();
+    let before = app.events(id).await.len();
+    assert_eq!(app.transition(id, "needs_analysis").await.status(), StatusCode::OK);
+    assert_eq!(app.events(id).await.last().unwrap()["seq"].as_i64().unwrap(), before as i64 + 1);
+    let sla = body(app.get(&format!("/api/v1/tickets/{id}/sla")).await).await;
+    assert!(!sla["clocks"].as_array().unwrap().is_empty(), "{sla}");
+    let partners = body(app.get("/api/v1/partners").await).await;
+    assert_eq!(partners["items"].as_array().map_or_else(|| partners.as_array().unwrap().len(), Vec::len), 6);
+    let kpis = body(app.get("/api/v1/kpis?window=365d").await).await;
+    assert!(kpis.to_string().contains("resolution"), "{kpis}");
+
+    // The same seed in a fresh database gives the same data.
     let again = TestApp::spawn(app.backend).await.expect("the backend that ran the first half");
-    let second = seed(&again.services, options()).await.expect("seeded again");
+    let second = seed(&again.services, options.clone()).await.expect("seeded again");
     assert_eq!(second, report);
     let all_again = tickets(&again).await;
     assert_eq!(count_by(&all_again, "status"), statuses);
     assert_eq!(count_by(&all_again, "stage"), stages);
 
-    // Seeding the same database again adds tickets and reuses the seeded staff.
-    let more = seed(&again.services, SeedOptions { tickets: 5, ..options() }).await.expect("seeded on top");
-    assert_eq!((more.staff, more.tickets), (0, 5));
-    assert_eq!(tickets(&again).await.len(), 35);
+    // Seeding on top continues the sequence and reuses the reference data.
+    let more = seed(&again.services, SeedOptions { tickets: 5, first: 150, ..options }).await.expect("seeded on top");
+    assert_eq!((more.staff, more.partners, more.courses, more.tickets), (0, 0, 0, 5));
+    assert_eq!(tickets(&again).await.len(), 155);
+}
+
+async fn the_quick_bench_measures_every_row_against_the_real_server(app: TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let url = app.database_url.clone();
+    let args = ["bench", "--quick", "--json", json.to_str().unwrap()].map(String::from);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
+            .args(args)
+            .env_remove("STEWARD_CONFIG")
+            .env("STEWARD_LOG_LEVEL", "error")
+            .env("STEWARD_DATABASE_URL", url)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("steward runs")
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    let backend = if app.backend == crate::helpers::Backend::Sqlite { "sqlite" } else { "postgres" };
+    assert!(stdout.contains(&format!("Backend: **{backend}**")), "{stdout}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["tickets"], 300);
+    let rows = report["rows"].as_array().unwrap();
+    for id in ["seed", "P1", "P2", "P3", "P4", "P5", "P6", "P7"] {
+        assert!(rows.iter().any(|r| r["id"] == id), "no {id} row: {stdout}");
+        assert!(stdout.contains(&format!("| {id} |")), "{stdout}");
+    }
+    // Every measured row carries numbers; the breach probes were all seen.
+    for row in rows.iter().filter(|r| r["samples"].as_u64() > Some(0) && r["id"] != "seed" && r["id"] != "P7") {
+        assert!(row["p50_ms"].as_f64().is_some() || row["per_second"].as_f64().is_some(), "{row}");
+    }
+    let delay = rows.iter().find(|r| r["id"] == "P6" && r["what"].as_str().unwrap().contains("delay")).unwrap();
+    assert_eq!(delay["samples"], 2);
+    let memory = rows.iter().find(|r| r["id"] == "P7").unwrap();
+    assert!(memory["value"].as_str().unwrap().contains("MB"), "{memory}");
 }
 
 #[test]
@@ -83,25 +159,4 @@ fn the_seed_command_fills_a_database_and_reports_progress() {
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("seeded 12 tickets"), "{stdout}");
     assert!(stderr.contains("seed: 12/12 tickets"), "{stderr}");
-}
-
-#[test]
-fn the_quick_bench_prints_a_table_and_writes_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/bench.db", dir.path().display());
-    let json = dir.path().join("bench.json");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
-        .args(["bench", "--quick", "--json", json.to_str().unwrap()])
-        .env_remove("STEWARD_CONFIG")
-        .env("STEWARD_LOG_LEVEL", "warn")
-        .env("STEWARD_DATABASE_URL", &url)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("steward runs");
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains("| P2 |") && stdout.contains("| seed |") && stdout.contains("Backend: sqlite"), "{stdout}");
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(report["tickets"], 40);
-    assert_eq!(report["rows"][1]["id"], "P2");
 }

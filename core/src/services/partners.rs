@@ -84,7 +84,13 @@ impl Services {
 
     /// The change that hands `t` to `partner` (which takes work) at `now`, with the partner's
     /// OLA due times on the contract's calendar.
-    pub(crate) fn plan_delegation(&self, t: &Ticket, partner: &Partner, note: Option<String>, now: Timestamp) -> Result<Change, ServiceError> {
+    pub(crate) fn plan_delegation(
+        &self,
+        t: &Ticket,
+        partner: &Partner,
+        note: Option<String>,
+        now: Timestamp,
+    ) -> Result<Change, ServiceError> {
         if t.is_done() {
             return Err(ValidationError::field("status", format!("the ticket is {}; only open work can be delegated", t.status)).into());
         }

@@ -241,7 +241,14 @@ impl Services {
 
     /// What a rule's change of `before` becomes once the SLA engine and the survey rule have
     /// had their say: the change storage commits.
-    pub(crate) fn settle_change(&self, before: &Ticket, change: Change, clocks: &[TicketClock], catalog: &SlaCatalog, now: Timestamp) -> Change {
+    pub(crate) fn settle_change(
+        &self,
+        before: &Ticket,
+        change: Change,
+        clocks: &[TicketClock],
+        catalog: &SlaCatalog,
+        now: Timestamp,
+    ) -> Change {
         let change = self.plan_change(before, change, clocks, catalog, now);
         self.with_survey(before, change)
     }

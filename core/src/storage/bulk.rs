@@ -21,11 +21,12 @@ impl Store {
         match self.backend {
             Backend::Sqlite => {
                 let mut tx = self.begin_write().await?;
-                let last: i64 =
-                    sqlx::query_scalar("UPDATE ticket_number_counter SET last_number = last_number + $1 WHERE id = 1 RETURNING last_number")
-                        .bind(i64::from(count))
-                        .fetch_one(&mut *tx)
-                        .await?;
+                let last: i64 = sqlx::query_scalar(
+                    "UPDATE ticket_number_counter SET last_number = last_number + $1 WHERE id = 1 RETURNING last_number",
+                )
+                .bind(i64::from(count))
+                .fetch_one(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 Ok((last - i64::from(count) + 1..=last).collect())
             }

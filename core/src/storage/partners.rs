@@ -13,7 +13,8 @@ use sqlx::{Any, Transaction};
 const PARTNER_COLUMNS: &str = "id, name, kind, contact, status, categories, contract_start, contract_end, \
      ola_first_response_secs, ola_resolution_secs, contract_calendar, created_at, updated_at";
 
-pub(super) const DELEGATION_COLUMNS: &str = "id, ticket_id, partner_id, note, delegated_at, first_response_due_at, resolution_due_at, withdrawn_at";
+pub(super) const DELEGATION_COLUMNS: &str =
+    "id, ticket_id, partner_id, note, delegated_at, first_response_due_at, resolution_due_at, withdrawn_at";
 
 fn secs(row: &AnyRow, name: &str) -> Result<Option<TargetDuration>, StoreError> {
     col::<Option<i64>>(row, name)?.map(|s| u64::try_from(s).map(TargetDuration::from_seconds).map_err(corrupt)).transpose()

@@ -107,6 +107,11 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Clocks not yet stopped (running or paused).
+    pub async fn running_clock_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sla_clocks WHERE stopped_at IS NULL").fetch_one(self.pool()).await?)
+    }
+
     pub async fn ticket_clocks(&self, ticket: TicketId) -> Result<Vec<TicketClock>, StoreError> {
         let rows = sqlx::query(&format!("SELECT {CLOCK_COLUMNS} FROM sla_clocks WHERE ticket_id = $1 ORDER BY id"))
             .bind(ticket.to_string())
