@@ -130,3 +130,85 @@ impl TicketHistory {
         self.surveys.iter().rev().find(|s| s.answered_at.is_none()).map(|s| s.token.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ticket::{Channel, Kind, Priority, TicketDraft, TicketRules, Visibility};
+    use crate::domain::{event::ActorKind, feedback::Survey, process::ProcessRegistry};
+
+    const T0: Timestamp = Timestamp::from_millis(1_767_225_600_000);
+
+    fn opened() -> (TicketHistory, Arc<Actor>) {
+        let registry = ProcessRegistry::builtin();
+        let tiers = vec!["standard".to_owned()];
+        let rules = TicketRules { tiers: &tiers, default_process: "general", processes: &registry };
+        let draft = TicketDraft {
+            title: "Printer on fire".into(),
+            description: None,
+            kind: Kind::Incident,
+            channel: Channel::Phone,
+            priority: Priority::High,
+            customer_name: "ACME".into(),
+            customer_contact: None,
+            customer_tier: None,
+            process: None,
+            assignee: None,
+            tags: vec![],
+            custom_fields: None,
+            origin_ticket_id: None,
+        };
+        let actor = Arc::new(Actor { kind: ActorKind::System, token_id: None, staff_id: None, name: "test".into() });
+        (TicketHistory::open(Ticket::open(draft, &rules, T0).unwrap(), &actor).unwrap(), actor)
+    }
+
+    #[test]
+    fn changes_append_to_the_timeline_at_their_instant_and_replace_the_ticket() {
+        let (mut history, actor) = opened();
+        assert_eq!(history.events.len(), 1);
+        let at = T0.plus_millis(60_000);
+        let change = history.ticket.comment("On it", Visibility::Public, false, at).unwrap();
+        let version = change.ticket.version;
+        history.apply(change, &actor, at).unwrap();
+        assert_eq!(history.events.len(), 2);
+        assert_eq!(history.events[1].at, at);
+        assert_eq!(history.ticket.version, version);
+    }
+
+    #[test]
+    fn side_records_follow_the_rules_storage_enforces() {
+        let (mut history, actor) = opened();
+        let at = T0.plus_millis(1000);
+        let survey = Survey::issue(history.ticket.id, at, 86_400_000);
+        let token = survey.token.clone();
+        let mut change = history.ticket.record(vec![], at);
+        change.side.push(SideWrite::IssueSurvey(survey));
+        history.apply(change, &actor, at).unwrap();
+        assert_eq!(history.open_survey(), Some(token.as_str()));
+
+        let answer = |token: &str| {
+            let mut change = Change::new(history.ticket.clone(), vec![]);
+            change.side.push(SideWrite::AnswerSurvey { token: token.to_owned(), score: 5, comment: None, at });
+            change
+        };
+        let (first, second) = (answer(&token), answer(&token));
+        history.apply(first, &actor, at).unwrap();
+        assert_eq!(history.surveys[0].score, Some(5));
+        assert_eq!(history.apply(second, &actor, at), Err(HistoryError::NoOpenSurvey(token)));
+        assert_eq!(history.open_survey(), None);
+
+        let withdraw = Change {
+            side: vec![SideWrite::WithdrawDelegation { ticket_id: history.ticket.id, at }],
+            ..Change::new(history.ticket.clone(), vec![])
+        };
+        assert_eq!(history.apply(withdraw, &actor, at), Err(HistoryError::NoActiveDelegation));
+        let elsewhere = crate::domain::ids::TicketId::new_at(at);
+        let on_other = Change {
+            side: vec![SideWrite::EventOnTicket(elsewhere, EventData::FollowUpCreated { ticket_id: elsewhere, number: String::new() })],
+            ..Change::new(history.ticket.clone(), vec![])
+        };
+        let events_before = history.events.len();
+        assert_eq!(history.apply(on_other, &actor, at), Err(HistoryError::EventOnOtherTicket(elsewhere)));
+        assert_eq!(history.events.len(), events_before, "a refused change applies nothing");
+    }
+}
