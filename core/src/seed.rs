@@ -12,6 +12,7 @@
 //! "until" instant, so the same seed gives the same data whatever the batch size.
 
 use crate::domain::auth::Role;
+use crate::domain::clock::ClockKind;
 use crate::domain::duration::TargetDuration;
 use crate::domain::event::{Actor, ActorKind};
 use crate::domain::feedback::{ChecklistItem, Review, ReviewOutcome};
@@ -131,6 +132,11 @@ impl Rng {
     /// A number in `0..n` (`n > 0`).
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
+    }
+
+    /// A number in `0.0..1.0`.
+    fn fraction(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// True with probability `percent`/100.
@@ -395,6 +401,10 @@ struct Life<'a> {
     catalog: Arc<crate::domain::sla_engine::SlaCatalog>,
     history: TicketHistory,
     system: Arc<Actor>,
+    /// The typical time one piece of work takes on this ticket, and whether the ticket is
+    /// one of the late ones (its work takes longer than its SLA allows).
+    pace_ms: i64,
+    late: bool,
     now: Timestamp,
     until: Timestamp,
     report: &'a mut SeedReport,
@@ -453,7 +463,17 @@ impl<'a> Life<'a> {
         let history = TicketHistory::open(change, &agent).map_err(|e| e.to_string())?;
         *report.by_process.entry(process.key.clone()).or_default() += 1;
         report.tickets += 1;
-        let mut life = Life { services, catalog: services.sla_catalog(), history, system: cast.system.clone(), now: opened, until, report };
+        let mut life = Life {
+            services,
+            catalog: services.sla_catalog(),
+            history,
+            system: cast.system.clone(),
+            pace_ms: 0,
+            late: rng.chance(12),
+            now: opened,
+            until,
+            report,
+        };
         life.live(&mut rng, cast, options, &process, &path, fate, resolving, cancelling, &agent);
         life.sweep_until(until);
         life.report.events += life.history.events.len() as u64;
@@ -474,24 +494,35 @@ impl<'a> Life<'a> {
         cancelling: Option<&str>,
         agent: &Arc<Actor>,
     ) {
-        // First response: usually within the hour, sometimes (breaching) much later.
-        let delay = if rng.chance(85) { rng.minutes(1, 60) } else { rng.minutes(60, 3 * 24 * 60) };
+        // The work is paced to fit the resolution target (the late tickets' does not).
+        let comments = rng.below(options.events_per_ticket + 1);
+        let moves = match fate {
+            Fate::Stalls(n) => n,
+            Fate::Cancelled => 1,
+            Fate::Resolved => path.len(),
+        };
+        let target = |kind| self.history.clocks.iter().find(|c| c.clock.kind == kind).map(|c| c.clock.target_ms);
+        let budget = target(ClockKind::Resolution).unwrap_or(3 * DAY_MS);
+        self.pace_ms = budget / (comments as i64 + moves as i64 + 3);
+        // First response, within its target unless the ticket is a late one.
+        let first_response = target(ClockKind::FirstResponse).unwrap_or(3_600_000);
+        let delay = self.scaled(rng, first_response);
         if !self.step(delay, agent, |t, now| t.comment("Thanks, we are on it.", Visibility::Public, false, now).map_err(|e| e.to_string()))
         {
             return;
         }
         self.report.comments += 1;
-        for _ in 0..rng.below(options.events_per_ticket + 1) {
+        for _ in 0..comments {
             let visibility = *rng.pick(&[Visibility::Public, Visibility::Internal]);
             let body = *rng.pick(COMMENTS);
-            if !self.step(rng.minutes(5, 8 * 60), agent, |t, now| t.comment(body, visibility, false, now).map_err(|e| e.to_string())) {
+            if !self.step(self.work(rng), agent, |t, now| t.comment(body, visibility, false, now).map_err(|e| e.to_string())) {
                 return;
             }
             self.report.comments += 1;
         }
         if fate == Fate::Cancelled {
             if let Some(to) = cancelling {
-                if self.step(rng.minutes(30, 2 * 24 * 60), agent, |t, now| {
+                if self.step(self.work(rng), agent, |t, now| {
                     t.transition(process, to, Some("no longer needed".into()), now).map_err(|e| e.to_string())
                 }) {
                     self.report.transitions += 1;
@@ -499,11 +530,7 @@ impl<'a> Life<'a> {
             }
             return;
         }
-        let moves = match fate {
-            Fate::Stalls(n) => n,
-            _ => path.len() - 1,
-        };
-        for (from, to) in path.iter().zip(path.iter().skip(1)).take(moves) {
+        for (from, to) in path.iter().zip(path.iter().skip(1)).take(moves.min(path.len() - 1)) {
             // A stage is worked on for a while; some wait on the customer or a partner meanwhile.
             if rng.chance(10) && !self.wait(rng, agent, true) {
                 return;
@@ -522,7 +549,7 @@ impl<'a> Life<'a> {
                     return;
                 }
             }
-            if !self.step(rng.minutes(60, 2 * 24 * 60), agent, |t, now| t.transition(process, to, None, now).map_err(|e| e.to_string())) {
+            if !self.step(self.work(rng), agent, |t, now| t.transition(process, to, None, now).map_err(|e| e.to_string())) {
                 return;
             }
             self.report.transitions += 1;
@@ -550,14 +577,12 @@ impl<'a> Life<'a> {
                 let services = self.services;
                 let rules = services.rules();
                 let patch = TicketPatch { status: Some(Status::Resolved), ..TicketPatch::default() };
-                if !self.step(rng.minutes(30, 8 * 60), agent, |t, now| t.apply_patch(patch, &rules, now).map_err(|e| e.to_string())) {
+                if !self.step(self.work(rng), agent, |t, now| t.apply_patch(patch, &rules, now).map_err(|e| e.to_string())) {
                     return;
                 }
                 self.report.status_changes += 1;
             }
-            if !self.step(rng.minutes(30, 24 * 60), agent, |t, now| {
-                t.transition(process, to, Some("done".into()), now).map_err(|e| e.to_string())
-            }) {
+            if !self.step(self.work(rng), agent, |t, now| t.transition(process, to, Some("done".into()), now).map_err(|e| e.to_string())) {
                 return;
             }
             self.report.transitions += 1;
@@ -573,6 +598,18 @@ impl<'a> Life<'a> {
                 }
             }
         }
+    }
+
+    /// How long one piece of work takes: a share of the pace.
+    fn work(&self, rng: &mut Rng) -> i64 {
+        self.scaled(rng, self.pace_ms)
+    }
+
+    /// A duration for something allowed `allowed_ms`: within it (mostly well within), or for
+    /// a late ticket, past it.
+    fn scaled(&self, rng: &mut Rng, allowed_ms: i64) -> i64 {
+        let share = if self.late { 0.8 + 1.5 * rng.fraction() } else { 0.05 + 0.9 * rng.fraction() * rng.fraction() };
+        ((allowed_ms as f64 * share) as i64).max(1000)
     }
 
     /// Advances the clock by `delay` and applies `rule` there, as the services would: the
@@ -648,7 +685,7 @@ impl<'a> Life<'a> {
         }
         let partner = *rng.pick(&takers);
         let services = self.services;
-        if !self.step(rng.minutes(10, 4 * 60), agent, |t, now| {
+        if !self.step(self.work(rng), agent, |t, now| {
             services.plan_delegation(t, partner, Some("Seeded delegation.".into()), now).map_err(|e| e.to_string())
         }) {
             return false;
@@ -664,7 +701,7 @@ impl<'a> Life<'a> {
         // The partner reports back; the agent takes the ticket back up.
         self.step(rng.minutes(60, 3 * 24 * 60), &partner_actor, |t, now| {
             t.comment("Work done on our side.", Visibility::Public, false, now).map_err(|e| e.to_string())
-        }) && self.step(rng.minutes(10, 8 * 60), agent, |t, now| {
+        }) && self.step(self.work(rng), agent, |t, now| {
             let patch = TicketPatch { status: Some(Status::Open), ..TicketPatch::default() };
             t.apply_patch(patch, &rules, now).map_err(|e| e.to_string())
         })
@@ -678,7 +715,7 @@ impl<'a> Life<'a> {
             let passed = *outcome == ReviewOutcome::Pass;
             let (score, item) = if passed { (80 + rng.below(21) as i64, true) } else { (30 + rng.below(30) as i64, false) };
             let name = reviewer.name.clone();
-            let recorded = self.step(rng.minutes(30, 24 * 60), &reviewer, |t, now| {
+            let recorded = self.step(self.work(rng), &reviewer, |t, now| {
                 let checklist = vec![ChecklistItem { item: "work matches the request".into(), passed: item }];
                 let review = Review::new(t.id, &t.stage, *outcome, score, checklist, None, &name, now).map_err(|e| e.to_string())?;
                 Ok(t.record_review(review, now))

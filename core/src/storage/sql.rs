@@ -108,10 +108,13 @@ pub(crate) fn bind_cells<'q>(mut query: Query<'q, Any, AnyArguments<'q>>, cells:
     query
 }
 
-/// Parameters per statement: below SQLite's limit (32 766) and PostgreSQL's (65 535).
-const MAX_PARAMETERS: usize = 30_000;
+/// Parameters per statement. sqlx's SQLite driver looks each parameter's name up among all of
+/// the statement's, so binding costs grow with the square of the count: keep SQLite
+/// statements short. PostgreSQL binds by position; its limit is 65 535.
+const MAX_PARAMETERS_SQLITE: usize = 150;
+const MAX_PARAMETERS_POSTGRES: usize = 20_000;
 /// Rows per statement, however narrow: longer statements stop paying off.
-const MAX_ROWS: usize = 500;
+const MAX_ROWS: usize = 1_000;
 
 /// `VALUES ($1, $2), ($3, $4), …` for `rows` rows of `columns` values.
 fn values_list(rows: usize, columns: usize) -> String {
@@ -142,7 +145,11 @@ pub(crate) async fn insert_rows(
     suffix: &str,
 ) -> Result<u64, StoreError> {
     let Some(width) = rows.first().map(Vec::len) else { return Ok(0) };
-    let per_statement = (MAX_PARAMETERS / width).clamp(1, MAX_ROWS);
+    let max_parameters = match tx.backend_name() {
+        "PostgreSQL" => MAX_PARAMETERS_POSTGRES,
+        _ => MAX_PARAMETERS_SQLITE,
+    };
+    let per_statement = (max_parameters / width).clamp(1, MAX_ROWS);
     let mut affected = 0;
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
