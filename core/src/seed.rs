@@ -431,8 +431,11 @@ impl<'a> Life<'a> {
             80..=87 => Fate::Cancelled,
             _ => Fate::Stalls(rng.below(path.len() as u64) as usize),
         };
-        // Spread over the year; a life that runs into "until" stops there, open.
-        let opened = until.plus_millis(-(rng.below(YEAR_MS as u64) as i64));
+        // Tickets arrive in index order across the year (so rows are mostly appended to the
+        // id-ordered indexes); a life that runs into "until" stops there, open.
+        let end = (options.first + options.tickets).max(1) as f64;
+        let arrival = ((index as f64 + rng.fraction()) / end * YEAR_MS as f64) as i64;
+        let opened = until.plus_millis(arrival - YEAR_MS);
         let agent = rng.pick(&cast.agents).clone();
         let assignee = (rng.chance(70) && !cast.assignable.is_empty()).then(|| rng.pick(&cast.assignable).id);
         let mut custom_fields = serde_json::Map::new();

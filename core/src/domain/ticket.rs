@@ -98,6 +98,9 @@ pub struct Ticket {
     pub origin_ticket_id: Option<TicketId>,
     /// The stage whose latest quality review passed; cleared when the ticket changes stage.
     pub review_passed_stage: Option<String>,
+    /// Public replies to the customer from staff or partners (first-contact resolution counts
+    /// them).
+    pub staff_replies: u32,
     /// Increases by one with every change; the ETag clients send back in If-Match.
     pub version: i64,
 }
@@ -400,6 +403,7 @@ impl Ticket {
             reopen_count: 0,
             origin_ticket_id: draft.origin_ticket_id,
             review_passed_stage: None,
+            staff_replies: 0,
             version: 1,
         };
         let mut events = vec![EventData::Created {
@@ -593,6 +597,9 @@ impl Ticket {
         if first_response {
             next.first_response_at = Some(now);
         }
+        if !from_customer && visibility == Visibility::Public {
+            next.staff_replies += 1;
+        }
         let events = vec![EventData::CommentAdded { body: body.to_owned(), visibility, first_response, from_customer }];
         Ok(next.finish(events, now))
     }
@@ -715,6 +722,17 @@ mod tests {
         let r = registry();
         let t = tiers();
         f(&TicketRules { tiers: &t, default_process: "general", processes: &r })
+    }
+
+    #[test]
+    fn only_public_replies_from_staff_count_as_replies() {
+        let t = open();
+        let t = t.comment("note to self", Visibility::Internal, false, T0).unwrap().ticket;
+        let t = t.comment("any news?", Visibility::Public, true, T0).unwrap().ticket;
+        assert_eq!(t.staff_replies, 0);
+        let t = t.comment("on our way", Visibility::Public, false, T0).unwrap().ticket;
+        let t = t.comment("fixed", Visibility::Public, false, T0).unwrap().ticket;
+        assert_eq!(t.staff_replies, 2);
     }
 
     #[test]

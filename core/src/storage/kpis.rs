@@ -59,9 +59,6 @@ fn conditions(filter: &KpiFilter, with_period: bool) -> Conditions {
     c
 }
 
-const PUBLIC_STAFF_REPLIES: &str = "(SELECT COUNT(*) FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'comment_added' \
-     AND e.data LIKE '%\"visibility\":\"public\"%' AND e.data NOT LIKE '%\"from_customer\":true%')";
-
 impl Store {
     /// Everything the built-in KPIs need, in a handful of aggregate statements.
     pub async fn kpi_inputs(&self, filter: &KpiFilter) -> Result<KpiInputs, StoreError> {
@@ -73,7 +70,7 @@ impl Store {
              CAST(COALESCE(SUM(CASE WHEN t.resolved_at IS NOT NULL OR t.reopen_count > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS resolved_once, \
              CAST(COALESCE(SUM(CASE WHEN t.reopen_count > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS reopened, \
              CAST(COALESCE(SUM(CASE WHEN t.kind = 'complaint' THEN 1 ELSE 0 END), 0) AS BIGINT) AS complaints, \
-             CAST(COALESCE(SUM(CASE WHEN t.resolved_at IS NOT NULL AND t.reopen_count = 0 AND {PUBLIC_STAFF_REPLIES} <= 1 \
+             CAST(COALESCE(SUM(CASE WHEN t.resolved_at IS NOT NULL AND t.reopen_count = 0 AND t.staff_replies <= 1 \
                   THEN 1 ELSE 0 END), 0) AS BIGINT) AS fcr \
              FROM tickets t {}",
             c.where_sql()

@@ -75,6 +75,7 @@ impl Backend {
                 (3, "webhooks", include_str!("../../migrations/sqlite/0003_webhooks.sql")),
                 (4, "partners and training", include_str!("../../migrations/sqlite/0004_partners_training.sql")),
                 (5, "kpis", include_str!("../../migrations/sqlite/0005_kpis.sql")),
+                (6, "staff replies", include_str!("../../migrations/sqlite/0006_staff_replies.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../../migrations/postgres/0001_foundation.sql")),
@@ -82,6 +83,7 @@ impl Backend {
                 (3, "webhooks", include_str!("../../migrations/postgres/0003_webhooks.sql")),
                 (4, "partners and training", include_str!("../../migrations/postgres/0004_partners_training.sql")),
                 (5, "kpis", include_str!("../../migrations/postgres/0005_kpis.sql")),
+                (6, "staff replies", include_str!("../../migrations/postgres/0006_staff_replies.sql")),
             ],
         }
     }

@@ -13,7 +13,7 @@ use sqlx::{Any, Transaction};
 const TICKET_COLUMNS: &str = "id, number, title, description, kind, channel, priority, customer_name, \
      customer_contact, customer_tier, process, process_version, stage, status, assignee_id, tags, \
      custom_fields, created_at, updated_at, first_response_at, resolved_at, closed_at, reopen_count, origin_ticket_id, \
-     review_passed_stage, version";
+     review_passed_stage, staff_replies, version";
 
 /// A response remembered under an Idempotency-Key, replayed verbatim for the same request.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +72,7 @@ fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
         reopen_count: u32::try_from(col::<i64>(row, "reopen_count")?).map_err(corrupt)?,
         origin_ticket_id: origin.map(|o| TicketId::parse("origin_ticket_id", &o)).transpose().map_err(corrupt)?,
         review_passed_stage: col(row, "review_passed_stage")?,
+        staff_replies: u32::try_from(col::<i64>(row, "staff_replies")?).map_err(|_| corrupt("staff_replies out of range"))?,
         version: col(row, "version")?,
     })
 }
@@ -181,7 +182,7 @@ impl Store {
              priority = $8, customer_name = $9, customer_contact = $10, customer_tier = $11, stage = $12, \
              status = $13, assignee_id = $14, tags = $15, custom_fields = $16, updated_at = $17, \
              first_response_at = $18, resolved_at = $19, closed_at = $20, reopen_count = $21, \
-             review_passed_stage = $22, version = $23 WHERE id = $1 AND version = $2",
+             review_passed_stage = $22, version = $23, staff_replies = $24 WHERE id = $1 AND version = $2",
         )
         .bind(t.id.to_string())
         .bind(current.version);
@@ -349,7 +350,7 @@ impl Store {
 pub(super) const TICKET_INSERT_COLUMNS: &str = "id, number, process, process_version, created_at, origin_ticket_id, \
      title, title_search, description, kind, channel, priority, customer_name, customer_contact, customer_tier, \
      stage, status, assignee_id, tags, custom_fields, updated_at, first_response_at, resolved_at, closed_at, \
-     reopen_count, review_passed_stage, version";
+     reopen_count, review_passed_stage, version, staff_replies";
 
 /// A new ticket row: the fields fixed at creation, then [`ticket_state_cells`].
 pub(super) fn ticket_row(t: &Ticket) -> Vec<Cell> {
@@ -390,6 +391,7 @@ fn ticket_state_cells(t: &Ticket) -> Vec<Cell> {
         i64::from(t.reopen_count).into(),
         t.review_passed_stage.clone().into(),
         t.version.into(),
+        i64::from(t.staff_replies).into(),
     ]
 }
 
