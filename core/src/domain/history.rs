@@ -134,32 +134,15 @@ impl TicketHistory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ticket::{Channel, Kind, Priority, TicketDraft, TicketRules, Visibility};
-    use crate::domain::{event::ActorKind, feedback::Survey, process::ProcessRegistry};
-
-    const T0: Timestamp = Timestamp::from_millis(1_767_225_600_000);
+    use crate::domain::event::ActorKind;
+    use crate::domain::feedback::Survey;
+    use crate::domain::ticket::tests::{draft, with_rules, T0};
+    use crate::domain::ticket::Visibility;
 
     fn opened() -> (TicketHistory, Arc<Actor>) {
-        let registry = ProcessRegistry::builtin();
-        let tiers = vec!["standard".to_owned()];
-        let rules = TicketRules { tiers: &tiers, default_process: "general", processes: &registry };
-        let draft = TicketDraft {
-            title: "Printer on fire".into(),
-            description: None,
-            kind: Kind::Incident,
-            channel: Channel::Phone,
-            priority: Priority::High,
-            customer_name: "ACME".into(),
-            customer_contact: None,
-            customer_tier: None,
-            process: None,
-            assignee: None,
-            tags: vec![],
-            custom_fields: None,
-            origin_ticket_id: None,
-        };
         let actor = Arc::new(Actor { kind: ActorKind::System, token_id: None, staff_id: None, name: "test".into() });
-        (TicketHistory::open(Ticket::open(draft, &rules, T0).unwrap(), &actor).unwrap(), actor)
+        let change = with_rules(|rules| Ticket::open(draft(), rules, T0)).unwrap();
+        (TicketHistory::open(change, &actor).unwrap(), actor)
     }
 
     #[test]

@@ -679,19 +679,19 @@ impl Ticket {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::process::ProcessRegistry;
 
-    fn registry() -> ProcessRegistry {
+    pub(crate) fn registry() -> ProcessRegistry {
         ProcessRegistry::builtin()
     }
 
-    fn tiers() -> Vec<String> {
+    pub(crate) fn tiers() -> Vec<String> {
         vec!["standard".into(), "priority".into(), "vip".into()]
     }
 
-    fn draft() -> TicketDraft {
+    pub(crate) fn draft() -> TicketDraft {
         TicketDraft {
             title: "  Printer on fire ".into(),
             description: None,
@@ -709,16 +709,16 @@ mod tests {
         }
     }
 
-    const T0: Timestamp = Timestamp::from_millis(1_767_225_600_000);
+    pub(crate) const T0: Timestamp = Timestamp::from_millis(1_767_225_600_000);
 
-    fn open() -> Ticket {
+    pub(crate) fn open() -> Ticket {
         let r = registry();
         let t = tiers();
         let rules = TicketRules { tiers: &t, default_process: "general", processes: &r };
         Ticket::open(draft(), &rules, T0).unwrap().ticket
     }
 
-    fn with_rules<R>(f: impl FnOnce(&TicketRules<'_>) -> R) -> R {
+    pub(crate) fn with_rules<R>(f: impl FnOnce(&TicketRules<'_>) -> R) -> R {
         let r = registry();
         let t = tiers();
         f(&TicketRules { tiers: &t, default_process: "general", processes: &r })

@@ -225,20 +225,6 @@ impl Services {
         change.with_sla(plan)
     }
 
-    /// Clocks after a change of an existing ticket.
-    pub(super) fn plan_change(
-        &self,
-        before: &Ticket,
-        change: Change,
-        clocks: &[TicketClock],
-        catalog: &SlaCatalog,
-        now: Timestamp,
-    ) -> Change {
-        let process = self.processes.get(&change.ticket.process).map(AsRef::as_ref);
-        let plan = sla_engine::reconcile(Some(before), &change.ticket, &change.events, process, clocks, catalog, now);
-        change.with_sla(plan)
-    }
-
     /// What a rule's change of `before` becomes once the SLA engine and the survey rule have
     /// had their say: the change storage commits.
     pub(crate) fn settle_change(
@@ -249,8 +235,9 @@ impl Services {
         catalog: &SlaCatalog,
         now: Timestamp,
     ) -> Change {
-        let change = self.plan_change(before, change, clocks, catalog, now);
-        self.with_survey(before, change)
+        let process = self.processes.get(&change.ticket.process).map(AsRef::as_ref);
+        let plan = sla_engine::reconcile(Some(before), &change.ticket, &change.events, process, clocks, catalog, now);
+        self.with_survey(before, change.with_sla(plan))
     }
 
     /// What the sweeper records for a ticket whose clocks are due by `now`.
