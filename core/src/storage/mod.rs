@@ -151,6 +151,11 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where write transactions begin. On SQLite a pool of one connection: writers queue for
+    /// it in order instead of polling SQLite's lock through the busy timeout (which sleeps and
+    /// retries, and under load spends more time sleeping than writing). On PostgreSQL the
+    /// same pool as reads.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -170,21 +175,27 @@ impl Store {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
             config.sqlite_synchronous
         );
-        let pool = AnyPoolOptions::new()
-            .max_connections(config.max_connections)
-            .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
-            .after_connect(move |conn, _meta| {
-                let pragmas = pragmas.clone();
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute(pragmas.as_str()).await?;
-                    }
-                    Ok(())
+        let options = |max_connections: u32| {
+            let pragmas = pragmas.clone();
+            AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
+                .after_connect(move |conn, _meta| {
+                    let pragmas = pragmas.clone();
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            conn.execute(pragmas.as_str()).await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect(&url)
-            .await?;
-        Ok(Store { pool, backend })
+        };
+        let pool = options(config.max_connections).connect(&url).await?;
+        let writer = match backend {
+            Backend::Sqlite => options(1).connect(&url).await?,
+            Backend::Postgres => pool.clone(),
+        };
+        Ok(Store { pool, writer, backend })
     }
 
     pub fn backend(&self) -> Backend {
@@ -215,14 +226,15 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`), so a read-then-write transaction never fails with SQLITE_BUSY when
-    /// another writer committed in between; waiting writers queue on the busy timeout.
+    /// another writer committed in between; writers queue for the one writer connection.
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
     }
