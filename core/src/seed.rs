@@ -245,6 +245,7 @@ pub async fn seed(services: &Arc<Services>, options: SeedOptions) -> Result<Seed
         report.add(batch_report);
     }
     progress.finish();
+    services.store.analyze().await?;
     Ok(report)
 }
 

@@ -37,6 +37,16 @@ impl Store {
         }
     }
 
+    /// Refreshes PostgreSQL's planner statistics after a bulk load, so the first queries
+    /// after it do not plan for the tables as they were (autovacuum gets there, later). SQLite
+    /// keeps no statistics here: its plans follow the indexes alone (a unit test checks them).
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("ANALYZE").execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+
     /// Writes complete ticket histories in one transaction: tickets, tags, timelines, SLA
     /// clocks and alerts, surveys, reviews and delegations.
     pub async fn insert_histories(&self, histories: &[TicketHistory]) -> Result<(), StoreError> {
