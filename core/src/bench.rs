@@ -346,21 +346,7 @@ async fn creation_rows(services: &Arc<Services>, server: &Server, options: &Benc
     let actor = Arc::new(Actor::system());
     let mut histories = Vec::with_capacity(total);
     for (i, number) in numbers.into_iter().enumerate() {
-        let draft = TicketDraft {
-            title: format!("Raw ticket {i}"),
-            description: None,
-            kind: Kind::Request,
-            channel: Channel::Email,
-            priority: Priority::Normal,
-            customer_name: "Bench Ltd".into(),
-            customer_contact: Some("bench@example.com".into()),
-            customer_tier: None,
-            process: None,
-            assignee: None,
-            tags: vec!["bench".into()],
-            custom_fields: None,
-            origin_ticket_id: None,
-        };
+        let draft = bench_draft(format!("Raw ticket {i}"), vec!["bench".into()]);
         let mut change = Ticket::open(draft, &services.rules(), Timestamp::now()).map_err(ServiceError::from)?;
         Ticket::set_number(&mut change, TicketNumber(number));
         let created: Vec<HistoryEvent> = change
@@ -461,27 +447,32 @@ async fn guard_rows(server: &Server, options: &BenchOptions) -> Result<Vec<Bench
     Ok(rows)
 }
 
+/// A plain email request from the bench's customer.
+fn bench_draft(title: String, tags: Vec<String>) -> TicketDraft {
+    TicketDraft {
+        title,
+        description: None,
+        kind: Kind::Request,
+        channel: Channel::Email,
+        priority: Priority::Normal,
+        customer_name: "Bench Ltd".into(),
+        customer_contact: Some("bench@example.com".into()),
+        customer_tier: None,
+        process: None,
+        assignee: None,
+        tags,
+        custom_fields: None,
+        origin_ticket_id: None,
+    }
+}
+
 /// P3 in process: one guard-hook call through the plugin host (what a stage move adds),
 /// with no guard plugin enabled, then with each alone.
 async fn guard_call_rows(services: &Arc<Services>, calls: usize) -> Result<Vec<BenchRow>, BenchError> {
     let Some(host) = services.plugin_host().cloned() else { return Ok(Vec::new()) };
     let services = services.clone();
     let rows = tokio::task::spawn_blocking(move || {
-        let draft = TicketDraft {
-            title: "Guard probe".into(),
-            description: None,
-            kind: Kind::Request,
-            channel: Channel::Email,
-            priority: Priority::Normal,
-            customer_name: "Bench Ltd".into(),
-            customer_contact: None,
-            customer_tier: None,
-            process: None,
-            assignee: None,
-            tags: vec![],
-            custom_fields: None,
-            origin_ticket_id: None,
-        };
+        let draft = bench_draft("Guard probe".into(), Vec::new());
         let Ok(change) = Ticket::open(draft, &services.rules(), Timestamp::now()) else { return Vec::new() };
         let snapshot = crate::plugins::TicketSnapshot::at(&change.ticket, Timestamp::now());
         let time_calls = || {
