@@ -64,6 +64,7 @@ pub(crate) enum Cell {
     OptText(Option<String>),
     Int(i64),
     OptInt(Option<i64>),
+    Bool(bool),
 }
 
 impl From<String> for Cell {
@@ -81,6 +82,12 @@ impl From<&str> for Cell {
 impl From<Option<String>> for Cell {
     fn from(s: Option<String>) -> Self {
         Cell::OptText(s)
+    }
+}
+
+impl From<bool> for Cell {
+    fn from(b: bool) -> Self {
+        Cell::Bool(b)
     }
 }
 
@@ -103,6 +110,7 @@ pub(crate) fn bind_cells<'q>(mut query: Query<'q, Any, AnyArguments<'q>>, cells:
             Cell::OptText(s) => query.bind(s),
             Cell::Int(i) => query.bind(i),
             Cell::OptInt(i) => query.bind(i),
+            Cell::Bool(b) => query.bind(b),
         };
     }
     query

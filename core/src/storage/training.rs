@@ -1,5 +1,6 @@
 //! Courses and training records (append-only), and the aggregates assignment needs.
 
+use super::sql::{bind_cells, Cell};
 use super::{col, col_bool, corrupt, Store, StoreError};
 use crate::domain::duration::TargetDuration;
 use crate::domain::ids::{StaffEventId, StaffId, TrainingRecordId};
@@ -53,39 +54,40 @@ fn validity_secs(c: &Course) -> Option<i64> {
     c.validity.map(|v| i64::try_from(v.as_seconds()).unwrap_or(i64::MAX))
 }
 
+/// The fields a course edit may change, in the order the insert and the update list them
+/// (after their own leading parameters).
+fn course_state_cells(c: &Course) -> Vec<Cell> {
+    vec![
+        c.title.as_str().into(),
+        c.description.as_str().into(),
+        c.certifies.into(),
+        validity_secs(c).into(),
+        i64::from(c.pass_score).into(),
+        c.method.as_str().into(),
+        c.updated_at.as_millis().into(),
+    ]
+}
+
 impl Store {
     /// [`StoreError::Duplicate`] when the code is taken.
     pub async fn insert_course(&self, c: &Course) -> Result<(), StoreError> {
-        sqlx::query(&format!("INSERT INTO courses ({COURSE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
-            .bind(&c.code)
-            .bind(&c.title)
-            .bind(&c.description)
-            .bind(c.certifies)
-            .bind(validity_secs(c))
-            .bind(i64::from(c.pass_score))
-            .bind(c.method.as_str())
-            .bind(c.created_at.as_millis())
-            .bind(c.updated_at.as_millis())
-            .execute(self.pool())
-            .await?;
+        let insert = sqlx::query(
+            "INSERT INTO courses (code, created_at, title, description, certifies, validity_secs, pass_score, method, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&c.code)
+        .bind(c.created_at.as_millis());
+        bind_cells(insert, course_state_cells(c)).execute(self.pool()).await?;
         Ok(())
     }
 
     pub async fn update_course(&self, c: &Course) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE courses SET title = $2, description = $3, certifies = $4, validity_secs = $5, pass_score = $6, \
              method = $7, updated_at = $8 WHERE code = $1",
         )
-        .bind(&c.code)
-        .bind(&c.title)
-        .bind(&c.description)
-        .bind(c.certifies)
-        .bind(validity_secs(c))
-        .bind(i64::from(c.pass_score))
-        .bind(c.method.as_str())
-        .bind(c.updated_at.as_millis())
-        .execute(self.pool())
-        .await?;
+        .bind(&c.code);
+        let done = bind_cells(update, course_state_cells(c)).execute(self.pool()).await?;
         Ok(done.rows_affected() == 1)
     }
 
