@@ -11,6 +11,7 @@ on_both_backends!(
     kpis_metrics_and_review_agree_with_a_scripted_month,
     kpi_parameters_are_checked_and_named,
     database_gauges_agree_across_nodes,
+    the_staff_replies_backfill_counts_public_staff_replies,
 );
 
 /// Runs SQL on the test's database (to place tickets at chosen response times).
@@ -372,4 +373,27 @@ fn report_review_is_a_documented_command() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--month"), "the error names the option");
+}
+
+/// Migration 6 fills the new reply counter of tickets that existed before it from their
+/// timelines: public staff replies count, internal notes do not.
+async fn the_staff_replies_backfill_counts_public_staff_replies(app: TestApp) {
+    use sqlx::Connection;
+    let id = app.create_ticket(json!({})).await["id"].as_str().unwrap().to_owned();
+    comment(&app, &id, "On our way").await;
+    comment(&app, &id, "Fixed").await;
+    let r = app.post(&format!("/api/v1/tickets/{id}/comments"), &json!({"body": "note", "visibility": "internal"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    exec(&app, "UPDATE tickets SET staff_replies = 0").await;
+    let dir = if app.backend == Backend::Sqlite { "sqlite" } else { "postgres" };
+    let migration = std::fs::read_to_string(format!("{}/migrations/{dir}/0006_staff_replies.sql", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let backfill = &migration[migration.find("UPDATE tickets").expect("the backfill")..];
+    exec(&app, backfill.trim().trim_end_matches(';')).await;
+
+    let mut conn = sqlx::AnyConnection::connect(&app.database_url).await.expect("test database");
+    let replies: i64 =
+        sqlx::query_scalar(&format!("SELECT staff_replies FROM tickets WHERE id = '{id}'")).fetch_one(&mut conn).await.unwrap();
+    let _ = conn.close().await;
+    assert_eq!(replies, 2);
 }
