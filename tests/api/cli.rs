@@ -4,7 +4,7 @@ use crate::helpers::{body, test_config};
 use reqwest::StatusCode;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-use steward::Application;
+use steward_server::Application;
 
 fn steward(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_steward"));
@@ -63,7 +63,7 @@ async fn token_create_prints_a_working_secret_on_the_last_line() {
 #[test]
 fn a_malformed_process_file_stops_start_up_naming_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
-    let general = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/processes/general.toml")).unwrap();
+    let general = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/processes/general.toml")).unwrap();
     let broken = general.replacen("office = \"back\"", "office = \"basement\"", 1);
     let line = broken.lines().position(|l| l.contains("basement")).unwrap() + 1;
     std::fs::write(dir.path().join("general.toml"), broken).unwrap();

@@ -5,8 +5,8 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use steward::domain::auth::Role;
-use steward::{Application, Config};
+use steward_domain::auth::Role;
+use steward_server::{Application, Config};
 use tokio::sync::oneshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +117,7 @@ pub struct TestApp {
     pub token: String,
     pub database_url: String,
     #[allow(dead_code)]
-    pub services: Arc<steward::services::Services>,
+    pub services: Arc<steward_services::Services>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     // Dropped last: the server must be gone before its database is.
@@ -128,8 +128,8 @@ pub fn test_config(database_url: &str) -> Config {
     let mut config = Config { listen: "127.0.0.1:0".into(), ..Config::default() };
     config.database.url = database_url.to_owned();
     config.database.max_connections = 8;
-    config.processes.dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/processes").into();
-    config.sla.file = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/sla.toml").into();
+    config.processes.dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/processes").into();
+    config.sla.file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/sla.toml").into();
     config.sla.sweep_interval_ms = 50;
     config
 }

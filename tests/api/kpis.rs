@@ -85,7 +85,7 @@ fn promtool(args: &[&str], stdin: Option<&str>) -> Option<std::process::Output> 
     use std::io::Write;
     let mut cmd = std::process::Command::new("promtool");
     cmd.args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     if stdin.is_some() {
@@ -287,7 +287,7 @@ async fn kpis_metrics_and_review_agree_with_a_scripted_month(app: TestApp) {
             .env_remove("STEWARD_CONFIG")
             .env("STEWARD_DATABASE_URL", &app.database_url)
             .env("STEWARD_LOG_LEVEL", "warn")
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -346,7 +346,7 @@ async fn database_gauges_agree_across_nodes(app: TestApp) {
     app.create_ticket(json!({"channel": "email"})).await;
     let mut config = crate::helpers::test_config(&app.database_url);
     config.metrics.refresh_interval_ms = 100;
-    let other = steward::Application::build(config).await.unwrap();
+    let other = steward_server::Application::build(config).await.unwrap();
     let other_addr = other.local_addr();
     let server = tokio::spawn(other.run_until(std::future::pending()));
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -387,7 +387,8 @@ async fn the_staff_replies_backfill_counts_public_staff_replies(app: TestApp) {
 
     exec(&app, "UPDATE tickets SET staff_replies = 0").await;
     let dir = if app.backend == Backend::Sqlite { "sqlite" } else { "postgres" };
-    let migration = std::fs::read_to_string(format!("{}/migrations/{dir}/0006_staff_replies.sql", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let migration =
+        std::fs::read_to_string(format!("{}/../storage/migrations/{dir}/0006_staff_replies.sql", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let backfill = &migration[migration.find("UPDATE tickets").expect("the backfill")..];
     exec(&app, backfill.trim().trim_end_matches(';')).await;
 

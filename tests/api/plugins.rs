@@ -24,7 +24,7 @@ on_both_backends!(
 fn bundled() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        steward::plugins::guest_build::build_and_install_bundled().expect("bundled plugins build (rustup target add wasm32-wasip2)")
+        steward_plugin_host::guest_build::build_and_install_bundled().expect("bundled plugins build (rustup target add wasm32-wasip2)")
     })
     .clone()
 }

@@ -5,7 +5,7 @@ use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use steward::seed::{seed, SeedOptions};
+use steward_tools::seed::{seed, SeedOptions};
 
 on_both_backends!(
     seeding_fills_the_database_with_a_year_of_varied_data_and_repeats_with_the_same_seed,
@@ -14,7 +14,7 @@ on_both_backends!(
 
 fn options() -> SeedOptions {
     // A fixed end of the generated year: two runs see the same lives.
-    let until = steward::domain::time::Timestamp::now();
+    let until = steward_domain::time::Timestamp::now();
     SeedOptions { tickets: 150, events_per_ticket: 3, seed: 7, batch: 40, until: Some(until), ..SeedOptions::default() }
 }
 
@@ -58,7 +58,7 @@ async fn seeding_fills_the_database_with_a_year_of_varied_data_and_repeats_with_
     // Across a year, newest first: the listing's order is creation order.
     let created: Vec<&str> = all.iter().map(|t| t["created_at"].as_str().unwrap()).collect();
     assert!(created.windows(2).all(|w| w[0] >= w[1]), "ids follow the backdated creation times");
-    let oldest = steward::domain::time::Timestamp::parse("created_at", created.last().unwrap()).unwrap();
+    let oldest = steward_domain::time::Timestamp::parse("created_at", created.last().unwrap()).unwrap();
     assert!(options.until.unwrap().as_millis() - oldest.as_millis() > 200 * 86_400_000, "spread over the year");
 
     // Every timeline is gapless and ordered, and holds what the API would have written.

@@ -320,7 +320,7 @@ async fn the_expiry_watcher_records_each_event_once_across_nodes(app: TestApp) {
     // A second node watches the same database.
     let mut second = crate::helpers::test_config(&app.database_url);
     second.training.watch_interval_ms = 20;
-    let node = steward::Application::build(second).await.expect("second node builds");
+    let node = steward_server::Application::build(second).await.expect("second node builds");
     let node = tokio::spawn(node.run_until(std::future::pending()));
 
     create_course(&app).await;

@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use steward::{Application, Config};
+use steward_server::{Application, Config};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 

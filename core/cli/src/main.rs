@@ -1,0 +1,296 @@
+//! The `steward` binary: parses the command line and config, then hands over to the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use steward_domain::auth::Role;
+use steward_domain::ids::StaffId;
+use steward_server::{startup, telemetry, Application, Config};
+
+/// Steward: service operations — tickets, service processes, SLAs, partners and staff.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Config file (default: config/steward.toml when present). Env: STEWARD_CONFIG.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Write, check and try out plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+    /// Fill the configured database with a year of deterministic sample data: staff with
+    /// training records, partners, and tickets whose whole lives (events, SLA clocks and
+    /// alerts, reviews, delegations, surveys) follow the same domain rules as the API,
+    /// written in batches.
+    Seed {
+        /// How many tickets to create.
+        #[arg(long)]
+        tickets: u64,
+        /// At most this many comments per ticket, on top of its stage moves.
+        #[arg(long, default_value_t = 4)]
+        events_per_ticket: u64,
+        /// The same seed gives the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Tickets written per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+    },
+    /// Seed the configured (empty) database and measure the benchmark rows P1–P7 against the
+    /// real server, started from this binary; prints a markdown table (see BENCHMARKS.md).
+    Bench {
+        /// A small run that only proves the tool works.
+        #[arg(long)]
+        quick: bool,
+        /// How many tickets to seed (default 1000000; 300 with --quick).
+        #[arg(long)]
+        tickets: Option<u64>,
+        /// Also write the report as JSON to FILE.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+    /// Service reports.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Write a working plugin template into DIR/NAME.
+    New {
+        name: String,
+        /// wasm (a Rust crate built for wasm32-wasip2) or rhai (a script).
+        #[arg(long, default_value = "rhai")]
+        runtime: String,
+        /// Where to create the plugin directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The steward-sdk crate a WASM template depends on (default: this build's source tree).
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
+    },
+    /// Validate a plugin's manifest and check its entry against the contract.
+    Check { dir: PathBuf },
+    /// Run a plugin's hooks on sample inputs (or a JSON fixture) under production limits.
+    Test {
+        dir: PathBuf,
+        /// JSON with any of: ticket, event, from, to, scorecard, partner, kpi, kpi_input.
+        #[arg(long, value_name = "FILE")]
+        fixture: Option<PathBuf>,
+    },
+    /// Build the bundled WASM plugins of this source tree (needs `rustup target add
+    /// wasm32-wasip2`) and put each component next to its manifest, ready to load.
+    BuildBundled,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The monthly service review: KPIs against targets and the previous month, breaches,
+    /// weakest stages, complaint tags and improvement points.
+    Review {
+        /// The month, YYYY-MM (UTC).
+        #[arg(long)]
+        month: String,
+        /// json, md, html or csv.
+        #[arg(long, default_value = "md")]
+        format: String,
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token and print its secret alone on the last line of stdout.
+    Create {
+        /// A name that says who or what uses the token.
+        #[arg(long)]
+        name: String,
+        /// admin, supervisor, agent, qa or viewer.
+        #[arg(long)]
+        role: String,
+        /// The staff member the token acts for (optional).
+        #[arg(long, value_name = "ID")]
+        staff_id: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Plugin tooling runs without a server configuration.
+    let command = match cli.command {
+        Command::Plugin { command } => {
+            return match run_plugin(command) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        other => other,
+    };
+    let config = match Config::load(cli.config.as_deref(), |name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(command, config, cli.config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let app = Application::build(config).await?;
+            tracing::info!(address = %app.local_addr(), "Steward is listening");
+            app.run_until_signalled().await.context("server failed")?;
+        }
+        Command::Migrate => {
+            steward_services::assembly::migrate(&config).await?;
+            println!("migrations applied");
+        }
+        Command::Plugin { .. } => unreachable!("handled before the runtime starts"),
+        Command::Token { command: TokenCommand::Create { name, role, staff_id } } => {
+            let role = Role::parse("--role", &role).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let staff_id = staff_id.map(|s| StaffId::parse("--staff-id", &s)).transpose().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let services = steward_services::assembly::open_services(&config).await?;
+            let created = services.create_token(&name, role, staff_id).await;
+            services.close().await;
+            let (token, secret) = created?;
+            println!("created token {} ({}, role {})", token.id, token.name, token.role);
+            println!("{}", secret.expose());
+        }
+        Command::Seed { tickets, events_per_ticket, seed, batch } => {
+            let (services, _plugin_jobs) = steward_services::assembly::build_services(&config).await?;
+            let options =
+                steward_tools::seed::SeedOptions { tickets, first: 0, events_per_ticket, seed, batch, until: None, progress: true };
+            let started = std::time::Instant::now();
+            let report = steward_tools::seed::seed(&services, options).await;
+            services.close().await;
+            let report = report?;
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "seeded {} tickets in {seconds:.1} s ({:.0}/s): {} events, {} stage moves, {} comments, {} reviews, {} status changes, \
+                 {} delegations, {} surveys answered, {} SLA alerts, {} moves vetoed by plugins; {} staff, {} training records, {} courses, {} partners",
+                report.tickets,
+                report.tickets as f64 / seconds.max(1e-9),
+                report.events,
+                report.transitions,
+                report.comments,
+                report.reviews,
+                report.status_changes,
+                report.delegations,
+                report.surveys_answered,
+                report.sla_alerts,
+                report.vetoed_moves,
+                report.staff,
+                report.training_records,
+                report.courses,
+                report.partners,
+            );
+            let processes: Vec<String> = report.by_process.iter().map(|(p, n)| format!("{p}: {n}")).collect();
+            println!("tickets by process: {}", processes.join(", "));
+        }
+        Command::Bench { quick, tickets, json } => {
+            let (services, _plugin_jobs) = steward_services::assembly::build_services(&config).await?;
+            // The server under test is this binary, with the same config and environment.
+            let program = std::env::current_exe().context("cannot find the steward binary")?;
+            let args = config_path.map(|p| vec!["--config".into(), p.into_os_string()]).unwrap_or_default();
+            let server = steward_tools::bench::ServerCommand { program, args };
+            let mut options = match quick {
+                true => steward_tools::bench::BenchOptions::quick(server, config.sla.sweep_batch),
+                false => steward_tools::bench::BenchOptions::full(server, config.sla.sweep_batch),
+            };
+            options.tickets = tickets.unwrap_or(options.tickets);
+            let report = steward_tools::bench::run(&services, options).await;
+            services.close().await;
+            let report = report?;
+            print!("{}", steward_tools::bench::markdown(&report));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report)?;
+                std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            }
+        }
+        Command::Report { command: ReportCommand::Review { month, format, out } } => {
+            let text = startup::review_report(&config, &month, &format).await?;
+            match out {
+                Some(path) => std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?,
+                None => print!("{text}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_plugin(command: PluginCommand) -> anyhow::Result<()> {
+    use steward_plugin_host::{cli, PluginsConfig, Runtime};
+    let config = PluginsConfig::default();
+    match command {
+        PluginCommand::New { name, runtime, dir, sdk } => {
+            let runtime = match runtime.as_str() {
+                "wasm" => Runtime::Wasm,
+                "rhai" => Runtime::Rhai,
+                other => anyhow::bail!("--runtime: `{other}` is not one of: wasm, rhai"),
+            };
+            let sdk = sdk.unwrap_or_else(cli::default_sdk_dir);
+            let created = cli::new_plugin(&dir, &name, runtime, &sdk)?;
+            println!("created {}", created.display());
+        }
+        PluginCommand::Check { dir } => {
+            let report = cli::check(&dir, &config)?;
+            for line in report.lines {
+                println!("{line}");
+            }
+            println!("ok");
+        }
+        PluginCommand::Test { dir, fixture } => {
+            let fixture = fixture.map(|f| cli::Fixture::load(&f)).transpose()?.unwrap_or_default();
+            let runs = cli::test(&dir, &fixture, &config)?;
+            print!("{}", cli::render_runs(&runs));
+            if runs.iter().any(|r| r.outcome.is_err()) {
+                anyhow::bail!("some hooks failed");
+            }
+        }
+        PluginCommand::BuildBundled => {
+            let dir = steward_plugin_host::guest_build::build_and_install_bundled()?;
+            println!("bundled WASM plugins built into {}", dir.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Service staff: the people who work tickets.
+
+use super::{auth::Role, error::Errors, ids::StaffId, time::Timestamp, FieldError, ValidationError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Staff {
+    pub id: StaffId,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub team: Option<String>,
+    pub active: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Raw input for a new staff member, as a client sent it.
+#[derive(Debug, Clone)]
+pub struct StaffInput {
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub team: Option<String>,
+    pub active: bool,
+}
+
+/// A partial change to a staff member; `team: Some(None)` clears the team.
+#[derive(Debug, Clone, Default)]
+pub struct StaffPatch {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub role: Option<Role>,
+    pub team: Option<Option<String>>,
+    pub active: Option<bool>,
+}
+
+impl Staff {
+    pub fn create(input: StaffInput, now: Timestamp) -> Result<Staff, ValidationError> {
+        let mut errors = Errors::default();
+        let name = errors.take(validate_name(&input.name));
+        let email = errors.take(normalize_email(&input.email));
+        let team = errors.take(validate_team(input.team.as_deref()));
+        errors.take(validate_role(input.role));
+        errors.finish()?;
+        Ok(Staff {
+            id: StaffId::new_at(now),
+            name: name.expect("validated"),
+            email: email.expect("validated"),
+            role: input.role,
+            team: team.expect("validated"),
+            active: input.active,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    pub fn apply(&self, patch: StaffPatch, now: Timestamp) -> Result<Staff, ValidationError> {
+        let mut next = self.clone();
+        let mut errors = Errors::default();
+        if let Some(name) = patch.name {
+            next.name = errors.take(validate_name(&name)).unwrap_or_default();
+        }
+        if let Some(email) = patch.email {
+            next.email = errors.take(normalize_email(&email)).unwrap_or_default();
+        }
+        if let Some(team) = patch.team {
+            next.team = errors.take(validate_team(team.as_deref())).flatten();
+        }
+        if let Some(role) = patch.role {
+            errors.take(validate_role(role));
+            next.role = role;
+        }
+        if let Some(active) = patch.active {
+            next.active = active;
+        }
+        errors.finish()?;
+        next.updated_at = now;
+        Ok(next)
+    }
+}
+
+fn validate_name(name: &str) -> Result<String, FieldError> {
+    let name = name.trim();
+    match name.chars().count() {
+        0 => Err(FieldError::new("name", "must not be empty")),
+        1..=200 => Ok(name.to_owned()),
+        _ => Err(FieldError::new("name", "must be at most 200 characters")),
+    }
+}
+
+/// `partner` is a token role only: partners are organisations, not staff.
+fn validate_role(role: Role) -> Result<(), FieldError> {
+    if role == Role::Partner {
+        return Err(FieldError::new("role", "`partner` is a token role for partner organisations, not a staff role"));
+    }
+    Ok(())
+}
+
+fn validate_team(team: Option<&str>) -> Result<Option<String>, FieldError> {
+    match team.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) if t.chars().count() <= 100 => Ok(Some(t.to_owned())),
+        Some(_) => Err(FieldError::new("team", "must be at most 100 characters")),
+    }
+}
+
+/// Emails are compared case-insensitively, so they are stored lower-cased.
+pub fn normalize_email(email: &str) -> Result<String, FieldError> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+        });
+    if valid {
+        Ok(email)
+    } else {
+        Err(FieldError::new("email", format!("`{email}` is not an email address")))
+    }
+}
+
+/// Which staff to list, in id order, continuing after `after`.
+#[derive(Debug, Clone, Default)]
+pub struct StaffQuery {
+    pub role: Option<Role>,
+    pub team: Option<String>,
+    pub active: Option<bool>,
+    pub after: Option<StaffId>,
+    pub limit: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> StaffInput {
+        StaffInput {
+            name: " Ada Lovelace ".into(),
+            email: "Ada@Example.COM".into(),
+            role: Role::Agent,
+            team: Some("Tier 1".into()),
+            active: true,
+        }
+    }
+
+    #[test]
+    fn create_trims_and_normalizes() {
+        let s = Staff::create(input(), Timestamp::from_millis(1)).unwrap();
+        assert_eq!(s.name, "Ada Lovelace");
+        assert_eq!(s.email, "ada@example.com");
+    }
+
+    #[test]
+    fn create_reports_every_bad_field() {
+        let e = Staff::create(StaffInput { name: "".into(), email: "nope".into(), ..input() }, Timestamp::from_millis(1)).unwrap_err();
+        let fields: Vec<_> = e.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "email"]);
+    }
+
+    #[test]
+    fn patch_clears_team_and_keeps_the_rest() {
+        let s = Staff::create(input(), Timestamp::from_millis(1)).unwrap();
+        let next = s.apply(StaffPatch { team: Some(None), ..Default::default() }, Timestamp::from_millis(2)).unwrap();
+        assert_eq!(next.team, None);
+        assert_eq!(next.email, s.email);
+        assert_eq!(next.updated_at, Timestamp::from_millis(2));
+    }
+
+    #[test]
+    fn rejects_malformed_emails() {
+        for bad in ["a@b", "@b.c", "a b@c.d", "a@.c", "a@c.", "a@b@c.d"] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+}

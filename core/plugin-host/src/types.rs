@@ -1,0 +1,428 @@
+//! The data that crosses the plugin boundary, as plain Rust types. Both runtimes translate these
+//! to and from their own representation (component-model values, Rhai maps) with the same field
+//! names, so a hook sees the same shapes in either language.
+
+use super::PluginError;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use steward_domain::event::{Actor, EventData, RecordedEvent};
+use steward_domain::ticket::{normalize_tag, Priority, Ticket, MAX_COMMENT_BYTES};
+use steward_domain::time::Timestamp;
+
+/// What a hook sees of a ticket. `now` is the current time: plugins have no clock of their own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketSnapshot {
+    pub id: String,
+    pub number: String,
+    pub title: String,
+    pub description: String,
+    pub kind: String,
+    pub channel: String,
+    pub priority: String,
+    pub customer_name: String,
+    pub customer_tier: String,
+    pub process: String,
+    pub process_version: u32,
+    pub stage: String,
+    pub status: String,
+    pub assignee: Option<String>,
+    pub tags: Vec<String>,
+    /// Custom fields as JSON values (WASM guests get each value as JSON text).
+    pub custom_fields: Map<String, Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub first_response_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub reopen_count: u32,
+    pub now: i64,
+}
+
+impl TicketSnapshot {
+    /// The ticket as of `now`.
+    pub fn at(ticket: &Ticket, now: Timestamp) -> Self {
+        TicketSnapshot {
+            id: ticket.id.to_string(),
+            number: ticket.number.to_string(),
+            title: ticket.title.clone(),
+            description: ticket.description.clone(),
+            kind: ticket.kind.to_string(),
+            channel: ticket.channel.to_string(),
+            priority: ticket.priority.to_string(),
+            customer_name: ticket.customer.name.clone(),
+            customer_tier: ticket.customer.tier.clone(),
+            process: ticket.process.clone(),
+            process_version: ticket.process_version,
+            stage: ticket.stage.clone(),
+            status: ticket.status.to_string(),
+            assignee: ticket.assignee.map(|a| a.to_string()),
+            tags: ticket.tags.clone(),
+            custom_fields: ticket.custom_fields.clone(),
+            created_at: ticket.created_at.as_millis(),
+            updated_at: ticket.updated_at.as_millis(),
+            first_response_at: ticket.first_response_at.map(Timestamp::as_millis),
+            resolved_at: ticket.resolved_at.map(Timestamp::as_millis),
+            reopen_count: ticket.reopen_count,
+            now: now.as_millis(),
+        }
+    }
+}
+
+impl TicketSnapshot {
+    /// A cheap upper estimate of the snapshot's size in bytes, to enforce input limits without
+    /// serialising it.
+    pub fn approx_size(&self) -> usize {
+        let strings = [
+            &self.id,
+            &self.number,
+            &self.title,
+            &self.description,
+            &self.kind,
+            &self.channel,
+            &self.priority,
+            &self.customer_name,
+            &self.customer_tier,
+            &self.process,
+            &self.stage,
+            &self.status,
+        ];
+        let fields =
+            if self.custom_fields.is_empty() { 0 } else { serde_json::to_vec(&self.custom_fields).map(|v| v.len()).unwrap_or(usize::MAX) };
+        strings.iter().map(|s| s.len()).sum::<usize>() + self.tags.iter().map(|t| t.len() + 4).sum::<usize>() + fields.saturating_add(128)
+    }
+}
+
+/// Snapshot with `now` taken from the clock.
+impl From<&Ticket> for TicketSnapshot {
+    fn from(ticket: &Ticket) -> Self {
+        TicketSnapshot::at(ticket, Timestamp::now())
+    }
+}
+
+/// Something that happened to a ticket: the kind and data of a timeline event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventSnapshot {
+    pub kind: String,
+    /// The event's data object, as stored in the timeline.
+    pub data: Value,
+    pub at: i64,
+    /// The actor's name.
+    pub actor: String,
+}
+
+impl EventSnapshot {
+    /// An event that has just been produced by a domain rule (not yet numbered by storage).
+    pub fn new(data: &EventData, actor: &Actor, at: Timestamp) -> Self {
+        EventSnapshot { kind: data.kind().to_owned(), data: data.data_json(), at: at.as_millis(), actor: actor.name.clone() }
+    }
+}
+
+impl From<&RecordedEvent> for EventSnapshot {
+    fn from(e: &RecordedEvent) -> Self {
+        EventSnapshot { kind: e.kind.clone(), data: e.data.clone(), at: e.at.as_millis(), actor: e.actor.name.clone() }
+    }
+}
+
+/// A change a plugin asks for. The caller applies it through the domain rules, attributed to
+/// the plugin. Actions are validated when they come out of a plugin, so these are well-formed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// A tag, already normalised (lower-case, allowed characters).
+    AddTag(String),
+    SetCustomField {
+        key: String,
+        value: Value,
+    },
+    SetPriority(Priority),
+    AddInternalNote(String),
+}
+
+/// Longest custom-field key a plugin may set.
+pub const MAX_FIELD_KEY_CHARS: usize = 64;
+
+impl Action {
+    /// Checks a raw action from a plugin (`case` is the WIT case name, snake_case) and builds
+    /// the typed action, or says what breaks the contract.
+    pub(crate) fn from_raw(case: &str, payload: RawPayload) -> Result<Action, PluginError> {
+        let bad = |message: String| PluginError::BadOutput { message };
+        match (case, payload) {
+            ("add_tag", RawPayload::Text(tag)) => normalize_tag(&tag).map(Action::AddTag).map_err(|m| bad(format!("add_tag: {m}"))),
+            ("set_priority", RawPayload::Text(p)) => {
+                Priority::parse("set_priority", &p).map(Action::SetPriority).map_err(|e| bad(e.to_string()))
+            }
+            ("add_internal_note", RawPayload::Text(note)) => {
+                if note.trim().is_empty() || note.len() > MAX_COMMENT_BYTES {
+                    Err(bad(format!("add_internal_note: a note has 1 to {MAX_COMMENT_BYTES} bytes")))
+                } else {
+                    Ok(Action::AddInternalNote(note))
+                }
+            }
+            ("set_custom_field", RawPayload::Field { key, value }) => {
+                let key = key.trim().to_owned();
+                if key.is_empty() || key.chars().count() > MAX_FIELD_KEY_CHARS {
+                    return Err(bad(format!("set_custom_field: a key has 1 to {MAX_FIELD_KEY_CHARS} characters")));
+                }
+                Ok(Action::SetCustomField { key, value })
+            }
+            (case, _) => Err(bad(format!(
+                "`{case}` is not an action with that payload (add_tag, set_custom_field, set_priority, add_internal_note)"
+            ))),
+        }
+    }
+}
+
+/// An action's payload before validation.
+pub(crate) enum RawPayload {
+    Text(String),
+    Field { key: String, value: Value },
+}
+
+/// What Steward knows about a partner over a scorecard's window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartnerStats {
+    pub partner_id: String,
+    pub partner_name: String,
+    pub window_start: i64,
+    pub window_end: i64,
+    pub now: i64,
+    pub jobs: u32,
+    pub on_time: u32,
+    pub csat_responses: u32,
+    /// Mean satisfaction, 1 to 5.
+    pub csat_average: Option<f64>,
+    pub complaints: u32,
+    pub reopens: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreItem {
+    pub criterion: String,
+    pub score: f64,
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scorecard {
+    /// 0 to 100.
+    pub score: f64,
+    pub grade: String,
+    pub breakdown: Vec<ScoreItem>,
+}
+
+impl Scorecard {
+    /// Checks the ranges the contract promises to callers.
+    pub(crate) fn validate(self) -> Result<Self, PluginError> {
+        let bad = |message: String| Err(PluginError::BadOutput { message });
+        let in_range = |x: f64| x.is_finite() && (0.0..=100.0).contains(&x);
+        if !in_range(self.score) {
+            return bad(format!("score {} is not between 0 and 100", self.score));
+        }
+        if self.grade.trim().is_empty() || self.grade.chars().count() > 16 {
+            return bad("grade must have 1 to 16 characters".into());
+        }
+        if self.breakdown.len() > 64 {
+            return bad("at most 64 breakdown items".into());
+        }
+        for item in &self.breakdown {
+            if !in_range(item.score) {
+                return bad(format!("breakdown `{}`: score {} is not between 0 and 100", item.criterion, item.score));
+            }
+            if !(item.weight.is_finite() && (0.0..=1.0).contains(&item.weight)) {
+                return bad(format!("breakdown `{}`: weight {} is not between 0 and 1", item.criterion, item.weight));
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Durations of a set of tickets, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct DurationStats {
+    pub count: u32,
+    pub mean: f64,
+    pub median: f64,
+    pub p90: f64,
+    pub max: f64,
+}
+
+/// Aggregates over a KPI's window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KpiInput {
+    pub window_start: i64,
+    pub window_end: i64,
+    pub now: i64,
+    pub tickets_created: u32,
+    pub tickets_resolved: u32,
+    pub tickets_reopened: u32,
+    pub first_contact_resolved: u32,
+    pub complaints: u32,
+    pub sla_breaches: u32,
+    pub backlog: u32,
+    pub first_response: DurationStats,
+    pub resolution: DurationStats,
+    pub csat_responses: u32,
+    pub csat_average: Option<f64>,
+}
+
+/// A guard's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    Reject(String),
+}
+
+/// Longest veto reason kept; longer reasons are cut (they are shown to people).
+pub const MAX_REASON_BYTES: usize = 1024;
+
+pub(crate) fn check_kpi_value(v: f64) -> Result<f64, PluginError> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(PluginError::BadOutput { message: format!("KPI value {v} is not a finite number") })
+    }
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary.
+pub(crate) fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+pub mod samples {
+    //! Sample inputs: what `steward plugin test` feeds hooks when given no fixture, and what
+    //! the tests of both runtimes use.
+    use super::*;
+
+    pub const NOW: i64 = 1_767_225_600_000;
+
+    pub fn ticket() -> TicketSnapshot {
+        TicketSnapshot {
+            id: "0190a0b0-0000-7000-8000-000000000001".into(),
+            number: "T-000042".into(),
+            title: "Boiler broken".into(),
+            description: "No hot water".into(),
+            kind: "incident".into(),
+            channel: "phone".into(),
+            priority: "normal".into(),
+            customer_name: "ACME".into(),
+            customer_tier: "standard".into(),
+            process: "field_service".into(),
+            process_version: 1,
+            stage: "parts".into(),
+            status: "open".into(),
+            assignee: None,
+            tags: vec!["boiler".into()],
+            custom_fields: Map::new(),
+            created_at: NOW - 3_600_000,
+            updated_at: NOW - 60_000,
+            first_response_at: None,
+            resolved_at: None,
+            reopen_count: 0,
+            now: NOW,
+        }
+    }
+
+    pub fn partner() -> PartnerStats {
+        PartnerStats {
+            partner_id: "p-1".into(),
+            partner_name: "FastParts".into(),
+            window_start: NOW - 30 * 86_400_000,
+            window_end: NOW,
+            now: NOW,
+            jobs: 40,
+            on_time: 36,
+            csat_responses: 20,
+            csat_average: Some(4.5),
+            complaints: 1,
+            reopens: 2,
+        }
+    }
+
+    pub fn kpi() -> KpiInput {
+        KpiInput {
+            window_start: NOW - 30 * 86_400_000,
+            window_end: NOW,
+            now: NOW,
+            tickets_created: 120,
+            tickets_resolved: 100,
+            tickets_reopened: 5,
+            first_contact_resolved: 70,
+            complaints: 3,
+            sla_breaches: 4,
+            backlog: 20,
+            first_response: DurationStats { count: 100, mean: 600.0, median: 400.0, p90: 1800.0, max: 7200.0 },
+            resolution: DurationStats { count: 100, mean: 86_400.0, median: 40_000.0, p90: 200_000.0, max: 900_000.0 },
+            csat_responses: 50,
+            csat_average: Some(4.2),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use steward_domain::process::ProcessRegistry;
+    use steward_domain::ticket::{Channel, Kind, TicketDraft, TicketRules};
+
+    #[test]
+    fn snapshot_carries_the_ticket_fields_and_the_given_time() {
+        let registry = ProcessRegistry::builtin();
+        let tiers = vec!["standard".to_string()];
+        let rules = TicketRules { tiers: &tiers, default_process: "general", processes: &registry };
+        let draft = TicketDraft {
+            title: "Printer".into(),
+            description: None,
+            kind: Kind::Incident,
+            channel: Channel::Phone,
+            priority: Priority::High,
+            customer_name: "ACME".into(),
+            customer_contact: None,
+            customer_tier: None,
+            process: None,
+            assignee: None,
+            tags: vec!["hw".into()],
+            custom_fields: Some(serde_json::json!({"parts_log": "valve"})),
+            origin_ticket_id: None,
+        };
+        let t0 = Timestamp::from_millis(samples::NOW);
+        let ticket = Ticket::open(draft, &rules, t0).unwrap().ticket;
+        let snap = TicketSnapshot::at(&ticket, t0.plus_millis(5));
+        assert_eq!(snap.priority, "high");
+        assert_eq!(snap.stage, "consultation");
+        assert_eq!(snap.custom_fields["parts_log"], "valve");
+        assert_eq!(snap.now, samples::NOW + 5);
+        assert_eq!(snap.created_at, samples::NOW);
+    }
+
+    #[test]
+    fn raw_actions_are_validated_against_the_domain_rules() {
+        assert_eq!(Action::from_raw("add_tag", RawPayload::Text(" Urgent ".into())).unwrap(), Action::AddTag("urgent".into()));
+        assert!(matches!(Action::from_raw("add_tag", RawPayload::Text("no spaces allowed".into())), Err(PluginError::BadOutput { .. })));
+        assert!(matches!(Action::from_raw("set_priority", RawPayload::Text("extreme".into())), Err(PluginError::BadOutput { .. })));
+        assert!(matches!(Action::from_raw("add_internal_note", RawPayload::Text("  ".into())), Err(PluginError::BadOutput { .. })));
+        assert!(matches!(Action::from_raw("delete_ticket", RawPayload::Text("x".into())), Err(PluginError::BadOutput { .. })));
+    }
+
+    #[test]
+    fn scorecards_outside_the_contract_ranges_are_refused() {
+        let ok =
+            Scorecard { score: 80.0, grade: "B".into(), breakdown: vec![ScoreItem { criterion: "x".into(), score: 80.0, weight: 1.0 }] };
+        assert!(ok.clone().validate().is_ok());
+        assert!(Scorecard { score: 250.0, ..ok.clone() }.validate().is_err());
+        assert!(Scorecard { score: f64::NAN, ..ok.clone() }.validate().is_err());
+        assert!(Scorecard { grade: String::new(), ..ok.clone() }.validate().is_err());
+        let heavy = Scorecard { breakdown: vec![ScoreItem { criterion: "x".into(), score: 1.0, weight: 2.0 }], ..ok };
+        assert!(heavy.validate().is_err());
+    }
+
+    #[test]
+    fn truncation_respects_character_boundaries() {
+        assert_eq!(truncate("héllo".into(), 2), "h");
+        assert_eq!(truncate("abc".into(), 10), "abc");
+    }
+}

@@ -1,0 +1,285 @@
+//! Request extractors that turn every kind of bad input into a problem naming the field.
+
+use super::problem::ApiError;
+use super::AppState;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+use steward_domain::auth::{ApiToken, Permission};
+use steward_domain::event::{Actor, ActorKind};
+use steward_domain::ids::PartnerId;
+use steward_domain::FieldError;
+
+/// A JSON request body. Malformed JSON → 400; well-formed JSON of the wrong shape (unknown or
+/// missing fields, wrong types, bad enum values) → 422 naming the field; too large → 413;
+/// not JSON → 415.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_json_body(request, state).await?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// The raw bytes of a JSON body: 415 unless the content type is JSON, 413 past the limit.
+pub async fn read_json_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    let is_json =
+        request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        });
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as JSON with Content-Type: application/json",
+        ));
+    }
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+                format!("the request body exceeds the limit of {} bytes", state.config.http.max_body_bytes),
+            )
+            .with("limit_bytes", state.config.http.max_body_bytes)
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "unreadable-body", "Unreadable body", rejection.body_text())
+        }
+    })
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let syntax = |inner: &serde_json::Error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            "Malformed JSON",
+            format!("the body is not valid JSON (line {}, column {})", inner.line(), inner.column()),
+        )
+    };
+    // Syntax first: a truncated document is malformed (400) whatever shape it started with.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| syntax(&e))?;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => syntax(&inner),
+            _ => {
+                let message = strip_position(&inner.to_string());
+                ApiError::validation(StatusCode::UNPROCESSABLE_ENTITY, vec![FieldError::new(field_path(&path, &message), message)])
+            }
+        }
+    })?;
+    de.end().map_err(|e| syntax(&e))?;
+    Ok(value)
+}
+
+/// Names the field an error is about: serde reports unknown and missing fields against the
+/// enclosing object, so the field's own name is taken from the message.
+fn field_path(path: &str, message: &str) -> String {
+    let parent = if path == "." { "" } else { path };
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match (named, parent) {
+        // serde_path_to_error already ends the path with an unknown field's name.
+        (Some(name), parent) if parent == name || parent.ends_with(&format!(".{name}")) => parent.to_owned(),
+        (Some(name), "") => name.to_owned(),
+        (Some(name), parent) => format!("{parent}.{name}"),
+        (None, "") => "(body)".to_owned(),
+        (None, parent) => parent.to_owned(),
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Query-string parameters; a bad one → 400 naming the parameter.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            ApiError::validation(StatusCode::BAD_REQUEST, vec![FieldError::new(field_path(&path, &message), message)])
+        })
+    }
+}
+
+/// The caller, authenticated by `Authorization: Bearer <token>`.
+pub struct Principal(pub ApiToken);
+
+impl Principal {
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.0.role.allows(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("role `{}` may not {}", self.0.role, describe(permission))))
+        }
+    }
+
+    /// Passes when the role has `staff` (any ticket) or `partner` (its partner's delegated
+    /// tickets only). Returns the partner to scope ticket access to, if any.
+    pub fn require_ticket_access(&self, staff: Permission, partner: Permission) -> Result<Option<PartnerId>, ApiError> {
+        if self.0.role.allows(staff) {
+            return Ok(None);
+        }
+        match self.0.partner_id {
+            Some(p) if self.0.role.allows(partner) => Ok(Some(p)),
+            _ => self.require(staff).map(|()| None),
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor { kind: ActorKind::Token, token_id: Some(self.0.id), staff_id: self.0.staff_id, name: self.0.name.clone() }
+    }
+
+    /// Scopes per-client state such as idempotency keys.
+    pub fn key(&self) -> String {
+        self.0.id.to_string()
+    }
+}
+
+fn describe(permission: Permission) -> &'static str {
+    match permission {
+        Permission::ReadTickets => "read tickets",
+        Permission::WriteTickets => "create or change tickets",
+        Permission::CommentOnTickets => "comment on tickets",
+        Permission::ReadStaff => "read staff",
+        Permission::ManageStaff => "manage staff",
+        Permission::ManageTokens => "manage API tokens",
+        Permission::ManageSla => "change SLA policies and calendars",
+        Permission::ReviewTickets => "record quality reviews",
+        Permission::ManagePlugins => "manage plugins",
+        Permission::ManageWebhooks => "manage webhooks",
+        Permission::ReadMetrics => "read metrics",
+        Permission::ManagePartners => "manage partners or delegate tickets",
+        Permission::ReadDelegatedTickets => "read delegated tickets",
+        Permission::WorkDelegatedTickets => "work delegated tickets",
+        Permission::ManageTraining => "manage courses or record training",
+        Permission::OverrideCertification => "override a certification gate",
+    }
+}
+
+pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::unauthorized("send an API token as Authorization: Bearer <token>"));
+    };
+    let secret = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+    match state.services.authenticate(secret).await? {
+        Some(token) => Ok(Principal(token)),
+        None => Err(ApiError::unauthorized("the token is unknown or revoked")),
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(&parts.headers, state).await
+    }
+}
+
+/// The version a client expects, from `If-Match`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMatch {
+    Any,
+    Version(i64),
+}
+
+impl IfMatch {
+    /// Reads `If-Match: "7"` (weak `W/"7"` accepted too) or `*`.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
+        let Some(value) = headers.get(header::IF_MATCH) else {
+            return Ok(None);
+        };
+        let bad = || ApiError::field(StatusCode::BAD_REQUEST, "If-Match", "must be an ETag from GET, such as \"3\", or *");
+        let text = value.to_str().map_err(|_| bad())?.trim();
+        if text == "*" {
+            return Ok(Some(IfMatch::Any));
+        }
+        let tag = text.strip_prefix("W/").unwrap_or(text);
+        let version = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).ok_or_else(bad)?;
+        version.parse().map(|v| Some(IfMatch::Version(v))).map_err(|_| bad())
+    }
+
+    pub fn version(self) -> Option<i64> {
+        match self {
+            IfMatch::Any => None,
+            IfMatch::Version(v) => Some(v),
+        }
+    }
+}
+
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn field_paths_name_unknown_and_missing_fields() {
+        assert_eq!(field_path(".", "unknown field `colour`, expected one of `a`"), "colour");
+        assert_eq!(field_path("colour", "unknown field `colour`, expected one of `a`"), "colour");
+        assert_eq!(field_path("customer.age", "unknown field `age`, expected one of `a`"), "customer.age");
+        assert_eq!(field_path("customer", "missing field `name`"), "customer.name");
+        assert_eq!(field_path("priority", "unknown variant `p1`"), "priority");
+        assert_eq!(field_path(".", "invalid type: string, expected a map"), "(body)");
+    }
+
+    #[test]
+    fn if_match_accepts_strong_weak_and_star() {
+        let mut h = HeaderMap::new();
+        assert_eq!(IfMatch::from_headers(&h).unwrap(), None);
+        h.insert(header::IF_MATCH, HeaderValue::from_static("\"4\""));
+        assert_eq!(IfMatch::from_headers(&h).unwrap(), Some(IfMatch::Version(4)));
+        h.insert(header::IF_MATCH, HeaderValue::from_static("W/\"5\""));
+        assert_eq!(IfMatch::from_headers(&h).unwrap(), Some(IfMatch::Version(5)));
+        h.insert(header::IF_MATCH, HeaderValue::from_static("*"));
+        assert_eq!(IfMatch::from_headers(&h).unwrap(), Some(IfMatch::Any));
+        h.insert(header::IF_MATCH, HeaderValue::from_static("4"));
+        assert!(IfMatch::from_headers(&h).is_err());
+    }
+
+    #[test]
+    fn json_errors_distinguish_syntax_from_shape() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct B {
+            n: u32,
+        }
+        assert_eq!(parse_json::<B>(b"{").unwrap_err().status(), StatusCode::BAD_REQUEST);
+        assert_eq!(parse_json::<B>(b"{\"n\": 1} x").unwrap_err().status(), StatusCode::BAD_REQUEST);
+        let e = parse_json::<B>(b"{\"n\": \"x\"}").unwrap_err();
+        assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}

@@ -1,0 +1,212 @@
+//! Building and running the server: `Application::build` binds the listener (port 0 picks a
+//! free one) so tests and `main` start it the same way.
+
+use crate::api;
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use steward_services::assembly::{self, AssemblyError, PluginJobs};
+use steward_services::config::Config;
+use steward_services::delivery::DeliveryWorker;
+use steward_services::Services;
+use tokio::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Services(#[from] AssemblyError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("cannot set up the webhook HTTP client: {0}")]
+    WebhookClient(#[from] reqwest::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{0}")]
+    Invalid(steward_domain::FieldError),
+    #[error("{0}")]
+    Startup(#[from] StartupError),
+    #[error("{0}")]
+    Service(#[from] steward_services::ServiceError),
+}
+
+/// `steward report review`: the monthly service review of `month` (`YYYY-MM`) rendered as
+/// `format` (`json`, `md`, `html` or `csv`), straight from the database.
+pub async fn review_report(config: &Config, month: &str, format: &str) -> Result<String, ReportError> {
+    let month = steward_domain::kpi::Month::parse("--month", month).map_err(ReportError::Invalid)?;
+    let format = api::report::ReviewFormat::parse("--format", format).map_err(ReportError::Invalid)?;
+    let services = assembly::open_services(config).await.map_err(StartupError::from)?;
+    let review = services.service_review(month).await;
+    services.close().await;
+    Ok(api::report::render(&review?, format))
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    services: Arc<Services>,
+    config: Arc<Config>,
+    /// Absent when `webhooks.worker` is off on this node.
+    deliveries: Option<DeliveryWorker>,
+    plugin_jobs: Option<PluginJobs>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let (services, plugin_jobs) = assembly::build_services(&config).await?;
+        let config = Arc::new(config);
+        let router = api::router(services.clone(), services.metrics.clone(), config.clone());
+        let deliveries = match config.webhooks.worker {
+            true => Some(DeliveryWorker::new(services.clone(), &config.webhooks)?),
+            false => None,
+        };
+        let listener =
+            TcpListener::bind(&config.listen).await.map_err(|source| StartupError::Bind { addr: config.listen.clone(), source })?;
+        Ok(Application { listener, router, services, config, deliveries, plugin_jobs })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn services(&self) -> Arc<Services> {
+        self.services.clone()
+    }
+
+    /// Serves (and delivers webhooks) until `shutdown` completes, then lets in-flight requests
+    /// finish (up to the configured grace period), stops the delivery worker after its attempts
+    /// in flight, and closes the database pool.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let grace = api::shutdown_grace(&self.config);
+        let housekeeping = tokio::spawn(housekeeping(self.services.clone()));
+        let sweeper = tokio::spawn(sla_sweeper(self.services.clone(), self.config.sla.clone()));
+        let gauges = tokio::spawn(metrics_refresher(self.services.clone(), self.config.metrics.refresh_interval_ms));
+        let watcher = tokio::spawn(certification_watcher(self.services.clone(), self.config.training.watch_interval_ms));
+        let deliveries = self.deliveries.map(DeliveryWorker::start);
+        let plugin_worker =
+            self.plugin_jobs.map(|jobs| tokio::spawn(steward_services::plugins::plugin_worker(self.services.clone(), jobs)));
+        let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(true);
+        });
+        let deadline = async move {
+            while !*stopping_rx.borrow() {
+                if stopping_rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(grace).await;
+        };
+        let result = tokio::select! {
+            result = server => result,
+            () = deadline => {
+                tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish within the grace period");
+                Ok(())
+            }
+        };
+        housekeeping.abort();
+        if let Some(worker) = plugin_worker {
+            worker.abort();
+        }
+        sweeper.abort();
+        gauges.abort();
+        watcher.abort();
+        if let Some(worker) = deliveries {
+            worker.stop().await;
+        }
+        self.services.close().await;
+        result
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Raises SLA alerts as clocks cross their thresholds, and picks up policy changes made on
+/// other nodes. Every node runs one; the database keeps each alert to one event.
+async fn sla_sweeper(services: Arc<Services>, config: steward_services::config::SlaConfig) {
+    let mut tick = tokio::time::interval(Duration::from_millis(config.sweep_interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let refresh = Duration::from_secs(config.catalog_refresh_secs.max(1));
+    let mut refreshed = tokio::time::Instant::now();
+    loop {
+        tick.tick().await;
+        if refreshed.elapsed() >= refresh {
+            refreshed = tokio::time::Instant::now();
+            if let Err(e) = services.reload_sla_catalog().await {
+                tracing::warn!(error = %e, "reloading SLA policies failed");
+            }
+        }
+        if let Err(e) = services.sweep_sla(steward_domain::time::Timestamp::now(), config.sweep_batch).await {
+            tracing::warn!(error = %e, "SLA sweep failed");
+        }
+    }
+}
+
+/// Refreshes the metrics gauges that come from the database, so a scrape never queries it.
+async fn metrics_refresher(services: Arc<Services>, interval_ms: u64) {
+    let mut tick = tokio::time::interval(Duration::from_millis(interval_ms.max(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = services.refresh_metrics().await {
+            tracing::warn!(error = %e, "refreshing metrics gauges failed");
+        }
+    }
+}
+
+/// Records certification expiry warnings and expiries as staff events. Every node runs one;
+/// the database keeps each event to one occurrence.
+async fn certification_watcher(services: Arc<Services>, interval_ms: u64) {
+    let mut tick = tokio::time::interval(Duration::from_millis(interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match services.watch_certifications(steward_domain::time::Timestamp::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(recorded = n, "certification expiry events recorded"),
+            Err(e) => tracing::warn!(error = %e, "certification watch failed"),
+        }
+    }
+}
+
+/// Periodic clean-up that no request should pay for.
+async fn housekeeping(services: Arc<Services>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match services.purge_expired_idempotency_keys().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired idempotency keys removed"),
+            Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
+        }
+    }
+}

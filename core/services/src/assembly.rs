@@ -1,0 +1,127 @@
+//! Assembling the services from the configuration: the process files, the database (migrated),
+//! KPI targets, the plugin host and the SLA catalog. The server and the offline commands start
+//! from here alike.
+
+use crate::config::Config;
+use crate::kpis::{load_kpi_targets, KpiFileError};
+use crate::plugins::PluginJob;
+use crate::sla::SlaFileError;
+use crate::Services;
+use std::path::Path;
+use std::sync::Arc;
+use steward_domain::process::{Process, ProcessLoadError, ProcessRegistry};
+use steward_storage::{redact, Store, StoreError};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AssemblyError {
+    #[error("service process definition: {0}")]
+    Processes(#[from] ProcessLoadError),
+    #[error("{0}")]
+    Store(String),
+    #[error("tickets.default_process `{0}` is not a loaded process")]
+    DefaultProcess(String),
+    #[error("plugins: {0}")]
+    Plugins(String),
+    #[error("SLA configuration: {0}")]
+    Sla(#[from] SlaFileError),
+    #[error("KPI targets: {0}")]
+    Kpis(#[from] KpiFileError),
+}
+
+impl From<StoreError> for AssemblyError {
+    fn from(e: StoreError) -> Self {
+        AssemblyError::Store(e.to_string())
+    }
+}
+
+/// The plugin host's queue of reactions to committed events, drained by the plugin worker.
+pub type PluginJobs = UnboundedReceiver<PluginJob>;
+
+/// Loads every `*.toml` file in `dir`, in name order, as service processes.
+pub fn load_process_dir(dir: &Path) -> Result<ProcessRegistry, ProcessLoadError> {
+    let io_err = |message: String| ProcessLoadError { file: dir.display().to_string(), line: None, field: "(directory)".into(), message };
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| io_err(e.to_string()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut registry = ProcessRegistry::new();
+    for file in files {
+        let source = file.display().to_string();
+        let text = std::fs::read_to_string(&file).map_err(|e| ProcessLoadError {
+            file: source.clone(),
+            line: None,
+            field: "(file)".into(),
+            message: e.to_string(),
+        })?;
+        registry.insert(Process::from_toml(&source, &text)?)?;
+    }
+    Ok(registry)
+}
+
+/// Loads the process definitions the config points at; the built-in general process when the
+/// directory does not exist.
+pub fn load_processes(config: &Config) -> Result<ProcessRegistry, AssemblyError> {
+    let dir = &config.processes.dir;
+    let registry = if dir.is_dir() {
+        load_process_dir(dir)?
+    } else {
+        tracing::warn!(dir = %dir.display(), "process directory not found; using the built-in general process");
+        ProcessRegistry::builtin()
+    };
+    if registry.get(&config.tickets.default_process).is_none() {
+        return Err(AssemblyError::DefaultProcess(config.tickets.default_process.clone()));
+    }
+    Ok(registry)
+}
+
+/// Connects to the configured database and applies pending migrations (`steward migrate`).
+pub async fn migrate(config: &Config) -> Result<(), AssemblyError> {
+    open_store(config).await?.close().await;
+    Ok(())
+}
+
+async fn open_store(config: &Config) -> Result<Store, AssemblyError> {
+    let store = Store::connect(&config.database).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// The services without plugins or the SLA seed, for commands that only read or add records
+/// (`steward token create`, `steward report review`).
+pub async fn open_services(config: &Config) -> Result<Services, AssemblyError> {
+    let processes = Arc::new(load_processes(config)?);
+    let targets = load_kpi_targets(&config.kpis.file)?;
+    let store = open_store(config).await?;
+    Ok(Services::new(store, processes, config).with_kpi_targets(targets))
+}
+
+/// The services as the server runs them: processes, database (migrated), KPI targets, the
+/// plugin host with its processes (when plugin directories are configured), and the SLA
+/// catalog seeded from the configured file. Also returns the plugin job queue to drain.
+pub async fn build_services(config: &Config) -> Result<(Arc<Services>, Option<PluginJobs>), AssemblyError> {
+    let processes = Arc::new(load_processes(config)?);
+    let store = open_store(config).await?;
+    tracing::info!(database = %redact(&config.database.url), backend = store.backend().name(), processes = processes.iter().count(), "storage ready");
+    let targets = load_kpi_targets(&config.kpis.file)?;
+    let services = Services::new(store, processes, config).with_kpi_targets(targets);
+    let (services, plugin_jobs) = match config.plugins.dirs.is_empty() {
+        true => (services, None),
+        false => {
+            let host = steward_plugin_host::PluginHost::new(config.plugins.clone(), services.metrics.registry())
+                .map_err(|e| AssemblyError::Plugins(e.to_string()))?;
+            // A plugin that cannot load is kept as failed (and shown by the API); the server starts.
+            for error in host.load_all() {
+                tracing::error!(%error, "plugin not loaded");
+            }
+            let (services, jobs) = services.with_plugins(Arc::new(host));
+            (services, Some(jobs))
+        }
+    };
+    let services = Arc::new(services);
+    services.seed_sla(&config.sla.file).await?;
+    Ok((services, plugin_jobs))
+}

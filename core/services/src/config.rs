@@ -1,0 +1,517 @@
+//! The one typed configuration: `config/steward.toml` (or `--config` / `STEWARD_CONFIG`), then
+//! `STEWARD_*` environment overrides. Every option is documented in the shipped example.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+pub use steward_storage::DatabaseConfig;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// host:port to listen on; port 0 picks a free port.
+    pub listen: String,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    pub http: HttpConfig,
+    pub metrics: MetricsConfig,
+    pub tickets: TicketsConfig,
+    pub processes: ProcessesConfig,
+    pub sla: SlaConfig,
+    pub webhooks: WebhooksConfig,
+    pub kpis: KpisConfig,
+    pub plugins: steward_plugin_host::PluginsConfig,
+    pub partners: PartnersConfig,
+    pub training: TrainingConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PartnersConfig {
+    /// Delegating a ticket sets its status to `waiting_partner` (and taking it back sets it to
+    /// `open` again), which pauses the clocks that pause while waiting on a partner.
+    pub waiting_partner_on_delegation: bool,
+    /// The window of a scorecard when the request names none.
+    pub scorecard_window_days: u64,
+    pub scorecard_weights: ScorecardWeightsConfig,
+}
+
+impl Default for PartnersConfig {
+    fn default() -> Self {
+        PartnersConfig { waiting_partner_on_delegation: false, scorecard_window_days: 90, scorecard_weights: Default::default() }
+    }
+}
+
+/// Relative weights of the built-in partner scorecard's components.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScorecardWeightsConfig {
+    pub ola_met: f64,
+    pub csat: f64,
+    pub complaints: f64,
+    pub reopens: f64,
+}
+
+impl Default for ScorecardWeightsConfig {
+    fn default() -> Self {
+        ScorecardWeightsConfig { ola_met: 40.0, csat: 30.0, complaints: 15.0, reopens: 15.0 }
+    }
+}
+
+impl ScorecardWeightsConfig {
+    pub fn weights(&self) -> steward_domain::scorecard::ScorecardWeights {
+        steward_domain::scorecard::ScorecardWeights {
+            ola_met: self.ola_met,
+            csat: self.csat,
+            complaints: self.complaints,
+            reopens: self.reopens,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingConfig {
+    /// A valid certification expiring within this many days is reported as `expiring`.
+    pub expiring_within_days: u64,
+    /// How often the certification expiry watcher looks, in milliseconds.
+    pub watch_interval_ms: u64,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        TrainingConfig { expiring_within_days: 30, watch_interval_ms: 3_600_000 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `steward=debug,sqlx=warn`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub max_body_bytes: usize,
+    /// Seconds a graceful shutdown waits for in-flight requests.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Require a valid API token (any role) to scrape `/metrics`.
+    pub require_token: bool,
+    /// How often gauges that come from the database (open tickets, clocks at risk) are
+    /// refreshed by a background task, in milliseconds. A scrape never queries the database.
+    pub refresh_interval_ms: u64,
+    /// Export each partner's built-in scorecard as `steward_partner_score{partner}`. Off by
+    /// default: a label per partner is fine for tens of partners, not for thousands.
+    pub partner_labels: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { require_token: false, refresh_interval_ms: 15_000, partner_labels: false }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KpisConfig {
+    /// KPI targets (`config/kpis.toml`); built-in defaults when the file does not exist.
+    pub file: PathBuf,
+}
+
+impl Default for KpisConfig {
+    fn default() -> Self {
+        KpisConfig { file: PathBuf::from("config/kpis.toml") }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TicketsConfig {
+    /// Customer tiers, lowest first; the first is the default.
+    pub tiers: Vec<String>,
+    pub default_process: String,
+    /// How long an Idempotency-Key is remembered.
+    pub idempotency_ttl_hours: u64,
+    /// Days after resolution (or closing) within which a ticket reopens in place; later, a
+    /// follow-up ticket is opened instead.
+    pub reopen_window_days: u64,
+    /// Days a satisfaction survey link stays valid.
+    pub survey_valid_days: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessesConfig {
+    /// Directory of `*.toml` process definitions. When it does not exist the built-in general
+    /// process is used.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaConfig {
+    /// Calendars and policies added to the database at start-up when their key is new.
+    pub file: PathBuf,
+    /// How often the sweeper looks for clocks whose alerts are due (milliseconds).
+    pub sweep_interval_ms: u64,
+    /// How many tickets one sweep handles at most (the rest wait for the next sweep).
+    pub sweep_batch: u32,
+    /// How often each node reloads policies and calendars changed through another node (seconds).
+    pub catalog_refresh_secs: u64,
+}
+
+impl Default for SlaConfig {
+    fn default() -> Self {
+        SlaConfig { file: PathBuf::from("config/sla.toml"), sweep_interval_ms: 250, sweep_batch: 500, catalog_refresh_secs: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Send queued deliveries from this node. Deliveries are queued on every node regardless.
+    pub worker: bool,
+    /// How often the worker looks for due deliveries.
+    pub poll_interval_ms: u64,
+    /// Time limit of one attempt, from connecting to receiving the response's head.
+    pub timeout_ms: u64,
+    /// Wait before the first retry; it doubles with every failed attempt (less some jitter).
+    pub retry_base_ms: u64,
+    /// Longest wait between two attempts.
+    pub retry_max_secs: u64,
+    /// Attempts before a delivery is given up as failed.
+    pub max_attempts: u32,
+}
+
+impl WebhooksConfig {
+    pub fn retry_policy(&self) -> steward_domain::webhook::RetryPolicy {
+        let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        steward_domain::webhook::RetryPolicy {
+            base_ms: ms(self.retry_base_ms),
+            max_ms: ms(self.retry_max_secs.saturating_mul(1000)),
+            max_attempts: self.max_attempts,
+        }
+    }
+
+    /// How long a claimed delivery stays reserved: one attempt plus ample time to record it.
+    /// Only a node that dies mid-attempt makes a delivery wait this long.
+    pub fn lease_ms(&self) -> i64 {
+        i64::try_from(self.timeout_ms.saturating_add(30_000)).unwrap_or(i64::MAX)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
+            http: HttpConfig::default(),
+            metrics: MetricsConfig::default(),
+            tickets: TicketsConfig::default(),
+            processes: ProcessesConfig::default(),
+            sla: SlaConfig::default(),
+            webhooks: WebhooksConfig::default(),
+            plugins: steward_plugin_host::PluginsConfig::default(),
+            kpis: KpisConfig::default(),
+            partners: PartnersConfig::default(),
+            training: TrainingConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: LogFormat::Human, level: "info".into() }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { max_body_bytes: 1024 * 1024, shutdown_grace_secs: 30 }
+    }
+}
+
+impl Default for TicketsConfig {
+    fn default() -> Self {
+        TicketsConfig {
+            tiers: vec!["standard".into(), "priority".into(), "vip".into()],
+            default_process: "general".into(),
+            idempotency_ttl_hours: 24,
+            reopen_window_days: 14,
+            survey_valid_days: 14,
+        }
+    }
+}
+
+impl Default for ProcessesConfig {
+    fn default() -> Self {
+        ProcessesConfig { dir: PathBuf::from("config/processes") }
+    }
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            worker: true,
+            poll_interval_ms: 1000,
+            timeout_ms: 10_000,
+            retry_base_ms: 1000,
+            retry_max_secs: 3600,
+            max_attempts: 20,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+}
+
+/// Where the config is read from when neither `--config` nor `STEWARD_CONFIG` names a file.
+pub const DEFAULT_CONFIG_PATH: &str = "config/steward.toml";
+
+impl Config {
+    /// Reads the config file (an explicit path must exist; the default path may not), then
+    /// applies environment overrides from `env`.
+    pub fn load(explicit: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let from_env = env("STEWARD_CONFIG").map(PathBuf::from);
+        let path = explicit.map(Path::to_path_buf).or(from_env);
+        let mut config = match path {
+            Some(path) => Self::from_file(&path)?,
+            None if Path::new(DEFAULT_CONFIG_PATH).exists() => Self::from_file(Path::new(DEFAULT_CONFIG_PATH))?,
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+        Self::from_toml(&shown, &text)
+    }
+
+    pub fn from_toml(path: &str, text: &str) -> Result<Config, ConfigError> {
+        let de = toml::Deserializer::new(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            let line =
+                inner.span().map(|s| format!("line {}, ", text[..s.start].bytes().filter(|b| *b == b'\n').count() + 1)).unwrap_or_default();
+            ConfigError::Parse { path: path.to_owned(), message: format!("{line}{field}: {}", inner.message()) }
+        })
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse().map_err(|e: T::Err| ConfigError::Env { name: name.into(), message: e.to_string() })
+        }
+        if let Some(v) = env("STEWARD_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = env("STEWARD_DATABASE_URL") {
+            self.database.url = v;
+        }
+        if let Some(v) = env("STEWARD_DATABASE_MAX_CONNECTIONS") {
+            self.database.max_connections = parse("STEWARD_DATABASE_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = env("STEWARD_LOG_FORMAT") {
+            self.log.format = match v.as_str() {
+                "human" => LogFormat::Human,
+                "json" => LogFormat::Json,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "STEWARD_LOG_FORMAT".into(),
+                        message: format!("`{v}` is not one of: human, json"),
+                    })
+                }
+            };
+        }
+        if let Some(v) = env("STEWARD_LOG_LEVEL") {
+            self.log.level = v;
+        }
+        if let Some(v) = env("STEWARD_MAX_BODY_BYTES") {
+            self.http.max_body_bytes = parse("STEWARD_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = env("STEWARD_METRICS_REQUIRE_TOKEN") {
+            self.metrics.require_token = parse("STEWARD_METRICS_REQUIRE_TOKEN", &v)?;
+        }
+        if let Some(v) = env("STEWARD_PROCESSES_DIR") {
+            self.processes.dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("STEWARD_SLA_FILE") {
+            self.sla.file = PathBuf::from(v);
+        }
+        if let Some(v) = env("STEWARD_KPIS_FILE") {
+            self.kpis.file = PathBuf::from(v);
+        }
+        if let Some(v) = env("STEWARD_METRICS_REFRESH_INTERVAL_MS") {
+            self.metrics.refresh_interval_ms = parse("STEWARD_METRICS_REFRESH_INTERVAL_MS", &v)?;
+        }
+        if let Some(v) = env("STEWARD_PLUGIN_DIRS") {
+            self.plugins.dirs = v.split(':').filter(|d| !d.is_empty()).map(PathBuf::from).collect();
+        }
+        if let Some(v) = env("STEWARD_WEBHOOKS_WORKER") {
+            self.webhooks.worker = parse("STEWARD_WEBHOOKS_WORKER", &v)?;
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, message: &str| Err(ConfigError::Invalid { field: field.into(), message: message.into() });
+        if self.tickets.tiers.is_empty() {
+            return invalid("tickets.tiers", "list at least one customer tier");
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        if !matches!(self.database.sqlite_synchronous.as_str(), "full" | "normal" | "extra") {
+            return invalid("database.sqlite_synchronous", "must be one of: full, normal, extra");
+        }
+        if self.sla.sweep_interval_ms == 0 || self.sla.sweep_batch == 0 {
+            return invalid("sla.sweep_interval_ms", "the sweep interval and batch must be at least 1");
+        }
+        if self.http.max_body_bytes < 1024 {
+            return invalid("http.max_body_bytes", "must be at least 1024");
+        }
+        if self.metrics.refresh_interval_ms < 100 {
+            return invalid("metrics.refresh_interval_ms", "must be at least 100");
+        }
+        let sw = &self.partners.scorecard_weights;
+        let weights = [sw.ola_met, sw.csat, sw.complaints, sw.reopens];
+        if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || weights.iter().sum::<f64>() <= 0.0 {
+            return invalid("partners.scorecard_weights", "weights are non-negative numbers, not all zero");
+        }
+        if self.training.watch_interval_ms < 10 {
+            return invalid("training.watch_interval_ms", "must be at least 10");
+        }
+        if self.partners.scorecard_window_days == 0 {
+            return invalid("partners.scorecard_window_days", "must be at least 1");
+        }
+        let w = &self.webhooks;
+        if w.poll_interval_ms < 10 {
+            return invalid("webhooks.poll_interval_ms", "must be at least 10");
+        }
+        if w.timeout_ms < 100 {
+            return invalid("webhooks.timeout_ms", "must be at least 100");
+        }
+        if w.retry_base_ms == 0 {
+            return invalid("webhooks.retry_base_ms", "must be at least 1");
+        }
+        if w.retry_max_secs.saturating_mul(1000) < w.retry_base_ms {
+            return invalid("webhooks.retry_max_secs", "must not be shorter than webhooks.retry_base_ms");
+        }
+        if w.max_attempts == 0 {
+            return invalid("webhooks.max_attempts", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_parses_and_matches_the_defaults() {
+        let text = include_str!("../../../config/steward.toml");
+        let shipped = Config::from_toml("steward.toml", text).unwrap();
+        let defaults = Config::default();
+        assert_eq!(shipped.listen, defaults.listen);
+        assert_eq!(shipped.database.url, defaults.database.url);
+        assert_eq!(shipped.tickets.tiers, defaults.tickets.tiers);
+        assert_eq!(shipped.http.max_body_bytes, defaults.http.max_body_bytes);
+        assert_eq!(shipped.metrics.refresh_interval_ms, defaults.metrics.refresh_interval_ms);
+        assert_eq!(shipped.kpis.file, defaults.kpis.file);
+        let (shipped, defaults) = (&shipped.webhooks, &defaults.webhooks);
+        assert_eq!(
+            (
+                shipped.worker,
+                shipped.poll_interval_ms,
+                shipped.timeout_ms,
+                shipped.retry_base_ms,
+                shipped.retry_max_secs,
+                shipped.max_attempts
+            ),
+            (
+                defaults.worker,
+                defaults.poll_interval_ms,
+                defaults.timeout_ms,
+                defaults.retry_base_ms,
+                defaults.retry_max_secs,
+                defaults.max_attempts
+            )
+        );
+    }
+
+    #[test]
+    fn env_overrides_file_values() {
+        let env = |name: &str| match name {
+            "STEWARD_DATABASE_URL" => Some("postgres://x@localhost/db".to_string()),
+            "STEWARD_LISTEN" => Some("0.0.0.0:9000".to_string()),
+            "STEWARD_LOG_FORMAT" => Some("json".to_string()),
+            _ => None,
+        };
+        let mut c = Config::default();
+        c.apply_env(env).unwrap();
+        assert_eq!(c.database.url, "postgres://x@localhost/db");
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn bad_values_name_the_field_and_line() {
+        let e = Config::from_toml("c.toml", "listen = \"x\"\n[http]\nmax_body_bytes = \"big\"\n").unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("line 3") && text.contains("http.max_body_bytes"), "{text}");
+        let e = Config::from_toml("c.toml", "[database]\nurl = \"x\"\ncolour = 1\n").unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn webhook_settings_are_checked() {
+        let mut c = Config::default();
+        c.webhooks.retry_base_ms = 5000;
+        c.webhooks.retry_max_secs = 4;
+        assert!(c.check().unwrap_err().to_string().contains("webhooks.retry_max_secs"));
+        let mut c = Config::default();
+        c.webhooks.max_attempts = 0;
+        assert!(c.check().unwrap_err().to_string().contains("webhooks.max_attempts"));
+        let mut c = Config::default();
+        c.apply_env(|n| (n == "STEWARD_WEBHOOKS_WORKER").then(|| "false".to_string())).unwrap();
+        assert!(!c.webhooks.worker);
+    }
+
+    #[test]
+    fn bad_env_values_are_named() {
+        let mut c = Config::default();
+        let e = c.apply_env(|n| (n == "STEWARD_MAX_BODY_BYTES").then(|| "lots".to_string())).unwrap_err();
+        assert!(e.to_string().contains("STEWARD_MAX_BODY_BYTES"));
+    }
+}

@@ -1,0 +1,244 @@
+//! Webhook delivery: the worker that sends queued deliveries over HTTP. The one place that
+//! knows the HTTP client (reqwest) and the webhook payload, which is a public contract like the
+//! REST API: `{"id", "webhook_id", "event": {"ticket_id", "ticket_number", "seq", "at", "kind",
+//! "actor", "data"}}` for a ticket event, `{"id", "webhook_id", "staff_event": {"id",
+//! "staff_id", "at", "kind", "data"}}` for a staff event, POSTed with `Steward-Event`,
+//! `Steward-Delivery` and `Steward-Signature`.
+//!
+//! Every node may run a worker. Each pass claims due deliveries under a lease (see
+//! `Store::claim_due_deliveries`), sends them concurrently, and records each attempt; the
+//! services decide whether a delivery is done, retried later or given up.
+
+use crate::config::WebhooksConfig;
+use crate::Services;
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use steward_domain::event::ActorKind;
+use steward_domain::ids::{DeliveryId, StaffEventId, StaffId, TicketId, TicketNumber, TokenId, WebhookId};
+use steward_domain::time::Timestamp;
+use steward_domain::webhook::{signature_header, Attempt, AttemptOutcome};
+use steward_storage::webhooks::{ClaimedDelivery, DeliverySubject};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// Deliveries claimed per pass; they are sent concurrently.
+const CLAIM_BATCH: u32 = 16;
+
+#[derive(Serialize)]
+struct Payload<'a> {
+    id: DeliveryId,
+    webhook_id: WebhookId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<EventPayload<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    staff_event: Option<StaffEventPayload<'a>>,
+}
+
+/// An event of the staff timeline, as `GET /api/v1/staff-events` shows it.
+#[derive(Serialize)]
+struct StaffEventPayload<'a> {
+    id: StaffEventId,
+    staff_id: StaffId,
+    at: Timestamp,
+    kind: &'a str,
+    data: &'a Value,
+}
+
+#[derive(Serialize)]
+struct EventPayload<'a> {
+    ticket_id: TicketId,
+    /// `T-000123`
+    ticket_number: TicketNumber,
+    seq: i64,
+    at: Timestamp,
+    kind: &'a str,
+    actor: ActorPayload<'a>,
+    data: &'a Value,
+}
+
+/// The same shape as an actor in the ticket timeline API.
+#[derive(Serialize)]
+struct ActorPayload<'a> {
+    kind: ActorKind,
+    token_id: Option<TokenId>,
+    staff_id: Option<StaffId>,
+    name: &'a str,
+}
+
+fn payload(d: &ClaimedDelivery) -> Payload<'_> {
+    match &d.subject {
+        DeliverySubject::Ticket { ticket_id, ticket_number, event: e } => Payload {
+            id: d.id,
+            webhook_id: d.webhook_id,
+            event: Some(EventPayload {
+                ticket_id: *ticket_id,
+                ticket_number: *ticket_number,
+                seq: e.seq,
+                at: e.at,
+                kind: &e.kind,
+                actor: ActorPayload { kind: e.actor.kind, token_id: e.actor.token_id, staff_id: e.actor.staff_id, name: &e.actor.name },
+                data: &e.data,
+            }),
+            staff_event: None,
+        },
+        DeliverySubject::Staff(e) => Payload {
+            id: d.id,
+            webhook_id: d.webhook_id,
+            event: None,
+            staff_event: Some(StaffEventPayload { id: e.id, staff_id: e.staff_id, at: e.at, kind: &e.kind, data: &e.data }),
+        },
+    }
+}
+
+/// Sends deliveries: the HTTP client and what it needs.
+struct Sender {
+    services: Arc<Services>,
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+/// A delivery worker ready to start: built with the application so that a client that cannot
+/// be made (TLS set-up) stops start-up rather than failing later.
+pub struct DeliveryWorker {
+    sender: Arc<Sender>,
+    poll_interval: Duration,
+}
+
+impl DeliveryWorker {
+    pub fn new(services: Arc<Services>, config: &WebhooksConfig) -> Result<DeliveryWorker, reqwest::Error> {
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            // A redirect is an answer other than 2xx: it is recorded and retried, never followed,
+            // so a delivery goes nowhere but the configured URL.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Steward-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(DeliveryWorker {
+            sender: Arc::new(Sender { services, client, timeout }),
+            poll_interval: Duration::from_millis(config.poll_interval_ms),
+        })
+    }
+
+    /// Starts sending in the background until [`RunningWorker::stop`].
+    pub fn start(self) -> RunningWorker {
+        let (stop, stopping) = watch::channel(false);
+        let task = tokio::spawn(run(self.sender, self.poll_interval, stopping));
+        RunningWorker { stop, task: Some(task) }
+    }
+}
+
+/// A started worker. Dropping it aborts the worker; [`RunningWorker::stop`] lets the attempts
+/// in flight finish and be recorded first.
+pub struct RunningWorker {
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningWorker {
+    /// Stops claiming, and waits for the attempts in flight (each bounded by the timeout).
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningWorker {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn run(sender: Arc<Sender>, poll_interval: Duration, mut stopping: watch::Receiver<bool>) {
+    loop {
+        let full_batch = match sender.deliver_due().await {
+            Ok(sent) => sent == CLAIM_BATCH as usize,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook deliveries could not be claimed");
+                false
+            }
+        };
+        if *stopping.borrow() {
+            break;
+        }
+        // A full batch suggests more are due: go on at once.
+        if full_batch {
+            continue;
+        }
+        tokio::select! {
+            _ = stopping.changed() => break,
+            () = tokio::time::sleep(poll_interval) => {}
+        }
+    }
+}
+
+impl Sender {
+    /// One pass: claims due deliveries, sends them concurrently, records each attempt.
+    /// Returns how many were claimed.
+    async fn deliver_due(self: &Arc<Self>) -> Result<usize, crate::ServiceError> {
+        let claimed = self.services.claim_due_deliveries(CLAIM_BATCH).await?;
+        let count = claimed.len();
+        let mut sends = JoinSet::new();
+        for delivery in claimed {
+            let sender = self.clone();
+            sends.spawn(async move {
+                let attempt = sender.attempt(&delivery).await;
+                let outcome = attempt.outcome.clone();
+                match sender.services.record_delivery_attempt(&delivery, attempt).await {
+                    Ok(Some(state)) => {
+                        tracing::debug!(delivery = %delivery.id, webhook = %delivery.webhook_id, ?outcome, %state, "webhook attempt recorded")
+                    }
+                    Ok(None) => tracing::warn!(
+                        delivery = %delivery.id,
+                        "webhook attempt not recorded: the claim ran out, or the webhook was deleted meanwhile"
+                    ),
+                    Err(e) => tracing::warn!(delivery = %delivery.id, error = %e, "webhook attempt could not be recorded"),
+                }
+            });
+        }
+        while sends.join_next().await.is_some() {}
+        Ok(count)
+    }
+
+    async fn attempt(&self, delivery: &ClaimedDelivery) -> Attempt {
+        let body = serde_json::to_vec(&payload(delivery)).expect("plain data serialises");
+        let at = Timestamp::now();
+        let signature = signature_header(&delivery.secret, at.as_millis().div_euclid(1000), &body);
+        let started = Instant::now();
+        let sent = self
+            .client
+            .post(&delivery.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("Steward-Event", delivery.kind())
+            .header("Steward-Delivery", delivery.id.to_string())
+            .header("Steward-Signature", signature)
+            .body(body)
+            .send()
+            .await;
+        let outcome = match sent {
+            Ok(response) => AttemptOutcome::Status(response.status().as_u16()),
+            Err(e) => AttemptOutcome::Error(describe(&e, self.timeout)),
+        };
+        Attempt { at, duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX), outcome }
+    }
+}
+
+/// Why no answer came, for the delivery log: the innermost cause (refused, DNS, TLS) says more
+/// than reqwest's outer message, and the URL is known already.
+fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!("timed out after {} ms", timeout.as_millis());
+    }
+    let what = if e.is_connect() { "connection failed" } else { "request failed" };
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    format!("{what}: {cause}")
+}

@@ -1,0 +1,189 @@
+//! Application services: each use case loads what it needs from storage, applies the domain
+//! rules and writes the result. Knows neither HTTP nor SQL (this crate depends on neither axum
+//! nor sqlx). Also the typed configuration, the metrics registry and the webhook delivery worker.
+
+pub mod assembly;
+pub mod config;
+pub mod delivery;
+pub mod metrics;
+
+mod bulk;
+mod feedback;
+pub use feedback::plan_survey_answer;
+pub mod kpis;
+mod partners;
+pub mod plugins;
+pub use partners::PartnerScorecard;
+pub mod sla;
+mod staff;
+mod tickets;
+mod tokens;
+mod training;
+mod webhooks;
+
+pub use feedback::SurveyView;
+pub use tickets::{CreateTicket, Reopened};
+pub use training::{EligibleAssignee, NewTrainingRecord};
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use std::sync::{Arc, RwLock};
+use steward_domain::kpi::KpiTargets;
+use steward_domain::process::{ProcessRegistry, TransitionError};
+use steward_domain::sla_engine::SlaCatalog;
+use steward_domain::ticket::TicketRules;
+use steward_domain::webhook::RetryPolicy;
+use steward_domain::ValidationError;
+use steward_storage::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    #[error("the ticket has changed: it is now at version {current}")]
+    StaleVersion { current: i64 },
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// A one-time link that no longer works (an answered or expired survey).
+    #[error("{0}")]
+    Gone(String),
+    /// The request conflicts with what exists (a taken email, a row still in use).
+    #[error("{message}")]
+    Conflict { field: Option<&'static str>, message: String },
+    /// A one-time action was already taken (a survey answered, a delegation withdrawn).
+    #[error("{0}")]
+    AlreadyDone(&'static str),
+    /// The database cannot be reached or is overloaded; the request may be retried.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// A unique key no use case expected to collide; `constraint` names it.
+    #[error("the request collides with an existing record (unique key `{constraint}`)")]
+    Duplicate { constraint: String },
+    /// A failure the client cannot fix; `operation` names what failed. Logged, never shown.
+    #[error("{operation} failed: {cause}")]
+    Internal { operation: &'static str, cause: String },
+    /// A plugin's guard refused a stage move (or failed, and fails closed).
+    #[error("plugin `{plugin}` refused the move: {reason}")]
+    Vetoed { plugin: String, reason: String, plugin_failed: bool },
+    #[error("{0}")]
+    Plugin(String),
+    /// The person lacks a valid certification that the stage requires.
+    #[error(
+        "{staff_name} ({staff_id}) does not hold a valid {certification} certification (it is {state}), which stage `{stage}` requires"
+    )]
+    CertificationRequired {
+        field: &'static str,
+        staff_id: steward_domain::ids::StaffId,
+        staff_name: String,
+        certification: String,
+        state: steward_domain::training::CertificationState,
+        expires_at: Option<steward_domain::time::Timestamp>,
+        stage: String,
+    },
+    /// Internal: the reopen window has passed (a follow-up is opened instead).
+    #[error("the reopen window has passed")]
+    ReopenWindowPassed,
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(reason) => ServiceError::Unavailable(reason),
+            StoreError::Duplicate { constraint } => ServiceError::Duplicate { constraint },
+            StoreError::ForeignKey => ServiceError::Conflict {
+                field: None,
+                message: "the request refers to a record that does not exist, or a record still in use".into(),
+            },
+            StoreError::AlreadyDone(message) => ServiceError::AlreadyDone(message),
+            StoreError::Database { operation, source } => ServiceError::Internal { operation, cause: source.to_string() },
+            StoreError::VersionConflict => {
+                ServiceError::Internal { operation: "a versioned write", cause: "the row changed since it was read".into() }
+            }
+            StoreError::Corrupt(cause) => ServiceError::Internal { operation: "reading a stored value", cause },
+            e @ (StoreError::Migrate(_) | StoreError::UnsupportedUrl(_) | StoreError::Io(_)) => {
+                ServiceError::Internal { operation: "opening the database", cause: e.to_string() }
+            }
+        }
+    }
+}
+
+/// Everything the use cases need, shared by all requests.
+pub struct Services {
+    /// Export partner scores as metrics (`metrics.partner_labels`).
+    partner_metrics: bool,
+    /// The plugin host, when plugins are set up.
+    plugins: Option<Arc<steward_plugin_host::PluginHost>>,
+    plugin_jobs: Option<tokio::sync::mpsc::UnboundedSender<plugins::PluginJob>>,
+    store: Store,
+    pub processes: Arc<ProcessRegistry>,
+    tiers: Vec<String>,
+    default_process: String,
+    idempotency_ttl_ms: i64,
+    reopen_window_ms: i64,
+    survey_valid_ms: i64,
+    /// SLA policies and calendars, swapped whole when they change.
+    sla: RwLock<Arc<SlaCatalog>>,
+    retry: RetryPolicy,
+    /// How long a claimed delivery is reserved for the node that claimed it.
+    delivery_lease_ms: i64,
+    /// This application's metrics: counters move as ticket events commit.
+    pub metrics: Arc<Metrics>,
+    /// KPI targets (`config/kpis.toml`).
+    kpi_targets: KpiTargets,
+    waiting_partner_on_delegation: bool,
+    /// A certification expiring within this many days is `expiring`.
+    expiring_within_days: u64,
+    scorecard_weights: steward_domain::scorecard::ScorecardWeights,
+    scorecard_window_days: u64,
+}
+
+impl Services {
+    /// The process a ticket follows when its draft names none.
+    pub fn default_process(&self) -> &str {
+        &self.default_process
+    }
+
+    pub(crate) fn new(store: Store, processes: Arc<ProcessRegistry>, config: &Config) -> Self {
+        Services {
+            plugins: None,
+            plugin_jobs: None,
+            partner_metrics: config.metrics.partner_labels,
+            store,
+            processes,
+            tiers: config.tickets.tiers.clone(),
+            default_process: config.tickets.default_process.clone(),
+            idempotency_ttl_ms: i64::try_from(config.tickets.idempotency_ttl_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX),
+            reopen_window_ms: days_ms(config.tickets.reopen_window_days),
+            survey_valid_ms: days_ms(config.tickets.survey_valid_days),
+            sla: RwLock::new(Arc::new(SlaCatalog::default())),
+            retry: config.webhooks.retry_policy(),
+            delivery_lease_ms: config.webhooks.lease_ms(),
+            metrics: Arc::new(Metrics::new()),
+            kpi_targets: KpiTargets::default(),
+            waiting_partner_on_delegation: config.partners.waiting_partner_on_delegation,
+            expiring_within_days: config.training.expiring_within_days,
+            scorecard_weights: config.partners.scorecard_weights.weights(),
+            scorecard_window_days: config.partners.scorecard_window_days,
+        }
+    }
+
+    /// Uses these KPI targets instead of the built-in defaults.
+    pub fn with_kpi_targets(mut self, targets: KpiTargets) -> Self {
+        self.kpi_targets = targets;
+        self
+    }
+
+    pub fn with_rules<R>(&self, f: impl FnOnce(&TicketRules<'_>) -> R) -> R {
+        f(&self.rules())
+    }
+
+    pub fn rules(&self) -> TicketRules<'_> {
+        TicketRules { tiers: &self.tiers, default_process: &self.default_process, processes: &self.processes }
+    }
+}
+
+fn days_ms(days: u64) -> i64 {
+    i64::try_from(days.saturating_mul(86_400_000)).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,285 @@
+use super::{ServiceError, Services};
+use steward_domain::event::{Actor, EventData, RecordedEvent};
+use steward_domain::ids::{DelegationId, PartnerId, TicketRef};
+use steward_domain::partner::{Delegation, Partner, PartnerInput, PartnerPatch};
+use steward_domain::scorecard::{builtin_scorecard, PartnerStats, Scorecard};
+use steward_domain::ticket::{Change, SideWrite, Status, Ticket, Visibility};
+use steward_domain::time::Timestamp;
+use steward_domain::ValidationError;
+use steward_storage::{unique, StoreError};
+
+impl Services {
+    pub async fn create_partner(&self, input: PartnerInput) -> Result<Partner, ServiceError> {
+        let partner = Partner::create(input, Timestamp::now())?;
+        self.check_calendar(&partner)?;
+        self.store.insert_partner(&partner).await?;
+        Ok(partner)
+    }
+
+    fn check_calendar(&self, partner: &Partner) -> Result<(), ServiceError> {
+        if let Some(key) = partner.contract.as_ref().and_then(|c| c.calendar.as_deref()) {
+            if !self.sla_catalog().calendars.contains_key(key) {
+                return Err(ValidationError::field("contract.calendar", format!("no calendar `{key}`")).into());
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn get_partner(&self, id: PartnerId) -> Result<Partner, ServiceError> {
+        self.store.get_partner(id).await?.ok_or(ServiceError::NotFound { what: "partner" })
+    }
+
+    pub async fn list_partners(&self) -> Result<Vec<Partner>, ServiceError> {
+        Ok(self.store.list_partners().await?)
+    }
+
+    pub async fn update_partner(&self, id: PartnerId, patch: PartnerPatch) -> Result<Partner, ServiceError> {
+        let next = self.get_partner(id).await?.apply(patch, Timestamp::now())?;
+        self.check_calendar(&next)?;
+        if !self.store.update_partner(&next).await? {
+            return Err(ServiceError::NotFound { what: "partner" });
+        }
+        Ok(next)
+    }
+
+    pub async fn delete_partner(&self, id: PartnerId) -> Result<(), ServiceError> {
+        match self.store.delete_partner(id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ServiceError::NotFound { what: "partner" }),
+            Err(StoreError::ForeignKey) => Err(ServiceError::Conflict {
+                field: None,
+                message: "delegations or tokens still refer to this partner; set status to suspended instead".into(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Hands a ticket to a partner and starts the partner's OLA clock (due times on the
+    /// contract's calendar). A suspended partner or one without a contract in force → 422.
+    pub async fn delegate_ticket(
+        &self,
+        reference: TicketRef,
+        partner_id: PartnerId,
+        note: Option<String>,
+        actor: &Actor,
+    ) -> Result<Ticket, ServiceError> {
+        let partner = self
+            .store
+            .get_partner(partner_id)
+            .await?
+            .ok_or_else(|| ValidationError::field("partner_id", format!("no partner {partner_id}")))?;
+        let now = Timestamp::now();
+        if let Some(why) = partner.refuses_work(now) {
+            return Err(ValidationError::field("partner_id", why).into());
+        }
+        let outcome = self.modify_ticket(reference, None, actor, |t| self.plan_delegation(t, &partner, note, now)).await;
+        match outcome {
+            Err(ServiceError::Duplicate { constraint }) if constraint == unique::ACTIVE_DELEGATION => Err(ServiceError::Conflict {
+                field: None,
+                message: "the ticket is already delegated; take it back first (DELETE …/delegation)".into(),
+            }),
+            other => other,
+        }
+    }
+
+    /// The change that hands `t` to `partner` (which takes work) at `now`, with the partner's
+    /// OLA due times on the contract's calendar.
+    pub fn plan_delegation(&self, t: &Ticket, partner: &Partner, note: Option<String>, now: Timestamp) -> Result<Change, ServiceError> {
+        if t.is_done() {
+            return Err(ValidationError::field("status", format!("the ticket is {}; only open work can be delegated", t.status)).into());
+        }
+        let contract = partner.contract.as_ref().expect("a partner that takes work has a contract");
+        let calendar = self.sla_catalog().calendar(contract.calendar.as_deref());
+        let first_response_due_at = calendar.add_business_millis(now, contract.first_response.as_millis());
+        let resolution_due_at = calendar.add_business_millis(now, contract.resolution.as_millis());
+        let delegation = Delegation {
+            id: DelegationId::new_at(now),
+            ticket_id: t.id,
+            partner_id: partner.id,
+            note: note.clone(),
+            delegated_at: now,
+            first_response_due_at,
+            resolution_due_at,
+            withdrawn_at: None,
+        };
+        let mut events = vec![EventData::Delegated {
+            delegation_id: delegation.id,
+            partner_id: partner.id,
+            partner_name: partner.name.clone(),
+            note,
+            first_response_due_at,
+            resolution_due_at,
+        }];
+        let mut next = t.clone();
+        if self.waiting_partner_on_delegation && t.status != Status::WaitingPartner {
+            events.push(EventData::StatusChanged { from: t.status, to: Status::WaitingPartner });
+            next.status = Status::WaitingPartner;
+        }
+        let mut change = next.record(events, now);
+        change.side.push(SideWrite::Delegate(delegation));
+        Ok(change)
+    }
+
+    /// Takes a ticket back from its partner.
+    pub async fn withdraw_delegation(&self, reference: TicketRef, actor: &Actor) -> Result<Ticket, ServiceError> {
+        let ticket = self.get_ticket(reference).await?;
+        let delegation = self.store.active_delegation(ticket.id).await?.ok_or(ServiceError::NotFound { what: "delegation" })?;
+        let waiting = self.waiting_partner_on_delegation;
+        let outcome = self
+            .modify_ticket(TicketRef::Id(ticket.id), None, actor, |t| {
+                let now = Timestamp::now();
+                let mut events = vec![EventData::DelegationWithdrawn { delegation_id: delegation.id, partner_id: delegation.partner_id }];
+                let mut next = t.clone();
+                if waiting && t.status == Status::WaitingPartner {
+                    events.push(EventData::StatusChanged { from: t.status, to: Status::Open });
+                    next.status = Status::Open;
+                }
+                let mut change = next.record(events, now);
+                change.side.push(SideWrite::WithdrawDelegation { ticket_id: t.id, at: now });
+                Ok(change)
+            })
+            .await;
+        match outcome {
+            Err(ServiceError::AlreadyDone(_)) => Err(ServiceError::NotFound { what: "delegation" }),
+            other => other,
+        }
+    }
+
+    /// The ticket, as the caller may see it: a partner sees only tickets actively delegated to
+    /// it, and any other ticket does not exist for it (404, never 403: existence is not leaked).
+    pub async fn ticket_for(&self, reference: TicketRef, partner: Option<PartnerId>) -> Result<Ticket, ServiceError> {
+        let ticket = self.get_ticket(reference).await?;
+        if let Some(partner) = partner {
+            match self.store.active_delegation(ticket.id).await? {
+                Some(d) if d.partner_id == partner => {}
+                _ => return Err(ServiceError::NotFound { what: "ticket" }),
+            }
+        }
+        Ok(ticket)
+    }
+
+    /// A ticket's timeline as the caller may see it: a partner never sees internal comments.
+    pub async fn ticket_events_for(
+        &self,
+        reference: TicketRef,
+        partner: Option<PartnerId>,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, ServiceError> {
+        let ticket = self.ticket_for(reference, partner).await?;
+        let mut events = self.store.list_events(ticket.id, after_seq, limit).await?;
+        if partner.is_some() {
+            // Pages may come out shorter than asked; the cursor still moves by seq.
+            let internal = serde_json::to_value(Visibility::Internal).expect("serialises");
+            events.retain(|e| !(e.kind == "comment_added" && e.data["visibility"] == internal));
+        }
+        Ok(events)
+    }
+}
+
+/// A partner's scorecard (built-in, or one a plugin computes) and the statistics it was
+/// computed from.
+pub struct PartnerScorecard {
+    pub partner: Partner,
+    pub stats: PartnerStats,
+    /// `builtin`, or the name of a plugin scorecard.
+    pub name: String,
+    pub scorecard: Scorecard,
+}
+
+pub const BUILTIN_SCORECARD: &str = "builtin";
+
+impl Services {
+    /// Statistics over delegations made in `[from, to)`.
+    pub async fn partner_stats(&self, id: PartnerId, from: Timestamp, to: Timestamp) -> Result<PartnerStats, ServiceError> {
+        self.get_partner(id).await?;
+        if to <= from {
+            return Err(ValidationError::field("to", "must be after from").into());
+        }
+        Ok(self.store.partner_stats(id, from, to, Timestamp::now()).await?)
+    }
+
+    /// The window used when a request names none: the last `partners.scorecard_window_days`.
+    pub fn default_scorecard_window(&self) -> (Timestamp, Timestamp) {
+        let now = Timestamp::now();
+        (now.plus_millis(-super::days_ms(self.scorecard_window_days)), now.plus_millis(1))
+    }
+
+    pub async fn partner_scorecard(
+        &self,
+        id: PartnerId,
+        from: Timestamp,
+        to: Timestamp,
+        name: Option<&str>,
+    ) -> Result<PartnerScorecard, ServiceError> {
+        let partner = self.get_partner(id).await?;
+        let stats = self.partner_stats(id, from, to).await?;
+        self.score(partner, stats, name, from, to).await
+    }
+
+    /// Every partner's scorecard, best first (unrated ones last).
+    pub async fn rank_partners(&self, from: Timestamp, to: Timestamp, name: Option<&str>) -> Result<Vec<PartnerScorecard>, ServiceError> {
+        let mut out = Vec::new();
+        for partner in self.store.list_partners().await? {
+            let stats = self.partner_stats(partner.id, from, to).await?;
+            out.push(self.score(partner, stats, name, from, to).await?);
+        }
+        out.sort_by(|a, b| b.scorecard.score.unwrap_or(-1.0).total_cmp(&a.scorecard.score.unwrap_or(-1.0)));
+        Ok(out)
+    }
+
+    /// The built-in scorecard, or a plugin's computed from the same statistics.
+    async fn score(
+        &self,
+        partner: Partner,
+        stats: PartnerStats,
+        name: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<PartnerScorecard, ServiceError> {
+        let name = name.unwrap_or(BUILTIN_SCORECARD);
+        if name == BUILTIN_SCORECARD {
+            let scorecard = builtin_scorecard(&stats, &self.scorecard_weights);
+            return Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard });
+        }
+        let known: Vec<String> = self.plugin_host().map(|h| h.scorecards().into_iter().map(|(_, s)| s.name).collect()).unwrap_or_default();
+        let Some(host) = self.plugin_host().filter(|_| known.iter().any(|k| k == name)).cloned() else {
+            let mut names = vec![BUILTIN_SCORECARD.to_owned()];
+            names.extend(known);
+            return Err(ValidationError::field("scorecard", format!("`{name}` is not one of: {}", names.join(", "))).into());
+        };
+        let input = steward_plugin_host::PartnerStats {
+            partner_id: partner.id.to_string(),
+            partner_name: partner.name.clone(),
+            window_start: from.as_millis(),
+            window_end: to.as_millis(),
+            now: Timestamp::now().as_millis(),
+            jobs: u32::try_from(stats.delegated).unwrap_or(u32::MAX),
+            on_time: u32::try_from(stats.ola_met).unwrap_or(u32::MAX),
+            csat_responses: u32::try_from(stats.csat_answers).unwrap_or(u32::MAX),
+            csat_average: stats.csat_mean,
+            complaints: u32::try_from(stats.complaints).unwrap_or(u32::MAX),
+            reopens: u32::try_from(stats.reopens).unwrap_or(u32::MAX),
+        };
+        let card = match host.score_partner_async(name.to_owned(), input).await {
+            Ok(Some(card)) => card,
+            Ok(None) => return Err(ServiceError::Plugin(format!("the plugin computing scorecard `{name}` failed; see /api/v1/plugins"))),
+            Err(e) => return Err(ServiceError::Plugin(e.to_string())),
+        };
+        let scorecard = Scorecard {
+            score: Some(card.score),
+            grade: card.grade,
+            components: card
+                .breakdown
+                .into_iter()
+                .map(|item| steward_domain::scorecard::Component {
+                    name: item.criterion,
+                    weight: item.weight,
+                    score: Some(item.score),
+                    inputs: Vec::new(),
+                })
+                .collect(),
+        };
+        Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard })
+    }
+}

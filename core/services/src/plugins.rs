@@ -1,0 +1,183 @@
+//! Plugins in the ticket flow: guards on stage moves, and reactions to ticket events applied as
+//! the plugin's own changes through the normal rules.
+
+use super::{ServiceError, Services};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use steward_domain::event::{Actor, ActorKind, EventData};
+use steward_domain::ids::{TicketId, TicketRef};
+use steward_domain::ticket::{Change, Ticket, TicketPatch, Visibility};
+use steward_domain::time::Timestamp;
+use steward_plugin_host::types::{Action, EventSnapshot, TicketSnapshot};
+use steward_plugin_host::{PluginFailure, PluginHost};
+use tokio::sync::mpsc;
+
+/// Events just committed on one ticket, for the plugins' `on-event` hooks.
+pub struct PluginJob {
+    ticket: TicketId,
+    events: Vec<EventData>,
+    actor: Actor,
+    at: Timestamp,
+}
+
+impl Services {
+    /// Adds the plugin host: its contributed processes join the configured ones (a key already
+    /// taken is refused with an error in the log), and committed events are queued for it.
+    pub fn with_plugins(mut self, host: Arc<PluginHost>) -> (Self, mpsc::UnboundedReceiver<PluginJob>) {
+        let mut registry = (*self.processes).clone();
+        for process in host.processes() {
+            let key = process.key.clone();
+            if let Err(e) = registry.insert(process) {
+                tracing::error!(process = %key, error = %e, "plugin process not added");
+            }
+        }
+        self.processes = Arc::new(registry);
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.plugin_jobs = Some(sender);
+        self.plugins = Some(host);
+        (self, receiver)
+    }
+
+    pub fn plugin_host(&self) -> Option<&Arc<PluginHost>> {
+        self.plugins.as_ref()
+    }
+
+    /// Queues committed events for the plugins. A plugin's own changes are not fed back to
+    /// plugins, nor are plugin failures, so plugins cannot loop.
+    pub(super) fn notify_plugins(&self, ticket: TicketId, events: &[EventData], actor: &Actor, at: Timestamp) {
+        let Some(sender) = &self.plugin_jobs else { return };
+        if actor.kind == ActorKind::Plugin {
+            return;
+        }
+        let events: Vec<EventData> = events.iter().filter(|e| !matches!(e, EventData::PluginFailed { .. })).cloned().collect();
+        if !events.is_empty() {
+            let _ = sender.send(PluginJob { ticket, events, actor: actor.clone(), at });
+        }
+    }
+
+    /// Asks the plugins' guards about a move; their fail-open failures are recorded.
+    pub(super) async fn guard_transition(&self, ticket: &Ticket, to: &str) -> Result<(), ServiceError> {
+        let Some(host) = self.plugins.clone() else { return Ok(()) };
+        let snapshot = TicketSnapshot::at(ticket, Timestamp::now());
+        let (from, to_owned) = (ticket.stage.clone(), to.to_owned());
+        let (verdict, failures) = host
+            .blocking(steward_plugin_host::Hook::GuardTransition, move |host| {
+                Ok(host.guard_transition_reporting(&snapshot, &from, &to_owned))
+            })
+            .await
+            .map_err(|e| ServiceError::Plugin(format!("a transition guard could not run: {e}")))?;
+        self.record_plugin_failures(ticket.id, failures).await;
+        verdict.map_err(|r| ServiceError::Vetoed { plugin: r.plugin, reason: r.reason, plugin_failed: r.plugin_failed })
+    }
+
+    async fn record_plugin_failures(&self, ticket: TicketId, failures: Vec<PluginFailure>) {
+        if failures.is_empty() {
+            return;
+        }
+        let events: Vec<EventData> = failures
+            .into_iter()
+            .map(|f| EventData::PluginFailed {
+                plugin: f.plugin,
+                hook: f.hook.as_str().to_owned(),
+                error: f.error,
+                auto_disabled: f.auto_disabled,
+            })
+            .collect();
+        let outcome = self
+            .store
+            .change_ticket(TicketRef::Id(ticket), &Actor::system(), |t, _| Ok::<_, ServiceError>(Change::new(t.clone(), events)))
+            .await;
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, %ticket, "could not record a plugin failure on the ticket");
+        }
+    }
+
+    /// Runs the `on-event` hooks for one job and applies each plugin's actions as its own change.
+    pub async fn run_plugin_job(&self, job: PluginJob) {
+        let Some(host) = self.plugins.clone() else { return };
+        for event in job.events {
+            let ticket = match self.get_ticket(TicketRef::Id(job.ticket)).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(error = %e, ticket = %job.ticket, "plugin job: ticket unavailable");
+                    return;
+                }
+            };
+            let snapshot = TicketSnapshot::at(&ticket, Timestamp::now());
+            let event = EventSnapshot::new(&event, &job.actor, job.at);
+            let outcome = host.blocking(steward_plugin_host::Hook::OnEvent, move |host| host.on_event_reporting(&event, &snapshot)).await;
+            let (actions, failures) = match outcome {
+                Ok(result) => result,
+                // A fail-closed on-event failure has nothing to refuse (the event happened); it is
+                // recorded like any other.
+                Err(steward_plugin_host::HostError::Failed { plugin, hook, error }) => {
+                    (Vec::new(), vec![PluginFailure { plugin, hook, error: error.to_string(), auto_disabled: None }])
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "on-event hooks failed");
+                    continue;
+                }
+            };
+            self.record_plugin_failures(job.ticket, failures).await;
+            for set in actions {
+                let actor = Actor::plugin(&set.plugin);
+                let result = self
+                    .modify_ticket(TicketRef::Id(job.ticket), None, &actor, |t| apply_actions(self, t, &set.actions, Timestamp::now()))
+                    .await;
+                if let Err(e) = result {
+                    tracing::warn!(plugin = %set.plugin, error = %e, "plugin actions refused by the ticket's rules");
+                    let failure = PluginFailure {
+                        plugin: set.plugin.clone(),
+                        hook: steward_plugin_host::Hook::OnEvent,
+                        error: format!("actions refused: {e}"),
+                        auto_disabled: None,
+                    };
+                    self.record_plugin_failures(job.ticket, vec![failure]).await;
+                }
+            }
+        }
+    }
+}
+
+/// A plugin's actions as one change: tags, custom fields and priority through the normal edit
+/// rules, notes as internal comments.
+fn apply_actions(services: &Services, t: &Ticket, actions: &[Action], now: Timestamp) -> Result<Change, ServiceError> {
+    let mut patch = TicketPatch::default();
+    let mut tags = t.tags.clone();
+    let mut fields = Map::new();
+    let mut notes = Vec::new();
+    for action in actions {
+        match action {
+            Action::AddTag(tag) => {
+                if !tags.contains(tag) {
+                    tags.push(tag.clone());
+                }
+            }
+            Action::SetCustomField { key, value } => {
+                fields.insert(key.clone(), value.clone());
+            }
+            Action::SetPriority(priority) => patch.priority = Some(*priority),
+            Action::AddInternalNote(note) => notes.push(note.clone()),
+        }
+    }
+    if tags != t.tags {
+        patch.tags = Some(tags);
+    }
+    if !fields.is_empty() {
+        patch.custom_fields = Some(Value::Object(fields));
+    }
+    let mut change = services.with_rules(|rules| t.apply_patch(patch, rules, now))?;
+    for note in notes {
+        let noted = change.ticket.comment(&note, Visibility::Internal, false, now)?;
+        change.ticket = noted.ticket;
+        change.events.extend(noted.events);
+    }
+    Ok(change)
+}
+
+/// Feeds queued jobs to the plugins, one at a time, until the sender is gone.
+pub async fn plugin_worker(services: Arc<Services>, mut jobs: mpsc::UnboundedReceiver<PluginJob>) {
+    while let Some(job) = jobs.recv().await {
+        services.run_plugin_job(job).await;
+    }
+}

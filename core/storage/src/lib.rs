@@ -1,0 +1,310 @@
+//! Storage: the one place that knows SQL.
+//!
+//! One `Store` serves SQLite and PostgreSQL through sqlx's `Any` driver with portable SQL
+//! (`$1` placeholders, BIGINT/TEXT/BOOLEAN columns, instants as epoch milliseconds). The few
+//! real differences between the engines live in [`Backend`] methods: how a writer begins, how a
+//! ticket number is allocated, how rows are locked or claimed, and the migration files.
+
+mod bulk;
+mod error;
+mod feedback;
+pub mod kpis;
+pub mod partners;
+pub mod sla;
+mod sql;
+pub mod staff;
+pub mod tickets;
+pub mod tokens;
+pub mod training;
+pub mod webhooks;
+
+pub(crate) use error::Operation;
+pub use error::{unique, StoreError};
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use std::borrow::Cow;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(redact(url)))
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// Appended to a SELECT inside a write transaction to lock the rows it reads. SQLite needs
+    /// none: `BEGIN IMMEDIATE` already holds the database's write lock.
+    pub(crate) fn lock_rows(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// Appended to the SELECT that picks rows to claim, so that concurrent claimers each take
+    /// different rows instead of queueing on the same ones. SQLite needs none: claims run under
+    /// `BEGIN IMMEDIATE`, one writer at a time.
+    pub(crate) fn skip_locked_rows(self, table: &str) -> String {
+        match self {
+            Backend::Sqlite => String::new(),
+            Backend::Postgres => format!(" FOR UPDATE OF {table} SKIP LOCKED"),
+        }
+    }
+
+    fn migrations(self) -> &'static [(i64, &'static str, &'static str)] {
+        match self {
+            Backend::Sqlite => &[
+                (1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
+                (2, "service standards", include_str!("../migrations/sqlite/0002_service_standards.sql")),
+                (3, "webhooks", include_str!("../migrations/sqlite/0003_webhooks.sql")),
+                (4, "partners and training", include_str!("../migrations/sqlite/0004_partners_training.sql")),
+                (5, "kpis", include_str!("../migrations/sqlite/0005_kpis.sql")),
+                (6, "staff replies", include_str!("../migrations/sqlite/0006_staff_replies.sql")),
+            ],
+            Backend::Postgres => &[
+                (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
+                (2, "service standards", include_str!("../migrations/postgres/0002_service_standards.sql")),
+                (3, "webhooks", include_str!("../migrations/postgres/0003_webhooks.sql")),
+                (4, "partners and training", include_str!("../migrations/postgres/0004_partners_training.sql")),
+                (5, "kpis", include_str!("../migrations/postgres/0005_kpis.sql")),
+                (6, "staff replies", include_str!("../migrations/postgres/0006_staff_replies.sql")),
+            ],
+        }
+    }
+}
+
+/// Where the database is and how the pool behaves (`[database]` in `steward.toml`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/file.db` or `postgres://user@host:port/db`.
+    pub url: String,
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection before failing the request.
+    pub acquire_timeout_secs: u64,
+    /// SQLite `synchronous` pragma: `full` survives power loss; `normal` only process crashes.
+    pub sqlite_synchronous: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://data/steward.db".into(),
+            max_connections: 16,
+            acquire_timeout_secs: 10,
+            sqlite_synchronous: "full".into(),
+        }
+    }
+}
+
+/// A URL with its password, if any, masked, fit for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+/// The database behind Steward. Cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    /// Where write transactions begin. On SQLite a pool of one connection: writers queue for
+    /// it in order instead of polling SQLite's lock through the busy timeout (which sleeps and
+    /// retries, and under load spends more time sleeping than writing). On PostgreSQL the
+    /// same pool as reads.
+    writer: AnyPool,
+    backend: Backend,
+}
+
+static INSTALL_DRIVERS: std::sync::Once = std::sync::Once::new();
+
+impl Store {
+    /// Opens a pool. A SQLite file and its directory are created when missing; every SQLite
+    /// connection runs in WAL mode with foreign keys on and a busy timeout.
+    pub async fn connect(config: &DatabaseConfig) -> Result<Store, StoreError> {
+        INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = Backend::from_url(&config.url)?;
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite_url(&config.url)?,
+            Backend::Postgres => config.url.clone(),
+        };
+        let pragmas = format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+            config.sqlite_synchronous
+        );
+        let options = |max_connections: u32| {
+            let pragmas = pragmas.clone();
+            AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
+                .after_connect(move |conn, _meta| {
+                    let pragmas = pragmas.clone();
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            conn.execute(pragmas.as_str()).await?;
+                        }
+                        Ok(())
+                    })
+                })
+        };
+        let pool = options(config.max_connections).connect(&url).await?;
+        let writer = match backend {
+            Backend::Sqlite => options(1).connect(&url).await?,
+            Backend::Postgres => pool.clone(),
+        };
+        Ok(Store { pool, writer, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations. Safe to run from several nodes at once on PostgreSQL (an
+    /// advisory lock serialises them).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Operation("migrate")
+            .run(async {
+                let migrations = self
+                    .backend
+                    .migrations()
+                    .iter()
+                    .map(|(version, description, sql)| {
+                        Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, Cow::Borrowed(*sql), false)
+                    })
+                    .collect::<Vec<_>>();
+                let migrator = Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT };
+                migrator.run(&self.pool).await?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        Operation("ping")
+            .run(async {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            })
+            .await
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.writer.close().await;
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so a read-then-write transaction never fails with SQLITE_BUSY when
+    /// another writer committed in between; writers queue for the one writer connection.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Creates the SQLite file's directory and asks the driver to create the file.
+fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path.contains(":memory:") {
+        return Err(StoreError::UnsupportedUrl(format!(
+            "{url} (an in-memory SQLite database is not shared between pooled connections; use a file)"
+        )));
+    }
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    let mut params: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !p.starts_with("mode=")).collect();
+    let mode = if query.contains("mode=") { query.split('&').find(|p| p.starts_with("mode=")).unwrap_or("mode=rwc") } else { "mode=rwc" };
+    params.push(mode);
+    Ok(format!("sqlite://{path}?{}", params.join("&")))
+}
+
+/// Reads a column, naming it when the stored value does not fit.
+pub(crate) fn col<'r, T>(row: &'r AnyRow, name: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+{
+    use sqlx::Row;
+    row.try_get(name).map_err(|e| corrupt(format!("column {name}: {e}")))
+}
+
+/// Reads a boolean column: BOOLEAN on PostgreSQL, INTEGER 0/1 on SQLite (the Any driver cannot
+/// read SQLite's BOOLEAN declared type).
+pub(crate) fn col_bool(row: &AnyRow, name: &str) -> Result<bool, StoreError> {
+    use sqlx::Row;
+    match row.try_get::<bool, _>(name) {
+        Ok(b) => Ok(b),
+        Err(_) => col::<i64>(row, name).map(|i| i != 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_is_chosen_by_url_scheme() {
+        assert_eq!(Backend::from_url("sqlite://data/x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert_eq!(Backend::from_url("postgresql://u@h/db").unwrap(), Backend::Postgres);
+        assert!(Backend::from_url("mysql://u:secret@h/db").unwrap_err().to_string().contains("***"));
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://app:hunter2@db:5432/steward"), "postgres://app:***@db:5432/steward");
+        assert_eq!(redact("postgres://app@db/steward"), "postgres://app@db/steward");
+        assert_eq!(redact("sqlite://data/steward.db"), "sqlite://data/steward.db");
+    }
+
+    #[test]
+    fn sqlite_urls_get_create_mode_and_refuse_memory() {
+        let dir = std::env::temp_dir().join(format!("steward-url-{}", std::process::id()));
+        let file = dir.join("sub/x.db");
+        let url = prepare_sqlite_url(&format!("sqlite://{}", file.display())).unwrap();
+        assert!(url.ends_with("?mode=rwc"), "{url}");
+        assert!(file.parent().unwrap().is_dir());
+        assert!(prepare_sqlite_url("sqlite::memory:").is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

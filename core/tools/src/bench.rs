@@ -1,0 +1,758 @@
+//! `steward bench`: the benchmark driver (BENCHMARKS.md). It seeds the configured database
+//! with `steward seed`'s bulk path, runs the real server binary against it as a child process,
+//! and measures, side by side in one run:
+//!
+//! - P1 ticket creation over HTTP with 64 concurrent connections, and the raw insert rate of
+//!   the same rows (ticket + creation event) into the same database with no server;
+//! - P2 listing 50 open tickets with a filter; P3 a stage move through a WASM and a rhai guard;
+//! - P4 the full built-in KPI set over the year; P5 a /metrics scrape at a small and the full
+//!   size; P6 an SLA sweep over every open clock and the delay from a due time to its breach;
+//! - P7 the resident memory of the idle server.
+//!
+//! `--quick` keeps every size small so the test suite can run the whole tool.
+
+use crate::seed::{seed, SeedError, SeedOptions};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use steward_domain::auth::Role;
+use steward_domain::event::{Actor, EventData};
+use steward_domain::history::{HistoryEvent, TicketHistory};
+use steward_domain::ids::TicketNumber;
+use steward_domain::ticket::{Channel, Kind, Priority, Ticket, TicketDraft};
+use steward_domain::time::Timestamp;
+use steward_services::{ServiceError, Services};
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Tickets in the database for the measurements at scale.
+    pub tickets: u64,
+    /// The smaller size P5 is also measured at.
+    pub small_tickets: u64,
+    /// Timed repetitions of each measured call.
+    pub samples: usize,
+    /// Timed repetitions of the KPI set (each one reads the whole year).
+    pub kpi_samples: usize,
+    /// P1: concurrent connections, and requests each sends.
+    pub connections: usize,
+    pub requests_per_connection: usize,
+    /// P6: tickets whose one-second first-response target is watched for its breach.
+    pub breach_probes: usize,
+    pub seed: u64,
+    /// The SLA sweeper's batch, as the server is configured.
+    pub sweep_batch: u32,
+    pub server: ServerCommand,
+}
+
+impl BenchOptions {
+    pub fn full(server: ServerCommand, sweep_batch: u32) -> BenchOptions {
+        BenchOptions {
+            tickets: 1_000_000,
+            small_tickets: 10_000,
+            samples: 200,
+            kpi_samples: 10,
+            connections: 64,
+            requests_per_connection: 50,
+            breach_probes: 20,
+            seed: 1,
+            sweep_batch,
+            server,
+        }
+    }
+
+    /// Small enough for the test suite: proves every row runs, measures nothing meaningful.
+    pub fn quick(server: ServerCommand, sweep_batch: u32) -> BenchOptions {
+        BenchOptions {
+            tickets: 300,
+            small_tickets: 100,
+            samples: 5,
+            kpi_samples: 2,
+            connections: 64,
+            requests_per_connection: 1,
+            breach_probes: 2,
+            ..BenchOptions::full(server, sweep_batch)
+        }
+    }
+}
+
+/// How to start the server under test: this binary with `serve`, same config and environment.
+#[derive(Debug, Clone)]
+pub struct ServerCommand {
+    pub program: PathBuf,
+    /// Arguments before `serve` (e.g. `--config FILE`).
+    pub args: Vec<OsString>,
+}
+
+/// One line of the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    pub id: &'static str,
+    pub what: String,
+    pub samples: usize,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// Operations per second, where the row is a throughput.
+    pub per_second: Option<f64>,
+    /// The row's headline figure when it is not a latency (a ratio, megabytes …).
+    pub value: Option<String>,
+    pub target: String,
+    /// Whether the target is met; None where the row has no target of its own.
+    pub met: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub memory_gib: f64,
+    pub os: String,
+    pub build: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub backend: &'static str,
+    pub tickets: u64,
+    pub running_clocks: i64,
+    pub seed_seconds: f64,
+    pub machine: Machine,
+    pub rows: Vec<BenchRow>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{0}")]
+    Seed(#[from] SeedError),
+    #[error("{0}")]
+    Service(#[from] ServiceError),
+    #[error("the server under test: {0}")]
+    Server(String),
+    #[error("HTTP: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("{0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// The value at quantile `q` (0..=1) of sorted `values`.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n => sorted[((n - 1) as f64 * q).round() as usize],
+    }
+}
+
+/// Timings in milliseconds, summarised.
+struct Timings(Vec<f64>);
+
+impl Timings {
+    fn sorted(mut values: Vec<f64>) -> Timings {
+        values.sort_by(f64::total_cmp);
+        Timings(values)
+    }
+
+    fn p50(&self) -> f64 {
+        quantile(&self.0, 0.5)
+    }
+
+    fn p99(&self) -> f64 {
+        quantile(&self.0, 0.99)
+    }
+
+    fn row(&self, id: &'static str, what: impl Into<String>, target: impl Into<String>, met: Option<bool>) -> BenchRow {
+        BenchRow {
+            id,
+            what: what.into(),
+            samples: self.0.len(),
+            p50_ms: Some(self.p50()),
+            p99_ms: Some(self.p99()),
+            per_second: None,
+            value: None,
+            target: target.into(),
+            met,
+        }
+    }
+}
+
+fn millis_since(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
+}
+
+pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<BenchReport, BenchError> {
+    let mut rows = Vec::new();
+    let (_, admin) = services.create_token("steward bench", Role::Admin, None).await?;
+    let token = admin.expose().to_owned();
+
+    // The small size first: P5 there, for the ratio.
+    let started = Instant::now();
+    let small = options.small_tickets.min(options.tickets);
+    let seed_options = SeedOptions { seed: options.seed, progress: true, ..SeedOptions::default() };
+    seed(services, SeedOptions { tickets: small, ..seed_options.clone() }).await?;
+    let server = Server::start(&options.server, &token).await?;
+    let scrape_small = server.scrape_timings(options.samples).await?;
+    server.stop().await;
+
+    seed(services, SeedOptions { tickets: options.tickets - small, first: small, ..seed_options }).await?;
+    let seed_seconds = started.elapsed().as_secs_f64();
+    let tickets = options.tickets;
+    rows.push(BenchRow {
+        id: "seed",
+        what: format!("seed {tickets} ticket histories (bulk path)"),
+        samples: 1,
+        p50_ms: None,
+        p99_ms: None,
+        per_second: Some(tickets as f64 / seed_seconds.max(1e-9)),
+        value: Some(format!("{seed_seconds:.0} s")),
+        target: "feasible at 1M".into(),
+        met: None,
+    });
+
+    // P6, the sweep, straight on the services: the server's sweeper calls exactly this.
+    let running_clocks = services.running_clock_count().await?;
+    let mut sweeps = Vec::new();
+    for _ in 0..options.samples {
+        let started = Instant::now();
+        services.sweep_sla(Timestamp::now(), options.sweep_batch).await?;
+        sweeps.push(millis_since(started));
+    }
+    let sweeps = Timings::sorted(sweeps);
+    let sweep_met = sweeps.p50() < 20.0;
+
+    let server = Server::start(&options.server, &token).await?;
+    // P7: what the idle server holds once started and its gauges refreshed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_mb = server.resident_mb();
+    let scrape_full = server.scrape_timings(options.samples).await?;
+
+    // P2: the first page of open tickets, with a filter.
+    for (what, query) in [("status=open", "status=open&limit=50"), ("status=open, priority=urgent", "status=open&priority=urgent&limit=50")]
+    {
+        let timings = server.get_timings(&format!("/api/v1/tickets?{query}"), options.samples).await?;
+        let met = timings.p50() < 20.0;
+        rows.push(timings.row("P2", format!("list 50 tickets ({what}) over HTTP"), "p50 < 20 ms", Some(met)));
+    }
+
+    // P3: the same move with no guard, with only the WASM guard, with only the rhai guard;
+    // then the guard hook alone, in this process, where microseconds are not lost in noise.
+    rows.extend(guard_rows(&server, &options).await?);
+    rows.extend(guard_call_rows(services, options.samples * 20).await?);
+
+    // P4: every built-in KPI over the generated year.
+    let to = Timestamp::now();
+    let from = to.plus_millis(-366 * 86_400_000);
+    let kpi_path = format!("/api/v1/kpis?from={from}&to={to}");
+    let kpis = server.get_timings(&kpi_path, options.kpi_samples).await?;
+    let kpi_met = (services.database_backend() == "postgres").then(|| kpis.p50() < 100.0);
+    rows.push(kpis.row("P4", "all built-in KPIs over the year", "< 100 ms (PostgreSQL)", kpi_met));
+
+    let ratio = scrape_full.p50() / scrape_small.p50().max(1e-9);
+    let mut small_row = scrape_small.row("P5", format!("GET /metrics at {small} tickets"), "< 10 ms", Some(scrape_small.p50() < 10.0));
+    small_row.value = None;
+    rows.push(small_row);
+    let mut full_row = scrape_full.row(
+        "P5",
+        format!("GET /metrics at {tickets} tickets"),
+        "< 10 ms; ratio to the small size ≤ 1.5",
+        Some(scrape_full.p50() < 10.0 && ratio <= 1.5),
+    );
+    full_row.value = Some(format!("ratio {ratio:.2}"));
+    rows.push(full_row);
+
+    let mut sweep_row = sweeps.row("P6", format!("one SLA sweep over {running_clocks} running clocks"), "< 20 ms", Some(sweep_met));
+    sweep_row.value = Some(format!("{running_clocks} running clocks"));
+    rows.push(sweep_row);
+    let delays = breach_delays(&server, options.breach_probes).await?;
+    let mut delay_row = delays.row("P6", "delay from a due time to its recorded breach", "< 1 s", Some(delays.p99() < 1000.0));
+    delay_row.value = Some(format!("max {:.0} ms", delays.0.last().copied().unwrap_or_default()));
+    rows.push(delay_row);
+
+    rows.push(BenchRow {
+        id: "P7",
+        what: format!("resident memory of the idle server at {tickets} tickets"),
+        samples: 1,
+        p50_ms: None,
+        p99_ms: None,
+        per_second: None,
+        value: rss_mb.map(|mb| format!("{mb:.1} MB")),
+        target: "< 150 MB".into(),
+        met: rss_mb.map(|mb| mb < 150.0),
+    });
+
+    // P1 last: it adds tickets.
+    rows.extend(creation_rows(services, &server, &options).await?);
+    let after_load = server.resident_mb();
+    server.stop().await;
+    if let (Some(row), Some(mb)) = (rows.iter_mut().find(|r| r.id == "P7"), after_load) {
+        row.value = Some(format!("{} (after the load: {mb:.1} MB)", row.value.clone().unwrap_or_default()));
+    }
+    rows.sort_by_key(|r| if r.id == "seed" { "P0" } else { r.id });
+    Ok(BenchReport { backend: services.database_backend(), tickets, running_clocks, seed_seconds, machine: machine(), rows })
+}
+
+/// P1: creation over HTTP by `connections` clients at once, then the same rows inserted
+/// straight into the database by as many tasks.
+async fn creation_rows(services: &Arc<Services>, server: &Server, options: &BenchOptions) -> Result<Vec<BenchRow>, BenchError> {
+    let total = options.connections * options.requests_per_connection;
+    let started = Instant::now();
+    let mut clients = tokio::task::JoinSet::new();
+    for c in 0..options.connections {
+        let (client, base, token) = (server.client.clone(), server.base.clone(), server.token.clone());
+        let requests = options.requests_per_connection;
+        clients.spawn(async move {
+            let mut latencies = Vec::with_capacity(requests);
+            for r in 0..requests {
+                let body = json!({
+                    "title": format!("Bench ticket {c}-{r}"),
+                    "channel": "email",
+                    "priority": "normal",
+                    "customer": {"name": "Bench Ltd", "contact": "bench@example.com"},
+                    "tags": ["bench"],
+                });
+                let started = Instant::now();
+                let response = client
+                    .post(format!("{base}/api/v1/tickets"))
+                    .bearer_auth(&token)
+                    .header("content-type", "application/json")
+                    .body(body.to_string())
+                    .send()
+                    .await?;
+                let status = response.status();
+                response.bytes().await?;
+                if status != reqwest::StatusCode::CREATED {
+                    return Err(BenchError::Server(format!("creating a ticket answered {status}")));
+                }
+                latencies.push(millis_since(started));
+            }
+            Ok::<_, BenchError>(latencies)
+        });
+    }
+    let mut latencies = Vec::with_capacity(total);
+    while let Some(done) = clients.join_next().await {
+        latencies.extend(done??);
+    }
+    let http_rate = total as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    let latencies = Timings::sorted(latencies);
+
+    // The same rows with no server: the ticket and its creation event, one transaction each.
+    let numbers = services.reserve_ticket_numbers(total as u32).await?;
+    let actor = Arc::new(Actor::system());
+    let mut histories = Vec::with_capacity(total);
+    for (i, number) in numbers.into_iter().enumerate() {
+        let draft = bench_draft(format!("Raw ticket {i}"), vec!["bench".into()]);
+        let mut change = Ticket::open(draft, &services.rules(), Timestamp::now()).map_err(ServiceError::from)?;
+        Ticket::set_number(&mut change, TicketNumber(number));
+        let created: Vec<HistoryEvent> = change
+            .events
+            .iter()
+            .filter(|e| matches!(e, EventData::Created { .. }))
+            .map(|e| HistoryEvent { at: change.ticket.created_at, actor: actor.clone(), data: e.clone() })
+            .collect();
+        let mut history = TicketHistory::open(steward_domain::ticket::Change::new(change.ticket.clone(), Vec::new()), &actor)
+            .expect("a fresh history takes its own ticket");
+        history.events = created;
+        histories.push(history);
+    }
+    let per_task = histories.len().div_ceil(options.connections.max(1)).max(1);
+    let started = Instant::now();
+    let mut writers = tokio::task::JoinSet::new();
+    let mut histories = histories.into_iter().peekable();
+    while histories.peek().is_some() {
+        let share: Vec<TicketHistory> = histories.by_ref().take(per_task).collect();
+        let services = services.clone();
+        writers.spawn(async move {
+            for history in &share {
+                services.import_histories(std::slice::from_ref(history)).await?;
+            }
+            Ok::<_, ServiceError>(())
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done??;
+    }
+    let raw_rate = total as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    let ratio = http_rate / raw_rate.max(1e-9);
+    let mut http = latencies.row(
+        "P1",
+        format!("create tickets over HTTP, {} connections", options.connections),
+        "ratio to raw inserts ≥ 0.5",
+        Some(ratio >= 0.5),
+    );
+    http.per_second = Some(http_rate);
+    http.value = Some(format!("ratio {ratio:.2}"));
+    let raw = BenchRow {
+        id: "P1",
+        what: format!("raw insert of the same rows (ticket + creation event), {} tasks, no server", options.connections),
+        samples: total,
+        p50_ms: None,
+        p99_ms: None,
+        per_second: Some(raw_rate),
+        value: None,
+        target: String::new(),
+        met: None,
+    };
+    Ok(vec![http, raw])
+}
+
+/// P3: the latency of one stage move with no guard, then with each guard alone; the added
+/// latency is the difference of the medians.
+async fn guard_rows(server: &Server, options: &BenchOptions) -> Result<Vec<BenchRow>, BenchError> {
+    let plugins = server.get_json("/api/v1/plugins").await?;
+    let loaded = |name: &str| plugins.as_array().into_iter().flatten().any(|p| p["name"] == name && p["state"] == "enabled");
+    const WASM: &str = "field-service";
+    const RHAI: &str = "ecommerce-returns";
+    let (wasm, rhai) = (loaded(WASM), loaded(RHAI));
+    for name in [WASM, RHAI] {
+        if loaded(name) {
+            server.post(&format!("/api/v1/plugins/{name}/disable"), &json!({})).await?;
+        }
+    }
+    let baseline = server.transition_timings(options.samples).await?;
+    let mut rows = vec![baseline.row("P3", "stage move, no guard", "", None)];
+    for (name, runtime, present) in [(WASM, "WASM", wasm), (RHAI, "rhai", rhai)] {
+        if !present {
+            rows.push(BenchRow {
+                id: "P3",
+                what: format!("stage move through the {runtime} guard ({name} not loaded: run `steward plugin build-bundled`)"),
+                samples: 0,
+                p50_ms: None,
+                p99_ms: None,
+                per_second: None,
+                value: None,
+                target: "added < 1 ms".into(),
+                met: None,
+            });
+            continue;
+        }
+        server.post(&format!("/api/v1/plugins/{name}/enable"), &json!({})).await?;
+        let timings = server.transition_timings(options.samples).await?;
+        server.post(&format!("/api/v1/plugins/{name}/disable"), &json!({})).await?;
+        let added = timings.p50() - baseline.p50();
+        let mut row = timings.row("P3", format!("stage move through the {runtime} guard ({name})"), "added < 1 ms", Some(added < 1.0));
+        row.value = Some(format!("added {added:.2} ms"));
+        rows.push(row);
+    }
+    for (name, present) in [(WASM, wasm), (RHAI, rhai)] {
+        if present {
+            server.post(&format!("/api/v1/plugins/{name}/enable"), &json!({})).await?;
+        }
+    }
+    Ok(rows)
+}
+
+/// A plain email request from the bench's customer.
+fn bench_draft(title: String, tags: Vec<String>) -> TicketDraft {
+    TicketDraft {
+        title,
+        description: None,
+        kind: Kind::Request,
+        channel: Channel::Email,
+        priority: Priority::Normal,
+        customer_name: "Bench Ltd".into(),
+        customer_contact: Some("bench@example.com".into()),
+        customer_tier: None,
+        process: None,
+        assignee: None,
+        tags,
+        custom_fields: None,
+        origin_ticket_id: None,
+    }
+}
+
+/// P3 in process: one guard-hook call through the plugin host (what a stage move adds),
+/// with no guard plugin enabled, then with each alone.
+async fn guard_call_rows(services: &Arc<Services>, calls: usize) -> Result<Vec<BenchRow>, BenchError> {
+    let Some(host) = services.plugin_host().cloned() else { return Ok(Vec::new()) };
+    let services = services.clone();
+    let rows = tokio::task::spawn_blocking(move || {
+        let draft = bench_draft("Guard probe".into(), Vec::new());
+        let Ok(change) = Ticket::open(draft, &services.rules(), Timestamp::now()) else { return Vec::new() };
+        let snapshot = steward_plugin_host::TicketSnapshot::at(&change.ticket, Timestamp::now());
+        let time_calls = || {
+            let mut timings = Vec::with_capacity(calls);
+            for i in 0..calls + calls / 10 {
+                let started = Instant::now();
+                let _ = host.guard_transition(&snapshot, "consultation", "needs_analysis");
+                if i >= calls / 10 {
+                    timings.push(millis_since(started));
+                }
+            }
+            Timings::sorted(timings)
+        };
+        let guards = [("field-service", "WASM"), ("ecommerce-returns", "rhai")];
+        let present: Vec<_> = guards
+            .iter()
+            .filter(|(name, _)| host.status(name).is_ok_and(|s| s.state == steward_plugin_host::PluginState::Enabled))
+            .collect();
+        for (name, _) in &present {
+            let _ = host.disable(name);
+        }
+        let baseline = time_calls();
+        let mut rows = vec![baseline.row("P3", "guard hook, in process, no guard plugin enabled", "", None)];
+        for (name, runtime) in present {
+            let _ = host.enable(name);
+            let timings = time_calls();
+            let _ = host.disable(name);
+            let added = timings.p50() - baseline.p50();
+            let mut row = timings.row("P3", format!("guard hook, in process, {runtime} guard ({name})"), "added < 1 ms", Some(added < 1.0));
+            row.value = Some(format!("added {:.1} µs", added * 1000.0));
+            rows.push(row);
+        }
+        rows
+    })
+    .await?;
+    Ok(rows)
+}
+
+/// P6: tickets under a one-second first-response target; how long after each due time the
+/// sweeper recorded the breach.
+async fn breach_delays(server: &Server, probes: usize) -> Result<Timings, BenchError> {
+    let policy = json!({
+        "key": "bench-breach-probe", "name": "Bench breach probe", "order": 1,
+        "match": {"channels": ["onsite"], "priorities": ["low"], "kinds": ["incident"]},
+        "first_response": "1s", "resolution": "1d",
+    });
+    server.post("/api/v1/sla-policies", &policy).await?;
+    // The server re-reads policies every few seconds; a probe opened before it did would not match.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let mut ids = Vec::new();
+    for i in 0..probes {
+        let ticket = server
+            .post(
+                "/api/v1/tickets",
+                &json!({"title": format!("Breach probe {i}"), "channel": "onsite", "priority": "low", "kind": "incident",
+                        "customer": {"name": "Bench Ltd"}}),
+            )
+            .await?;
+        ids.push(ticket["id"].as_str().unwrap_or_default().to_owned());
+        tokio::time::sleep(Duration::from_millis(137)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut delays = Vec::new();
+    for id in &ids {
+        let sla = server.get_json(&format!("/api/v1/tickets/{id}/sla")).await?;
+        let events = server.get_json(&format!("/api/v1/tickets/{id}/events?limit=200")).await?;
+        let clock = sla["clocks"].as_array().into_iter().flatten().find(|c| c["kind"] == "first_response");
+        // Once breached, `breached_at` is the instant the target was reached.
+        let due = clock.and_then(|c| c["breached_at"].as_str().or(c["due_at"].as_str())).and_then(|t| Timestamp::parse("due_at", t).ok());
+        let breached = events["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["kind"] == "sla_breached" && e["data"]["clock"]["kind"] == "first_response")
+            .and_then(|e| e["at"].as_str())
+            .and_then(|t| Timestamp::parse("at", t).ok());
+        match (due, breached) {
+            (Some(due), Some(at)) => delays.push((at.as_millis() - due.as_millis()) as f64),
+            _ => return Err(BenchError::Server(format!("probe {id}: no first-response breach recorded ({sla})"))),
+        }
+    }
+    server.delete("/api/v1/sla-policies/bench-breach-probe").await?;
+    Ok(Timings::sorted(delays))
+}
+
+/// The server binary under test, serving the benchmark's database on a free port. Killed
+/// when dropped, so a failed run leaves no server behind.
+struct Server {
+    child: std::process::Child,
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Server {
+    async fn start(command: &ServerCommand, token: &str) -> Result<Server, BenchError> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| BenchError::Server(format!("no free port: {e}")))?
+            .port();
+        let child = std::process::Command::new(&command.program)
+            .args(&command.args)
+            .arg("serve")
+            .env("STEWARD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("STEWARD_LOG_LEVEL", "warn")
+            .spawn()
+            .map_err(|e| BenchError::Server(format!("cannot start {}: {e}", command.program.display())))?;
+        let client = reqwest::Client::builder().pool_max_idle_per_host(256).no_proxy().build()?;
+        let mut server = Server { child, client, base: format!("http://127.0.0.1:{port}"), token: token.to_owned() };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(r) = server.client.get(format!("{}/readyz", server.base)).send().await {
+                if r.status().is_success() {
+                    return Ok(server);
+                }
+            }
+            if let Ok(Some(exit)) = server.child.try_wait() {
+                return Err(BenchError::Server(format!("exited before it was ready ({exit})")));
+            }
+            if Instant::now() > deadline {
+                return Err(BenchError::Server("not ready within two minutes".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = tokio::task::spawn_blocking(move || self.child.wait()).await;
+    }
+
+    /// The server's resident set, from /proc (Linux).
+    fn resident_mb(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, BenchError> {
+        let response = request.bearer_auth(&self.token).send().await?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            return Err(BenchError::Server(format!("{status}: {text}")));
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get_json(&self, path: &str) -> Result<Value, BenchError> {
+        self.send(self.client.get(format!("{}{path}", self.base))).await
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Result<Value, BenchError> {
+        self.send(self.client.post(format!("{}{path}", self.base)).header("content-type", "application/json").body(body.to_string())).await
+    }
+
+    async fn delete(&self, path: &str) -> Result<Value, BenchError> {
+        self.send(self.client.delete(format!("{}{path}", self.base))).await
+    }
+
+    /// `samples` timed GETs of `path` (after one untimed warm-up), each read to the end.
+    async fn get_timings(&self, path: &str, samples: usize) -> Result<Timings, BenchError> {
+        self.get_json(path).await?;
+        let mut timings = Vec::with_capacity(samples);
+        for _ in 0..samples {
+            let started = Instant::now();
+            self.get_json(path).await?;
+            timings.push(millis_since(started));
+        }
+        Ok(Timings::sorted(timings))
+    }
+
+    async fn scrape_timings(&self, samples: usize) -> Result<Timings, BenchError> {
+        let path = format!("{}/metrics", self.base);
+        let mut timings = Vec::with_capacity(samples);
+        for i in 0..=samples {
+            let started = Instant::now();
+            let response = self.client.get(&path).bearer_auth(&self.token).send().await?;
+            let status = response.status();
+            response.bytes().await?;
+            if !status.is_success() {
+                return Err(BenchError::Server(format!("/metrics answered {status}")));
+            }
+            if i > 0 {
+                timings.push(millis_since(started));
+            }
+        }
+        Ok(Timings::sorted(timings))
+    }
+
+    /// `samples` fresh tickets, each moved once (consultation to needs analysis); only the
+    /// moves are timed.
+    async fn transition_timings(&self, samples: usize) -> Result<Timings, BenchError> {
+        let mut timings = Vec::with_capacity(samples);
+        for i in 0..samples {
+            let ticket = self
+                .post(
+                    "/api/v1/tickets",
+                    &json!({"title": format!("Guard probe {i}"), "channel": "email", "customer": {"name": "Bench Ltd"}}),
+                )
+                .await?;
+            let id = ticket["id"].as_str().unwrap_or_default().to_owned();
+            let started = Instant::now();
+            self.post(&format!("/api/v1/tickets/{id}/transitions"), &json!({"to": "needs_analysis"})).await?;
+            timings.push(millis_since(started));
+        }
+        Ok(Timings::sorted(timings))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory_kb: f64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    Machine {
+        cpu,
+        cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        memory_gib: memory_kb / 1024.0 / 1024.0,
+        os: std::env::consts::OS.to_owned(),
+        build: if cfg!(debug_assertions) { "debug" } else { "release" },
+    }
+}
+
+fn cell(value: Option<f64>, decimals: usize) -> String {
+    value.map(|v| format!("{v:.decimals$}")).unwrap_or_default()
+}
+
+/// The report as a markdown table.
+pub fn markdown(report: &BenchReport) -> String {
+    let m = &report.machine;
+    let mut out = format!(
+        "Backend: **{}**, {} tickets ({} running SLA clocks), seeded in {:.0} s. Machine: {}, {} cores, {:.1} GiB, {} build.\n\n",
+        report.backend, report.tickets, report.running_clocks, report.seed_seconds, m.cpu, m.cores, m.memory_gib, m.build
+    );
+    out.push_str(
+        "| row | what | samples | p50 ms | p99 ms | per second | figure | target | met |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in &report.rows {
+        let met = match r.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "",
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.id,
+            r.what,
+            r.samples,
+            cell(r.p50_ms, 3),
+            cell(r.p99_ms, 3),
+            cell(r.per_second, 0),
+            r.value.clone().unwrap_or_default(),
+            r.target,
+            met
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_pick_from_the_sorted_values() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile(&values, 0.5), 51.0);
+        assert_eq!(quantile(&values, 0.99), 99.0);
+        assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+}
