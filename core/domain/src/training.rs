@@ -309,6 +309,30 @@ pub fn certification(
     Certification { staff_id: staff, course_code: course_code.to_owned(), state, expires_at, record_id: latest.map(|r| r.id) }
 }
 
+/// Why a certification gate refuses a person for a stage: what they lack and in what state
+/// their certification is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificationRefusal {
+    /// The request field that named the person (`assignee_id`, …).
+    pub field: &'static str,
+    pub staff_id: StaffId,
+    pub staff_name: String,
+    pub certification: String,
+    pub state: CertificationState,
+    pub expires_at: Option<Timestamp>,
+    pub stage: String,
+}
+
+impl std::fmt::Display for CertificationRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}) does not hold a valid {} certification (it is {}), which stage `{}` requires",
+            self.staff_name, self.staff_id, self.certification, self.state, self.stage
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

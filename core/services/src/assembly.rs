@@ -24,9 +24,15 @@ pub enum AssemblyError {
     #[error("plugins: {0}")]
     Plugins(String),
     #[error("SLA configuration: {0}")]
-    Sla(#[from] SlaFileError),
+    Sla(Box<SlaFileError>),
     #[error("KPI targets: {0}")]
     Kpis(#[from] KpiFileError),
+}
+
+impl From<SlaFileError> for AssemblyError {
+    fn from(e: SlaFileError) -> Self {
+        AssemblyError::Sla(Box::new(e))
+    }
 }
 
 impl From<StoreError> for AssemblyError {

@@ -70,18 +70,8 @@ pub enum ServiceError {
     #[error("{0}")]
     Plugin(String),
     /// The person lacks a valid certification that the stage requires.
-    #[error(
-        "{staff_name} ({staff_id}) does not hold a valid {certification} certification (it is {state}), which stage `{stage}` requires"
-    )]
-    CertificationRequired {
-        field: &'static str,
-        staff_id: steward_domain::ids::StaffId,
-        staff_name: String,
-        certification: String,
-        state: steward_domain::training::CertificationState,
-        expires_at: Option<steward_domain::time::Timestamp>,
-        stage: String,
-    },
+    #[error("{0}")]
+    CertificationRequired(Box<steward_domain::training::CertificationRefusal>),
     /// Internal: the reopen window has passed (a follow-up is opened instead).
     #[error("the reopen window has passed")]
     ReopenWindowPassed,

@@ -3,7 +3,7 @@ use steward_domain::event::EventData;
 use steward_domain::ids::{StaffId, TicketRef, TrainingRecordId};
 use steward_domain::staff::Staff;
 use steward_domain::time::Timestamp;
-use steward_domain::training::{certification, Certification, Course, CoursePatch, RecordInput, TrainingRecord};
+use steward_domain::training::{certification, Certification, CertificationRefusal, Course, CoursePatch, RecordInput, TrainingRecord};
 use steward_domain::ValidationError;
 use steward_storage::{unique, StoreError};
 
@@ -224,7 +224,7 @@ impl Services {
                 state: held.state.as_str().to_owned(),
                 reason: reason.to_owned(),
             })),
-            None => Err(ServiceError::CertificationRequired {
+            None => Err(ServiceError::CertificationRequired(Box::new(CertificationRefusal {
                 field,
                 staff_id: staff,
                 staff_name: person.name,
@@ -232,7 +232,7 @@ impl Services {
                 state: held.state,
                 expires_at: held.expires_at,
                 stage: stage.to_owned(),
-            }),
+            }))),
         }
     }
 

@@ -207,13 +207,16 @@ struct Cast {
 
 /// Fills the database behind `services` with the reference data, then `options.tickets`
 /// ticket histories.
+/// One batch of ticket lives, generated on the blocking pool, and what it holds.
+type GeneratedBatch = (Vec<TicketHistory>, SeedReport);
+
 pub async fn seed(services: &Arc<Services>, options: SeedOptions) -> Result<SeedReport, SeedError> {
     let until = options.until.unwrap_or_else(Timestamp::now);
     let mut report = SeedReport::default();
     let cast = Arc::new(reference_data(services, &options, until, &mut report).await?);
     let batch = options.batch.max(1) as u64;
     let mut progress = Progress::new(options.tickets, options.progress);
-    let mut in_flight: VecDeque<tokio::task::JoinHandle<Result<(Vec<TicketHistory>, SeedReport), SeedError>>> = VecDeque::new();
+    let mut in_flight: VecDeque<tokio::task::JoinHandle<Result<GeneratedBatch, SeedError>>> = VecDeque::new();
     let (mut next, end) = (options.first, options.first + options.tickets);
     loop {
         // Generation of the next batch overlaps the write of the previous one.

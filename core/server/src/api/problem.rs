@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use steward_domain::process::TransitionError;
+use steward_domain::training::CertificationRefusal;
 use steward_domain::FieldError;
 use steward_services::ServiceError;
 use utoipa::ToSchema;
@@ -188,8 +189,9 @@ impl From<ServiceError> for ApiError {
                 tracing::error!(%message, "plugin call failed");
                 ApiError::internal()
             }
-            ServiceError::CertificationRequired { field, staff_id, ref staff_name, ref certification, state, expires_at, ref stage } => {
-                let detail = e.to_string();
+            ServiceError::CertificationRequired(refusal) => {
+                let CertificationRefusal { field, staff_id, ref staff_name, ref certification, state, expires_at, ref stage } = *refusal;
+                let detail = refusal.to_string();
                 let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "certification-required", "Certification required", detail.clone())
                     .with("staff_id", staff_id.to_string())
                     .with("staff_name", staff_name.clone())
