@@ -23,6 +23,9 @@ pub const MAX_WALL_TIME_MS: u64 = 1_000;
 pub const MAX_INPUT_KB: usize = 256;
 pub const MAX_OUTPUT_KB: usize = 64;
 
+/// Longest plugin name, and longest KPI or scorecard name, in a manifest.
+pub const MAX_NAME_CHARS: usize = 64;
+
 // What a hook hands back, beyond the output cap.
 /// Longest veto reason or error message kept; longer ones are cut (they are shown to people).
 pub const MAX_REASON_BYTES: usize = 1024;

@@ -2,7 +2,7 @@
 //! to and from their own representation (component-model values, Rhai maps) with the same field
 //! names, so a hook sees the same shapes in either language.
 
-use super::limits::{MAX_BREAKDOWN_ITEMS, MAX_GRADE_CHARS};
+use super::limits::{FIXED_INPUT_BYTES, MAX_BREAKDOWN_ITEMS, MAX_GRADE_CHARS};
 use super::PluginError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -88,7 +88,9 @@ impl TicketSnapshot {
         ];
         let fields =
             if self.custom_fields.is_empty() { 0 } else { serde_json::to_vec(&self.custom_fields).map(|v| v.len()).unwrap_or(usize::MAX) };
-        strings.iter().map(|s| s.len()).sum::<usize>() + self.tags.iter().map(|t| t.len() + 4).sum::<usize>() + fields.saturating_add(128)
+        strings.iter().map(|s| s.len()).sum::<usize>()
+            + self.tags.iter().map(|t| t.len() + 4).sum::<usize>()
+            + fields.saturating_add(FIXED_INPUT_BYTES)
     }
 }
 
