@@ -211,9 +211,9 @@ fn to_json(value: &Dynamic) -> Result<serde_json::Value, PluginError> {
     rhai::serde::from_dynamic::<serde_json::Value>(value).map_err(|e| bad(format!("custom field value is not plain data: {e}")))
 }
 
-// Strings and lists a script hands back already obey the engine's limits; the output cap
-// bounds their total, measured as for WASM (see `limits`): shape first, then size, then contract.
-
+/// Checks the shape of each action, then the total against the output cap, then each action
+/// against the contract, as for WASM. (Strings and lists a script hands back already obey the
+/// engine's limits; the cap bounds their total.)
 fn parse_actions(value: Dynamic, limits: &Limits) -> Result<Vec<Action>, PluginError> {
     if value.is_unit() {
         return Ok(Vec::new());
