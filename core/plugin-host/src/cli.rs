@@ -30,7 +30,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
 /// Writes a working plugin template named `name` into `parent/name` and returns its directory.
 /// A WASM template depends on the SDK at `sdk` (by path).
 pub fn new_plugin(parent: &Path, name: &str, runtime: Runtime, sdk: &Path) -> Result<PathBuf, CliError> {
-    let valid = name.len() <= 64
+    let valid = name.len() <= super::limits::MAX_NAME_CHARS
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid {

@@ -15,21 +15,24 @@
 pub mod cli;
 pub mod guest_build;
 mod host;
+pub mod limits;
 pub mod manifest;
 pub mod rhai;
 pub mod types;
 pub mod wasm;
 
 #[cfg(test)]
+mod conformance;
+#[cfg(test)]
 mod testing;
 
 pub use host::{GuardRejection, HostError, PluginActions, PluginFailure, PluginHost, PluginState, PluginStatus, PluginsConfig};
+pub use limits::Limits;
 pub use manifest::{FailurePolicy, KpiDecl, Manifest, ManifestError, Runtime, ScorecardDecl};
 pub use types::{Action, DurationStats, EventSnapshot, KpiInput, PartnerStats, ScoreItem, Scorecard, TicketSnapshot, Verdict};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::time::Duration;
 
 /// The contract's major version: plugins built for another major are refused.
 pub const CONTRACT_MAJOR: u64 = 1;
@@ -65,17 +68,6 @@ impl fmt::Display for Hook {
     }
 }
 
-/// The limits one call runs under, after the operator's caps were applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// WASM fuel units, or Rhai operations.
-    pub fuel: u64,
-    pub memory_bytes: u64,
-    pub wall_time: Duration,
-    pub max_input_bytes: usize,
-    pub max_output_bytes: usize,
-}
-
 /// What a successful call cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -84,7 +76,7 @@ pub struct Usage {
     /// Peak linear memory of the instance (WASM); 0 for Rhai, whose data lives on the host heap
     /// under size limits instead.
     pub memory_bytes: u64,
-    pub elapsed: Duration,
+    pub elapsed: std::time::Duration,
 }
 
 /// A hook's result and what computing it cost.
@@ -128,6 +120,14 @@ pub enum PluginError {
 }
 
 impl PluginError {
+    /// A hook's own report that it could not do its work, with code and message cut to size.
+    pub(crate) fn hook(code: String, message: String) -> Self {
+        PluginError::Hook {
+            code: types::truncate(code, limits::MAX_ERROR_CODE_BYTES),
+            message: types::truncate(message, limits::MAX_REASON_BYTES),
+        }
+    }
+
     /// A short, bounded label for metrics.
     pub fn outcome(&self) -> &'static str {
         match self {

@@ -1,6 +1,7 @@
 //! `plugin.toml`: what a plugin is, which hooks it implements, what it contributes and which
 //! limits it asks for. Errors name the file, the line when known, and the field.
 
+use super::limits::MAX_NAME_CHARS;
 use super::{Hook, CONTRACT_MAJOR, CONTRACT_VERSION};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -183,7 +184,9 @@ impl Manifest {
             return Err(err(
                 Some(raw.name.span()),
                 "name",
-                format!("`{name}` must be lower-case letters, digits and - or _, starting with a letter, at most 64 characters"),
+                format!(
+                    "`{name}` must be lower-case letters, digits and - or _, starting with a letter, at most {MAX_NAME_CHARS} characters"
+                ),
             ));
         }
         let version = semver::Version::parse(raw.version.get_ref()).map_err(|e| {
@@ -309,14 +312,14 @@ fn parse_contract(text: &str) -> Result<semver::Version, String> {
 
 fn is_plugin_name(s: &str) -> bool {
     let mut chars = s.chars();
-    s.len() <= 64
+    s.len() <= MAX_NAME_CHARS
         && chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 fn is_snake_key(s: &str) -> bool {
     let mut chars = s.chars();
-    s.len() <= 64
+    s.len() <= MAX_NAME_CHARS
         && chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }

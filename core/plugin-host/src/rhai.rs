@@ -9,25 +9,16 @@
 //! (`timestamp` is not compiled in); operations, call depth, expression depth and the sizes of
 //! strings, arrays and maps are limited; wall time is checked from the progress callback.
 
-use super::types::{check_kpi_value, truncate, RawPayload, MAX_REASON_BYTES};
-use super::Limits;
+use super::limits::{self, Limits, MAX_LOG_LINES_PER_CALL, MAX_LOG_LINE_BYTES, MAX_REASON_BYTES};
+use super::types::{check_kpi_value, truncate, RawPayload};
 use super::{
     Action, Call, EventSnapshot, Hook, KpiInput, LoadError, Manifest, PartnerStats, Plugin, PluginError, ScoreItem, Scorecard,
     TicketSnapshot, Usage, Verdict,
 };
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Scope, AST};
 use std::cell::Cell;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// Deepest nesting of script function calls (runaway recursion stops here).
-const MAX_CALL_LEVELS: usize = 48;
-const MAX_EXPR_DEPTH: usize = 64;
-const MAX_FN_EXPR_DEPTH: usize = 32;
-const MAX_STRING_BYTES: usize = 1024 * 1024;
-const MAX_ARRAY_LEN: usize = 65_536;
-const MAX_MAP_LEN: usize = 16_384;
-const MAX_LOG_LINES_PER_CALL: u32 = 64;
-const MAX_LOG_LINE_BYTES: usize = 2048;
 /// How many operations pass between two looks at the clock.
 const CLOCK_EVERY: u64 = 512;
 
@@ -49,6 +40,8 @@ pub struct RhaiPlugin {
     name: String,
     engine: Engine,
     ast: AST,
+    /// The hooks the manifest lists: only these are called, as with WASM exports.
+    hooks: Vec<Hook>,
     limits: Limits,
 }
 
@@ -76,13 +69,19 @@ impl RhaiPlugin {
                 });
             }
         }
-        Ok(RhaiPlugin { name: name.to_owned(), engine, ast, limits })
+        Ok(RhaiPlugin { name: name.to_owned(), engine, ast, hooks: hooks.to_vec(), limits })
     }
 
-    fn call(&self, hook: Hook, args: Vec<Dynamic>, input_size: usize) -> Result<(Dynamic, Usage), PluginError> {
-        if input_size > self.limits.max_input_bytes {
-            return Err(PluginError::InputTooLarge { size: input_size, limit: self.limits.max_input_bytes });
+    /// Refuses a hook the manifest does not list, then an input over the cap, before any of
+    /// the input is converted.
+    fn admit(&self, hook: Hook, input_size: usize) -> Result<(), PluginError> {
+        if !self.hooks.contains(&hook) {
+            return Err(PluginError::NotImplemented { hook });
         }
+        self.limits.check_input(input_size)
+    }
+
+    fn call(&self, hook: Hook, args: Vec<Dynamic>) -> Result<(Dynamic, Usage), PluginError> {
         let (fn_name, _) = signature(hook);
         let started = Instant::now();
         PROGRESS.with(|p| p.set(Progress { deadline: Some(started + self.limits.wall_time), operations: 0, log_lines: 0 }));
@@ -112,10 +111,10 @@ fn thrown(value: &Dynamic, pos: rhai::Position) -> PluginError {
     if let Some(map) = value.read_lock::<Map>() {
         let text = |k: &str| map.get(k).and_then(|v| v.clone().into_immutable_string().ok()).map(|s| s.to_string());
         if let (Some(code), Some(message)) = (text("code"), text("message")) {
-            return PluginError::Hook { code: truncate(code, 64), message: truncate(message, MAX_REASON_BYTES) };
+            return PluginError::hook(code, message);
         }
     }
-    PluginError::Hook { code: "error".into(), message: truncate(format!("{value} ({pos})"), MAX_REASON_BYTES) }
+    PluginError::hook("error".into(), format!("{value} ({pos})"))
 }
 
 fn signature(hook: Hook) -> (&'static str, usize) {
@@ -132,12 +131,13 @@ fn build_engine(name: &str, limits: Limits) -> Engine {
     engine.disable_symbol("eval");
     engine.set_strict_variables(true);
     engine.set_max_operations(limits.fuel);
-    engine.set_max_call_levels(MAX_CALL_LEVELS);
-    engine.set_max_expr_depths(MAX_EXPR_DEPTH, MAX_FN_EXPR_DEPTH);
-    let string_cap = usize::try_from(limits.memory_bytes / 4).unwrap_or(usize::MAX).clamp(1024, MAX_STRING_BYTES);
+    engine.set_max_call_levels(limits::RHAI_MAX_CALL_LEVELS);
+    engine.set_max_expr_depths(limits::RHAI_MAX_EXPR_DEPTH, limits::RHAI_MAX_FN_EXPR_DEPTH);
+    let string_cap =
+        usize::try_from(limits.memory_bytes / 4).unwrap_or(usize::MAX).clamp(limits::RHAI_MIN_STRING_BYTES, limits::RHAI_MAX_STRING_BYTES);
     engine.set_max_string_size(string_cap);
-    engine.set_max_array_size(MAX_ARRAY_LEN);
-    engine.set_max_map_size(MAX_MAP_LEN);
+    engine.set_max_array_size(limits::RHAI_MAX_ARRAY_LEN);
+    engine.set_max_map_size(limits::RHAI_MAX_MAP_LEN);
     engine.on_progress(|operations| {
         PROGRESS.with(|p| {
             let mut progress = p.get();
@@ -211,43 +211,37 @@ fn to_json(value: &Dynamic) -> Result<serde_json::Value, PluginError> {
     rhai::serde::from_dynamic::<serde_json::Value>(value).map_err(|e| bad(format!("custom field value is not plain data: {e}")))
 }
 
-/// Guards the sizes a script may hand back: strings and lists already obey the engine's
-/// limits, so this bounds the total.
-fn check_output(size: usize, limits: &Limits) -> Result<(), PluginError> {
-    if size > limits.max_output_bytes {
-        return Err(PluginError::OutputTooLarge { size, limit: limits.max_output_bytes });
-    }
-    Ok(())
-}
-
+/// Checks the shape of each action, then the total against the output cap, then each action
+/// against the contract, as for WASM. (Strings and lists a script hands back already obey the
+/// engine's limits; the cap bounds their total.)
 fn parse_actions(value: Dynamic, limits: &Limits) -> Result<Vec<Action>, PluginError> {
     if value.is_unit() {
         return Ok(Vec::new());
     }
     let list = value.into_array().map_err(|t| bad(format!("on_event must return an array of actions, not {t}")))?;
     let mut size = 0;
-    let mut actions = Vec::with_capacity(list.len());
+    let mut raw = Vec::with_capacity(list.len());
     for (i, item) in list.into_iter().enumerate() {
         let map = item.try_cast::<Map>().ok_or_else(|| bad(format!("action {i} is not a map such as #{{ add_tag: \"urgent\" }}")))?;
         if map.len() != 1 {
             return Err(bad(format!("action {i} must have exactly one key (the action's name)")));
         }
-        let (case, payload) = map.into_iter().next().expect("one entry");
-        let raw = if case == "set_custom_field" {
-            let field = payload.try_cast::<Map>().ok_or_else(|| bad(format!("action {i}: set_custom_field takes #{{ key, value }}")))?;
+        let (case, value) = map.into_iter().next().expect("one entry");
+        let payload = if case == "set_custom_field" {
+            let field = value.try_cast::<Map>().ok_or_else(|| bad(format!("action {i}: set_custom_field takes #{{ key, value }}")))?;
             let key = field.get("key").and_then(text).ok_or_else(|| bad(format!("action {i}: set_custom_field needs a string `key`")))?;
             let value = to_json(field.get("value").unwrap_or(&Dynamic::UNIT))?;
-            size += key.len() + value.to_string().len();
+            size += limits::action_output_size(key.len() + value.to_string().len());
             RawPayload::Field { key, value }
         } else {
-            let t = text(&payload).ok_or_else(|| bad(format!("action {i}: `{case}` takes a string")))?;
-            size += t.len();
+            let t = text(&value).ok_or_else(|| bad(format!("action {i}: `{case}` takes a string")))?;
+            size += limits::action_output_size(t.len());
             RawPayload::Text(t)
         };
-        check_output(size, limits)?;
-        actions.push(Action::from_raw(&case, raw)?);
+        raw.push((case, payload));
     }
-    Ok(actions)
+    limits.check_output(size)?;
+    raw.into_iter().map(|(case, payload)| Action::from_raw(&case, payload)).collect()
 }
 
 fn parse_verdict(value: Dynamic, limits: &Limits) -> Result<Verdict, PluginError> {
@@ -256,7 +250,7 @@ fn parse_verdict(value: Dynamic, limits: &Limits) -> Result<Verdict, PluginError
     }
     match text(&value) {
         Some(reason) => {
-            check_output(reason.len(), limits)?;
+            limits.check_output(reason.len())?;
             Ok(Verdict::Reject(truncate(reason, MAX_REASON_BYTES)))
         }
         None => Err(bad(format!("guard_transition returns () to allow or a reason string to refuse, not {}", value.type_name()))),
@@ -267,7 +261,6 @@ fn parse_scorecard(value: Dynamic, limits: &Limits) -> Result<Scorecard, PluginE
     let map = value.try_cast::<Map>().ok_or_else(|| bad("score_partner must return #{ score, grade, breakdown }"))?;
     let score = map.get("score").and_then(number).ok_or_else(|| bad("scorecard: `score` must be a number"))?;
     let grade = map.get("grade").and_then(text).ok_or_else(|| bad("scorecard: `grade` must be a string"))?;
-    let mut size = grade.len();
     let mut breakdown = Vec::new();
     if let Some(items) = map.get("breakdown") {
         let items = items.clone().into_array().map_err(|_| bad("scorecard: `breakdown` must be an array"))?;
@@ -276,35 +269,35 @@ fn parse_scorecard(value: Dynamic, limits: &Limits) -> Result<Scorecard, PluginE
             let field = |k: &str| item.get(k).and_then(number).ok_or_else(|| bad(format!("breakdown[{i}].{k} must be a number")));
             let criterion =
                 item.get("criterion").and_then(text).ok_or_else(|| bad(format!("breakdown[{i}].criterion must be a string")))?;
-            size += criterion.len() + 16;
             breakdown.push(ScoreItem { criterion, score: field("score")?, weight: field("weight")? });
         }
     }
-    check_output(size, limits)?;
+    limits.check_output(limits::scorecard_output_size(&grade, breakdown.iter().map(|i| i.criterion.as_str())))?;
     Scorecard { score, grade, breakdown }.validate()
 }
 
 impl Plugin for RhaiPlugin {
     fn on_event(&self, event: &EventSnapshot, ticket: &TicketSnapshot) -> Result<Call<Vec<Action>>, PluginError> {
-        let size = ticket.approx_size() + event.kind.len() + event.actor.len() + event.data.to_string().len();
-        let (value, usage) = self.call(Hook::OnEvent, vec![to_dynamic(event)?, to_dynamic(ticket)?], size)?;
+        self.admit(Hook::OnEvent, limits::on_event_input_size(event, ticket))?;
+        let (value, usage) = self.call(Hook::OnEvent, vec![to_dynamic(event)?, to_dynamic(ticket)?])?;
         Ok(Call { value: parse_actions(value, &self.limits)?, usage })
     }
 
     fn guard_transition(&self, ticket: &TicketSnapshot, from: &str, to: &str) -> Result<Call<Verdict>, PluginError> {
-        let size = ticket.approx_size() + from.len() + to.len();
-        let (value, usage) = self.call(Hook::GuardTransition, vec![to_dynamic(ticket)?, from.into(), to.into()], size)?;
+        self.admit(Hook::GuardTransition, limits::guard_input_size(ticket, from, to))?;
+        let (value, usage) = self.call(Hook::GuardTransition, vec![to_dynamic(ticket)?, from.into(), to.into()])?;
         Ok(Call { value: parse_verdict(value, &self.limits)?, usage })
     }
 
     fn score_partner(&self, scorecard: &str, stats: &PartnerStats) -> Result<Call<Scorecard>, PluginError> {
-        let size = scorecard.len() + stats.partner_id.len() + stats.partner_name.len() + 128;
-        let (value, usage) = self.call(Hook::ScorePartner, vec![scorecard.into(), to_dynamic(stats)?], size)?;
+        self.admit(Hook::ScorePartner, limits::score_partner_input_size(scorecard, stats))?;
+        let (value, usage) = self.call(Hook::ScorePartner, vec![scorecard.into(), to_dynamic(stats)?])?;
         Ok(Call { value: parse_scorecard(value, &self.limits)?, usage })
     }
 
     fn compute_kpi(&self, kpi: &str, input: &KpiInput) -> Result<Call<f64>, PluginError> {
-        let (value, usage) = self.call(Hook::ComputeKpi, vec![kpi.into(), to_dynamic(input)?], kpi.len() + 256)?;
+        self.admit(Hook::ComputeKpi, limits::compute_kpi_input_size(kpi, input))?;
+        let (value, usage) = self.call(Hook::ComputeKpi, vec![kpi.into(), to_dynamic(input)?])?;
         let v = number(&value).ok_or_else(|| bad(format!("compute_kpi must return a number, not {}", value.type_name())))?;
         Ok(Call { value: check_kpi_value(v)?, usage })
     }
@@ -316,24 +309,15 @@ impl std::fmt::Debug for RhaiPlugin {
     }
 }
 
-/// The limits tests and tools use when nothing else is configured.
-pub fn default_limits() -> Limits {
-    Limits {
-        fuel: 1_000_000,
-        memory_bytes: 16 << 20,
-        wall_time: Duration::from_millis(200),
-        max_input_bytes: 256 << 10,
-        max_output_bytes: 64 << 10,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing;
     use crate::types::samples;
+    use std::time::Duration;
 
     fn plugin(source: &str, hooks: &[Hook]) -> RhaiPlugin {
-        RhaiPlugin::compile("test", "test.rhai", source, hooks, default_limits()).unwrap()
+        RhaiPlugin::compile("test", "test.rhai", source, hooks, testing::LIMITS).unwrap()
     }
 
     fn guard(source: &str) -> Result<Call<Verdict>, PluginError> {
@@ -390,12 +374,12 @@ mod tests {
     #[test]
     fn an_infinite_loop_runs_out_of_operations() {
         let e = guard("fn guard_transition(t, f, to) { loop { } }").unwrap_err();
-        assert_eq!(e, PluginError::OutOfFuel { limit: default_limits().fuel });
+        assert_eq!(e, PluginError::OutOfFuel { limit: testing::LIMITS.fuel });
     }
 
     #[test]
     fn a_slow_loop_hits_the_wall_time_limit() {
-        let limits = Limits { fuel: u64::MAX, wall_time: Duration::from_millis(30), ..default_limits() };
+        let limits = Limits { fuel: u64::MAX, wall_time: Duration::from_millis(30), ..testing::LIMITS };
         let p = RhaiPlugin::compile("t", "t.rhai", "fn guard_transition(t, f, to) { loop { } }", &[Hook::GuardTransition], limits).unwrap();
         let started = Instant::now();
         let e = p.guard_transition(&samples::ticket(), "a", "b").unwrap_err();
@@ -417,26 +401,21 @@ mod tests {
 
     #[test]
     fn eval_and_imports_are_not_available() {
-        let e = RhaiPlugin::compile(
-            "t",
-            "t.rhai",
-            r#"fn guard_transition(t, f, to) { eval("1") }"#,
-            &[Hook::GuardTransition],
-            default_limits(),
-        )
-        .unwrap_err();
+        let e =
+            RhaiPlugin::compile("t", "t.rhai", r#"fn guard_transition(t, f, to) { eval("1") }"#, &[Hook::GuardTransition], testing::LIMITS)
+                .unwrap_err();
         assert!(e.to_string().contains("eval"), "{e}");
         let e = RhaiPlugin::compile(
             "t",
             "t.rhai",
             "import \"fs\" as fs;\nfn guard_transition(t, f, to) { }",
             &[Hook::GuardTransition],
-            default_limits(),
+            testing::LIMITS,
         )
         .unwrap_err();
         assert!(e.to_string().contains("does not compile"), "{e}");
         let e =
-            RhaiPlugin::compile("t", "t.rhai", "fn guard_transition(t, f, to) { timestamp() }", &[Hook::GuardTransition], default_limits())
+            RhaiPlugin::compile("t", "t.rhai", "fn guard_transition(t, f, to) { timestamp() }", &[Hook::GuardTransition], testing::LIMITS)
                 .unwrap();
         let err = e.guard_transition(&samples::ticket(), "a", "b").unwrap_err();
         assert!(matches!(&err, PluginError::Script { message } if message.contains("timestamp")), "{err}");
@@ -445,18 +424,18 @@ mod tests {
     #[test]
     fn print_and_debug_go_to_the_log() {
         let p = plugin(r#"fn guard_transition(t, f, to) { print(`moving ${t.number}`); debug(to); }"#, &[Hook::GuardTransition]);
-        let (result, logs) = crate::testing::capture_logs(|| p.guard_transition(&samples::ticket(), "a", "closed"));
+        let (result, logs) = testing::capture_logs(|| p.guard_transition(&samples::ticket(), "a", "closed"));
         assert_eq!(result.unwrap().value, Verdict::Allow);
         assert!(logs.contains("plugin=test") && logs.contains("moving T-000042"), "{logs}");
         assert!(logs.contains("DEBUG") && logs.contains("closed"), "{logs}");
         let chatty = plugin(r#"fn guard_transition(t, f, to) { for i in 0..1000 { print(`line ${i}`); } }"#, &[Hook::GuardTransition]);
-        let (_, logs) = crate::testing::capture_logs(|| chatty.guard_transition(&samples::ticket(), "a", "b"));
+        let (_, logs) = testing::capture_logs(|| chatty.guard_transition(&samples::ticket(), "a", "b"));
         assert_eq!(logs.lines().count(), MAX_LOG_LINES_PER_CALL as usize, "a call's log lines are capped");
     }
 
     #[test]
     fn a_missing_hook_function_is_a_load_error() {
-        let e = RhaiPlugin::compile("t", "t.rhai", "fn guard(t) { }", &[Hook::GuardTransition], default_limits()).unwrap_err();
+        let e = RhaiPlugin::compile("t", "t.rhai", "fn guard(t) { }", &[Hook::GuardTransition], testing::LIMITS).unwrap_err();
         assert!(e.to_string().contains("guard_transition"), "{e}");
     }
 
@@ -478,9 +457,33 @@ mod tests {
     }
 
     #[test]
+    fn scripts_see_hook_inputs_as_the_golden_json_says() {
+        let golden: serde_json::Value = serde_json::from_str(testing::GOLDEN_HOOK_INPUT).unwrap();
+        let inputs = testing::hook_inputs();
+        let seen = |value: Dynamic| rhai::serde::from_dynamic::<serde_json::Value>(&value).unwrap();
+        assert_eq!(seen(to_dynamic(&inputs.ticket).unwrap()), golden["ticket"]);
+        assert_eq!(seen(to_dynamic(&inputs.event).unwrap()), golden["event"]);
+        assert_eq!(seen(to_dynamic(&inputs.partner_stats).unwrap()), golden["partner_stats"]);
+        assert_eq!(seen(to_dynamic(&inputs.kpi_input).unwrap()), golden["kpi_input"]);
+        // And a script reads them by those names.
+        let p = plugin(
+            "fn guard_transition(t, f, to) { `${t.customer_tier}/${t.custom_fields.site.floor}/${t.first_response_at}` }",
+            &[Hook::GuardTransition],
+        );
+        let verdict = p.guard_transition(&inputs.ticket, "parts", "verification").unwrap().value;
+        assert_eq!(verdict, Verdict::Reject(format!("standard/3/{}", samples::NOW - 3_000_000)));
+    }
+
+    #[test]
+    fn hooks_the_manifest_does_not_list_are_not_called() {
+        let p = plugin("fn guard_transition(t, f, to) { } fn compute_kpi(k, i) { 1.0 }", &[Hook::GuardTransition]);
+        assert_eq!(p.compute_kpi("x", &samples::kpi()).unwrap_err(), PluginError::NotImplemented { hook: Hook::ComputeKpi });
+    }
+
+    #[test]
     fn oversized_input_is_refused_before_the_call() {
         let mut ticket = samples::ticket();
-        ticket.description = "x".repeat(default_limits().max_input_bytes + 1);
+        ticket.description = "x".repeat(testing::LIMITS.max_input_bytes + 1);
         let e = plugin("fn guard_transition(t, f, to) { }", &[Hook::GuardTransition]).guard_transition(&ticket, "a", "b").unwrap_err();
         assert!(matches!(e, PluginError::InputTooLarge { .. }), "{e}");
     }

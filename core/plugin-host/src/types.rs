@@ -2,6 +2,7 @@
 //! to and from their own representation (component-model values, Rhai maps) with the same field
 //! names, so a hook sees the same shapes in either language.
 
+use super::limits::{FIXED_INPUT_BYTES, MAX_BREAKDOWN_ITEMS, MAX_GRADE_CHARS};
 use super::PluginError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -87,7 +88,9 @@ impl TicketSnapshot {
         ];
         let fields =
             if self.custom_fields.is_empty() { 0 } else { serde_json::to_vec(&self.custom_fields).map(|v| v.len()).unwrap_or(usize::MAX) };
-        strings.iter().map(|s| s.len()).sum::<usize>() + self.tags.iter().map(|t| t.len() + 4).sum::<usize>() + fields.saturating_add(128)
+        strings.iter().map(|s| s.len()).sum::<usize>()
+            + self.tags.iter().map(|t| t.len() + 4).sum::<usize>()
+            + fields.saturating_add(FIXED_INPUT_BYTES)
     }
 }
 
@@ -136,8 +139,7 @@ pub enum Action {
     AddInternalNote(String),
 }
 
-/// Longest custom-field key a plugin may set.
-pub const MAX_FIELD_KEY_CHARS: usize = 64;
+pub use super::limits::MAX_FIELD_KEY_CHARS;
 
 impl Action {
     /// Checks a raw action from a plugin (`case` is the WIT case name, snake_case) and builds
@@ -216,11 +218,11 @@ impl Scorecard {
         if !in_range(self.score) {
             return bad(format!("score {} is not between 0 and 100", self.score));
         }
-        if self.grade.trim().is_empty() || self.grade.chars().count() > 16 {
-            return bad("grade must have 1 to 16 characters".into());
+        if self.grade.trim().is_empty() || self.grade.chars().count() > MAX_GRADE_CHARS {
+            return bad(format!("grade must have 1 to {MAX_GRADE_CHARS} characters"));
         }
-        if self.breakdown.len() > 64 {
-            return bad("at most 64 breakdown items".into());
+        if self.breakdown.len() > MAX_BREAKDOWN_ITEMS {
+            return bad(format!("at most {MAX_BREAKDOWN_ITEMS} breakdown items"));
         }
         for item in &self.breakdown {
             if !in_range(item.score) {
@@ -270,8 +272,7 @@ pub enum Verdict {
     Reject(String),
 }
 
-/// Longest veto reason kept; longer reasons are cut (they are shown to people).
-pub const MAX_REASON_BYTES: usize = 1024;
+pub use super::limits::MAX_REASON_BYTES;
 
 pub(crate) fn check_kpi_value(v: f64) -> Result<f64, PluginError> {
     if v.is_finite() {
@@ -418,6 +419,26 @@ mod tests {
         assert!(Scorecard { grade: String::new(), ..ok.clone() }.validate().is_err());
         let heavy = Scorecard { breakdown: vec![ScoreItem { criterion: "x".into(), score: 1.0, weight: 2.0 }], ..ok };
         assert!(heavy.validate().is_err());
+    }
+
+    /// Hook inputs reach Rhai scripts as maps with these field names (and `steward plugin test`
+    /// fixtures are written with them): renaming a Rust field must be a decision, not an accident.
+    #[test]
+    fn hook_inputs_keep_their_golden_json_form() {
+        let inputs = crate::testing::hook_inputs();
+        let actual = serde_json::to_value(&inputs).unwrap();
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            // Written from the structs, in their field order; compared as values.
+            let text = serde_json::to_string_pretty(&inputs).unwrap() + "\n";
+            std::fs::write(crate::testing::golden_hook_input_path(), text).unwrap();
+            return;
+        }
+        let golden: Value = serde_json::from_str(crate::testing::GOLDEN_HOOK_INPUT).unwrap();
+        assert!(
+            actual == golden,
+            "hook input changed shape (scripts would see it): rerun with UPDATE_GOLDEN=1 if that is meant\n{}",
+            serde_json::to_string_pretty(&actual).unwrap()
+        );
     }
 
     #[test]

@@ -16,9 +16,10 @@
 //! Compiled components are cached on disk, keyed by the SHA-256 of the component and of the
 //! engine's compatibility hash (wasmtime version and settings), so a restart does not recompile.
 
-use super::types::{check_kpi_value, truncate, RawPayload, MAX_REASON_BYTES};
+use super::limits::{self, Limits, MAX_LOG_LINES_PER_CALL, MAX_LOG_LINE_BYTES, MAX_REASON_BYTES};
+use super::types::{check_kpi_value, truncate, RawPayload};
 use super::{
-    Action, Call, EventSnapshot, Hook, KpiInput, Limits, LoadError, Manifest, PartnerStats, Plugin, PluginError, ScoreItem, Scorecard,
+    Action, Call, EventSnapshot, Hook, KpiInput, LoadError, Manifest, PartnerStats, Plugin, PluginError, ScoreItem, Scorecard,
     TicketSnapshot, Usage, Verdict,
 };
 use sha2::{Digest, Sha256};
@@ -41,11 +42,6 @@ use bindings::steward::plugin::{host, types as wit};
 
 /// Memory per pooled slot kept mapped between instances (see the pooling setup).
 const KEEP_RESIDENT_BYTES: usize = 1 << 20;
-/// How much of a trapped guest's standard error is kept for the error message.
-const STDERR_CAPTURE_BYTES: usize = 2048;
-/// Log lines one call may write; more are dropped so a guest cannot flood the log.
-const MAX_LOG_LINES_PER_CALL: u32 = 64;
-const MAX_LOG_LINE_BYTES: usize = 2048;
 
 /// How the WASM sandbox is set up; one per process.
 #[derive(Debug, Clone)]
@@ -62,7 +58,12 @@ pub struct WasmRuntimeConfig {
 
 impl Default for WasmRuntimeConfig {
     fn default() -> Self {
-        WasmRuntimeConfig { cache_dir: None, max_memory_bytes: 64 << 20, pool_instances: 64, epoch_tick: Duration::from_millis(2) }
+        WasmRuntimeConfig {
+            cache_dir: None,
+            max_memory_bytes: limits::mib(limits::MAX_MEMORY_MB),
+            pool_instances: 64,
+            epoch_tick: Duration::from_millis(2),
+        }
     }
 }
 
@@ -231,7 +232,7 @@ impl ResourceLimiter for MemoryLimiter {
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        Ok(desired <= limits::WASM_MAX_TABLE_ELEMENTS)
     }
 }
 
@@ -276,7 +277,7 @@ impl wit::Host for GuestState {}
 
 impl host::Host for GuestState {
     fn log(&mut self, level: wit::Level, message: String) {
-        self.log_lines += 1;
+        self.log_lines = self.log_lines.saturating_add(1);
         if self.log_lines > MAX_LOG_LINES_PER_CALL {
             return;
         }
@@ -367,7 +368,7 @@ impl WasmPlugin {
     }
 
     fn store(&self) -> Store<GuestState> {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
+        let stderr = MemoryOutputPipe::new(limits::WASM_STDERR_CAPTURE_BYTES);
         let wasi = WasiCtxBuilder::new()
             .stderr(stderr.clone())
             .allow_tcp(false)
@@ -431,20 +432,6 @@ impl WasmPlugin {
             }
         }
     }
-
-    fn check_input(&self, size: usize) -> Result<(), PluginError> {
-        if size > self.limits.max_input_bytes {
-            return Err(PluginError::InputTooLarge { size, limit: self.limits.max_input_bytes });
-        }
-        Ok(())
-    }
-
-    fn check_output(&self, size: usize) -> Result<(), PluginError> {
-        if size > self.limits.max_output_bytes {
-            return Err(PluginError::OutputTooLarge { size, limit: self.limits.max_output_bytes });
-        }
-        Ok(())
-    }
 }
 
 impl GuestState {
@@ -458,7 +445,7 @@ fn not_implemented(hook: Hook) -> PluginError {
 }
 
 fn hook_error(e: wit::Error) -> PluginError {
-    PluginError::Hook { code: truncate(e.code, 64), message: truncate(e.message, MAX_REASON_BYTES) }
+    PluginError::hook(e.code, e.message)
 }
 
 fn to_wit_ticket(t: &TicketSnapshot) -> wit::Ticket {
@@ -501,38 +488,38 @@ fn from_wit_action(action: wit::Action) -> Result<Action, PluginError> {
     }
 }
 
+/// Measured on the guest's text, before any JSON is parsed.
 fn action_size(a: &wit::Action) -> usize {
-    match a {
-        wit::Action::AddTag(s) | wit::Action::SetPriority(s) | wit::Action::AddInternalNote(s) => s.len() + 8,
-        wit::Action::SetCustomField(f) => f.key.len() + f.value.len() + 8,
-    }
+    limits::action_output_size(match a {
+        wit::Action::AddTag(s) | wit::Action::SetPriority(s) | wit::Action::AddInternalNote(s) => s.len(),
+        wit::Action::SetCustomField(f) => f.key.len() + f.value.len(),
+    })
 }
 
 impl Plugin for WasmPlugin {
     fn on_event(&self, event: &EventSnapshot, ticket: &TicketSnapshot) -> Result<Call<Vec<Action>>, PluginError> {
         let ix = self.exports.events.as_ref().ok_or_else(|| not_implemented(Hook::OnEvent))?;
-        let data = event.data.to_string();
-        self.check_input(ticket.approx_size() + data.len() + event.kind.len() + event.actor.len())?;
-        let wit_event = wit::Event { kind: event.kind.clone(), data, at: event.at, actor: event.actor.clone() };
+        self.limits.check_input(limits::on_event_input_size(event, ticket))?;
+        let wit_event = wit::Event { kind: event.kind.clone(), data: event.data.to_string(), at: event.at, actor: event.actor.clone() };
         let wit_ticket = to_wit_ticket(ticket);
         let (result, usage) =
             self.run(|store, instance| ix.load(&mut *store, instance)?.call_on_event(&mut *store, &wit_event, &wit_ticket))?;
         let raw = result.map_err(hook_error)?;
-        self.check_output(raw.iter().map(action_size).sum())?;
+        self.limits.check_output(raw.iter().map(action_size).sum())?;
         let actions = raw.into_iter().map(from_wit_action).collect::<Result<Vec<_>, _>>()?;
         Ok(Call { value: actions, usage })
     }
 
     fn guard_transition(&self, ticket: &TicketSnapshot, from: &str, to: &str) -> Result<Call<Verdict>, PluginError> {
         let ix = self.exports.guards.as_ref().ok_or_else(|| not_implemented(Hook::GuardTransition))?;
-        self.check_input(ticket.approx_size() + from.len() + to.len())?;
+        self.limits.check_input(limits::guard_input_size(ticket, from, to))?;
         let wit_ticket = to_wit_ticket(ticket);
         let (result, usage) =
             self.run(|store, instance| ix.load(&mut *store, instance)?.call_guard_transition(&mut *store, &wit_ticket, from, to))?;
         let verdict = match result {
             Ok(()) => Verdict::Allow,
             Err(reason) => {
-                self.check_output(reason.len())?;
+                self.limits.check_output(reason.len())?;
                 Verdict::Reject(truncate(reason, MAX_REASON_BYTES))
             }
         };
@@ -541,7 +528,7 @@ impl Plugin for WasmPlugin {
 
     fn score_partner(&self, scorecard: &str, stats: &PartnerStats) -> Result<Call<Scorecard>, PluginError> {
         let ix = self.exports.scorecards.as_ref().ok_or_else(|| not_implemented(Hook::ScorePartner))?;
-        self.check_input(scorecard.len() + stats.partner_id.len() + stats.partner_name.len() + 128)?;
+        self.limits.check_input(limits::score_partner_input_size(scorecard, stats))?;
         let wit_stats = wit::PartnerStats {
             partner_id: stats.partner_id.clone(),
             partner_name: stats.partner_name.clone(),
@@ -558,7 +545,7 @@ impl Plugin for WasmPlugin {
         let (result, usage) =
             self.run(|store, instance| ix.load(&mut *store, instance)?.call_score_partner(&mut *store, scorecard, &wit_stats))?;
         let card = result.map_err(hook_error)?;
-        self.check_output(card.grade.len() + card.breakdown.iter().map(|i| i.criterion.len() + 16).sum::<usize>())?;
+        self.limits.check_output(limits::scorecard_output_size(&card.grade, card.breakdown.iter().map(|i| i.criterion.as_str())))?;
         let card = Scorecard {
             score: card.score,
             grade: card.grade,
@@ -569,7 +556,7 @@ impl Plugin for WasmPlugin {
 
     fn compute_kpi(&self, kpi: &str, input: &KpiInput) -> Result<Call<f64>, PluginError> {
         let ix = self.exports.kpis.as_ref().ok_or_else(|| not_implemented(Hook::ComputeKpi))?;
-        self.check_input(kpi.len() + 256)?;
+        self.limits.check_input(limits::compute_kpi_input_size(kpi, input))?;
         let stats =
             |d: &super::DurationStats| wit::DurationStats { count: d.count, mean: d.mean, median: d.median, p90: d.p90, max: d.max };
         let wit_input = wit::KpiInput {
@@ -623,7 +610,6 @@ impl std::fmt::Debug for WasmPlugin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rhai::default_limits;
     use crate::testing;
     use crate::types::samples;
 
@@ -641,21 +627,21 @@ mod tests {
 
     #[test]
     fn a_well_behaved_call_reports_fuel_and_memory() {
-        let call = misbehave("fine", default_limits()).unwrap();
+        let call = misbehave("fine", testing::LIMITS).unwrap();
         assert_eq!(call.value, Verdict::Allow);
-        assert!(call.usage.fuel > 0 && call.usage.fuel < default_limits().fuel, "{:?}", call.usage);
+        assert!(call.usage.fuel > 0 && call.usage.fuel < testing::LIMITS.fuel, "{:?}", call.usage);
         assert!(call.usage.memory_bytes >= 64 * 1024, "{:?}", call.usage);
     }
 
     #[test]
     fn an_infinite_loop_runs_out_of_fuel() {
-        let e = misbehave("spin", default_limits()).unwrap_err();
-        assert_eq!(e, PluginError::OutOfFuel { limit: default_limits().fuel });
+        let e = misbehave("spin", testing::LIMITS).unwrap_err();
+        assert_eq!(e, PluginError::OutOfFuel { limit: testing::LIMITS.fuel });
     }
 
     #[test]
     fn an_infinite_loop_with_ample_fuel_hits_the_wall_time_limit() {
-        let limits = Limits { fuel: u64::MAX / 2, wall_time: Duration::from_millis(40), ..default_limits() };
+        let limits = Limits { fuel: u64::MAX / 2, wall_time: Duration::from_millis(40), ..testing::LIMITS };
         let started = Instant::now();
         let e = misbehave("spin", limits).unwrap_err();
         assert_eq!(e, PluginError::Timeout { limit_ms: 40 });
@@ -664,40 +650,40 @@ mod tests {
 
     #[test]
     fn unbounded_memory_growth_is_capped() {
-        let limits = Limits { memory_bytes: 8 << 20, fuel: u64::MAX / 2, wall_time: Duration::from_secs(5), ..default_limits() };
+        let limits = Limits { memory_bytes: 8 << 20, fuel: u64::MAX / 2, wall_time: Duration::from_secs(5), ..testing::LIMITS };
         let e = misbehave("grow", limits).unwrap_err();
         assert_eq!(e, PluginError::MemoryExhausted { limit_bytes: 8 << 20 });
     }
 
     #[test]
     fn a_panic_is_a_trap_that_quotes_the_guest() {
-        let e = misbehave("panic", default_limits()).unwrap_err();
+        let e = misbehave("panic", testing::LIMITS).unwrap_err();
         assert!(matches!(&e, PluginError::Trap { message } if message.contains("deliberate panic in the bad guest")), "{e}");
     }
 
     #[test]
     fn runaway_recursion_overflows_the_stack() {
-        let limits = Limits { fuel: u64::MAX / 2, wall_time: Duration::from_secs(5), ..default_limits() };
+        let limits = Limits { fuel: u64::MAX / 2, wall_time: Duration::from_secs(5), ..testing::LIMITS };
         assert_eq!(misbehave("recurse", limits).unwrap_err(), PluginError::StackOverflow);
     }
 
     #[test]
     fn oversized_output_is_refused() {
-        let limits = Limits { fuel: u64::MAX / 2, wall_time: Duration::from_secs(5), ..default_limits() };
+        let limits = Limits { fuel: u64::MAX / 2, wall_time: Duration::from_secs(5), ..testing::LIMITS };
         let e = misbehave("huge", limits).unwrap_err();
-        assert_eq!(e, PluginError::OutputTooLarge { size: 1 << 20, limit: default_limits().max_output_bytes });
+        assert_eq!(e, PluginError::OutputTooLarge { size: 1 << 20, limit: testing::LIMITS.max_output_bytes });
     }
 
     #[test]
     fn files_and_environment_are_out_of_reach() {
-        let call = misbehave("escape", default_limits()).unwrap();
+        let call = misbehave("escape", testing::LIMITS).unwrap();
         let Verdict::Reject(report) = call.value else { panic!("the guest reports what it could read") };
         assert!(report.starts_with("file=denied") && report.contains("env=denied"), "{report}");
     }
 
     #[test]
     fn output_that_breaks_the_contract_is_refused() {
-        let p = bad(default_limits());
+        let p = bad(testing::LIMITS);
         let event = EventSnapshot { kind: "created".into(), data: serde_json::json!({}), at: samples::NOW, actor: "a".into() };
         let e = p.on_event(&event, &samples::ticket()).unwrap_err();
         assert!(matches!(&e, PluginError::BadOutput { message } if message.contains("extreme")), "{e}");
@@ -710,8 +696,8 @@ mod tests {
     #[test]
     fn oversized_input_is_refused_before_instantiation() {
         let mut ticket = samples::ticket();
-        ticket.description = "x".repeat(default_limits().max_input_bytes);
-        let e = bad(default_limits()).guard_transition(&ticket, "a", "fine").unwrap_err();
+        ticket.description = "x".repeat(testing::LIMITS.max_input_bytes);
+        let e = bad(testing::LIMITS).guard_transition(&ticket, "a", "fine").unwrap_err();
         assert!(matches!(e, PluginError::InputTooLarge { .. }), "{e}");
     }
 
@@ -719,8 +705,7 @@ mod tests {
     fn hooks_not_declared_are_not_callable() {
         let file = testing::guest("bad-guest");
         let bytes = std::fs::read(&file).unwrap();
-        let p =
-            WasmPlugin::from_bytes(&testing::runtime(), "bad-guest", &file, &bytes, &[Hook::GuardTransition], default_limits()).unwrap();
+        let p = WasmPlugin::from_bytes(&testing::runtime(), "bad-guest", &file, &bytes, &[Hook::GuardTransition], testing::LIMITS).unwrap();
         let e = p.compute_kpi("x", &samples::kpi()).unwrap_err();
         assert_eq!(e, PluginError::NotImplemented { hook: Hook::ComputeKpi });
     }
@@ -738,7 +723,7 @@ mod tests {
     fn guest_log_lines_reach_the_host_log_attributed_to_the_plugin() {
         let file = testing::bundled("field-service").join("field_service.wasm");
         let bytes = std::fs::read(&file).unwrap();
-        let p = WasmPlugin::from_bytes(&testing::runtime(), "field-service", &file, &bytes, &[Hook::OnEvent], default_limits()).unwrap();
+        let p = WasmPlugin::from_bytes(&testing::runtime(), "field-service", &file, &bytes, &[Hook::OnEvent], testing::LIMITS).unwrap();
         let mut ticket = samples::ticket();
         (ticket.stage, ticket.priority) = ("on_site".into(), "urgent".into());
         let event = EventSnapshot { kind: "stage_changed".into(), data: serde_json::json!({}), at: samples::NOW, actor: "a".into() };
@@ -754,12 +739,12 @@ mod tests {
     fn a_hook_with_the_wrong_signature_is_refused_at_load() {
         let file = testing::guest("mismatched-guest");
         let bytes = std::fs::read(&file).unwrap();
-        let e = WasmPlugin::from_bytes(&testing::runtime(), "mismatched", &file, &bytes, &[Hook::GuardTransition], default_limits())
+        let e = WasmPlugin::from_bytes(&testing::runtime(), "mismatched", &file, &bytes, &[Hook::GuardTransition], testing::LIMITS)
             .unwrap_err()
             .to_string();
         assert!(e.contains("hook `guard-transition`") && e.contains("does not export it as the contract says"), "{e}");
         // A hook it does not export at all is refused too.
-        let e = WasmPlugin::from_bytes(&testing::runtime(), "mismatched", &file, &bytes, &[Hook::OnEvent], default_limits())
+        let e = WasmPlugin::from_bytes(&testing::runtime(), "mismatched", &file, &bytes, &[Hook::OnEvent], testing::LIMITS)
             .unwrap_err()
             .to_string();
         assert!(e.contains("steward:plugin/events"), "{e}");
@@ -768,7 +753,7 @@ mod tests {
     #[test]
     fn garbage_is_not_a_component() {
         let e =
-            WasmPlugin::from_bytes(&testing::runtime(), "junk", Path::new("junk.wasm"), b"\0asm junk", &[Hook::OnEvent], default_limits())
+            WasmPlugin::from_bytes(&testing::runtime(), "junk", Path::new("junk.wasm"), b"\0asm junk", &[Hook::OnEvent], testing::LIMITS)
                 .unwrap_err();
         assert!(
             matches!(&e, LoadError::Entry { file, message } if file == "junk.wasm" && message.contains("not a valid component")),
@@ -783,11 +768,11 @@ mod tests {
         let file = testing::guest("first-contact-kpi");
         let bytes = std::fs::read(&file).unwrap();
         let first = WasmRuntime::new(&config).unwrap();
-        WasmPlugin::from_bytes(&first, "kpi", &file, &bytes, &[Hook::ComputeKpi], default_limits()).unwrap();
+        WasmPlugin::from_bytes(&first, "kpi", &file, &bytes, &[Hook::ComputeKpi], testing::LIMITS).unwrap();
         assert_eq!(first.compile_counts(), (1, 0));
         // A restart: a new engine with the same settings finds the compiled artifact.
         let second = WasmRuntime::new(&config).unwrap();
-        let p = WasmPlugin::from_bytes(&second, "kpi", &file, &bytes, &[Hook::ComputeKpi], default_limits()).unwrap();
+        let p = WasmPlugin::from_bytes(&second, "kpi", &file, &bytes, &[Hook::ComputeKpi], testing::LIMITS).unwrap();
         assert_eq!(second.compile_counts(), (0, 1));
         assert_eq!(p.compute_kpi("first_contact_resolution", &samples::kpi()).unwrap().value, 0.7);
         let files: Vec<_> = std::fs::read_dir(cache.path()).unwrap().filter_map(Result::ok).collect();
@@ -801,7 +786,7 @@ mod tests {
         assert!(!runtime.pooling());
         let file = testing::guest("bad-guest");
         let bytes = std::fs::read(&file).unwrap();
-        let p = WasmPlugin::from_bytes(&runtime, "bad", &file, &bytes, &[Hook::GuardTransition], default_limits()).unwrap();
+        let p = WasmPlugin::from_bytes(&runtime, "bad", &file, &bytes, &[Hook::GuardTransition], testing::LIMITS).unwrap();
         assert_eq!(p.guard_transition(&samples::ticket(), "a", "fine").unwrap().value, Verdict::Allow);
         assert!(testing::runtime().pooling(), "the default pool fits on this machine");
     }
