@@ -1,5 +1,5 @@
 //! Golden public shapes: a ticket's timeline as `GET /api/v1/tickets/{id}/events` serves it, and
-//! a webhook delivery as Steward POSTs it, compared with files under `tests/api/golden/` after
+//! webhook deliveries (of a ticket event and of a staff event) as Steward POSTs them, compared with files under `tests/api/golden/` after
 //! the values that differ from run to run (ids, instants, the ticket number, the signature)
 //! are replaced by named placeholders. Both backends must serve the same shapes.
 //!
@@ -13,7 +13,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 use std::time::Duration;
+use steward_domain::duration::TargetDuration;
+use steward_domain::ids::StaffId;
+use steward_domain::time::Timestamp;
+use steward_domain::training::{AssessmentMethod, Course};
+use steward_services::NewTrainingRecord;
 use tokio::sync::mpsc;
 
 on_both_backends!(ticket_events_are_served_in_their_golden_shape, webhook_deliveries_are_posted_in_their_golden_shape);
@@ -118,7 +124,9 @@ async fn scripted_ticket(app: &TestApp) -> (Value, Value) {
     let id = ticket["id"].as_str().expect("an id").to_owned();
     let r = app.post(&format!("/api/v1/tickets/{id}/comments"), &json!({"body": "On our way.", "visibility": "public"})).await;
     assert_eq!(r.status(), StatusCode::CREATED, "{}", body(r).await);
-    let r = app.patch(&format!("/api/v1/tickets/{id}"), None, &json!({"title": "Printer on fire (floor 3)"})).await;
+    let current = app.get(&format!("/api/v1/tickets/{id}")).await;
+    let etag = current.headers().get("etag").and_then(|v| v.to_str().ok()).expect("an ETag").to_owned();
+    let r = app.patch(&format!("/api/v1/tickets/{id}"), Some(&etag), &json!({"title": "Printer on fire (floor 3)"})).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", body(r).await);
     let r = app.post(&format!("/api/v1/tickets/{id}/transitions"), &json!({"to": "needs_analysis", "note": "Parts needed"})).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", body(r).await);
@@ -153,8 +161,27 @@ async fn receive(State(tx): State<mpsc::UnboundedSender<(HeaderMap, Bytes)>>, he
     AxumStatus::NO_CONTENT
 }
 
+/// One delivery as the receiver got it: the Steward headers and the JSON body.
+fn as_received(headers: &HeaderMap, sent: &Bytes) -> Value {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_else(|| panic!("no {name} header")).to_owned();
+    let signature = header("steward-signature");
+    let well_formed = signature.split_once(',').is_some_and(|(t, v1)| {
+        t.strip_prefix("t=").is_some_and(|t| t.parse::<i64>().is_ok()) && v1.strip_prefix("v1=").is_some_and(|h| h.len() == 64)
+    });
+    assert!(well_formed, "Steward-Signature is t=<unix seconds>,v1=<hex HMAC-SHA256>: {signature}");
+    json!({
+        "headers": {
+            "content-type": header("content-type"),
+            "steward-event": header("steward-event"),
+            "steward-delivery": header("steward-delivery"),
+            "steward-signature": "<signature>",
+        },
+        "body": serde_json::from_slice::<Value>(sent).expect("a JSON body"),
+    })
+}
+
 async fn webhook_deliveries_are_posted_in_their_golden_shape(app: TestApp) {
-    // The worker polls every 20 ms, so the delivery comes at once.
+    // The worker polls every 20 ms, so deliveries come at once.
     let backend = app.backend;
     drop(app);
     let app = TestApp::spawn_with(backend, |c| c.webhooks.poll_interval_ms = 20).await.expect("the backend was available a moment ago");
@@ -164,41 +191,62 @@ async fn webhook_deliveries_are_posted_in_their_golden_shape(app: TestApp) {
     let receiver = tokio::spawn(async move {
         axum::serve(listener, axum::Router::new().fallback(receive).with_state(tx)).await.expect("receiver runs");
     });
-    let r = app
-        .post(
-            "/api/v1/webhooks",
-            &json!({"url": format!("http://{addr}/hook"), "event_kinds": ["comment_added"], "secret": "0123456789abcdef"}),
-        )
-        .await;
+    let hook = json!({"url": format!("http://{addr}/hook"), "event_kinds": ["comment_added", "certification_expired"], "secret": "0123456789abcdef"});
+    let r = app.post("/api/v1/webhooks", &hook).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let webhook = body(r).await;
-    let (ticket, staff) = scripted_ticket(&app).await;
-    let (headers, sent) =
-        tokio::time::timeout(Duration::from_secs(15), rx.recv()).await.expect("a delivery within 15 s").expect("the receiver runs");
-    receiver.abort();
 
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_else(|| panic!("no {name} header")).to_owned();
-    let signature = header("steward-signature");
-    let well_formed = signature.split_once(',').is_some_and(|(t, v1)| {
-        t.strip_prefix("t=").is_some_and(|t| t.parse::<i64>().is_ok()) && v1.strip_prefix("v1=").is_some_and(|h| h.len() == 64)
-    });
-    assert!(well_formed, "Steward-Signature is t=<unix seconds>,v1=<hex HMAC-SHA256>: {signature}");
-    let payload: Value = serde_json::from_slice(&sent).expect("a JSON body");
-    let delivery = json!({
-        "headers": {
-            "content-type": header("content-type"),
-            "steward-event": header("steward-event"),
-            "steward-delivery": header("steward-delivery"),
-            "steward-signature": "<signature>",
-        },
-        "body": payload,
-    });
+    // A ticket event: the scripted ticket's public reply.
+    let (ticket, staff) = scripted_ticket(&app).await;
+    // A staff event: a certification that ran out, found by one pass of the expiry watcher.
+    let now = Timestamp::now();
+    let day = 86_400_000;
+    let course = Course::create(
+        "FORKLIFT",
+        "Forklift licence",
+        None,
+        true,
+        Some(TargetDuration::from_seconds(86_400)),
+        70,
+        AssessmentMethod::Exam,
+        now,
+    )
+    .expect("a valid course");
+    app.services.create_course(course).await.expect("course created");
+    let staff_id = StaffId::parse("id", staff["id"].as_str().unwrap()).unwrap();
+    let record = NewTrainingRecord {
+        course_code: "FORKLIFT".into(),
+        staff_id,
+        completed_at: now.plus_millis(-2 * day),
+        score: 90,
+        assessor: "Grace Hopper".into(),
+        method: None,
+        notes: None,
+        supersedes: None,
+        correction_reason: None,
+    };
+    let record = app.services.record_training(record).await.expect("training recorded");
+    app.services.watch_certifications(now).await.expect("the watcher ran");
+
+    let mut received = BTreeMap::new();
+    while received.len() < 2 {
+        let (headers, sent) =
+            tokio::time::timeout(Duration::from_secs(15), rx.recv()).await.expect("deliveries within 15 s").expect("the receiver runs");
+        let delivery = as_received(&headers, &sent);
+        received.insert(delivery["headers"]["steward-event"].as_str().expect("Steward-Event").to_owned(), delivery);
+    }
+    receiver.abort();
+    let (ticket_event, staff_event) = (&received["comment_added"], &received["certification_expired"]);
     let placeholders = Placeholders::new()
-        .name(&payload["id"], "delivery-id")
+        .name(&ticket_event["body"]["id"], "delivery-id")
+        .name(&staff_event["body"]["id"], "staff-delivery-id")
+        .name(&staff_event["body"]["staff_event"]["id"], "staff-event-id")
+        .name(&json!(record.id.to_string()), "training-record-id")
         .name(&webhook["id"], "webhook-id")
         .name(&ticket["id"], "ticket-id")
         .name(&ticket["number"], "ticket-number")
         .name(&staff["id"], "staff-id")
         .name(&admin_token_id(&app).await, "token-id");
-    assert_golden("webhook-delivery.json", WEBHOOK_DELIVERY, &placeholders.apply(&delivery));
+    let deliveries = json!({"ticket_event": ticket_event, "staff_event": staff_event});
+    assert_golden("webhook-delivery.json", WEBHOOK_DELIVERY, &placeholders.apply(&deliveries));
 }
