@@ -312,10 +312,13 @@ async fn failed_delivery_is_retried_until_it_succeeds_and_never_sent_again(app: 
 }
 
 async fn every_failed_attempt_is_logged_until_the_delivery_gives_up(app: TestApp) {
-    let timeout_ms = 300;
+    // A pass lasts as long as its slowest attempt (the timeout), and every retry is due well after.
+    let (timeout_ms, retry_base_ms) = (300, 1000);
     let app = respawn(app, |c| {
         fast(c);
         c.webhooks.timeout_ms = timeout_ms;
+        c.webhooks.retry_base_ms = retry_base_ms;
+        c.webhooks.retry_max_secs = 2;
     })
     .await;
     let failing = Receiver::start([Reply::Status(500), Reply::Status(503), Reply::Status(302)]).await;
@@ -333,7 +336,7 @@ async fn every_failed_attempt_is_logged_until_the_delivery_gives_up(app: TestApp
     for attempt in 2..=3 {
         // After failed attempt n the retry waits base · 2^(n−1), less up to a quarter of jitter,
         // and no pass sends it sooner.
-        let wait = 250.0 * 2f64.powi(attempt - 2);
+        let wait = retry_base_ms as f64 * 2f64.powi(attempt - 2);
         for hook in hooks {
             let delivery = delivery_log(&app, app.addr, id(hook)).await[0].clone();
             let backoff = backoff_ms(&delivery);

@@ -45,14 +45,26 @@ pub struct WorkersConfig {
 
 impl Default for WorkersConfig {
     fn default() -> Self {
-        WorkersConfig { sla_sweeper: true, metrics_refresher: true, certification_watcher: true, plugin_reactions: true, housekeeping: true }
+        WorkersConfig {
+            sla_sweeper: true,
+            metrics_refresher: true,
+            certification_watcher: true,
+            plugin_reactions: true,
+            housekeeping: true,
+        }
     }
 }
 
 impl WorkersConfig {
     /// Every loop off: background work runs only when its pass is called.
     pub fn none() -> Self {
-        WorkersConfig { sla_sweeper: false, metrics_refresher: false, certification_watcher: false, plugin_reactions: false, housekeeping: false }
+        WorkersConfig {
+            sla_sweeper: false,
+            metrics_refresher: false,
+            certification_watcher: false,
+            plugin_reactions: false,
+            housekeeping: false,
+        }
     }
 }
 
