@@ -1,12 +1,22 @@
 //! Test harness: every test gets the real server on port 0 against a fresh database — a temp
 //! SQLite file, or a PostgreSQL database created for it and dropped afterwards.
+//!
+//! The background loops are off (`test_config`): a test runs background work when it wants it,
+//! through the same passes the loops run (`TestApp::sweep_sla`, `run_plugin_jobs`,
+//! `deliver_webhooks`, `refresh_metrics`, `watch_certifications`), and asserts on what they did.
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use steward_domain::auth::Role;
+use steward_domain::time::Timestamp;
 use steward_server::{Application, Config};
+use steward_services::config::WorkersConfig;
+use steward_services::delivery::DeliveryWorker;
+use steward_services::Services;
 use tokio::sync::oneshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,7 +26,8 @@ pub enum Backend {
 }
 
 /// Runs each listed test on SQLite and on PostgreSQL. The PostgreSQL variants run when
-/// `STEWARD_TEST_POSTGRES_URL` is set (CI sets it and fails if the server is unreachable).
+/// `STEWARD_TEST_POSTGRES_URL` is set; without it they fail when PostgreSQL is required
+/// (`STEWARD_TEST_REQUIRE_POSTGRES=1`, or `CI` set) and are skipped otherwise.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),+ $(,)?) => {
@@ -34,14 +45,24 @@ macro_rules! on_both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await else {
-                        eprintln!("skipped: STEWARD_TEST_POSTGRES_URL is not set");
-                        return;
+                        return $crate::helpers::postgres_absent();
                     };
                     super::$name(app).await;
                 }
             )+
         }
     };
+}
+
+/// What a PostgreSQL test does when `STEWARD_TEST_POSTGRES_URL` is unset: fails when
+/// PostgreSQL is required (`tests/run` and `.ci/run` require it whenever they have one), so a
+/// lost URL cannot turn the PostgreSQL half of the suite into silent passes; skips otherwise.
+pub fn postgres_absent() {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+    if set("STEWARD_TEST_REQUIRE_POSTGRES") || set("CI") {
+        panic!("PostgreSQL is required (STEWARD_TEST_REQUIRE_POSTGRES or CI is set) but STEWARD_TEST_POSTGRES_URL is not set");
+    }
+    eprintln!("skipped: STEWARD_TEST_POSTGRES_URL is not set");
 }
 
 /// A database made for one test; removed when dropped.
@@ -117,7 +138,9 @@ pub struct TestApp {
     pub token: String,
     pub database_url: String,
     #[allow(dead_code)]
-    pub services: Arc<steward_services::Services>,
+    pub services: Arc<Services>,
+    /// This node's background work, run when the test says so.
+    pub workers: Workers,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     // Dropped last: the server must be gone before its database is.
@@ -130,8 +153,137 @@ pub fn test_config(database_url: &str) -> Config {
     config.database.max_connections = 8;
     config.processes.dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/processes").into();
     config.sla.file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/sla.toml").into();
+    // Quick, for the tests that turn the sweeper on.
     config.sla.sweep_interval_ms = 50;
+    // No background loop runs: tests run each pass themselves (`Workers`), or turn a loop on.
+    config.workers = WorkersConfig::none();
+    config.webhooks.worker = false;
     config
+}
+
+/// One node's background work, run when a test says so. Each method is one pass of a loop that
+/// `Application::run_until` runs on a timer when it is switched on, calling the same function.
+#[derive(Clone)]
+pub struct Workers {
+    services: Arc<Services>,
+    config: Arc<Config>,
+    deliveries: Arc<DeliveryWorker>,
+}
+
+impl Workers {
+    fn new(services: Arc<Services>, config: Config) -> Workers {
+        let deliveries = Arc::new(DeliveryWorker::new(services.clone(), &config.webhooks).expect("webhook client"));
+        Workers { services, config: Arc::new(config), deliveries }
+    }
+
+    /// One SLA sweep now: records every alert due. Returns how many tickets had due clocks.
+    pub async fn sweep_sla(&self) -> usize {
+        self.services.sweep_sla(Timestamp::now(), self.config.sla.sweep_batch).await.expect("SLA sweep")
+    }
+
+    /// Runs every queued plugin reaction to completion; returns how many jobs ran.
+    pub async fn run_plugin_jobs(&self) -> usize {
+        self.services.run_pending_plugin_jobs().await
+    }
+
+    /// One delivery pass: sends the webhook deliveries due now. Returns how many were claimed.
+    pub async fn deliver_webhooks(&self) -> usize {
+        self.deliveries.deliver_due().await.expect("webhook delivery pass")
+    }
+
+    /// Delivery passes until one finds nothing due; returns how many deliveries were claimed.
+    /// (A failed attempt is due again only after its backoff, so this ends.)
+    pub async fn deliver_all_due_webhooks(&self) -> usize {
+        let mut claimed = 0;
+        loop {
+            match self.deliver_webhooks().await {
+                0 => return claimed,
+                n => claimed += n,
+            }
+        }
+    }
+
+    /// Refreshes the gauges that come from the database.
+    pub async fn refresh_metrics(&self) {
+        self.services.refresh_metrics().await.expect("metrics refresh");
+    }
+
+    /// One pass of the certification expiry watcher now; returns how many staff events it recorded.
+    pub async fn watch_certifications(&self) -> u64 {
+        self.services.watch_certifications(Timestamp::now()).await.expect("certification watch")
+    }
+}
+
+/// Waits until the wall clock has passed `at` (an instant the API reported, such as a due
+/// time): what is due then can be run next. Waits for time, never for a worker.
+#[allow(dead_code)]
+pub async fn clock_passes(at: jiff::Timestamp) {
+    let ahead = at.duration_since(jiff::Timestamp::now());
+    if let Ok(ahead) = Duration::try_from(ahead) {
+        tokio::time::sleep(ahead + Duration::from_millis(1)).await;
+    }
+    assert!(jiff::Timestamp::now() > at);
+}
+
+/// Polls `check` until it yields a value, failing after 15 s: for tests that leave a loop on and
+/// wait on what it does.
+#[allow(dead_code)]
+pub async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "waited 15 s in vain for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Another Steward node on the same database: its own listener, pool and workers (loops per its
+/// config). Aborted when dropped; [`Node::stop`] shuts it down gracefully.
+#[allow(dead_code)]
+pub struct Node {
+    pub addr: SocketAddr,
+    pub services: Arc<Services>,
+    pub workers: Workers,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+#[allow(dead_code)]
+impl Node {
+    /// A node on `database_url` with the test config, adjusted.
+    pub async fn start(database_url: &str, adjust: impl FnOnce(&mut Config)) -> Node {
+        let mut config = test_config(database_url);
+        adjust(&mut config);
+        let app = Application::build(config.clone()).await.expect("node builds");
+        let (addr, services) = (app.local_addr(), app.services());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Node { addr, workers: Workers::new(services.clone(), config), services, stop: Some(stop), server: Some(server) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Shuts down gracefully: its loops finish what they are doing (webhook attempts in flight).
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().map(|s| s.send(()));
+        if let Some(server) = self.server.take() {
+            server.await.expect("node task").expect("node ran");
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
 }
 
 impl TestApp {
@@ -143,9 +295,10 @@ impl TestApp {
         let (db, url) = TestDb::create(backend).await?;
         let mut config = test_config(&url);
         adjust(&mut config);
-        let app = Application::build(config).await.expect("application builds");
+        let app = Application::build(config.clone()).await.expect("application builds");
         let addr = app.local_addr();
         let services = app.services();
+        let workers = Workers::new(services.clone(), config);
         let (_, secret) = services.create_token("test-admin", Role::Admin, None).await.expect("admin token");
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
@@ -158,17 +311,53 @@ impl TestApp {
             token: secret.expose().to_owned(),
             database_url: url,
             services,
+            workers,
             shutdown: Some(tx),
             server: Some(server),
             _db: db,
         })
     }
 
-    /// Another node on the same database (its own listener, sweeper and pool).
-    pub async fn second_node(&self) -> (SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>) {
-        let app = Application::build(test_config(&self.database_url)).await.expect("second node builds");
-        let addr = app.local_addr();
-        (addr, tokio::spawn(app.run_until(std::future::pending())))
+    /// Another node on the same database, with the test config adjusted.
+    pub async fn node(&self, adjust: impl FnOnce(&mut Config)) -> Node {
+        Node::start(&self.database_url, adjust).await
+    }
+
+    /// One SLA sweep now (see [`Workers::sweep_sla`]).
+    pub async fn sweep_sla(&self) -> usize {
+        self.workers.sweep_sla().await
+    }
+
+    /// Runs every queued plugin reaction to completion (see [`Workers::run_plugin_jobs`]).
+    pub async fn run_plugin_jobs(&self) -> usize {
+        self.workers.run_plugin_jobs().await
+    }
+
+    /// One webhook delivery pass (see [`Workers::deliver_webhooks`]).
+    pub async fn deliver_webhooks(&self) -> usize {
+        self.workers.deliver_webhooks().await
+    }
+
+    /// Delivery passes until nothing is due (see [`Workers::deliver_all_due_webhooks`]).
+    pub async fn deliver_all_due_webhooks(&self) -> usize {
+        self.workers.deliver_all_due_webhooks().await
+    }
+
+    /// Refreshes the database-derived gauges (see [`Workers::refresh_metrics`]).
+    pub async fn refresh_metrics(&self) {
+        self.workers.refresh_metrics().await
+    }
+
+    /// One pass of the certification expiry watcher (see [`Workers::watch_certifications`]).
+    pub async fn watch_certifications(&self) -> u64 {
+        self.workers.watch_certifications().await
+    }
+
+    /// The metrics exposition, as Prometheus scrapes it.
+    pub async fn scrape(&self) -> String {
+        let r = self.client.get(self.url("/metrics")).send().await.expect("scrape sent");
+        assert_eq!(r.status(), StatusCode::OK);
+        r.text().await.expect("exposition text")
     }
 
     pub fn url(&self, path: &str) -> String {

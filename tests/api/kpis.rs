@@ -1,11 +1,10 @@
 //! KPIs, ticket metrics, the monthly review and the shipped monitoring assets, checked by value
 //! after a scripted sequence of tickets.
 
-use crate::helpers::{body, problem, problem_fields, Backend, TestApp};
+use crate::helpers::{body, clock_passes, problem, problem_fields, Backend, TestApp};
 use crate::on_both_backends;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 on_both_backends!(
     kpis_metrics_and_review_agree_with_a_scripted_month,
@@ -110,9 +109,6 @@ fn promtool(args: &[&str], stdin: Option<&str>) -> Option<std::process::Output> 
 }
 
 async fn kpis_metrics_and_review_agree_with_a_scripted_month(app: TestApp) {
-    let backend = app.backend;
-    drop(app);
-    let app = TestApp::spawn_with(backend, |c| c.metrics.refresh_interval_ms = 100).await.unwrap();
     // A policy that breaches at once: onsite tickets must be answered within a second, 24×7.
     let r = app
         .post("/api/v1/sla-policies", &json!({"key": "kpi-test", "name": "Instant", "order": 1, "match": {"channels": ["onsite"]}, "first_response": "1s", "resolution": "1d"}))
@@ -145,11 +141,11 @@ async fn kpis_metrics_and_review_agree_with_a_scripted_month(app: TestApp) {
     // T5 onsite: its first-response clock breaches before the reply.
     let t5 = app.create_ticket(json!({"channel": "onsite", "priority": "low"})).await;
     let t5 = t5["id"].as_str().unwrap().to_owned();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !app.events(&t5).await.iter().any(|e| e["kind"] == "sla_breached") {
-        assert!(tokio::time::Instant::now() < deadline, "the onsite clock breaches");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let sla = body(app.get(&format!("/api/v1/tickets/{t5}/sla")).await).await;
+    let first = sla["clocks"].as_array().unwrap().iter().find(|c| c["kind"] == "first_response").unwrap().clone();
+    clock_passes(first["due_at"].as_str().unwrap().parse().unwrap()).await;
+    assert!(app.sweep_sla().await >= 1);
+    assert!(app.events(&t5).await.iter().any(|e| e["kind"] == "sla_breached"), "the onsite clock breached");
     comment(&app, &t5, "Sorry for the wait").await;
     // Place the first responses at 10 s, 20 s, 40 s and 30 s after opening.
     for (id, seconds) in [(&t1, 10), (&t2, 20), (&t3, 40), (&t5, 30)] {
@@ -209,7 +205,7 @@ async fn kpis_metrics_and_review_agree_with_a_scripted_month(app: TestApp) {
     assert_eq!(kpi(&past["kpis"], "resolution_rate", None)["status"], Value::Null);
 
     // Metrics: counters and histograms from the events, gauges from the refresher.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    app.refresh_metrics().await;
     let text = scrape(&app).await;
     let s = |name: &str, labels: &[(&str, &str)]| sample(&text, name, labels).unwrap_or_else(|| panic!("{name} {labels:?} in\n{text}"));
     assert_eq!(s("steward_tickets_created_total", &[("channel", "phone"), ("priority", "high"), ("kind", "request")]), 1.0);
@@ -339,24 +335,17 @@ async fn kpi_parameters_are_checked_and_named(app: TestApp) {
 
 /// Gauges read from the database are the same on every node.
 async fn database_gauges_agree_across_nodes(app: TestApp) {
-    let backend = app.backend;
-    drop(app);
-    let app = TestApp::spawn_with(backend, |c| c.metrics.refresh_interval_ms = 100).await.unwrap();
     app.create_ticket(json!({})).await;
     app.create_ticket(json!({"channel": "email"})).await;
-    let mut config = crate::helpers::test_config(&app.database_url);
-    config.metrics.refresh_interval_ms = 100;
-    let other = steward_server::Application::build(config).await.unwrap();
-    let other_addr = other.local_addr();
-    let server = tokio::spawn(other.run_until(std::future::pending()));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let other = app.node(|_| {}).await;
+    app.refresh_metrics().await;
+    other.workers.refresh_metrics().await;
     let here = scrape(&app).await;
-    let there = app.client.get(format!("http://{other_addr}/metrics")).send().await.unwrap().text().await.unwrap();
+    let there = app.client.get(other.url("/metrics")).send().await.unwrap().text().await.unwrap();
     let open = [("process", "general"), ("stage", "consultation"), ("status", "open")];
     assert_eq!(sample(&here, "steward_tickets_open", &open), Some(2.0));
     assert_eq!(sample(&there, "steward_tickets_open", &open), Some(2.0), "the other node created nothing but reads the same rows");
     assert_eq!(total(&there, "steward_tickets_created_total"), 0.0, "counters are per node");
-    server.abort();
 }
 
 #[test]

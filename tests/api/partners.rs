@@ -1,6 +1,6 @@
 //! Partners, delegation, and what a partner token may and may not do.
 
-use crate::helpers::{body, problem, problem_fields, TestApp};
+use crate::helpers::{body, clock_passes, problem, problem_fields, TestApp};
 use crate::on_both_backends;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -328,7 +328,9 @@ async fn stats_and_scorecards_explain_each_partner_over_a_window(app: TestApp) {
     // Slow: misses its one-second OLA.
     let t4 = app.create_ticket(json!({})).await["id"].as_str().unwrap().to_owned();
     assert_eq!(delegate(&app, &t4, &slow).await.status(), StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let delegated = app.events(&t4).await.into_iter().find(|e| e["kind"] == "delegated").expect("delegated event");
+    let delegated_at: jiff::Timestamp = delegated["at"].as_str().unwrap().parse().unwrap();
+    clock_passes(delegated_at + jiff::SignedDuration::from_secs(1)).await;
 
     let good_id = good["id"].as_str().unwrap();
     let s = body(app.get(&format!("/api/v1/partners/{good_id}/stats?window=30d")).await).await;
@@ -384,23 +386,13 @@ async fn kpis_filter_and_group_by_partner(app: TestApp) {
 async fn partner_scores_are_metrics_when_enabled(app: TestApp) {
     let backend = app.backend;
     drop(app);
-    let app = TestApp::spawn_with(backend, |c| {
-        c.metrics.partner_labels = true;
-        c.metrics.refresh_interval_ms = 100;
-    })
-    .await
-    .unwrap();
+    let app = TestApp::spawn_with(backend, |c| c.metrics.partner_labels = true).await.unwrap();
     let partner = create_partner(&app, "FixIt GmbH").await;
     let t = app.create_ticket(json!({})).await;
     delegate(&app, t["id"].as_str().unwrap(), &partner).await;
     let card = body(app.get(&format!("/api/v1/partners/{}/scorecard", partner["id"].as_str().unwrap())).await).await;
     let score = card["score"].as_f64().expect("rated: the delegated ticket counts");
-    for _ in 0..100 {
-        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-        if text.contains(&format!("steward_partner_score{{partner=\"FixIt GmbH\"}} {score}")) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("steward_partner_score never showed {score}");
+    app.refresh_metrics().await;
+    let text = app.scrape().await;
+    assert!(text.contains(&format!("steward_partner_score{{partner=\"FixIt GmbH\"}} {score}")), "{text}");
 }

@@ -7,7 +7,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 on_both_backends!(
     bundled_plugins_load_and_contribute_processes,
@@ -40,15 +39,19 @@ async fn with_plugins(backend: Backend, extra: Option<PathBuf>) -> TestApp {
     .expect("backend available")
 }
 
-async fn wait_for(app: &TestApp, ticket: &str, what: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..200 {
-        let t = body(app.get(&format!("/api/v1/tickets/{ticket}")).await).await;
-        if what(&t) {
-            return t;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("ticket {ticket} never reached the expected state: {}", body(app.get(&format!("/api/v1/tickets/{ticket}")).await).await);
+async fn ticket(app: &TestApp, id: &str) -> Value {
+    body(app.get(&format!("/api/v1/tickets/{id}")).await).await
+}
+
+fn has_tag(ticket: &Value, tag: &str) -> bool {
+    ticket["tags"].as_array().unwrap().iter().any(|g| g == tag)
+}
+
+/// How many times `plugin`'s on-event hook ran and returned normally, by the plugin metrics.
+async fn on_event_calls(app: &TestApp, plugin: &str) -> u64 {
+    let series = format!(r#"steward_plugin_calls_total{{hook="on-event",outcome="ok",plugin="{plugin}"}} "#);
+    let text = app.scrape().await;
+    text.lines().find_map(|l| l.strip_prefix(&series)).map_or(0, |n| n.parse().unwrap())
 }
 
 async fn move_to(app: &TestApp, ticket: &str, stage: &str) -> reqwest::Response {
@@ -110,7 +113,10 @@ async fn a_wasm_plugin_tags_urgent_on_site_work(app: TestApp) {
     let t = app.create_ticket(json!({"process": "field_service", "priority": "urgent"})).await;
     let id = t["id"].as_str().unwrap();
     assert_eq!(move_to(&app, id, "on_site").await.status(), StatusCode::OK);
-    let t = wait_for(&app, id, |t| t["tags"].as_array().unwrap().iter().any(|g| g == "urgent-onsite")).await;
+    assert!(!has_tag(&ticket(&app, id).await, "urgent-onsite"), "reactions wait for the plugin jobs to run");
+    assert_eq!(app.run_plugin_jobs().await, 2, "one job per committed change: the opening and the move");
+    let t = ticket(&app, id).await;
+    assert!(has_tag(&t, "urgent-onsite"), "{t}");
     assert_eq!(t["stage"], "on_site");
     let events = app.events(id).await;
     let by_plugin: Vec<&Value> = events.iter().filter(|e| e["actor"]["kind"] == "plugin").collect();
@@ -119,11 +125,22 @@ async fn a_wasm_plugin_tags_urgent_on_site_work(app: TestApp) {
     let kinds: Vec<&str> = by_plugin.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["updated", "comment_added"], "the tag, then the internal note");
     assert_eq!(by_plugin[1]["data"]["visibility"], "internal");
-    // A normal-priority visit is left alone.
+    // A normal-priority visit is left alone: the hook runs on each of its events and asks for
+    // nothing, so nothing but the visit's own events is recorded.
+    let calls_before = on_event_calls(&app, "field-service").await;
     let calm = app.create_ticket(json!({"process": "field_service", "priority": "normal"})).await;
-    move_to(&app, calm["id"].as_str().unwrap(), "on_site").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(body(app.get(&format!("/api/v1/tickets/{}", calm["id"].as_str().unwrap())).await).await["tags"], json!([]));
+    let calm = calm["id"].as_str().unwrap();
+    assert_eq!(move_to(&app, calm, "on_site").await.status(), StatusCode::OK);
+    let own_events = app.events(calm).await;
+    assert_eq!(app.run_plugin_jobs().await, 2);
+    assert_eq!(
+        on_event_calls(&app, "field-service").await - calls_before,
+        own_events.len() as u64,
+        "the hook saw every event of the visit once: {own_events:?}"
+    );
+    let t = ticket(&app, calm).await;
+    assert_eq!(t["tags"], json!([]));
+    assert_eq!(app.events(calm).await, own_events, "no plugin change, note or failure was recorded");
 }
 
 async fn a_rhai_plugin_guards_and_reacts(app: TestApp) {
@@ -141,7 +158,9 @@ async fn a_rhai_plugin_guards_and_reacts(app: TestApp) {
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let t = wait_for(&app, id, |t| t["tags"].as_array().unwrap().iter().any(|g| g == "return")).await;
+    app.run_plugin_jobs().await;
+    let t = ticket(&app, id).await;
+    assert!(has_tag(&t, "return"), "{t}");
     assert_eq!(t["custom_fields"]["payment_ref"], "PAY-1");
     assert_eq!(move_to(&app, id, "shipping").await.status(), StatusCode::OK);
 }
@@ -203,15 +222,9 @@ async fn failing_plugins_are_recorded_and_disabled_automatically(app: TestApp) {
     for i in 0..3 {
         app.post(&format!("/api/v1/tickets/{id}/comments"), &json!({"body": format!("n{i}"), "visibility": "internal"})).await;
     }
-    let mut failures = Vec::new();
-    for _ in 0..200 {
-        failures = app.events(id).await.into_iter().filter(|e| e["kind"] == "plugin_failed").collect::<Vec<_>>();
-        if failures.iter().any(|f| f["data"]["auto_disabled"].is_string()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(failures.len() >= 3, "{failures:?}");
+    app.run_plugin_jobs().await;
+    let failures: Vec<Value> = app.events(id).await.into_iter().filter(|e| e["kind"] == "plugin_failed").collect();
+    assert_eq!(failures.len(), 3, "the threshold's third failure disables it; the last job finds it disabled: {failures:?}");
     assert!(failures.iter().all(|f| f["data"]["plugin"] == "flaky" && f["data"]["hook"] == "on-event"));
     assert!(failures.iter().any(|f| f["data"]["auto_disabled"].is_string()), "the last failure disabled it: {failures:?}");
     let plugins = body(app.get("/api/v1/plugins").await).await;
@@ -239,7 +252,6 @@ async fn plugin_kpis_appear_beside_the_built_in_ones(app: TestApp) {
     let app = TestApp::spawn_with(backend, move |c| {
         c.plugins.dirs = vec![bundled];
         c.plugins.cache_dir = None;
-        c.metrics.refresh_interval_ms = 100;
     })
     .await
     .unwrap();
@@ -262,14 +274,10 @@ async fn plugin_kpis_appear_beside_the_built_in_ones(app: TestApp) {
     let fcr = kpi("first-contact-kpi/first_contact_resolution");
     assert!(fcr["value"].is_number() && fcr["error"].is_null(), "{fcr}");
     // The same figures reach Prometheus through the gauge refresher.
-    for _ in 0..100 {
-        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-        if text.contains(r#"steward_kpi{kpi="first-contact-kpi/reopen_rate"} 0.5"#) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("steward_kpi never showed the plugin KPI");
+    assert!(!app.scrape().await.contains(r#"steward_kpi{kpi="first-contact-kpi/reopen_rate"}"#), "not before a refresh");
+    app.refresh_metrics().await;
+    let text = app.scrape().await;
+    assert!(text.contains(r#"steward_kpi{kpi="first-contact-kpi/reopen_rate"} 0.5"#), "{text}");
 }
 
 async fn a_rhai_plugin_scores_partners_from_the_same_statistics(app: TestApp) {

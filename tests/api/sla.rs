@@ -1,8 +1,7 @@
-use crate::helpers::{body, problem, problem_fields, TestApp};
+use crate::helpers::{body, clock_passes, eventually, problem, problem_fields, TestApp};
 use crate::on_both_backends;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 on_both_backends!(
     clocks_start_under_the_matching_policy_and_explain_why,
@@ -42,16 +41,10 @@ async fn fast_policy(app: &TestApp, first_response: &str, resolution: &str) {
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
 }
 
-/// Waits (bounded) until the ticket's timeline has an event of `kind`.
-async fn wait_for_event(app: &TestApp, ticket: &str, kind: &str) -> Vec<Value> {
-    for _ in 0..200 {
-        let events = app.events(ticket).await;
-        if events.iter().any(|e| e["kind"] == kind) {
-            return events;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no {kind} event on {ticket}: {:?}", app.events(ticket).await);
+/// The instant `ms` milliseconds after the clock's due time, as the SLA report gives it.
+fn after_due(clock: &Value, ms: i64) -> jiff::Timestamp {
+    let due: jiff::Timestamp = clock["due_at"].as_str().unwrap_or_else(|| panic!("no due time: {clock}")).parse().unwrap();
+    due + jiff::SignedDuration::from_millis(ms)
 }
 
 fn count(events: &[Value], kind: &str) -> usize {
@@ -83,9 +76,13 @@ async fn a_breach_is_detected_and_recorded_once_with_warning_and_escalation(app:
     fast_policy(&app, "1s", "1h").await;
     let t = app.create_ticket(json!({"customer": {"tier": "priority"}})).await;
     let id = t["id"].as_str().unwrap();
-    wait_for_event(&app, id, "sla_escalated").await;
-    // A little longer: nothing is recorded twice by later sweeps.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The escalation is due at 150 % of the 1 s target: half a second after the breach.
+    clock_passes(after_due(clock(&sla(&app, id).await, "first_response"), 500)).await;
+    assert_eq!(count(&app.events(id).await, "sla_breached"), 0, "alerts are the sweeper's to record");
+    assert_eq!(app.sweep_sla().await, 1, "one ticket had due clocks");
+    // Later sweeps find nothing left to record.
+    assert_eq!(app.sweep_sla().await, 0);
+    assert_eq!(app.sweep_sla().await, 0);
     let events = app.events(id).await;
     assert_eq!((count(&events, "sla_warning"), count(&events, "sla_breached"), count(&events, "sla_escalated")), (1, 1, 1));
     let breach = events.iter().find(|e| e["kind"] == "sla_breached").unwrap();
@@ -224,15 +221,20 @@ async fn business_calendars_move_due_times_past_holidays(app: TestApp) {
     assert_eq!(first["elapsed_ms"], 0);
 }
 
+/// The sweepers' own loops, on two nodes at once: each alert is still recorded once.
 async fn two_nodes_sweeping_one_database_record_each_breach_once(app: TestApp) {
+    let backend = app.backend;
+    drop(app);
+    let sweeping = |c: &mut steward_server::Config| c.workers.sla_sweeper = true;
+    let app = TestApp::spawn_with(backend, sweeping).await.expect("the backend was available a moment ago");
     fast_policy(&app, "1s", "2s").await;
-    let (second, node) = app.second_node().await;
-    // Let the second node pick up the policy (it reloads the catalog every few seconds; its
-    // clocks are created by this node anyway).
+    let second = app.node(sweeping).await;
+    // The second node picks up the policy within `catalog_refresh_secs`; its clocks are created
+    // by this node anyway.
     let mut ids = Vec::new();
     for i in 0..20 {
         // Spread creation over both nodes.
-        let url = if i % 2 == 0 { app.url("/api/v1/tickets") } else { format!("http://{second}/api/v1/tickets") };
+        let url = if i % 2 == 0 { app.url("/api/v1/tickets") } else { second.url("/api/v1/tickets") };
         let r = app
             .client
             .post(url)
@@ -244,19 +246,13 @@ async fn two_nodes_sweeping_one_database_record_each_breach_once(app: TestApp) {
         assert_eq!(r.status(), StatusCode::CREATED);
         ids.push(body(r).await["id"].as_str().unwrap().to_owned());
     }
+    // Both clocks (1 s and 2 s) warn, breach and escalate; the last escalation is at 3 s.
     for id in &ids {
-        wait_for_event(&app, id, "sla_escalated").await;
+        eventually(&format!("both escalations of {id}"), || async { (count(&app.events(id).await, "sla_escalated") >= 2).then_some(()) })
+            .await;
     }
-    // The resolution clocks (2 s) breach and escalate (at 3 s) too; wait for the last of them.
-    for id in &ids {
-        for _ in 0..200 {
-            if count(&app.events(id).await, "sla_escalated") >= 2 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Sweeps on both nodes at once, after the loops have recorded everything, find nothing due.
+    assert_eq!(tokio::join!(app.sweep_sla(), second.workers.sweep_sla()), (0, 0));
     for id in &ids {
         let events = app.events(id).await;
         assert_eq!(count(&events, "sla_breached"), 2, "{id}: one breach per clock: {events:?}");
@@ -265,7 +261,6 @@ async fn two_nodes_sweeping_one_database_record_each_breach_once(app: TestApp) {
         let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
         assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "a gapless timeline");
     }
-    node.abort();
 }
 
 async fn policies_are_managed_by_admins_with_validation(app: TestApp) {

@@ -1,4 +1,4 @@
-use crate::helpers::{admin_execute, body, problem, Backend, TestApp};
+use crate::helpers::{admin_execute, body, eventually, postgres_absent, problem, Backend, TestApp};
 use crate::on_both_backends;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -150,18 +150,23 @@ async fn openapi_documents_every_route(app: TestApp) {
 /// server stops.
 async fn shutdown_lets_in_flight_requests_finish(mut app: TestApp) {
     let body_json = json!({"title": "Sent slowly", "customer": {"name": "ACME"}}).to_string();
-    let (first, rest) = body_json.split_at(10);
     let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    // `Expect: 100-continue`: the server answers `100 Continue` when the handler starts reading
+    // the body, which tells the test that the request is in flight.
     let head = format!(
-        "POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        "POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
         app.token,
         body_json.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let continue_line = b"HTTP/1.1 100 Continue\r\n\r\n";
+    let mut interim = vec![0; continue_line.len()];
+    tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut interim)).await.expect("100 Continue in time").unwrap();
+    assert_eq!(interim, continue_line);
     app.trigger_shutdown();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    stream.write_all(rest.as_bytes()).await.unwrap();
+    // Shutdown has begun once the listener is closed.
+    eventually("the listener to close", || async { tokio::net::TcpStream::connect(app.addr).await.is_err().then_some(()) }).await;
+    stream.write_all(body_json.as_bytes()).await.unwrap();
     let mut response = String::new();
     tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut response)).await.expect("answered in time").unwrap();
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
@@ -172,8 +177,7 @@ async fn shutdown_lets_in_flight_requests_finish(mut app: TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_fails_with_503_when_the_database_is_gone() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else {
-        eprintln!("skipped: STEWARD_TEST_POSTGRES_URL is not set");
-        return;
+        return postgres_absent();
     };
     let admin = std::env::var("STEWARD_TEST_POSTGRES_URL").unwrap();
     let name = app.database_url.rsplit('/').next().unwrap().to_owned();

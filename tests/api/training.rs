@@ -314,15 +314,8 @@ async fn eligible_assignees_are_certified_active_staff_with_their_load(app: Test
 }
 
 async fn the_expiry_watcher_records_each_event_once_across_nodes(app: TestApp) {
-    let backend = app.backend;
-    drop(app);
-    let app = TestApp::spawn_with(backend, |c| c.training.watch_interval_ms = 20).await.expect("same backend as before");
     // A second node watches the same database.
-    let mut second = crate::helpers::test_config(&app.database_url);
-    second.training.watch_interval_ms = 20;
-    let node = steward_server::Application::build(second).await.expect("second node builds");
-    let node = tokio::spawn(node.run_until(std::future::pending()));
-
+    let node = app.node(|_| {}).await;
     create_course(&app).await;
     let soon = app.create_staff("Soon", "soon@example.test", "agent").await;
     let gone = app.create_staff("Gone", "gone@example.test", "agent").await;
@@ -330,19 +323,16 @@ async fn the_expiry_watcher_records_each_event_once_across_nodes(app: TestApp) {
     record(&app, &soon, 350, 90).await;
     record(&app, &gone, 400, 90).await;
     record(&app, &fine, 1, 90).await;
+    let staff_events = || async { body(app.get("/api/v1/staff-events").await).await["items"].as_array().unwrap().clone() };
+    assert!(staff_events().await.is_empty(), "expiry events are the watcher's to record");
 
-    let mut events = Vec::new();
-    for _ in 0..100 {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        events = body(app.get("/api/v1/staff-events").await).await["items"].as_array().unwrap().clone();
-        if events.len() >= 2 {
-            break;
-        }
-    }
-    // Several more watcher passes on both nodes add nothing.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let events_after = body(app.get("/api/v1/staff-events").await).await["items"].as_array().unwrap().clone();
-    assert_eq!(events_after, events);
+    // Both nodes' watchers at once: between them, each event once.
+    let (here, there) = tokio::join!(app.watch_certifications(), node.workers.watch_certifications());
+    assert_eq!(here + there, 2, "one expiring, one expired: {here} + {there}");
+    let events = staff_events().await;
+    // More passes on both nodes add nothing.
+    assert_eq!(tokio::join!(app.watch_certifications(), node.workers.watch_certifications()), (0, 0));
+    assert_eq!(staff_events().await, events);
     let mut seen: Vec<_> = events.iter().map(|e| (e["staff_id"].clone(), e["kind"].as_str().unwrap().to_owned())).collect();
     seen.sort_by_key(|(_, k)| k.clone());
     assert_eq!(seen, [(gone["id"].clone(), "certification_expired".to_owned()), (soon["id"].clone(), "certification_expiring".to_owned())]);
@@ -350,15 +340,11 @@ async fn the_expiry_watcher_records_each_event_once_across_nodes(app: TestApp) {
     let mine = body(app.get(&format!("/api/v1/staff-events?staff_id={}", soon["id"].as_str().unwrap())).await).await;
     assert_eq!(mine["items"].as_array().unwrap().len(), 1);
     let _ = fine;
-    node.abort();
 }
 
 /// Supervisors are responsible for `solution_design`, which requires SOLUTION-DESIGN: one of two
 /// certified is 50 % compliance; agents need nothing and do not count.
 async fn training_compliance_is_a_kpi_and_certifications_are_metrics(app: TestApp) {
-    let backend = app.backend;
-    drop(app);
-    let app = TestApp::spawn_with(backend, |c| c.metrics.refresh_interval_ms = 100).await.unwrap();
     create_course(&app).await;
     let certified = app.create_staff("Sue", "sue@example.test", "supervisor").await;
     app.create_staff("Sam", "sam@example.test", "supervisor").await;
@@ -376,12 +362,10 @@ async fn training_compliance_is_a_kpi_and_certifications_are_metrics(app: TestAp
     assert_eq!(training[0], json!({"training_compliance": 0.5, "staff_considered": 2}));
     let md = app.get(&format!("/api/v1/reports/review?month={month}&format=md")).await.text().await.unwrap();
     assert!(md.contains("Training compliance: 50 % (2 staff considered)"), "{md}");
-    for _ in 0..100 {
-        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-        if text.contains(r#"steward_certifications{state="valid"} 1"#) && text.contains(r#"steward_certifications{state="missing"} 2"#) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("steward_certifications never showed 1 valid and 2 missing");
+    app.refresh_metrics().await;
+    let text = app.scrape().await;
+    assert!(
+        text.contains(r#"steward_certifications{state="valid"} 1"#) && text.contains(r#"steward_certifications{state="missing"} 2"#),
+        "the refresher counts 1 valid and 2 missing: {text}"
+    );
 }

@@ -1,7 +1,7 @@
 //! Webhooks end to end: a receiver on loopback records what Steward POSTs and answers as each
 //! test scripts it.
 
-use crate::helpers::{body, problem, problem_fields, test_config, TestApp};
+use crate::helpers::{body, clock_passes, problem, problem_fields, Node, TestApp};
 use crate::on_both_backends;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -14,8 +14,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use steward_server::{Application, Config};
-use tokio::sync::oneshot;
+use steward_server::Config;
 use tokio::task::JoinHandle;
 
 on_both_backends!(
@@ -32,10 +31,11 @@ on_both_backends!(
     events_caused_by_the_customer_are_delivered,
 );
 
-/// Quick polling and retries, so that tests wait milliseconds rather than seconds.
+/// Retries due within a fraction of a second, and few of them. The tests run the delivery
+/// passes themselves (`TestApp::deliver_webhooks`); where a worker loop runs, it polls quickly.
 fn fast(c: &mut Config) {
     c.webhooks.poll_interval_ms = 20;
-    c.webhooks.retry_base_ms = 50;
+    c.webhooks.retry_base_ms = 250;
     c.webhooks.retry_max_secs = 1;
     c.webhooks.max_attempts = 3;
     c.webhooks.timeout_ms = 5_000;
@@ -48,7 +48,7 @@ async fn respawn(app: TestApp, adjust: impl FnOnce(&mut Config)) -> TestApp {
     TestApp::spawn_with(backend, adjust).await.expect("the backend was available a moment ago")
 }
 
-/// Longest wait for something the worker should do within a few polls.
+/// Longest wait for something a running worker loop should do within a few polls.
 const PATIENCE: Duration = Duration::from_secs(15);
 
 /// How the receiver answers one request.
@@ -172,42 +172,6 @@ async fn receive(State(state): State<Arc<Mutex<ReceiverState>>>, uri: Uri, heade
     }
 }
 
-/// Another Steward node on the same database, as a second server (or a restarted one) is.
-struct Node {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl Node {
-    async fn start(database_url: &str, adjust: impl FnOnce(&mut Config)) -> Node {
-        let mut config = test_config(database_url);
-        adjust(&mut config);
-        let app = Application::build(config).await.expect("node builds");
-        let addr = app.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
-        Node { addr, stop: Some(stop), server: Some(server) }
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().map(|s| s.send(()));
-        if let Some(server) = self.server.take() {
-            server.await.expect("node task").expect("node ran");
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.abort();
-        }
-    }
-}
-
 async fn create_webhook(app: &TestApp, fields: Value) -> Value {
     let r = app.post("/api/v1/webhooks", &fields).await;
     assert_eq!(r.status(), StatusCode::CREATED, "creating {fields}");
@@ -244,6 +208,30 @@ async fn wait_for_log(app: &TestApp, addr: SocketAddr, webhook: &str, what: &str
     }
 }
 
+/// Waits until the latest retry among `app`'s pending deliveries to `webhooks` is due (the clock
+/// passes its `next_attempt_at`), then makes one delivery pass; returns how many it claimed.
+async fn deliver_when_due(app: &TestApp, webhooks: &[&Value]) -> usize {
+    let mut latest: Option<jiff::Timestamp> = None;
+    for webhook in webhooks {
+        for delivery in delivery_log(app, app.addr, id(webhook)).await {
+            if let Some(at) = delivery["next_attempt_at"].as_str() {
+                latest = latest.max(Some(at.parse().unwrap()));
+            }
+        }
+    }
+    clock_passes(latest.expect("a pending delivery")).await;
+    app.deliver_webhooks().await
+}
+
+/// Milliseconds from the end of the delivery's last attempt to its next one, as its log shows them.
+fn backoff_ms(delivery: &Value) -> f64 {
+    let last = delivery["attempts"].as_array().unwrap().last().unwrap().clone();
+    let started: jiff::Timestamp = last["at"].as_str().unwrap().parse().unwrap();
+    let ended = started + jiff::SignedDuration::from_millis(last["duration_ms"].as_i64().unwrap());
+    let next: jiff::Timestamp = delivery["next_attempt_at"].as_str().expect("a retry is scheduled").parse().unwrap();
+    next.duration_since(ended).as_secs_f64() * 1000.0
+}
+
 fn all_in_state(state: &'static str, count: usize) -> impl Fn(&[Value]) -> bool {
     move |log| log.len() == count && log.iter().all(|d| d["state"] == state)
 }
@@ -262,7 +250,10 @@ async fn deliveries_are_signed_with_the_webhook_secret(app: TestApp) {
     let generated_secret = generated["secret"].as_str().unwrap().to_owned();
     assert!(generated_secret.starts_with("whsec_") && generated_secret.len() >= 40, "{generated}");
     let ticket = app.create_ticket(json!({})).await;
-    let received = receiver.wait_until("a delivery to each webhook", |r| r.len() >= 2).await;
+    assert!(receiver.received().is_empty(), "deliveries are queued, and sent by the delivery pass");
+    assert_eq!(app.deliver_all_due_webhooks().await, 2);
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "one delivery to each webhook");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     for (path, webhook, secret, wrong) in
         [("/given", &given, chosen, generated_secret.as_str()), ("/generated", &generated, &generated_secret, chosen)]
@@ -297,27 +288,37 @@ async fn failed_delivery_is_retried_until_it_succeeds_and_never_sent_again(app: 
     let receiver = Receiver::start([Reply::Status(500)]).await;
     let hook = create_webhook(&app, json!({"url": receiver.url("/hook"), "event_kinds": ["created"], "secret": "0123456789abcdef"})).await;
     app.create_ticket(json!({})).await;
-    let received = receiver.wait_until("a retry after the 500", |r| r.len() >= 2).await;
+    assert_eq!(app.deliver_webhooks().await, 1);
+    let pending = delivery_log(&app, app.addr, id(&hook)).await;
+    assert!(all_in_state("pending", 1)(&pending), "a 500 is retried: {pending:#?}");
+    assert_eq!(app.deliver_webhooks().await, 0, "not before its backoff");
+    assert_eq!(deliver_when_due(&app, &[&hook]).await, 1, "the retry");
+    let received = receiver.received();
+    assert_eq!(received.len(), 2);
     assert_eq!(received[0].header("steward-delivery"), received[1].header("steward-delivery"), "a retry is the same delivery");
     assert_eq!(received[0].body, received[1].body, "with the same payload");
     received[1].verify_signature("0123456789abcdef").unwrap();
-    let log = wait_for_log(&app, app.addr, id(&hook), "the delivery to be marked delivered", all_in_state("delivered", 1)).await;
+    let log = delivery_log(&app, app.addr, id(&hook)).await;
+    assert!(all_in_state("delivered", 1)(&log), "{log:#?}");
     let delivery = &log[0];
     assert_eq!(delivery["id"], received[0].header("steward-delivery"));
     assert_eq!(statuses(delivery), [json!(500), json!(204)]);
     assert!(delivery["attempts"].as_array().unwrap().iter().all(|a| a["error"].is_null() && a["duration_ms"].as_i64().is_some()));
     assert!(delivery["next_attempt_at"].is_null());
     assert_eq!(delivery["event_kind"], "created");
-    // Many polls later, still exactly two requests: a delivered delivery is never sent again.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // A delivered delivery (no next attempt) is never sent again.
+    assert_eq!(app.deliver_webhooks().await, 0);
     assert_eq!(receiver.received().len(), 2);
 }
 
 async fn every_failed_attempt_is_logged_until_the_delivery_gives_up(app: TestApp) {
-    let timeout_ms = 300;
+    // A pass lasts as long as its slowest attempt (the timeout), and every retry is due well after.
+    let (timeout_ms, retry_base_ms) = (300, 1000);
     let app = respawn(app, |c| {
         fast(c);
         c.webhooks.timeout_ms = timeout_ms;
+        c.webhooks.retry_base_ms = retry_base_ms;
+        c.webhooks.retry_max_secs = 2;
     })
     .await;
     let failing = Receiver::start([Reply::Status(500), Reply::Status(503), Reply::Status(302)]).await;
@@ -330,23 +331,33 @@ async fn every_failed_attempt_is_logged_until_the_delivery_gives_up(app: TestApp
     let to_slow = create_webhook(&app, json!({"url": slow.url("/hook"), "event_kinds": ["created"]})).await;
     let to_nobody = create_webhook(&app, json!({"url": format!("http://127.0.0.1:{closed_port}/hook"), "event_kinds": ["created"]})).await;
     app.create_ticket(json!({})).await;
+    let hooks = [&to_failing, &to_slow, &to_nobody];
+    assert_eq!(app.deliver_webhooks().await, 3, "the first attempts");
+    for attempt in 2..=3 {
+        // After failed attempt n the retry waits base · 2^(n−1), less up to a quarter of jitter,
+        // and no pass sends it sooner.
+        let wait = retry_base_ms as f64 * 2f64.powi(attempt - 2);
+        for hook in hooks {
+            let delivery = delivery_log(&app, app.addr, id(hook)).await[0].clone();
+            let backoff = backoff_ms(&delivery);
+            // (The upper bound allows for the moments between the attempt's end and its recording.)
+            assert!((0.75 * wait..=wait + 200.0).contains(&backoff), "backoff before attempt {attempt}: {backoff} ms: {delivery}");
+        }
+        assert_eq!(app.deliver_webhooks().await, 0, "attempt {attempt} is not due yet");
+        assert_eq!(deliver_when_due(&app, &hooks).await, 3, "attempt {attempt}");
+    }
     let mut logs = Vec::new();
-    for hook in [&to_failing, &to_slow, &to_nobody] {
-        let log = wait_for_log(&app, app.addr, id(hook), "the delivery to give up", all_in_state("failed", 1)).await;
+    for hook in hooks {
+        let log = delivery_log(&app, app.addr, id(hook)).await;
+        assert!(all_in_state("failed", 1)(&log), "given up: {log:#?}");
         let delivery = log[0].clone();
         assert!(delivery["next_attempt_at"].is_null(), "{delivery}");
         assert_eq!(delivery["attempts"].as_array().unwrap().len(), 3, "max_attempts, then no more: {delivery}");
         logs.push(delivery);
     }
     assert_eq!(statuses(&logs[0]), [json!(500), json!(503), json!(302)], "a redirect is not followed, and not a success");
+    assert_eq!(app.deliver_webhooks().await, 0, "a failed delivery (no next attempt) is never sent again");
     assert_eq!(failing.received().len(), 3);
-    // Each wait is at least three quarters of base · 2^(n−1), measured between attempt starts.
-    let starts: Vec<jiff::Timestamp> =
-        logs[0]["attempts"].as_array().unwrap().iter().map(|a| a["at"].as_str().unwrap().parse().unwrap()).collect();
-    for (n, pair) in starts.windows(2).enumerate() {
-        let gap_ms = pair[1].duration_since(pair[0]).as_secs_f64() * 1000.0;
-        assert!(gap_ms >= 0.75 * 50.0 * 2f64.powi(n as i32), "backoff before attempt {}: {gap_ms} ms", n + 2);
-    }
     for attempt in logs[1]["attempts"].as_array().unwrap() {
         assert!(attempt["status_code"].is_null());
         assert_eq!(attempt["error"], format!("timed out after {timeout_ms} ms"), "{attempt}");
@@ -358,11 +369,7 @@ async fn every_failed_attempt_is_logged_until_the_delivery_gives_up(app: TestApp
 }
 
 async fn deliveries_queued_before_a_restart_are_sent_after_it(app: TestApp) {
-    let mut app = respawn(app, |c| {
-        fast(c);
-        c.webhooks.worker = false;
-    })
-    .await;
+    let mut app = respawn(app, fast).await;
     let receiver = Receiver::start([]).await;
     let hook = create_webhook(&app, json!({"url": receiver.url("/hook"), "event_kinds": ["*"]})).await;
     let ticket = app.create_ticket(json!({})).await;
@@ -375,13 +382,16 @@ async fn deliveries_queued_before_a_restart_are_sent_after_it(app: TestApp) {
     app.wait_stopped().await;
 
     let restarted = Node::start(&app.database_url, fast).await;
-    let received = receiver.wait_until("both queued deliveries", |r| r.len() >= 2).await;
+    assert_eq!(restarted.workers.deliver_all_due_webhooks().await, 2);
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "both queued deliveries");
     let kinds: BTreeSet<_> = received.iter().map(Received::kind).collect();
     assert_eq!(kinds, BTreeSet::from(["comment_added".to_owned(), "created".to_owned()]));
     let sent: BTreeSet<_> = received.iter().map(|r| r.header("steward-delivery").to_owned()).collect();
     let logged: BTreeSet<_> = queued.iter().map(|d| id(d).to_owned()).collect();
     assert_eq!(sent, logged, "the very deliveries queued before the restart");
-    wait_for_log(&app, restarted.addr, id(&hook), "both to be delivered", all_in_state("delivered", 2)).await;
+    let log = delivery_log(&app, restarted.addr, id(&hook)).await;
+    assert!(all_in_state("delivered", 2)(&log), "{log:#?}");
     restarted.stop().await;
 }
 
@@ -395,7 +405,9 @@ async fn event_kinds_choose_what_each_webhook_receives(app: TestApp) {
     let comment = json!({"body": "hello", "visibility": "public"});
     app.post(&format!("/api/v1/tickets/{}/comments", id(&ticket)), &comment).await;
     let count_at = |received: &[Received], path: &str| received.iter().filter(|r| r.path == path).count();
-    receiver.wait_until("2 at /all, 1 at /comments", |r| count_at(r, "/all") == 2 && count_at(r, "/comments") == 1).await;
+    assert_eq!(app.deliver_all_due_webhooks().await, 3);
+    let received = receiver.received();
+    assert_eq!((count_at(&received, "/all"), count_at(&received, "/comments")), (2, 1));
     let kinds = |path: &str| receiver.received_at(path).iter().map(Received::kind).collect::<BTreeSet<_>>();
     assert_eq!(kinds("/all"), BTreeSet::from(["comment_added".to_owned(), "created".to_owned()]));
     assert_eq!(kinds("/comments"), BTreeSet::from(["comment_added".to_owned()]));
@@ -407,11 +419,9 @@ async fn event_kinds_choose_what_each_webhook_receives(app: TestApp) {
     let r = app.patch(&format!("/api/v1/webhooks/{}", id(&paused)), None, &json!({"active": true})).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(app.transition(id(&ticket), "needs_analysis").await.status(), StatusCode::OK);
-    let received = receiver
-        .wait_until("the stage change at all three", |r| {
-            count_at(r, "/all") == 3 && count_at(r, "/comments") == 2 && count_at(r, "/paused") == 1
-        })
-        .await;
+    assert_eq!(app.deliver_all_due_webhooks().await, 3, "the stage change, to all three");
+    let received = receiver.received();
+    assert_eq!((count_at(&received, "/all"), count_at(&received, "/comments"), count_at(&received, "/paused")), (3, 2, 1));
     let last_kind = |path: &str| received.iter().rfind(|r| r.path == path).map(Received::kind);
     assert_eq!(last_kind("/comments").as_deref(), Some("stage_changed"));
     assert_eq!(last_kind("/paused").as_deref(), Some("stage_changed"));
@@ -447,10 +457,12 @@ async fn webhooks_are_listed_read_changed_and_deleted(app: TestApp) {
     assert_eq!(changed["created_at"], created["created_at"]);
     // Deliveries are signed with the secret as it is when they are sent.
     app.create_ticket(json!({})).await;
-    let received = receiver.wait_until("a delivery", |r| !r.is_empty()).await;
+    assert_eq!(app.deliver_all_due_webhooks().await, 1);
+    let received = receiver.received();
     received[0].verify_signature("second-secret-456").unwrap();
     assert!(received[0].verify_signature("first-secret-0123").is_err());
-    wait_for_log(&app, app.addr, id(&created), "the delivery to be logged", all_in_state("delivered", 1)).await;
+    let log = delivery_log(&app, app.addr, id(&created)).await;
+    assert!(all_in_state("delivered", 1)(&log), "{log:#?}");
 
     let r = app.request(Method::DELETE, &location).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
@@ -459,6 +471,8 @@ async fn webhooks_are_listed_read_changed_and_deleted(app: TestApp) {
     assert_eq!(body(app.get("/api/v1/webhooks").await).await, json!([]));
     // Events after the deletion are still recorded; they just go nowhere.
     app.create_ticket(json!({})).await;
+    assert_eq!(app.deliver_all_due_webhooks().await, 0);
+    assert_eq!(receiver.received().len(), 1);
 }
 
 async fn webhook_validation_names_the_field(app: TestApp) {
@@ -527,9 +541,14 @@ async fn only_admins_manage_webhooks(app: TestApp) {
     assert_eq!(unchanged["active"], true);
 }
 
+/// Both nodes' delivery loops run, claiming from one queue.
 async fn two_nodes_never_send_one_delivery_twice(app: TestApp) {
-    let app = respawn(app, fast).await;
-    let other = Node::start(&app.database_url, fast).await;
+    let with_worker = |c: &mut Config| {
+        fast(c);
+        c.webhooks.worker = true;
+    };
+    let mut app = respawn(app, with_worker).await;
+    let other = Node::start(&app.database_url, with_worker).await;
     let receiver = Receiver::start([]).await;
     create_webhook(&app, json!({"url": receiver.url("/hook"), "event_kinds": ["*"]})).await;
     const TICKETS: usize = 24;
@@ -537,21 +556,22 @@ async fn two_nodes_never_send_one_delivery_twice(app: TestApp) {
         app.create_ticket(json!({"title": format!("Ticket {i}")})).await;
     }
     receiver.wait_until("every delivery", |r| r.len() >= TICKETS).await;
-    // Both workers keep polling for a while; neither may send anything again.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let hook = body(app.get("/api/v1/webhooks").await).await[0].clone();
+    wait_for_log(&app, app.addr, id(&hook), "every delivery to be logged as delivered", all_in_state("delivered", TICKETS)).await;
+    // Nothing is left for any poll of either node to send.
+    assert_eq!(tokio::join!(app.deliver_webhooks(), other.workers.deliver_webhooks()), (0, 0));
+    // Stopping lets attempts in flight finish: a second send of any delivery has arrived by now.
+    other.stop().await;
+    app.trigger_shutdown();
+    app.wait_stopped().await;
     let received = receiver.received();
     let distinct: BTreeSet<_> = received.iter().map(|r| r.header("steward-delivery").to_owned()).collect();
     assert_eq!(distinct.len(), TICKETS);
     assert_eq!(received.len(), TICKETS, "a delivery was sent twice");
-    other.stop().await;
 }
 
 async fn staff_events_are_delivered_to_webhooks_that_want_them(app: TestApp) {
-    let app = respawn(app, |c| {
-        fast(c);
-        c.training.watch_interval_ms = 20;
-    })
-    .await;
+    let app = respawn(app, fast).await;
     let receiver = Receiver::start([]).await;
     let r = app.post("/api/v1/webhooks", &json!({"url": receiver.url("/staff"), "event_kinds": ["certification_expired"]})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -576,8 +596,10 @@ async fn staff_events_are_delivered_to_webhooks_that_want_them(app: TestApp) {
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
 
-    let got = receiver.wait_until("the expiry", |r| r.iter().any(|r| r.path == "/staff")).await;
-    let delivery = got.iter().find(|r| r.path == "/staff").unwrap();
+    assert_eq!(app.watch_certifications().await, 1, "the expiry");
+    assert_eq!(app.deliver_all_due_webhooks().await, 1);
+    let got = receiver.received();
+    let delivery = got.iter().find(|r| r.path == "/staff").expect("the expiry at /staff");
     assert_eq!(delivery.header("steward-event"), "certification_expired");
     delivery.verify_signature(&secret).expect("signed like ticket events");
     let payload = delivery.json();
@@ -585,7 +607,8 @@ async fn staff_events_are_delivered_to_webhooks_that_want_them(app: TestApp) {
     assert_eq!(payload["staff_event"]["data"]["certification"], "FIELD-SAFETY");
     assert!(payload.get("event").is_none(), "{payload}");
     // Once only, and only to the webhook that wants it.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.watch_certifications().await, 0);
+    assert_eq!(app.deliver_all_due_webhooks().await, 0);
     assert_eq!(receiver.received_at("/staff").len(), 1);
     assert!(receiver.received_at("/tickets").is_empty());
     let log = body(app.get(&format!("/api/v1/webhooks/{}/deliveries", webhook["id"].as_str().unwrap())).await).await;
@@ -607,7 +630,8 @@ async fn events_caused_by_the_customer_are_delivered(app: TestApp) {
         app.events(id).await.iter().find(|e| e["kind"] == "survey_issued").unwrap()["data"]["survey_url"].as_str().unwrap().to_owned();
     let r = app.client.post(app.url(&url)).json(&json!({"score": 4})).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let got = receiver.wait_until("the answer", |r| !r.is_empty()).await;
+    assert_eq!(app.deliver_all_due_webhooks().await, 1);
+    let got = receiver.received();
     let event = &got[0].json()["event"];
     assert_eq!((event["kind"].as_str(), event["actor"]["kind"].as_str()), (Some("csat_received"), Some("customer")), "{event}");
 }

@@ -197,7 +197,7 @@ async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> 
             println!("{}", secret.expose());
         }
         Command::Seed { tickets, events_per_ticket, seed, batch } => {
-            let (services, _plugin_jobs) = steward_services::assembly::build_services(&config).await?;
+            let services = steward_services::assembly::build_services(&config).await?;
             let options =
                 steward_tools::seed::SeedOptions { tickets, first: 0, events_per_ticket, seed, batch, until: None, progress: true };
             let started = std::time::Instant::now();
@@ -228,7 +228,7 @@ async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> 
             println!("tickets by process: {}", processes.join(", "));
         }
         Command::Bench { quick, tickets, json } => {
-            let (services, _plugin_jobs) = steward_services::assembly::build_services(&config).await?;
+            let services = steward_services::assembly::build_services(&config).await?;
             // The server under test is this binary, with the same config and environment.
             let program = std::env::current_exe().context("cannot find the steward binary")?;
             let args = config_path.map(|p| vec!["--config".into(), p.into_os_string()]).unwrap_or_default();

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use steward_services::assembly::{self, AssemblyError, PluginJobs};
+use steward_services::assembly::{self, AssemblyError};
 use steward_services::config::Config;
 use steward_services::delivery::DeliveryWorker;
 use steward_services::Services;
@@ -51,12 +51,11 @@ pub struct Application {
     config: Arc<Config>,
     /// Absent when `webhooks.worker` is off on this node.
     deliveries: Option<DeliveryWorker>,
-    plugin_jobs: Option<PluginJobs>,
 }
 
 impl Application {
     pub async fn build(config: Config) -> Result<Application, StartupError> {
-        let (services, plugin_jobs) = assembly::build_services(&config).await?;
+        let services = assembly::build_services(&config).await?;
         let config = Arc::new(config);
         let router = api::router(services.clone(), services.metrics.clone(), config.clone());
         let deliveries = match config.webhooks.worker {
@@ -65,7 +64,7 @@ impl Application {
         };
         let listener =
             TcpListener::bind(&config.listen).await.map_err(|source| StartupError::Bind { addr: config.listen.clone(), source })?;
-        Ok(Application { listener, router, services, config, deliveries, plugin_jobs })
+        Ok(Application { listener, router, services, config, deliveries })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -76,18 +75,30 @@ impl Application {
         self.services.clone()
     }
 
-    /// Serves (and delivers webhooks) until `shutdown` completes, then lets in-flight requests
-    /// finish (up to the configured grace period), stops the delivery worker after its attempts
-    /// in flight, and closes the database pool.
+    /// Serves (and runs the background loops that `workers` and `webhooks.worker` switch on)
+    /// until `shutdown` completes, then lets in-flight requests finish (up to the configured
+    /// grace period), stops the delivery worker after its attempts in flight, and closes the
+    /// database pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let grace = api::shutdown_grace(&self.config);
-        let housekeeping = tokio::spawn(housekeeping(self.services.clone()));
-        let sweeper = tokio::spawn(sla_sweeper(self.services.clone(), self.config.sla.clone()));
-        let gauges = tokio::spawn(metrics_refresher(self.services.clone(), self.config.metrics.refresh_interval_ms));
-        let watcher = tokio::spawn(certification_watcher(self.services.clone(), self.config.training.watch_interval_ms));
+        let (services, config, on) = (&self.services, &self.config, &self.config.workers);
+        let mut loops = Vec::new();
+        if on.housekeeping {
+            loops.push(tokio::spawn(housekeeping(services.clone())));
+        }
+        if on.sla_sweeper {
+            loops.push(tokio::spawn(sla_sweeper(services.clone(), config.sla.clone())));
+        }
+        if on.metrics_refresher {
+            loops.push(tokio::spawn(metrics_refresher(services.clone(), config.metrics.refresh_interval_ms)));
+        }
+        if on.certification_watcher {
+            loops.push(tokio::spawn(certification_watcher(services.clone(), config.training.watch_interval_ms)));
+        }
+        if on.plugin_reactions && services.plugin_host().is_some() {
+            loops.push(tokio::spawn(steward_services::plugins::plugin_worker(services.clone())));
+        }
         let deliveries = self.deliveries.map(DeliveryWorker::start);
-        let plugin_worker =
-            self.plugin_jobs.map(|jobs| tokio::spawn(steward_services::plugins::plugin_worker(self.services.clone(), jobs)));
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;
@@ -109,13 +120,9 @@ impl Application {
                 Ok(())
             }
         };
-        housekeeping.abort();
-        if let Some(worker) = plugin_worker {
-            worker.abort();
+        for task in loops {
+            task.abort();
         }
-        sweeper.abort();
-        gauges.abort();
-        watcher.abort();
         if let Some(worker) = deliveries {
             worker.stop().await;
         }
@@ -149,6 +156,11 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
 }
+
+// Each loop below times one pass of background work, and the pass is one `Services` method
+// (`sweep_sla`, `refresh_metrics`, `watch_certifications`, `purge_expired_idempotency_keys`;
+// `plugins::plugin_worker` and the delivery worker likewise call `run_pending_plugin_jobs` and
+// `DeliveryWorker::deliver_due`). Tests turn the loops off (`workers`) and call the passes.
 
 /// Raises SLA alerts as clocks cross their thresholds, and picks up policy changes made on
 /// other nodes. Every node runs one; the database keeps each alert to one event.

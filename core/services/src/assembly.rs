@@ -4,14 +4,12 @@
 
 use crate::config::Config;
 use crate::kpis::{load_kpi_targets, KpiFileError};
-use crate::plugins::PluginJob;
 use crate::sla::SlaFileError;
 use crate::Services;
 use std::path::Path;
 use std::sync::Arc;
 use steward_domain::process::{Process, ProcessLoadError, ProcessRegistry};
 use steward_storage::{redact, Store, StoreError};
-use tokio::sync::mpsc::UnboundedReceiver;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AssemblyError {
@@ -40,9 +38,6 @@ impl From<StoreError> for AssemblyError {
         AssemblyError::Store(e.to_string())
     }
 }
-
-/// The plugin host's queue of reactions to committed events, drained by the plugin worker.
-pub type PluginJobs = UnboundedReceiver<PluginJob>;
 
 /// Loads every `*.toml` file in `dir`, in name order, as service processes.
 pub fn load_process_dir(dir: &Path) -> Result<ProcessRegistry, ProcessLoadError> {
@@ -107,15 +102,16 @@ pub async fn open_services(config: &Config) -> Result<Services, AssemblyError> {
 
 /// The services as the server runs them: processes, database (migrated), KPI targets, the
 /// plugin host with its processes (when plugin directories are configured), and the SLA
-/// catalog seeded from the configured file. Also returns the plugin job queue to drain.
-pub async fn build_services(config: &Config) -> Result<(Arc<Services>, Option<PluginJobs>), AssemblyError> {
+/// catalog seeded from the configured file. Plugin reactions queue up in the services until
+/// `plugins::plugin_worker` (or a test) runs them.
+pub async fn build_services(config: &Config) -> Result<Arc<Services>, AssemblyError> {
     let processes = Arc::new(load_processes(config)?);
     let store = open_store(config).await?;
     tracing::info!(database = %redact(&config.database.url), backend = store.backend().name(), processes = processes.iter().count(), "storage ready");
     let targets = load_kpi_targets(&config.kpis.file)?;
     let services = Services::new(store, processes, config).with_kpi_targets(targets);
-    let (services, plugin_jobs) = match config.plugins.dirs.is_empty() {
-        true => (services, None),
+    let services = match config.plugins.dirs.is_empty() {
+        true => services,
         false => {
             let host = steward_plugin_host::PluginHost::new(config.plugins.clone(), services.metrics.registry())
                 .map_err(|e| AssemblyError::Plugins(e.to_string()))?;
@@ -123,11 +119,10 @@ pub async fn build_services(config: &Config) -> Result<(Arc<Services>, Option<Pl
             for error in host.load_all() {
                 tracing::error!(%error, "plugin not loaded");
             }
-            let (services, jobs) = services.with_plugins(Arc::new(host));
-            (services, Some(jobs))
+            services.with_plugins(Arc::new(host))
         }
     };
     let services = Arc::new(services);
     services.seed_sla(&config.sla.file).await?;
-    Ok((services, plugin_jobs))
+    Ok(services)
 }

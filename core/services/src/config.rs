@@ -22,6 +22,50 @@ pub struct Config {
     pub plugins: steward_plugin_host::PluginsConfig,
     pub partners: PartnersConfig,
     pub training: TrainingConfig,
+    pub workers: WorkersConfig,
+}
+
+/// The background loops this node runs (webhook delivery has its own switch,
+/// `webhooks.worker`). All on in production; tests turn them off and run each pass themselves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkersConfig {
+    /// The SLA sweeper (every `sla.sweep_interval_ms`).
+    pub sla_sweeper: bool,
+    /// The refresher of database-derived gauges (every `metrics.refresh_interval_ms`).
+    pub metrics_refresher: bool,
+    /// The certification expiry watcher (every `training.watch_interval_ms`).
+    pub certification_watcher: bool,
+    /// The plugins' `on-event` reactions. Off, committed events wait in memory for someone to
+    /// run them: only tests, which drain them themselves, turn this off.
+    pub plugin_reactions: bool,
+    /// Hourly clean-up (expired idempotency keys).
+    pub housekeeping: bool,
+}
+
+impl Default for WorkersConfig {
+    fn default() -> Self {
+        WorkersConfig {
+            sla_sweeper: true,
+            metrics_refresher: true,
+            certification_watcher: true,
+            plugin_reactions: true,
+            housekeeping: true,
+        }
+    }
+}
+
+impl WorkersConfig {
+    /// Every loop off: background work runs only when its pass is called.
+    pub fn none() -> Self {
+        WorkersConfig {
+            sla_sweeper: false,
+            metrics_refresher: false,
+            certification_watcher: false,
+            plugin_reactions: false,
+            housekeeping: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -230,6 +274,7 @@ impl Default for Config {
             kpis: KpisConfig::default(),
             partners: PartnersConfig::default(),
             training: TrainingConfig::default(),
+            workers: WorkersConfig::default(),
         }
     }
 }
@@ -449,6 +494,11 @@ mod tests {
         assert_eq!(shipped.http.max_body_bytes, defaults.http.max_body_bytes);
         assert_eq!(shipped.metrics.refresh_interval_ms, defaults.metrics.refresh_interval_ms);
         assert_eq!(shipped.kpis.file, defaults.kpis.file);
+        let (w, d) = (&shipped.workers, &defaults.workers);
+        assert_eq!(
+            (w.sla_sweeper, w.metrics_refresher, w.certification_watcher, w.plugin_reactions, w.housekeeping),
+            (d.sla_sweeper, d.metrics_refresher, d.certification_watcher, d.plugin_reactions, d.housekeeping)
+        );
         let (shipped, defaults) = (&shipped.webhooks, &defaults.webhooks);
         assert_eq!(
             (

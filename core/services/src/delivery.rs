@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 /// Deliveries claimed per pass; they are sent concurrently.
-const CLAIM_BATCH: u32 = 16;
+pub const CLAIM_BATCH: u32 = 16;
 
 #[derive(Serialize)]
 struct Payload<'a> {
@@ -120,6 +120,13 @@ impl DeliveryWorker {
             sender: Arc::new(Sender { services, client, timeout }),
             poll_interval: Duration::from_millis(config.poll_interval_ms),
         })
+    }
+
+    /// One pass, the one the running worker makes on every poll: claims due deliveries (at
+    /// most [`CLAIM_BATCH`]), sends them concurrently and records each attempt. Returns how many
+    /// were claimed. Tests call it to deliver when they choose.
+    pub async fn deliver_due(&self) -> Result<usize, crate::ServiceError> {
+        self.sender.deliver_due().await
     }
 
     /// Starts sending in the background until [`RunningWorker::stop`].

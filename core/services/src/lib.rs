@@ -105,7 +105,8 @@ pub struct Services {
     partner_metrics: bool,
     /// The plugin host, when plugins are set up.
     plugins: Option<Arc<steward_plugin_host::PluginHost>>,
-    plugin_jobs: Option<tokio::sync::mpsc::UnboundedSender<plugins::PluginJob>>,
+    /// Committed events waiting for the plugins' `on-event` hooks, when plugins are set up.
+    plugin_jobs: Option<plugins::PluginQueue>,
     store: Store,
     pub processes: Arc<ProcessRegistry>,
     tiers: Vec<String>,

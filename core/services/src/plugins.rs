@@ -3,14 +3,15 @@
 
 use super::{ServiceError, Services};
 use serde_json::{Map, Value};
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use steward_domain::event::{Actor, ActorKind, EventData};
 use steward_domain::ids::{TicketId, TicketRef};
 use steward_domain::ticket::{Change, Ticket, TicketPatch, Visibility};
 use steward_domain::time::Timestamp;
 use steward_plugin_host::types::{Action, EventSnapshot, TicketSnapshot};
 use steward_plugin_host::{PluginFailure, PluginHost};
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 
 /// Events just committed on one ticket, for the plugins' `on-event` hooks.
 pub struct PluginJob {
@@ -20,10 +21,72 @@ pub struct PluginJob {
     at: Timestamp,
 }
 
+/// The queue of plugin jobs, in memory. The plugin worker and tests take jobs from it through
+/// the same pass, [`Services::run_pending_plugin_jobs`].
+pub(crate) struct PluginQueue {
+    state: Mutex<QueueState>,
+    /// Signalled after every change of `state`, so a pass can wait for a job another caller runs.
+    changed: watch::Sender<()>,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<PluginJob>,
+    /// Jobs taken from `jobs` and not finished yet.
+    running: usize,
+}
+
+enum Next {
+    Run(PluginJob),
+    /// Another caller is running a job.
+    Wait,
+    Idle,
+}
+
+impl Default for PluginQueue {
+    fn default() -> Self {
+        PluginQueue { state: Mutex::default(), changed: watch::Sender::new(()) }
+    }
+}
+
+impl PluginQueue {
+    fn state(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().expect("plugin queue lock")
+    }
+
+    fn push(&self, job: PluginJob) {
+        self.state().jobs.push_back(job);
+        self.changed.send_replace(());
+    }
+
+    fn next(&self) -> Next {
+        let mut state = self.state();
+        match state.jobs.pop_front() {
+            Some(job) => {
+                state.running += 1;
+                Next::Run(job)
+            }
+            None if state.running > 0 => Next::Wait,
+            None => Next::Idle,
+        }
+    }
+}
+
+/// A job taken from the queue; finished when dropped, also when its pass is cancelled.
+struct Running<'a>(&'a PluginQueue);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.state().running -= 1;
+        self.0.changed.send_replace(());
+    }
+}
+
 impl Services {
     /// Adds the plugin host: its contributed processes join the configured ones (a key already
-    /// taken is refused with an error in the log), and committed events are queued for it.
-    pub fn with_plugins(mut self, host: Arc<PluginHost>) -> (Self, mpsc::UnboundedReceiver<PluginJob>) {
+    /// taken is refused with an error in the log), and committed events are queued for its
+    /// `on-event` hooks (see [`plugin_worker`] and [`Services::run_pending_plugin_jobs`]).
+    pub fn with_plugins(mut self, host: Arc<PluginHost>) -> Self {
         let mut registry = (*self.processes).clone();
         for process in host.processes() {
             let key = process.key.clone();
@@ -32,10 +95,9 @@ impl Services {
             }
         }
         self.processes = Arc::new(registry);
-        let (sender, receiver) = mpsc::unbounded_channel();
-        self.plugin_jobs = Some(sender);
+        self.plugin_jobs = Some(PluginQueue::default());
         self.plugins = Some(host);
-        (self, receiver)
+        self
     }
 
     pub fn plugin_host(&self) -> Option<&Arc<PluginHost>> {
@@ -45,13 +107,13 @@ impl Services {
     /// Queues committed events for the plugins. A plugin's own changes are not fed back to
     /// plugins, nor are plugin failures, so plugins cannot loop.
     pub(super) fn notify_plugins(&self, ticket: TicketId, events: &[EventData], actor: &Actor, at: Timestamp) {
-        let Some(sender) = &self.plugin_jobs else { return };
+        let Some(queue) = &self.plugin_jobs else { return };
         if actor.kind == ActorKind::Plugin {
             return;
         }
         let events: Vec<EventData> = events.iter().filter(|e| !matches!(e, EventData::PluginFailed { .. })).cloned().collect();
         if !events.is_empty() {
-            let _ = sender.send(PluginJob { ticket, events, actor: actor.clone(), at });
+            queue.push(PluginJob { ticket, events, actor: actor.clone(), at });
         }
     }
 
@@ -92,8 +154,33 @@ impl Services {
         }
     }
 
+    /// The plugin worker's pass: runs every queued job, in order, to completion (a job that
+    /// another caller took meanwhile is waited for). Returns how many this call ran. Jobs
+    /// produce no further jobs (a plugin's own changes are not fed back), so after it returns
+    /// every event committed before the call has been offered to the plugins.
+    pub async fn run_pending_plugin_jobs(&self) -> usize {
+        let Some(queue) = &self.plugin_jobs else { return 0 };
+        let mut ran = 0;
+        loop {
+            // Subscribed before looking, so a change made after the look wakes the wait below.
+            let mut changes = queue.changed.subscribe();
+            match queue.next() {
+                Next::Run(job) => {
+                    let _running = Running(queue);
+                    self.run_plugin_job(job).await;
+                    ran += 1;
+                }
+                Next::Wait => {
+                    // The sender lives as long as the queue, which `self` holds.
+                    let _ = changes.changed().await;
+                }
+                Next::Idle => return ran,
+            }
+        }
+    }
+
     /// Runs the `on-event` hooks for one job and applies each plugin's actions as its own change.
-    pub async fn run_plugin_job(&self, job: PluginJob) {
+    async fn run_plugin_job(&self, job: PluginJob) {
         let Some(host) = self.plugins.clone() else { return };
         for event in job.events {
             let ticket = match self.get_ticket(TicketRef::Id(job.ticket)).await {
@@ -175,9 +262,17 @@ fn apply_actions(services: &Services, t: &Ticket, actions: &[Action], now: Times
     Ok(change)
 }
 
-/// Feeds queued jobs to the plugins, one at a time, until the sender is gone.
-pub async fn plugin_worker(services: Arc<Services>, mut jobs: mpsc::UnboundedReceiver<PluginJob>) {
-    while let Some(job) = jobs.recv().await {
-        services.run_plugin_job(job).await;
+/// Feeds queued jobs to the plugins, one at a time, as they come (until aborted): each time
+/// jobs are queued it runs the same pass that tests call.
+pub async fn plugin_worker(services: Arc<Services>) {
+    let Some(queue) = &services.plugin_jobs else { return };
+    let mut changes = queue.changed.subscribe();
+    loop {
+        services.run_pending_plugin_jobs().await;
+        // A change since the subscription (a job queued, or one finished, during the pass) ends
+        // this wait at once; a pass over an empty queue costs nothing.
+        if changes.changed().await.is_err() {
+            return;
+        }
     }
 }
