@@ -1,4 +1,4 @@
-//! Roles, what each may do, and API token secrets.
+//! Roles, what each may do, the authenticated caller (`Principal`), and API token secrets.
 
 use super::string_enum;
 use base64::Engine;
@@ -46,6 +46,9 @@ pub enum Permission {
     ManageTraining,
     /// Assign or move a ticket past a certification gate, with a reason.
     OverrideCertification,
+    /// Create and disable people's logins, issue set-password links, revoke sessions, and read
+    /// the sign-in audit.
+    ManageLogins,
 }
 
 impl Permission {
@@ -67,7 +70,31 @@ impl Permission {
         Permission::WorkDelegatedTickets,
         Permission::ManageTraining,
         Permission::OverrideCertification,
+        Permission::ManageLogins,
     ];
+
+    /// What the permission lets a caller do, for refusals ("role `agent` may not …").
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::ReadTickets => "read tickets",
+            Permission::WriteTickets => "create or change tickets",
+            Permission::CommentOnTickets => "comment on tickets",
+            Permission::ReadStaff => "read staff",
+            Permission::ManageStaff => "manage staff",
+            Permission::ManageTokens => "manage API tokens",
+            Permission::ManageSla => "change SLA policies and calendars",
+            Permission::ReviewTickets => "record quality reviews",
+            Permission::ManagePlugins => "manage plugins",
+            Permission::ManageWebhooks => "manage webhooks",
+            Permission::ReadMetrics => "read metrics",
+            Permission::ManagePartners => "manage partners or delegate tickets",
+            Permission::ReadDelegatedTickets => "read delegated tickets",
+            Permission::WorkDelegatedTickets => "work delegated tickets",
+            Permission::ManageTraining => "manage courses or record training",
+            Permission::OverrideCertification => "override a certification gate",
+            Permission::ManageLogins => "manage logins or read the sign-in audit",
+        }
+    }
 }
 
 impl Role {
@@ -77,7 +104,7 @@ impl Role {
             Role::Admin => true,
             Role::Supervisor => !matches!(
                 permission,
-                ManageTokens | ManageSla | ManageWebhooks | ManagePlugins | ReadDelegatedTickets | WorkDelegatedTickets
+                ManageTokens | ManageSla | ManageWebhooks | ManagePlugins | ManageLogins | ReadDelegatedTickets | WorkDelegatedTickets
             ),
             Role::Agent => matches!(permission, ReadTickets | WriteTickets | CommentOnTickets | ReadStaff | ReadMetrics),
             Role::Qa => matches!(permission, ReadTickets | CommentOnTickets | ReviewTickets | ReadStaff | ReadMetrics),
@@ -98,6 +125,103 @@ pub struct ApiToken {
     pub partner_id: Option<super::ids::PartnerId>,
     pub created_at: super::time::Timestamp,
     pub revoked_at: Option<super::time::Timestamp>,
+}
+
+/// How a principal proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An API token (`Authorization: Bearer …`).
+    Token(super::ids::TokenId),
+    /// A console session of a person's login.
+    Session { session: super::ids::SessionId, login: super::ids::LoginId },
+    /// The operator at the command line (`steward admin …`), who holds the database itself.
+    Operator,
+}
+
+/// The one authenticated caller type: a token and a console session both yield it, and every
+/// permission check is asked of it, so a person in the console can do exactly what a token of
+/// their role can.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    pub role: Role,
+    /// The staff member acting, when it is one (a staff token, or any person's session).
+    pub staff_id: Option<super::ids::StaffId>,
+    /// Set exactly when the role is `partner`: the one partner the caller acts for.
+    pub partner_id: Option<super::ids::PartnerId>,
+    /// The token's name, or the person's name; recorded on the events the caller causes.
+    pub name: String,
+    pub credential: Credential,
+}
+
+/// A permission the caller's role lacks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("role `{role}` may not {action}")]
+pub struct Forbidden {
+    pub role: Role,
+    pub action: &'static str,
+}
+
+impl Principal {
+    pub fn from_token(token: &ApiToken) -> Principal {
+        Principal {
+            role: token.role,
+            staff_id: token.staff_id,
+            partner_id: token.partner_id,
+            name: token.name.clone(),
+            credential: Credential::Token(token.id),
+        }
+    }
+
+    /// The operator at the command line: an admin that no request can impersonate.
+    pub fn operator() -> Principal {
+        Principal { role: Role::Admin, staff_id: None, partner_id: None, name: "operator".into(), credential: Credential::Operator }
+    }
+
+    pub fn allows(&self, permission: Permission) -> bool {
+        self.role.allows(permission)
+    }
+
+    pub fn require(&self, permission: Permission) -> Result<(), Forbidden> {
+        if self.allows(permission) {
+            Ok(())
+        } else {
+            Err(Forbidden { role: self.role, action: permission.describe() })
+        }
+    }
+
+    /// Passes when the role has `staff` (any ticket) or `partner` (its partner's delegated
+    /// tickets only). Returns the partner to scope ticket access to, if any.
+    pub fn require_ticket_access(&self, staff: Permission, partner: Permission) -> Result<Option<super::ids::PartnerId>, Forbidden> {
+        if self.allows(staff) {
+            return Ok(None);
+        }
+        match self.partner_id {
+            Some(p) if self.allows(partner) => Ok(Some(p)),
+            _ => self.require(staff).map(|()| None),
+        }
+    }
+
+    /// Who the timeline records for what this caller does.
+    pub fn actor(&self) -> super::event::Actor {
+        use super::event::{Actor, ActorKind};
+        match self.credential {
+            Credential::Token(id) => Actor { kind: ActorKind::Token, token_id: Some(id), staff_id: self.staff_id, name: self.name.clone() },
+            Credential::Session { .. } => {
+                Actor { kind: ActorKind::Session, token_id: None, staff_id: self.staff_id, name: self.name.clone() }
+            }
+            Credential::Operator => Actor::system(),
+        }
+    }
+
+    /// Scopes per-client state such as idempotency keys: a token, or a person across their
+    /// sessions.
+    pub fn key(&self) -> String {
+        match self.credential {
+            Credential::Token(id) => id.to_string(),
+            Credential::Session { login, .. } => format!("login:{login}"),
+            Credential::Operator => "operator".into(),
+        }
+    }
 }
 
 /// Prefix of every secret, so leaked tokens are recognisable by secret scanners.
@@ -136,6 +260,7 @@ mod tests {
         for role in Role::ALL {
             assert_eq!(role.allows(Permission::ManageTokens), *role == Role::Admin);
             assert_eq!(role.allows(Permission::ManageWebhooks), *role == Role::Admin);
+            assert_eq!(role.allows(Permission::ManageLogins), *role == Role::Admin);
         }
     }
 
@@ -171,9 +296,10 @@ mod tests {
             Permission::WorkDelegatedTickets => 13,
             Permission::ManageTraining => 14,
             Permission::OverrideCertification => 15,
+            Permission::ManageLogins => 16,
         };
         let ranks: Vec<usize> = Permission::ALL.iter().map(|p| rank(*p)).collect();
-        assert_eq!(ranks, (0..16).collect::<Vec<_>>());
+        assert_eq!(ranks, (0..17).collect::<Vec<_>>());
     }
 
     #[test]
@@ -195,6 +321,23 @@ mod tests {
         assert!(a.expose().starts_with(TOKEN_PREFIX));
         assert_eq!(a.hash(), hash_token(a.expose()));
         assert_eq!(a.hash().len(), 64);
+    }
+
+    #[test]
+    fn a_partner_principal_reaches_only_delegated_tickets_and_says_why_not() {
+        let partner = super::super::ids::PartnerId::new_at(super::super::time::Timestamp::from_millis(0));
+        let p = Principal {
+            role: Role::Partner,
+            staff_id: None,
+            partner_id: Some(partner),
+            name: "acme tech".into(),
+            credential: Credential::Operator,
+        };
+        assert_eq!(p.require_ticket_access(Permission::ReadTickets, Permission::ReadDelegatedTickets), Ok(Some(partner)));
+        let refused = p.require(Permission::ManageLogins).unwrap_err();
+        assert_eq!(refused.to_string(), "role `partner` may not manage logins or read the sign-in audit");
+        let agent = Principal { role: Role::Agent, partner_id: None, ..p };
+        assert_eq!(agent.require_ticket_access(Permission::ReadTickets, Permission::ReadDelegatedTickets), Ok(None));
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub enum ActorKind {
     Customer,
     /// A plugin's actions (its name is the actor's name).
     Plugin,
+    /// A person signed in to the console (a session of their login).
+    Session,
 }
 
 impl Actor {

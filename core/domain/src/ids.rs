@@ -87,6 +87,23 @@ uuid_id!(
     StaffEventId
 );
 
+uuid_id!(
+    /// A person's login (email and password) to the console.
+    LoginId
+);
+uuid_id!(
+    /// One signed-in session of a login.
+    SessionId
+);
+uuid_id!(
+    /// One set-password link of a login.
+    SetPasswordLinkId
+);
+uuid_id!(
+    /// One entry of the sign-in audit log.
+    LoginAuditId
+);
+
 fn uuid_v7_at(at: Timestamp) -> Uuid {
     let ms = at.as_millis().max(0) as u64;
     let ts = uuid::Timestamp::from_unix(uuid::NoContext, ms / 1000, ((ms % 1000) * 1_000_000) as u32);

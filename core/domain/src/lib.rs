@@ -15,6 +15,7 @@ pub mod history;
 pub mod idempotency;
 pub mod ids;
 pub mod kpi;
+pub mod login;
 pub mod partner;
 pub mod process;
 pub mod review;
@@ -55,6 +56,7 @@ mod openapi {
         crate::ticket::Status,
         crate::ticket::Visibility,
         crate::auth::Role,
+        crate::login::AuditKind,
         crate::process::Office,
         crate::webhook::DeliveryState,
         crate::partner::PartnerKind,

@@ -10,6 +10,9 @@ pub use steward_storage::DatabaseConfig;
 pub struct Config {
     /// host:port to listen on; port 0 picks a free port.
     pub listen: String,
+    /// The URL people reach this server at (`https://steward.example.org`), for links the CLI
+    /// prints; unset, they are built from `listen`.
+    pub public_url: Option<String>,
     pub database: DatabaseConfig,
     pub log: LogConfig,
     pub http: HttpConfig,
@@ -23,6 +26,61 @@ pub struct Config {
     pub partners: PartnersConfig,
     pub training: TrainingConfig,
     pub workers: WorkersConfig,
+    pub auth: AuthConfig,
+}
+
+/// People's sign-in: sessions, set-password links and login throttling.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// A session ends after this many minutes without use.
+    pub session_idle_minutes: u64,
+    /// ... and at the latest this many hours after sign-in.
+    pub session_max_hours: u64,
+    /// How long a set-password link works, in hours.
+    pub set_password_link_hours: u64,
+    /// Failed sign-ins allowed per account (email) within the window; 0 switches it off.
+    pub max_failures_per_account: u32,
+    /// Failed sign-ins allowed per remote address within the window; 0 switches it off.
+    pub max_failures_per_address: u32,
+    /// The throttling window, in minutes.
+    pub throttle_window_minutes: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            session_idle_minutes: 480,
+            session_max_hours: 168,
+            set_password_link_hours: 72,
+            max_failures_per_account: 5,
+            max_failures_per_address: 20,
+            throttle_window_minutes: 15,
+        }
+    }
+}
+
+impl AuthConfig {
+    pub fn session_policy(&self) -> steward_domain::login::SessionPolicy {
+        steward_domain::login::SessionPolicy {
+            idle_ms: minutes_ms(self.session_idle_minutes),
+            max_ms: minutes_ms(self.session_max_hours.saturating_mul(60)),
+            link_ms: minutes_ms(self.set_password_link_hours.saturating_mul(60)),
+            touch_every_ms: 60_000,
+        }
+    }
+
+    pub fn throttle_policy(&self) -> steward_domain::login::ThrottlePolicy {
+        steward_domain::login::ThrottlePolicy {
+            max_failures_per_account: self.max_failures_per_account,
+            max_failures_per_address: self.max_failures_per_address,
+            window_ms: minutes_ms(self.throttle_window_minutes),
+        }
+    }
+}
+
+fn minutes_ms(minutes: u64) -> i64 {
+    i64::try_from(minutes.saturating_mul(60_000)).unwrap_or(i64::MAX)
 }
 
 /// The background loops this node runs (webhook delivery has its own switch,
@@ -262,6 +320,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:8080".into(),
+            public_url: None,
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
             http: HttpConfig::default(),
@@ -275,6 +334,7 @@ impl Default for Config {
             partners: PartnersConfig::default(),
             training: TrainingConfig::default(),
             workers: WorkersConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -380,6 +440,9 @@ impl Config {
         if let Some(v) = env("STEWARD_LISTEN") {
             self.listen = v;
         }
+        if let Some(v) = env("STEWARD_PUBLIC_URL") {
+            self.public_url = Some(v).filter(|v| !v.is_empty());
+        }
         if let Some(v) = env("STEWARD_DATABASE_URL") {
             self.database.url = v;
         }
@@ -475,6 +538,18 @@ impl Config {
         if w.max_attempts == 0 {
             return invalid("webhooks.max_attempts", "must be at least 1");
         }
+        let a = &self.auth;
+        if a.session_idle_minutes == 0 || a.session_max_hours == 0 || a.set_password_link_hours == 0 {
+            return invalid("auth.session_idle_minutes", "session and link lifetimes must be at least 1");
+        }
+        if a.throttle_window_minutes == 0 {
+            return invalid("auth.throttle_window_minutes", "must be at least 1");
+        }
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return invalid("public_url", "must start with http:// or https://");
+            }
+        }
         Ok(())
     }
 }
@@ -494,6 +569,16 @@ mod tests {
         assert_eq!(shipped.http.max_body_bytes, defaults.http.max_body_bytes);
         assert_eq!(shipped.metrics.refresh_interval_ms, defaults.metrics.refresh_interval_ms);
         assert_eq!(shipped.kpis.file, defaults.kpis.file);
+        assert_eq!(shipped.public_url, defaults.public_url);
+        let (a, d) = (&shipped.auth, &defaults.auth);
+        assert_eq!(
+            (a.session_idle_minutes, a.session_max_hours, a.set_password_link_hours),
+            (d.session_idle_minutes, d.session_max_hours, d.set_password_link_hours)
+        );
+        assert_eq!(
+            (a.max_failures_per_account, a.max_failures_per_address, a.throttle_window_minutes),
+            (d.max_failures_per_account, d.max_failures_per_address, d.throttle_window_minutes)
+        );
         let (w, d) = (&shipped.workers, &defaults.workers);
         assert_eq!(
             (w.sla_sweeper, w.metrics_refresher, w.certification_watcher, w.plugin_reactions, w.housekeeping),

@@ -11,6 +11,8 @@ mod bulk;
 mod feedback;
 pub use feedback::plan_survey_answer;
 pub mod kpis;
+mod logins;
+pub use logins::{AuditFilter, LiveSession, NewLogin, NewSession, SetPasswordLink, SignIn, SignInError};
 mod partners;
 pub mod plugins;
 pub use partners::PartnerScorecard;
@@ -72,6 +74,12 @@ pub enum ServiceError {
     /// The person lacks a valid certification that the stage requires.
     #[error("{0}")]
     CertificationRequired(Box<steward_domain::training::CertificationRefusal>),
+    /// The caller's role lacks the permission.
+    #[error(transparent)]
+    Forbidden(#[from] steward_domain::auth::Forbidden),
+    /// A sign-in failed: wrong credentials (one answer for every cause) or throttled.
+    #[error(transparent)]
+    SignIn(#[from] SignInError),
     /// Internal: the reopen window has passed (a follow-up is opened instead).
     #[error("the reopen window has passed")]
     ReopenWindowPassed,
@@ -128,6 +136,10 @@ pub struct Services {
     expiring_within_days: u64,
     scorecard_weights: steward_domain::scorecard::ScorecardWeights,
     scorecard_window_days: u64,
+    /// Added to the wall clock by `advance_clock` (tests), read through `now()`.
+    clock_offset_ms: std::sync::atomic::AtomicI64,
+    session_policy: steward_domain::login::SessionPolicy,
+    throttle_policy: steward_domain::login::ThrottlePolicy,
 }
 
 impl Services {
@@ -157,6 +169,9 @@ impl Services {
             expiring_within_days: config.training.expiring_within_days,
             scorecard_weights: config.partners.scorecard_weights.weights(),
             scorecard_window_days: config.partners.scorecard_window_days,
+            clock_offset_ms: std::sync::atomic::AtomicI64::new(0),
+            session_policy: config.auth.session_policy(),
+            throttle_policy: config.auth.throttle_policy(),
         }
     }
 

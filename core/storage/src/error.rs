@@ -46,6 +46,10 @@ pub mod unique {
     pub const COURSE_CODE: &str = "courses_pkey";
     pub const SUPERSEDED_RECORD: &str = "training_records_supersedes_key";
     pub const ACTIVE_DELEGATION: &str = "ticket_delegations_active";
+    pub const LOGIN_STAFF: &str = "logins_staff_id_key";
+    pub const LOGIN_EMAIL: &str = "logins_email_key";
+    pub const SET_PASSWORD_SECRET: &str = "set_password_links_secret_hash_key";
+    pub const SESSION_SECRET: &str = "sessions_secret_hash_key";
 }
 
 /// Each named unique key with the columns SQLite names when it is violated.
@@ -60,6 +64,10 @@ pub const UNIQUE_KEYS: &[(&str, &str)] = &[
     (unique::COURSE_CODE, "courses.code"),
     (unique::SUPERSEDED_RECORD, "training_records.supersedes"),
     (unique::ACTIVE_DELEGATION, "ticket_delegations.ticket_id"),
+    (unique::LOGIN_STAFF, "logins.staff_id"),
+    (unique::LOGIN_EMAIL, "logins.email"),
+    (unique::SET_PASSWORD_SECRET, "set_password_links.secret_hash"),
+    (unique::SESSION_SECRET, "sessions.secret_hash"),
 ];
 
 /// The name of the unique key a database error violated: PostgreSQL's constraint name, or for
@@ -120,6 +128,10 @@ mod tests {
             unique::COURSE_CODE,
             unique::SUPERSEDED_RECORD,
             unique::ACTIVE_DELEGATION,
+            unique::LOGIN_STAFF,
+            unique::LOGIN_EMAIL,
+            unique::SET_PASSWORD_SECRET,
+            unique::SESSION_SECRET,
         ];
         for name in names {
             assert_eq!(UNIQUE_KEYS.iter().filter(|(n, _)| *n == name).count(), 1, "{name}");

@@ -9,6 +9,7 @@ mod bulk;
 mod error;
 mod feedback;
 pub mod kpis;
+pub mod logins;
 pub mod partners;
 pub mod sla;
 mod sql;

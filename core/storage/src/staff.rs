@@ -86,6 +86,19 @@ impl Store {
             .await
     }
 
+    /// The staff member with this (normalised) email.
+    pub async fn find_staff_by_email(&self, email: &str) -> Result<Option<Staff>, StoreError> {
+        Operation("find_staff_by_email")
+            .run(async {
+                let row = sqlx::query(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE email = $1"))
+                    .bind(email)
+                    .fetch_optional(self.pool())
+                    .await?;
+                row.as_ref().map(staff_from_row).transpose()
+            })
+            .await
+    }
+
     /// Every active staff member, in id order.
     pub async fn active_staff(&self) -> Result<Vec<Staff>, StoreError> {
         Operation("active_staff")

@@ -442,6 +442,7 @@ pub(super) fn event_row(ticket: TicketId, seq: i64, at: Timestamp, actor: &Actor
         ActorKind::System => "system",
         ActorKind::Customer => "customer",
         ActorKind::Plugin => "plugin",
+        ActorKind::Session => "session",
     };
     vec![
         ticket.to_string().into(),

@@ -448,6 +448,8 @@ fn event_from_row(row: &AnyRow) -> Result<RecordedEvent, StoreError> {
                 "token" => ActorKind::Token,
                 "system" => ActorKind::System,
                 "customer" => ActorKind::Customer,
+                "plugin" => ActorKind::Plugin,
+                "session" => ActorKind::Session,
                 other => return Err(corrupt(format!("actor_kind `{other}`"))),
             },
             token_id: token.map(|t| TokenId::parse("actor_token_id", &t)).transpose().map_err(corrupt)?,

@@ -7,9 +7,6 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
-use steward_domain::auth::{ApiToken, Permission};
-use steward_domain::event::{Actor, ActorKind};
-use steward_domain::ids::PartnerId;
 use steward_domain::FieldError;
 
 /// A JSON request body. Malformed JSON → 400; well-formed JSON of the wrong shape (unknown or
@@ -125,60 +122,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     }
 }
 
-/// The caller, authenticated by `Authorization: Bearer <token>`.
-pub struct Principal(pub ApiToken);
-
-impl Principal {
-    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
-        if self.0.role.allows(permission) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!("role `{}` may not {}", self.0.role, describe(permission))))
-        }
-    }
-
-    /// Passes when the role has `staff` (any ticket) or `partner` (its partner's delegated
-    /// tickets only). Returns the partner to scope ticket access to, if any.
-    pub fn require_ticket_access(&self, staff: Permission, partner: Permission) -> Result<Option<PartnerId>, ApiError> {
-        if self.0.role.allows(staff) {
-            return Ok(None);
-        }
-        match self.0.partner_id {
-            Some(p) if self.0.role.allows(partner) => Ok(Some(p)),
-            _ => self.require(staff).map(|()| None),
-        }
-    }
-
-    pub fn actor(&self) -> Actor {
-        Actor { kind: ActorKind::Token, token_id: Some(self.0.id), staff_id: self.0.staff_id, name: self.0.name.clone() }
-    }
-
-    /// Scopes per-client state such as idempotency keys.
-    pub fn key(&self) -> String {
-        self.0.id.to_string()
-    }
-}
-
-fn describe(permission: Permission) -> &'static str {
-    match permission {
-        Permission::ReadTickets => "read tickets",
-        Permission::WriteTickets => "create or change tickets",
-        Permission::CommentOnTickets => "comment on tickets",
-        Permission::ReadStaff => "read staff",
-        Permission::ManageStaff => "manage staff",
-        Permission::ManageTokens => "manage API tokens",
-        Permission::ManageSla => "change SLA policies and calendars",
-        Permission::ReviewTickets => "record quality reviews",
-        Permission::ManagePlugins => "manage plugins",
-        Permission::ManageWebhooks => "manage webhooks",
-        Permission::ReadMetrics => "read metrics",
-        Permission::ManagePartners => "manage partners or delegate tickets",
-        Permission::ReadDelegatedTickets => "read delegated tickets",
-        Permission::WorkDelegatedTickets => "work delegated tickets",
-        Permission::ManageTraining => "manage courses or record training",
-        Permission::OverrideCertification => "override a certification gate",
-    }
-}
+/// The caller: the domain's one [`Principal`], here authenticated by `Authorization: Bearer
+/// <token>` (the API never reads cookies). Handlers call `principal.require(…)?`.
+pub use steward_domain::auth::Principal;
 
 pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
@@ -191,8 +137,8 @@ pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Princ
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
-    match state.services.authenticate(secret).await? {
-        Some(token) => Ok(Principal(token)),
+    match state.services.token_principal(secret).await? {
+        Some(principal) => Ok(principal),
         None => Err(ApiError::unauthorized("the token is unknown or revoked")),
     }
 }

@@ -110,6 +110,11 @@ impl ApiError {
         self
     }
 
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.0.headers.push((name, value));
+        self
+    }
+
     pub fn status(&self) -> StatusCode {
         self.0.status
     }
@@ -125,6 +130,13 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(name, value);
         }
         response
+    }
+}
+
+/// A permission the caller's role lacks: 403 saying which.
+impl From<steward_domain::auth::Forbidden> for ApiError {
+    fn from(e: steward_domain::auth::Forbidden) -> Self {
+        ApiError::forbidden(e.to_string())
     }
 }
 
@@ -219,6 +231,18 @@ impl From<ServiceError> for ApiError {
                 tracing::error!(operation, %cause, "internal failure");
                 ApiError::internal()
             }
+            ServiceError::Forbidden(f) => f.into(),
+            ServiceError::SignIn(steward_services::SignInError::WrongCredentials) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "wrong-credentials", "Sign-in failed", "the email or password is wrong")
+            }
+            ServiceError::SignIn(steward_services::SignInError::Throttled { retry_after_secs }) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-sign-in-attempts",
+                "Too many sign-in attempts",
+                format!("too many failed sign-ins for this account or address; try again in {retry_after_secs} seconds"),
+            )
+            .with("retry_after_secs", retry_after_secs)
+            .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_secs)),
             ServiceError::ReopenWindowPassed => {
                 tracing::error!("reopen window error escaped the service layer");
                 ApiError::internal()
