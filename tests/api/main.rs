@@ -10,6 +10,7 @@ mod feedback;
 mod golden;
 mod kpis;
 mod layering;
+mod logins;
 mod partners;
 mod plugins;
 mod processes;

@@ -186,6 +186,7 @@ async fn story(backend: Backend) {
 
     let staff = staff_chapter(&world, &mut provoked).await;
     tokens_chapter(&world, &mut provoked, &staff).await;
+    logins_chapter(&world, &mut provoked, &staff).await;
     let tickets = tickets_chapter(&world, &mut provoked, &staff).await;
     sla_chapter(&world).await;
     webhook_chapter(&world).await;
@@ -206,6 +207,10 @@ async fn story(backend: Backend) {
         unique::COURSE_CODE,
         unique::SUPERSEDED_RECORD,
         unique::ACTIVE_DELEGATION,
+        unique::LOGIN_STAFF,
+        unique::LOGIN_EMAIL,
+        unique::SET_PASSWORD_SECRET,
+        unique::SESSION_SECRET,
     ]
     .into_iter()
     .map(str::to_owned)
@@ -275,6 +280,91 @@ async fn tokens_chapter(w: &World, provoked: &mut Provoked, staff: &[Staff]) {
     assert_eq!(w.store.find_token_by_hash(&hash).await.unwrap(), None, "a revoked token no longer authenticates");
     let revoked = w.store.get_token(first.id).await.unwrap().expect("still listed");
     assert_eq!(revoked.revoked_at, Some(at.plus_millis(MINUTE)), "revoking twice keeps the first time");
+}
+
+/// Logins: one per staff member and per email; a link works once; sessions are found by their
+/// secret's hash while live; the audit counts failures per email and per address.
+async fn logins_chapter(w: &World, provoked: &mut Provoked, staff: &[Staff]) {
+    use steward_domain::ids::{LoginAuditId, LoginId, SessionId, SetPasswordLinkId};
+    use steward_domain::login::{AuditEntry, AuditKind, Login};
+    use steward_storage::logins::{AuditFilter, NewSessionRow};
+    let at = day(0).plus_millis(2 * HOUR);
+    let login = |staff: &Staff, email: &str, n: i64| Login {
+        id: LoginId::new_at(at.plus_millis(n)),
+        staff_id: staff.id,
+        email: email.into(),
+        partner_id: None,
+        password_set: false,
+        created_at: at,
+        updated_at: at,
+        disabled_at: None,
+    };
+    let ada = login(&staff[0], "ada@example.test", 0);
+    w.store.insert_login(&ada).await.expect("login inserted");
+    assert_eq!(w.store.get_login(ada.id).await.unwrap().as_ref(), Some(&ada));
+    provoked.expect(unique::LOGIN_STAFF, w.store.insert_login(&login(&staff[0], "other@example.test", 1)).await);
+    provoked.expect(unique::LOGIN_EMAIL, w.store.insert_login(&login(&staff[1], "ada@example.test", 2)).await);
+    assert_eq!(w.store.list_logins().await.unwrap(), std::slice::from_ref(&ada), "refused logins were not stored");
+
+    let link = hash_token("stp_story");
+    w.store.insert_set_password_link(SetPasswordLinkId::new_at(at), ada.id, &link, at, at.plus_millis(HOUR)).await.unwrap();
+    provoked.expect(
+        unique::SET_PASSWORD_SECRET,
+        w.store.insert_set_password_link(SetPasswordLinkId::new_at(at), ada.id, &link, at, at.plus_millis(HOUR)).await,
+    );
+    assert!(w.store.set_password_link_login(&link, at.plus_millis(HOUR)).await.unwrap().is_none(), "expired at its end");
+    assert_eq!(w.store.use_set_password_link(&link, "$argon2id$story", at.plus_millis(MINUTE)).await.unwrap(), Some(ada.id));
+    assert_eq!(w.store.use_set_password_link(&link, "$argon2id$again", at.plus_millis(MINUTE)).await.unwrap(), None, "once");
+    let owner = w.store.find_login_owner_by_email("ada@example.test").await.unwrap().expect("found");
+    assert_eq!(
+        (owner.password_hash.as_deref(), owner.staff_name.as_str(), owner.staff_role),
+        (Some("$argon2id$story"), "Ada", Role::Agent)
+    );
+
+    let secret = hash_token("sts_story");
+    let row = NewSessionRow {
+        id: SessionId::new_at(at),
+        login_id: ada.id,
+        secret_hash: &secret,
+        remote_addr: Some("192.0.2.1"),
+        created_at: at,
+        expires_at: at.plus_millis(HOUR),
+    };
+    w.store.insert_session(&row).await.unwrap();
+    provoked.expect(unique::SESSION_SECRET, w.store.insert_session(&NewSessionRow { id: SessionId::new_at(at), ..row }).await);
+    let (session, _) = w.store.find_live_session(&secret, at.plus_millis(MINUTE)).await.unwrap().expect("live");
+    assert_eq!(session.remote_addr.as_deref(), Some("192.0.2.1"));
+    assert!(w.store.find_live_session(&secret, at.plus_millis(HOUR)).await.unwrap().is_none(), "expired");
+    assert_eq!(w.store.revoke_login_sessions(ada.id, at.plus_millis(MINUTE)).await.unwrap(), 1);
+    assert!(w.store.find_live_session(&secret, at.plus_millis(MINUTE)).await.unwrap().is_none(), "revoked");
+
+    for (n, (kind, addr)) in
+        [(AuditKind::SignInFailed, "a"), (AuditKind::SignInFailed, "b"), (AuditKind::SignedIn, "a"), (AuditKind::SignInFailed, "a")]
+            .into_iter()
+            .enumerate()
+    {
+        let at = at.plus_millis(n as i64);
+        let entry = AuditEntry {
+            id: LoginAuditId::new_at(at),
+            at,
+            kind,
+            email: Some("ada@example.test".into()),
+            login_id: Some(ada.id),
+            remote_addr: Some(addr.into()),
+            actor: None,
+            detail: None,
+        };
+        w.store.insert_login_audit(&entry).await.unwrap();
+    }
+    let since = at.plus_millis(-HOUR);
+    assert_eq!(
+        w.store.recent_account_failures("ada@example.test", since, 10).await.unwrap(),
+        [at.plus_millis(3)],
+        "a success clears the count"
+    );
+    assert_eq!(w.store.recent_address_failures("a", since, 10).await.unwrap(), [at.plus_millis(3), at]);
+    let filter = AuditFilter { kind: Some(AuditKind::SignInFailed), remote_addr: Some("a".into()), limit: 10, ..Default::default() };
+    assert_eq!(w.store.list_login_audit(&filter).await.unwrap().len(), 2);
 }
 
 /// What the tickets chapter leaves for the last one.

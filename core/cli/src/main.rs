@@ -30,6 +30,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// People's logins to the console: the first admin, and fresh set-password links.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Write, check and try out plugins.
     Plugin {
         #[command(subcommand)]
@@ -135,6 +140,24 @@ enum TokenCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin login (and the staff member, when no staff member has the email) and
+    /// print a one-time set-password URL alone on the last line of stdout.
+    Create {
+        /// The person's name (used when the staff member is created).
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Print a fresh one-time set-password URL for an existing login (earlier links stop working).
+    Link {
+        #[arg(long)]
+        email: String,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Plugin tooling runs without a server configuration.
@@ -195,6 +218,17 @@ async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> 
             let (token, secret) = created?;
             println!("created token {} ({}, role {})", token.id, token.name, token.role);
             println!("{}", secret.expose());
+        }
+        Command::Admin { command } => {
+            let services = steward_services::assembly::open_services(&config).await?;
+            let link = match command {
+                AdminCommand::Create { name, email } => services.bootstrap_admin(&name, &email).await,
+                AdminCommand::Link { email } => services.operator_link(&email).await,
+            };
+            services.close().await;
+            let link = link?;
+            println!("login {} ({}); this link sets its password once, until {}:", link.login.id, link.login.email, link.expires_at);
+            println!("{}", config.public_link(&link.path()));
         }
         Command::Seed { tickets, events_per_ticket, seed, batch } => {
             let services = steward_services::assembly::build_services(&config).await?;

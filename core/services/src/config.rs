@@ -398,6 +398,15 @@ pub enum ConfigError {
 pub const DEFAULT_CONFIG_PATH: &str = "config/steward.toml";
 
 impl Config {
+    /// A link on this server for people to follow: `public_url` when configured, else built
+    /// from the listen address.
+    pub fn public_link(&self, path: &str) -> String {
+        match &self.public_url {
+            Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+            None => format!("http://{}{path}", self.listen),
+        }
+    }
+
     /// Reads the config file (an explicit path must exist; the default path may not), then
     /// applies environment overrides from `env`.
     pub fn load(explicit: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {

@@ -139,6 +139,13 @@ impl Services {
                 return Err(ValidationError::field("partner_id", format!("no partner {partner}")).into());
             }
         }
+        // Asked first, so both engines name the same field when the email collides too.
+        if self.store.login_for_staff(staff_id).await?.is_some() {
+            return Err(ServiceError::Conflict {
+                field: Some("staff_id"),
+                message: format!("staff member {staff_id} already has a login"),
+            });
+        }
         let now = self.now();
         let login = Login {
             id: LoginId::new_at(now),

@@ -80,6 +80,7 @@ impl Backend {
                 (4, "partners and training", include_str!("../migrations/sqlite/0004_partners_training.sql")),
                 (5, "kpis", include_str!("../migrations/sqlite/0005_kpis.sql")),
                 (6, "staff replies", include_str!("../migrations/sqlite/0006_staff_replies.sql")),
+                (7, "console auth", include_str!("../migrations/sqlite/0007_console_auth.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -88,6 +89,7 @@ impl Backend {
                 (4, "partners and training", include_str!("../migrations/postgres/0004_partners_training.sql")),
                 (5, "kpis", include_str!("../migrations/postgres/0005_kpis.sql")),
                 (6, "staff replies", include_str!("../migrations/postgres/0006_staff_replies.sql")),
+                (7, "console auth", include_str!("../migrations/postgres/0007_console_auth.sql")),
             ],
         }
     }

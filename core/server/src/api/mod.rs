@@ -4,6 +4,7 @@
 mod extract;
 mod feedback;
 mod kpis;
+mod logins;
 mod openapi;
 mod partners;
 mod plugins;
@@ -76,6 +77,7 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .merge(partners::routes())
         .merge(training::routes())
         .merge(tokens::routes())
+        .merge(logins::routes())
         .merge(webhooks::routes())
         .merge(kpis::routes())
         .merge(system::routes())

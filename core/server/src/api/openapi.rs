@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi as _};
         (name = "partners", description = "Partners, their contracts (OLA), and tickets delegated to them"),
         (name = "training", description = "Courses, training records, certifications and the gates they open"),
         (name = "tokens", description = "API tokens (admin)"),
+        (name = "logins", description = "People's logins to the console, their sessions, and the sign-in audit (admin)"),
         (name = "webhooks", description = "Ticket events POSTed to your URLs, signed; delivery logs (admin)"),
         (name = "kpis", description = "KPIs against their targets, and the monthly service review"),
         (name = "system", description = "Health, readiness, metrics, this document"),
