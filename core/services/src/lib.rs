@@ -5,6 +5,7 @@
 pub mod assembly;
 pub mod config;
 pub mod delivery;
+pub mod destinations;
 pub mod metrics;
 
 mod bulk;
@@ -128,6 +129,8 @@ pub struct Services {
     expiring_within_days: u64,
     scorecard_weights: steward_domain::scorecard::ScorecardWeights,
     scorecard_window_days: u64,
+    /// Where webhooks may point (`webhooks.allow_private`).
+    destinations: steward_domain::destination::Destinations,
 }
 
 impl Services {
@@ -157,6 +160,7 @@ impl Services {
             expiring_within_days: config.training.expiring_within_days,
             scorecard_weights: config.partners.scorecard_weights.weights(),
             scorecard_window_days: config.partners.scorecard_window_days,
+            destinations: steward_domain::destination::Destinations::new(config.webhooks.allow_private.clone()),
         }
     }
 
