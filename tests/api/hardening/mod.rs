@@ -4,3 +4,4 @@
 
 mod control_characters;
 mod if_match;
+mod ssrf;
