@@ -70,6 +70,9 @@ pub enum ServiceError {
     Vetoed { plugin: String, reason: String, plugin_failed: bool },
     #[error("{0}")]
     Plugin(String),
+    /// A plugin computing what a read asked for gave no answer: it failed, or is disabled.
+    #[error("plugin `{plugin}` failed: {detail}")]
+    PluginFailed { plugin: String, detail: String },
     /// The person lacks a valid certification that the stage requires.
     #[error("{0}")]
     CertificationRequired(Box<steward_domain::training::CertificationRefusal>),

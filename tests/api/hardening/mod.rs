@@ -4,4 +4,5 @@
 
 mod control_characters;
 mod if_match;
+mod scorecards;
 mod ssrf;
