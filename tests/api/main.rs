@@ -8,6 +8,7 @@ mod concurrency;
 mod errors;
 mod feedback;
 mod golden;
+mod hardening;
 mod kpis;
 mod layering;
 mod logins;

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod calendar;
 pub mod clock;
+pub mod destination;
 pub mod duration;
 pub mod error;
 pub mod event;

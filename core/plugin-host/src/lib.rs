@@ -128,8 +128,17 @@ impl PluginError {
         }
     }
 
+    /// The hook's own report that it has nothing to compute from (`no-data`): an answer, not
+    /// a failure, so it never counts toward auto-disable.
+    pub fn is_no_data(&self) -> bool {
+        matches!(self, PluginError::Hook { code, .. } if code == NO_DATA)
+    }
+
     /// A short, bounded label for metrics.
     pub fn outcome(&self) -> &'static str {
+        if self.is_no_data() {
+            return "no_data";
+        }
         match self {
             PluginError::OutOfFuel { .. } => "out_of_fuel",
             PluginError::Timeout { .. } => "timeout",
@@ -147,6 +156,10 @@ impl PluginError {
         }
     }
 }
+
+/// The error code a `score-partner` or `compute-kpi` hook throws when it has no data to compute
+/// from (a partner without jobs in the window).
+pub const NO_DATA: &str = "no-data";
 
 /// A plugin that could not be loaded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -297,6 +297,9 @@ pub struct WebhooksConfig {
     pub retry_max_secs: u64,
     /// Attempts before a delivery is given up as failed.
     pub max_attempts: u32,
+    /// Inside networks (loopback, private, link-local…) that webhooks may nevertheless reach, in
+    /// CIDR notation. Empty by default: a webhook can never probe the inside.
+    pub allow_private: Vec<steward_domain::destination::Network>,
 }
 
 impl WebhooksConfig {
@@ -378,6 +381,7 @@ impl Default for WebhooksConfig {
             retry_base_ms: 1000,
             retry_max_secs: 3600,
             max_attempts: 20,
+            allow_private: Vec::new(),
         }
     }
 }

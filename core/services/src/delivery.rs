@@ -97,6 +97,7 @@ struct Sender {
     services: Arc<Services>,
     client: reqwest::Client,
     timeout: Duration,
+    destinations: steward_domain::destination::Destinations,
 }
 
 /// A delivery worker ready to start: built with the application so that a client that cannot
@@ -109,7 +110,10 @@ pub struct DeliveryWorker {
 impl DeliveryWorker {
     pub fn new(services: Arc<Services>, config: &WebhooksConfig) -> Result<DeliveryWorker, reqwest::Error> {
         let timeout = Duration::from_millis(config.timeout_ms);
+        let destinations = services.webhook_destinations();
         let client = reqwest::Client::builder()
+            // Names resolve through the destination guard: the address checked is the one used.
+            .dns_resolver(Arc::new(crate::destinations::GuardedResolver { rule: destinations.clone() }))
             .timeout(timeout)
             // A redirect is an answer other than 2xx: it is recorded and retried, never followed,
             // so a delivery goes nowhere but the configured URL.
@@ -117,7 +121,7 @@ impl DeliveryWorker {
             .user_agent(concat!("Steward-Webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(DeliveryWorker {
-            sender: Arc::new(Sender { services, client, timeout }),
+            sender: Arc::new(Sender { services, client, timeout, destinations }),
             poll_interval: Duration::from_millis(config.poll_interval_ms),
         })
     }
@@ -218,6 +222,10 @@ impl Sender {
         let at = Timestamp::now();
         let signature = signature_header(&delivery.secret, at.as_millis().div_euclid(1000), &body);
         let started = Instant::now();
+        if !crate::destinations::literal_permitted(&self.destinations, &delivery.url) {
+            // Created before the rule, or the allow-list shrank: never connect.
+            return Attempt { at, duration_ms: 0, outcome: AttemptOutcome::Error(crate::destinations::REFUSED.to_owned()) };
+        }
         let sent = self
             .client
             .post(&delivery.url)
@@ -236,16 +244,22 @@ impl Sender {
     }
 }
 
-/// Why no answer came, for the delivery log: the innermost cause (refused, DNS, TLS) says more
-/// than reqwest's outer message, and the URL is known already.
+/// Why no answer came, for the delivery log: coarse on purpose (refused, timed out, could not
+/// connect), never the operating system's error, so that the log cannot map the inside network.
 fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         return format!("timed out after {} ms", timeout.as_millis());
     }
-    let what = if e.is_connect() { "connection failed" } else { "request failed" };
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(inner) = cause.source() {
-        cause = inner;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(inner) = cause {
+        if inner.is::<crate::destinations::RefusedDestination>() {
+            return crate::destinations::REFUSED.to_owned();
+        }
+        cause = inner.source();
     }
-    format!("{what}: {cause}")
+    if e.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    }
 }

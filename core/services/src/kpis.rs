@@ -87,6 +87,8 @@ impl Services {
                 Ok(Some(value)) if value.is_finite() => kpi.value = Some(value),
                 Ok(Some(_)) => kpi.error = Some(format!("plugin `{plugin}` returned a value that is not a finite number")),
                 Ok(None) => kpi.error = Some(format!("plugin `{plugin}` failed to compute it; see its last error in /api/v1/plugins")),
+                // No data is an answer: the KPI has no value, and nothing failed.
+                Err(steward_plugin_host::HostError::NoData { .. }) => {}
                 Err(e) => kpi.error = Some(e.to_string()),
             }
             out.push(kpi);

@@ -5,6 +5,7 @@
 pub mod assembly;
 pub mod config;
 pub mod delivery;
+pub mod destinations;
 pub mod metrics;
 
 mod bulk;
@@ -71,6 +72,9 @@ pub enum ServiceError {
     Vetoed { plugin: String, reason: String, plugin_failed: bool },
     #[error("{0}")]
     Plugin(String),
+    /// A plugin computing what a read asked for gave no answer: it failed, or is disabled.
+    #[error("plugin `{plugin}` failed: {detail}")]
+    PluginFailed { plugin: String, detail: String },
     /// The person lacks a valid certification that the stage requires.
     #[error("{0}")]
     CertificationRequired(Box<steward_domain::training::CertificationRefusal>),
@@ -140,6 +144,8 @@ pub struct Services {
     clock_offset_ms: std::sync::atomic::AtomicI64,
     session_policy: steward_domain::login::SessionPolicy,
     throttle_policy: steward_domain::login::ThrottlePolicy,
+    /// Where webhooks may point (`webhooks.allow_private`).
+    destinations: steward_domain::destination::Destinations,
 }
 
 impl Services {
@@ -172,6 +178,7 @@ impl Services {
             clock_offset_ms: std::sync::atomic::AtomicI64::new(0),
             session_policy: config.auth.session_policy(),
             throttle_policy: config.auth.throttle_policy(),
+            destinations: steward_domain::destination::Destinations::new(config.webhooks.allow_private.clone()),
         }
     }
 

@@ -185,6 +185,9 @@ pub struct PartnerScorecard {
     /// `builtin`, or the name of a plugin scorecard.
     pub name: String,
     pub scorecard: Scorecard,
+    /// Why the plugin computing this scorecard gave no answer (in a ranking, where the other
+    /// partners' entries stand); None when it answered.
+    pub error: Option<String>,
 }
 
 pub const BUILTIN_SCORECARD: &str = "builtin";
@@ -222,7 +225,19 @@ impl Services {
         let mut out = Vec::new();
         for partner in self.store.list_partners().await? {
             let stats = self.partner_stats(partner.id, from, to).await?;
-            out.push(self.score(partner, stats, name, from, to).await?);
+            let (kept_partner, kept_stats) = (partner.clone(), stats.clone());
+            match self.score(partner, stats, name, from, to).await {
+                Ok(card) => out.push(card),
+                // One partner's failed plugin call does not hide the others' scores.
+                Err(ServiceError::PluginFailed { plugin, detail }) => out.push(PartnerScorecard {
+                    partner: kept_partner,
+                    stats: kept_stats,
+                    name: name.unwrap_or(BUILTIN_SCORECARD).to_owned(),
+                    scorecard: unrated(),
+                    error: Some(format!("plugin `{plugin}` failed: {detail}")),
+                }),
+                Err(e) => return Err(e),
+            }
         }
         out.sort_by(|a, b| b.scorecard.score.unwrap_or(-1.0).total_cmp(&a.scorecard.score.unwrap_or(-1.0)));
         Ok(out)
@@ -240,9 +255,11 @@ impl Services {
         let name = name.unwrap_or(BUILTIN_SCORECARD);
         if name == BUILTIN_SCORECARD {
             let scorecard = builtin_scorecard(&stats, &self.scorecard_weights);
-            return Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard });
+            return Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard, error: None });
         }
-        let known: Vec<String> = self.plugin_host().map(|h| h.scorecards().into_iter().map(|(_, s)| s.name).collect()).unwrap_or_default();
+        let declared = self.plugin_host().map(|h| h.scorecards()).unwrap_or_default();
+        let plugin = declared.iter().find(|(_, s)| s.name == name).map(|(p, _)| p.clone()).unwrap_or_default();
+        let known: Vec<String> = declared.into_iter().map(|(_, s)| s.name).collect();
         let Some(host) = self.plugin_host().filter(|_| known.iter().any(|k| k == name)).cloned() else {
             let mut names = vec![BUILTIN_SCORECARD.to_owned()];
             names.extend(known);
@@ -261,9 +278,18 @@ impl Services {
             complaints: u32::try_from(stats.complaints).unwrap_or(u32::MAX),
             reopens: u32::try_from(stats.reopens).unwrap_or(u32::MAX),
         };
+        let failed = |detail: String| ServiceError::PluginFailed { plugin: plugin.clone(), detail };
         let card = match host.score_partner_async(name.to_owned(), input).await {
             Ok(Some(card)) => card,
-            Ok(None) => return Err(ServiceError::Plugin(format!("the plugin computing scorecard `{name}` failed; see /api/v1/plugins"))),
+            // "No data" is an answer: the partner is unrated by this scorecard.
+            Err(steward_plugin_host::HostError::NoData { .. }) => {
+                return Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard: unrated(), error: None })
+            }
+            Ok(None) => return Err(failed("its score-partner hook failed; see its last error in /api/v1/plugins".to_owned())),
+            Err(steward_plugin_host::HostError::Failed { error, .. }) => return Err(failed(error.to_string())),
+            Err(steward_plugin_host::HostError::NotEnabled { .. }) => {
+                return Err(failed("it is not enabled (an admin enables it in /api/v1/plugins)".to_owned()))
+            }
             Err(e) => return Err(ServiceError::Plugin(e.to_string())),
         };
         let scorecard = Scorecard {
@@ -280,6 +306,11 @@ impl Services {
                 })
                 .collect(),
         };
-        Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard })
+        Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard, error: None })
     }
+}
+
+/// A scorecard without a score: no data to rate from, or no answer from its plugin.
+fn unrated() -> Scorecard {
+    Scorecard { score: None, grade: steward_domain::scorecard::grade(None).to_owned(), components: Vec::new() }
 }

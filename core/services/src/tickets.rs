@@ -183,9 +183,9 @@ impl Services {
     }
 
     /// Moves a ticket to another stage. The process decides first; then the plugins' guards
-    /// are asked about the move as the ticket stands, and the move applies only to that state
-    /// (if the ticket changed meanwhile and the client sent no If-Match, the guards are asked
-    /// again).
+    /// are asked about the move as the ticket stands. With If-Match the move applies only to that
+    /// version; without, it applies to the current one unless the stage or the assignee changed
+    /// meanwhile (then the guards are asked again; after the last attempt that is a 409).
     pub async fn transition_ticket(
         &self,
         reference: TicketRef,
@@ -217,8 +217,16 @@ impl Services {
             };
             self.guard_transition(&current, to).await?;
             let note = note.clone();
+            // Without If-Match the move applies to the ticket as it stands under the row lock: a
+            // comment or an edit meanwhile does not conflict. The guards' and the gate's answers
+            // hold for the stage and the assignee they were asked about, so only a change of
+            // either asks them again.
+            let (stage, assignee) = (current.stage.clone(), current.assignee);
             let outcome = self
-                .modify_ticket(reference, Some(current.version), actor, |t| {
+                .modify_ticket(reference, expected_version, actor, |t| {
+                    if t.stage != stage || t.assignee != assignee {
+                        return Err(ServiceError::StaleVersion { current: t.version });
+                    }
                     let mut change = t.transition(&process, to, note, Timestamp::now())?;
                     change.events.extend(overridden);
                     Ok(change)

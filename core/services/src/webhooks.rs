@@ -8,8 +8,21 @@ impl Services {
     /// Creates a webhook; its secret (given or generated) is in the result, to be shown once.
     pub async fn create_webhook(&self, input: WebhookInput) -> Result<Webhook, ServiceError> {
         let webhook = Webhook::create(input, Timestamp::now())?;
+        self.check_destination(&webhook.url).await?;
         self.store.insert_webhook(&webhook).await?;
         Ok(webhook)
+    }
+
+    /// Refuses a URL that points inside (after DNS resolution), 422 naming `url`.
+    async fn check_destination(&self, url: &str) -> Result<(), ServiceError> {
+        crate::destinations::check_url(&self.destinations, "url", url)
+            .await
+            .map_err(|e| ServiceError::Invalid(steward_domain::ValidationError::from(e)))
+    }
+
+    /// Where webhooks may point, for the delivery worker.
+    pub fn webhook_destinations(&self) -> steward_domain::destination::Destinations {
+        self.destinations.clone()
     }
 
     pub async fn get_webhook(&self, id: WebhookId) -> Result<Webhook, ServiceError> {
@@ -21,7 +34,11 @@ impl Services {
     }
 
     pub async fn update_webhook(&self, id: WebhookId, patch: WebhookPatch) -> Result<Webhook, ServiceError> {
+        let url_changes = patch.url.is_some();
         let next = self.get_webhook(id).await?.apply(patch, Timestamp::now())?;
+        if url_changes {
+            self.check_destination(&next.url).await?;
+        }
         match self.store.update_webhook(&next).await? {
             true => Ok(next),
             false => Err(ServiceError::NotFound { what: "webhook" }),

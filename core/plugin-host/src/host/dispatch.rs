@@ -160,6 +160,9 @@ impl PluginHost {
         }
         match self.invoke(name, slot, loaded, hook, f, |_| "ok") {
             Ok(v) => Ok(Some(v)),
+            Err(PluginError::Hook { code, message }) if code == crate::NO_DATA => {
+                Err(HostError::NoData { plugin: name.to_owned(), message })
+            }
             Err(error) if loaded.manifest.failure_policy(hook) == FailurePolicy::FailClosed => {
                 Err(HostError::Failed { plugin: name.to_owned(), hook, error })
             }
@@ -194,7 +197,9 @@ impl PluginHost {
             }
             Err(error) => {
                 self.metrics.call_ended(name, hook, error.outcome());
-                self.record_failure(name, slot, hook, &error);
+                if !error.is_no_data() {
+                    self.record_failure(name, slot, hook, &error);
+                }
                 Err(error)
             }
         }

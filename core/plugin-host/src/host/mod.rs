@@ -44,6 +44,9 @@ pub enum HostError {
     NotEnabled { name: String },
     #[error("plugin `{plugin}` failed in `{hook}`: {error}")]
     Failed { plugin: String, hook: Hook, error: PluginError },
+    /// The hook answered that it has no data to compute from: unrated, not a failure.
+    #[error("plugin `{plugin}` has no data: {message}")]
+    NoData { plugin: String, message: String },
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error("cannot register plugin metrics: {0}")]

@@ -3,11 +3,13 @@
 use super::problem::ApiError;
 use super::AppState;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use serde::de::DeserializeOwned;
-use steward_domain::FieldError;
+use steward_domain::{text, FieldError};
 
 /// A JSON request body. Malformed JSON → 400; well-formed JSON of the wrong shape (unknown or
 /// missing fields, wrong types, bad enum values) → 422 naming the field; too large → 413;
@@ -63,7 +65,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )
     };
     // Syntax first: a truncated document is malformed (400) whatever shape it started with.
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| syntax(&e))?;
+    let document: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| syntax(&e))?;
+    // Then the character rule over every string and key, before any shape is imposed.
+    let mut errors = Vec::new();
+    check_json_characters(&document, &mut String::new(), &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(StatusCode::UNPROCESSABLE_ENTITY, errors));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -78,6 +86,42 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })?;
     de.end().map_err(|e| syntax(&e))?;
     Ok(value)
+}
+
+/// Applies [`text::check_characters`] to every string value and object key of a JSON document,
+/// naming each offending field by its path (`customer.name`, `tags[1]`); a bad key is reported
+/// against the object that holds it.
+fn check_json_characters(value: &serde_json::Value, path: &mut String, errors: &mut Vec<FieldError>) {
+    use serde_json::Value;
+    let here = |path: &str| if path.is_empty() { "(body)".to_owned() } else { path.to_owned() };
+    match value {
+        Value::String(s) => errors.extend(text::check_characters(&here(path), s).err()),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_json_characters(item, path, errors);
+                path.truncate(len);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                if let Err(mut e) = text::check_characters(&here(path), key) {
+                    e.message = format!("an object key {}", e.message);
+                    errors.push(e);
+                    continue;
+                }
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                check_json_characters(item, path, errors);
+                path.truncate(len);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
 }
 
 /// Names the field an error is about: serde reports unknown and missing fields against the
@@ -113,6 +157,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
+        check_query_characters(query)?;
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
             let path = e.path().to_string();
@@ -120,6 +165,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
             ApiError::validation(StatusCode::BAD_REQUEST, vec![FieldError::new(field_path(&path, &message), message)])
         })
     }
+}
+
+/// The character rule over a query string's decoded names and values: 400 naming the parameter.
+fn check_query_characters(query: &str) -> Result<(), ApiError> {
+    let errors: Vec<FieldError> = form_urlencoded::parse(query.as_bytes())
+        .filter_map(|(name, value)| {
+            if text::forbidden_character(&name).is_some() {
+                return text::check_characters("(query)", &name).err();
+            }
+            text::check_characters(&name, &value).err()
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(StatusCode::BAD_REQUEST, errors))
+    }
+}
+
+/// Route middleware: the character rule over the matched path parameters (a ticket id, an SLA
+/// policy key, a plugin name…) and the query string, so a handler that takes `Path<String>` or
+/// reads the query itself cannot pass a NUL to the store. 400 naming the parameter.
+pub async fn refuse_control_characters(params: RawPathParams, request: Request, next: Next) -> Result<Response, ApiError> {
+    let errors: Vec<FieldError> = params.iter().filter_map(|(name, value)| text::check_characters(name, value).err()).collect();
+    if !errors.is_empty() {
+        return Err(ApiError::validation(StatusCode::BAD_REQUEST, errors));
+    }
+    check_query_characters(request.uri().query().unwrap_or(""))?;
+    Ok(next.run(request).await)
 }
 
 /// The caller: the domain's one [`Principal`], here authenticated by `Authorization: Bearer
@@ -159,7 +233,9 @@ pub enum IfMatch {
 }
 
 impl IfMatch {
-    /// Reads `If-Match: "7"` (weak `W/"7"` accepted too) or `*`.
+    /// Reads `If-Match: "7"` or `*` (any version: never stale). `If-Match` uses strong
+    /// comparison (RFC 9110 §13.1.1), so a weak tag `W/"7"` could never match: it is refused
+    /// with a 400 naming the header rather than silently treated as strong.
     pub fn from_headers(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
         let Some(value) = headers.get(header::IF_MATCH) else {
             return Ok(None);
@@ -169,7 +245,14 @@ impl IfMatch {
         if text == "*" {
             return Ok(Some(IfMatch::Any));
         }
-        let tag = text.strip_prefix("W/").unwrap_or(text);
+        if text.starts_with("W/") {
+            return Err(ApiError::field(
+                StatusCode::BAD_REQUEST,
+                "If-Match",
+                "weak ETags never match If-Match (strong comparison, RFC 9110): send the ETag from GET, such as \"3\", or *",
+            ));
+        }
+        let tag = text;
         let version = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).ok_or_else(bad)?;
         version.parse().map(|v| Some(IfMatch::Version(v))).map_err(|_| bad())
     }
@@ -202,13 +285,13 @@ mod tests {
     }
 
     #[test]
-    fn if_match_accepts_strong_weak_and_star() {
+    fn if_match_accepts_strong_and_star_and_refuses_weak() {
         let mut h = HeaderMap::new();
         assert_eq!(IfMatch::from_headers(&h).unwrap(), None);
         h.insert(header::IF_MATCH, HeaderValue::from_static("\"4\""));
         assert_eq!(IfMatch::from_headers(&h).unwrap(), Some(IfMatch::Version(4)));
         h.insert(header::IF_MATCH, HeaderValue::from_static("W/\"5\""));
-        assert_eq!(IfMatch::from_headers(&h).unwrap(), Some(IfMatch::Version(5)));
+        assert_eq!(IfMatch::from_headers(&h).unwrap_err().status(), StatusCode::BAD_REQUEST);
         h.insert(header::IF_MATCH, HeaderValue::from_static("*"));
         assert_eq!(IfMatch::from_headers(&h).unwrap(), Some(IfMatch::Any));
         h.insert(header::IF_MATCH, HeaderValue::from_static("4"));

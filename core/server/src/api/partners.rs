@@ -437,6 +437,10 @@ pub struct ScorecardView {
     grade: String,
     components: Vec<ComponentView>,
     stats: PartnerStatsView,
+    /// In a ranking: why the plugin computing this partner's scorecard gave no answer (the entry
+    /// is then unrated while the others stand); null when it answered. A plugin that has no data
+    /// for a partner answers: the entry is unrated with no error.
+    error: Option<String>,
 }
 
 fn scorecard_view(p: PartnerScorecard) -> ScorecardView {
@@ -457,6 +461,7 @@ fn scorecard_view(p: PartnerScorecard) -> ScorecardView {
             })
             .collect(),
         stats: (&p.stats).into(),
+        error: p.error,
     }
 }
 
@@ -490,6 +495,7 @@ async fn partner_stats(
         (status = 200, description = "The scorecard", body = ScorecardView),
         (status = 400, description = "A bad window", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such partner", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The plugin computing the scorecard failed or is disabled (`plugin-failed`, `plugin` names it)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -197,6 +197,13 @@ impl From<ServiceError> for ApiError {
                 e.0.problem.errors = vec![FieldError::new("to", reason)];
                 e
             }
+            ServiceError::PluginFailed { plugin, detail } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "plugin-failed",
+                "A plugin failed",
+                format!("plugin `{plugin}` gave no answer: {detail}"),
+            )
+            .with("plugin", plugin),
             ServiceError::Plugin(message) => {
                 tracing::error!(%message, "plugin call failed");
                 ApiError::internal()

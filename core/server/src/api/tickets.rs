@@ -161,11 +161,12 @@ pub(super) fn ticket_ref(text: &str) -> Result<TicketRef, ApiError> {
 /// Open a ticket.
 ///
 /// With an `Idempotency-Key` header, a retried request returns the first response instead of
-/// creating a second ticket; reusing a key for a different body is a 409.
+/// creating a second ticket; reusing a key for a different body is a 409. Keys are per API
+/// token: the same key sent with another token is another key (and creates another ticket).
 #[utoipa::path(
     post, path = "/api/v1/tickets", tag = "tickets",
     request_body = NewTicketBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: at most 255 characters, remembered for `tickets.idempotency_ttl_hours`.")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: at most 255 characters, remembered for `tickets.idempotency_ttl_hours`, per API token (another token's identical key is a different key).")),
     responses(
         (status = 201, description = "The new ticket", body = TicketView,
             headers(("Location" = String, description = "URL of the ticket"), ("ETag" = String))),
@@ -494,7 +495,7 @@ pub struct TransitionBody {
 #[utoipa::path(
     post, path = "/api/v1/tickets/{id}/transitions", tag = "tickets",
     params(("id" = String, Path, description = "Ticket id or number"),
-           ("If-Match" = Option<String>, Header, description = "Only move if the ticket is still at this version")),
+           ("If-Match" = Option<String>, Header, description = "Only move if the ticket is still at this version (a strong ETag such as \"3\", or * for any; weak W/ tags are refused with 400). Without it the move applies to the current version, unless the stage or assignee changed meanwhile")),
     request_body = TransitionBody,
     responses(
         (status = 200, description = "The moved ticket", body = TicketView, headers(("ETag" = String))),
