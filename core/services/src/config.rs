@@ -76,12 +76,20 @@ pub struct PartnersConfig {
     pub waiting_partner_on_delegation: bool,
     /// The window of a scorecard when the request names none.
     pub scorecard_window_days: u64,
+    /// Delegations in the window the OLA can be judged on (resolved or past due) that a rating
+    /// needs; with fewer, every scorecard is `unrated`.
+    pub scorecard_minimum_sample: u64,
     pub scorecard_weights: ScorecardWeightsConfig,
 }
 
 impl Default for PartnersConfig {
     fn default() -> Self {
-        PartnersConfig { waiting_partner_on_delegation: false, scorecard_window_days: 90, scorecard_weights: Default::default() }
+        PartnersConfig {
+            waiting_partner_on_delegation: false,
+            scorecard_window_days: 90,
+            scorecard_minimum_sample: 3,
+            scorecard_weights: Default::default(),
+        }
     }
 }
 
@@ -458,6 +466,9 @@ impl Config {
         }
         if self.partners.scorecard_window_days == 0 {
             return invalid("partners.scorecard_window_days", "must be at least 1");
+        }
+        if self.partners.scorecard_minimum_sample == 0 {
+            return invalid("partners.scorecard_minimum_sample", "must be at least 1");
         }
         let w = &self.webhooks;
         if w.poll_interval_ms < 10 {

@@ -1,7 +1,9 @@
 //! Webhook delivery: the worker that sends queued deliveries over HTTP. The one place that
 //! knows the HTTP client (reqwest) and the webhook payload, which is a public contract like the
-//! REST API: `{"id", "webhook_id", "event": {"ticket_id", "ticket_number", "seq", "at", "kind",
-//! "actor", "data"}}` for a ticket event, `{"id", "webhook_id", "staff_event": {"id",
+//! REST API: `{"id", "webhook_id", "event": {"ticket_id", "ticket_number", "ticket_title",
+//! "customer": {"name", "contact", "tier"}, "seq", "at", "kind", "actor", "data"}}` for a ticket
+//! event (title and customer as they are when the delivery is sent, so a receiver can act
+//! without calling back), `{"id", "webhook_id", "staff_event": {"id",
 //! "staff_id", "at", "kind", "data"}}` for a staff event, POSTed with `Steward-Event`,
 //! `Steward-Delivery` and `Steward-Signature`.
 //!
@@ -51,11 +53,21 @@ struct EventPayload<'a> {
     ticket_id: TicketId,
     /// `T-000123`
     ticket_number: TicketNumber,
+    ticket_title: &'a str,
+    customer: CustomerPayload<'a>,
     seq: i64,
     at: Timestamp,
     kind: &'a str,
     actor: ActorPayload<'a>,
     data: &'a Value,
+}
+
+/// The same shape as a ticket's customer in the ticket API.
+#[derive(Serialize)]
+struct CustomerPayload<'a> {
+    name: &'a str,
+    contact: Option<&'a str>,
+    tier: &'a str,
 }
 
 /// The same shape as an actor in the ticket timeline API.
@@ -69,12 +81,14 @@ struct ActorPayload<'a> {
 
 fn payload(d: &ClaimedDelivery) -> Payload<'_> {
     match &d.subject {
-        DeliverySubject::Ticket { ticket_id, ticket_number, event: e } => Payload {
+        DeliverySubject::Ticket { ticket_id, ticket_number, ticket_title, customer, event: e } => Payload {
             id: d.id,
             webhook_id: d.webhook_id,
             event: Some(EventPayload {
                 ticket_id: *ticket_id,
                 ticket_number: *ticket_number,
+                ticket_title,
+                customer: CustomerPayload { name: &customer.name, contact: customer.contact.as_deref(), tier: &customer.tier },
                 seq: e.seq,
                 at: e.at,
                 kind: &e.kind,

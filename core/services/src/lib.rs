@@ -128,6 +128,7 @@ pub struct Services {
     expiring_within_days: u64,
     scorecard_weights: steward_domain::scorecard::ScorecardWeights,
     scorecard_window_days: u64,
+    scorecard_minimum_sample: u64,
 }
 
 impl Services {
@@ -157,6 +158,7 @@ impl Services {
             expiring_within_days: config.training.expiring_within_days,
             scorecard_weights: config.partners.scorecard_weights.weights(),
             scorecard_window_days: config.partners.scorecard_window_days,
+            scorecard_minimum_sample: config.partners.scorecard_minimum_sample,
         }
     }
 

@@ -72,6 +72,14 @@ impl Services {
     ) -> Result<Option<DeliveryState>, ServiceError> {
         let (state, next_attempt_at) = self.retry.after_attempt(delivery.attempts + 1, &attempt.outcome, Timestamp::now(), rand::random());
         let finished = FinishedAttempt { delivery, attempt: &attempt, state, next_attempt_at };
-        Ok(self.store.record_delivery_attempt(finished).await?.then_some(state))
+        let recorded = self.store.record_delivery_attempt(finished).await?;
+        if recorded {
+            self.metrics.observe_webhook_attempt(match state {
+                DeliveryState::Delivered => "delivered",
+                DeliveryState::Pending => "retrying",
+                DeliveryState::Failed => "failed",
+            });
+        }
+        Ok(recorded.then_some(state))
     }
 }
