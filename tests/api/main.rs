@@ -10,6 +10,7 @@ mod feedback;
 mod golden;
 mod kpis;
 mod layering;
+mod observability;
 mod partners;
 mod plugins;
 mod processes;

@@ -148,6 +148,9 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A tracing filter such as `info` or `steward=debug,sqlx=warn`.
     pub level: String,
+    /// One line per answered request (target `steward::access`): method, route template,
+    /// status, duration and request id.
+    pub access_log: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -289,7 +292,7 @@ impl Default for Config {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: LogFormat::Human, level: "info".into() }
+        LogConfig { format: LogFormat::Human, level: "info".into(), access_log: false }
     }
 }
 
@@ -408,6 +411,9 @@ impl Config {
         }
         if let Some(v) = env("STEWARD_LOG_LEVEL") {
             self.log.level = v;
+        }
+        if let Some(v) = env("STEWARD_ACCESS_LOG") {
+            self.log.access_log = parse("STEWARD_ACCESS_LOG", &v)?;
         }
         if let Some(v) = env("STEWARD_MAX_BODY_BYTES") {
             self.http.max_body_bytes = parse("STEWARD_MAX_BODY_BYTES", &v)?;
