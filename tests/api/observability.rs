@@ -2,16 +2,18 @@
 //! Grafana dashboard (every query parses with promtool's PromQL parser, every variable it uses
 //! is defined).
 
-use crate::helpers::{clock_passes, TestApp};
+use crate::helpers::{body, clock_passes, problem, TestApp};
 use crate::kpis::promtool;
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-on_both_backends!(webhook_metrics_count_outcomes_and_watch_the_queue);
+on_both_backends!(webhook_metrics_count_outcomes_and_watch_the_queue, webhooks_can_be_pinged_and_deliveries_sent_again);
 
 const DASHBOARD: &str = include_str!("../../config/grafana/steward-dashboard.json");
 
@@ -220,4 +222,95 @@ async fn the_access_log_is_off_by_default_and_one_line_per_request_when_on() {
     assert_eq!(line["status"], 401);
     assert!(line["duration_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{line}");
     assert!(lines.iter().any(|l| l["route"] == "/healthz"), "every request has its line: {log}");
+}
+
+/// A receiver answering with the status in `status`, keeping what it got.
+type Received = Arc<Mutex<Vec<(axum::http::HeaderMap, Value)>>>;
+
+async fn receiver(status: Arc<AtomicU16>) -> (std::net::SocketAddr, Received, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received: Received = Arc::default();
+    let kept = received.clone();
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap, bytes: axum::body::Bytes| {
+        let (kept, status) = (kept.clone(), status.clone());
+        async move {
+            kept.lock().unwrap().push((headers, serde_json::from_slice(&bytes).unwrap()));
+            axum::http::StatusCode::from_u16(status.load(Ordering::SeqCst)).unwrap()
+        }
+    });
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, received, task)
+}
+
+async fn webhooks_can_be_pinged_and_deliveries_sent_again(app: TestApp) {
+    let backend = app.backend;
+    drop(app);
+    // One attempt per delivery: a 500 fails it at once.
+    let app = TestApp::spawn_with(backend, |c| c.webhooks.max_attempts = 1).await.unwrap();
+    let status = Arc::new(AtomicU16::new(500));
+    let (addr, received, task) = receiver(status.clone()).await;
+    let hook = json!({"url": format!("http://{addr}/hook"), "event_kinds": ["created"], "secret": "0123456789abcdef"});
+    let webhook = body(app.post("/api/v1/webhooks", &hook).await).await;
+    let id = webhook["id"].as_str().unwrap().to_owned();
+
+    // A ping reports the receiver's answer, signed like a delivery, and queues nothing.
+    let ping = body(app.post(&format!("/api/v1/webhooks/{id}/ping"), &json!({})).await).await;
+    assert_eq!((&ping["delivered"], &ping["status_code"], &ping["error"]), (&json!(false), &json!(500), &Value::Null), "{ping}");
+    status.store(200, Ordering::SeqCst);
+    let ping = body(app.post(&format!("/api/v1/webhooks/{id}/ping"), &json!({})).await).await;
+    assert_eq!((&ping["delivered"], &ping["status_code"]), (&json!(true), &json!(200)), "{ping}");
+    {
+        let got = received.lock().unwrap();
+        assert_eq!(got.len(), 2);
+        let (headers, sent) = &got[1];
+        assert_eq!(headers["steward-event"], "ping");
+        assert!(headers["steward-signature"].to_str().unwrap().contains("v1="), "{headers:?}");
+        assert_eq!(sent["webhook_id"], json!(id));
+        assert!(sent["ping"]["at"].is_string() && sent["id"] == headers["steward-delivery"].to_str().unwrap(), "{sent}");
+    }
+    let log = body(app.get(&format!("/api/v1/webhooks/{id}/deliveries")).await).await;
+    assert_eq!(log["items"], json!([]), "a ping is not a delivery");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let other = body(app.post("/api/v1/webhooks", &json!({"url": format!("http://{dead}/"), "event_kinds": ["updated"]})).await).await;
+    let ping = body(app.post(&format!("/api/v1/webhooks/{}/ping", other["id"].as_str().unwrap()), &json!({})).await).await;
+    assert_eq!((&ping["delivered"], &ping["status_code"]), (&json!(false), &Value::Null), "{ping}");
+    assert!(ping["error"].as_str().unwrap().contains("connection"), "{ping}");
+    problem(app.post("/api/v1/webhooks/0190d7a4-0000-7000-8000-000000000000/ping", &json!({})).await, StatusCode::NOT_FOUND).await;
+    let agent = app.token_with_role("agent").await;
+    let r = app.request_as(&agent, reqwest::Method::POST, &format!("/api/v1/webhooks/{id}/ping")).send().await.unwrap();
+    problem(r, StatusCode::FORBIDDEN).await;
+
+    // A failed delivery, sent again once the receiver is back.
+    status.store(500, Ordering::SeqCst);
+    app.create_ticket(json!({})).await;
+    assert_eq!(app.deliver_webhooks().await, 1);
+    let log = body(app.get(&format!("/api/v1/webhooks/{id}/deliveries")).await).await;
+    let delivery = log["items"][0].clone();
+    assert_eq!((&delivery["state"], delivery["attempts"].as_array().unwrap().len()), (&json!("failed"), 1), "{delivery}");
+    let again = format!("/api/v1/webhooks/{id}/deliveries/{}/redeliver", delivery["id"].as_str().unwrap());
+    status.store(200, Ordering::SeqCst);
+    assert_eq!(app.post(&again, &json!({})).await.status(), StatusCode::ACCEPTED);
+    let pending = body(app.get(&format!("/api/v1/webhooks/{id}/deliveries")).await).await["items"][0].clone();
+    assert!(pending["state"] == "pending" && pending["next_attempt_at"].is_string(), "{pending}");
+    let p = problem(app.post(&again, &json!({})).await, StatusCode::CONFLICT).await;
+    assert!(p["detail"].as_str().unwrap().contains("pending"), "{p}");
+    assert_eq!(app.deliver_webhooks().await, 1);
+    let done = body(app.get(&format!("/api/v1/webhooks/{id}/deliveries")).await).await["items"][0].clone();
+    let codes: Vec<_> = done["attempts"].as_array().unwrap().iter().map(|a| a["status_code"].clone()).collect();
+    assert_eq!((&done["state"], codes), (&json!("delivered"), vec![json!(500), json!(200)]), "{done}");
+    assert_eq!(received.lock().unwrap().last().unwrap().0["steward-delivery"], delivery["id"].as_str().unwrap(), "the same delivery id");
+    problem(
+        app.post(&format!("/api/v1/webhooks/{id}/deliveries/0190d7a4-0000-7000-8000-000000000000/redeliver"), &json!({})).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(app.post(&format!("/api/v1/webhooks/{id}/deliveries/nope/redeliver"), &json!({})).await, StatusCode::NOT_FOUND).await;
+
+    // Both are in the OpenAPI document with every status they answer.
+    let doc = body(app.client.get(app.url("/openapi.json")).send().await.unwrap()).await;
+    let statuses = |path: &str| -> Vec<String> { doc["paths"][path]["post"]["responses"].as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(statuses("/api/v1/webhooks/{id}/ping"), ["200", "403", "404"]);
+    assert_eq!(statuses("/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver"), ["202", "403", "404", "409"]);
+    task.abort();
 }

@@ -106,6 +106,58 @@ fn payload(d: &ClaimedDelivery) -> Payload<'_> {
     }
 }
 
+/// A ping's body: `{"id", "webhook_id", "ping": {"at"}}`, sent as `Steward-Event: ping`.
+#[derive(Serialize)]
+struct PingPayload {
+    id: DeliveryId,
+    webhook_id: WebhookId,
+    ping: PingBody,
+}
+
+#[derive(Serialize)]
+struct PingBody {
+    at: Timestamp,
+}
+
+/// The client deliveries and pings are sent with.
+fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        // A redirect is an answer other than 2xx: it is recorded and retried, never followed,
+        // so a delivery goes nowhere but the configured URL.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("Steward-Webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Sends one signed `ping` to a webhook's URL now, active or not, and says how the receiver
+/// answered; nothing is queued or recorded. An operator's check that URL and secret work.
+pub async fn ping_webhook(services: &Services, config: &WebhooksConfig, id: WebhookId) -> Result<Attempt, crate::ServiceError> {
+    let webhook = services.get_webhook(id).await?;
+    let timeout = Duration::from_millis(config.timeout_ms);
+    let client = client(timeout)
+        .map_err(|e| crate::ServiceError::Internal { operation: "building the webhook HTTP client", cause: e.to_string() })?;
+    let at = Timestamp::now();
+    let delivery = DeliveryId::new_at(at);
+    let body =
+        serde_json::to_vec(&PingPayload { id: delivery, webhook_id: webhook.id, ping: PingBody { at } }).expect("plain data serialises");
+    let started = Instant::now();
+    let sent = client
+        .post(&webhook.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("Steward-Event", "ping")
+        .header("Steward-Delivery", delivery.to_string())
+        .header("Steward-Signature", signature_header(&webhook.secret, at.as_millis().div_euclid(1000), &body))
+        .body(body)
+        .send()
+        .await;
+    let outcome = match sent {
+        Ok(response) => AttemptOutcome::Status(response.status().as_u16()),
+        Err(e) => AttemptOutcome::Error(describe(&e, timeout)),
+    };
+    Ok(Attempt { at, duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX), outcome })
+}
+
 /// Sends deliveries: the HTTP client and what it needs.
 struct Sender {
     services: Arc<Services>,
@@ -123,13 +175,7 @@ pub struct DeliveryWorker {
 impl DeliveryWorker {
     pub fn new(services: Arc<Services>, config: &WebhooksConfig) -> Result<DeliveryWorker, reqwest::Error> {
         let timeout = Duration::from_millis(config.timeout_ms);
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            // A redirect is an answer other than 2xx: it is recorded and retried, never followed,
-            // so a delivery goes nowhere but the configured URL.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Steward-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = client(timeout)?;
         Ok(DeliveryWorker {
             sender: Arc::new(Sender { services, client, timeout }),
             poll_interval: Duration::from_millis(config.poll_interval_ms),

@@ -382,6 +382,39 @@ impl Store {
             .await
     }
 
+    /// Queues a delivered or failed delivery of `webhook` again, due at `now` (the attempts so
+    /// far stay in its log). Returns the state it was in, or None when there is no such delivery.
+    /// A pending one is left as it is (its state is returned).
+    pub async fn redeliver(&self, webhook: WebhookId, delivery: DeliveryId, now: Timestamp) -> Result<Option<DeliveryState>, StoreError> {
+        Operation("redeliver")
+            .run(async {
+                let mut tx = self.begin_write().await?;
+                let state: Option<String> = sqlx::query_scalar("SELECT state FROM webhook_deliveries WHERE id = $1 AND webhook_id = $2")
+                    .bind(delivery.to_string())
+                    .bind(webhook.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(state) = state else {
+                    tx.commit().await?;
+                    return Ok(None);
+                };
+                let state = DeliveryState::parse("state", &state).map_err(corrupt)?;
+                if state != DeliveryState::Pending {
+                    sqlx::query(
+                        "UPDATE webhook_deliveries SET state = $2, next_attempt_at = $3, locked_until = NULL, lock_token = NULL WHERE id = $1",
+                    )
+                    .bind(delivery.to_string())
+                    .bind(DeliveryState::Pending.as_str())
+                    .bind(now.as_millis())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(Some(state))
+            })
+            .await
+    }
+
     /// The outbox as an operator watches it: deliveries still to be sent for active webhooks,
     /// and when the oldest of them was queued. Served by the partial index on pending rows.
     pub async fn webhook_queue(&self) -> Result<WebhookQueue, StoreError> {
