@@ -80,7 +80,7 @@ async fn scrape(app: &TestApp) -> String {
 
 /// `promtool check metrics` on a live scrape; skipped (with a note) only when promtool is not
 /// installed — `tests/run` installs it.
-fn promtool(args: &[&str], stdin: Option<&str>) -> Option<std::process::Output> {
+pub(crate) fn promtool(args: &[&str], stdin: Option<&str>) -> Option<std::process::Output> {
     use std::io::Write;
     let mut cmd = std::process::Command::new("promtool");
     cmd.args(args)

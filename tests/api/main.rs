@@ -12,6 +12,7 @@ mod hardening;
 mod kpis;
 mod layering;
 mod logins;
+mod observability;
 mod partners;
 mod plugins;
 mod processes;

@@ -16,6 +16,8 @@ on_both_backends!(
     stats_and_scorecards_explain_each_partner_over_a_window,
     kpis_filter_and_group_by_partner,
     partner_scores_are_metrics_when_enabled,
+    a_partner_never_sees_the_survey_link_nor_answers_a_survey,
+    a_partner_with_too_little_data_is_unrated_with_the_minimum_stated,
 );
 
 fn partner_body(name: &str) -> Value {
@@ -301,6 +303,10 @@ async fn resolve(app: &TestApp, id: &str) {
 }
 
 async fn stats_and_scorecards_explain_each_partner_over_a_window(app: TestApp) {
+    // Small samples on purpose: every partner here is rated from a single judged delegation.
+    let backend = app.backend;
+    drop(app);
+    let app = TestApp::spawn_with(backend, |c| c.partners.scorecard_minimum_sample = 1).await.unwrap();
     let good = create_partner(&app, "Good").await;
     let mut slow = partner_body("Slow");
     slow["contract"]["resolution"] = json!("1s");
@@ -390,9 +396,74 @@ async fn partner_scores_are_metrics_when_enabled(app: TestApp) {
     let partner = create_partner(&app, "FixIt GmbH").await;
     let t = app.create_ticket(json!({})).await;
     delegate(&app, t["id"].as_str().unwrap(), &partner).await;
+    // An unrated partner (one open delegation) has no score series.
+    app.refresh_metrics().await;
+    assert!(!app.scrape().await.contains("steward_partner_score{"), "unrated: no series");
+    for _ in 0..3 {
+        let t = app.create_ticket(json!({})).await;
+        delegate(&app, t["id"].as_str().unwrap(), &partner).await;
+        resolve(&app, t["id"].as_str().unwrap()).await;
+    }
     let card = body(app.get(&format!("/api/v1/partners/{}/scorecard", partner["id"].as_str().unwrap())).await).await;
-    let score = card["score"].as_f64().expect("rated: the delegated ticket counts");
+    let score = card["score"].as_f64().expect("rated: three resolved delegations are enough");
     app.refresh_metrics().await;
     let text = app.scrape().await;
     assert!(text.contains(&format!("steward_partner_score{{partner=\"FixIt GmbH\"}} {score}")), "{text}");
+}
+
+async fn a_partner_never_sees_the_survey_link_nor_answers_a_survey(app: TestApp) {
+    let partner = create_partner(&app, "FixIt").await;
+    let token = partner_token(&app, &partner).await;
+    let id = app.create_ticket(json!({})).await["id"].as_str().unwrap().to_owned();
+    assert_eq!(delegate(&app, &id, &partner).await.status(), StatusCode::OK);
+    resolve(&app, &id).await;
+    let url = app.events(&id).await.iter().find(|e| e["kind"] == "survey_issued").unwrap()["data"]["survey_url"]
+        .as_str()
+        .expect("staff see the link")
+        .to_owned();
+
+    // The partner's timeline says a survey went out, and nothing that opens it.
+    let r = app.request_as(&token, Method::GET, &format!("/api/v1/tickets/{id}/events")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    let page: Value = serde_json::from_str(&text).unwrap();
+    let issued = page["items"].as_array().unwrap().iter().find(|e| e["kind"] == "survey_issued").expect("the event is kept").clone();
+    assert!(issued["data"].get("survey_url").is_none() && issued["data"]["expires_at"].is_string(), "{issued}");
+    let secret = url.rsplit('/').next().unwrap();
+    assert!(!text.contains(secret), "the survey token appears nowhere: {text}");
+    let ticket = app.request_as(&token, Method::GET, &format!("/api/v1/tickets/{id}")).send().await.unwrap().text().await.unwrap();
+    assert!(!ticket.contains(secret), "{ticket}");
+
+    // Even holding the link, a partner's token cannot answer; the customer still can.
+    let r = app.request_as(&token, Method::POST, &url).json(&json!({"score": 5})).send().await.unwrap();
+    let p = problem(r, StatusCode::FORBIDDEN).await;
+    assert!(p["detail"].as_str().unwrap().contains("customers"), "{p}");
+    assert_eq!(body(app.client.get(app.url(&url)).send().await.unwrap()).await["answered"], false);
+    let r = app.client.post(app.url(&url)).json(&json!({"score": 4})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+}
+
+async fn a_partner_with_too_little_data_is_unrated_with_the_minimum_stated(app: TestApp) {
+    let partner = create_partner(&app, "New").await;
+    let id = app.create_ticket(json!({})).await["id"].as_str().unwrap().to_owned();
+    assert_eq!(delegate(&app, &id, &partner).await.status(), StatusCode::OK);
+    let path = format!("/api/v1/partners/{}/scorecard", partner["id"].as_str().unwrap());
+    // One open delegation and nothing resolved: the components alone would say 100 / A.
+    let card = body(app.get(&path).await).await;
+    assert_eq!((&card["score"], &card["grade"]), (&Value::Null, &json!("unrated")), "{card}");
+    assert_eq!(card["sample"], json!({"judged": 0, "minimum": 3}), "{card}");
+    let reason = card["unrated_reason"].as_str().unwrap();
+    assert!(reason.contains("0 delegations") && reason.contains("at least 3"), "{reason}");
+    let ranking = body(app.get("/api/v1/partners/scorecards").await).await;
+    assert_eq!(ranking[0]["grade"], "unrated");
+    // Three judged delegations make a rating.
+    resolve(&app, &id).await;
+    for _ in 0..2 {
+        let t = app.create_ticket(json!({})).await["id"].as_str().unwrap().to_owned();
+        assert_eq!(delegate(&app, &t, &partner).await.status(), StatusCode::OK);
+        resolve(&app, &t).await;
+    }
+    let card = body(app.get(&path).await).await;
+    assert_eq!(card["sample"], json!({"judged": 3, "minimum": 3}), "{card}");
+    assert!(card["score"].is_number() && card["grade"] != "unrated" && card.get("unrated_reason").is_none(), "{card}");
 }

@@ -287,16 +287,38 @@ async fn a_rhai_plugin_scores_partners_from_the_same_statistics(app: TestApp) {
         "contract": {"start": "2020-01-01T00:00:00Z", "first_response": "4h", "resolution": "2d"}
     });
     let partner = body(app.post("/api/v1/partners", &partner).await).await;
-    let t = app.create_ticket(json!({})).await;
-    let r = app.post(&format!("/api/v1/tickets/{}/delegation", t["id"].as_str().unwrap()), &json!({"partner_id": partner["id"]})).await;
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let delegate = |t: Value| {
+        let app = &app;
+        let partner = &partner;
+        async move {
+            let id = t["id"].as_str().unwrap().to_owned();
+            let r = app.post(&format!("/api/v1/tickets/{id}/delegation"), &json!({"partner_id": partner["id"]})).await;
+            assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+            id
+        }
+    };
+    delegate(app.create_ticket(json!({})).await).await;
     let path = format!("/api/v1/partners/{}/scorecard", partner["id"].as_str().unwrap());
+    // One open delegation is too little data: unrated on both scorecards, the minimum stated.
+    for query in ["", "?scorecard=partner_quality"] {
+        let card = body(app.get(&format!("{path}{query}")).await).await;
+        assert_eq!((&card["score"], &card["grade"]), (&Value::Null, &json!("unrated")), "{card}");
+        assert_eq!(card["sample"], json!({"judged": 0, "minimum": 3}), "{card}");
+        assert!(card["unrated_reason"].as_str().unwrap().contains("at least 3"), "{card}");
+    }
+    for _ in 0..3 {
+        let id = delegate(app.create_ticket(json!({})).await).await;
+        let r = app.patch(&format!("/api/v1/tickets/{id}"), Some("*"), &json!({"status": "resolved"})).await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
     let card = body(app.get(&format!("{path}?scorecard=partner_quality")).await).await;
     assert_eq!(card["scorecard"], "partner_quality");
+    assert_eq!(card["sample"], json!({"judged": 3, "minimum": 3}), "{card}");
+    assert!(card.get("unrated_reason").is_none(), "{card}");
     let criteria: Vec<&str> = card["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(criteria, ["on_time_rate", "csat", "complaints"]);
     assert!(card["score"].as_f64().is_some_and(|s| (0.0..=100.0).contains(&s)), "{card}");
-    assert_eq!(card["stats"]["tickets_delegated"], 1, "computed from the same statistics as the built-in one: {card}");
+    assert_eq!(card["stats"]["tickets_delegated"], 4, "computed from the same statistics as the built-in one: {card}");
     let builtin = body(app.get(&path).await).await;
     assert_eq!(builtin["scorecard"], "builtin");
     let ranking = body(app.get("/api/v1/partners/scorecards?scorecard=partner_quality").await).await;

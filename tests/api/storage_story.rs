@@ -668,8 +668,9 @@ async fn webhook_chapter(w: &World) {
         let mut seen: Vec<(i64, String)> = claimed
             .iter()
             .map(|d| match &d.subject {
-                DeliverySubject::Ticket { ticket_id, ticket_number, event } => {
+                DeliverySubject::Ticket { ticket_id, ticket_number, ticket_title, customer, event } => {
                     assert_eq!((*ticket_id, *ticket_number), (ticket.id, ticket.number));
+                    assert_eq!((ticket_title, customer), (&ticket.title, &ticket.customer), "the payload names the ticket");
                     assert_eq!(
                         (d.webhook_id, d.url.as_str(), d.secret.as_str()),
                         (webhook.id, webhook.url.as_str(), webhook.secret.as_str())

@@ -35,6 +35,41 @@ impl PartnerStats {
     }
 }
 
+/// How much evidence a scorecard rests on: the delegations in the window the OLA can be judged
+/// on (resolved, or past their resolution due time), against the minimum a rating needs. Below
+/// it every scorecard, built-in or a plugin's, is `unrated`: one open delegation says nothing
+/// about a partner yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    pub judged: u64,
+    pub minimum: u64,
+}
+
+impl Sample {
+    pub fn of(stats: &PartnerStats, minimum: u64) -> Sample {
+        Sample { judged: stats.ola_due, minimum }
+    }
+
+    /// Why there is no rating, when there is too little data for one.
+    pub fn unrated_reason(&self) -> Option<String> {
+        (self.judged < self.minimum).then(|| {
+            let what = if self.judged == 1 { "delegation" } else { "delegations" };
+            format!(
+                "too little data: {} {what} in the window can be judged (resolved or past due); a rating needs at least {}",
+                self.judged, self.minimum
+            )
+        })
+    }
+
+    /// The scorecard withheld: no score, grade `unrated`, the components kept for what they show.
+    pub fn withhold(&self, card: Scorecard) -> Scorecard {
+        match self.unrated_reason() {
+            Some(_) => Scorecard { score: None, grade: grade(None).into(), ..card },
+            None => card,
+        }
+    }
+}
+
 /// Relative weights of the built-in scorecard's components (any non-negative numbers).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScorecardWeights {
@@ -131,6 +166,24 @@ mod tests {
         assert_eq!((card.score, card.grade.as_str()), (Some(100.0), "A"));
         let idle = builtin_scorecard(&PartnerStats::default(), &WEIGHTS);
         assert_eq!((idle.score, idle.grade.as_str()), (None, "unrated"));
+    }
+
+    #[test]
+    fn too_little_data_is_unrated_with_the_minimum_stated() {
+        // One open delegation, nothing judged: the components alone would say 100 / A.
+        let open = PartnerStats { delegated: 1, ..PartnerStats::default() };
+        let card = builtin_scorecard(&open, &WEIGHTS);
+        assert_eq!(card.grade, "A");
+        let sample = Sample::of(&open, 3);
+        let withheld = sample.withhold(card.clone());
+        assert_eq!((withheld.score, withheld.grade.as_str()), (None, "unrated"));
+        assert_eq!(withheld.components, card.components);
+        let reason = sample.unrated_reason().unwrap();
+        assert!(reason.contains("0 delegations") && reason.contains("at least 3"), "{reason}");
+        let enough = PartnerStats { delegated: 3, ola_due: 3, ola_met: 3, ..PartnerStats::default() };
+        let sample = Sample::of(&enough, 3);
+        assert_eq!(sample.unrated_reason(), None);
+        assert_eq!(sample.withhold(builtin_scorecard(&enough, &WEIGHTS)).grade, "A");
     }
 
     #[test]

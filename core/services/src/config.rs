@@ -134,12 +134,20 @@ pub struct PartnersConfig {
     pub waiting_partner_on_delegation: bool,
     /// The window of a scorecard when the request names none.
     pub scorecard_window_days: u64,
+    /// Delegations in the window the OLA can be judged on (resolved or past due) that a rating
+    /// needs; with fewer, every scorecard is `unrated`.
+    pub scorecard_minimum_sample: u64,
     pub scorecard_weights: ScorecardWeightsConfig,
 }
 
 impl Default for PartnersConfig {
     fn default() -> Self {
-        PartnersConfig { waiting_partner_on_delegation: false, scorecard_window_days: 90, scorecard_weights: Default::default() }
+        PartnersConfig {
+            waiting_partner_on_delegation: false,
+            scorecard_window_days: 90,
+            scorecard_minimum_sample: 3,
+            scorecard_weights: Default::default(),
+        }
     }
 }
 
@@ -198,6 +206,9 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A tracing filter such as `info` or `steward=debug,sqlx=warn`.
     pub level: String,
+    /// One line per answered request (target `steward::access`): method, route template,
+    /// status, duration and request id.
+    pub access_log: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -344,7 +355,7 @@ impl Default for Config {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: LogFormat::Human, level: "info".into() }
+        LogConfig { format: LogFormat::Human, level: "info".into(), access_log: false }
     }
 }
 
@@ -477,6 +488,9 @@ impl Config {
         if let Some(v) = env("STEWARD_LOG_LEVEL") {
             self.log.level = v;
         }
+        if let Some(v) = env("STEWARD_ACCESS_LOG") {
+            self.log.access_log = parse("STEWARD_ACCESS_LOG", &v)?;
+        }
         if let Some(v) = env("STEWARD_MAX_BODY_BYTES") {
             self.http.max_body_bytes = parse("STEWARD_MAX_BODY_BYTES", &v)?;
         }
@@ -534,6 +548,9 @@ impl Config {
         }
         if self.partners.scorecard_window_days == 0 {
             return invalid("partners.scorecard_window_days", "must be at least 1");
+        }
+        if self.partners.scorecard_minimum_sample == 0 {
+            return invalid("partners.scorecard_minimum_sample", "must be at least 1");
         }
         let w = &self.webhooks;
         if w.poll_interval_ms < 10 {

@@ -1,7 +1,9 @@
 //! Webhook delivery: the worker that sends queued deliveries over HTTP. The one place that
 //! knows the HTTP client (reqwest) and the webhook payload, which is a public contract like the
-//! REST API: `{"id", "webhook_id", "event": {"ticket_id", "ticket_number", "seq", "at", "kind",
-//! "actor", "data"}}` for a ticket event, `{"id", "webhook_id", "staff_event": {"id",
+//! REST API: `{"id", "webhook_id", "event": {"ticket_id", "ticket_number", "ticket_title",
+//! "customer": {"name", "contact", "tier"}, "seq", "at", "kind", "actor", "data"}}` for a ticket
+//! event (title and customer as they are when the delivery is sent, so a receiver can act
+//! without calling back), `{"id", "webhook_id", "staff_event": {"id",
 //! "staff_id", "at", "kind", "data"}}` for a staff event, POSTed with `Steward-Event`,
 //! `Steward-Delivery` and `Steward-Signature`.
 //!
@@ -51,11 +53,21 @@ struct EventPayload<'a> {
     ticket_id: TicketId,
     /// `T-000123`
     ticket_number: TicketNumber,
+    ticket_title: &'a str,
+    customer: CustomerPayload<'a>,
     seq: i64,
     at: Timestamp,
     kind: &'a str,
     actor: ActorPayload<'a>,
     data: &'a Value,
+}
+
+/// The same shape as a ticket's customer in the ticket API.
+#[derive(Serialize)]
+struct CustomerPayload<'a> {
+    name: &'a str,
+    contact: Option<&'a str>,
+    tier: &'a str,
 }
 
 /// The same shape as an actor in the ticket timeline API.
@@ -69,12 +81,14 @@ struct ActorPayload<'a> {
 
 fn payload(d: &ClaimedDelivery) -> Payload<'_> {
     match &d.subject {
-        DeliverySubject::Ticket { ticket_id, ticket_number, event: e } => Payload {
+        DeliverySubject::Ticket { ticket_id, ticket_number, ticket_title, customer, event: e } => Payload {
             id: d.id,
             webhook_id: d.webhook_id,
             event: Some(EventPayload {
                 ticket_id: *ticket_id,
                 ticket_number: *ticket_number,
+                ticket_title,
+                customer: CustomerPayload { name: &customer.name, contact: customer.contact.as_deref(), tier: &customer.tier },
                 seq: e.seq,
                 at: e.at,
                 kind: &e.kind,
@@ -90,6 +104,66 @@ fn payload(d: &ClaimedDelivery) -> Payload<'_> {
             staff_event: Some(StaffEventPayload { id: e.id, staff_id: e.staff_id, at: e.at, kind: &e.kind, data: &e.data }),
         },
     }
+}
+
+/// A ping's body: `{"id", "webhook_id", "ping": {"at"}}`, sent as `Steward-Event: ping`.
+#[derive(Serialize)]
+struct PingPayload {
+    id: DeliveryId,
+    webhook_id: WebhookId,
+    ping: PingBody,
+}
+
+#[derive(Serialize)]
+struct PingBody {
+    at: Timestamp,
+}
+
+/// The client deliveries and pings are sent with.
+/// The one webhook HTTP client shape: names resolve through the destination guard (the address
+/// checked is the one used), redirects are never followed.
+fn client(timeout: Duration, destinations: &steward_domain::destination::Destinations) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .dns_resolver(Arc::new(crate::destinations::GuardedResolver { rule: destinations.clone() }))
+        .timeout(timeout)
+        // A redirect is an answer other than 2xx: it is recorded and retried, never followed,
+        // so a delivery goes nowhere but the configured URL.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("Steward-Webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Sends one signed `ping` to a webhook's URL now, active or not, and says how the receiver
+/// answered; nothing is queued or recorded. An operator's check that URL and secret work.
+pub async fn ping_webhook(services: &Services, config: &WebhooksConfig, id: WebhookId) -> Result<Attempt, crate::ServiceError> {
+    let webhook = services.get_webhook(id).await?;
+    let timeout = Duration::from_millis(config.timeout_ms);
+    let destinations = services.webhook_destinations();
+    // A ping is a delivery like any other: it never reaches a refused destination.
+    if !crate::destinations::literal_permitted(&destinations, &webhook.url) {
+        return Ok(Attempt { at: Timestamp::now(), duration_ms: 0, outcome: AttemptOutcome::Error(crate::destinations::REFUSED.to_owned()) });
+    }
+    let client = client(timeout, &destinations)
+        .map_err(|e| crate::ServiceError::Internal { operation: "building the webhook HTTP client", cause: e.to_string() })?;
+    let at = Timestamp::now();
+    let delivery = DeliveryId::new_at(at);
+    let body =
+        serde_json::to_vec(&PingPayload { id: delivery, webhook_id: webhook.id, ping: PingBody { at } }).expect("plain data serialises");
+    let started = Instant::now();
+    let sent = client
+        .post(&webhook.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("Steward-Event", "ping")
+        .header("Steward-Delivery", delivery.to_string())
+        .header("Steward-Signature", signature_header(&webhook.secret, at.as_millis().div_euclid(1000), &body))
+        .body(body)
+        .send()
+        .await;
+    let outcome = match sent {
+        Ok(response) => AttemptOutcome::Status(response.status().as_u16()),
+        Err(e) => AttemptOutcome::Error(describe(&e, timeout)),
+    };
+    Ok(Attempt { at, duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX), outcome })
 }
 
 /// Sends deliveries: the HTTP client and what it needs.
@@ -111,15 +185,7 @@ impl DeliveryWorker {
     pub fn new(services: Arc<Services>, config: &WebhooksConfig) -> Result<DeliveryWorker, reqwest::Error> {
         let timeout = Duration::from_millis(config.timeout_ms);
         let destinations = services.webhook_destinations();
-        let client = reqwest::Client::builder()
-            // Names resolve through the destination guard: the address checked is the one used.
-            .dns_resolver(Arc::new(crate::destinations::GuardedResolver { rule: destinations.clone() }))
-            .timeout(timeout)
-            // A redirect is an answer other than 2xx: it is recorded and retried, never followed,
-            // so a delivery goes nowhere but the configured URL.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Steward-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = client(timeout, &destinations)?;
         Ok(DeliveryWorker {
             sender: Arc::new(Sender { services, client, timeout, destinations }),
             poll_interval: Duration::from_millis(config.poll_interval_ms),

@@ -185,6 +185,10 @@ impl Services {
         self.metrics.set_open_tickets(&open);
         self.metrics.set_at_risk(&at_risk);
         self.metrics.set_certifications(&self.certification_counts().await?);
+        let queue = self.store.webhook_queue().await?;
+        let now = Timestamp::now();
+        let oldest_age = queue.oldest_queued_at.map_or(0.0, |at| (now.as_millis() - at.as_millis()).max(0) as f64 / 1000.0);
+        self.metrics.set_webhook_queue(queue.pending, oldest_age);
         if self.partner_metrics {
             let (from, to) = self.default_scorecard_window();
             for card in self.rank_partners(from, to, None).await? {

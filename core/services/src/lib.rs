@@ -146,6 +146,7 @@ pub struct Services {
     throttle_policy: steward_domain::login::ThrottlePolicy,
     /// Where webhooks may point (`webhooks.allow_private`).
     destinations: steward_domain::destination::Destinations,
+    scorecard_minimum_sample: u64,
 }
 
 impl Services {
@@ -179,6 +180,7 @@ impl Services {
             session_policy: config.auth.session_policy(),
             throttle_policy: config.auth.throttle_policy(),
             destinations: steward_domain::destination::Destinations::new(config.webhooks.allow_private.clone()),
+            scorecard_minimum_sample: config.partners.scorecard_minimum_sample,
         }
     }
 

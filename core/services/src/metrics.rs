@@ -36,6 +36,9 @@ pub struct Metrics {
     plugin_kpis: prometheus::GaugeVec,
     certifications: IntGaugeVec,
     partner_scores: prometheus::GaugeVec,
+    webhook_deliveries: IntCounterVec,
+    webhook_queue_depth: IntGauge,
+    webhook_oldest_pending: prometheus::Gauge,
 }
 
 fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -115,6 +118,21 @@ impl Metrics {
                 &["kpi"],
             )
             .expect("valid metric"),
+            webhook_deliveries: counter(
+                "steward_webhook_deliveries_total",
+                "Webhook delivery attempts recorded by this node, by outcome: delivered, retrying (failed, tried again later) or failed (given up).",
+                &["outcome"],
+            ),
+            webhook_queue_depth: IntGauge::new(
+                "steward_webhook_queue_depth",
+                "Webhook deliveries waiting to be sent (pending, of active webhooks; refreshed from the database).",
+            )
+            .expect("valid metric"),
+            webhook_oldest_pending: prometheus::Gauge::new(
+                "steward_webhook_oldest_pending_age_seconds",
+                "How long the oldest pending webhook delivery has waited, 0 when none waits (refreshed from the database).",
+            )
+            .expect("valid metric"),
             gauges_refreshed: IntGauge::new(
                 "steward_metrics_refreshed_timestamp_seconds",
                 "When the database-derived gauges were last refreshed (Unix time).",
@@ -143,10 +161,27 @@ impl Metrics {
             Box::new(m.plugin_kpis.clone()),
             Box::new(m.certifications.clone()),
             Box::new(m.partner_scores.clone()),
+            Box::new(m.webhook_deliveries.clone()),
+            Box::new(m.webhook_queue_depth.clone()),
+            Box::new(m.webhook_oldest_pending.clone()),
         ] {
             m.registry.register(collector).expect("metric registered once");
         }
+        // Every outcome is a series from the start, so a rate over it is 0 rather than absent.
+        for outcome in WEBHOOK_OUTCOMES {
+            m.webhook_deliveries.with_label_values(&[outcome]);
+        }
         m
+    }
+
+    /// One recorded webhook attempt: `delivered`, `retrying` or `failed`.
+    pub fn observe_webhook_attempt(&self, outcome: &str) {
+        self.webhook_deliveries.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn set_webhook_queue(&self, pending: u64, oldest_age_seconds: f64) {
+        self.webhook_queue_depth.set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.webhook_oldest_pending.set(oldest_age_seconds);
     }
 
     /// Counts what a committed ticket change did: `before` is the ticket as it was (None for a
@@ -258,6 +293,9 @@ impl Default for Metrics {
         Self::new()
     }
 }
+
+/// The outcome labels of `steward_webhook_deliveries_total`.
+pub const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "retrying", "failed"];
 
 fn score_label(score: u8) -> &'static str {
     match score {

@@ -2,7 +2,7 @@ use super::{ServiceError, Services};
 use steward_domain::event::{Actor, EventData, RecordedEvent};
 use steward_domain::ids::{DelegationId, PartnerId, TicketRef};
 use steward_domain::partner::{Delegation, Partner, PartnerInput, PartnerPatch};
-use steward_domain::scorecard::{builtin_scorecard, PartnerStats, Scorecard};
+use steward_domain::scorecard::{builtin_scorecard, PartnerStats, Sample, Scorecard};
 use steward_domain::ticket::{Change, SideWrite, Status, Ticket, Visibility};
 use steward_domain::time::Timestamp;
 use steward_domain::ValidationError;
@@ -158,7 +158,9 @@ impl Services {
         Ok(ticket)
     }
 
-    /// A ticket's timeline as the caller may see it: a partner never sees internal comments.
+    /// A ticket's timeline as the caller may see it: a partner never sees internal comments,
+    /// nor the customer's survey link (whoever holds it can answer the survey, and the answer
+    /// feeds the partner's own scorecard).
     pub async fn ticket_events_for(
         &self,
         reference: TicketRef,
@@ -172,6 +174,11 @@ impl Services {
             // Pages may come out shorter than asked; the cursor still moves by seq.
             let internal = serde_json::to_value(Visibility::Internal).expect("serialises");
             events.retain(|e| !(e.kind == "comment_added" && e.data["visibility"] == internal));
+            for event in events.iter_mut().filter(|e| e.kind == "survey_issued") {
+                if let Some(data) = event.data.as_object_mut() {
+                    data.remove("survey_url");
+                }
+            }
         }
         Ok(events)
     }
@@ -185,6 +192,8 @@ pub struct PartnerScorecard {
     /// `builtin`, or the name of a plugin scorecard.
     pub name: String,
     pub scorecard: Scorecard,
+    /// The evidence against the minimum a rating needs; below it the scorecard is `unrated`.
+    pub sample: Sample,
     /// Why the plugin computing this scorecard gave no answer (in a ranking, where the other
     /// partners' entries stand); None when it answered.
     pub error: Option<String>,
@@ -234,6 +243,7 @@ impl Services {
                     stats: kept_stats,
                     name: name.unwrap_or(BUILTIN_SCORECARD).to_owned(),
                     scorecard: unrated(),
+                    sample: Sample::of(&kept_stats, self.scorecard_minimum_sample),
                     error: Some(format!("plugin `{plugin}` failed: {detail}")),
                 }),
                 Err(e) => return Err(e),
@@ -253,9 +263,10 @@ impl Services {
         to: Timestamp,
     ) -> Result<PartnerScorecard, ServiceError> {
         let name = name.unwrap_or(BUILTIN_SCORECARD);
+        let sample = Sample::of(&stats, self.scorecard_minimum_sample);
         if name == BUILTIN_SCORECARD {
-            let scorecard = builtin_scorecard(&stats, &self.scorecard_weights);
-            return Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard, error: None });
+            let scorecard = sample.withhold(builtin_scorecard(&stats, &self.scorecard_weights));
+            return Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard, sample, error: None });
         }
         let declared = self.plugin_host().map(|h| h.scorecards()).unwrap_or_default();
         let plugin = declared.iter().find(|(_, s)| s.name == name).map(|(p, _)| p.clone()).unwrap_or_default();
@@ -265,6 +276,10 @@ impl Services {
             names.extend(known);
             return Err(ValidationError::field("scorecard", format!("`{name}` is not one of: {}", names.join(", "))).into());
         };
+        // Too little data: the same `unrated` as the built-in one, and the plugin is not asked.
+        if sample.unrated_reason().is_some() {
+            return Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard: unrated(), sample, error: None });
+        }
         let input = steward_plugin_host::PartnerStats {
             partner_id: partner.id.to_string(),
             partner_name: partner.name.clone(),
@@ -283,7 +298,7 @@ impl Services {
             Ok(Some(card)) => card,
             // "No data" is an answer: the partner is unrated by this scorecard.
             Err(steward_plugin_host::HostError::NoData { .. }) => {
-                return Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard: unrated(), error: None })
+                return Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard: unrated(), sample, error: None })
             }
             Ok(None) => return Err(failed("its score-partner hook failed; see its last error in /api/v1/plugins".to_owned())),
             Err(steward_plugin_host::HostError::Failed { error, .. }) => return Err(failed(error.to_string())),
@@ -306,7 +321,7 @@ impl Services {
                 })
                 .collect(),
         };
-        Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard, error: None })
+        Ok(PartnerScorecard { partner, stats, name: name.to_owned(), scorecard, sample, error: None })
     }
 }
 

@@ -72,6 +72,21 @@ impl Services {
         Ok((deliveries, next))
     }
 
+    /// Sends a delivered or failed delivery again: it is pending and due now, for one more
+    /// attempt (a failure after the retries are spent marks it failed again). A pending one is a
+    /// conflict: it is on its way.
+    pub async fn redeliver(&self, webhook: WebhookId, delivery: DeliveryId) -> Result<(), ServiceError> {
+        self.get_webhook(webhook).await?;
+        match self.store.redeliver(webhook, delivery, Timestamp::now()).await? {
+            None => Err(ServiceError::NotFound { what: "delivery" }),
+            Some(DeliveryState::Pending) => Err(ServiceError::Conflict {
+                field: None,
+                message: "the delivery is still pending: it is sent when its next attempt is due".into(),
+            }),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// Claims up to `limit` due deliveries for this node, leased long enough to make one
     /// attempt at each and record it.
     pub async fn claim_due_deliveries(&self, limit: u32) -> Result<Vec<ClaimedDelivery>, ServiceError> {
@@ -89,6 +104,14 @@ impl Services {
     ) -> Result<Option<DeliveryState>, ServiceError> {
         let (state, next_attempt_at) = self.retry.after_attempt(delivery.attempts + 1, &attempt.outcome, Timestamp::now(), rand::random());
         let finished = FinishedAttempt { delivery, attempt: &attempt, state, next_attempt_at };
-        Ok(self.store.record_delivery_attempt(finished).await?.then_some(state))
+        let recorded = self.store.record_delivery_attempt(finished).await?;
+        if recorded {
+            self.metrics.observe_webhook_attempt(match state {
+                DeliveryState::Delivered => "delivered",
+                DeliveryState::Pending => "retrying",
+                DeliveryState::Failed => "failed",
+            });
+        }
+        Ok(recorded.then_some(state))
     }
 }

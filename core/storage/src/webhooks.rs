@@ -9,6 +9,7 @@ use sqlx::{Any, Transaction};
 use std::collections::HashMap;
 use steward_domain::event::{Actor, ActorKind, EventData, RecordedEvent};
 use steward_domain::ids::{DeliveryId, StaffEventId, StaffId, TicketId, TicketNumber, TokenId, WebhookId};
+use steward_domain::ticket::Customer;
 use steward_domain::time::Timestamp;
 use steward_domain::training::StaffEvent;
 use steward_domain::webhook::{Attempt, AttemptOutcome, Delivery, DeliveryState, EventFilter, Webhook};
@@ -34,10 +35,24 @@ pub struct ClaimedDelivery {
     pub subject: DeliverySubject,
 }
 
+/// Pending deliveries of active webhooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookQueue {
+    pub pending: u64,
+    pub oldest_queued_at: Option<Timestamp>,
+}
+
 /// What a delivery sends: a ticket event, or a staff event.
 #[derive(Debug, Clone)]
 pub enum DeliverySubject {
-    Ticket { ticket_id: TicketId, ticket_number: TicketNumber, event: RecordedEvent },
+    /// The ticket's title and customer as they are when the delivery is sent.
+    Ticket {
+        ticket_id: TicketId,
+        ticket_number: TicketNumber,
+        ticket_title: String,
+        customer: Customer,
+        event: RecordedEvent,
+    },
     Staff(StaffEvent),
 }
 
@@ -271,6 +286,7 @@ impl Store {
                 }
                 let details = format!(
                     "SELECT d.id, d.webhook_id, d.attempts, d.ticket_id, d.staff_event_id, w.url, w.secret, t.number, \
+                 t.title, t.customer_name, t.customer_contact, t.customer_tier, \
                  e.seq, e.at, e.actor_kind, e.actor_token_id, e.actor_staff_id, e.actor_name, e.kind, e.data, \
                  s.staff_id AS s_staff_id, s.at AS s_at, s.kind AS s_kind, s.data AS s_data \
                  FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
@@ -291,6 +307,12 @@ impl Store {
                             (Some(ticket_id), _) => DeliverySubject::Ticket {
                                 ticket_id: TicketId::parse("ticket_id", &ticket_id).map_err(corrupt)?,
                                 ticket_number: TicketNumber(col(row, "number")?),
+                                ticket_title: col(row, "title")?,
+                                customer: Customer {
+                                    name: col(row, "customer_name")?,
+                                    contact: col(row, "customer_contact")?,
+                                    tier: col(row, "customer_tier")?,
+                                },
                                 event: event_from_row(row)?,
                             },
                             (None, Some(event_id)) => DeliverySubject::Staff(StaffEvent {
@@ -356,6 +378,59 @@ impl Store {
             .await?;
                 tx.commit().await?;
                 Ok(true)
+            })
+            .await
+    }
+
+    /// Queues a delivered or failed delivery of `webhook` again, due at `now` (the attempts so
+    /// far stay in its log). Returns the state it was in, or None when there is no such delivery.
+    /// A pending one is left as it is (its state is returned).
+    pub async fn redeliver(&self, webhook: WebhookId, delivery: DeliveryId, now: Timestamp) -> Result<Option<DeliveryState>, StoreError> {
+        Operation("redeliver")
+            .run(async {
+                let mut tx = self.begin_write().await?;
+                let state: Option<String> = sqlx::query_scalar("SELECT state FROM webhook_deliveries WHERE id = $1 AND webhook_id = $2")
+                    .bind(delivery.to_string())
+                    .bind(webhook.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(state) = state else {
+                    tx.commit().await?;
+                    return Ok(None);
+                };
+                let state = DeliveryState::parse("state", &state).map_err(corrupt)?;
+                if state != DeliveryState::Pending {
+                    sqlx::query(
+                        "UPDATE webhook_deliveries SET state = $2, next_attempt_at = $3, locked_until = NULL, lock_token = NULL WHERE id = $1",
+                    )
+                    .bind(delivery.to_string())
+                    .bind(DeliveryState::Pending.as_str())
+                    .bind(now.as_millis())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(Some(state))
+            })
+            .await
+    }
+
+    /// The outbox as an operator watches it: deliveries still to be sent for active webhooks,
+    /// and when the oldest of them was queued. Served by the partial index on pending rows.
+    pub async fn webhook_queue(&self) -> Result<WebhookQueue, StoreError> {
+        Operation("webhook_queue")
+            .run(async {
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS pending, MIN(d.created_at) AS oldest FROM webhook_deliveries d \
+                     JOIN webhooks w ON w.id = d.webhook_id WHERE d.next_attempt_at IS NOT NULL AND w.active = $1",
+                )
+                .bind(true)
+                .fetch_one(self.pool())
+                .await?;
+                Ok(WebhookQueue {
+                    pending: count(&row, "pending")?.into(),
+                    oldest_queued_at: col::<Option<i64>>(&row, "oldest")?.map(Timestamp::from_millis),
+                })
             })
             .await
     }

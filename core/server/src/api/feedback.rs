@@ -1,15 +1,15 @@
 //! Quality reviews (/api/v1/tickets/{id}/reviews) and satisfaction surveys
 //! (/api/v1/surveys/{token}, answered by customers without a token).
 
-use super::extract::{Json, Principal};
+use super::extract::{authenticate, Json, Principal};
 use super::problem::{ApiError, Problem};
 use super::tickets::{ticket_ref, ticket_response, TicketView};
 use super::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use steward_domain::auth::Permission;
+use steward_domain::auth::{Permission, Role};
 use steward_domain::feedback::{ChecklistItem, ReviewOutcome};
 use steward_domain::time::Timestamp;
 use utoipa::ToSchema;
@@ -116,6 +116,7 @@ async fn get_survey(State(state): State<AppState>, Path(token): Path<String>) ->
     request_body = SurveyAnswer,
     responses(
         (status = 204, description = "Thank you"),
+        (status = 403, description = "Sent with a partner's token: survey answers come from customers only", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such survey", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already answered", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "Expired", body = Problem, content_type = "application/problem+json"),
@@ -124,9 +125,18 @@ async fn get_survey(State(state): State<AppState>, Path(token): Path<String>) ->
 )]
 async fn answer_survey(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(token): Path<String>,
     Json(body): Json<SurveyAnswer>,
 ) -> Result<StatusCode, ApiError> {
+    // The answer feeds the scorecard of the partner who did the work: a partner may not give it.
+    if headers.contains_key(header::AUTHORIZATION) {
+        if let Ok(principal) = authenticate(&headers, &state).await {
+            if principal.0.role == Role::Partner {
+                return Err(ApiError::forbidden("survey answers come from customers; a partner's token may not answer a survey"));
+            }
+        }
+    }
     state.services.answer_survey(&token, body.score, body.comment.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,7 @@
 //! The HTTP edge: the one place that knows axum, status codes and the wire format. Handlers
 //! turn requests into service calls and domain values into views; errors become problem+json.
 
+mod access_log;
 mod extract;
 mod feedback;
 mod kpis;
@@ -97,6 +98,7 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(problem::ensure_problem))
         .layer(middleware::from_fn_with_state(metrics, record_metrics))
+        .layer(middleware::from_fn_with_state(config.log.access_log, access_log::record))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

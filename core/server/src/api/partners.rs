@@ -436,11 +436,24 @@ pub struct ScorecardView {
     /// A (≥ 90), B (≥ 80), C (≥ 70), D (≥ 60), E, or unrated.
     grade: String,
     components: Vec<ComponentView>,
+    /// The evidence the rating rests on; below the minimum the grade is `unrated`.
+    sample: SampleView,
+    /// Why the partner is unrated when there is too little data; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unrated_reason: Option<String>,
     stats: PartnerStatsView,
     /// In a ranking: why the plugin computing this partner's scorecard gave no answer (the entry
     /// is then unrated while the others stand); null when it answered. A plugin that has no data
     /// for a partner answers: the entry is unrated with no error.
     error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SampleView {
+    /// Delegations in the window the OLA can be judged on (resolved, or past their due time).
+    judged: u64,
+    /// How many a rating needs (`partners.scorecard_minimum_sample`).
+    minimum: u64,
 }
 
 fn scorecard_view(p: PartnerScorecard) -> ScorecardView {
@@ -460,6 +473,8 @@ fn scorecard_view(p: PartnerScorecard) -> ScorecardView {
                 inputs: c.inputs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             })
             .collect(),
+        sample: SampleView { judged: p.sample.judged, minimum: p.sample.minimum },
+        unrated_reason: p.sample.unrated_reason(),
         stats: (&p.stats).into(),
         error: p.error,
     }

@@ -21,6 +21,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_webhook, list_webhooks))
         .routes(routes!(get_webhook, update_webhook, delete_webhook))
         .routes(routes!(list_deliveries))
+        .routes(routes!(ping_webhook))
+        .routes(routes!(redeliver))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -288,4 +290,58 @@ async fn list_deliveries(
         .transpose()?;
     let (deliveries, next) = state.services.list_deliveries(webhook_id(&id)?, before, page_limit(p.limit)?).await?;
     Ok(axum::Json(Page { items: deliveries.into_iter().map(DeliveryView::from).collect(), next_cursor: next.map(|n| encode_cursor(&n)) }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PingView {
+    /// Whether the receiver answered 2xx.
+    delivered: bool,
+    #[serde(flatten)]
+    attempt: AttemptView,
+}
+
+/// Send a signed `ping` (`{"id", "webhook_id", "ping": {"at"}}`, `Steward-Event: ping`) to the
+/// webhook's URL now, active or not, and report the receiver's answer. Nothing is queued or
+/// recorded: it checks that the URL and the secret work.
+#[utoipa::path(
+    post, path = "/api/v1/webhooks/{id}/ping", tag = "webhooks", params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "How the receiver answered (or why it did not)", body = PingView),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn ping_webhook(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<axum::Json<PingView>, ApiError> {
+    principal.require(Permission::ManageWebhooks)?;
+    let attempt = steward_services::delivery::ping_webhook(&state.services, &state.config.webhooks, webhook_id(&id)?).await?;
+    Ok(axum::Json(PingView { delivered: attempt.outcome.succeeded(), attempt: attempt.into() }))
+}
+
+/// Send a delivered or failed delivery again: it becomes pending and due now, for one more
+/// attempt (its earlier attempts stay in the log). A pending delivery is on its way: 409.
+#[utoipa::path(
+    post, path = "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
+    params(("id" = String, Path), ("delivery_id" = String, Path)),
+    responses(
+        (status = 202, description = "Queued again"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such webhook or delivery", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The delivery is still pending", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn redeliver(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, delivery)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    principal.require(Permission::ManageWebhooks)?;
+    let delivery = DeliveryId::parse("delivery_id", &delivery).map_err(|_| ApiError::not_found(format!("no delivery `{delivery}`")))?;
+    state.services.redeliver(webhook_id(&id)?, delivery).await?;
+    Ok(StatusCode::ACCEPTED)
 }
