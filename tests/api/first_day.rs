@@ -1,5 +1,8 @@
 //! A new user's first commands: the rough edges of issue #12 (names, token roles, paths).
 
+use crate::helpers::{body, problem, Backend, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 use std::process::{Command, Output};
 
 fn steward_in(dir: &std::path::Path, args: &[&str]) -> Output {
@@ -87,4 +90,47 @@ fn a_port_in_use_is_one_line_with_the_address_before_the_database_is_touched() {
     let cause = errors[0].rsplit(": ").next().unwrap();
     assert_eq!(errors[0].matches(cause).count(), 1, "{text}");
     assert!(!db.exists(), "the database was created before the port was bound");
+}
+
+// Both backends, written out: the test configures the plugin directories before start-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_copied_in_loads_through_the_api_and_a_broken_reload_keeps_it_running_sqlite() {
+    plugin_copied_in_then_broken(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_copied_in_loads_through_the_api_and_a_broken_reload_keeps_it_running_postgres() {
+    plugin_copied_in_then_broken(Backend::Postgres).await;
+}
+
+async fn plugin_copied_in_then_broken(backend: Backend) {
+    let operator = tempfile::tempdir().unwrap();
+    let dirs = vec![operator.path().to_owned()];
+    let Some(app) = TestApp::spawn_with(backend, move |c| c.plugins.dirs = dirs).await else {
+        return crate::helpers::postgres_absent();
+    };
+    let dir = operator.path().join("closing-rules");
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = "name = \"closing-rules\"\nversion = \"1.0.0\"\ncontract = \"steward:plugin@1\"\nruntime = \"rhai\"\nentry = \"main.rhai\"\nhooks = [\"guard-transition\"]\n";
+    std::fs::write(dir.join("plugin.toml"), manifest).unwrap();
+    std::fs::write(dir.join("main.rhai"), "fn guard_transition(t, f, to) { if to == \"closed\" { \"not yet\" } }").unwrap();
+
+    // Copied in after start-up: reload loads it, no restart.
+    let r = app.request(Method::POST, "/api/v1/plugins/closing-rules/reload").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["state"], "enabled");
+    let t = app.create_ticket(json!({})).await;
+    let number = t["number"].as_str().unwrap();
+    problem(app.transition(number, "closed").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+
+    // A broken version: 422 plugin-error naming the file, and the old version keeps guarding.
+    std::fs::write(dir.join("plugin.toml"), manifest.replace("1.0.0", "two")).unwrap();
+    let r = app.request(Method::POST, "/api/v1/plugins/closing-rules/reload").send().await.unwrap();
+    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["type"], "/problems/plugin-error");
+    assert!(p["detail"].as_str().unwrap().contains("plugin.toml"), "{p}");
+    let listed = body(app.get("/api/v1/plugins").await).await;
+    assert_eq!((listed[0]["state"].as_str(), listed[0]["version"].as_str()), (Some("enabled"), Some("1.0.0")), "{listed}");
+    let p = problem(app.transition(number, "closed").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["type"], "/problems/transition-vetoed");
 }
