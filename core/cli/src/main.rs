@@ -89,7 +89,8 @@ enum PluginCommand {
         /// Where to create the plugin directory.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// The steward-sdk crate a WASM template depends on (default: this build's source tree).
+        /// The steward-sdk crate a WASM template depends on (default: `sdk/` in the working
+        /// directory, else `sdk/` beside the installed binary's `bin/`).
         #[arg(long, value_name = "DIR")]
         sdk: Option<PathBuf>,
     },
@@ -102,9 +103,13 @@ enum PluginCommand {
         #[arg(long, value_name = "FILE")]
         fixture: Option<PathBuf>,
     },
-    /// Build the bundled WASM plugins of this source tree (needs `rustup target add
-    /// wasm32-wasip2`) and put each component next to its manifest, ready to load.
-    BuildBundled,
+    /// Build the bundled WASM plugins (needs `rustup target add wasm32-wasip2`) and put each
+    /// component next to its manifest, ready to load.
+    BuildBundled {
+        /// The guest workspace: the checkout's plugins/ directory, from the working directory.
+        #[arg(long, value_name = "DIR", default_value = "plugins")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -131,7 +136,8 @@ enum TokenCommand {
         /// A name that says who or what uses the token.
         #[arg(long)]
         name: String,
-        /// admin, supervisor, agent, qa or viewer.
+        /// admin, supervisor, agent, qa or viewer (partner tokens are made through the API,
+        /// POST /api/v1/tokens with `partner_id`).
         #[arg(long)]
         role: String,
         /// The staff member the token acts for (optional).
@@ -166,7 +172,7 @@ fn main() -> ExitCode {
             return match run_plugin(command) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: {e:#}");
+                    eprintln!("error: {}", one_line(&e));
                     ExitCode::FAILURE
                 }
             };
@@ -191,10 +197,26 @@ fn main() -> ExitCode {
     match runtime.block_on(run(command, config, cli.config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: our errors often already include
+/// their source's text, which `{:#}` would print a second time ("X: X").
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
@@ -211,6 +233,11 @@ async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> 
         Command::Plugin { .. } => unreachable!("handled before the runtime starts"),
         Command::Token { command: TokenCommand::Create { name, role, staff_id } } => {
             let role = Role::parse("--role", &role).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if matches!(role, Role::Partner) {
+                anyhow::bail!(
+                    "--role partner: a partner token is bound to one partner; create it through the API (POST /api/v1/tokens with \"role\": \"partner\" and \"partner_id\")"
+                );
+            }
             let staff_id = staff_id.map(|s| StaffId::parse("--staff-id", &s)).transpose().map_err(|e| anyhow::anyhow!("{e}"))?;
             let services = steward_services::assembly::open_services(&config).await?;
             let created = services.create_token(&name, role, staff_id).await;
@@ -302,7 +329,12 @@ fn run_plugin(command: PluginCommand) -> anyhow::Result<()> {
                 "rhai" => Runtime::Rhai,
                 other => anyhow::bail!("--runtime: `{other}` is not one of: wasm, rhai"),
             };
-            let sdk = sdk.unwrap_or_else(cli::default_sdk_dir);
+            // Only a WASM template depends on the SDK.
+            let sdk = match (sdk, runtime) {
+                (Some(sdk), _) => sdk,
+                (None, Runtime::Rhai) => PathBuf::new(),
+                (None, Runtime::Wasm) => cli::sdk_dir_from(&std::env::current_dir()?, std::env::current_exe().ok().as_deref())?,
+            };
             let created = cli::new_plugin(&dir, &name, runtime, &sdk)?;
             println!("created {}", created.display());
         }
@@ -321,8 +353,8 @@ fn run_plugin(command: PluginCommand) -> anyhow::Result<()> {
                 anyhow::bail!("some hooks failed");
             }
         }
-        PluginCommand::BuildBundled => {
-            let dir = steward_plugin_host::guest_build::build_and_install_bundled()?;
+        PluginCommand::BuildBundled { dir } => {
+            let dir = steward_plugin_host::guest_build::build_and_install_bundled_in(&std::env::current_dir()?.join(dir))?;
             println!("bundled WASM plugins built into {}", dir.display());
         }
     }

@@ -30,11 +30,8 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
 /// Writes a working plugin template named `name` into `parent/name` and returns its directory.
 /// A WASM template depends on the SDK at `sdk` (by path).
 pub fn new_plugin(parent: &Path, name: &str, runtime: Runtime, sdk: &Path) -> Result<PathBuf, CliError> {
-    let valid = name.len() <= super::limits::MAX_NAME_CHARS
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !valid {
-        return Err(CliError::Invalid(format!("`{name}`: a plugin name is lower-case letters, digits and dashes, starting with a letter")));
+    if !super::manifest::is_plugin_name(name) {
+        return Err(CliError::Invalid(format!("`{name}`: {}", super::manifest::PLUGIN_NAME_RULE)));
     }
     let dir = parent.join(name);
     if dir.exists() {
@@ -345,9 +342,21 @@ pub fn render_runs(runs: &[HookRun]) -> String {
     out
 }
 
-/// The SDK directory of the source tree this binary was built from, if it is still there.
+/// The SDK directory of the source tree this binary was built from (tests only: the binary
+/// looks in its working directory, see [`sdk_dir_from`]).
 pub fn default_sdk_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk")
+}
+
+/// Where `--sdk` defaults to: `sdk/` of the working directory (a Steward checkout), or `sdk/`
+/// beside the installed binary's directory (`<prefix>/bin/steward` → `<prefix>/sdk`).
+pub fn sdk_dir_from(cwd: &Path, exe: Option<&Path>) -> Result<PathBuf, CliError> {
+    let beside_exe = exe.and_then(|e| e.parent()?.parent().map(|p| p.join("sdk")));
+    let candidates: Vec<PathBuf> = std::iter::once(cwd.join("sdk")).chain(beside_exe).collect();
+    candidates.iter().find(|d| d.join("Cargo.toml").is_file()).cloned().ok_or_else(|| {
+        let tried: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
+        CliError::Invalid(format!("no steward-sdk crate found (looked in {}): pass --sdk DIR", tried.join(", ")))
+    })
 }
 
 #[cfg(test)]

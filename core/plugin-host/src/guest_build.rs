@@ -90,7 +90,19 @@ pub fn install(artifact: &Path, dest: &Path) -> std::io::Result<()> {
 /// next to its manifest (`plugins/<name>/<name_with_underscores>.wasm`), so `plugins/` can be
 /// loaded as is. Returns the plugins directory.
 pub fn build_and_install_bundled() -> Result<PathBuf, BuildError> {
-    let workspace = repository_guest_workspace();
+    build_and_install_bundled_in(&repository_guest_workspace())
+}
+
+/// [`build_and_install_bundled`] for the guest workspace at `workspace` (`plugins/` of the
+/// working directory, for `steward plugin build-bundled`).
+pub fn build_and_install_bundled_in(workspace: &Path) -> Result<PathBuf, BuildError> {
+    if !workspace.join("Cargo.toml").is_file() {
+        return Err(BuildError {
+            workspace: workspace.display().to_string(),
+            message: "no Cargo.toml here: run this from the root of a Steward checkout, or pass --dir to its plugins/ directory".into(),
+        });
+    }
+    let workspace = workspace.to_owned();
     let out = build_workspace(&workspace)?;
     let io_err = |e: std::io::Error| BuildError { workspace: workspace.display().to_string(), message: e.to_string() };
     for entry in std::fs::read_dir(&workspace).map_err(io_err)? {

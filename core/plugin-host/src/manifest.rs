@@ -310,7 +310,11 @@ fn parse_contract(text: &str) -> Result<semver::Version, String> {
     Ok(semver::Version::new(major, minor, patch))
 }
 
-fn is_plugin_name(s: &str) -> bool {
+/// The one naming rule for plugins, checked by the manifest and by `steward plugin new`.
+pub const PLUGIN_NAME_RULE: &str =
+    "a plugin name is lower-case letters, digits, `-` and `_`, starting with a letter, at most 64 characters";
+
+pub fn is_plugin_name(s: &str) -> bool {
     let mut chars = s.chars();
     s.len() <= MAX_NAME_CHARS
         && chars.next().is_some_and(|c| c.is_ascii_lowercase())

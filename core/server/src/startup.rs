@@ -55,6 +55,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Application, StartupError> {
+        // The port first: a port in use is reported before anything is written (migrations).
+        let listener =
+            TcpListener::bind(&config.listen).await.map_err(|source| StartupError::Bind { addr: config.listen.clone(), source })?;
         let services = assembly::build_services(&config).await?;
         let config = Arc::new(config);
         let router = api::router(services.clone(), services.metrics.clone(), config.clone());
@@ -62,8 +65,6 @@ impl Application {
             true => Some(DeliveryWorker::new(services.clone(), &config.webhooks)?),
             false => None,
         };
-        let listener =
-            TcpListener::bind(&config.listen).await.map_err(|source| StartupError::Bind { addr: config.listen.clone(), source })?;
         Ok(Application { listener, router, services, config, deliveries })
     }
 

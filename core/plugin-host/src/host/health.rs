@@ -25,6 +25,11 @@ pub enum PluginState {
     Failed {
         error: String,
     },
+    /// A WASM plugin whose component has not been built yet: not an error, and not disabled
+    /// (no alert fires); `reason` says which command builds it.
+    NotBuilt {
+        reason: String,
+    },
 }
 
 /// A plugin's calls since it was first loaded (a reload keeps them).

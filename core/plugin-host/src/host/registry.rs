@@ -45,25 +45,42 @@ impl PluginHost {
             let mut dirs: Vec<PathBuf> =
                 entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join(MANIFEST_FILE).is_file()).collect();
             dirs.sort();
-            errors.extend(dirs.iter().filter_map(|dir| self.load_dir(dir).err()));
+            for dir in dirs {
+                // Not built yet is a state, not a load error: it is logged as a warning.
+                if let Err(error) = self.load_dir(&dir) {
+                    if !matches!(self.dir_state(&dir), Some(PluginState::NotBuilt { .. })) {
+                        errors.push(error);
+                    }
+                }
+            }
         }
         errors
     }
 
     /// Loads (or replaces) the plugin in `dir` and returns its name.
     pub fn load_dir(&self, dir: &Path) -> Result<String, LoadError> {
+        if let Some((name, reason)) = not_built(dir) {
+            tracing::warn!(plugin = %name, dir = %dir.display(), "plugin {reason}");
+            let error = LoadError::Entry { file: dir.join(MANIFEST_FILE).display().to_string(), message: reason.clone() };
+            self.insert_unloaded(dir, Some(&name), PluginState::NotBuilt { reason });
+            return Err(error);
+        }
         match self.build(dir) {
             Ok(loaded) => {
                 let name = loaded.manifest.name.clone();
                 let mut slots = self.write_slots();
                 if let Some(existing) = slots.get(&name) {
                     if existing.dir != dir {
+                        // The first directory keeps the name; the second is refused, untouched.
                         let error = LoadError::Entry {
                             file: dir.join(MANIFEST_FILE).display().to_string(),
-                            message: format!("plugin name `{name}` is already used by {}", existing.dir.display()),
+                            message: format!(
+                                "plugin name `{name}` is already used by {}; this directory ({}) is not loaded (rename one of them)",
+                                existing.dir.display(),
+                                dir.display()
+                            ),
                         };
-                        drop(slots);
-                        self.insert_failed(dir, &error);
+                        tracing::error!(plugin = %name, first = %existing.dir.display(), second = %dir.display(), "two plugins named `{name}`: the second is not loaded");
                         return Err(error);
                     }
                 }
@@ -83,19 +100,36 @@ impl PluginHost {
                 Ok(name)
             }
             Err(error) => {
-                tracing::error!(dir = %dir.display(), %error, "plugin disabled: it cannot be loaded");
-                self.insert_failed(dir, &error);
+                tracing::error!(dir = %dir.display(), %error, "plugin not loaded: it cannot be loaded");
+                self.insert_unloaded(dir, None, PluginState::Failed { error: error.to_string() });
                 Err(error)
             }
         }
     }
 
     /// Re-reads a plugin's directory and swaps the new version in; calls already running
-    /// finish on the old one. A plugin that fails to reload is marked failed.
+    /// finish on the old one. A reload that fails keeps the version that was running (its
+    /// `last_error` says why). A name not loaded yet is looked for in the plugin directories
+    /// (by manifest name, or directory name), so a plugin copied in loads without a restart.
     pub fn reload(&self, name: &str) -> Result<PluginStatus, HostError> {
-        let slot = self.slot(name)?;
-        let new_name = self.load_dir(&slot.dir)?;
+        let dir = match self.slot(name) {
+            Ok(slot) => slot.dir.clone(),
+            Err(unknown) => self.find_dir(name).ok_or(unknown)?,
+        };
+        let new_name = self.load_dir(&dir)?;
         self.status(&new_name)
+    }
+
+    /// The plugin directory, under the configured dirs, of the plugin named `name`.
+    fn find_dir(&self, name: &str) -> Option<PathBuf> {
+        let dirs = self.config.dirs.iter().filter_map(|root| std::fs::read_dir(root).ok()).flat_map(|entries| {
+            entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join(MANIFEST_FILE).is_file()).collect::<Vec<_>>()
+        });
+        dirs.into_iter().find(|dir| Manifest::load(dir).map(|m| m.name == name).unwrap_or_else(|_| dir_key(dir) == name))
+    }
+
+    fn dir_state(&self, dir: &Path) -> Option<PluginState> {
+        self.read_slots().values().find(|s| s.dir == dir).map(|s| s.state())
     }
 
     fn build(&self, dir: &Path) -> Result<Loaded, LoadError> {
@@ -105,14 +139,34 @@ impl PluginHost {
         Ok(Loaded { manifest, plugin })
     }
 
-    fn insert_failed(&self, dir: &Path, error: &LoadError) {
+    /// Records a directory that did not load. A version already running from it keeps running
+    /// (a failed reload does not take it down); only its `last_error` records the failure.
+    fn insert_unloaded(&self, dir: &Path, name: Option<&str>, state: PluginState) {
         let mut slots = self.write_slots();
-        // Keep the previous good version of a plugin whose reload failed: mark it failed.
-        let key = slots.iter().find(|(_, s)| s.dir == dir).map(|(k, _)| k.clone()).unwrap_or_else(|| dir_key(dir));
+        let key = slots
+            .iter()
+            .find(|(_, s)| s.dir == dir)
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| name.map(str::to_owned).unwrap_or_else(|| dir_key(dir)));
+        if slots.get(&key).is_some_and(|s| s.dir != dir) {
+            // Another directory holds that name: it stays as it is.
+            return;
+        }
         let slot = slots.entry(key.clone()).or_insert_with(|| Arc::new(Slot::new(dir)));
+        if slot.loaded().is_some() {
+            let why = match &state {
+                PluginState::Failed { error } => error.clone(),
+                PluginState::NotBuilt { reason } => reason.clone(),
+                _ => String::new(),
+            };
+            *slot.stats.last_error.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(format!("reload failed, still running the previous version: {why}"));
+            return;
+        }
+        let disabled = matches!(state, PluginState::Failed { .. });
         slot.install(None);
-        slot.set_state(PluginState::Failed { error: error.to_string() });
-        self.metrics.set_disabled(&key, true);
+        slot.set_state(state);
+        self.metrics.set_disabled(&key, disabled);
     }
 
     fn read_slots(&self) -> std::sync::RwLockReadGuard<'_, Slots> {
@@ -197,6 +251,24 @@ fn describe(name: &str, slot: &Slot) -> PluginStatus {
     }
 }
 
+/// A WASM plugin whose manifest is fine but whose component is missing: its name, and what to
+/// run to build it.
+fn not_built(dir: &Path) -> Option<(String, String)> {
+    let manifest = Manifest::load(dir).ok()?;
+    if manifest.runtime != Runtime::Wasm || manifest.entry.exists() {
+        return None;
+    }
+    let how = match dir.join("Cargo.toml").is_file() {
+        true => format!(
+            "run `steward plugin build-bundled` from the repository root for the bundled plugins, or `cargo build --release --target wasm32-wasip2` in {} and copy the component to {}",
+            dir.display(),
+            manifest.entry.display()
+        ),
+        false => format!("put the built component at {}", manifest.entry.display()),
+    };
+    Some((manifest.name, format!("not built, {how}")))
+}
+
 /// The key a plugin that failed before its name was known is listed under.
 fn dir_key(dir: &Path) -> String {
     dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string())
@@ -266,12 +338,83 @@ mod tests {
         assert_eq!(in_flight.plugin.guard_transition(&samples::ticket(), "a", "b").unwrap().value, Verdict::Reject("v1".into()));
         assert_eq!(host.guard_transition(&samples::ticket(), "a", "b").unwrap_err().reason, "v2");
 
-        // A reload that fails marks the plugin failed instead of keeping a stale version running.
+        // A reload that fails keeps the version that was running, and says why.
         std::fs::write(dir.join("main.rhai"), "fn guard_transition(t, f, to) {").unwrap();
         assert!(matches!(host.reload("versioned"), Err(HostError::Load(_))));
-        assert!(matches!(host.status("versioned").unwrap().state, PluginState::Failed { .. }));
-        assert_eq!(host.guard_transition(&samples::ticket(), "a", "b"), Ok(()));
+        let status = host.status("versioned").unwrap();
+        assert_eq!((status.state, status.version.as_deref()), (PluginState::Enabled, Some("1.1.0")));
+        assert!(status.last_error.unwrap().contains("still running the previous version"));
+        assert_eq!(host.guard_transition(&samples::ticket(), "a", "b").unwrap_err().reason, "v2");
         std::fs::write(dir.join("main.rhai"), "fn guard_transition(t, f, to) { }").unwrap();
         assert_eq!(host.reload("versioned").unwrap().state, PluginState::Enabled);
+        assert_eq!(host.guard_transition(&samples::ticket(), "a", "b"), Ok(()));
+    }
+
+    fn write_plugin(dir: &Path, name: &str, runtime: &str, entry: &str, script: &str) {
+        std::fs::create_dir_all(dir).unwrap();
+        let manifest = format!(
+            "name = \"{name}\"\nversion = \"1.0.0\"\ncontract = \"steward:plugin@1\"\nruntime = \"{runtime}\"\nentry = \"{entry}\"\nhooks = [\"guard-transition\"]\n"
+        );
+        std::fs::write(dir.join("plugin.toml"), manifest).unwrap();
+        if !script.is_empty() {
+            std::fs::write(dir.join(entry), script).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_second_plugin_with_the_same_name_is_refused_naming_both_and_the_first_runs() {
+        let (bundled, operator) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        write_plugin(
+            &bundled.path().join("closing-rules"),
+            "closing-rules",
+            "rhai",
+            "main.rhai",
+            "fn guard_transition(t, f, to) { \"first\" }",
+        );
+        write_plugin(
+            &operator.path().join("closing-rules"),
+            "closing-rules",
+            "rhai",
+            "main.rhai",
+            "fn guard_transition(t, f, to) { \"second\" }",
+        );
+        let dirs = vec![bundled.path().to_owned(), operator.path().to_owned()];
+        let (host, registry) = host_with(PluginsConfig { dirs, ..PluginsConfig::default() });
+        let errors = host.load_all();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let text = errors[0].to_string();
+        assert!(text.contains(&bundled.path().join("closing-rules").display().to_string()), "{text}");
+        assert!(text.contains(&operator.path().join("closing-rules").display().to_string()), "{text}");
+        let list = host.list();
+        assert_eq!(list.len(), 1, "{list:?}");
+        assert_eq!((&list[0].state, &list[0].dir), (&PluginState::Enabled, &bundled.path().join("closing-rules")));
+        assert_eq!(host.guard_transition(&samples::ticket(), "a", "b").unwrap_err().reason, "first");
+        assert!(render(&registry).contains("steward_plugin_disabled{plugin=\"closing-rules\"} 0"));
+    }
+
+    #[test]
+    fn a_plugin_copied_in_later_loads_through_reload_without_a_restart() {
+        let root = tempfile::tempdir().unwrap();
+        let (host, _) = host_with(PluginsConfig { dirs: vec![root.path().to_owned()], ..PluginsConfig::default() });
+        assert!(host.load_all().is_empty());
+        assert!(matches!(host.reload("late"), Err(HostError::UnknownPlugin { .. })));
+        write_plugin(&root.path().join("late-dir"), "late", "rhai", "main.rhai", "fn guard_transition(t, f, to) { \"late\" }");
+        assert_eq!(host.reload("late").unwrap().state, PluginState::Enabled);
+        assert_eq!(host.guard_transition(&samples::ticket(), "a", "b").unwrap_err().reason, "late");
+    }
+
+    #[test]
+    fn a_wasm_plugin_not_built_is_not_built_not_disabled() {
+        let root = tempfile::tempdir().unwrap();
+        write_plugin(&root.path().join("unbuilt"), "unbuilt", "wasm", "unbuilt.wasm", "");
+        std::fs::write(root.path().join("unbuilt").join("Cargo.toml"), "[package]\nname = \"unbuilt\"\n").unwrap();
+        let (host, registry) = host_with(PluginsConfig { dirs: vec![root.path().to_owned()], ..PluginsConfig::default() });
+        assert!(host.load_all().is_empty(), "not built is not a load error");
+        let status = host.status("unbuilt").unwrap();
+        assert!(
+            matches!(&status.state, PluginState::NotBuilt { reason } if reason.starts_with("not built, run `steward plugin build-bundled`")),
+            "{status:?}"
+        );
+        assert!(render(&registry).contains("steward_plugin_disabled{plugin=\"unbuilt\"} 0"), "{}", render(&registry));
     }
 }

@@ -34,7 +34,7 @@ pub struct PluginView {
     kpis: Vec<String>,
     /// Scorecard names it contributes.
     scorecards: Vec<String>,
-    /// enabled, disabled, auto_disabled or failed.
+    /// enabled, disabled, auto_disabled, failed or not_built (a WASM plugin whose component is not built yet).
     state: String,
     /// Why it was disabled automatically, or why it failed to load.
     state_reason: Option<String>,
@@ -91,11 +91,13 @@ async fn list_plugins(State(state): State<AppState>, principal: Principal) -> Re
     Ok(axum::Json(plugins.into_iter().map(PluginView::from).collect()))
 }
 
-/// Load the plugin again from its directory; calls under way finish on the old version (admin).
+/// Load the plugin again from its directory, or for the first time (a directory copied into a
+/// plugins directory); calls under way finish on the old version, and a reload that fails keeps
+/// it running (admin).
 #[utoipa::path(post, path = "/api/v1/plugins/{name}/reload", tag = "plugins", params(("name" = String, Path)),
     responses((status = 200, description = "The reloaded plugin", body = PluginView),
               (status = 404, description = "No such plugin", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "It no longer loads", body = Problem, content_type = "application/problem+json")),
+              (status = 422, description = "It does not load (/problems/plugin-error); the old version keeps running", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn reload_plugin(
     State(state): State<AppState>,
