@@ -239,11 +239,11 @@ impl Services {
                 Ok(card) => out.push(card),
                 // One partner's failed plugin call does not hide the others' scores.
                 Err(ServiceError::PluginFailed { plugin, detail }) => out.push(PartnerScorecard {
+                    sample: Sample::of(&kept_stats, self.scorecard_minimum_sample),
                     partner: kept_partner,
                     stats: kept_stats,
                     name: name.unwrap_or(BUILTIN_SCORECARD).to_owned(),
                     scorecard: unrated(),
-                    sample: Sample::of(&kept_stats, self.scorecard_minimum_sample),
                     error: Some(format!("plugin `{plugin}` failed: {detail}")),
                 }),
                 Err(e) => return Err(e),

@@ -132,7 +132,7 @@ async fn answer_survey(
     // The answer feeds the scorecard of the partner who did the work: a partner may not give it.
     if headers.contains_key(header::AUTHORIZATION) {
         if let Ok(principal) = authenticate(&headers, &state).await {
-            if principal.0.role == Role::Partner {
+            if principal.role == Role::Partner {
                 return Err(ApiError::forbidden("survey answers come from customers; a partner's token may not answer a survey"));
             }
         }
