@@ -95,6 +95,8 @@ async fn openapi_documents_every_route(app: TestApp) {
         ("patch", "/api/v1/webhooks/{id}"),
         ("delete", "/api/v1/webhooks/{id}"),
         ("get", "/api/v1/webhooks/{id}/deliveries"),
+        ("post", "/api/v1/webhooks/{id}/ping"),
+        ("post", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver"),
         ("get", "/api/v1/kpis"),
         ("get", "/api/v1/reports/review"),
         ("get", "/api/v1/plugins"),
