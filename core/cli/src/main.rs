@@ -222,9 +222,18 @@ fn one_line(error: &anyhow::Error) -> String {
 async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
-            let app = Application::build(config).await?;
+            let mut stop = Box::pin(steward_server::startup::shutdown_signal().context("cannot install the signal handlers")?);
+            // A signal during start-up (migrations, plugin loading) stops it cleanly: each
+            // migration is its own transaction, so nothing half-written stays.
+            let app = tokio::select! {
+                app = Application::build(config) => app?,
+                () = &mut stop => {
+                    tracing::info!("stopped while starting");
+                    return Ok(());
+                }
+            };
             tracing::info!(address = %app.local_addr(), "Steward is listening");
-            app.run_until_signalled().await.context("server failed")?;
+            app.run_until(stop).await.context("server failed")?;
         }
         Command::Migrate => {
             steward_services::assembly::migrate(&config).await?;

@@ -49,6 +49,9 @@ async fn no_data_is_unrated_and_a_failing_plugin_scorecard_is_a_problem_naming_i
         c.plugins.dirs = vec![plugins];
         c.plugins.cache_dir = None;
         c.plugins.failure_threshold = 3;
+        // One judged delegation is enough here: the plugin must be asked (the minimum sample
+        // is the partners tests' business).
+        c.partners.scorecard_minimum_sample = 1;
     })
     .await
     .unwrap();
@@ -58,6 +61,8 @@ async fn no_data_is_unrated_and_a_failing_plugin_scorecard_is_a_problem_naming_i
     let t = app.create_ticket(json!({})).await;
     let r = app.post(&format!("/api/v1/tickets/{}/delegation", t["id"].as_str().unwrap()), &json!({"partner_id": busy["id"]})).await;
     assert_eq!(r.status(), StatusCode::OK);
+    let r = app.patch(&format!("/api/v1/tickets/{}", t["id"].as_str().unwrap()), Some("*"), &json!({"status": "resolved"})).await;
+    assert_eq!(r.status(), StatusCode::OK, "resolved, so the delegation can be judged");
 
     // No data: unrated, five times and more within the failure window, and the plugin stays on.
     for _ in 0..6 {
