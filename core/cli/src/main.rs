@@ -58,7 +58,7 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         batch: usize,
     },
-    /// Seed the configured (empty) database and measure the benchmark rows P1–P7 against the
+    /// Seed the configured (empty) database and measure the benchmark rows P1–P8 against the
     /// real server, started from this binary; prints a markdown table (see BENCHMARKS.md).
     Bench {
         /// A small run that only proves the tool works.

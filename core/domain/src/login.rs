@@ -83,7 +83,7 @@ pub const PASSWORD_MAX_CHARS: usize = 256;
 
 pub fn validate_password(field: &str, password: &str, email: &str) -> Result<(), FieldError> {
     let chars = password.chars().count();
-    if chars < PASSWORD_MIN_CHARS || chars > PASSWORD_MAX_CHARS {
+    if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&chars) {
         return Err(FieldError::new(field, format!("a password has {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters")));
     }
     if password.trim().is_empty() {

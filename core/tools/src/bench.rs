@@ -8,6 +8,7 @@
 //! - P4 the full built-in KPI set over the year; P5 a /metrics scrape at a small and the full
 //!   size; P6 an SLA sweep over every open clock and the delay from a due time to its breach;
 //! - P7 the resident memory of the idle server.
+//! - P8 people's sign-in (argon2id) and session lookup, in process.
 //!
 //! `--quick` keeps every size small so the test suite can run the whole tool.
 
@@ -280,6 +281,9 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
         met: rss_mb.map(|mb| mb < 150.0),
     });
 
+    // P8: people's sign-in, in process (the console calls these services directly).
+    rows.extend(sign_in_rows(services, options.samples).await?);
+
     // P1 last: it adds tickets.
     rows.extend(creation_rows(services, &server, &options).await?);
     let after_load = server.resident_mb();
@@ -289,6 +293,72 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
     }
     rows.sort_by_key(|r| if r.id == "seed" { "P0" } else { r.id });
     Ok(BenchReport { backend: services.database_backend(), tickets, running_clocks, seed_seconds, machine: machine(), rows })
+}
+
+/// P8: sign-ins (one argon2id verification and a session row each), timed one at a time and
+/// as a throughput with one task per core; then looking up a session (what every console
+/// request does).
+async fn sign_in_rows(services: &Arc<Services>, samples: usize) -> Result<Vec<BenchRow>, BenchError> {
+    use steward_domain::auth::Principal;
+    use steward_services::{NewLogin, SignIn};
+    const PASSWORD: &str = "bench passphrase, long enough";
+    let operator = Principal::operator();
+    let input = steward_domain::staff::StaffInput {
+        name: "Bench Person".into(),
+        email: format!("bench-{}@steward.invalid", Timestamp::now().as_millis()),
+        role: Role::Agent,
+        team: None,
+        active: true,
+    };
+    let staff = services.create_staff(input).await?;
+    let login = services.create_login(&operator, NewLogin { staff_id: Some(staff.id), ..NewLogin::default() }).await?;
+    let link = services.issue_set_password_link(&operator, login.id).await?;
+    services.set_password(&link.secret, PASSWORD).await?;
+    let attempt = || SignIn { email: login.email.clone(), password: PASSWORD.into(), remote_addr: None };
+
+    let mut one_at_a_time = Vec::new();
+    let mut secrets = Vec::new();
+    for _ in 0..samples {
+        let started = Instant::now();
+        secrets.push(services.sign_in(attempt()).await?.secret);
+        one_at_a_time.push(millis_since(started));
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per_task = samples.div_ceil(cores).max(1);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..cores {
+        let services = services.clone();
+        let attempt = attempt();
+        tasks.spawn(async move {
+            for _ in 0..per_task {
+                services.sign_in(attempt.clone()).await?;
+            }
+            Ok::<(), ServiceError>(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let per_second = (per_task * cores) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    let sign_ins = Timings::sorted(one_at_a_time);
+    let mut sign_in_row = sign_ins.row(
+        "P8",
+        format!("sign in (argon2id m=19 MiB t=2 p=1 + session), throughput with {cores} tasks"),
+        "p50 < 250 ms",
+        Some(sign_ins.p50() < 250.0),
+    );
+    sign_in_row.per_second = Some(per_second);
+
+    let mut lookups = Vec::new();
+    for n in 0..samples * 20 {
+        let started = Instant::now();
+        services.session_principal(&secrets[n % secrets.len()]).await?;
+        lookups.push(millis_since(started));
+    }
+    let lookups = Timings::sorted(lookups);
+    let lookup_row = lookups.row("P8", "session lookup (the principal of a console request)", "p50 < 5 ms", Some(lookups.p50() < 5.0));
+    Ok(vec![sign_in_row, lookup_row])
 }
 
 /// P1: creation over HTTP by `connections` clients at once, then the same rows inserted
