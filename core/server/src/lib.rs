@@ -4,6 +4,7 @@
 //! See ARCHITECTURE.md at the repository root for the map of the crates.
 
 pub mod api;
+pub mod serve;
 pub mod startup;
 pub mod telemetry;
 

@@ -101,7 +101,8 @@ impl Application {
         }
         let deliveries = self.deliveries.map(DeliveryWorker::start);
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        let limits = crate::serve::ConnectionLimits::from(&self.config.http);
+        let server = crate::serve::serve(self.listener, self.router, limits, async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);

@@ -217,6 +217,13 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Seconds a graceful shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
+    /// A connection that has not sent a request's whole head within this many milliseconds
+    /// (from connecting, or from the previous response) is closed: slow clients cannot hold it.
+    pub header_read_timeout_ms: u64,
+    /// A request body not received whole within this many milliseconds is answered 408.
+    pub body_read_timeout_ms: u64,
+    /// Open connections at most; one more is closed at once.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -361,7 +368,13 @@ impl Default for LogConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { max_body_bytes: 1024 * 1024, shutdown_grace_secs: 30 }
+        HttpConfig {
+            max_body_bytes: 1024 * 1024,
+            shutdown_grace_secs: 30,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+            max_connections: 10_000,
+        }
     }
 }
 
@@ -522,6 +535,9 @@ impl Config {
         let invalid = |field: &str, message: &str| Err(ConfigError::Invalid { field: field.into(), message: message.into() });
         if self.tickets.tiers.is_empty() {
             return invalid("tickets.tiers", "list at least one customer tier");
+        }
+        if self.http.header_read_timeout_ms == 0 || self.http.body_read_timeout_ms == 0 || self.http.max_connections == 0 {
+            return invalid("http.header_read_timeout_ms", "the read timeouts and max_connections must be at least 1");
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");

@@ -59,12 +59,15 @@ fn has_type(schema: &Value, ty: &str) -> bool {
 
 /// Every place in a body schema where a string can go: (field path as the server names it,
 /// a JSON document putting `text` there).
-fn string_slots(doc: &Value, schema: &Value, depth: usize) -> Vec<(String, Box<dyn Fn(Value) -> Value>)> {
+/// A field path and how to build a document that puts a given string at it.
+type Slot = (String, Box<dyn Fn(Value) -> Value>);
+
+fn string_slots(doc: &Value, schema: &Value, depth: usize) -> Vec<Slot> {
     let schema = resolve(doc, schema);
     if depth > 6 {
         return Vec::new();
     }
-    let mut slots: Vec<(String, Box<dyn Fn(Value) -> Value>)> = Vec::new();
+    let mut slots: Vec<Slot> = Vec::new();
     for alternative in ["allOf", "oneOf", "anyOf"] {
         for sub in schema[alternative].as_array().into_iter().flatten() {
             slots.extend(string_slots(doc, sub, depth + 1));

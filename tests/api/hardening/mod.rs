@@ -5,4 +5,5 @@
 mod control_characters;
 mod if_match;
 mod scorecards;
+mod slow_clients;
 mod ssrf;

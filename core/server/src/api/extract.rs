@@ -40,7 +40,28 @@ pub async fn read_json_body(request: Request, state: &AppState) -> Result<Bytes,
             "send the body as JSON with Content-Type: application/json",
         ));
     }
-    Bytes::from_request(request, state).await.map_err(|rejection| {
+    let limit = state.config.http.max_body_bytes;
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        // Refused before a byte of the body is read.
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!("the declared Content-Length exceeds the limit of {limit} bytes"),
+        )
+        .with("limit_bytes", limit));
+    }
+    let timeout = std::time::Duration::from_millis(state.config.http.body_read_timeout_ms);
+    let Ok(read) = tokio::time::timeout(timeout, Bytes::from_request(request, state)).await else {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timeout",
+            format!("the request body did not arrive within {} ms", timeout.as_millis()),
+        ));
+    };
+    read.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
