@@ -23,6 +23,21 @@ pub struct Config {
     pub partners: PartnersConfig,
     pub training: TrainingConfig,
     pub workers: WorkersConfig,
+    pub console: ConsoleConfig,
+}
+
+/// The web console at `/` on the API's port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Serve the console. Off, only `/api`, `/metrics` and the other machine routes answer.
+    pub enabled: bool,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig { enabled: true }
+    }
 }
 
 /// The background loops this node runs (webhook delivery has its own switch,
@@ -275,6 +290,7 @@ impl Default for Config {
             partners: PartnersConfig::default(),
             training: TrainingConfig::default(),
             workers: WorkersConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
