@@ -109,7 +109,7 @@ async fn non_json_bodies_are_415(app: TestApp) {
 async fn unknown_routes_and_methods_are_problems(app: TestApp) {
     let p = problem(app.get("/api/v1/nothing-here").await, StatusCode::NOT_FOUND).await;
     assert_eq!(p["type"], "/problems/not-found");
-    problem(app.client.get(app.url("/")).send().await.unwrap(), StatusCode::NOT_FOUND).await;
+    problem(app.client.get(app.url("/nothing-here")).send().await.unwrap(), StatusCode::NOT_FOUND).await;
     let r = app.request(Method::PUT, "/api/v1/tickets").send().await.unwrap();
     assert!(r.headers().contains_key("allow"));
     let p = problem(r, StatusCode::METHOD_NOT_ALLOWED).await;

@@ -23,6 +23,8 @@ const RULES: &[(&str, Reach, &[&str])] = &[
     ("steward-domain", Reach::Transitive, &["sqlx", "axum", "tokio", "hyper", "wasmtime", "rhai", "reqwest"]),
     // Handlers reach data only through the services (which do depend on storage).
     ("steward-server", Reach::Direct, &["sqlx", "steward-storage"]),
+    // The console's pages likewise reach data only through the services.
+    ("steward-console", Reach::Direct, &["sqlx", "steward-storage"]),
     ("steward-services", Reach::Transitive, &["axum"]),
     ("steward-storage", Reach::Transitive, &["axum", "wasmtime", "rhai"]),
 ];

@@ -3,8 +3,10 @@
 
 mod helpers;
 
+mod browser;
 mod cli;
 mod concurrency;
+mod console;
 mod errors;
 mod feedback;
 mod first_day;

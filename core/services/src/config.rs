@@ -27,6 +27,7 @@ pub struct Config {
     pub training: TrainingConfig,
     pub workers: WorkersConfig,
     pub auth: AuthConfig,
+    pub console: ConsoleConfig,
 }
 
 /// People's sign-in: sessions, set-password links and login throttling.
@@ -81,6 +82,20 @@ impl AuthConfig {
 
 fn minutes_ms(minutes: u64) -> i64 {
     i64::try_from(minutes.saturating_mul(60_000)).unwrap_or(i64::MAX)
+}
+
+/// The web console at `/` on the API's port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Serve the console. Off, only `/api`, `/metrics` and the other machine routes answer.
+    pub enabled: bool,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig { enabled: true }
+    }
 }
 
 /// The background loops this node runs (webhook delivery has its own switch,
@@ -356,6 +371,7 @@ impl Default for Config {
             training: TrainingConfig::default(),
             workers: WorkersConfig::default(),
             auth: AuthConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }

@@ -141,7 +141,11 @@ pub async fn ping_webhook(services: &Services, config: &WebhooksConfig, id: Webh
     let destinations = services.webhook_destinations();
     // A ping is a delivery like any other: it never reaches a refused destination.
     if !crate::destinations::literal_permitted(&destinations, &webhook.url) {
-        return Ok(Attempt { at: Timestamp::now(), duration_ms: 0, outcome: AttemptOutcome::Error(crate::destinations::REFUSED.to_owned()) });
+        return Ok(Attempt {
+            at: Timestamp::now(),
+            duration_ms: 0,
+            outcome: AttemptOutcome::Error(crate::destinations::REFUSED.to_owned()),
+        });
     }
     let client = client(timeout, &destinations)
         .map_err(|e| crate::ServiceError::Internal { operation: "building the webhook HTTP client", cause: e.to_string() })?;

@@ -90,11 +90,15 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
         tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
     };
-    api.route_layer(middleware::from_fn(extract::refuse_control_characters))
+    let mut app = api
+        .route_layer(middleware::from_fn(extract::refuse_control_characters))
         .route_layer(middleware::from_fn(remember_route))
         .fallback(problem::route_not_found)
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
+        .with_state(state.clone());
+    if config.console.enabled {
+        app = app.merge(steward_console::router(state.services.clone()));
+    }
+    app.layer(DefaultBodyLimit::max(config.http.max_body_bytes))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(problem::ensure_problem))
         .layer(middleware::from_fn_with_state(metrics, record_metrics))

@@ -263,8 +263,10 @@ impl From<ServiceError> for ApiError {
 pub async fn ensure_problem(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    let is_problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes()).unwrap_or_default();
+    // The console's pages explain their errors themselves, in HTML.
+    let is_explained = content_type.starts_with(PROBLEM_JSON.as_bytes()) || content_type.starts_with(b"text/html");
+    if !(status.is_client_error() || status.is_server_error()) || is_explained {
         return response;
     }
     let title = status.canonical_reason().unwrap_or("Error");

@@ -1,0 +1,33 @@
+//! The console in a real browser: headless Chromium driven over WebDriver (fantoccini, plain
+//! HTTP to a `chromedriver` this harness starts on a free port) against the real server on port
+//! 0. One browser session runs every journey in turn, so the suite pays for one browser start.
+//!
+//! axe-core (vendored from npm, `tests/fixtures/vendor/`) checks every main screen and fails on
+//! a serious or critical violation. On a failure the page's screenshot and HTML are kept under
+//! `target/browser-artifacts/`.
+//!
+//! `tests/run` installs Debian's `chromium` and `chromium-driver` and requires the browser
+//! (`STEWARD_TEST_REQUIRE_BROWSER=1`); without them, and not required, these tests are skipped.
+
+mod harness;
+mod survey;
+
+use crate::helpers::{Backend, TestApp};
+use harness::Browser;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_journeys_in_a_real_browser() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = TestApp::spawn(backend).await else {
+            crate::helpers::postgres_absent();
+            continue;
+        };
+        browser.set_context(&format!("{backend:?}"));
+        survey::the_customer_answers_the_survey_on_its_page(&browser, &app).await;
+        survey::typed_markup_stays_inert(&browser, &app).await;
+    }
+    browser.close().await;
+}
