@@ -332,6 +332,11 @@ const LEGEND: &str =
     "<p class=\"legend\"><span class=\"k ok\"></span>on target <span class=\"k warning\"></span>within the warning margin \
                       <span class=\"k breach\"></span>missed <span class=\"k none\"></span>no target · red line: target</p>";
 
+/// A value whose parts never part at a line break (`85.0 %`, `2h 0m`).
+fn unbroken(value: &str) -> String {
+    value.replace(' ', "\u{a0}")
+}
+
 fn card(label: &str, value: &str, note: &str, status: &str) -> String {
     format!(
         "<div class=\"card {status}\"><div class=\"v\">{}</div><div class=\"l\">{}</div><div class=\"x\">{}</div></div>",
@@ -355,13 +360,13 @@ fn headline_html(review: &ServiceReview) -> String {
     };
     let csat_status = against(h.csat, h.csat_target);
     let sla_status = against(h.sla_compliance, sla_target.map(|t| t.value));
-    let sla_note = format!("clocks met, target {}", percent(sla_target.map(|t| t.value)));
+    let sla_note = format!("clocks met, target {}", unbroken(&percent(sla_target.map(|t| t.value))));
     let mut out = String::from("<section id=\"headline\" class=\"cards\">");
     out.push_str(&card("tickets opened", &h.opened.to_string(), "", "none"));
     out.push_str(&card("resolved", &h.resolved.to_string(), "of those opened", "none"));
     out.push_str(&card("backlog at month end", &h.backlog_at_end.to_string(), "open tickets", "none"));
     out.push_str(&card("SLA compliance", &percent(h.sla_compliance), &sla_note, sla_status));
-    out.push_str(&card("CSAT", &percent(h.csat), &format!("4–5 scores, target {}", percent(h.csat_target)), csat_status));
+    out.push_str(&card("CSAT", &percent(h.csat), &format!("4–5 scores, target {}", unbroken(&percent(h.csat_target))), csat_status));
     out.push_str("</section>");
     out
 }
@@ -807,7 +812,7 @@ mod tests {
     fn html_opens_with_the_headline_and_formats_dates_for_people() {
         let html = render(&review(), ReviewFormat::Html);
         let headline = &html[html.find("id=\"headline\"").expect("a headline")..html.find("id=\"kpis\"").unwrap()];
-        for figure in ["120", "97", "23", "91.2 %", "80.0 %", "target 85.0 %", "backlog at month end", "tickets opened"] {
+        for figure in ["120", "97", "23", "91.2 %", "80.0 %", "target 85.0\u{a0}%", "backlog at month end", "tickets opened"] {
             assert!(headline.contains(figure), "{figure} in {headline}");
         }
         assert!(headline.contains("card breach\"><div class=\"v\">80.0 %"), "CSAT under 85 % is marked missed: {headline}");
@@ -831,6 +836,7 @@ mod tests {
         assert!(html.contains("Mean dwell time ↓ lower is better"), "{html}");
         assert!(html.contains("field_service / consultation · stage · high"), "breaches name their process: {html}");
         assert!(html.contains(".n{text-align:right;white-space:nowrap}"), "values do not wrap");
+        assert!(html.contains("target 85.0\u{a0}%") && !html.contains("target 85.0 %"), "nor inside a headline note");
         let md = render(&review(), ReviewFormat::Md);
         assert!(md.contains("| Quality-review pass rate | 75.0 % | 50.0 % | −25.0 pts | breach |"), "{md}");
         assert!(md.contains("| stage | field_service / consultation | high | 2 |"), "{md}");
