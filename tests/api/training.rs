@@ -376,7 +376,7 @@ async fn training_compliance_is_a_kpi_and_certifications_are_metrics(app: TestAp
     app.refresh_metrics().await;
     let text = app.scrape().await;
     assert!(
-        text.contains(r#"steward_certifications{state="valid"} 1"#) && text.contains(r#"steward_certifications{state="missing"} 2"#),
-        "the refresher counts 1 valid and 2 missing: {text}"
+        text.contains(r#"steward_certifications{state="valid"} 2"#) && text.contains(r#"steward_certifications{state="missing"} 1"#),
+        "the refresher counts Sue and Sam valid, Ada missing: {text}"
     );
 }
