@@ -108,6 +108,32 @@ pub(crate) fn promtool(args: &[&str], stdin: Option<&str>) -> Option<std::proces
     Some(child.wait_with_output().unwrap())
 }
 
+/// Renders `html` to a PNG in headless Chromium (`tests/run` installs Debian's `chromium`) and
+/// returns its path under the target directory, to be looked at. Checks that Chromium drew a
+/// page of the window's size.
+fn screenshot_in_chromium(html: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join(format!("{name}.html"));
+    let png = dir.join(format!("{name}.png"));
+    std::fs::write(&page, html).unwrap();
+    let _ = std::fs::remove_file(&png);
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,3000"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium is installed (tests/run installs it)");
+    assert!(out.status.success() && png.exists(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    let (width, height) = (u32::from_be_bytes(bytes[16..20].try_into().unwrap()), u32::from_be_bytes(bytes[20..24].try_into().unwrap()));
+    assert_eq!((width, height), (1280, 3000), "the window's size");
+    png
+}
+
 async fn kpis_metrics_and_review_agree_with_a_scripted_month(app: TestApp) {
     // A policy that breaches at once: onsite tickets must be answered within a second, 24×7.
     let r = app
@@ -247,32 +273,57 @@ async fn kpis_metrics_and_review_agree_with_a_scripted_month(app: TestApp) {
     let review = body(r).await;
     assert_eq!(review["month"], month);
     let keys: Vec<&str> = review["sections"].as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()).collect();
-    assert_eq!(keys, ["kpis", "breaches", "weakest_stages", "complaint_tags", "partners", "training", "improvements"]);
+    assert_eq!(keys, ["kpis", "worse", "breaches", "weakest_stages", "complaint_tags", "partners", "training", "improvements"]);
+    let headline = &review["headline"];
+    assert_eq!(
+        (headline["opened"].as_u64(), headline["resolved"].as_u64(), headline["backlog_at_end"].as_u64()),
+        (Some(5), Some(2), Some(3)),
+        "{headline}"
+    );
+    assert!(close(&headline["csat"], 0.5) && close(&headline["csat_target"], 0.85), "{headline}");
+    assert!(headline["sla_compliance"].as_f64().is_some(), "{headline}");
     let section = |key: &str| review["sections"].as_array().unwrap().iter().find(|s| s["key"] == key).unwrap()["items"].clone();
     let lines = section("kpis");
     assert!(close(&kpi(&lines, "resolution_rate", None)["value"], 0.4));
     assert_eq!(kpi(&lines, "resolution_rate", None)["previous"], Value::Null, "nothing happened the month before");
     assert_eq!(kpi(&lines, "backlog", None)["value"], 3.0);
-    assert_eq!(kpi(&lines, "backlog", None)["previous"], Value::Null, "the backlog is a count of now, not of a month");
-    assert_eq!(section("breaches"), json!([{"clock": "first_response", "stage": null, "priority": "low", "count": 1}]));
+    assert_eq!(kpi(&lines, "backlog", None)["previous"], 0.0, "at the end of last month none of these tickets existed");
+    assert_eq!(
+        section("breaches"),
+        json!([{"clock": "first_response", "process": "general", "stage": null, "priority": "low", "count": 1}])
+    );
     assert_eq!(section("complaint_tags"), json!([{"tag": "billing", "count": 1}]));
     assert_eq!(section("partners"), json!([]), "no partners in this month's script");
-    assert_eq!(section("training")[0], json!({"training_compliance": null, "staff_considered": 0}));
+    assert_eq!(section("training")[0], json!({"training_compliance": null, "previous": null, "staff_considered": 0}));
     let points = section("improvements").to_string();
     assert!(points.contains("CSAT (share of 4–5 scores) is 50.0 %") && points.contains("`billing` (1)"), "{points}");
 
     let md = app.get(&format!("/api/v1/reports/review?month={month}&format=md")).await;
     assert!(md.headers()["content-type"].to_str().unwrap().starts_with("text/markdown"));
     let md = md.text().await.unwrap();
-    assert!(md.starts_with(&format!("# Service review {month}")), "{md}");
+    let human_month = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC).strftime("%B %Y").to_string();
+    assert!(md.starts_with(&format!("# Service review {human_month}")), "{md}");
     assert!(md.contains("| Resolution rate | 40.0 % | – | 90.0 % | breach | 5 |"), "{md}");
     let html = app.get(&format!("/api/v1/reports/review?month={month}&format=html")).await.text().await.unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg") && html.contains("billing"), "{html}");
     assert!(!html.contains("src=") && !html.contains("href=") && !html.contains("@import"), "standalone: no external assets");
+    if app.backend == Backend::Sqlite {
+        let png = screenshot_in_chromium(&html, "review-deck");
+        eprintln!("the review deck as Chromium draws it: {}", png.display());
+    }
     let csv = app.get(&format!("/api/v1/reports/review?month={month}&format=csv")).await.text().await.unwrap();
-    assert!(csv.starts_with("section,item,dimension,value,previous,target,status,sample\n"), "{csv}");
-    assert!(csv.contains("\nkpis,resolution_rate,,0.4,,0.9,breach,5\n"), "{csv}");
-    assert!(csv.contains("\nbreaches,first_response,/low,1,"), "{csv}");
+    assert!(csv.starts_with("section,item,dimension,value,unit,previous,target,status,grade,sample\n"), "{csv}");
+    assert!(csv.contains("\nkpis,resolution_rate,,0.4,ratio,,0.9,breach,,5\n"), "{csv}");
+    assert!(csv.contains("\nbreaches,first_response,general//low,1,count,"), "{csv}");
+    assert!(csv.contains("\nheadline,backlog_at_end,,3,count,"), "{csv}");
+
+    // Last month's review counts the backlog as it stood at that month's end, not today's.
+    let last = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC).first_of_month().unwrap().yesterday().unwrap();
+    let last = last.strftime("%Y-%m").to_string();
+    let before = body(app.get(&format!("/api/v1/reports/review?month={last}")).await).await;
+    assert_eq!(before["headline"]["backlog_at_end"], 0, "{}", before["headline"]);
+    let lines = before["sections"][0]["items"].clone();
+    assert_eq!(kpi(&lines, "backlog", None)["value"], 0.0);
 
     // The same review from the command line, on SQLite (the binary opens the same file).
     if app.backend == Backend::Sqlite {

@@ -347,9 +347,10 @@ async fn the_expiry_watcher_records_each_event_once_across_nodes(app: TestApp) {
 async fn training_compliance_is_a_kpi_and_certifications_are_metrics(app: TestApp) {
     create_course(&app).await;
     let certified = app.create_staff("Sue", "sue@example.test", "supervisor").await;
-    app.create_staff("Sam", "sam@example.test", "supervisor").await;
+    let sam = app.create_staff("Sam", "sam@example.test", "supervisor").await;
     app.create_staff("Ada", "ada@example.test", "agent").await;
-    record(&app, &certified, 10, 90).await;
+    // Before the start of this month, whatever today's date: last month's end counts it.
+    record(&app, &certified, 40, 90).await;
     let report = body(app.get("/api/v1/kpis").await).await;
     let kpi =
         report["kpis"].as_array().unwrap().iter().find(|k| k["key"] == "training_compliance").expect("training compliance KPI").clone();
@@ -359,13 +360,23 @@ async fn training_compliance_is_a_kpi_and_certifications_are_metrics(app: TestAp
     let month = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC).strftime("%Y-%m").to_string();
     let review = body(app.get(&format!("/api/v1/reports/review?month={month}&format=json")).await).await;
     let training = review["sections"].as_array().unwrap().iter().find(|s| s["key"] == "training").unwrap()["items"].clone();
-    assert_eq!(training[0], json!({"training_compliance": 0.5, "staff_considered": 2}));
+    assert_eq!(training[0], json!({"training_compliance": 0.5, "previous": 0.5, "staff_considered": 2}));
     let md = app.get(&format!("/api/v1/reports/review?month={month}&format=md")).await.text().await.unwrap();
-    assert!(md.contains("Training compliance: 50 % (2 staff considered)"), "{md}");
+    assert!(
+        md.contains("Training compliance at the month's end: 50.0 % (2 staff considered); at the previous month's end: 50.0 %."),
+        "{md}"
+    );
+    // Sam certifies today: this month reaches 100 %, last month stays as it was then.
+    record(&app, &sam, 0, 90).await;
+    let review = body(app.get(&format!("/api/v1/reports/review?month={month}&format=json")).await).await;
+    let section = |key: &str| review["sections"].as_array().unwrap().iter().find(|s| s["key"] == key).unwrap()["items"].clone();
+    assert_eq!(section("training")[0], json!({"training_compliance": 1.0, "previous": 0.5, "staff_considered": 2}));
+    let line = section("kpis").as_array().unwrap().iter().find(|k| k["key"] == "training_compliance").unwrap().clone();
+    assert_eq!((line["value"].as_f64(), line["previous"].as_f64()), (Some(1.0), Some(0.5)), "{line}");
     app.refresh_metrics().await;
     let text = app.scrape().await;
     assert!(
-        text.contains(r#"steward_certifications{state="valid"} 1"#) && text.contains(r#"steward_certifications{state="missing"} 2"#),
-        "the refresher counts 1 valid and 2 missing: {text}"
+        text.contains(r#"steward_certifications{state="valid"} 2"#) && text.contains(r#"steward_certifications{state="missing"} 1"#),
+        "the refresher counts Sue and Sam valid, Ada missing: {text}"
     );
 }

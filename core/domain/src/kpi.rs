@@ -264,6 +264,16 @@ impl Month {
     }
 }
 
+impl Month {
+    /// The month for people to read, e.g. `November 2026`.
+    pub fn human(self) -> String {
+        let name =
+            ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+                [usize::try_from(self.month - 1).unwrap_or(0)];
+        format!("{name} {}", self.year)
+    }
+}
+
 impl std::fmt::Display for Month {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:04}-{:02}", self.year, self.month)
@@ -381,6 +391,8 @@ pub struct KpiInputs {
 pub struct BreachCount {
     /// first_response, resolution or stage.
     pub clock: String,
+    /// The ticket's process: stage names repeat across processes.
+    pub process: String,
     pub stage: Option<String>,
     pub priority: String,
     pub count: u64,

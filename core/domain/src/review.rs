@@ -14,6 +14,22 @@ pub struct KpiLine {
 }
 
 impl KpiLine {
+    /// Whether the KPI moved the wrong way at all since the month before (by more than the
+    /// rounding of its display): what the review's "what got worse" lists.
+    pub fn fell_back(&self) -> bool {
+        let (Some(now), Some(before), Some(target)) = (self.kpi.value, self.previous, self.kpi.target) else {
+            return false;
+        };
+        let noise = match self.kpi.unit {
+            Unit::Ratio => 0.0005,
+            _ => 0.005 * before.abs().max(1e-9),
+        };
+        match target.better {
+            super::kpi::Better::Lower => now - before > noise,
+            super::kpi::Better::Higher => before - now > noise,
+        }
+    }
+
     /// Whether the KPI moved the wrong way by more than 10 % of the previous value.
     pub fn worsened(&self) -> bool {
         let (Some(now), Some(before), Some(target)) = (self.kpi.value, self.previous, self.kpi.target) else {
@@ -45,6 +61,8 @@ impl WeakStage {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Section {
     Kpis(Vec<KpiLine>),
+    /// KPIs with a target that moved the wrong way since the month before, whatever their status.
+    Worse(Vec<KpiLine>),
     Breaches(Vec<BreachCount>),
     WeakestStages(Vec<WeakStage>),
     ComplaintTags(Vec<(String, u64)>),
@@ -62,10 +80,12 @@ pub struct PartnerRank {
     pub delegated: u64,
 }
 
-/// Training compliance now, and certifications that expire soon.
+/// Training compliance at the month's end (or now, for the running month) and at the end of
+/// the month before, as it stood then; certifications that expire soon.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainingStanding {
     pub compliance: Option<f64>,
+    pub previous: Option<f64>,
     pub staff_considered: u64,
     /// (staff name, course code, expiry), soonest first.
     pub expiring: Vec<(String, String, Timestamp)>,
@@ -75,6 +95,7 @@ impl Section {
     pub fn key(&self) -> &'static str {
         match self {
             Section::Kpis(_) => "kpis",
+            Section::Worse(_) => "worse",
             Section::Breaches(_) => "breaches",
             Section::WeakestStages(_) => "weakest_stages",
             Section::ComplaintTags(_) => "complaint_tags",
@@ -87,6 +108,7 @@ impl Section {
     pub fn title(&self) -> &'static str {
         match self {
             Section::Kpis(_) => "KPIs against targets and the previous month",
+            Section::Worse(_) => "What got worse since the previous month",
             Section::Breaches(_) => "SLA breaches by stage and priority",
             Section::WeakestStages(_) => "Weakest stages (dwell time against target)",
             Section::ComplaintTags(_) => "Top complaint tags",
@@ -97,12 +119,34 @@ impl Section {
     }
 }
 
+/// The figures a meeting opens with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Headline {
+    pub opened: u64,
+    /// Of the tickets opened in the month, those resolved or closed.
+    pub resolved: u64,
+    /// Tickets open at the month's end (or now, for the running month).
+    pub backlog_at_end: u64,
+    /// Clocks met over clocks decided, every clock kind together.
+    pub sla_compliance: Option<f64>,
+    pub csat: Option<f64>,
+    pub csat_target: Option<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceReview {
     pub month: Month,
     pub period: Period,
     pub generated_at: Timestamp,
+    pub headline: Headline,
     pub sections: Vec<Section>,
+}
+
+/// The KPIs that fell back since the month before, most severe first.
+pub fn what_got_worse(kpis: &[KpiLine]) -> Vec<KpiLine> {
+    let mut worse: Vec<KpiLine> = kpis.iter().filter(|l| l.fell_back()).cloned().collect();
+    worse.sort_by(|a, b| b.kpi.severity().unwrap_or(0.0).total_cmp(&a.kpi.severity().unwrap_or(0.0)));
+    worse
 }
 
 /// Orders stages weakest first: most breaches, then slowest against target; keeps `limit`.
@@ -186,5 +230,24 @@ mod tests {
         assert!(points[2].contains("`billing` (2)"), "{points:?}");
         assert!(points[3].contains("Resolution rate got worse"), "{points:?}");
         assert_eq!(improvement_points(&[], &[], &[]).len(), 1);
+    }
+
+    #[test]
+    fn what_got_worse_names_every_kpi_that_fell_back_whatever_its_status() {
+        let higher = Target { value: 0.9, better: Better::Higher, warning_margin: 0.1 };
+        let line = |key: &str, now: f64, before: f64, target: Target| KpiLine {
+            kpi: Kpi::new(key, key, Unit::Ratio, Some(now), 10).with_target(Some(target)),
+            previous: Some(before),
+        };
+        let kpis = [
+            // In breach both months and a little lower: still worse.
+            line("review_pass_rate", 0.5, 0.52, higher),
+            line("sla_compliance", 0.8, 0.84, higher),
+            line("resolution_rate", 0.95, 0.9, higher),
+            line("reopen_rate", 0.05, 0.1, Target { value: 0.1, better: Better::Lower, warning_margin: 0.1 }),
+            line("complaint_rate", 0.2, 0.1, Target { value: 0.1, better: Better::Lower, warning_margin: 0.1 }),
+        ];
+        let keys: Vec<_> = what_got_worse(&kpis).into_iter().map(|l| l.kpi.key).collect();
+        assert_eq!(keys, ["complaint_rate", "review_pass_rate", "sla_compliance"]);
     }
 }

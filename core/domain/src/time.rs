@@ -30,6 +30,23 @@ impl Timestamp {
     pub fn plus_millis(self, ms: i64) -> Self {
         Timestamp(self.0.saturating_add(ms))
     }
+
+    /// The UTC date for people to read, e.g. `1 November 2026`.
+    pub fn human_date(self) -> String {
+        self.human("%-d %B %Y")
+    }
+
+    /// The UTC date and minute for people to read, e.g. `2 December 2026, 13:40 UTC`.
+    pub fn human_date_time(self) -> String {
+        self.human("%-d %B %Y, %H:%M UTC")
+    }
+
+    fn human(self, format: &str) -> String {
+        match jiff::Timestamp::from_millisecond(self.0) {
+            Ok(t) => t.to_zoned(jiff::tz::TimeZone::UTC).strftime(format).to_string(),
+            Err(_) => self.to_string(),
+        }
+    }
 }
 
 impl fmt::Display for Timestamp {
@@ -63,6 +80,13 @@ mod tests {
         let t = Timestamp::from_millis(1_767_225_600_123);
         assert_eq!(t.to_string(), "2026-01-01T00:00:00.123Z");
         assert_eq!(Timestamp::parse("at", &t.to_string()).unwrap(), t);
+    }
+
+    #[test]
+    fn human_forms_spell_the_month_and_drop_the_padding() {
+        let t = Timestamp::from_millis(1_767_225_600_123);
+        assert_eq!(t.human_date(), "1 January 2026");
+        assert_eq!(t.plus_millis(13 * 3_600_000 + 40 * 60_000).human_date_time(), "1 January 2026, 13:40 UTC");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use super::{ServiceError, Services};
 use std::path::Path;
 use steward_domain::kpi::{build_kpis, Better, GroupBy, Kpi, KpiFilter, KpiInputs, KpiTargets, Month, Period, Target, Unit};
 use steward_domain::review::{
-    improvement_points, weakest_stages, KpiLine, PartnerRank, Section, ServiceReview, TrainingStanding, WeakStage,
+    improvement_points, weakest_stages, what_got_worse, Headline, KpiLine, PartnerRank, Section, ServiceReview, TrainingStanding, WeakStage,
 };
 use steward_domain::time::Timestamp;
 
@@ -113,24 +113,55 @@ impl Services {
         Ok(KpiReport { filter, period, kpis, group_by, groups })
     }
 
-    /// The monthly service review: the month's KPIs against targets and the month before,
-    /// breaches, the weakest stages, complaint tags, and improvement points.
+    /// The monthly service review: a headline, the month's KPIs against targets and the month
+    /// before, what got worse, breaches, the weakest stages, complaint tags, partners,
+    /// training, and improvement points. Figures that are a state rather than a flow (the
+    /// backlog, training compliance) are taken at each month's end (or now, for the running
+    /// month), so last month's figures read as they were then.
     pub async fn service_review(&self, month: Month) -> Result<ServiceReview, ServiceError> {
+        let now = Timestamp::now();
         let this = KpiFilter { period: Some(month.period()), ..KpiFilter::default() };
         let before = KpiFilter { period: Some(month.previous().period()), ..KpiFilter::default() };
+        let end_of = |m: Month| m.period().to.min(now);
         let (inputs, kpis) = self.kpi_set(&this).await?;
         let (_, previous) = self.kpi_set(&before).await?;
+        let backlog_end = self.store.backlog_at(&KpiFilter::default(), end_of(month)).await?;
+        let backlog_before = self.store.backlog_at(&KpiFilter::default(), end_of(month.previous())).await?;
+        let share = |(compliant, considered): (u64, u64)| (considered > 0).then(|| compliant as f64 / considered as f64);
+        let (compliant, considered) = self.training_compliance_at(end_of(month)).await?;
+        let training_end = share((compliant, considered));
+        let training_before = share(self.training_compliance_at(end_of(month.previous())).await?);
         let lines: Vec<KpiLine> = kpis
             .into_iter()
-            .map(|kpi| {
-                // The backlog is a count of tickets open now, not of the month: nothing to compare.
+            // The backlog's breakdown by stage is of now; the review keeps the month-end total.
+            .filter(|kpi| !(kpi.key == "backlog" && kpi.dimension.is_some()))
+            .map(|mut kpi| {
                 let previous = match kpi.key.as_str() {
-                    "backlog" => None,
+                    "backlog" => {
+                        kpi.value = Some(backlog_end as f64);
+                        kpi.sample = backlog_end;
+                        Some(backlog_before as f64)
+                    }
+                    "training_compliance" => {
+                        kpi.value = training_end;
+                        training_before
+                    }
                     _ => previous.iter().find(|p| p.key == kpi.key && p.dimension == kpi.dimension).and_then(|p| p.value),
                 };
                 KpiLine { kpi, previous }
             })
             .collect();
+        let (met, decided) = inputs.sla.iter().fold((0, 0), |(m, d), c| (m + c.met, d + c.met + c.breached));
+        let csat = lines.iter().find(|l| l.kpi.key == "csat_satisfied_share");
+        let headline = Headline {
+            opened: inputs.tickets,
+            resolved: inputs.resolved,
+            backlog_at_end: backlog_end,
+            sla_compliance: (decided > 0).then(|| met as f64 / decided as f64),
+            csat: csat.and_then(|l| l.kpi.value),
+            csat_target: csat.and_then(|l| l.kpi.target).map(|t| t.value),
+        };
+        let worse = what_got_worse(&lines);
         let breaches = self.store.breaches(&this).await?;
         let stages = inputs
             .stages
@@ -146,7 +177,6 @@ impl Services {
             .into_iter()
             .map(|p| PartnerRank { name: p.partner.name, score: p.scorecard.score, grade: p.scorecard.grade, delegated: p.stats.delegated })
             .collect();
-        let (compliant, considered) = self.training_compliance().await?;
         let staff_names: std::collections::BTreeMap<_, _> = self.store.active_staff().await?.into_iter().map(|s| (s.id, s.name)).collect();
         let expiring = self
             .expiring_certifications(30)
@@ -154,17 +184,15 @@ impl Services {
             .into_iter()
             .filter_map(|c| Some((staff_names.get(&c.staff_id)?.clone(), c.course_code, c.expires_at?)))
             .collect();
-        let training = TrainingStanding {
-            compliance: (considered > 0).then(|| compliant as f64 / considered as f64),
-            staff_considered: considered,
-            expiring,
-        };
+        let training = TrainingStanding { compliance: training_end, previous: training_before, staff_considered: considered, expiring };
         Ok(ServiceReview {
             month,
             period: month.period(),
-            generated_at: Timestamp::now(),
+            generated_at: now,
+            headline,
             sections: vec![
                 Section::Kpis(lines),
+                Section::Worse(worse),
                 Section::Breaches(breaches),
                 Section::WeakestStages(weakest),
                 Section::ComplaintTags(tags),

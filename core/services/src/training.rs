@@ -150,13 +150,20 @@ impl Services {
 
     /// (compliant, considered): active staff holding every certification their role's stages need.
     pub async fn training_compliance(&self) -> Result<(u64, u64), ServiceError> {
+        self.training_compliance_at(Timestamp::now()).await
+    }
+
+    /// Training compliance as it stood at `at`: only records completed by then count, and
+    /// certifications are judged valid or expired at that instant.
+    pub async fn training_compliance_at(&self, at: Timestamp) -> Result<(u64, u64), ServiceError> {
         let needs = self.certification_needs();
         if needs.is_empty() {
             return Ok((0, 0));
         }
-        let records = self.store.current_passing_records(None, None).await?;
+        let mut records = self.store.current_passing_records(None, None).await?;
+        records.retain(|r| r.completed_at <= at);
         let staff = self.store.active_staff().await?;
-        Ok(steward_domain::training::training_compliance(&staff, &needs, &records, Timestamp::now(), self.expiring_window_ms()))
+        Ok(steward_domain::training::training_compliance(&staff, &needs, &records, at, self.expiring_window_ms()))
     }
 
     /// How many (active staff, certifying course) pairs stand in each certification state.

@@ -210,6 +210,22 @@ impl Store {
             .await
     }
 
+    /// Tickets matching the filter's dimensions that were open at `at`: opened before it and
+    /// neither resolved nor closed by then (by the resolution and closing times they carry).
+    pub async fn backlog_at(&self, filter: &KpiFilter, at: steward_domain::time::Timestamp) -> Result<u64, StoreError> {
+        Operation("backlog_at")
+            .run(async {
+                let mut c = conditions(filter, false);
+                c.push("t.id < {}", Bind::Text(TicketId::lower_bound_at(at)));
+                c.push("(t.resolved_at IS NULL OR t.resolved_at >= {})", Bind::Int(at.as_millis()));
+                c.push("(t.closed_at IS NULL OR t.closed_at >= {})", Bind::Int(at.as_millis()));
+                let sql = format!("SELECT COUNT(*) AS n FROM tickets t {}", c.where_sql());
+                let row = c.bind_all(sqlx::query(&sql)).fetch_one(self.pool()).await?;
+                Ok(u(col(&row, "n")?))
+            })
+            .await
+    }
+
     /// The values a dimension takes among the filter's tickets (at most 100), for `group_by`.
     pub async fn group_values(&self, filter: &KpiFilter, group: GroupBy) -> Result<Vec<String>, StoreError> {
         Operation("group_values")
@@ -238,9 +254,9 @@ impl Store {
                 let mut c = conditions(filter, true);
                 c.and("c.breached_at IS NOT NULL");
                 let sql = format!(
-                    "SELECT c.kind AS kind, c.stage AS stage, t.priority AS priority, COUNT(*) AS n \
+                    "SELECT c.kind AS kind, t.process AS process, c.stage AS stage, t.priority AS priority, COUNT(*) AS n \
                  FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id {} \
-                 GROUP BY c.kind, c.stage, t.priority ORDER BY n DESC, c.kind, c.stage, t.priority",
+                 GROUP BY c.kind, t.process, c.stage, t.priority ORDER BY n DESC, c.kind, t.process, c.stage, t.priority",
                     c.where_sql()
                 );
                 c.bind_all(sqlx::query(&sql))
@@ -250,6 +266,7 @@ impl Store {
                     .map(|row| {
                         Ok(BreachCount {
                             clock: col(row, "kind")?,
+                            process: col(row, "process")?,
                             stage: col(row, "stage")?,
                             priority: col(row, "priority")?,
                             count: u(col(row, "n")?),
