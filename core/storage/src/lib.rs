@@ -177,6 +177,20 @@ impl Store {
                     })
                 })
         };
+        if backend == Backend::Postgres {
+            // One direct attempt first: the pool retries a refused connection until
+            // `acquire_timeout_secs` and then reports only the timeout, hiding the cause.
+            match <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await {
+                Ok(conn) => drop(sqlx::Connection::close(conn).await),
+                Err(e) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "cannot connect to PostgreSQL at {}: {}",
+                        postgres_address(&url),
+                        connect_cause(&e)
+                    )))
+                }
+            }
+        }
         let pool = options(config.max_connections).connect(&url).await?;
         let writer = match backend {
             Backend::Sqlite => options(1).connect(&url).await?,
@@ -306,5 +320,23 @@ mod tests {
         assert!(file.parent().unwrap().is_dir());
         assert!(prepare_sqlite_url("sqlite::memory:").is_err());
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// `host:port` of a PostgreSQL URL, for messages (never the credentials).
+fn postgres_address(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!("{}:{}", u.host_str().unwrap_or("localhost"), u.port().unwrap_or(5432)),
+        Err(_) => "(unparsable URL)".into(),
+    }
+}
+
+/// The cause of a failed connection attempt, without sqlx's wrapping ("error communicating
+/// with database: …").
+fn connect_cause(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        sqlx::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
     }
 }
