@@ -292,6 +292,24 @@ pub(crate) fn col_bool(row: &AnyRow, name: &str) -> Result<bool, StoreError> {
     }
 }
 
+/// `host:port` of a PostgreSQL URL, for messages (never the credentials).
+fn postgres_address(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!("{}:{}", u.host_str().unwrap_or("localhost"), u.port().unwrap_or(5432)),
+        Err(_) => "(unparsable URL)".into(),
+    }
+}
+
+/// The cause of a failed connection attempt, without sqlx's wrapping ("error communicating
+/// with database: …").
+fn connect_cause(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        sqlx::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,23 +338,5 @@ mod tests {
         assert!(file.parent().unwrap().is_dir());
         assert!(prepare_sqlite_url("sqlite::memory:").is_err());
         let _ = std::fs::remove_dir_all(dir);
-    }
-}
-
-/// `host:port` of a PostgreSQL URL, for messages (never the credentials).
-fn postgres_address(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(u) => format!("{}:{}", u.host_str().unwrap_or("localhost"), u.port().unwrap_or(5432)),
-        Err(_) => "(unparsable URL)".into(),
-    }
-}
-
-/// The cause of a failed connection attempt, without sqlx's wrapping ("error communicating
-/// with database: …").
-fn connect_cause(e: &sqlx::Error) -> String {
-    match e {
-        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
-        sqlx::Error::Io(io) => io.to_string(),
-        other => other.to_string(),
     }
 }
