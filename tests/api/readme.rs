@@ -204,6 +204,13 @@ fn the_readme_shell_blocks_run_verbatim_against_a_fresh_server() {
     }
     let first_start = server_output();
     assert!(!first_start.contains("ERROR"), "the first `{SERVE}` logged an ERROR line:\n{first_start}");
+    // With no step before it: core/cli/build.rs put the WASM components beside their manifests.
+    for plugin in ["ecommerce-returns", "field-service", "first-contact-kpi", "partner-scorecard"] {
+        assert!(
+            first_start.lines().any(|l| l.contains("plugin loaded") && l.contains(plugin)),
+            "the first `{SERVE}` did not load the bundled plugin {plugin}:\n{first_start}"
+        );
+    }
 
     run(after, setup_end, "the README's shell blocks");
     drop(server);
