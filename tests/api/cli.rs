@@ -106,8 +106,9 @@ fn serve_exits_cleanly_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // The port is bound before start-up (migrations, plugins) is done: wait until it is ready.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(&listen).is_err() {
+    while !ready(&listen) {
         assert!(std::time::Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -122,4 +123,16 @@ fn serve_exits_cleanly_on_sigterm() {
         assert!(std::time::Instant::now() < deadline, "server did not stop");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Whether the server at `addr` answers `GET /readyz` with 200 (plain HTTP/1.1 on a socket).
+fn ready(addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.ends_with(b" 200")
 }

@@ -134,3 +134,24 @@ async fn plugin_copied_in_then_broken(backend: Backend) {
     let p = problem(app.transition(number, "closed").await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(p["type"], "/problems/transition-vetoed");
 }
+
+#[test]
+fn an_unreachable_postgresql_is_connection_refused_at_host_and_port() {
+    let dir = tempfile::tempdir().unwrap();
+    // Port 1: nothing listens there, so the connection is refused at once.
+    let out = Command::new(env!("CARGO_BIN_EXE_steward"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_remove("STEWARD_CONFIG")
+        .env("STEWARD_LOG_LEVEL", "warn")
+        .env("STEWARD_LISTEN", "127.0.0.1:0")
+        .env("STEWARD_DATABASE_URL", "postgres://steward:secret@127.0.0.1:1/steward")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = stderr(&out);
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "{text}");
+    assert!(errors[0].contains("cannot connect to PostgreSQL at 127.0.0.1:1: connection refused"), "{text}");
+    assert!(!text.contains("secret") && !text.contains("became free"), "{text}");
+}

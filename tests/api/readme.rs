@@ -197,12 +197,20 @@ fn the_readme_shell_blocks_run_verbatim_against_a_fresh_server() {
     let server = Server(bash(SERVE).stdout(log_file.try_clone().unwrap()).stderr(log_file).stdin(Stdio::null()).spawn().unwrap());
     let server_output = || std::fs::read_to_string(&server_log).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "`{SERVE}` never listened on {port}:\n{}", server_output());
+    // The port is bound before start-up is done; ready means plugins are loaded too.
+    while !ready(port) {
+        assert!(Instant::now() < deadline, "`{SERVE}` never became ready on {port}:\n{}", server_output());
         std::thread::sleep(Duration::from_millis(100));
     }
     let first_start = server_output();
     assert!(!first_start.contains("ERROR"), "the first `{SERVE}` logged an ERROR line:\n{first_start}");
+    // With no step before it: core/cli/build.rs put the WASM components beside their manifests.
+    for plugin in ["ecommerce-returns", "field-service", "first-contact-kpi", "partner-scorecard"] {
+        assert!(
+            first_start.lines().any(|l| l.contains("plugin loaded") && l.contains(plugin)),
+            "the first `{SERVE}` did not load the bundled plugin {plugin}:\n{first_start}"
+        );
+    }
 
     run(after, setup_end, "the README's shell blocks");
     drop(server);
@@ -233,6 +241,18 @@ fn the_readme_shell_blocks_run_verbatim_against_a_fresh_server() {
         checked.insert(line, status);
     }
     assert!(checked.len() > 30, "only {} curl calls ran: {checked:?}", checked.len());
+}
+
+/// Whether the server answers `GET /readyz` with 200 (plain HTTP/1.1 on a socket).
+fn ready(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.ends_with(b" 200")
 }
 
 fn copy_dir(from: &Path, to: &PathBuf) {

@@ -180,6 +180,20 @@ impl Store {
                     })
                 })
         };
+        if backend == Backend::Postgres {
+            // One direct attempt first: the pool retries a refused connection until
+            // `acquire_timeout_secs` and then reports only the timeout, hiding the cause.
+            match <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await {
+                Ok(conn) => drop(sqlx::Connection::close(conn).await),
+                Err(e) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "cannot connect to PostgreSQL at {}: {}",
+                        postgres_address(&url),
+                        connect_cause(&e)
+                    )))
+                }
+            }
+        }
         let pool = options(config.max_connections).connect(&url).await?;
         let writer = match backend {
             Backend::Sqlite => options(1).connect(&url).await?,
@@ -278,6 +292,24 @@ pub(crate) fn col_bool(row: &AnyRow, name: &str) -> Result<bool, StoreError> {
     match row.try_get::<bool, _>(name) {
         Ok(b) => Ok(b),
         Err(_) => col::<i64>(row, name).map(|i| i != 0),
+    }
+}
+
+/// `host:port` of a PostgreSQL URL, for messages (never the credentials).
+fn postgres_address(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!("{}:{}", u.host_str().unwrap_or("localhost"), u.port().unwrap_or(5432)),
+        Err(_) => "(unparsable URL)".into(),
+    }
+}
+
+/// The cause of a failed connection attempt, without sqlx's wrapping ("error communicating
+/// with database: …").
+fn connect_cause(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        sqlx::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
     }
 }
 
