@@ -291,11 +291,11 @@ mod tests {
         assert_eq!(host.compute_kpi("first_contact_resolution", &samples::kpi()), Ok(Some(0.7)));
         assert_eq!(host.compute_kpi("reopen_rate", &samples::kpi()), Ok(Some(0.05)));
         assert!(matches!(host.compute_kpi("nps", &samples::kpi()), Err(HostError::UnknownKpi { .. })));
-        // No data is the plugin's own error; the hook is fail-open, so the KPI is just missing.
+        // "No data" is an answer, not a failure: it is reported as such and never counted.
         let empty = KpiInput { tickets_resolved: 0, ..samples::kpi() };
-        assert_eq!(host.compute_kpi("first_contact_resolution", &empty), Ok(None));
+        assert!(matches!(host.compute_kpi("first_contact_resolution", &empty), Err(HostError::NoData { .. })));
         let status = host.status("first-contact-kpi").unwrap();
-        assert!(status.last_error.unwrap().contains("no-data"));
+        assert_eq!((status.failures, status.last_error), (0, None));
     }
 
     #[test]
