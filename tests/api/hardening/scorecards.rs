@@ -87,9 +87,14 @@ async fn no_data_is_unrated_and_a_failing_plugin_scorecard_is_a_problem_naming_i
     let r = app.get("/api/v1/partners/scorecards?scorecard=throws").await;
     assert_eq!(r.status(), StatusCode::OK);
     let ranking = body(r).await;
-    for entry in ranking.as_array().unwrap() {
-        assert!(entry["score"].is_null() && entry["error"].as_str().is_some_and(|e| e.contains(THROWING)), "{entry}");
-    }
+    let entry = |p: &Value| ranking.as_array().unwrap().iter().find(|e| e["partner_id"] == p["id"]).unwrap().clone();
+    let failed = entry(&busy);
+    assert!(failed["score"].is_null() && failed["error"].as_str().is_some_and(|e| e.contains(THROWING)), "{failed}");
+    // Too little data to rate: the plugin is not asked, so nothing failed for this one.
+    let unasked = entry(&idle);
+    assert!(unasked["score"].is_null() && unasked["error"].is_null() && unasked["grade"] == "unrated", "{unasked}");
+    let p = problem(app.get(&single).await, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(p["plugin"], THROWING, "{p}");
     // That was three failures: the plugin is auto-disabled, and reads still name it.
     assert_eq!(plugin_state(&app, THROWING).await, "auto_disabled");
     let p = problem(app.get(&single).await, StatusCode::SERVICE_UNAVAILABLE).await;
