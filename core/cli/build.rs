@@ -26,6 +26,9 @@ fn main() {
         for line in message.lines() {
             println!("cargo:warning={line}");
         }
+        // A failure must not be remembered: watching a path that never exists makes cargo run
+        // this script again on the next build (after the target is added, say).
+        println!("cargo:rerun-if-changed={}", workspace.join("target/.rebuild-after-a-failed-build").display());
     }
 }
 

@@ -149,11 +149,11 @@ async fn console_refuses_cross_site_state_changes_while_the_api_stays_bearer_onl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_speak_chinese_when_the_browser_asks_for_it() {
     let app = sqlite().await;
-    let zh = app.client.get(app.url("/")).header(header::ACCEPT_LANGUAGE, "zh-CN,zh;q=0.9,en;q=0.8").send().await.unwrap();
+    let zh = app.client.get(app.url("/sign-in")).header(header::ACCEPT_LANGUAGE, "zh-CN,zh;q=0.9,en;q=0.8").send().await.unwrap();
     let zh = zh.text().await.unwrap();
-    assert!(zh.contains("<html lang=\"zh-Hans\">") && zh.contains("Steward 控制台"), "{zh}");
-    let (_, _, en) = page(&app, "/").await;
-    assert!(en.contains("<html lang=\"en\">") && en.contains("Steward console"), "{en}");
+    assert!(zh.contains("<html lang=\"zh-Hans\">") && zh.contains("<h1>登录</h1>") && zh.contains("电子邮箱"), "{zh}");
+    let (_, _, en) = page(&app, "/sign-in").await;
+    assert!(en.contains("<html lang=\"en\">") && en.contains("<h1>Sign in</h1>"), "{en}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -489,3 +489,86 @@ pub async fn problem(r: Response, status: StatusCode) -> Value {
 pub fn problem_fields(p: &Value) -> Vec<String> {
     p["errors"].as_array().map(|e| e.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default()
 }
+
+/// The password every console test person gets.
+pub const CONSOLE_PASSWORD: &str = "correct horse battery staple";
+
+/// A browser-like console client: follows no redirects (tests look at them), sends form posts
+/// as our own pages do (`Sec-Fetch-Site: same-origin`) and keeps the session cookie.
+pub struct ConsoleSession {
+    pub client: reqwest::Client,
+    base: String,
+    pub cookie: Option<String>,
+}
+
+impl ConsoleSession {
+    pub fn anonymous(app: &TestApp) -> ConsoleSession {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        ConsoleSession { client, base: format!("http://{}", app.addr), cookie: None }
+    }
+
+    /// Creates a staff member with a login, sets the password through the set-password link
+    /// and signs in through the sign-in page. Returns the session and the staff member's JSON.
+    pub async fn person(app: &TestApp, name: &str, email: &str, role: &str) -> (ConsoleSession, Value) {
+        let staff = app.create_staff(name, email, role).await;
+        Self::login_for(app, &staff, json!({})).await;
+        let mut session = ConsoleSession::anonymous(app);
+        let r = session.sign_in(email, CONSOLE_PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name} signs in");
+        (session, staff)
+    }
+
+    /// A login (with `extra` fields, e.g. `partner_id`) and its password, for this staff member.
+    pub async fn login_for(app: &TestApp, staff: &Value, extra: Value) -> Value {
+        let mut request = json!({"staff_id": staff["id"]});
+        merge(&mut request, extra);
+        let r = app.post("/api/v1/logins", &request).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let login = body(r).await;
+        let r = app.post(&format!("/api/v1/logins/{}/set-password-link", login["id"].as_str().unwrap()), &json!({})).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let path = body(r).await["path"].as_str().unwrap().to_owned();
+        app.services.set_password(path.strip_prefix("/set-password/").unwrap(), CONSOLE_PASSWORD).await.expect("password set");
+        login
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn with_cookie(&self, request: RequestBuilder) -> RequestBuilder {
+        match &self.cookie {
+            Some(cookie) => request.header(reqwest::header::COOKIE, cookie),
+            None => request,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.with_cookie(self.client.get(self.url(path))).send().await.expect("console GET")
+    }
+
+    /// A same-origin form post.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.with_cookie(self.client.post(self.url(path)).header("sec-fetch-site", "same-origin").form(form))
+            .send()
+            .await
+            .expect("console POST")
+    }
+
+    /// Posts the sign-in form; keeps the session cookie it sets.
+    pub async fn sign_in(&mut self, email: &str, password: &str) -> Response {
+        let r = self.post("/sign-in", &[("email", email), ("password", password)]).await;
+        if let Some(set) = r.headers().get(reqwest::header::SET_COOKIE).and_then(|v| v.to_str().ok()) {
+            let pair = set.split(';').next().unwrap_or_default();
+            self.cookie = pair.split_once('=').is_some_and(|(_, v)| !v.is_empty()).then(|| pair.to_owned());
+        }
+        r
+    }
+
+    /// GETs a page that must answer 200 with HTML; returns the HTML.
+    pub async fn page(&self, path: &str) -> String {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+        r.text().await.expect("html")
+    }
+}

@@ -22,6 +22,7 @@ mod processes;
 mod readme;
 mod schema;
 mod seed;
+mod sign_in_pages;
 mod sla;
 mod staff;
 mod storage_story;

@@ -1,9 +1,9 @@
-//! `/`: the console's front page.
+//! `/`: the console's front page for a signed-in person.
 
-use crate::i18n::Locale;
-use crate::page::{render, Chrome};
+use crate::page::{render, Chrome, Section};
+use crate::session::Viewer;
 use askama::Template;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 
 #[derive(Template)]
@@ -12,7 +12,6 @@ struct HomePage {
     chrome: Chrome,
 }
 
-pub async fn show(headers: HeaderMap) -> Response {
-    let locale = Locale::from_headers(&headers);
-    render(StatusCode::OK, &HomePage { chrome: Chrome::new(&locale) })
+pub async fn show(viewer: Viewer) -> Response {
+    render(StatusCode::OK, &HomePage { chrome: Chrome::signed_in(&viewer, Section::Home) })
 }

@@ -5,18 +5,21 @@
 //! - `security`: the headers on every response and the CSRF rule for state-changing requests.
 //! - `i18n`: every text in English and Simplified Chinese, and times in the user's timezone.
 //! - `page`: the one place that renders a template into a response.
-//! - one module per screen (`home`, `survey`); later screens (queues, ticket, supervision,
-//!   partners, administration) slot in as further modules with their templates.
+//! - `session`: the session cookie and the `Viewer` extractor of every signed-in page.
+//! - one module per screen (`home`, `sign_in`, `survey`); later screens (queues, ticket,
+//!   supervision, partners, administration) slot in as further modules with their templates.
 
 pub mod assets;
 mod home;
 pub mod i18n;
 mod page;
 pub mod security;
+pub mod session;
+mod sign_in;
 mod survey;
 
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
 use steward_services::Services;
@@ -24,16 +27,22 @@ use steward_services::Services;
 #[derive(Clone)]
 pub struct ConsoleState {
     pub services: Arc<Services>,
+    pub cookies: session::CookiePolicy,
 }
 
 /// The console's routes with their state, headers and CSRF check. The caller merges it into the
-/// application beside `/api`.
-pub fn router(services: Arc<Services>) -> Router {
+/// application beside `/api`. `public_url` is the server's configured public URL: HTTPS there
+/// makes the session cookie `__Host-` and Secure for every host.
+pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
+    let cookies = session::CookiePolicy { public_https: public_url.is_some_and(|u| u.starts_with("https://")) };
     Router::new()
         .route("/", get(home::show))
+        .route("/sign-in", get(sign_in::show).post(sign_in::submit))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/set-password/{secret}", get(sign_in::show_set_password).post(sign_in::set_password))
         .route("/assets/{name}", get(assets::serve))
         .route("/survey/{token}", get(survey::show).post(survey::answer))
-        .with_state(ConsoleState { services })
+        .with_state(ConsoleState { services, cookies })
         .layer(middleware::from_fn(security::csrf))
         .layer(middleware::from_fn(security::headers))
 }
