@@ -509,7 +509,7 @@ mod tests {
         // Its own process and stages: the guard refuses verification without a parts log, and
         // the urgent ticket moved on site is tagged.
         let verification = runs_of(&runs, Hook::GuardTransition, "→ verification");
-        assert!(verification[0].input.contains("in `field_service`: parts → verification"), "{verification:?}");
+        assert!(verification[0].input.contains("in `field_service`: on_site → verification"), "{verification:?}");
         assert!(verification[0].outcome.as_ref().unwrap().contains("parts_log"), "{verification:?}");
         let moved = runs_of(&runs, Hook::OnEvent, "stage_changed event");
         assert!(moved[0].outcome.as_ref().unwrap().contains("urgent-onsite"), "{moved:?}");
