@@ -273,6 +273,9 @@ fn a_wasm_template_builds_its_component_beside_the_manifest() {
     let out = steward_in(dir.path(), &["plugin", "new", "x", "--kind", "wasm", "--dir", ".", "--sdk", sdk.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let plugin = dir.path().join("x");
+    assert!(stdout(&out).contains("steward plugin build ./x"), "{}", stdout(&out));
+    let out = steward_in(dir.path(), &["plugin", "check", "x"]);
+    assert!(!out.status.success() && stderr(&out).contains("not built yet: run `steward plugin build x`"), "{}", stderr(&out));
     // Built as the README says; the repository's guest target directory is shared so the SDK
     // is not compiled again (without it the build goes to x/target).
     let out = Command::new(env!("CARGO_BIN_EXE_steward"))

@@ -365,6 +365,9 @@ fn run_plugin(command: PluginCommand) -> anyhow::Result<()> {
             };
             let created = cli::new_plugin(&dir, &name, runtime, &sdk)?;
             println!("created {}", created.display());
+            if runtime == Runtime::Wasm {
+                println!("build it with: steward plugin build {}", created.display());
+            }
         }
         PluginCommand::Build { dir, target_dir } => {
             let entry = cli::build(&dir, target_dir.as_deref())?;

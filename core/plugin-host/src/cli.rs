@@ -228,6 +228,13 @@ pub struct CheckReport {
 /// against the contract (exports and their signatures, or script functions and arities).
 pub fn check(dir: &Path, config: &PluginsConfig) -> Result<CheckReport, CliError> {
     let manifest = Manifest::load(dir).map_err(LoadError::from)?;
+    if manifest.runtime == Runtime::Wasm && !manifest.entry.exists() && dir.join("Cargo.toml").is_file() {
+        return Err(CliError::Invalid(format!(
+            "{} is not built yet: run `steward plugin build {}`",
+            manifest.entry.display(),
+            dir.display()
+        )));
+    }
     let limits = config.limits_for(&manifest.limits);
     let runtime = WasmRuntime::new(&config.wasm_runtime_config())?;
     load_plugin(&manifest, limits, &runtime)?;
@@ -485,6 +492,8 @@ mod tests {
     fn a_new_wasm_plugin_builds_checks_and_runs() {
         let root = tempfile::tempdir().unwrap();
         let dir = new_plugin(root.path(), "closing-rules", Runtime::Wasm, &default_sdk_dir()).unwrap();
+        let e = check(&dir, &config()).unwrap_err().to_string();
+        assert!(e.contains("closing_rules.wasm is not built yet: run `steward plugin build"), "{e}");
         // Share the repository guests' target directory so the SDK is not compiled again.
         let target = guest_build::repository_guest_workspace().join("target");
         let entry = build(&dir, Some(&target)).unwrap();
