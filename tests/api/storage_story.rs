@@ -178,7 +178,7 @@ async fn story(backend: Backend) {
     let world = World {
         store,
         registry: ProcessRegistry::builtin(),
-        tiers: vec!["standard".into(), "priority".into(), "vip".into()],
+        tiers: vec!["standard".into(), "priority".into(), "vip".into(), "key-account".into()],
         agent,
         system: Actor::system(),
     };
@@ -194,6 +194,7 @@ async fn story(backend: Backend) {
     training_chapter(&world, &mut provoked, &staff).await;
     catalog_chapter(&world, &mut provoked).await;
     kpi_chapter(&world).await;
+    month_end_chapter(&world).await;
     timeline_keys_chapter(&world, &mut provoked, &tickets, &url).await;
 
     let every_key: BTreeSet<String> = [
@@ -972,6 +973,57 @@ async fn kpi_chapter(w: &World) {
     assert_eq!(w.store.group_values(&filter, GroupBy::Channel).await.unwrap(), ["email", "phone"]);
     let outside = KpiFilter { period: Some(Period { from: at.plus_millis(HOUR), to: at.plus_millis(2 * HOUR) }), ..filter.clone() };
     assert_eq!(w.store.kpi_inputs(&outside).await.unwrap().tickets, 0, "the period bounds the tickets");
+}
+
+/// The backlog as of a month's end is read from the timelines: resolving, reopening or
+/// resolving again after the month's end does not change the month's figure.
+async fn month_end_chapter(w: &World) {
+    let (opened, month_end) = (day(20), day(30));
+    let actor = Arc::new(w.agent.clone());
+    let mut number = 900_000;
+    // A ticket of this chapter's own tier opened on day 20, then changed on the given days.
+    let mut history = |title: &str, moves: &[(i64, &str)]| {
+        number += 1;
+        let mut change = w.open(TicketDraft { customer_tier: Some("key-account".into()), ..draft(title) }, opened);
+        Ticket::set_number(&mut change, TicketNumber::parse("number", &number.to_string()).unwrap());
+        let mut history = TicketHistory::open(change, &actor).expect("a history");
+        for (on, what) in moves {
+            let at = day(*on);
+            let change = match *what {
+                "resolve" => {
+                    history.ticket.apply_patch(TicketPatch { status: Some(Status::Resolved), ..Default::default() }, &w.rules(), at)
+                }
+                "reopen" => Ok(history.ticket.reopen(&w.general(), None, None, true, 30 * DAY, at).expect("within the window")),
+                other => unreachable!("{other}"),
+            };
+            history.apply(change.expect("the rule accepts"), &actor, at).expect("applied");
+        }
+        history
+    };
+    let histories = vec![
+        // Open at the month's end, resolved after it: in the month's backlog.
+        history("Resolved after the month", &[(35, "resolve")]),
+        // Resolved within the month, reopened after it: not in the month's backlog.
+        history("Reopened after the month", &[(25, "resolve"), (32, "reopen")]),
+        // Resolved, reopened and resolved again after the month: not in it either.
+        history("Resolved twice", &[(25, "resolve"), (32, "reopen"), (34, "resolve")]),
+        // Reopened within the month and resolved after it: in it.
+        history("Reopened within the month", &[(22, "resolve"), (26, "reopen"), (36, "resolve")]),
+        // Resolved within the month and untouched since: not in it.
+        history("Resolved within the month", &[(24, "resolve")]),
+        // Opened after the month: not in it.
+    ];
+    let mut late = w.open(TicketDraft { customer_tier: Some("key-account".into()), ..draft("Opened after the month") }, day(31));
+    Ticket::set_number(&mut late, TicketNumber::parse("number", "900100").unwrap());
+    let late = TicketHistory::open(late, &actor).expect("a history");
+    w.store.insert_histories(&histories).await.expect("histories written");
+    w.store.insert_histories(&[late]).await.expect("history written");
+
+    let filter = KpiFilter { tier: Some("key-account".into()), ..Default::default() };
+    assert_eq!(w.store.backlog_at(&filter, month_end).await.unwrap(), 2, "the backlog as it stood at the month's end");
+    assert_eq!(w.store.backlog_at(&filter, day(33)).await.unwrap(), 5, "all but the one resolved within the month");
+    assert_eq!(w.store.backlog_at(&filter, day(40)).await.unwrap(), 2, "the one reopened after the month, and the late one");
+    assert_eq!(w.store.backlog_at(&filter, opened).await.unwrap(), 0, "opened at that very instant, not before it");
 }
 
 /// The timeline's own keys: a ticket number, and an event's place in its ticket's timeline.

@@ -84,7 +84,7 @@ enum PluginCommand {
     New {
         name: String,
         /// wasm (a Rust crate built for wasm32-wasip2) or rhai (a script).
-        #[arg(long, default_value = "rhai")]
+        #[arg(long, visible_alias = "kind", default_value = "rhai")]
         runtime: String,
         /// Where to create the plugin directory.
         #[arg(long, default_value = ".")]
@@ -94,12 +94,31 @@ enum PluginCommand {
         #[arg(long, value_name = "DIR")]
         sdk: Option<PathBuf>,
     },
+    /// Build a WASM plugin (`cargo build --release --target wasm32-wasip2` in DIR) and put the
+    /// component beside its manifest, where `entry` points; copy DIR without `target/`.
+    Build {
+        dir: PathBuf,
+        /// Cargo's target directory (default: DIR/target, or CARGO_TARGET_DIR when set).
+        #[arg(long, value_name = "DIR", env = "CARGO_TARGET_DIR")]
+        target_dir: Option<PathBuf>,
+    },
     /// Validate a plugin's manifest and check its entry against the contract.
     Check { dir: PathBuf },
-    /// Run a plugin's hooks on sample inputs (or a JSON fixture) under production limits.
+    /// Run a plugin's hooks under production limits on samples fitted to it (or a JSON fixture):
+    /// a ticket in its own process, every move of that process, one event of every kind, each
+    /// declared scorecard and KPI.
     Test {
         dir: PathBuf,
-        /// JSON with any of: ticket, event, from, to, scorecard, partner, kpi, kpi_input.
+        /// The API's own JSON: a ticket as `GET /api/v1/tickets/{id}` returns it, or an object
+        /// with any of these keys.
+        ///
+        /// ticket: a ticket as GET /api/v1/tickets/{id} returns it (fields left out keep the
+        /// sample's values); event: one event as GET /api/v1/tickets/{id}/events lists it
+        /// (kind and data; seq, at, actor optional), instead of one sample of every kind; from,
+        /// to: the one stage move for guard-transition; scorecard, partner: the scorecard and
+        /// the statistics score-partner gets; kpi, kpi_input: the KPI and the aggregates
+        /// compute-kpi gets (partner and kpi_input in the hooks' own field names). Times are
+        /// RFC 3339 text. Every field error is reported at once, naming the field.
         #[arg(long, value_name = "FILE")]
         fixture: Option<PathBuf>,
     },
@@ -346,6 +365,13 @@ fn run_plugin(command: PluginCommand) -> anyhow::Result<()> {
             };
             let created = cli::new_plugin(&dir, &name, runtime, &sdk)?;
             println!("created {}", created.display());
+            if runtime == Runtime::Wasm {
+                println!("build it with: steward plugin build {}", created.display());
+            }
+        }
+        PluginCommand::Build { dir, target_dir } => {
+            let entry = cli::build(&dir, target_dir.as_deref())?;
+            println!("built {}", entry.display());
         }
         PluginCommand::Check { dir } => {
             let report = cli::check(&dir, &config)?;
@@ -355,7 +381,7 @@ fn run_plugin(command: PluginCommand) -> anyhow::Result<()> {
             println!("ok");
         }
         PluginCommand::Test { dir, fixture } => {
-            let fixture = fixture.map(|f| cli::Fixture::load(&f)).transpose()?.unwrap_or_default();
+            let fixture = fixture.map(|f| steward_server::plugin_fixture::load(&f)).transpose()?.unwrap_or_default();
             let runs = cli::test(&dir, &fixture, &config)?;
             print!("{}", cli::render_runs(&runs));
             if runs.iter().any(|r| r.outcome.is_err()) {

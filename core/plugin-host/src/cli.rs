@@ -5,11 +5,12 @@ use super::manifest::{Manifest, MANIFEST_FILE};
 use super::types::samples;
 use super::wasm::WasmRuntime;
 use super::{load_plugin, EventSnapshot, Hook, KpiInput, LoadError, PartnerStats, Plugin, PluginsConfig, Runtime, TicketSnapshot, Usage};
-use serde::Deserialize;
+use serde_json::{Map, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
+use steward_domain::process::{Process, ProcessRegistry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -113,8 +114,9 @@ version = "0.1.0"
 description = "What this plugin does."
 contract = "steward:plugin@1"
 runtime = "wasm"
-# Build with: cargo build --release --target wasm32-wasip2
-entry = "target/wasm32-wasip2/release/{file}.wasm"
+# Built by `steward plugin build <this directory>`, which puts the component here, beside
+# this manifest: copying the directory (without target/) copies the whole plugin.
+entry = "{file}.wasm"
 # Hooks Steward calls: on-event, guard-transition, score-partner, compute-kpi.
 hooks = ["guard-transition", "on-event"]
 
@@ -157,7 +159,7 @@ strip = true
     )
 }
 
-const WASM_TEMPLATE: &str = r#"//! A Steward plugin. Build: cargo build --release --target wasm32-wasip2
+const WASM_TEMPLATE: &str = r#"//! A Steward plugin. Build: `steward plugin build <plugin directory>`
 
 use steward_sdk::{export_plugin, Action, Error, Event, Plugin, Ticket};
 
@@ -184,6 +186,37 @@ impl Plugin for MyPlugin {
 export_plugin!(MyPlugin);
 "#;
 
+/// Builds a WASM plugin's crate (`cargo build --release --target wasm32-wasip2` in `dir`, into
+/// `target_dir`, default `dir/target`) and puts the component where the manifest's `entry`
+/// says, beside the manifest. Returns the installed component's path.
+pub fn build(dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf, CliError> {
+    let manifest = Manifest::load(dir).map_err(LoadError::from)?;
+    if manifest.runtime != Runtime::Wasm {
+        return Err(CliError::Invalid(format!("{}: a {} plugin needs no build", dir.display(), manifest.runtime.as_str())));
+    }
+    if !dir.join("Cargo.toml").is_file() {
+        return Err(CliError::Invalid(format!("{}: no Cargo.toml, so nothing to build", dir.display())));
+    }
+    let Some(file) = manifest.entry.file_name() else {
+        return Err(CliError::Invalid(format!("{}: entry names no file", dir.join(MANIFEST_FILE).display())));
+    };
+    let target_dir = target_dir.map(Path::to_owned).unwrap_or_else(|| dir.join("target"));
+    let out = guest_build::build_workspace_into(dir, &target_dir)?;
+    let built = out.join(file);
+    if !built.is_file() {
+        return Err(CliError::Invalid(format!(
+            "the build made no {} (the manifest's entry is named after the crate's library: {})",
+            built.display(),
+            manifest.entry.display()
+        )));
+    }
+    if let Some(parent) = manifest.entry.parent() {
+        std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+    }
+    guest_build::install(&built, &manifest.entry).map_err(io_err(&manifest.entry))?;
+    Ok(manifest.entry)
+}
+
 /// What `check` found: the manifest's content, as lines to print.
 #[derive(Debug, Clone)]
 pub struct CheckReport {
@@ -195,6 +228,13 @@ pub struct CheckReport {
 /// against the contract (exports and their signatures, or script functions and arities).
 pub fn check(dir: &Path, config: &PluginsConfig) -> Result<CheckReport, CliError> {
     let manifest = Manifest::load(dir).map_err(LoadError::from)?;
+    if manifest.runtime == Runtime::Wasm && !manifest.entry.exists() && dir.join("Cargo.toml").is_file() {
+        return Err(CliError::Invalid(format!(
+            "{} is not built yet: run `steward plugin build {}`",
+            manifest.entry.display(),
+            dir.display()
+        )));
+    }
     let limits = config.limits_for(&manifest.limits);
     let runtime = WasmRuntime::new(&config.wasm_runtime_config())?;
     load_plugin(&manifest, limits, &runtime)?;
@@ -221,26 +261,22 @@ pub fn check(dir: &Path, config: &PluginsConfig) -> Result<CheckReport, CliError
     Ok(CheckReport { manifest, lines })
 }
 
-/// Inputs for `test`; every part is optional and defaults to a built-in sample.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Inputs for `test`; every part is optional and defaults to a sample fitted to the plugin.
+/// The binary reads it from the API's own JSON (`steward_server::plugin_fixture`).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fixture {
-    pub ticket: Option<TicketSnapshot>,
+    /// Ticket fields, in the hooks' field names ([`TicketSnapshot`]), laid over the sample
+    /// ticket: the fields a fixture leaves out keep the sample's values.
+    pub ticket: Option<Map<String, Value>>,
+    /// The one event to offer `on-event` (default: one sample of every event kind).
     pub event: Option<EventSnapshot>,
+    /// The move to offer `guard-transition` (default: every move the ticket's process has).
     pub from: Option<String>,
     pub to: Option<String>,
     pub scorecard: Option<String>,
     pub partner: Option<PartnerStats>,
     pub kpi: Option<String>,
     pub kpi_input: Option<KpiInput>,
-}
-
-impl Fixture {
-    /// Reads a JSON fixture file.
-    pub fn load(path: &Path) -> Result<Fixture, CliError> {
-        let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-        serde_json::from_str(&text).map_err(|e| CliError::Invalid(format!("{}: {e}", path.display())))
-    }
 }
 
 /// One hook run by `test`.
@@ -254,8 +290,34 @@ pub struct HookRun {
     pub usage: Usage,
 }
 
-/// Runs every hook the manifest lists on the fixture's inputs (or samples), under the
-/// production limits, and reports result, fuel, time and memory for each.
+/// The moves a guard is asked about: the fixture's, or every stage a ticket can be moved to,
+/// each from the first stage that allows it (for a fixture ticket: from its own stage).
+fn moves(process: &Process, ticket: &TicketSnapshot, fixture: &Fixture) -> Vec<(String, String)> {
+    let from_stage = |from: &str| process.allowed_targets(from).into_iter().map(|s| (from.to_owned(), s.key.clone())).collect::<Vec<_>>();
+    match (&fixture.from, &fixture.to) {
+        (from, Some(to)) => vec![(from.clone().unwrap_or_else(|| ticket.stage.clone()), to.clone())],
+        (Some(from), None) => from_stage(from),
+        (None, None) if fixture.ticket.is_some() => from_stage(&ticket.stage),
+        (None, None) => {
+            let mut moves: Vec<(String, String)> = Vec::new();
+            for stage in &process.stages {
+                for (from, to) in from_stage(&stage.key) {
+                    if !moves.iter().any(|(_, t)| *t == to) {
+                        moves.push((from, to));
+                    }
+                }
+            }
+            moves
+        }
+    }
+}
+
+/// Runs every hook the manifest lists under the production limits, and reports result, fuel,
+/// time and memory for each call. The samples fit the plugin: a ticket in the first stage of
+/// its first contributed process (the built-in `general` process when it contributes none),
+/// the guard asked about every move of that process, `on-event` offered one event of every
+/// kind Steward sends plugins, each declared scorecard and KPI computed. A fixture replaces
+/// any of these.
 pub fn test(dir: &Path, fixture: &Fixture, config: &PluginsConfig) -> Result<Vec<HookRun>, CliError> {
     let report = check(dir, config)?;
     let manifest = &report.manifest;
@@ -263,57 +325,78 @@ pub fn test(dir: &Path, fixture: &Fixture, config: &PluginsConfig) -> Result<Vec
     let runtime = WasmRuntime::new(&config.wasm_runtime_config())?;
     let plugin: Arc<dyn Plugin> = load_plugin(manifest, limits, &runtime)?;
 
-    let process = manifest.processes.first();
-    let mut ticket = fixture.ticket.clone().unwrap_or_else(samples::ticket);
-    if fixture.ticket.is_none() {
-        if let Some(p) = process {
-            ticket.process = p.key.clone();
-            ticket.stage = p.initial_stage().key.clone();
+    let builtin = ProcessRegistry::builtin();
+    let general = || builtin.get("general").map(|p| (**p).clone()).expect("the built-in process");
+    let fitted = manifest.processes.first().cloned().unwrap_or_else(general);
+    let mut ticket = samples::ticket_in(&fitted);
+    if let Some(fields) = &fixture.ticket {
+        let mut value = serde_json::to_value(&ticket).map_err(|e| CliError::Invalid(e.to_string()))?;
+        if let Value::Object(map) = &mut value {
+            map.extend(fields.clone());
         }
+        ticket = serde_json::from_value(value).map_err(|e| CliError::Invalid(format!("fixture ticket: {e}")))?;
     }
-    let from = fixture.from.clone().unwrap_or_else(|| ticket.stage.clone());
-    let to = fixture.to.clone().unwrap_or_else(|| match process {
-        Some(p) => p.allowed_targets(&from).first().map(|s| s.key.clone()).unwrap_or_else(|| "closed".into()),
-        None => "closed".into(),
-    });
-    let event = fixture.event.clone().unwrap_or_else(|| EventSnapshot {
-        kind: "stage_changed".into(),
-        data: serde_json::json!({ "from": from, "to": ticket.stage }),
-        at: ticket.now,
-        actor: "steward plugin test".into(),
-    });
+    // The ticket's own process, when it names one the plugin or Steward defines.
+    let process = manifest
+        .processes
+        .iter()
+        .find(|p| p.key == ticket.process)
+        .cloned()
+        .or_else(|| builtin.get(&ticket.process).map(|p| (**p).clone()))
+        .unwrap_or(fitted);
+    let events: Vec<(EventSnapshot, TicketSnapshot)> = match &fixture.event {
+        Some(event) => vec![(event.clone(), ticket.clone())],
+        None => steward_domain::event::EventData::KINDS.iter().filter_map(|kind| samples::event(kind, &ticket, &process)).collect(),
+    };
     let partner = fixture.partner.clone().unwrap_or_else(samples::partner);
     let kpi_input = fixture.kpi_input.clone().unwrap_or_else(samples::kpi);
+    let names = |given: &Option<String>, declared: Vec<String>| match given {
+        Some(name) => vec![name.clone()],
+        None if declared.is_empty() => vec![String::new()],
+        None => declared,
+    };
 
     let mut runs = Vec::new();
-    for hook in &manifest.hooks {
+    let mut run = |hook: Hook, input: String, call: &dyn Fn() -> Result<(String, Usage), super::PluginError>| {
         let started = Instant::now();
-        let (input, result) = match hook {
-            Hook::GuardTransition => (
-                format!("{} in `{}`: {from} → {to}", ticket.number, ticket.process),
-                plugin.guard_transition(&ticket, &from, &to).map(|c| (format!("{:?}", c.value), c.usage)),
-            ),
-            Hook::OnEvent => (
-                format!("{} event on {}", event.kind, ticket.number),
-                plugin.on_event(&event, &ticket).map(|c| (format!("{:?}", c.value), c.usage)),
-            ),
-            Hook::ScorePartner => {
-                let name = fixture.scorecard.clone().or_else(|| manifest.scorecards.first().map(|c| c.name.clone())).unwrap_or_default();
-                (
-                    format!("scorecard `{name}` for {}", partner.partner_name),
-                    plugin.score_partner(&name, &partner).map(|c| (format!("{:?}", c.value), c.usage)),
-                )
-            }
-            Hook::ComputeKpi => {
-                let name = fixture.kpi.clone().or_else(|| manifest.kpis.first().map(|k| k.name.clone())).unwrap_or_default();
-                (format!("KPI `{name}`"), plugin.compute_kpi(&name, &kpi_input).map(|c| (format!("{:?}", c.value), c.usage)))
-            }
-        };
-        let (outcome, usage) = match result {
+        let (outcome, usage) = match call() {
             Ok((value, usage)) => (Ok(value), usage),
             Err(e) => (Err(e.to_string()), Usage { elapsed: started.elapsed(), ..Usage::default() }),
         };
-        runs.push(HookRun { hook: *hook, input, outcome, usage });
+        runs.push(HookRun { hook, input, outcome, usage });
+    };
+    for hook in &manifest.hooks {
+        match hook {
+            Hook::GuardTransition => {
+                for (from, to) in moves(&process, &ticket, fixture) {
+                    let at = TicketSnapshot { stage: from.clone(), ..ticket.clone() };
+                    run(*hook, format!("{} in `{}`: {from} → {to}", at.number, at.process), &|| {
+                        plugin.guard_transition(&at, &from, &to).map(|c| (format!("{:?}", c.value), c.usage))
+                    });
+                }
+            }
+            Hook::OnEvent => {
+                for (event, ticket) in &events {
+                    run(*hook, format!("{} event on {} (`{}` stage {})", event.kind, ticket.number, ticket.process, ticket.stage), &|| {
+                        plugin.on_event(event, ticket).map(|c| (format!("{:?}", c.value), c.usage))
+                    });
+                }
+            }
+            Hook::ScorePartner => {
+                for name in names(&fixture.scorecard, manifest.scorecards.iter().map(|c| c.name.clone()).collect()) {
+                    run(*hook, format!("scorecard `{name}` for {}", partner.partner_name), &|| {
+                        plugin.score_partner(&name, &partner).map(|c| (format!("{:?}", c.value), c.usage))
+                    });
+                }
+            }
+            Hook::ComputeKpi => {
+                for name in names(&fixture.kpi, manifest.kpis.iter().map(|k| k.name.clone()).collect()) {
+                    run(*hook, format!("KPI `{name}`"), &|| {
+                        plugin.compute_kpi(&name, &kpi_input).map(|c| (format!("{:?}", c.value), c.usage))
+                    });
+                }
+            }
+        }
     }
     Ok(runs)
 }
@@ -368,6 +451,11 @@ mod tests {
         PluginsConfig { cache_dir: None, ..PluginsConfig::default() }
     }
 
+    /// The runs of `hook` whose input mentions `what`.
+    fn runs_of<'r>(runs: &'r [HookRun], hook: Hook, what: &str) -> Vec<&'r HookRun> {
+        runs.iter().filter(|r| r.hook == hook && r.input.contains(what)).collect()
+    }
+
     #[test]
     fn a_new_rhai_plugin_checks_and_runs_its_hooks() {
         let root = tempfile::tempdir().unwrap();
@@ -375,15 +463,26 @@ mod tests {
         let report = check(&dir, &config()).unwrap();
         assert!(report.lines[0].starts_with("hotline 0.1.0 (rhai)"), "{:?}", report.lines);
         let runs = test(&dir, &Fixture::default(), &config()).unwrap();
-        assert_eq!(runs.len(), 2);
-        // Without a contributed process the sample move is to `closed`, which the template guards.
-        let guard = runs.iter().find(|r| r.hook == Hook::GuardTransition).unwrap();
-        assert!(guard.outcome.as_ref().unwrap().contains("resolution note"), "{guard:?}");
-        assert!(guard.usage.fuel > 0);
-        let fixture: Fixture = serde_json::from_value(serde_json::json!({ "to": "verification" })).unwrap();
+        assert!(runs.iter().all(|r| r.outcome.is_ok()), "{runs:?}");
+        // Without a contributed process the ticket is in the built-in general process, and the
+        // guard is asked about every stage it can be moved to: the template guards `closed`.
+        let guards = runs_of(&runs, Hook::GuardTransition, "");
+        let targets: Vec<&str> = guards.iter().map(|r| r.input.rsplit(' ').next().unwrap()).collect();
+        assert_eq!(targets, ["needs_analysis", "closed", "cancelled", "solution_design", "delivery", "after_sales"]);
+        assert!(guards.iter().all(|r| r.input.contains("in `general`")), "{guards:?}");
+        let closing = runs_of(&runs, Hook::GuardTransition, "→ closed");
+        assert!(closing[0].outcome.as_ref().unwrap().contains("resolution note"), "{closing:?}");
+        assert!(closing[0].usage.fuel > 0);
+        // Every event kind is offered, and the template's own `created` rule fires.
+        let events = runs_of(&runs, Hook::OnEvent, "");
+        assert_eq!(events.len(), steward_domain::event::EventData::KINDS.len() - 1, "all but plugin_failed");
+        let created = runs_of(&runs, Hook::OnEvent, "created event");
+        assert!(created[0].outcome.as_ref().unwrap().contains("hotline"), "{created:?}");
+        let fixture = Fixture { to: Some("verification".into()), ..Fixture::default() };
         let runs = test(&dir, &fixture, &config()).unwrap();
-        let guard = runs.iter().find(|r| r.hook == Hook::GuardTransition).unwrap();
-        assert_eq!(guard.outcome, Ok(format!("{:?}", Verdict::Allow)));
+        let guards = runs_of(&runs, Hook::GuardTransition, "");
+        assert_eq!(guards.len(), 1);
+        assert_eq!(guards[0].outcome, Ok(format!("{:?}", Verdict::Allow)));
         assert!(render_runs(&runs).contains("fuel"));
         assert!(matches!(new_plugin(root.path(), "hotline", Runtime::Rhai, &default_sdk_dir()), Err(CliError::Invalid(_))));
         assert!(matches!(new_plugin(root.path(), "Bad Name", Runtime::Rhai, &default_sdk_dir()), Err(CliError::Invalid(_))));
@@ -393,14 +492,16 @@ mod tests {
     fn a_new_wasm_plugin_builds_checks_and_runs() {
         let root = tempfile::tempdir().unwrap();
         let dir = new_plugin(root.path(), "closing-rules", Runtime::Wasm, &default_sdk_dir()).unwrap();
+        let e = check(&dir, &config()).unwrap_err().to_string();
+        assert!(e.contains("closing_rules.wasm is not built yet: run `steward plugin build"), "{e}");
         // Share the repository guests' target directory so the SDK is not compiled again.
         let target = guest_build::repository_guest_workspace().join("target");
-        guest_build::build_workspace_into(&dir, &target).unwrap();
-        let built = target.join(guest_build::GUEST_TARGET).join("release").join("closing_rules.wasm");
-        let dest = dir.join("target/wasm32-wasip2/release/closing_rules.wasm");
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::copy(built, &dest).unwrap();
-        let fixture: Fixture = serde_json::from_value(serde_json::json!({ "to": "closed" })).unwrap();
+        let entry = build(&dir, Some(&target)).unwrap();
+        assert_eq!(entry, dir.join("closing_rules.wasm"), "the component is beside the manifest");
+        let runs = test(&dir, &Fixture::default(), &config()).unwrap();
+        let created = runs_of(&runs, Hook::OnEvent, "created event");
+        assert!(created[0].outcome.as_ref().unwrap().contains("hotline"), "the template's own rule runs: {created:?}");
+        let fixture = Fixture { to: Some("closed".into()), ..Fixture::default() };
         let runs = test(&dir, &fixture, &config()).unwrap();
         let guard = runs.iter().find(|r| r.hook == Hook::GuardTransition).unwrap();
         assert!(guard.outcome.as_ref().unwrap().contains("resolution note"), "{guard:?}");
@@ -414,6 +515,13 @@ mod tests {
         assert!(text.contains("process field_service v1: dispatch → on_site → parts → verification → closed → cancelled"), "{text}");
         let runs = test(&testing::bundled("field-service"), &Fixture::default(), &config()).unwrap();
         assert!(runs.iter().all(|r| r.outcome.is_ok()), "{runs:?}");
+        // Its own process and stages: the guard refuses verification without a parts log, and
+        // the urgent ticket moved on site is tagged.
+        let verification = runs_of(&runs, Hook::GuardTransition, "→ verification");
+        assert!(verification[0].input.contains("in `field_service`: on_site → verification"), "{verification:?}");
+        assert!(verification[0].outcome.as_ref().unwrap().contains("parts_log"), "{verification:?}");
+        let moved = runs_of(&runs, Hook::OnEvent, "stage_changed event");
+        assert!(moved[0].outcome.as_ref().unwrap().contains("urgent-onsite"), "{moved:?}");
     }
 
     #[test]

@@ -298,6 +298,8 @@ pub mod samples {
     //! Sample inputs: what `steward plugin test` feeds hooks when given no fixture, and what
     //! the tests of both runtimes use.
     use super::*;
+    use steward_domain::event::FieldChange;
+    use steward_domain::process::Process;
 
     pub const NOW: i64 = 1_767_225_600_000;
 
@@ -326,6 +328,148 @@ pub mod samples {
             reopen_count: 0,
             now: NOW,
         }
+    }
+
+    /// [`ticket`] fitted to `process`: a new urgent phone ticket in its first stage.
+    pub fn ticket_in(process: &Process) -> TicketSnapshot {
+        TicketSnapshot {
+            process: process.key.clone(),
+            process_version: process.version,
+            stage: process.initial_stage().key.clone(),
+            priority: "urgent".into(),
+            ..ticket()
+        }
+    }
+
+    fn id<T>(parse: fn(&str, &str) -> Result<T, steward_domain::FieldError>, n: u32) -> T {
+        parse("id", &format!("0190a0b0-0000-7000-8000-{n:012}")).expect("a valid sample id")
+    }
+
+    /// A sample event of `kind` on `ticket` (in `process`), with the ticket as it stands after
+    /// it, built from the domain's own event types; `None` for `plugin_failed`, which is never
+    /// offered to plugins, and for a kind this function does not know.
+    pub fn event(kind: &str, ticket: &TicketSnapshot, process: &Process) -> Option<(EventSnapshot, TicketSnapshot)> {
+        use steward_domain::event::SlaClockRef;
+        use steward_domain::feedback::ReviewOutcome;
+        use steward_domain::ids::{ClockId, DelegationId, PartnerId, ReviewId, StaffId, TicketId};
+        use steward_domain::ticket::{Status, Visibility};
+        let at = Timestamp::from_millis(ticket.now);
+        let mut after = ticket.clone();
+        let status = |s: &str| Status::parse("status", s).unwrap_or(Status::Open);
+        let clock = || SlaClockRef { id: id(ClockId::parse, 11), kind: "resolution".into(), stage: None, policy: Some("standard".into()) };
+        let data = match kind {
+            "created" => {
+                after.stage = process.initial_stage().key.clone();
+                after.status = "open".into();
+                after.created_at = ticket.now;
+                EventData::Created {
+                    number: ticket.number.clone(),
+                    process: process.key.clone(),
+                    process_version: process.version,
+                    stage: after.stage.clone(),
+                    status: Status::Open,
+                    priority: Priority::parse("priority", &ticket.priority).unwrap_or(Priority::Normal),
+                    channel: ticket.channel.clone(),
+                    kind: ticket.kind.clone(),
+                    tier: ticket.customer_tier.clone(),
+                    origin_ticket_id: None,
+                }
+            }
+            "updated" => {
+                after.tags.push("sample".into());
+                let changes = [("tags".to_owned(), FieldChange { from: ticket.tags.clone().into(), to: after.tags.clone().into() })];
+                EventData::Updated { changes: changes.into_iter().collect() }
+            }
+            "status_changed" => {
+                after.status = "waiting_customer".into();
+                EventData::StatusChanged { from: status(&ticket.status), to: Status::WaitingCustomer }
+            }
+            "assignee_changed" => {
+                let to = id(StaffId::parse, 3);
+                after.assignee = Some(to.to_string());
+                let from = ticket.assignee.as_deref().and_then(|a| StaffId::parse("assignee", a).ok());
+                EventData::AssigneeChanged { from, to: Some(to) }
+            }
+            "stage_changed" => {
+                let to = process.allowed_targets(&ticket.stage).first()?.key.clone();
+                after.stage = to.clone();
+                EventData::StageChanged { from: ticket.stage.clone(), to, note: None }
+            }
+            "comment_added" => EventData::CommentAdded {
+                body: "Any news? The boiler is still cold.".into(),
+                visibility: Visibility::Public,
+                first_response: false,
+                from_customer: true,
+            },
+            "reopened" => {
+                after.status = "open".into();
+                after.resolved_at = None;
+                after.reopen_count = ticket.reopen_count + 1;
+                EventData::Reopened {
+                    reopen_count: after.reopen_count,
+                    from_status: Status::Resolved,
+                    reason: Some("still broken".into()),
+                    from_customer: true,
+                }
+            }
+            "follow_up_created" => EventData::FollowUpCreated { ticket_id: id(TicketId::parse, 2), number: "T-000043".into() },
+            "complaint_received" => EventData::ComplaintReceived {
+                complaint_id: id(TicketId::parse, 4),
+                number: "T-000044".into(),
+                title: "Nobody came".into(),
+            },
+            "survey_issued" => {
+                after.status = "resolved".into();
+                after.resolved_at = Some(ticket.now);
+                EventData::SurveyIssued {
+                    survey_url: "https://steward.example/survey/sample".into(),
+                    expires_at: at.plus_millis(7 * 86_400_000),
+                }
+            }
+            "csat_received" => {
+                after.status = "resolved".into();
+                after.resolved_at = Some(ticket.now);
+                EventData::CsatReceived { score: 4, comment: Some("Quick and friendly".into()) }
+            }
+            "reviewed" => EventData::Reviewed {
+                review_id: id(ReviewId::parse, 5),
+                stage: ticket.stage.clone(),
+                outcome: ReviewOutcome::Pass,
+                score: 90,
+                failed_items: Vec::new(),
+            },
+            "sla_policy_changed" => EventData::SlaPolicyChanged {
+                from: Some("standard".into()),
+                to: Some("urgent".into()),
+                explanation: "priority is urgent".into(),
+            },
+            "sla_warning" => EventData::SlaWarning { clock: clock(), percent: 80, due_at: Some(at.plus_millis(3_600_000)) },
+            "sla_breached" => EventData::SlaBreached { clock: clock(), breached_at: at, target: "4h".into() },
+            "sla_escalated" => EventData::SlaEscalated { clock: clock(), percent: 120, notify_role: "supervisor".into() },
+            "delegated" => EventData::Delegated {
+                delegation_id: id(DelegationId::parse, 6),
+                partner_id: id(PartnerId::parse, 7),
+                partner_name: "FastParts".into(),
+                note: None,
+                first_response_due_at: Some(at.plus_millis(4 * 3_600_000)),
+                resolution_due_at: Some(at.plus_millis(2 * 86_400_000)),
+            },
+            "delegation_withdrawn" => {
+                EventData::DelegationWithdrawn { delegation_id: id(DelegationId::parse, 6), partner_id: id(PartnerId::parse, 7) }
+            }
+            "certification_overridden" => EventData::CertificationOverridden {
+                staff_id: id(StaffId::parse, 3),
+                stage: ticket.stage.clone(),
+                certification: "SOLUTION-DESIGN".into(),
+                state: "expired".into(),
+                reason: "only expert on site".into(),
+            },
+            _ => return None,
+        };
+        after.updated_at = ticket.now;
+        let event =
+            EventSnapshot { kind: data.kind().to_owned(), data: data.data_json(), at: ticket.now, actor: "steward plugin test".into() };
+        Some((event, after))
     }
 
     pub fn partner() -> PartnerStats {
@@ -369,6 +513,27 @@ mod tests {
     use super::*;
     use steward_domain::process::ProcessRegistry;
     use steward_domain::ticket::{Channel, Kind, TicketDraft, TicketRules};
+
+    #[test]
+    fn every_event_kind_offered_to_plugins_has_a_sample_in_the_domain_form() {
+        let registry = ProcessRegistry::builtin();
+        let general = registry.get("general").unwrap();
+        let ticket = samples::ticket_in(general);
+        for kind in EventData::KINDS {
+            let sample = samples::event(kind, &ticket, general);
+            if *kind == "plugin_failed" {
+                assert!(sample.is_none(), "plugin failures are never offered to plugins");
+                continue;
+            }
+            let (event, after) = sample.unwrap_or_else(|| panic!("no sample `{kind}` event"));
+            assert_eq!(event.kind, *kind);
+            let parsed: EventData = serde_json::from_value(serde_json::json!({ "kind": kind, "data": event.data })).unwrap();
+            assert_eq!(parsed.kind(), *kind);
+            assert_eq!(after.process, "general");
+        }
+        let (_, moved) = samples::event("stage_changed", &ticket, general).unwrap();
+        assert_eq!((ticket.stage.as_str(), moved.stage.as_str()), ("consultation", "needs_analysis"));
+    }
 
     #[test]
     fn snapshot_carries_the_ticket_fields_and_the_given_time() {

@@ -211,14 +211,25 @@ impl Store {
     }
 
     /// Tickets matching the filter's dimensions that were open at `at`: opened before it and
-    /// neither resolved nor closed by then (by the resolution and closing times they carry).
+    /// neither resolved nor closed then. The status a ticket had at `at` comes from its
+    /// timeline (the last `status_changed` event before `at`; none: open, as created), so a
+    /// ticket resolved or reopened later does not change the figure. A ticket not changed since
+    /// `at` (`updated_at`, the instant of its latest change, is before it) needs no look at its
+    /// timeline: its status now is its status then.
     pub async fn backlog_at(&self, filter: &KpiFilter, at: steward_domain::time::Timestamp) -> Result<u64, StoreError> {
         Operation("backlog_at")
             .run(async {
                 let mut c = conditions(filter, false);
                 c.push("t.id < {}", Bind::Text(TicketId::lower_bound_at(at)));
-                c.push("(t.resolved_at IS NULL OR t.resolved_at >= {})", Bind::Int(at.as_millis()));
-                c.push("(t.closed_at IS NULL OR t.closed_at >= {})", Bind::Int(at.as_millis()));
+                let (changed_by, before) = (c.placeholder(Bind::Int(at.as_millis())), c.placeholder(Bind::Int(at.as_millis())));
+                let status_then = format!(
+                    "(SELECT {to} FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'status_changed' AND e.at < {before} \
+                     ORDER BY e.seq DESC LIMIT 1)",
+                    to = self.backend.json_text("e.data", "to")
+                );
+                c.and(&format!(
+                    "(CASE WHEN t.updated_at < {changed_by} THEN t.status ELSE COALESCE({status_then}, 'open') END) NOT IN ('resolved', 'closed')"
+                ));
                 let sql = format!("SELECT COUNT(*) AS n FROM tickets t {}", c.where_sql());
                 let row = c.bind_all(sqlx::query(&sql)).fetch_one(self.pool()).await?;
                 Ok(u(col(&row, "n")?))

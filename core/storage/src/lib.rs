@@ -71,6 +71,14 @@ impl Backend {
         }
     }
 
+    /// The text of `key` in the JSON object held in the TEXT column `column` (NULL when absent).
+    pub(crate) fn json_text(self, column: &str, key: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("json_extract({column}, '$.{key}')"),
+            Backend::Postgres => format!("(({column})::jsonb ->> '{key}')"),
+        }
+    }
+
     fn migrations(self) -> &'static [(i64, &'static str, &'static str)] {
         match self {
             Backend::Sqlite => &[
@@ -256,7 +264,8 @@ impl Store {
     }
 }
 
-/// Creates the SQLite file's directory and asks the driver to create the file.
+/// Creates the SQLite file's directory, checks that this process may write the database there,
+/// and asks the driver to create the file.
 fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
@@ -265,15 +274,68 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
             "{url} (an in-memory SQLite database is not shared between pooled connections; use a file)"
         )));
     }
-    if let Some(dir) = std::path::Path::new(path).parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)?;
-        }
+    if !query.contains("mode=ro") {
+        check_sqlite_writable(std::path::Path::new(path))?;
     }
     let mut params: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !p.starts_with("mode=")).collect();
     let mode = if query.contains("mode=") { query.split('&').find(|p| p.starts_with("mode=")).unwrap_or("mode=rwc") } else { "mode=rwc" };
     params.push(mode);
     Ok(format!("sqlite://{path}?{}", params.join("&")))
+}
+
+/// Whether this process may write the SQLite database at `path`: the file (when it exists) and
+/// its directory, where SQLite creates the file and, in WAL mode, its `-wal` and `-shm`
+/// companions. SQLite itself says only "(code 14) unable to open database file", without the
+/// path, or opens the file read-only and fails later, once per pooled connection.
+fn check_sqlite_writable(path: &std::path::Path) -> Result<(), StoreError> {
+    use std::path::Path;
+    let unavailable = |what: String, e: std::io::Error| StoreError::Unavailable(format!("{what}: {}", io_cause(&e)));
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| unavailable(format!("cannot create the database directory {}", dir.display()), e))?;
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| unavailable(format!("cannot open the SQLite database {} for writing", path.display()), e))?;
+    }
+    let companion = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    if path.exists() && companion("-wal").exists() && companion("-shm").exists() {
+        return Ok(());
+    }
+    // A file of our own, created and removed at once: the one portable test of a directory.
+    let probe = dir.join(format!(".steward-write-check-{}", std::process::id()));
+    let what = match path.exists() {
+        true => {
+            format!("cannot write in {} beside the SQLite database {} (its -wal and -shm files go there)", dir.display(), path.display())
+        }
+        false => format!("cannot create the SQLite database {}: cannot write in {}", path.display(), dir.display()),
+    };
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        // Left behind by an earlier process with our id: the directory took it.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(unavailable(what, e)),
+    }
+}
+
+/// An I/O error's cause in words, without the OS error number ("permission denied").
+fn io_cause(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::ReadOnlyFilesystem => "read-only file system".into(),
+        _ => e.to_string(),
+    }
 }
 
 /// Reads a column, naming it when the stored value does not fit.

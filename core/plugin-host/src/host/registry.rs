@@ -260,7 +260,7 @@ fn not_built(dir: &Path) -> Option<(String, String)> {
     }
     let how = match dir.join("Cargo.toml").is_file() {
         true => format!(
-            "run `steward plugin build-bundled` from the repository root for the bundled plugins, or `cargo build --release --target wasm32-wasip2` in {} and copy the component to {}",
+            "run `steward plugin build-bundled` from the repository root for the bundled plugins, or `steward plugin build {}` (it puts the component at {})",
             dir.display(),
             manifest.entry.display()
         ),
