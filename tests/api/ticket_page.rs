@@ -14,6 +14,7 @@ on_both_backends!(
     a_stale_form_is_not_applied_and_shows_what_changed_since,
     a_review_lets_the_ticket_leave_a_reviewed_stage,
     a_partner_technician_sees_only_its_delegated_ticket,
+    a_plugin_guard_refusal_shows_inline_with_the_plugins_reason,
 );
 
 pub const HOSTILE: &str = r#"<script>alert(1)</script>"><img src=x onerror=alert(2)>"#;
@@ -328,4 +329,41 @@ async fn a_partner_technician_sees_only_its_delegated_ticket(app: TestApp) {
     let r = post_form(&partner, &html, &format!("{base}/comment"), &[("visibility", "public"), ("body", "On site at 3")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(supervisor.page(&base).await.contains("On site at 3"));
+}
+
+/// A directory holding only the bundled rhai plugin `ecommerce-returns` (no guest build).
+fn rhai_plugin_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/ecommerce-returns");
+    let target = dir.path().join("ecommerce-returns");
+    std::fs::create_dir_all(target.join("processes")).unwrap();
+    for file in ["plugin.toml", "returns.rhai", "processes/ecommerce.toml"] {
+        std::fs::copy(source.join(file), target.join(file)).unwrap();
+    }
+    dir
+}
+
+async fn a_plugin_guard_refusal_shows_inline_with_the_plugins_reason(app: TestApp) {
+    let plugins = rhai_plugin_dir();
+    let root = plugins.path().to_owned();
+    let app = TestApp::spawn_with(app.backend, move |c| {
+        c.plugins.dirs = vec![root];
+        c.plugins.cache_dir = None;
+    })
+    .await
+    .expect("backend available");
+    let t = app.create_ticket(json!({"process": "ecommerce", "title": "Order 77"})).await;
+    let number = t["number"].as_str().unwrap();
+    let base = format!("/tickets/{number}");
+    let (agent, _) = ConsoleSession::person(&app, "Ada Agent", "ada@desk.test", "agent").await;
+    let page = agent.page(&base).await;
+    assert_eq!(post_form(&agent, &page, &format!("{base}/move"), &[("to", "payment")]).await.status(), StatusCode::SEE_OTHER);
+    let page = agent.page(&base).await;
+    let r = post_form(&agent, &page, &format!("{base}/move"), &[("to", "shipping")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    let error = html.split("id=\"move-error\" role=\"alert\">").nth(1).unwrap_or_else(|| panic!("{html}"));
+    assert!(error.starts_with("ecommerce-returns: ") && error.contains("record the payment reference"), "{error}");
+    assert!(html.contains("id=\"composer\""), "the whole page, not an error page");
+    assert_eq!(ticket(&app, number).await["stage"], "payment");
 }
