@@ -27,6 +27,7 @@ mod sla;
 mod staff;
 mod storage_story;
 mod system;
+mod ticket_page;
 mod tickets;
 mod tokens;
 mod training;

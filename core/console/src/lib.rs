@@ -6,7 +6,7 @@
 //! - `i18n`: every text in English and Simplified Chinese, and times in the user's timezone.
 //! - `page`: the one place that renders a template into a response.
 //! - `session`: the session cookie and the `Viewer` extractor of every signed-in page.
-//! - one module per screen (`home`, `sign_in`, `survey`); later screens (queues, ticket,
+//! - one module per screen (`home`, `sign_in`, `survey`, `ticket`); later screens (queues, ticket,
 //!   supervision, partners, administration) slot in as further modules with their templates.
 
 pub mod assets;
@@ -17,6 +17,7 @@ pub mod security;
 pub mod session;
 mod sign_in;
 mod survey;
+mod ticket;
 
 use axum::middleware;
 use axum::routing::{get, post};
@@ -42,6 +43,9 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/set-password/{secret}", get(sign_in::show_set_password).post(sign_in::set_password))
         .route("/assets/{name}", get(assets::serve))
         .route("/survey/{token}", get(survey::show).post(survey::answer))
+        .route("/tickets/{number}", get(ticket::show))
+        .route("/tickets/{number}/timeline", get(ticket::timeline))
+        .route("/tickets/{number}/{action}", post(ticket::act))
         .with_state(ConsoleState { services, cookies })
         .layer(middleware::from_fn(security::csrf))
         .layer(middleware::from_fn(security::headers))

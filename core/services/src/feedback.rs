@@ -74,10 +74,26 @@ impl Services {
         notes: Option<String>,
         actor: &Actor,
     ) -> Result<(Ticket, Review), ServiceError> {
+        self.review_ticket_at(reference, None, outcome, score, checklist, notes, actor).await
+    }
+
+    /// [`Services::review_ticket`], applied only to `expected_version` when one is given (the
+    /// review is of the stage the reviewer saw).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn review_ticket_at(
+        &self,
+        reference: TicketRef,
+        expected_version: Option<i64>,
+        outcome: ReviewOutcome,
+        score: i64,
+        checklist: Vec<ChecklistItem>,
+        notes: Option<String>,
+        actor: &Actor,
+    ) -> Result<(Ticket, Review), ServiceError> {
         let now = Timestamp::now();
         let mut recorded = None;
         let ticket = self
-            .modify_ticket(reference, None, actor, |t| {
+            .modify_ticket(reference, expected_version, actor, |t| {
                 let review = Review::new(t.id, &t.stage, outcome, score, checklist, notes, &actor.name, now)?;
                 recorded = Some(review.clone());
                 Ok(t.record_review(review, now))

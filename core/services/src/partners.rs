@@ -63,6 +63,20 @@ impl Services {
         note: Option<String>,
         actor: &Actor,
     ) -> Result<Ticket, ServiceError> {
+        self.delegate_ticket_at(reference, None, partner_id, note, actor).await
+    }
+
+    /// [`Services::delegate_ticket`], applied only to `expected_version` when one is given
+    /// (a stale one is [`ServiceError::StaleVersion`]): the console's forms carry the version
+    /// they were rendered from.
+    pub async fn delegate_ticket_at(
+        &self,
+        reference: TicketRef,
+        expected_version: Option<i64>,
+        partner_id: PartnerId,
+        note: Option<String>,
+        actor: &Actor,
+    ) -> Result<Ticket, ServiceError> {
         let partner = self
             .store
             .get_partner(partner_id)
@@ -72,7 +86,7 @@ impl Services {
         if let Some(why) = partner.refuses_work(now) {
             return Err(ValidationError::field("partner_id", why).into());
         }
-        let outcome = self.modify_ticket(reference, None, actor, |t| self.plan_delegation(t, &partner, note, now)).await;
+        let outcome = self.modify_ticket(reference, expected_version, actor, |t| self.plan_delegation(t, &partner, note, now)).await;
         match outcome {
             Err(ServiceError::Duplicate { constraint }) if constraint == unique::ACTIVE_DELEGATION => Err(ServiceError::Conflict {
                 field: None,
@@ -143,6 +157,11 @@ impl Services {
             Err(ServiceError::AlreadyDone(_)) => Err(ServiceError::NotFound { what: "delegation" }),
             other => other,
         }
+    }
+
+    /// The partner a ticket is delegated to now, if any.
+    pub async fn active_delegation(&self, ticket: steward_domain::ids::TicketId) -> Result<Option<Delegation>, ServiceError> {
+        Ok(self.store.active_delegation(ticket).await?)
     }
 
     /// The ticket, as the caller may see it: a partner sees only tickets actively delegated to

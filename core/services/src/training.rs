@@ -243,6 +243,11 @@ impl Services {
         }
     }
 
+    /// How many open tickets each staff member holds (people without any are absent).
+    pub async fn open_ticket_load(&self) -> Result<std::collections::HashMap<StaffId, i64>, ServiceError> {
+        Ok(self.store.open_ticket_load().await?)
+    }
+
     /// Active staff whose role works tickets and who may take the ticket in its current stage,
     /// least loaded first.
     pub async fn eligible_assignees(&self, reference: TicketRef) -> Result<(String, Option<String>, Vec<EligibleAssignee>), ServiceError> {

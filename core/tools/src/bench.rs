@@ -283,6 +283,8 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
 
     // P8: people's sign-in, in process (the console calls these services directly).
     rows.extend(sign_in_rows(services, options.samples).await?);
+    // P9: the console's ticket page of a ticket with a long history.
+    rows.push(ticket_page_row(services, &server, options.samples).await?);
 
     // P1 last: it adds tickets.
     rows.extend(creation_rows(services, &server, &options).await?);
@@ -359,6 +361,76 @@ async fn sign_in_rows(services: &Arc<Services>, samples: usize) -> Result<Vec<Be
     let lookups = Timings::sorted(lookups);
     let lookup_row = lookups.row("P8", "session lookup (the principal of a console request)", "p50 < 5 ms", Some(lookups.p50() < 5.0));
     Ok(vec![sign_in_row, lookup_row])
+}
+
+/// P9: `GET /tickets/{number}` (the console's ticket page, rendered in one pass) for a ticket
+/// with 1 000 events, by a signed-in agent over HTTP. The history is imported through the bulk
+/// path (one ticket, its creation and 999 comments, alternately public and internal).
+async fn ticket_page_row(services: &Arc<Services>, server: &Server, samples: usize) -> Result<BenchRow, BenchError> {
+    use steward_domain::auth::Principal;
+    use steward_domain::ticket::Visibility;
+    use steward_services::{NewLogin, SignIn};
+    const PASSWORD: &str = "bench passphrase, long enough";
+    const EVENTS: usize = 1_000;
+    let number = services.reserve_ticket_numbers(1).await?[0];
+    let actor = Arc::new(Actor::system());
+    let mut change =
+        Ticket::open(bench_draft("A ticket with a long history".into(), vec!["bench".into()]), &services.rules(), Timestamp::now())
+            .map_err(ServiceError::from)?;
+    Ticket::set_number(&mut change, TicketNumber(number));
+    let start = change.ticket.created_at;
+    let mut events: Vec<HistoryEvent> = change
+        .events
+        .iter()
+        .filter(|e| matches!(e, EventData::Created { .. }))
+        .map(|e| HistoryEvent { at: start, actor: actor.clone(), data: e.clone() })
+        .collect();
+    for i in events.len()..EVENTS {
+        let visibility = if i % 2 == 0 { Visibility::Public } else { Visibility::Internal };
+        let data = EventData::CommentAdded {
+            body: format!("Comment {i}: checked the unit again, details below.\nAll good so far."),
+            visibility,
+            first_response: false,
+            from_customer: false,
+        };
+        events.push(HistoryEvent { at: start.plus_millis(i as i64), actor: actor.clone(), data });
+    }
+    let mut history = TicketHistory::open(steward_domain::ticket::Change::new(change.ticket.clone(), Vec::new()), &actor)
+        .expect("a fresh history takes its own ticket");
+    history.events = events;
+    services.import_histories(&[history]).await?;
+
+    let input = steward_domain::staff::StaffInput {
+        name: "Bench Reader".into(),
+        email: format!("bench-reader-{}@steward.invalid", Timestamp::now().as_millis()),
+        role: Role::Agent,
+        team: None,
+        active: true,
+    };
+    let staff = services.create_staff(input).await?;
+    let operator = Principal::operator();
+    let login = services.create_login(&operator, NewLogin { staff_id: Some(staff.id), ..NewLogin::default() }).await?;
+    let link = services.issue_set_password_link(&operator, login.id).await?;
+    services.set_password(&link.secret, PASSWORD).await?;
+    let secret = services.sign_in(SignIn { email: login.email.clone(), password: PASSWORD.into(), remote_addr: None }).await?.secret;
+
+    let url = format!("{}/tickets/{}", server.base, TicketNumber(number));
+    let mut timings = Vec::with_capacity(samples);
+    for i in 0..=samples {
+        let started = Instant::now();
+        let response = server.client.get(&url).header("cookie", format!("steward_session={secret}")).send().await?;
+        let status = response.status();
+        let page = response.text().await?;
+        if !status.is_success() || !page.contains("Comment 999") {
+            return Err(BenchError::Server(format!("the ticket page answered {status}")));
+        }
+        if i > 0 {
+            timings.push(millis_since(started));
+        }
+    }
+    let timings = Timings::sorted(timings);
+    let met = timings.p50() < 30.0;
+    Ok(timings.row("P9", "console ticket page with 1 000 events over HTTP", "p50 < 30 ms", Some(met)))
 }
 
 /// P1: creation over HTTP by `connections` clients at once, then the same rows inserted

@@ -12,6 +12,7 @@
 mod harness;
 mod sign_in;
 mod survey;
+mod ticket;
 
 use crate::helpers::{Backend, TestApp};
 use harness::Browser;
@@ -30,6 +31,8 @@ async fn console_journeys_in_a_real_browser() {
         sign_in::a_person_sets_a_password_and_signs_in(&browser, &app).await;
         survey::the_customer_answers_the_survey_on_its_page(&browser, &app).await;
         survey::typed_markup_stays_inert(&browser, &app).await;
+        ticket::a_ticket_is_worked_from_open_to_closed(&browser, &app).await;
+        ticket::a_stale_edit_is_shown_not_applied(&browser, &app).await;
     }
     browser.close().await;
 }

@@ -1,0 +1,515 @@
+//! What the ticket page shows, gathered from the services in one pass and shaped for the
+//! templates: plain strings and flags, no logic left for the HTML.
+
+use super::texts::TicketTexts;
+use crate::i18n::Locale;
+use crate::session::Viewer;
+use std::collections::HashMap;
+use steward_domain::auth::Permission;
+use steward_domain::duration::TargetDuration;
+use steward_domain::event::{EventData, RecordedEvent};
+use steward_domain::ids::{PartnerId, StaffId, TicketRef};
+use steward_domain::process::Process;
+use steward_domain::ticket::{Priority, Status, Ticket, Visibility};
+use steward_domain::time::Timestamp;
+use steward_services::{ServiceError, Services};
+
+/// The most events one page shows; a ticket's whole history in practice.
+pub const MAX_EVENTS: u32 = 10_000;
+
+pub struct Link {
+    pub href: String,
+    pub label: String,
+}
+
+pub struct Field {
+    pub name: String,
+    pub value: String,
+}
+
+pub struct Step {
+    pub name: String,
+    pub current: bool,
+    pub visited: bool,
+}
+
+pub struct MoveOption {
+    pub key: String,
+    pub name: String,
+}
+
+pub struct PauseRow {
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+}
+
+pub struct ClockRow {
+    pub name: String,
+    pub state: String,
+    pub breached: bool,
+    pub target: String,
+    pub remaining: String,
+    pub due: String,
+    pub calendar: String,
+    pub pauses: Vec<PauseRow>,
+}
+
+pub struct SlaPanel {
+    pub policy: Option<String>,
+    pub explanation: String,
+    pub calendar: String,
+    pub clocks: Vec<ClockRow>,
+}
+
+pub struct EventRow {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub label: &'static str,
+    pub detail: String,
+    pub comment: Option<CommentRow>,
+}
+
+pub struct CommentRow {
+    pub body: String,
+    pub internal: bool,
+    pub from_customer: bool,
+}
+
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+pub struct AssignPanel {
+    pub eligible: Vec<Choice>,
+    pub others: Vec<Choice>,
+    pub can_override: bool,
+}
+
+pub struct DelegationInfo {
+    pub partner: String,
+    pub first_response_due: String,
+    pub resolution_due: String,
+    pub note: Option<String>,
+}
+
+/// Messages shown beside the form they concern, after a refused action.
+#[derive(Default)]
+pub struct Errors {
+    pub comment: Option<String>,
+    pub moves: Option<String>,
+    pub assign: Option<String>,
+    /// The gate refused and the viewer may override: the reason field is what is wanted.
+    pub assign_needs_reason: bool,
+    pub priority: Option<String>,
+    pub delegate: Option<String>,
+    pub review: Option<String>,
+    pub reopen: Option<String>,
+}
+
+/// An action refused because the ticket changed after the page was rendered.
+pub struct Conflict {
+    pub events: Vec<EventRow>,
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// What the person had typed, shown again when the page is re-rendered.
+#[derive(Default)]
+pub struct Draft {
+    pub body: String,
+    pub internal: bool,
+    pub assignee: Option<String>,
+    pub override_reason: String,
+}
+
+pub struct View {
+    pub base: String,
+    pub id: String,
+    pub number: String,
+    pub title: String,
+    pub description: String,
+    pub kind: &'static str,
+    pub channel: &'static str,
+    pub priority: &'static str,
+    pub status: &'static str,
+    pub customer_name: String,
+    pub customer_tier: String,
+    pub customer_contact: Option<String>,
+    pub assignee: Option<String>,
+    pub team: Option<String>,
+    pub tags: Vec<String>,
+    pub custom_fields: Vec<Field>,
+    pub origin: Option<Link>,
+    pub linked: Vec<Link>,
+    pub process: String,
+    pub stages: Vec<Step>,
+    pub moves: Vec<MoveOption>,
+    pub can_move: bool,
+    pub can_reopen: bool,
+    pub version: i64,
+    pub seen: i64,
+    pub sla: Option<SlaPanel>,
+    pub events: Vec<EventRow>,
+    pub comments_only: bool,
+    pub can_comment: bool,
+    pub can_internal: bool,
+    pub assign: Option<AssignPanel>,
+    pub delegation: Option<DelegationInfo>,
+    pub delegate_to: Vec<Choice>,
+    pub review_items: Vec<&'static str>,
+    pub priorities: Vec<Choice>,
+    pub errors: Errors,
+    pub draft: Draft,
+    pub conflict: Option<Conflict>,
+}
+
+/// Who the viewer may see tickets as: staff (None) or one partner.
+pub fn partner_scope(viewer: &Viewer) -> Result<Option<PartnerId>, ServiceError> {
+    Ok(viewer.principal.require_ticket_access(Permission::ReadTickets, Permission::ReadDelegatedTickets)?)
+}
+
+pub fn reference(text: &str) -> Result<TicketRef, ServiceError> {
+    TicketRef::parse("id", text).map_err(|_| ServiceError::NotFound { what: "ticket" })
+}
+
+/// Staff names by id, for the timeline and the header.
+pub async fn staff_names(services: &Services) -> Result<HashMap<StaffId, (String, Option<String>)>, ServiceError> {
+    Ok(services.active_staff().await?.into_iter().map(|s| (s.id, (s.name, s.team))).collect())
+}
+
+/// Everything the page shows about `ticket` for `viewer` (who may see it: checked by the caller).
+pub async fn build(
+    services: &Services,
+    viewer: &Viewer,
+    tt: &'static TicketTexts,
+    ticket: Ticket,
+    partner: Option<PartnerId>,
+    comments_only: bool,
+) -> Result<View, ServiceError> {
+    let principal = &viewer.principal;
+    let locale = &viewer.locale;
+    let staff = staff_names(services).await?;
+    let reference = TicketRef::Id(ticket.id);
+    let recorded = services.ticket_events_for(reference, partner, 0, MAX_EVENTS).await?;
+    let process = services.processes.get(&ticket.process).cloned();
+    let seen = recorded.last().map_or(0, |e| e.seq);
+    let base = format!("/tickets/{}", ticket.number);
+
+    let mut linked = Vec::new();
+    for e in &recorded {
+        let (id, label) = match e.kind.as_str() {
+            "complaint_received" => (e.data["complaint_id"].as_str(), tt.complaint),
+            "follow_up_created" => (e.data["ticket_id"].as_str(), tt.follow_up),
+            _ => continue,
+        };
+        let Some(id) = id.and_then(|id| reference_of(id)) else { continue };
+        // A partner sees only its own tickets: links to others are left out.
+        if let Ok(other) = services.ticket_for(id, partner).await {
+            linked.push(Link { href: format!("/tickets/{}", other.number), label: format!("{label} {}", other.number) });
+        }
+    }
+    let origin = match ticket.origin_ticket_id {
+        Some(id) => services
+            .ticket_for(TicketRef::Id(id), partner)
+            .await
+            .ok()
+            .map(|o| Link { href: format!("/tickets/{}", o.number), label: format!("{} · {}", o.number, o.title) }),
+        None => None,
+    };
+
+    let done = ticket.is_done();
+    let staff_side = partner.is_none();
+    let can_move = !done && principal.require_ticket_access(Permission::WriteTickets, Permission::WorkDelegatedTickets).is_ok();
+    let (stages, moves) = match &process {
+        Some(p) => stages_of(p, &ticket, &recorded),
+        None => (Vec::new(), Vec::new()),
+    };
+    let can_write = staff_side && principal.allows(Permission::WriteTickets);
+
+    let sla = if staff_side { Some(sla_panel(services, locale, tt, &ticket, process.as_deref()).await?) } else { None };
+
+    let assign = if can_write && !done {
+        Some(assign_panel(services, &ticket, principal.allows(Permission::OverrideCertification), tt).await?)
+    } else {
+        None
+    };
+
+    let delegation = match services.active_delegation(ticket.id).await? {
+        Some(d) => {
+            let partner_name = services.get_partner(d.partner_id).await.map(|p| p.name).unwrap_or_else(|_| d.partner_id.to_string());
+            Some(DelegationInfo {
+                partner: partner_name,
+                first_response_due: d.first_response_due_at.map_or_else(|| tt.not_due.to_owned(), |t| locale.time(t)),
+                resolution_due: d.resolution_due_at.map_or_else(|| tt.not_due.to_owned(), |t| locale.time(t)),
+                note: d.note,
+            })
+        }
+        None => None,
+    };
+    let now = Timestamp::now();
+    let delegate_to = if staff_side && !done && delegation.is_none() && principal.allows(Permission::ManagePartners) {
+        services
+            .list_partners()
+            .await?
+            .into_iter()
+            .filter(|p| p.refuses_work(now).is_none())
+            .map(|p| Choice { value: p.id.to_string(), label: p.name, selected: false })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let needs_review = process.as_ref().and_then(|p| p.stage(&ticket.stage)).is_some_and(|s| s.requires_review)
+        && ticket.review_passed_stage.as_deref() != Some(ticket.stage.as_str());
+    let review_items = if staff_side && !done && needs_review && principal.allows(Permission::ReviewTickets) {
+        tt.review_checklist.to_vec()
+    } else {
+        Vec::new()
+    };
+    let priorities = if can_write && !done {
+        Priority::ALL
+            .iter()
+            .map(|p| Choice { value: p.as_str().to_owned(), label: p.as_str().to_owned(), selected: *p == ticket.priority })
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let events = recorded
+        .iter()
+        .filter(|e| !comments_only || e.kind == "comment_added")
+        .map(|e| event_row(e, tt, locale, &staff, process.as_deref()))
+        .collect();
+    let (assignee, team) = match ticket.assignee.and_then(|a| staff.get(&a)) {
+        Some((name, team)) => (Some(name.clone()), team.clone()),
+        None => (ticket.assignee.map(|a| a.to_string()), None),
+    };
+    let mut custom_fields: Vec<Field> = ticket
+        .custom_fields
+        .iter()
+        .map(|(k, v)| Field { name: k.clone(), value: v.as_str().map_or_else(|| v.to_string(), str::to_owned) })
+        .collect();
+    custom_fields.sort_by(|a, b| a.name.cmp(&b.name));
+
+    Ok(View {
+        base,
+        id: ticket.id.to_string(),
+        number: ticket.number.to_string(),
+        title: ticket.title,
+        description: ticket.description,
+        kind: ticket.kind.as_str(),
+        channel: ticket.channel.as_str(),
+        priority: ticket.priority.as_str(),
+        status: ticket.status.as_str(),
+        customer_name: ticket.customer.name,
+        customer_tier: ticket.customer.tier,
+        customer_contact: ticket.customer.contact,
+        assignee,
+        team,
+        tags: ticket.tags,
+        custom_fields,
+        origin,
+        linked,
+        process: process.as_ref().map_or_else(|| ticket.process.clone(), |p| p.name.clone()),
+        stages,
+        moves: if can_move { moves } else { Vec::new() },
+        can_move,
+        can_reopen: done && can_write && matches!(ticket.status, Status::Resolved | Status::Closed),
+        version: ticket.version,
+        seen,
+        sla,
+        events,
+        comments_only,
+        can_comment: principal.require_ticket_access(Permission::CommentOnTickets, Permission::WorkDelegatedTickets).is_ok(),
+        can_internal: staff_side && principal.allows(Permission::CommentOnTickets),
+        assign,
+        delegation,
+        delegate_to,
+        review_items,
+        priorities,
+        errors: Errors::default(),
+        draft: Draft::default(),
+        conflict: None,
+    })
+}
+
+fn reference_of(id: &str) -> Option<TicketRef> {
+    TicketRef::parse("id", id).ok()
+}
+
+/// The process's stages in order, the current one marked, with the moves it allows from here.
+fn stages_of(process: &Process, ticket: &Ticket, events: &[RecordedEvent]) -> (Vec<Step>, Vec<MoveOption>) {
+    let visited: Vec<&str> = events.iter().filter(|e| e.kind == "stage_changed").filter_map(|e| e.data["from"].as_str()).collect();
+    let stages = process
+        .stages
+        .iter()
+        .map(|s| Step { name: s.name.clone(), current: s.key == ticket.stage, visited: visited.contains(&s.key.as_str()) })
+        .collect();
+    let moves =
+        process.allowed_targets(&ticket.stage).into_iter().map(|s| MoveOption { key: s.key.clone(), name: s.name.clone() }).collect();
+    (stages, moves)
+}
+
+/// Business time as hours and minutes: `3h 05m`, `-0h 20m` once overdue.
+pub fn business_time(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let minutes = ms.unsigned_abs() / 60_000;
+    format!("{sign}{}h {:02}m", minutes / 60, minutes % 60)
+}
+
+async fn sla_panel(
+    services: &Services,
+    locale: &Locale,
+    tt: &'static TicketTexts,
+    ticket: &Ticket,
+    process: Option<&Process>,
+) -> Result<SlaPanel, ServiceError> {
+    let report = services.ticket_sla(TicketRef::Id(ticket.id)).await?;
+    let stage_name = |key: &str| process.and_then(|p| p.stage(key)).map_or_else(|| key.to_owned(), |s| s.name.clone());
+    let clocks = report
+        .clocks
+        .into_iter()
+        .map(|r| {
+            let c = &r.clock;
+            let name = match &c.stage {
+                Some(stage) => format!("{}: {}", c.clock.kind.as_str(), stage_name(stage)),
+                None => c.clock.kind.as_str().to_owned(),
+            };
+            ClockRow {
+                name,
+                state: r.state.as_str().to_owned(),
+                breached: r.state.as_str() == "breached",
+                target: TargetDuration::from_seconds(u64::try_from(c.clock.target_ms / 1000).unwrap_or(0)).to_string(),
+                remaining: business_time(r.remaining_ms),
+                due: r.due_at.map_or_else(|| tt.not_due.to_owned(), |t| locale.time(t)),
+                calendar: format!("{} ({})", r.calendar.name(), r.calendar.timezone()),
+                pauses: c
+                    .clock
+                    .pauses
+                    .iter()
+                    .map(|p| PauseRow {
+                        from: locale.time(p.from),
+                        to: p.to.map_or_else(|| tt.still_paused.to_owned(), |t| locale.time(t)),
+                        reason: p.reason.clone(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(SlaPanel {
+        policy: report.policy.map(|p| format!("{} ({})", p.name, p.key)),
+        explanation: report.explanation,
+        calendar: format!("{} ({})", report.calendar.name(), report.calendar.timezone()),
+        clocks,
+    })
+}
+
+async fn assign_panel(
+    services: &Services,
+    ticket: &Ticket,
+    can_override: bool,
+    tt: &'static TicketTexts,
+) -> Result<AssignPanel, ServiceError> {
+    let (_, required, eligible) = services.eligible_assignees(TicketRef::Id(ticket.id)).await?;
+    let load = services.open_ticket_load().await?;
+    let label = |name: &str, team: &Option<String>, open: i64| match team {
+        Some(team) => format!("{name} ({team}) · {open} {}", tt.open_tickets),
+        None => format!("{name} · {open} {}", tt.open_tickets),
+    };
+    let eligible_ids: Vec<StaffId> = eligible.iter().map(|e| e.staff.id).collect();
+    let eligible_choices = eligible
+        .iter()
+        .map(|e| Choice {
+            value: e.staff.id.to_string(),
+            label: label(&e.staff.name, &e.staff.team, e.open_tickets),
+            selected: ticket.assignee == Some(e.staff.id),
+        })
+        .collect();
+    // People whose role works tickets but whom the stage's certification gate refuses.
+    let others = if required.is_some() {
+        services
+            .active_staff()
+            .await?
+            .into_iter()
+            .filter(|s| s.role.allows(Permission::WriteTickets) && !eligible_ids.contains(&s.id))
+            .map(|s| Choice {
+                value: s.id.to_string(),
+                label: label(&s.name, &s.team, load.get(&s.id).copied().unwrap_or(0)),
+                selected: ticket.assignee == Some(s.id),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(AssignPanel { eligible: eligible_choices, others, can_override })
+}
+
+/// One line of the timeline.
+pub fn event_row(
+    e: &RecordedEvent,
+    tt: &'static TicketTexts,
+    locale: &Locale,
+    staff: &HashMap<StaffId, (String, Option<String>)>,
+    process: Option<&Process>,
+) -> EventRow {
+    let k = &tt.event_kinds;
+    let name_of = |id: &Option<StaffId>| match id {
+        Some(id) => staff.get(id).map_or_else(|| id.to_string(), |(n, _)| n.clone()),
+        None => tt.unassigned.to_owned(),
+    };
+    let stage_name = |key: &str| process.and_then(|p| p.stage(key)).map_or_else(|| key.to_owned(), |s| s.name.clone());
+    let typed: Option<EventData> = serde_json::from_value(serde_json::json!({"kind": e.kind, "data": e.data})).ok();
+    let mut comment = None;
+    let (label, detail) = match typed {
+        Some(EventData::Created { stage, priority, channel, .. }) => {
+            (k.created, format!("{} · {priority} · {channel}", stage_name(&stage)))
+        }
+        Some(EventData::Updated { changes }) => (
+            k.updated,
+            changes.iter().map(|(field, c)| format!("{field}: {} → {}", plain(&c.from), plain(&c.to))).collect::<Vec<_>>().join("; "),
+        ),
+        Some(EventData::StatusChanged { from, to }) => (k.status_changed, format!("{from} → {to}")),
+        Some(EventData::AssigneeChanged { from, to }) => (k.assignee_changed, format!("{} → {}", name_of(&from), name_of(&to))),
+        Some(EventData::StageChanged { from, to, note }) => {
+            let mut d = format!("{} → {}", stage_name(&from), stage_name(&to));
+            if let Some(note) = note {
+                d.push_str(" · ");
+                d.push_str(&note);
+            }
+            (k.stage_changed, d)
+        }
+        Some(EventData::CommentAdded { body, visibility, from_customer, .. }) => {
+            comment = Some(CommentRow { body, internal: visibility == Visibility::Internal, from_customer });
+            (k.comment_added, String::new())
+        }
+        Some(EventData::Reopened { reason, .. }) => (k.reopened, reason.unwrap_or_default()),
+        Some(EventData::Reviewed { stage, outcome, score, failed_items, .. }) => {
+            let mut d = format!("{} · {outcome} · {score}", stage_name(&stage));
+            if !failed_items.is_empty() {
+                d.push_str(" · ");
+                d.push_str(&failed_items.join(", "));
+            }
+            (k.review, d)
+        }
+        Some(EventData::Delegated { partner_name, note, .. }) => {
+            (k.delegated, note.map_or_else(|| partner_name.clone(), |n| format!("{partner_name} · {n}")))
+        }
+        Some(EventData::DelegationWithdrawn { .. }) => (k.delegation_withdrawn, String::new()),
+        Some(EventData::CertificationOverridden { staff_id, certification, reason, state, .. }) => {
+            (k.override_recorded, format!("{} · {certification} ({state}) · {reason}", name_of(&Some(staff_id))))
+        }
+        _ => (k.other, e.kind.replace('_', " ")),
+    };
+    EventRow { seq: e.seq, at: locale.time(e.at), actor: e.actor.name.clone(), label, detail, comment }
+}
+
+fn plain(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "—".to_owned(),
+        other => other.to_string(),
+    }
+}
