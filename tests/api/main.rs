@@ -19,6 +19,7 @@ mod observability;
 mod partners;
 mod plugins;
 mod processes;
+mod queue_pages;
 mod readme;
 mod schema;
 mod seed;

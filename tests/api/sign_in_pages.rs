@@ -66,7 +66,7 @@ async fn a_person_sets_a_password_then_signs_in_and_out(app: TestApp) {
     for attribute in ["Path=/", "HttpOnly", "SameSite=Lax", "Secure", "Max-Age="] {
         assert!(cookie.contains(attribute), "{attribute} in {cookie}");
     }
-    let html = browser.page("/").await;
+    let html = browser.page("/queues").await;
     assert!(html.contains("Signed in as <strong>Li Wei</strong>"), "{html}");
     // The sign-in page sends a signed-in person on.
     let r = browser.get("/sign-in?next=/").await;
@@ -122,7 +122,7 @@ async fn wrong_passwords_are_refused_alike_then_throttled(app: TestApp) {
     // When the window has passed, the right password works.
     app.services.advance_clock(16 * 60_000);
     assert_eq!(browser.sign_in("ana@desk.test", CONSOLE_PASSWORD).await.status(), StatusCode::SEE_OTHER);
-    assert!(browser.page("/").await.contains("Ana Ruiz"));
+    assert!(browser.page("/queues").await.contains("Ana Ruiz"));
 }
 
 async fn a_session_only_opens_the_console_never_the_api(app: TestApp) {
@@ -140,11 +140,11 @@ async fn a_session_only_opens_the_console_never_the_api(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(browser.page("/").await.contains("Sam Admin"), "still signed in");
+    assert!(browser.page("/queues").await.contains("Sam Admin"), "still signed in");
     // An admin revoking the login's sessions signs the browser out.
     let logins = body(app.get("/api/v1/logins").await).await;
     let id = logins.as_array().unwrap().iter().find(|l| l["email"] == "sam@desk.test").unwrap()["id"].as_str().unwrap().to_owned();
     let r = app.request(reqwest::Method::DELETE, &format!("/api/v1/logins/{id}/sessions")).send().await.unwrap();
     assert!(r.status().is_success(), "{}", r.status());
-    assert_eq!(browser.get("/").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(browser.get("/queues").await.status(), StatusCode::SEE_OTHER);
 }

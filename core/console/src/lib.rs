@@ -6,13 +6,13 @@
 //! - `i18n`: every text in English and Simplified Chinese, and times in the user's timezone.
 //! - `page`: the one place that renders a template into a response.
 //! - `session`: the session cookie and the `Viewer` extractor of every signed-in page.
-//! - one module per screen (`home`, `sign_in`, `survey`, `ticket`); later screens (queues, ticket,
-//!   supervision, partners, administration) slot in as further modules with their templates.
+//! - one module per screen (`queues`, `sign_in`, `survey`, `ticket`); later screens
+//!   (supervision, partners, administration) slot in as further modules with their templates.
 
 pub mod assets;
-mod home;
 pub mod i18n;
 mod page;
+mod queues;
 pub mod security;
 pub mod session;
 mod sign_in;
@@ -37,7 +37,9 @@ pub struct ConsoleState {
 pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
     let cookies = session::CookiePolicy { public_https: public_url.is_some_and(|u| u.starts_with("https://")) };
     Router::new()
-        .route("/", get(home::show))
+        .route("/", get(queues::home))
+        .route("/queues", get(queues::show))
+        .route("/queues/bulk", post(queues::bulk))
         .route("/sign-in", get(sign_in::show).post(sign_in::submit))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/set-password/{secret}", get(sign_in::show_set_password).post(sign_in::set_password))

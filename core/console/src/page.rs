@@ -37,27 +37,27 @@ pub struct NavItem {
 /// The console's sections, in menu order: where each lives and who may open it. A section
 /// appears in the menu only for people whose role has its permission.
 pub enum Section {
-    Home,
+    Queues,
 }
 
 impl Section {
-    const ALL: [Section; 1] = [Section::Home];
+    const ALL: [Section; 1] = [Section::Queues];
 
     fn href(&self) -> &'static str {
         match self {
-            Section::Home => "/",
+            Section::Queues => "/queues",
         }
     }
 
     fn label(&self, t: &'static Texts) -> &'static str {
         match self {
-            Section::Home => t.nav_home,
+            Section::Queues => t.nav_queues,
         }
     }
 
     fn permission(&self) -> Option<Permission> {
         match self {
-            Section::Home => None::<Permission>,
+            Section::Queues => None::<Permission>,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod kpi;
 pub mod login;
 pub mod partner;
 pub mod process;
+pub mod queue;
 pub mod review;
 pub mod scorecard;
 pub mod sla;

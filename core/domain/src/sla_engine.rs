@@ -30,12 +30,24 @@ pub struct TicketClock {
     pub alerted: Vec<String>,
     /// The earliest pending alert instant while running; the sweeper's index.
     pub next_check_at: Option<Timestamp>,
+    /// When the clock reaches its target if nothing changes (None unless running); the
+    /// queues' sort and countdown.
+    pub due_at: Option<Timestamp>,
 }
 
 impl TicketClock {
     /// A clock just started for a ticket, not yet alerted about.
     pub fn new(ticket_id: TicketId, stage: Option<String>, policy_key: Option<String>, clock: Clock, now: Timestamp) -> Self {
-        TicketClock { id: ClockId::new_at(now), ticket_id, stage, policy_key, clock, alerted: Vec::new(), next_check_at: None }
+        TicketClock {
+            id: ClockId::new_at(now),
+            ticket_id,
+            stage,
+            policy_key,
+            clock,
+            alerted: Vec::new(),
+            next_check_at: None,
+            due_at: None,
+        }
     }
 }
 
@@ -292,9 +304,15 @@ pub fn sweep(clocks: &[TicketClock], catalog: &SlaCatalog, now: Timestamp) -> Cl
 /// Sets each changed clock's next check and returns the plan with the changed clocks.
 fn finish(mut w: Working<'_>) -> ClockPlan {
     for i in 0..w.clocks.len() {
-        let next = next_check(&w.clocks[i], &w.calendar_of(i), w.catalog);
+        let calendar = w.calendar_of(i);
+        let next = next_check(&w.clocks[i], &calendar, w.catalog);
         if next != w.clocks[i].next_check_at {
             w.clocks[i].next_check_at = next;
+            w.changed[i] = true;
+        }
+        let due = w.clocks[i].clock.due_at(&calendar);
+        if due != w.clocks[i].due_at {
+            w.clocks[i].due_at = due;
             w.changed[i] = true;
         }
     }

@@ -236,6 +236,29 @@ pub struct TicketQuery {
     pub delegated_to: Option<super::ids::PartnerId>,
     pub before: Option<TicketId>,
     pub limit: u32,
+    /// Newest first (the API's order) or soonest SLA due first (the queues').
+    pub sort: TicketSort,
+    /// Only tickets still worked: not resolved or closed.
+    pub active_only: bool,
+    /// Only tickets without an assignee.
+    pub unassigned: bool,
+    /// Only tickets assigned to a member of this team.
+    pub team: Option<String>,
+    /// Only tickets in this SLA band.
+    pub band: Option<super::queue::SlaBand>,
+    /// Only tickets actively delegated to a partner (any partner).
+    pub delegated: bool,
+    /// With [`TicketSort::SlaDue`]: continue after this (due key, id), the previous page's last.
+    pub after_due: Option<(i64, TicketId)>,
+}
+
+/// The order of a ticket listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TicketSort {
+    #[default]
+    Newest,
+    /// Soonest due running clock first; tickets without one last ([`super::queue::NO_DUE`]).
+    SlaDue,
 }
 
 /// Lower-cased form of a title used for case-insensitive search on every backend alike.

@@ -16,6 +16,7 @@ mod logins;
 pub use logins::{AuditFilter, LiveSession, NewLogin, NewSession, SetPasswordLink, SignIn, SignInError};
 mod partners;
 pub mod plugins;
+pub mod queues;
 pub use partners::PartnerScorecard;
 pub mod sla;
 mod staff;

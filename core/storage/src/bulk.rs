@@ -5,12 +5,14 @@
 
 use super::feedback::{review_row, survey_row, REVIEW_COLUMNS, SURVEY_COLUMNS};
 use super::partners::{delegation_row, DELEGATION_COLUMNS};
+use super::queues::{bulk_queue_cells, insert_deltas, BULK_QUEUE_COLUMNS};
 use super::sla::{clock_row, CLOCK_COLUMNS};
 use super::sql::insert_rows;
 use super::tickets::{event_row, ticket_row, EVENT_INSERT_COLUMNS, TICKET_INSERT_COLUMNS};
 use super::Operation;
 use super::{Backend, Store, StoreError};
 use steward_domain::history::TicketHistory;
+use steward_domain::queue::{counter_keys, QueueState};
 
 impl Store {
     /// Takes `count` ticket numbers for tickets to be written later (unique, in order; with
@@ -62,8 +64,28 @@ impl Store {
         Operation("insert_histories")
             .run(async {
                 let mut tx = self.begin_write().await?;
-                let tickets = histories.iter().map(|h| ticket_row(&h.ticket)).collect();
-                insert_rows(&mut tx, "tickets", TICKET_INSERT_COLUMNS, tickets, "").await?;
+                let states: Vec<QueueState> = histories
+                    .iter()
+                    .map(|h| QueueState::of(&h.clocks, h.delegations.iter().find(|d| d.withdrawn_at.is_none()).map(|d| d.partner_id)))
+                    .collect();
+                let tickets = histories
+                    .iter()
+                    .zip(&states)
+                    .map(|(h, state)| {
+                        let mut row = ticket_row(&h.ticket);
+                        row.extend(bulk_queue_cells(state));
+                        row
+                    })
+                    .collect();
+                let columns = format!("{TICKET_INSERT_COLUMNS}, {BULK_QUEUE_COLUMNS}");
+                insert_rows(&mut tx, "tickets", &columns, tickets, "").await?;
+                let mut deltas: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+                for (h, state) in histories.iter().zip(&states) {
+                    for key in counter_keys(h.ticket.status, h.ticket.assignee, state) {
+                        *deltas.entry(key).or_default() += 1;
+                    }
+                }
+                insert_deltas(&mut tx, deltas.into_iter().collect()).await?;
                 let tags = histories
                     .iter()
                     .flat_map(|h| h.ticket.tags.iter().map(|tag| vec![tag.as_str().into(), h.ticket.id.to_string().into()]))

@@ -11,6 +11,7 @@ mod feedback;
 pub mod kpis;
 pub mod logins;
 pub mod partners;
+pub mod queues;
 pub mod sla;
 mod sql;
 pub mod staff;
@@ -89,6 +90,7 @@ impl Backend {
                 (5, "kpis", include_str!("../migrations/sqlite/0005_kpis.sql")),
                 (6, "staff replies", include_str!("../migrations/sqlite/0006_staff_replies.sql")),
                 (7, "console auth", include_str!("../migrations/sqlite/0007_console_auth.sql")),
+                (9, "queue counters", include_str!("../migrations/sqlite/0009_queue_counters.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -98,6 +100,7 @@ impl Backend {
                 (5, "kpis", include_str!("../migrations/postgres/0005_kpis.sql")),
                 (6, "staff replies", include_str!("../migrations/postgres/0006_staff_replies.sql")),
                 (7, "console auth", include_str!("../migrations/postgres/0007_console_auth.sql")),
+                (9, "queue counters", include_str!("../migrations/postgres/0009_queue_counters.sql")),
             ],
         }
     }

@@ -27,13 +27,13 @@ impl Catalog {
 }
 
 pub(super) const CLOCK_COLUMNS: &str = "id, ticket_id, kind, stage, policy_key, target_ms, calendar_key, started_at, elapsed_ms, \
-     segment_from, stopped_at, breached_at, pauses, alerted, next_check_at";
+     segment_from, stopped_at, breached_at, pauses, alerted, next_check_at, due_at";
 
 fn ts(ms: Option<i64>) -> Option<Timestamp> {
     ms.map(Timestamp::from_millis)
 }
 
-fn clock_from_row(row: &AnyRow) -> Result<TicketClock, StoreError> {
+pub(super) fn clock_from_row(row: &AnyRow) -> Result<TicketClock, StoreError> {
     let id: String = col(row, "id")?;
     let ticket: String = col(row, "ticket_id")?;
     let kind: String = col(row, "kind")?;
@@ -57,6 +57,7 @@ fn clock_from_row(row: &AnyRow) -> Result<TicketClock, StoreError> {
         },
         alerted: serde_json::from_str(&alerted).map_err(corrupt)?,
         next_check_at: ts(col(row, "next_check_at")?),
+        due_at: ts(col(row, "due_at")?),
     })
 }
 
@@ -199,6 +200,7 @@ pub(super) fn clock_row(c: &TicketClock) -> Vec<Cell> {
         serde_json::to_string(&c.clock.pauses).expect("plain data").into(),
         serde_json::to_string(&c.alerted).expect("plain data").into(),
         c.next_check_at.map(Timestamp::as_millis).into(),
+        c.due_at.map(Timestamp::as_millis).into(),
     ]
 }
 
@@ -212,7 +214,7 @@ pub(super) async fn upsert_clocks(tx: &mut Transaction<'static, Any>, clocks: &[
         " ON CONFLICT (id) DO UPDATE SET policy_key = excluded.policy_key, target_ms = excluded.target_ms, \
          calendar_key = excluded.calendar_key, elapsed_ms = excluded.elapsed_ms, segment_from = excluded.segment_from, \
          stopped_at = excluded.stopped_at, breached_at = excluded.breached_at, pauses = excluded.pauses, \
-         alerted = excluded.alerted, next_check_at = excluded.next_check_at",
+         alerted = excluded.alerted, next_check_at = excluded.next_check_at, due_at = excluded.due_at",
     )
     .await?;
     Ok(())

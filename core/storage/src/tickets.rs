@@ -9,7 +9,7 @@ use steward_domain::event::{Actor, ActorKind, EventData, RecordedEvent};
 use steward_domain::idempotency::{IdempotencyClaim, StoredResponse};
 use steward_domain::ids::{StaffId, TicketId, TicketNumber, TicketRef, TokenId};
 use steward_domain::sla_engine::TicketClock;
-use steward_domain::ticket::{search_form, Change, Channel, Customer, Kind, Priority, Status, Ticket, TicketQuery};
+use steward_domain::ticket::{search_form, Change, Channel, Customer, Kind, Priority, Status, Ticket, TicketQuery, TicketSort};
 use steward_domain::time::Timestamp;
 
 const TICKET_COLUMNS: &str = "id, number, title, description, kind, channel, priority, customer_name, \
@@ -86,6 +86,7 @@ impl Store {
                 super::sla::upsert_clocks(&mut tx, &change.sla.clocks).await?;
                 insert_events(&mut tx, t.id, 0, t.updated_at, actor, &change.events).await?;
                 super::feedback::write_side(&mut tx, self.backend, &change.side, actor, t.updated_at).await?;
+                super::queues::refresh_queue_state(&mut tx, self.backend, None, &change.ticket).await?;
                 if let Some(claim) = claim {
                     let (status, body, location) = (claim.render)(&change.ticket);
                     sqlx::query(
@@ -157,6 +158,7 @@ impl Store {
                     insert_events(&mut tx, current.id, last_seq, at, actor, &change.events).await?;
                 }
                 super::feedback::write_side(&mut tx, self.backend, &change.side, actor, at).await?;
+                super::queues::refresh_queue_state(&mut tx, self.backend, Some(&current), &change.ticket).await?;
                 tx.commit().await?;
                 Ok(Some(Ok((change.ticket, change.events))))
             })
@@ -192,6 +194,17 @@ impl Store {
                 let (condition, bind) = ticket_condition(reference);
                 let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE {condition}");
                 bind_one(sqlx::query(&sql), bind).fetch_optional(self.pool()).await?.as_ref().map(ticket_from_row).transpose()
+            })
+            .await
+    }
+
+    /// One page of a queue: tickets in the query's order, each with its due key (the keyset).
+    pub async fn list_queue(&self, query: &TicketQuery) -> Result<Vec<(Ticket, i64)>, StoreError> {
+        Operation("list_queue")
+            .run(async {
+                let (sql, c) = list_query(query);
+                let rows = c.bind_all(sqlx::query(&sql)).fetch_all(self.pool()).await?;
+                rows.iter().map(|row| Ok((ticket_from_row(row)?, col::<i64>(row, "sla_due_at")?))).collect()
             })
             .await
     }
@@ -251,13 +264,46 @@ fn list_query(query: &TicketQuery) -> (String, Conditions) {
             Bind::Text(v.to_string()),
         );
     }
-    if let Some(v) = query.before {
-        c.push(&format!("{order} < {{}}"), Bind::Text(v.to_string()));
+    if query.active_only {
+        c.and("tickets.status NOT IN ('resolved', 'closed')");
     }
-    let limit = c.placeholder(Bind::Int(i64::from(query.limit)));
+    if query.unassigned {
+        c.and("tickets.assignee_id IS NULL");
+    }
+    if let Some(team) = &query.team {
+        c.push("tickets.assignee_id IN (SELECT s.id FROM staff s WHERE s.team = {})", Bind::Text(team.clone()));
+    }
+    if let Some(band) = query.band {
+        c.push("tickets.sla_band = {}", Bind::Text(band.as_str().to_owned()));
+    }
+    if query.delegated {
+        c.and("tickets.delegated_partner IS NOT NULL");
+    }
     let columns = TICKET_COLUMNS.split(',').map(|col| format!("tickets.{}", col.trim())).collect::<Vec<_>>().join(", ");
-    let sql = format!("SELECT {columns} FROM {from} {} ORDER BY {order} DESC LIMIT {limit}", c.where_sql());
-    (sql, c)
+    match query.sort {
+        TicketSort::Newest => {
+            if let Some(v) = query.before {
+                c.push(&format!("{order} < {{}}"), Bind::Text(v.to_string()));
+            }
+            let limit = c.placeholder(Bind::Int(i64::from(query.limit)));
+            let sql = format!("SELECT {columns}, tickets.sla_due_at FROM {from} {} ORDER BY {order} DESC LIMIT {limit}", c.where_sql());
+            (sql, c)
+        }
+        // Soonest due first, keyset on (due key, id) under the (…, sla_due_at, id) indexes.
+        TicketSort::SlaDue => {
+            if let Some((due, id)) = query.after_due {
+                let d = c.placeholder(Bind::Int(due));
+                let i = c.placeholder(Bind::Text(id.to_string()));
+                c.and(&format!("(tickets.sla_due_at > {d} OR (tickets.sla_due_at = {d} AND tickets.id > {i}))"));
+            }
+            let limit = c.placeholder(Bind::Int(i64::from(query.limit)));
+            let sql = format!(
+                "SELECT {columns}, tickets.sla_due_at FROM {from} {} ORDER BY tickets.sla_due_at, tickets.id LIMIT {limit}",
+                c.where_sql()
+            );
+            (sql, c)
+        }
+    }
 }
 
 impl Store {

@@ -24,7 +24,7 @@ pub async fn a_person_sets_a_password_and_signs_in(b: &Browser, app: &TestApp) {
     b.wait_text("main .message", "Your password is set").await;
 
     // A page behind sign-in sends the browser to the sign-in page, which brings it back.
-    b.goto(&app.url("/?from=journey")).await;
+    b.goto(&app.url("/queues?from=journey")).await;
     b.wait_text("h1", "Sign in").await;
     b.ensure_accessible("the sign-in page").await;
     b.type_into("#email", "mei@desk.test").await;
@@ -39,7 +39,7 @@ pub async fn a_person_sets_a_password_and_signs_in(b: &Browser, app: &TestApp) {
     b.click("button[type=submit]").await;
     b.wait_text(".who", "Mei Chen").await;
     let url = b.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
-    b.ensure(url.ends_with("/?from=journey"), &format!("back where it was going: {url}")).await;
+    b.ensure(url.ends_with("/queues?from=journey"), &format!("back where it was going: {url}")).await;
     // The cookie is HttpOnly: scripts on the page cannot read the session.
     let cookies = b.script("return document.cookie;").await;
     b.ensure(!cookies.as_str().unwrap_or_default().contains("steward_session"), "the session cookie is HttpOnly").await;

@@ -334,6 +334,7 @@ async fn list_tickets(
         delegated_to: partner,
         before: p.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: page_limit(p.limit)?,
+        ..Default::default()
     };
     let (tickets, next) = state.services.list_tickets(query).await?;
     Ok(axum::Json(Page { items: tickets.into_iter().map(TicketView::from).collect(), next_cursor: next.map(|n| encode_cursor(&n)) }))
