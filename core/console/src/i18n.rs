@@ -123,6 +123,15 @@ pub struct Texts {
     pub problem_not_found: &'static str,
     pub problem_forbidden_title: &'static str,
     pub problem_forbidden: &'static str,
+    // Live updates (live.rs).
+    pub live_panel_label: &'static str,
+    pub live_ticket_changed: &'static str,
+    pub live_reload: &'static str,
+    pub live_queue_changed: &'static str,
+    pub live_refresh: &'static str,
+    pub live_also_viewing: &'static str,
+    pub live_stage: &'static str,
+    pub live_status: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -174,6 +183,14 @@ pub static EN: Texts = Texts {
     problem_not_found: "There is nothing here, or it has been removed.",
     problem_forbidden_title: "Not allowed",
     problem_forbidden: "Your role does not allow this. Ask a supervisor or an administrator.",
+    live_panel_label: "Live updates",
+    live_ticket_changed: "This ticket changed: {count} new events.",
+    live_reload: "Reload",
+    live_queue_changed: "{count} tickets changed.",
+    live_refresh: "Refresh",
+    live_also_viewing: "Also viewing:",
+    live_stage: "Stage",
+    live_status: "Status",
 };
 
 pub static ZH: Texts = Texts {
@@ -225,6 +242,14 @@ pub static ZH: Texts = Texts {
     problem_not_found: "这里没有内容，或已被删除。",
     problem_forbidden_title: "无权访问",
     problem_forbidden: "您的角色无权执行此操作，请联系主管或管理员。",
+    live_panel_label: "实时更新",
+    live_ticket_changed: "此工单已更新：{count} 条新事件。",
+    live_reload: "重新加载",
+    live_queue_changed: "{count} 个工单有更新。",
+    live_refresh: "刷新",
+    live_also_viewing: "同时在查看：",
+    live_stage: "阶段",
+    live_status: "状态",
 };
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 pub mod assets;
 mod home;
 pub mod i18n;
+pub mod live;
 mod page;
 pub mod security;
 pub mod session;
@@ -42,6 +43,8 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/set-password/{secret}", get(sign_in::show_set_password).post(sign_in::set_password))
         .route("/assets/{name}", get(assets::serve))
         .route("/survey/{token}", get(survey::show).post(survey::answer))
+        .route("/live", get(live::stream))
+        .route("/live/tickets/{ticket}", get(live::ticket_page))
         .with_state(ConsoleState { services, cookies })
         .layer(middleware::from_fn(security::csrf))
         .layer(middleware::from_fn(security::headers))
