@@ -536,6 +536,12 @@ impl ConsoleSession {
         format!("{}{path}", self.base)
     }
 
+    /// The same signed-in session, speaking to another node (sessions live in the database).
+    #[allow(dead_code)]
+    pub fn on(&self, node: &Node) -> ConsoleSession {
+        ConsoleSession { client: self.client.clone(), base: node.url(""), cookie: self.cookie.clone() }
+    }
+
     fn with_cookie(&self, request: RequestBuilder) -> RequestBuilder {
         match &self.cookie {
             Some(cookie) => request.header(reqwest::header::COOKIE, cookie),

@@ -14,6 +14,7 @@ mod golden;
 mod hardening;
 mod kpis;
 mod layering;
+mod live_updates;
 mod logins;
 mod observability;
 mod partners;

@@ -196,6 +196,15 @@ pub struct Texts {
     pub status_waiting_partner: &'static str,
     pub status_resolved: &'static str,
     pub status_closed: &'static str,
+    // Live updates (live.rs).
+    pub live_panel_label: &'static str,
+    pub live_ticket_changed: &'static str,
+    pub live_reload: &'static str,
+    pub live_queue_changed: &'static str,
+    pub live_refresh: &'static str,
+    pub live_also_viewing: &'static str,
+    pub live_stage: &'static str,
+    pub live_status: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -320,6 +329,14 @@ pub static EN: Texts = Texts {
     status_waiting_partner: "Waiting on partner",
     status_resolved: "Resolved",
     status_closed: "Closed",
+    live_panel_label: "Live updates",
+    live_ticket_changed: "This ticket changed: {count} new events.",
+    live_reload: "Reload",
+    live_queue_changed: "{count} tickets changed.",
+    live_refresh: "Refresh",
+    live_also_viewing: "Also viewing:",
+    live_stage: "Stage",
+    live_status: "Status",
 };
 
 pub static ZH: Texts = Texts {
@@ -444,6 +461,14 @@ pub static ZH: Texts = Texts {
     status_waiting_partner: "等待合作伙伴",
     status_resolved: "已解决",
     status_closed: "已关闭",
+    live_panel_label: "实时更新",
+    live_ticket_changed: "此工单已更新：{count} 条新事件。",
+    live_reload: "重新加载",
+    live_queue_changed: "{count} 个工单有更新。",
+    live_refresh: "刷新",
+    live_also_viewing: "同时在查看：",
+    live_stage: "阶段",
+    live_status: "状态",
 };
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 
 pub mod assets;
 pub mod i18n;
+pub mod live;
 mod page;
 mod queues;
 pub mod security;
@@ -48,6 +49,8 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/tickets/{number}", get(ticket::show))
         .route("/tickets/{number}/timeline", get(ticket::timeline))
         .route("/tickets/{number}/{action}", post(ticket::act))
+        .route("/live", get(live::stream))
+        .route("/live/tickets/{ticket}", get(live::ticket_page))
         .with_state(ConsoleState { services, cookies })
         .layer(middleware::from_fn(security::csrf))
         .layer(middleware::from_fn(security::headers))

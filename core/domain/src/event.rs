@@ -285,6 +285,34 @@ pub struct RecordedEvent {
     pub data: Value,
 }
 
+/// Where an event stands among all events of all tickets: the live feed's cursor (the SSE
+/// `id`, sent back as `Last-Event-ID`). Ordered by `(tx, id)`: `id` numbers events in insert
+/// order; `tx` is the writing transaction's id on PostgreSQL (0 on SQLite, whose single writer
+/// commits in insert order, and for events written before positions existed). Reading only
+/// events of transactions older than every transaction still running, in this order, never
+/// passes over an event that commits later (ARCHITECTURE.md, "Live updates").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventPosition {
+    pub tx: i64,
+    pub id: i64,
+}
+
+impl EventPosition {
+    /// Parses the form [`Display`](std::fmt::Display) writes: `{tx}-{id}`.
+    pub fn parse(field: &str, text: &str) -> Result<EventPosition, crate::FieldError> {
+        let bad = || crate::FieldError::new(field, format!("`{text}` is not an event position such as 0-123"));
+        let (tx, id) = text.trim().split_once('-').ok_or_else(bad)?;
+        let number = |part: &str| part.parse::<i64>().ok().filter(|n| *n >= 0 && !part.starts_with('+')).ok_or_else(bad);
+        Ok(EventPosition { tx: number(tx)?, id: number(id)? })
+    }
+}
+
+impl std::fmt::Display for EventPosition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.tx, self.id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +386,18 @@ mod tests {
         ];
         let kinds: Vec<_> = one_of_each.iter().map(EventData::kind).collect();
         assert_eq!(kinds, EventData::KINDS);
+    }
+
+    #[test]
+    fn event_positions_order_by_transaction_then_id_and_round_trip() {
+        let a = EventPosition { tx: 0, id: 900 };
+        let b = EventPosition { tx: 7, id: 5 };
+        assert!(a < b, "an older transaction's events come first, whatever their ids");
+        assert!(EventPosition { tx: 7, id: 4 } < b);
+        assert_eq!(EventPosition::parse("Last-Event-ID", &b.to_string()).unwrap(), b);
+        assert_eq!(EventPosition::parse("p", "0-123").unwrap(), EventPosition { tx: 0, id: 123 });
+        for bad in ["", "12", "-1-2", "1--2", "a-1", "1-b", "+1-2", "1-+2", "1-2-3"] {
+            assert_eq!(EventPosition::parse("Last-Event-ID", bad).unwrap_err().field, "Last-Event-ID", "{bad}");
+        }
     }
 }

@@ -97,15 +97,21 @@ impl Application {
         if on.certification_watcher {
             loops.push(tokio::spawn(certification_watcher(services.clone(), config.training.watch_interval_ms)));
         }
+        if on.live_feed {
+            loops.push(tokio::spawn(steward_services::live::run_change_notifier(services.clone())));
+            loops.push(tokio::spawn(steward_services::live::run_change_listener(services.clone())));
+        }
         if on.plugin_reactions && services.plugin_host().is_some() {
             loops.push(tokio::spawn(steward_services::plugins::plugin_worker(services.clone())));
         }
         let deliveries = self.deliveries.map(DeliveryWorker::start);
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let limits = crate::serve::ConnectionLimits::from(&self.config.http);
+        let live = self.services.clone();
         let server = crate::serve::serve(self.listener, self.router, limits, async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
+            live.end_live_streams();
             let _ = stopping_tx.send(true);
         });
         let deadline = async move {

@@ -114,6 +114,9 @@ pub struct WorkersConfig {
     pub plugin_reactions: bool,
     /// Hourly clean-up (expired idempotency keys).
     pub housekeeping: bool,
+    /// Live updates across nodes (PostgreSQL): the coalesced change notification after commit
+    /// and the listener that hears other nodes'. Off, live pages hear only this node's changes.
+    pub live_feed: bool,
 }
 
 impl Default for WorkersConfig {
@@ -124,6 +127,7 @@ impl Default for WorkersConfig {
             certification_watcher: true,
             plugin_reactions: true,
             housekeeping: true,
+            live_feed: true,
         }
     }
 }
@@ -137,6 +141,7 @@ impl WorkersConfig {
             certification_watcher: false,
             plugin_reactions: false,
             housekeeping: false,
+            live_feed: false,
         }
     }
 }
@@ -643,8 +648,8 @@ mod tests {
         );
         let (w, d) = (&shipped.workers, &defaults.workers);
         assert_eq!(
-            (w.sla_sweeper, w.metrics_refresher, w.certification_watcher, w.plugin_reactions, w.housekeeping),
-            (d.sla_sweeper, d.metrics_refresher, d.certification_watcher, d.plugin_reactions, d.housekeeping)
+            (w.sla_sweeper, w.metrics_refresher, w.certification_watcher, w.plugin_reactions, w.housekeeping, w.live_feed),
+            (d.sla_sweeper, d.metrics_refresher, d.certification_watcher, d.plugin_reactions, d.housekeeping, d.live_feed)
         );
         let (shipped, defaults) = (&shipped.webhooks, &defaults.webhooks);
         assert_eq!(

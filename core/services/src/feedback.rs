@@ -57,7 +57,10 @@ impl Services {
             })
             .await;
         match outcome {
-            Ok(Some(result)) => result.map(|(after, events)| self.metrics.observe_ticket(Some(&ticket), &after, &events)),
+            Ok(Some(result)) => result.map(|(after, events)| {
+                self.changes_committed();
+                self.metrics.observe_ticket(Some(&ticket), &after, &events)
+            }),
             Ok(None) => Err(ServiceError::NotFound { what: "ticket" }),
             Err(StoreError::AlreadyDone(message)) => Err(ServiceError::Conflict { field: None, message: message.into() }),
             Err(e) => Err(e.into()),

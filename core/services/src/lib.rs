@@ -12,6 +12,7 @@ mod bulk;
 mod feedback;
 pub use feedback::plan_survey_answer;
 pub mod kpis;
+pub mod live;
 mod logins;
 pub use logins::{AuditFilter, LiveSession, NewLogin, NewSession, SetPasswordLink, SignIn, SignInError};
 mod partners;
@@ -148,6 +149,8 @@ pub struct Services {
     /// Where webhooks may point (`webhooks.allow_private`).
     destinations: steward_domain::destination::Destinations,
     scorecard_minimum_sample: u64,
+    /// The live feed's hints (in-process, and owed to other nodes).
+    feed: live::ChangeFeed,
 }
 
 impl Services {
@@ -182,6 +185,7 @@ impl Services {
             throttle_policy: config.auth.throttle_policy(),
             destinations: steward_domain::destination::Destinations::new(config.webhooks.allow_private.clone()),
             scorecard_minimum_sample: config.partners.scorecard_minimum_sample,
+            feed: live::ChangeFeed::new(),
         }
     }
 

@@ -149,8 +149,10 @@ impl Services {
             .store
             .change_ticket(TicketRef::Id(ticket), &Actor::system(), |t, _| Ok::<_, ServiceError>(Change::new(t.clone(), events)))
             .await;
-        if let Err(e) = outcome {
-            tracing::warn!(error = %e, %ticket, "could not record a plugin failure on the ticket");
+        match outcome {
+            Ok(Some(Ok((_, events)))) if !events.is_empty() => self.changes_committed(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, %ticket, "could not record a plugin failure on the ticket"),
         }
     }
 

@@ -258,6 +258,9 @@ impl Services {
                 })
                 .await?;
             if let Some(Ok((after, events))) = outcome {
+                if !events.is_empty() {
+                    self.changes_committed();
+                }
                 self.metrics.observe_ticket(Some(&after), &after, &events);
             }
         }

@@ -9,6 +9,7 @@ mod bulk;
 mod error;
 mod feedback;
 pub mod kpis;
+pub mod live;
 pub mod logins;
 pub mod partners;
 pub mod queues;
@@ -91,6 +92,7 @@ impl Backend {
                 (6, "staff replies", include_str!("../migrations/sqlite/0006_staff_replies.sql")),
                 (7, "console auth", include_str!("../migrations/sqlite/0007_console_auth.sql")),
                 (9, "queue counters", include_str!("../migrations/sqlite/0009_queue_counters.sql")),
+                (10, "event position", include_str!("../migrations/sqlite/0010_event_position.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -101,6 +103,7 @@ impl Backend {
                 (6, "staff replies", include_str!("../migrations/postgres/0006_staff_replies.sql")),
                 (7, "console auth", include_str!("../migrations/postgres/0007_console_auth.sql")),
                 (9, "queue counters", include_str!("../migrations/postgres/0009_queue_counters.sql")),
+                (10, "event position", include_str!("../migrations/postgres/0010_event_position.sql")),
             ],
         }
     }
@@ -158,6 +161,8 @@ pub struct Store {
     /// same pool as reads.
     writer: AnyPool,
     backend: Backend,
+    /// Where the live feed's listener connects (PostgreSQL), with its own connection.
+    url: String,
 }
 
 static INSTALL_DRIVERS: std::sync::Once = std::sync::Once::new();
@@ -210,7 +215,7 @@ impl Store {
             Backend::Sqlite => options(1).connect(&url).await?,
             Backend::Postgres => pool.clone(),
         };
-        Ok(Store { pool, writer, backend })
+        Ok(Store { pool, writer, backend, url })
     }
 
     pub fn backend(&self) -> Backend {
@@ -264,6 +269,12 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Where single-statement writes go: SQLite's one writer connection, so they queue with
+    /// the transactions instead of waiting out the busy timeout.
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
     }
 }
 

@@ -10,6 +10,7 @@
 //! (`STEWARD_TEST_REQUIRE_BROWSER=1`); without them, and not required, these tests are skipped.
 
 mod harness;
+mod live;
 mod sign_in;
 mod survey;
 mod ticket;
@@ -33,6 +34,7 @@ async fn console_journeys_in_a_real_browser() {
         survey::typed_markup_stays_inert(&browser, &app).await;
         ticket::a_ticket_is_worked_from_open_to_closed(&browser, &app).await;
         ticket::a_stale_edit_is_shown_not_applied(&browser, &app).await;
+        live::a_change_on_another_node_reaches_the_page(&browser, &app).await;
     }
     browser.close().await;
 }
