@@ -5,6 +5,8 @@
 use axum::http::{header, HeaderMap};
 use steward_domain::time::Timestamp;
 
+pub use crate::screen_texts::ScreenTexts;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     En,
@@ -123,6 +125,8 @@ pub struct Texts {
     pub problem_not_found: &'static str,
     pub problem_forbidden_title: &'static str,
     pub problem_forbidden: &'static str,
+    /// The supervision, partner, staff, training and administration screens' texts.
+    pub screens: &'static ScreenTexts,
 }
 
 pub static EN: Texts = Texts {
@@ -174,6 +178,7 @@ pub static EN: Texts = Texts {
     problem_not_found: "There is nothing here, or it has been removed.",
     problem_forbidden_title: "Not allowed",
     problem_forbidden: "Your role does not allow this. Ask a supervisor or an administrator.",
+    screens: &crate::screen_texts::EN,
 };
 
 pub static ZH: Texts = Texts {
@@ -225,6 +230,7 @@ pub static ZH: Texts = Texts {
     problem_not_found: "这里没有内容，或已被删除。",
     problem_forbidden_title: "无权访问",
     problem_forbidden: "您的角色无权执行此操作，请联系主管或管理员。",
+    screens: &crate::screen_texts::ZH,
 };
 
 #[cfg(test)]

@@ -10,12 +10,15 @@
 //!   supervision, partners, administration) slot in as further modules with their templates.
 
 pub mod assets;
+mod charts;
 mod home;
 pub mod i18n;
 mod page;
+mod screen_texts;
 pub mod security;
 pub mod session;
 mod sign_in;
+pub mod supervision;
 mod survey;
 
 use axum::middleware;
@@ -42,6 +45,9 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/set-password/{secret}", get(sign_in::show_set_password).post(sign_in::set_password))
         .route("/assets/{name}", get(assets::serve))
         .route("/survey/{token}", get(survey::show).post(survey::answer))
+        .route("/supervision", get(supervision::show))
+        .route("/supervision/review", get(supervision::review))
+        .route("/supervision/review/export", get(supervision::export))
         .with_state(ConsoleState { services, cookies })
         .layer(middleware::from_fn(security::csrf))
         .layer(middleware::from_fn(security::headers))

@@ -38,26 +38,30 @@ pub struct NavItem {
 /// appears in the menu only for people whose role has its permission.
 pub enum Section {
     Home,
+    Supervision,
 }
 
 impl Section {
-    const ALL: [Section; 1] = [Section::Home];
+    const ALL: [Section; 2] = [Section::Home, Section::Supervision];
 
     fn href(&self) -> &'static str {
         match self {
             Section::Home => "/",
+            Section::Supervision => "/supervision",
         }
     }
 
     fn label(&self, t: &'static Texts) -> &'static str {
         match self {
             Section::Home => t.nav_home,
+            Section::Supervision => t.screens.nav_supervision,
         }
     }
 
     fn permission(&self) -> Option<Permission> {
         match self {
             Section::Home => None::<Permission>,
+            Section::Supervision => Some(Permission::ManageStaff),
         }
     }
 }
