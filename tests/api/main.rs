@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod concurrency;
 mod console;
+mod console_screens;
 mod errors;
 mod feedback;
 mod first_day;

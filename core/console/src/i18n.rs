@@ -5,6 +5,8 @@
 use axum::http::{header, HeaderMap};
 use steward_domain::time::Timestamp;
 
+pub use crate::screen_texts::ScreenTexts;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     En,
@@ -205,6 +207,8 @@ pub struct Texts {
     pub live_also_viewing: &'static str,
     pub live_stage: &'static str,
     pub live_status: &'static str,
+    /// The supervision, partner, staff, training and administration screens' texts.
+    pub screens: &'static ScreenTexts,
 }
 
 pub static EN: Texts = Texts {
@@ -337,6 +341,7 @@ pub static EN: Texts = Texts {
     live_also_viewing: "Also viewing:",
     live_stage: "Stage",
     live_status: "Status",
+    screens: &crate::screen_texts::EN,
 };
 
 pub static ZH: Texts = Texts {
@@ -469,6 +474,7 @@ pub static ZH: Texts = Texts {
     live_also_viewing: "同时在查看：",
     live_stage: "阶段",
     live_status: "状态",
+    screens: &crate::screen_texts::ZH,
 };
 
 #[cfg(test)]

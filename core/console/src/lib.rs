@@ -10,13 +10,16 @@
 //!   (supervision, partners, administration) slot in as further modules with their templates.
 
 pub mod assets;
+mod charts;
 pub mod i18n;
 pub mod live;
 mod page;
 mod queues;
+mod screen_texts;
 pub mod security;
 pub mod session;
 mod sign_in;
+pub mod supervision;
 mod survey;
 mod ticket;
 
@@ -51,6 +54,9 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/tickets/{number}/{action}", post(ticket::act))
         .route("/live", get(live::stream))
         .route("/live/tickets/{ticket}", get(live::ticket_page))
+        .route("/supervision", get(supervision::show))
+        .route("/supervision/review", get(supervision::review))
+        .route("/supervision/review/export", get(supervision::export))
         .with_state(ConsoleState { services, cookies })
         .layer(middleware::from_fn(security::csrf))
         .layer(middleware::from_fn(security::headers))

@@ -38,26 +38,30 @@ pub struct NavItem {
 /// appears in the menu only for people whose role has its permission.
 pub enum Section {
     Queues,
+    Supervision,
 }
 
 impl Section {
-    const ALL: [Section; 1] = [Section::Queues];
+    const ALL: [Section; 2] = [Section::Queues, Section::Supervision];
 
     fn href(&self) -> &'static str {
         match self {
             Section::Queues => "/queues",
+            Section::Supervision => "/supervision",
         }
     }
 
     fn label(&self, t: &'static Texts) -> &'static str {
         match self {
             Section::Queues => t.nav_queues,
+            Section::Supervision => t.screens.nav_supervision,
         }
     }
 
     fn permission(&self) -> Option<Permission> {
         match self {
             Section::Queues => None::<Permission>,
+            Section::Supervision => Some(Permission::ManageStaff),
         }
     }
 }

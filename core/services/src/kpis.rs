@@ -203,6 +203,17 @@ impl Services {
         })
     }
 
+    /// Running clocks past their warning threshold and not yet breached, by clock kind: what
+    /// is at risk now.
+    pub async fn clocks_at_risk(&self) -> Result<Vec<(String, u64)>, ServiceError> {
+        Ok(self.store.clocks_at_risk().await?.into_iter().map(|a| (a.clock, a.count)).collect())
+    }
+
+    /// SLA breaches that happened in `[from, to)` by clock, stage and priority, most first.
+    pub async fn breaches_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<steward_domain::kpi::BreachCount>, ServiceError> {
+        Ok(self.store.breaches_between(from, to).await?)
+    }
+
     /// Reads the gauges that come from the database and sets them. Every node reads the same
     /// rows, so nodes sharing a database report the same values.
     pub async fn refresh_metrics(&self) -> Result<(), ServiceError> {

@@ -310,6 +310,42 @@ impl Store {
             .await
     }
 
+    /// SLA breaches that happened in `[from, to)`, whenever their tickets were opened, by clock,
+    /// stage and priority, most first (served by the partial index on `breached_at`).
+    pub async fn breaches_between(
+        &self,
+        from: steward_domain::time::Timestamp,
+        to: steward_domain::time::Timestamp,
+    ) -> Result<Vec<BreachCount>, StoreError> {
+        Operation("breaches_between")
+            .run(async {
+                let mut c = Conditions::default();
+                c.push("c.breached_at >= {}", Bind::Int(from.as_millis()));
+                c.push("c.breached_at < {}", Bind::Int(to.as_millis()));
+                let sql = format!(
+                    "SELECT c.kind AS kind, t.process AS process, c.stage AS stage, t.priority AS priority, COUNT(*) AS n \
+                 FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id {} \
+                 GROUP BY c.kind, t.process, c.stage, t.priority ORDER BY n DESC, c.kind, t.process, c.stage, t.priority",
+                    c.where_sql()
+                );
+                c.bind_all(sqlx::query(&sql))
+                    .fetch_all(self.pool())
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok(BreachCount {
+                            clock: col(row, "kind")?,
+                            process: col(row, "process")?,
+                            stage: col(row, "stage")?,
+                            priority: col(row, "priority")?,
+                            count: u(col(row, "n")?),
+                        })
+                    })
+                    .collect()
+            })
+            .await
+    }
+
     /// Running or paused clocks that passed their warning threshold and are not breached
     /// (partial index of clocks not stopped).
     pub async fn clocks_at_risk(&self) -> Result<Vec<AtRisk>, StoreError> {

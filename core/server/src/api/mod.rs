@@ -96,7 +96,8 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .fallback(problem::route_not_found)
         .with_state(state.clone());
     if config.console.enabled {
-        app = app.merge(steward_console::router(state.services.clone(), config.public_url.as_deref()));
+        let exports = steward_console::supervision::ReviewExports(report::render_export);
+        app = app.merge(steward_console::router(state.services.clone(), config.public_url.as_deref()).layer(axum::Extension(exports)));
     }
     app.layer(DefaultBodyLimit::max(config.http.max_body_bytes))
         .layer(CatchPanicLayer::new())

@@ -42,6 +42,13 @@ pub fn render(review: &ServiceReview, format: ReviewFormat) -> String {
     }
 }
 
+/// The review in a named format (`md`, `html`, `csv`) with its content type, for the console's
+/// exports under a session; None for another name.
+pub fn render_export(review: &ServiceReview, format: &str) -> Option<(String, &'static str)> {
+    let format = ReviewFormat::parse("format", format).ok()?;
+    Some((render(review, format), format.content_type()))
+}
+
 fn seconds_opt(ms: Option<f64>) -> Value {
     ms.map_or(Value::Null, |m| json!(m / 1000.0))
 }
