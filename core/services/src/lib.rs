@@ -45,6 +45,10 @@ pub enum ServiceError {
     Invalid(#[from] ValidationError),
     #[error("{what} not found")]
     NotFound { what: &'static str },
+    /// A field of the request names something that does not exist (a staff member, a partner,
+    /// a course…).
+    #[error("{message}")]
+    Missing { field: &'static str, message: String },
     #[error("the ticket has changed: it is now at version {current}")]
     StaleVersion { current: i64 },
     #[error(transparent)]
