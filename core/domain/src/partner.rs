@@ -123,9 +123,6 @@ impl Partner {
         }
         if let Some(contract) = patch.contract {
             if let Some(c) = &contract {
-                if c.end.is_some_and(|end| end <= c.start) {
-                    errors.push(FieldError::new("contract.end", "must be after contract.start"));
-                }
                 if c.first_response.as_seconds() == 0 {
                     errors.push(FieldError::new("contract.first_response", "must be longer than zero"));
                 }

@@ -16,7 +16,7 @@ mod logins;
 pub use logins::{AuditFilter, LiveSession, NewLogin, NewSession, SetPasswordLink, SignIn, SignInError};
 mod partners;
 pub mod plugins;
-pub use partners::PartnerScorecard;
+pub use partners::{PartnerScorecard, BUILTIN_SCORECARD};
 pub mod sla;
 mod staff;
 mod tickets;

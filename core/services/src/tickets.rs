@@ -172,6 +172,13 @@ impl Services {
             }
         }
         self.modify_ticket(reference, expected_version, actor, |t| {
+            if t.status == steward_domain::ticket::Status::Closed && patch.status.is_some_and(|s| s != t.status) {
+                // A well-formed edit the ticket as it stands refuses.
+                return Err(ServiceError::Conflict {
+                    field: Some("status"),
+                    message: "the ticket is closed; its status cannot change".into(),
+                });
+            }
             let mut change = t.apply_patch(patch, &self.rules(), Timestamp::now())?;
             if let Some(event) = overridden {
                 if !change.is_empty() {

@@ -89,6 +89,7 @@ fn login_id(id: &str) -> Result<LoginId, ApiError> {
 #[utoipa::path(
     post, path = "/api/v1/logins", tag = "logins", request_body = NewLoginBody,
     responses(
+        (status = 404, description = "A field names something that does not exist (`not-found`; `errors` names the field)", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "The login", body = LoginView),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),

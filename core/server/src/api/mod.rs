@@ -90,6 +90,10 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         tiers: config.tickets.tiers.clone(),
         processes: services.processes.iter().map(|p| p.key.clone()).collect(),
         stages: stages.into_iter().collect(),
+        scorecards: std::iter::once(steward_services::BUILTIN_SCORECARD.to_owned())
+            .chain(services.plugin_host().map(|h| h.scorecards()).unwrap_or_default().into_iter().map(|(_, s)| s.name))
+            .collect(),
+        timezones: jiff::tz::db().available().map(|name| name.to_string()).collect(),
     };
     let spec = openapi::complete(spec, &facts);
     let state = AppState { services, metrics: metrics.clone(), config: config.clone(), openapi: Arc::new(spec) };

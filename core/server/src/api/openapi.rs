@@ -56,6 +56,10 @@ pub struct Facts {
     pub processes: Vec<String>,
     /// Every stage key of those processes.
     pub stages: Vec<String>,
+    /// `builtin` and the scorecards the plugins loaded at start-up declare.
+    pub scorecards: Vec<String>,
+    /// The IANA time zone names the bundled database knows.
+    pub timezones: Vec<String>,
 }
 
 /// The finished document as JSON text. Panics on a rule naming a schema or property that does
@@ -97,6 +101,14 @@ fn complete_operations(doc: &mut Value) {
                 .get("parameters")
                 .and_then(Value::as_array)
                 .is_some_and(|p| p.iter().any(|p| matches!(p.get("in").and_then(Value::as_str), Some("path" | "query"))));
+            // A header is absent or a string, never null.
+            for param in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+                if param.get("in").and_then(Value::as_str) == Some("header") {
+                    if let Some(schema) = param.get_mut("schema").and_then(Value::as_object_mut) {
+                        schema.insert("type".into(), Value::String("string".into()));
+                    }
+                }
+            }
             let responses = op.entry("responses").or_insert_with(|| json!({})).as_object_mut().expect("responses is an object");
             let mut add = |status: &str, description: &str| {
                 responses.entry(status.to_owned()).or_insert_with(|| problem_response(description));

@@ -4,7 +4,7 @@
 
 use super::openapi::{allowed_text_pattern, blank_class, forbidden_class, non_blank_text_pattern, Facts};
 use serde_json::{json, Map, Value};
-use steward_domain::{feedback, partner, staff, text, ticket, training};
+use steward_domain::{feedback, partner, sla, staff, text, ticket, training};
 
 /// One rule: keywords merged into the schema at `/components/schemas/{schema}{pointer}`.
 pub struct Rule {
@@ -153,6 +153,9 @@ fn page_size(max: u32) -> Value {
     json!({ "minimum": 1, "maximum": max })
 }
 
+/// A business-hours interval `HH:MM-HH:MM` (`24:00` may end one).
+const INTERVAL_PATTERN: &str = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$";
+
 /// A ticket id (UUID) or number (`T-000123`, `t-123`, `123`).
 const TICKET_REF_PATTERN: &str =
     "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[Tt]-0*[1-9][0-9]{0,17}|0*[1-9][0-9]{0,17})$";
@@ -186,9 +189,7 @@ pub fn param_rules(facts: &Facts) -> Vec<ParamRule> {
         param("within_days", any, json!({ "minimum": 0, "maximum": super::training::MAX_WITHIN_DAYS })),
         param("channel", |p| p == "/api/v1/kpis", one_of(&strings(steward_domain::ticket::Channel::values()), false)),
         param("priority", |p| p == "/api/v1/kpis", one_of(&strings(steward_domain::ticket::Priority::values()), false)),
-        param("tier", any, one_of(&facts.tiers, false)),
-        param("process", any, one_of(&facts.processes, false)),
-        param("course_code", any, json!({ "pattern": training::COURSE_CODE_PATTERN })),
+        param("scorecard", any, one_of(&facts.scorecards, false)),
         // `IfMatch::from_headers`: a strong ETag or `*`.
         param("If-Match", any, json!({ "pattern": "^(\\*|\"-?[0-9]{1,18}\")$" })),
         // `tickets::idempotency_key`: visible ASCII, not blank, at most 255.
@@ -263,6 +264,12 @@ pub fn rules(facts: &Facts) -> Vec<Rule> {
         property("NewStaffBody", "name", non_blank_up_to(staff::MAX_NAME_CHARS)),
         property("NewStaffBody", "email", email()),
         property("NewStaffBody", "team", text_up_to(staff::MAX_TEAM_CHARS)),
+        property("NewStaffBody", "role", json!({ "type": "string", "enum": staff_roles() })),
+        property(
+            "StaffPatchBody",
+            "role",
+            json!({ "type": ["string", "null"], "enum": staff_roles().into_iter().map(Value::String).chain([Value::Null]).collect::<Vec<_>>() }),
+        ),
         property("StaffPatchBody", "name", non_blank_up_to(staff::MAX_NAME_CHARS)),
         property("StaffPatchBody", "email", email()),
         property("StaffPatchBody", "team", text_up_to(staff::MAX_TEAM_CHARS)),
@@ -326,6 +333,83 @@ pub fn rules(facts: &Facts) -> Vec<Rule> {
         property("WebhookPatchBody", "secret", secret()),
         // Logins.
         property("NewLoginBody", "email", email()),
+        // SLA policies.
+        Rule {
+            schema: "NewPolicyBody",
+            pointer: "/allOf/1/properties/key".into(),
+            keywords: keywords(json!({ "pattern": sla::KEY_PATTERN })),
+        },
+        property("PolicyBody", "name", json!({ "minLength": 1, "pattern": non_blank_text_pattern() })),
+        property("PolicyBody", "first_response", duration()),
+        property("PolicyBody", "next_response", duration()),
+        property("PolicyBody", "resolution", duration()),
+        property("PolicyBody", "warning_percent", integer_range(1, 99)),
+        property("PolicyBody", "order", integer_range(i32::MIN.into(), i32::MAX.into())),
+        property(
+            "PolicyBody",
+            "escalations",
+            json!({ "items": {
+            "type": "object", "additionalProperties": false, "required": ["at_percent", "notify_role"],
+            "properties": { "at_percent": integer_range(50, 1000), "notify_role": { "type": "string", "enum": strings(steward_domain::auth::Role::values()) } },
+        } }),
+        ),
+        property(
+            "PolicyBody",
+            "pause_on",
+            json!({ "items": { "type": "string", "enum": ["open", "waiting_customer", "waiting_partner"] } }),
+        ),
+        property(
+            "PolicyBody",
+            "match",
+            json!({ "type": ["object", "null"], "additionalProperties": false, "properties": {
+            "kinds": { "type": "array", "items": { "type": "string", "enum": strings(steward_domain::ticket::Kind::values()) } },
+            "channels": { "type": "array", "items": { "type": "string", "enum": strings(steward_domain::ticket::Channel::values()) } },
+            "priorities": { "type": "array", "items": { "type": "string", "enum": strings(steward_domain::ticket::Priority::values()) } },
+            "tiers": { "type": "array", "items": { "type": "string", "enum": facts.tiers } },
+            "processes": { "type": "array", "items": { "type": "string", "pattern": allowed_text_pattern() } },
+        } }),
+        ),
+        // A policy sets at least a first-response or a resolution target.
+        whole(
+            "PolicyBody",
+            json!({ "anyOf": [
+            { "required": ["first_response"], "properties": { "first_response": { "type": "string" } } },
+            { "required": ["resolution"], "properties": { "resolution": { "type": "string" } } },
+        ] }),
+        ),
+        // Calendars.
+        Rule {
+            schema: "NewCalendarBody",
+            pointer: "/allOf/1/properties/key".into(),
+            keywords: keywords(json!({
+                "minLength": 1, "pattern": non_blank_text_pattern(), "not": { "const": steward_domain::calendar::Calendar::ALWAYS_UTC_KEY },
+            })),
+        },
+        property("CalendarBody", "name", json!({ "minLength": 1, "pattern": non_blank_text_pattern() })),
+        property("CalendarBody", "timezone", json!({ "type": "string", "enum": facts.timezones })),
+        property(
+            "CalendarBody",
+            "holidays",
+            json!({ "items": { "type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" } }),
+        ),
+        property(
+            "CalendarBody",
+            "hours",
+            json!({
+                "type": ["object", "null"],
+                "propertyNames": { "enum": steward_domain::calendar::WEEKDAY_KEYS },
+                "additionalProperties": { "type": "array", "items": { "type": "string", "pattern": INTERVAL_PATTERN } },
+            }),
+        ),
+        // 24×7 has no weekly hours; otherwise some weekday has some.
+        whole(
+            "CalendarBody",
+            json!({
+                "if": { "properties": { "always": { "const": true } }, "required": ["always"] },
+                "then": { "properties": { "hours": { "type": ["object", "null"], "maxProperties": 0 } } },
+                "else": { "required": ["hours"], "properties": { "hours": { "type": "object", "minProperties": 1, "additionalProperties": { "minItems": 1 } } } },
+            }),
+        ),
     ]
 }
 
@@ -370,4 +454,9 @@ fn secret() -> Value {
         "maxLength": steward_domain::webhook::SECRET_MAX_CHARS,
         "pattern": allowed_text_pattern(),
     })
+}
+
+/// The roles a staff member may have (`partner` is a token role only).
+fn staff_roles() -> Vec<String> {
+    steward_domain::auth::Role::ALL.iter().filter(|r| **r != steward_domain::auth::Role::Partner).map(|r| r.as_str().to_owned()).collect()
 }

@@ -168,6 +168,7 @@ pub(super) fn ticket_ref(text: &str) -> Result<TicketRef, ApiError> {
     request_body = NewTicketBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: at most 255 characters, remembered for `tickets.idempotency_ttl_hours`, per API token (another token's identical key is a different key).")),
     responses(
+        (status = 404, description = "A field names a staff member or an origin ticket that does not exist (`not-found`; `errors` names the field)", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "The new ticket", body = TicketView,
             headers(("Location" = String, description = "URL of the ticket"), ("ETag" = String))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),

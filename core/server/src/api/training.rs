@@ -268,6 +268,7 @@ pub struct NewTrainingRecordBody {
 #[utoipa::path(
     post, path = "/api/v1/training-records", tag = "training", request_body = NewTrainingRecordBody,
     responses(
+        (status = 404, description = "A field names a staff member, a course or a superseded record that does not exist (`not-found`; `errors` names the field)", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "The record", body = TrainingRecordView),
         (status = 403, description = "Role may not record training", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The superseded record was already corrected", body = Problem, content_type = "application/problem+json"),
