@@ -184,7 +184,6 @@ impl Period {
     /// period, which counts nothing.
     pub fn parse(from: Option<&str>, to: Option<&str>, window: Option<&str>, now: Timestamp) -> Result<Period, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let window = window.filter(|_| from.is_none());
         let to_at = match to.map(|t| Timestamp::parse("to", t)).transpose() {
             Ok(t) => t.unwrap_or(now),
             Err(e) => {
@@ -192,6 +191,12 @@ impl Period {
                 now
             }
         };
+        // A window is checked even when `from` makes it moot.
+        if let (Some(_), Some(w)) = (from, window) {
+            if let Err(e) = TargetDuration::parse("window", w) {
+                errors.push(e);
+            }
+        }
         let from_at = match (from, window) {
             (Some(f), _) => Timestamp::parse("from", f).map_err(|e| errors.push(e)).unwrap_or(to_at),
             (None, Some(w)) => match TargetDuration::parse("window", w) {

@@ -65,6 +65,9 @@ async fn schemathesis_finds_nothing_wrong_with_the_document_or_the_server(app: T
         .args(["--report", "junit", "--report-dir", "report"])
         // A network timeout only: on two shared cores a request can wait behind a plugin reload.
         .args(["--request-timeout", "60"])
+        // `max_response_time` (one of "all") only as a hang detector: speed targets are
+        // `steward bench`'s, not a test's on two shared cores.
+        .args(["--max-response-time", "60"])
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().expect("output file"))
         .stderr(log)

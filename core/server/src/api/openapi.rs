@@ -67,6 +67,9 @@ pub struct Facts {
 pub fn complete(doc: OpenApi, facts: &Facts) -> String {
     let mut doc = serde_json::to_value(doc).expect("OpenAPI document serialises");
     complete_operations(&mut doc);
+    for name in ["NewPolicyBody", "NewCalendarBody"] {
+        flatten_all_of(&mut doc, name);
+    }
     for rule in super::schema_rules::rules(facts) {
         rule.apply(&mut doc);
     }
@@ -145,6 +148,39 @@ fn complete_operations(doc: &mut Value) {
     }
 }
 
+/// Merges a schema's `allOf` of a `$ref` and an object into one object schema, so that
+/// `additionalProperties: false` can close it.
+fn flatten_all_of(doc: &mut Value, name: &str) {
+    let pointer = format!("/components/schemas/{name}");
+    let parts = doc
+        .pointer(&pointer)
+        .and_then(|s| s.get("allOf"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} is an allOf"));
+    let mut merged = json!({ "type": "object", "properties": {}, "required": [] });
+    for part in parts {
+        let part = match part.get("$ref").and_then(Value::as_str) {
+            Some(r) => doc.pointer(&r.replacen('#', "", 1)).cloned().expect("the referenced schema"),
+            None => part,
+        };
+        if let Some(properties) = part.get("properties").and_then(Value::as_object) {
+            merged["properties"].as_object_mut().expect("object").extend(properties.clone());
+        }
+        if let Some(required) = part.get("required").and_then(Value::as_array) {
+            merged["required"].as_array_mut().expect("array").extend(required.iter().cloned());
+        }
+        if let Some(description) = part.get("description") {
+            merged["description"] = description.clone();
+        }
+    }
+    *doc.pointer_mut(&pointer).expect("the schema") = merged;
+}
+
+/// The name of the component that is any JSON value whose strings and keys keep the
+/// character rule (free-form objects' values, `custom_fields`, `hours`…).
+const SAFE_JSON: &str = "JsonValue";
+
 /// A regular-expression character class body listing the code points in `ranges`.
 fn class(ranges: impl IntoIterator<Item = (u32, u32)>) -> String {
     let one = |code: u32| match char::from_u32(code) {
@@ -203,7 +239,18 @@ fn apply_character_rule(doc: &mut Value) {
             }
         }
     }
-    let mut done = BTreeSet::new();
+    let safe = json!({ "$ref": format!("#/components/schemas/{SAFE_JSON}") });
+    let any_json = json!({
+        "description": "Any JSON value; no string or key carries a control character or noncharacter.",
+        "anyOf": [
+            { "type": ["null", "boolean", "number"] },
+            { "type": "string", "pattern": pattern },
+            { "type": "array", "items": safe },
+            { "type": "object", "propertyNames": { "pattern": pattern }, "additionalProperties": safe },
+        ],
+    });
+    doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut).expect("components").insert(SAFE_JSON.into(), any_json);
+    let mut done = BTreeSet::from([SAFE_JSON.to_owned()]);
     while let Some(name) = components.iter().find(|n| !done.contains(*n)).cloned() {
         done.insert(name.clone());
         if let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) {
@@ -225,10 +272,21 @@ fn constrain(schema: &mut Value, pattern: &str, components: &mut BTreeSet<String
     if types.contains(&"string") && !["pattern", "format", "enum", "const"].iter().any(|k| object.contains_key(*k)) {
         object.insert("pattern".into(), Value::String(pattern.to_owned()));
     }
-    if types.contains(&"object") && !object.contains_key("propertyNames") {
+    if types.contains(&"object") {
         let free = !object.contains_key("properties") || object.get("additionalProperties").is_some_and(|a| a != &Value::Bool(false));
-        if free {
+        if free && !object.contains_key("propertyNames") {
             object.insert("propertyNames".into(), json!({ "pattern": pattern }));
+        }
+        match object.get("additionalProperties") {
+            // A request body's fields are closed: the parsers refuse unknown fields.
+            None if object.contains_key("properties") => {
+                object.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            // Free-form values keep the character rule all the way down.
+            None | Some(Value::Bool(true)) => {
+                object.insert("additionalProperties".into(), json!({ "$ref": format!("#/components/schemas/{SAFE_JSON}") }));
+            }
+            _ => {}
         }
     }
     for key in ["items", "additionalProperties", "not"] {

@@ -190,6 +190,7 @@ pub fn param_rules(facts: &Facts) -> Vec<ParamRule> {
         param("channel", |p| p == "/api/v1/kpis", one_of(&strings(steward_domain::ticket::Channel::values()), false)),
         param("priority", |p| p == "/api/v1/kpis", one_of(&strings(steward_domain::ticket::Priority::values()), false)),
         param("scorecard", any, one_of(&facts.scorecards, false)),
+        param("key", |p| p.starts_with("/api/v1/sla-policies/"), json!({ "pattern": sla::KEY_PATTERN })),
         // `IfMatch::from_headers`: a strong ETag or `*`.
         param("If-Match", any, json!({ "pattern": "^(\\*|\"-?[0-9]{1,18}\")$" })),
         // `tickets::idempotency_key`: visible ASCII, not blank, at most 255.
@@ -334,11 +335,7 @@ pub fn rules(facts: &Facts) -> Vec<Rule> {
         // Logins.
         property("NewLoginBody", "email", email()),
         // SLA policies.
-        Rule {
-            schema: "NewPolicyBody",
-            pointer: "/allOf/1/properties/key".into(),
-            keywords: keywords(json!({ "pattern": sla::KEY_PATTERN })),
-        },
+        Rule { schema: "NewPolicyBody", pointer: "/properties/key".into(), keywords: keywords(json!({ "pattern": sla::KEY_PATTERN })) },
         property("PolicyBody", "name", json!({ "minLength": 1, "pattern": non_blank_text_pattern() })),
         property("PolicyBody", "first_response", duration()),
         property("PolicyBody", "next_response", duration()),
@@ -380,7 +377,7 @@ pub fn rules(facts: &Facts) -> Vec<Rule> {
         // Calendars.
         Rule {
             schema: "NewCalendarBody",
-            pointer: "/allOf/1/properties/key".into(),
+            pointer: "/properties/key".into(),
             keywords: keywords(json!({
                 "minLength": 1, "pattern": non_blank_text_pattern(), "not": { "const": steward_domain::calendar::Calendar::ALWAYS_UTC_KEY },
             })),
@@ -420,6 +417,7 @@ fn email() -> Value {
     let (inner, blank) = (forbidden_class(), blank_class());
     let part = format!("[^@{blank}{inner}]");
     let edge = format!("[^@.{blank}{inner}]");
+    let blank = allowed_blank_class();
     json!({
         "maxLength": staff::MAX_EMAIL_CHARS,
         "pattern": format!("^[{blank}]*{part}+@{edge}{part}*\\.{part}*{edge}[{blank}]*$"),

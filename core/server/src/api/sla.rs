@@ -179,6 +179,7 @@ async fn list_policies(State(state): State<AppState>, principal: Principal) -> R
 /// Add an SLA policy (admin).
 #[utoipa::path(post, path = "/api/v1/sla-policies", tag = "sla", request_body = NewPolicyBody,
     responses(
+        (status = 404, description = "`calendar` names no calendar (`not-found`; `errors` names it)", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "The policy", body = PolicyView),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Key taken", body = Problem, content_type = "application/problem+json"),
@@ -209,8 +210,9 @@ async fn get_policy(
 
 /// Replace an SLA policy (admin). Open tickets follow it from their next change.
 #[utoipa::path(put, path = "/api/v1/sla-policies/{key}", tag = "sla", params(("key" = String, Path)), request_body = PolicyBody,
-    responses((status = 200, description = "The policy", body = PolicyView),
-              (status = 404, description = "No such policy", body = Problem, content_type = "application/problem+json"),
+    responses(
+(status = 200, description = "The policy", body = PolicyView),
+              (status = 404, description = "No such policy, or `calendar` names no calendar (`not-found`; `errors` names it)", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn replace_policy(
