@@ -48,7 +48,7 @@ async fn reopening_within_the_window_counts_and_resumes_the_resolution_clock(app
     assert_eq!(resolution["id"], resolution_before["id"], "the same clock resumes");
     assert!(resolution["elapsed_ms"].as_i64().unwrap() >= resolution_before["elapsed_ms"].as_i64().unwrap());
     // Only resolved or closed tickets reopen.
-    let p = problem(app.post(&format!("/api/v1/tickets/{id}/reopen"), &json!({})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(app.post(&format!("/api/v1/tickets/{id}/reopen"), &json!({})).await, StatusCode::CONFLICT).await;
     assert_eq!(problem_fields(&p), ["status"]);
 }
 
@@ -193,7 +193,7 @@ async fn reviews_gate_stages_and_only_qa_or_supervisors_review(app: TestApp) {
     for stage in ["needs_analysis", "solution_design", "delivery"] {
         assert_eq!(app.transition(id, stage).await.status(), StatusCode::OK);
     }
-    let p = problem(app.transition(id, "closed").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(app.transition(id, "closed").await, StatusCode::CONFLICT).await;
     assert_eq!(p["type"], "/problems/review-required", "closing needs the review too");
     assert_eq!(p["rule"], "stage `delivery` requires_review");
     let agent = app.token_with_role("agent").await;
@@ -204,7 +204,7 @@ async fn reviews_gate_stages_and_only_qa_or_supervisors_review(app: TestApp) {
     let r = app.request_as(&qa, Method::POST, &format!("/api/v1/tickets/{id}/reviews")).json(&review).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     assert!(body(r).await["review_passed_stage"].is_null());
-    problem(app.transition(id, "after_sales").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    problem(app.transition(id, "after_sales").await, StatusCode::CONFLICT).await;
     let contradictory = json!({"outcome": "pass", "score": 90, "checklist": [{"item": "parts logged", "passed": false}]});
     let p = problem(
         app.request_as(&qa, Method::POST, &format!("/api/v1/tickets/{id}/reviews")).json(&contradictory).send().await.unwrap(),

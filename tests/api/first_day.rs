@@ -121,7 +121,7 @@ async fn plugin_copied_in_then_broken(backend: Backend) {
     assert_eq!(body(r).await["state"], "enabled");
     let t = app.create_ticket(json!({})).await;
     let number = t["number"].as_str().unwrap();
-    problem(app.transition(number, "closed").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    problem(app.transition(number, "closed").await, StatusCode::CONFLICT).await;
 
     // A broken version: 422 plugin-error naming the file, and the old version keeps guarding.
     std::fs::write(dir.join("plugin.toml"), manifest.replace("1.0.0", "two")).unwrap();
@@ -131,7 +131,7 @@ async fn plugin_copied_in_then_broken(backend: Backend) {
     assert!(p["detail"].as_str().unwrap().contains("plugin.toml"), "{p}");
     let listed = body(app.get("/api/v1/plugins").await).await;
     assert_eq!((listed[0]["state"].as_str(), listed[0]["version"].as_str()), (Some("enabled"), Some("1.0.0")), "{listed}");
-    let p = problem(app.transition(number, "closed").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(app.transition(number, "closed").await, StatusCode::CONFLICT).await;
     assert_eq!(p["type"], "/problems/transition-vetoed");
 }
 

@@ -91,7 +91,7 @@ async fn a_wasm_guard_vetoes_until_the_parts_are_logged(app: TestApp) {
     for stage in ["on_site", "parts"] {
         assert_eq!(move_to(&app, id, stage).await.status(), StatusCode::OK, "{stage}");
     }
-    let p = problem(move_to(&app, id, "verification").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(move_to(&app, id, "verification").await, StatusCode::CONFLICT).await;
     assert_eq!(p["type"], "/problems/transition-vetoed");
     assert_eq!(p["plugin"], "field-service");
     assert!(p["detail"].as_str().unwrap().contains("parts_log"), "{p}");

@@ -190,13 +190,13 @@ async fn patch_assigns_only_active_staff(app: TestApp) {
     assert_eq!(filtered["items"].as_array().unwrap().len(), 1);
     let p = problem(
         app.patch(&path, Some("\"2\""), &json!({"assignee_id": "01a20c6d-0000-7000-8000-000000000000"})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::NOT_FOUND,
     )
     .await;
     assert_eq!(problem_fields(&p), ["assignee_id"]);
     let r = app.patch(&format!("/api/v1/staff/{}", ada["id"].as_str().unwrap()), None, &json!({"active": false})).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let p = problem(app.patch(&path, Some("\"2\""), &json!({"assignee_id": ada["id"]})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(app.patch(&path, Some("\"2\""), &json!({"assignee_id": ada["id"]})).await, StatusCode::CONFLICT).await;
     assert!(p["detail"].as_str().unwrap().contains("not active"), "{p}");
     let r = app.patch(&path, Some("\"2\""), &json!({"assignee_id": null})).await;
     assert_eq!(body(r).await["assignee_id"], Value::Null);
@@ -216,7 +216,7 @@ async fn transitions_follow_the_process_and_terminal_stages_close(app: TestApp) 
         assert_eq!(t["status"], "open");
     }
     // Delivery requires a passing quality review before the ticket moves on.
-    let p = problem(app.transition(id, "after_sales").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(app.transition(id, "after_sales").await, StatusCode::CONFLICT).await;
     assert_eq!(p["type"], "/problems/review-required");
     assert!(p["detail"].as_str().unwrap().contains("`delivery`"), "{p}");
     let r = app
@@ -235,7 +235,7 @@ async fn transitions_follow_the_process_and_terminal_stages_close(app: TestApp) 
     assert_eq!(t["stage"], "closed");
     assert_eq!(t["status"], "closed");
     assert!(t["closed_at"].is_string() && t["resolved_at"].is_string());
-    let p = problem(app.transition(id, "consultation").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(app.transition(id, "consultation").await, StatusCode::CONFLICT).await;
     assert_eq!(p["allowed"], json!([]));
     // Cancelling closes without resolving.
     let c = app.create_ticket(json!({})).await;
@@ -247,11 +247,11 @@ async fn transitions_follow_the_process_and_terminal_stages_close(app: TestApp) 
 async fn rejected_transition_lists_allowed_targets(app: TestApp) {
     let t = app.create_ticket(json!({})).await;
     let id = t["id"].as_str().unwrap();
-    let p = problem(app.transition(id, "delivery").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(app.transition(id, "delivery").await, StatusCode::CONFLICT).await;
     assert_eq!(p["type"], "/problems/transition-not-allowed");
     assert_eq!(p["allowed"], json!(["needs_analysis", "closed", "cancelled"]));
     assert_eq!(problem_fields(&p), ["to"]);
-    let p = problem(app.transition(id, "nowhere").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(app.transition(id, "nowhere").await, StatusCode::CONFLICT).await;
     assert_eq!(p["type"], "/problems/unknown-stage");
     let p = problem(
         app.post(&format!("/api/v1/tickets/{id}/transitions"), &json!({"stage": "delivery"})).await,

@@ -192,11 +192,8 @@ async fn assigning_into_a_gated_stage_needs_a_valid_certification(app: TestApp) 
     let old = app.create_staff("Old Timer", "old@example.test", "supervisor").await;
     record(&app, &old, 400, 90).await;
 
-    let p = problem(
-        app.patch(&format!("/api/v1/tickets/{id}"), Some("*"), &json!({"assignee_id": ada["id"]})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
+    let p = problem(app.patch(&format!("/api/v1/tickets/{id}"), Some("*"), &json!({"assignee_id": ada["id"]})).await, StatusCode::CONFLICT)
+        .await;
     assert_eq!(p["type"], "/problems/certification-required");
     assert_eq!(problem_fields(&p), ["assignee_id"]);
     assert_eq!(
@@ -225,12 +222,12 @@ async fn moving_into_a_gated_stage_checks_the_assignee(app: TestApp) {
     let t = app.create_ticket(json!({"assignee_id": ada["id"]})).await;
     let id = t["id"].as_str().unwrap();
     assert_eq!(app.transition(id, "needs_analysis").await.status(), StatusCode::OK);
-    let p = problem(app.transition(id, "solution_design").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(app.transition(id, "solution_design").await, StatusCode::CONFLICT).await;
     assert_eq!(p["type"], "/problems/certification-required");
     assert_eq!(problem_fields(&p), ["to"]);
     assert_eq!((p["staff_id"].as_str(), p["certification_state"].as_str()), (ada["id"].as_str(), Some("missing")));
     // A move the process refuses is still reported as such.
-    let p = problem(app.transition(id, "after_sales").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(app.transition(id, "after_sales").await, StatusCode::CONFLICT).await;
     assert_eq!(p["type"], "/problems/transition-not-allowed");
     let t = body(app.get(&format!("/api/v1/tickets/{id}")).await).await;
     assert_eq!(t["stage"], "needs_analysis");

@@ -327,6 +327,9 @@ async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> 
                 false => steward_tools::bench::BenchOptions::full(server, config.sla.sweep_batch),
             };
             options.tickets = tickets.unwrap_or(options.tickets);
+            if !quick {
+                options.header_read_timeout_ms = config.http.header_read_timeout_ms;
+            }
             let report = steward_tools::bench::run(&services, options).await;
             services.close().await;
             let report = report?;

@@ -226,6 +226,8 @@ impl Principal {
 
 /// Prefix of every secret, so leaked tokens are recognisable by secret scanners.
 pub const TOKEN_PREFIX: &str = "stw_";
+/// The longest token name, in characters as sent (it must not be blank).
+pub const MAX_TOKEN_NAME_CHARS: usize = 100;
 
 /// A freshly generated token secret: shown once, stored only as its hash.
 pub struct TokenSecret(String);

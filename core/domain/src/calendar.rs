@@ -25,7 +25,7 @@ pub const MAX_SCAN_DAYS: u32 = 3 * 366;
 
 const MINUTES_PER_DAY: u16 = 24 * 60;
 
-const WEEKDAY_KEYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+pub const WEEKDAY_KEYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// One opening interval `[start, end)` in local wall-clock minutes after midnight;
 /// `end` may be 1440 (written `24:00`), the end of the day.

@@ -66,6 +66,13 @@ pub enum SurveyClosed {
 }
 
 /// A customer's answer: a score from 1 to 5 and an optional comment.
+/// The longest survey comment, in characters as sent.
+pub const MAX_SURVEY_COMMENT_CHARS: usize = 4096;
+/// The longest checklist item of a review, in characters as sent.
+pub const MAX_CHECKLIST_ITEM_CHARS: usize = 200;
+/// The longest notes of a review, in characters.
+pub const MAX_REVIEW_NOTES_CHARS: usize = 8192;
+
 pub fn validate_answer(score: i64, comment: Option<&str>) -> Result<(u8, Option<String>), ValidationError> {
     let mut errors = Errors::default();
     let score = errors.take(
@@ -74,13 +81,13 @@ pub fn validate_answer(score: i64, comment: Option<&str>) -> Result<(u8, Option<
             .filter(|s| (1..=5).contains(s))
             .ok_or_else(|| FieldError::new("score", "must be a whole number from 1 to 5")),
     );
-    let comment = match comment.map(str::trim) {
-        None | Some("") => None,
-        Some(c) if c.len() <= 4096 => Some(c.to_owned()),
-        Some(_) => {
-            errors.push(FieldError::new("comment", "must be at most 4096 bytes"));
+    let comment = match comment {
+        Some(c) if c.chars().count() > MAX_SURVEY_COMMENT_CHARS => {
+            errors.push(FieldError::new("comment", format!("must be at most {MAX_SURVEY_COMMENT_CHARS} characters")));
             None
         }
+        Some(c) if !c.trim().is_empty() => Some(c.trim().to_owned()),
+        _ => None,
     };
     errors.finish()?;
     Ok((score.expect("validated"), comment))
@@ -125,15 +132,16 @@ impl Review {
             u8::try_from(score).ok().filter(|s| *s <= 100).ok_or_else(|| FieldError::new("score", "must be a whole number from 0 to 100")),
         );
         for (i, item) in checklist.iter().enumerate() {
-            if item.item.trim().is_empty() || item.item.len() > 200 {
-                errors.push(FieldError::new(format!("checklist[{i}].item"), "must have 1 to 200 characters"));
+            if item.item.trim().is_empty() || item.item.chars().count() > MAX_CHECKLIST_ITEM_CHARS {
+                errors
+                    .push(FieldError::new(format!("checklist[{i}].item"), format!("must have 1 to {MAX_CHECKLIST_ITEM_CHARS} characters")));
             }
         }
         if outcome == ReviewOutcome::Pass && checklist.iter().any(|c| !c.passed) {
             errors.push(FieldError::new("outcome", "a review with a failed checklist item cannot pass"));
         }
-        if notes.as_ref().is_some_and(|n| n.len() > 8192) {
-            errors.push(FieldError::new("notes", "must be at most 8192 bytes"));
+        if notes.as_ref().is_some_and(|n| n.chars().count() > MAX_REVIEW_NOTES_CHARS) {
+            errors.push(FieldError::new("notes", format!("must be at most {MAX_REVIEW_NOTES_CHARS} characters")));
         }
         errors.finish()?;
         Ok(Review {

@@ -178,14 +178,12 @@ pub struct Period {
 }
 
 impl Period {
-    /// `from`/`to` (RFC 3339) or `window` (a duration such as `30d`) ending at `now`; the
-    /// default is the last 30 days.
+    /// The period `[from, to)`: `to` (RFC 3339) defaults to `now`; `from` (RFC 3339) defaults to
+    /// `window` (a duration such as `30d`, default 30 days) before `to`. When `from` is given,
+    /// it decides the start and `window` plays no part. A `from` at or after `to` is an empty
+    /// period, which counts nothing.
     pub fn parse(from: Option<&str>, to: Option<&str>, window: Option<&str>, now: Timestamp) -> Result<Period, Vec<FieldError>> {
         let mut errors = Vec::new();
-        if window.is_some() && (from.is_some() || to.is_some()) {
-            errors.push(FieldError::new("window", "give either window or from/to, not both"));
-            return Err(errors);
-        }
         let to_at = match to.map(|t| Timestamp::parse("to", t)).transpose() {
             Ok(t) => t.unwrap_or(now),
             Err(e) => {
@@ -193,6 +191,12 @@ impl Period {
                 now
             }
         };
+        // A window is checked even when `from` makes it moot.
+        if let (Some(_), Some(w)) = (from, window) {
+            if let Err(e) = TargetDuration::parse("window", w) {
+                errors.push(e);
+            }
+        }
         let from_at = match (from, window) {
             (Some(f), _) => Timestamp::parse("from", f).map_err(|e| errors.push(e)).unwrap_or(to_at),
             (None, Some(w)) => match TargetDuration::parse("window", w) {
@@ -204,9 +208,6 @@ impl Period {
             },
             (None, None) => to_at.plus_millis(-30 * 86_400_000),
         };
-        if errors.is_empty() && from_at >= to_at {
-            errors.push(FieldError::new("from", "must be before `to`"));
-        }
         if errors.is_empty() {
             Ok(Period { from: from_at, to: to_at })
         } else {
@@ -668,10 +669,14 @@ mod tests {
         let p = Period::parse(None, None, Some("7d"), now).unwrap();
         assert_eq!(p.from, Timestamp::from_millis(3 * 86_400_000));
         assert_eq!(p.to, now);
-        let e = Period::parse(Some("2026-01-01T00:00:00Z"), None, Some("7d"), now).unwrap_err();
-        assert_eq!(e[0].field, "window");
-        let e = Period::parse(Some("2026-02-01T00:00:00Z"), Some("2026-01-01T00:00:00Z"), None, now).unwrap_err();
-        assert_eq!(e[0].field, "from");
+        // `from` decides the start; `window` then plays no part.
+        let p = Period::parse(Some("1970-01-02T00:00:00Z"), None, Some("7d"), now).unwrap();
+        assert_eq!((p.from, p.to), (Timestamp::from_millis(86_400_000), now));
+        // A window ending at `to`; a `from` after `to` is an empty period.
+        let p = Period::parse(None, Some("1970-01-09T00:00:00Z"), Some("7d"), now).unwrap();
+        assert_eq!((p.from, p.to), (Timestamp::from_millis(86_400_000), Timestamp::from_millis(8 * 86_400_000)));
+        let p = Period::parse(Some("2026-02-01T00:00:00Z"), Some("2026-01-01T00:00:00Z"), None, now).unwrap();
+        assert!(p.from >= p.to);
         assert_eq!(Period::parse(Some("yesterday"), None, None, now).unwrap_err()[0].field, "from");
     }
 

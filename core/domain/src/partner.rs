@@ -111,8 +111,8 @@ impl Partner {
         }
         if let Some(contact) = patch.contact {
             next.contact = contact.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
-            if next.contact.as_ref().is_some_and(|c| c.chars().count() > 200) {
-                errors.push(FieldError::new("contact", "must be at most 200 characters"));
+            if next.contact.as_ref().is_some_and(|c| c.chars().count() > MAX_CONTACT_CHARS) {
+                errors.push(FieldError::new("contact", format!("must be at most {MAX_CONTACT_CHARS} characters")));
             }
         }
         if let Some(status) = patch.status {
@@ -123,9 +123,6 @@ impl Partner {
         }
         if let Some(contract) = patch.contract {
             if let Some(c) = &contract {
-                if c.end.is_some_and(|end| end <= c.start) {
-                    errors.push(FieldError::new("contract.end", "must be after contract.start"));
-                }
                 if c.first_response.as_seconds() == 0 {
                     errors.push(FieldError::new("contract.first_response", "must be longer than zero"));
                 }
@@ -158,28 +155,36 @@ impl Partner {
 }
 
 fn validate_name(name: &str) -> Result<String, FieldError> {
-    let name = name.trim();
-    match name.chars().count() {
-        0 => Err(FieldError::new("name", "must not be empty")),
-        1..=200 => Ok(name.to_owned()),
-        _ => Err(FieldError::new("name", "must be at most 200 characters")),
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(FieldError::new("name", format!("must be at most {MAX_NAME_CHARS} characters")));
+    }
+    match name.trim() {
+        "" => Err(FieldError::new("name", "must not be empty")),
+        name => Ok(name.to_owned()),
     }
 }
 
+/// The longest partner name and contact, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_CONTACT_CHARS: usize = 200;
+/// At most this many categories (as sent), each at most [`MAX_CATEGORY_CHARS`] as sent and
+/// not blank.
+pub const MAX_CATEGORIES: usize = 32;
+pub const MAX_CATEGORY_CHARS: usize = 64;
+
 fn validate_categories(categories: &[String]) -> Result<Vec<String>, FieldError> {
+    if categories.len() > MAX_CATEGORIES {
+        return Err(FieldError::new("categories", format!("at most {MAX_CATEGORIES} categories")));
+    }
     let mut out = Vec::new();
     for (i, c) in categories.iter().enumerate() {
-        let c = c.trim().to_lowercase();
-        if c.is_empty() || c.chars().count() > 64 {
-            return Err(FieldError::new(format!("categories[{i}]"), "a category has 1 to 64 characters"));
+        if c.trim().is_empty() || c.chars().count() > MAX_CATEGORY_CHARS {
+            return Err(FieldError::new(format!("categories[{i}]"), format!("a category has 1 to {MAX_CATEGORY_CHARS} characters")));
         }
-        out.push(c);
+        out.push(c.trim().to_lowercase());
     }
     out.sort();
     out.dedup();
-    if out.len() > 32 {
-        return Err(FieldError::new("categories", "at most 32 categories"));
-    }
     Ok(out)
 }
 

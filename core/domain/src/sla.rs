@@ -70,6 +70,9 @@ pub struct SlaPolicy {
 
 pub const DEFAULT_WARNING_PERCENT: u32 = 80;
 
+/// [`is_valid_key`] as a regular expression (stated in the OpenAPI document).
+pub const KEY_PATTERN: &str = "^[a-z][a-z0-9_-]{0,63}$";
+
 pub fn is_valid_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 64

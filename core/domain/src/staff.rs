@@ -79,12 +79,19 @@ impl Staff {
     }
 }
 
+/// The longest staff name and team, in characters as sent.
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_TEAM_CHARS: usize = 100;
+/// The longest email, in characters as sent.
+pub const MAX_EMAIL_CHARS: usize = 254;
+
 fn validate_name(name: &str) -> Result<String, FieldError> {
-    let name = name.trim();
-    match name.chars().count() {
-        0 => Err(FieldError::new("name", "must not be empty")),
-        1..=200 => Ok(name.to_owned()),
-        _ => Err(FieldError::new("name", "must be at most 200 characters")),
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(FieldError::new("name", format!("must be at most {MAX_NAME_CHARS} characters")));
+    }
+    match name.trim() {
+        "" => Err(FieldError::new("name", "must not be empty")),
+        name => Ok(name.to_owned()),
     }
 }
 
@@ -97,17 +104,20 @@ fn validate_role(role: Role) -> Result<(), FieldError> {
 }
 
 fn validate_team(team: Option<&str>) -> Result<Option<String>, FieldError> {
+    if team.is_some_and(|t| t.chars().count() > MAX_TEAM_CHARS) {
+        return Err(FieldError::new("team", format!("must be at most {MAX_TEAM_CHARS} characters")));
+    }
     match team.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(t) if t.chars().count() <= 100 => Ok(Some(t.to_owned())),
-        Some(_) => Err(FieldError::new("team", "must be at most 100 characters")),
+        Some(t) => Ok(Some(t.to_owned())),
     }
 }
 
 /// Emails are compared case-insensitively, so they are stored lower-cased.
 pub fn normalize_email(email: &str) -> Result<String, FieldError> {
+    let valid_length = email.chars().count() <= MAX_EMAIL_CHARS;
     let email = email.trim().to_lowercase();
-    let valid = email.len() <= 254
+    let valid = valid_length
         && !email.chars().any(char::is_whitespace)
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')

@@ -57,11 +57,17 @@ string_enum! {
     }
 }
 
+// Text limits count characters (Unicode scalar values) as sent, before trimming, so that the
+// OpenAPI document can state them exactly (JSON Schema's maxLength counts the same way).
 pub const MAX_TITLE_CHARS: usize = 200;
-pub const MAX_DESCRIPTION_BYTES: usize = 64 * 1024;
-pub const MAX_COMMENT_BYTES: usize = 64 * 1024;
+pub const MAX_DESCRIPTION_CHARS: usize = 64 * 1024;
+pub const MAX_COMMENT_CHARS: usize = 64 * 1024;
+pub const MAX_CUSTOMER_NAME_CHARS: usize = 200;
+pub const MAX_CONTACT_CHARS: usize = 200;
 pub const MAX_TAGS: usize = 32;
 pub const MAX_TAG_CHARS: usize = 64;
+/// The characters a tag is made of (ASCII letters, case-insensitive, digits and these marks).
+pub const TAG_MARKS: &str = "-_:./";
 pub const MAX_CUSTOM_FIELDS_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -276,35 +282,39 @@ pub enum ReopenRefused {
 }
 
 fn validate_title(title: &str) -> Result<String, FieldError> {
-    let title = title.trim();
-    match title.chars().count() {
-        0 => Err(FieldError::new("title", "must not be empty")),
-        n if n > MAX_TITLE_CHARS => Err(FieldError::new("title", format!("must be at most {MAX_TITLE_CHARS} characters"))),
-        _ => Ok(title.to_owned()),
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(FieldError::new("title", format!("must be at most {MAX_TITLE_CHARS} characters")));
+    }
+    match title.trim() {
+        "" => Err(FieldError::new("title", "must not be empty")),
+        title => Ok(title.to_owned()),
     }
 }
 
 fn validate_description(text: &str) -> Result<String, FieldError> {
-    if text.len() > MAX_DESCRIPTION_BYTES {
-        return Err(FieldError::new("description", format!("must be at most {MAX_DESCRIPTION_BYTES} bytes")));
+    if text.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(FieldError::new("description", format!("must be at most {MAX_DESCRIPTION_CHARS} characters")));
     }
     Ok(text.to_owned())
 }
 
 fn validate_customer_name(name: &str) -> Result<String, FieldError> {
-    let name = name.trim();
-    match name.chars().count() {
-        0 => Err(FieldError::new("customer.name", "must not be empty")),
-        1..=200 => Ok(name.to_owned()),
-        _ => Err(FieldError::new("customer.name", "must be at most 200 characters")),
+    if name.chars().count() > MAX_CUSTOMER_NAME_CHARS {
+        return Err(FieldError::new("customer.name", format!("must be at most {MAX_CUSTOMER_NAME_CHARS} characters")));
+    }
+    match name.trim() {
+        "" => Err(FieldError::new("customer.name", "must not be empty")),
+        name => Ok(name.to_owned()),
     }
 }
 
 fn validate_contact(contact: Option<&str>) -> Result<Option<String>, FieldError> {
+    if contact.is_some_and(|c| c.chars().count() > MAX_CONTACT_CHARS) {
+        return Err(FieldError::new("customer.contact", format!("must be at most {MAX_CONTACT_CHARS} characters")));
+    }
     match contact.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(c) if c.chars().count() <= 200 => Ok(Some(c.to_owned())),
-        Some(_) => Err(FieldError::new("customer.contact", "must be at most 200 characters")),
+        Some(c) => Ok(Some(c.to_owned())),
     }
 }
 
@@ -331,16 +341,17 @@ pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, FieldError> {
     Ok(out)
 }
 
-/// One tag in its stored form, or why it cannot be one.
+/// One tag in its stored form, or why it cannot be one: at most [`MAX_TAG_CHARS`] as sent,
+/// trimmed, not blank, ASCII letters (stored lower-case), digits and [`TAG_MARKS`].
 pub fn normalize_tag(tag: &str) -> Result<String, String> {
-    let tag = tag.trim().to_lowercase();
-    if tag.is_empty() || tag.chars().count() > MAX_TAG_CHARS {
+    let trimmed = tag.trim();
+    if trimmed.is_empty() || tag.chars().count() > MAX_TAG_CHARS {
         return Err(format!("a tag has 1 to {MAX_TAG_CHARS} characters"));
     }
-    if !tag.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ':' | '.' | '/')) {
-        return Err(format!("`{tag}` may contain only letters, digits and - _ : . /"));
+    if !trimmed.chars().all(|c| c.is_ascii_alphanumeric() || TAG_MARKS.contains(c)) {
+        return Err(format!("`{trimmed}` may contain only ASCII letters, digits and - _ : . /"));
     }
-    Ok(tag)
+    Ok(trimmed.to_ascii_lowercase())
 }
 
 fn validate_custom_fields(value: Value) -> Result<Map<String, Value>, FieldError> {
@@ -620,8 +631,8 @@ impl Ticket {
         if body.trim().is_empty() {
             return Err(ValidationError::field("body", "must not be empty"));
         }
-        if body.len() > MAX_COMMENT_BYTES {
-            return Err(ValidationError::field("body", format!("must be at most {MAX_COMMENT_BYTES} bytes")));
+        if body.chars().count() > MAX_COMMENT_CHARS {
+            return Err(ValidationError::field("body", format!("must be at most {MAX_COMMENT_CHARS} characters")));
         }
         if from_customer && visibility != Visibility::Public {
             return Err(ValidationError::field("visibility", "a comment from the customer is public"));

@@ -116,15 +116,14 @@ impl Course {
         let mut next = self.clone();
         let mut errors = Errors::default();
         if let Some(title) = patch.title {
-            let title = title.trim();
-            if title.is_empty() || title.chars().count() > 200 {
-                errors.push(FieldError::new("title", "a title has 1 to 200 characters"));
+            if title.trim().is_empty() || title.chars().count() > MAX_COURSE_TITLE_CHARS {
+                errors.push(FieldError::new("title", format!("a title has 1 to {MAX_COURSE_TITLE_CHARS} characters")));
             }
-            next.title = title.to_owned();
+            next.title = title.trim().to_owned();
         }
         if let Some(description) = patch.description {
-            if description.len() > 16 * 1024 {
-                errors.push(FieldError::new("description", "must be at most 16384 bytes"));
+            if description.chars().count() > MAX_COURSE_DESCRIPTION_CHARS {
+                errors.push(FieldError::new("description", format!("must be at most {MAX_COURSE_DESCRIPTION_CHARS} characters")));
             }
             next.description = description.trim().to_owned();
         }
@@ -152,10 +151,20 @@ impl Course {
     }
 }
 
+/// The longest assessor name of a training record, in characters as sent.
+pub const MAX_ASSESSOR_CHARS: usize = 200;
+/// A course title and description, in characters as sent.
+pub const MAX_COURSE_TITLE_CHARS: usize = 200;
+pub const MAX_COURSE_DESCRIPTION_CHARS: usize = 16 * 1024;
+/// A course code: 1 to this many upper-case ASCII letters, digits and dashes, not starting with a
+/// dash, exactly as sent (what stages name in `required_certification`).
+pub const MAX_COURSE_CODE_CHARS: usize = 40;
+/// The same rule as a regular expression (stated in the OpenAPI document).
+pub const COURSE_CODE_PATTERN: &str = "^[A-Z0-9][A-Z0-9-]{0,39}$";
+
 fn validate_code(code: &str) -> Result<String, FieldError> {
-    let code = code.trim();
     let ok = !code.is_empty()
-        && code.len() <= 40
+        && code.len() <= MAX_COURSE_CODE_CHARS
         && code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
         && !code.starts_with('-');
     if ok {
@@ -208,8 +217,8 @@ impl TrainingRecord {
             }
         };
         let assessor = input.assessor.trim().to_owned();
-        if assessor.is_empty() || assessor.chars().count() > 200 {
-            errors.push(FieldError::new("assessor", "an assessor has 1 to 200 characters"));
+        if assessor.is_empty() || input.assessor.chars().count() > MAX_ASSESSOR_CHARS {
+            errors.push(FieldError::new("assessor", format!("an assessor has 1 to {MAX_ASSESSOR_CHARS} characters")));
         }
         if input.completed_at > now {
             errors.push(FieldError::new("completed_at", "must not be in the future"));

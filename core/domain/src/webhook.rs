@@ -16,8 +16,8 @@ pub const ALL_EVENTS: &str = "*";
 /// Prefix of generated secrets, so leaked ones are recognisable.
 pub const SECRET_PREFIX: &str = "whsec_";
 pub const SECRET_MIN_CHARS: usize = 16;
-const SECRET_MAX_CHARS: usize = 256;
-const URL_MAX_BYTES: usize = 2048;
+pub const SECRET_MAX_CHARS: usize = 256;
+pub const URL_MAX_BYTES: usize = 2048;
 
 /// Which ticket events a webhook receives.
 #[derive(Debug, Clone, PartialEq, Eq)]

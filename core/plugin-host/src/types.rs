@@ -7,7 +7,7 @@ use super::PluginError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use steward_domain::event::{Actor, EventData, RecordedEvent};
-use steward_domain::ticket::{normalize_tag, Priority, Ticket, MAX_COMMENT_BYTES};
+use steward_domain::ticket::{normalize_tag, Priority, Ticket, MAX_COMMENT_CHARS};
 use steward_domain::time::Timestamp;
 
 /// What a hook sees of a ticket. `now` is the current time: plugins have no clock of their own.
@@ -152,8 +152,8 @@ impl Action {
                 Priority::parse("set_priority", &p).map(Action::SetPriority).map_err(|e| bad(e.to_string()))
             }
             ("add_internal_note", RawPayload::Text(note)) => {
-                if note.trim().is_empty() || note.len() > MAX_COMMENT_BYTES {
-                    Err(bad(format!("add_internal_note: a note has 1 to {MAX_COMMENT_BYTES} bytes")))
+                if note.trim().is_empty() || note.chars().count() > MAX_COMMENT_CHARS {
+                    Err(bad(format!("add_internal_note: a note has 1 to {MAX_COMMENT_CHARS} characters")))
                 } else {
                     Ok(Action::AddInternalNote(note))
                 }

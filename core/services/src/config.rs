@@ -525,6 +525,9 @@ impl Config {
         if let Some(v) = env("STEWARD_ACCESS_LOG") {
             self.log.access_log = parse("STEWARD_ACCESS_LOG", &v)?;
         }
+        if let Some(v) = env("STEWARD_HEADER_READ_TIMEOUT_MS") {
+            self.http.header_read_timeout_ms = parse("STEWARD_HEADER_READ_TIMEOUT_MS", &v)?;
+        }
         if let Some(v) = env("STEWARD_MAX_BODY_BYTES") {
             self.http.max_body_bytes = parse("STEWARD_MAX_BODY_BYTES", &v)?;
         }

@@ -18,7 +18,7 @@ pub use logins::{AuditFilter, LiveSession, NewLogin, NewSession, SetPasswordLink
 mod partners;
 pub mod plugins;
 pub mod queues;
-pub use partners::PartnerScorecard;
+pub use partners::{PartnerScorecard, BUILTIN_SCORECARD};
 pub mod sla;
 mod staff;
 mod tickets;
@@ -47,6 +47,10 @@ pub enum ServiceError {
     Invalid(#[from] ValidationError),
     #[error("{what} not found")]
     NotFound { what: &'static str },
+    /// A field of the request names something that does not exist (a staff member, a partner,
+    /// a course…).
+    #[error("{message}")]
+    Missing { field: &'static str, message: String },
     #[error("the ticket has changed: it is now at version {current}")]
     StaleVersion { current: i64 },
     #[error(transparent)]

@@ -129,14 +129,14 @@ impl Services {
             .store
             .get_staff(staff_id)
             .await?
-            .ok_or_else(|| ValidationError::field("staff_id", format!("no staff member {staff_id}")))?;
+            .ok_or_else(|| ServiceError::Missing { field: "staff_id", message: format!("no staff member {staff_id}") })?;
         let email = match new.email.as_deref() {
             Some(e) => normalize_email(e).map_err(ValidationError::from)?,
             None => staff.email.clone(),
         };
         if let Some(partner) = new.partner_id {
             if self.store.get_partner(partner).await?.is_none() {
-                return Err(ValidationError::field("partner_id", format!("no partner {partner}")).into());
+                return Err(ServiceError::Missing { field: "partner_id", message: format!("no partner {partner}") });
             }
         }
         // Asked first, so both engines name the same field when the email collides too.

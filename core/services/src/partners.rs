@@ -19,7 +19,7 @@ impl Services {
     fn check_calendar(&self, partner: &Partner) -> Result<(), ServiceError> {
         if let Some(key) = partner.contract.as_ref().and_then(|c| c.calendar.as_deref()) {
             if !self.sla_catalog().calendars.contains_key(key) {
-                return Err(ValidationError::field("contract.calendar", format!("no calendar `{key}`")).into());
+                return Err(ServiceError::Missing { field: "contract.calendar", message: format!("no calendar `{key}`") });
             }
         }
         Ok(())
@@ -81,10 +81,11 @@ impl Services {
             .store
             .get_partner(partner_id)
             .await?
-            .ok_or_else(|| ValidationError::field("partner_id", format!("no partner {partner_id}")))?;
+            .ok_or_else(|| ServiceError::Missing { field: "partner_id", message: format!("no partner {partner_id}") })?;
         let now = Timestamp::now();
         if let Some(why) = partner.refuses_work(now) {
-            return Err(ValidationError::field("partner_id", why).into());
+            // The partner exists but cannot take work as it stands (suspended, out of contract).
+            return Err(ServiceError::Conflict { field: Some("partner_id"), message: why.to_string() });
         }
         let outcome = self.modify_ticket(reference, expected_version, actor, |t| self.plan_delegation(t, &partner, note, now)).await;
         match outcome {
@@ -100,7 +101,10 @@ impl Services {
     /// OLA due times on the contract's calendar.
     pub fn plan_delegation(&self, t: &Ticket, partner: &Partner, note: Option<String>, now: Timestamp) -> Result<Change, ServiceError> {
         if t.is_done() {
-            return Err(ValidationError::field("status", format!("the ticket is {}; only open work can be delegated", t.status)).into());
+            return Err(ServiceError::Conflict {
+                field: Some("status"),
+                message: format!("the ticket is {}; only open work can be delegated", t.status),
+            });
         }
         let contract = partner.contract.as_ref().expect("a partner that takes work has a contract");
         let calendar = self.sla_catalog().calendar(contract.calendar.as_deref());
@@ -221,12 +225,11 @@ pub struct PartnerScorecard {
 pub const BUILTIN_SCORECARD: &str = "builtin";
 
 impl Services {
-    /// Statistics over delegations made in `[from, to)`.
+    /// Statistics over delegations made in `[from, to)`; a `to` at or before `from` is an
+    /// empty window.
     pub async fn partner_stats(&self, id: PartnerId, from: Timestamp, to: Timestamp) -> Result<PartnerStats, ServiceError> {
         self.get_partner(id).await?;
-        if to <= from {
-            return Err(ValidationError::field("to", "must be after from").into());
-        }
+        let to = to.max(from);
         Ok(self.store.partner_stats(id, from, to, Timestamp::now()).await?)
     }
 

@@ -190,6 +190,9 @@ impl Services {
 
     fn check_policy(&self, key: &str, spec: PolicySpec) -> Result<SlaPolicy, ServiceError> {
         let catalog = self.sla_catalog();
+        if let Some(calendar) = spec.calendar.as_deref().filter(|c| !catalog.calendars.contains_key(*c)) {
+            return Err(ServiceError::Missing { field: "calendar", message: format!("no calendar `{calendar}`") });
+        }
         let calendar_keys: Vec<&str> = catalog.calendars.keys().map(String::as_str).collect();
         Ok(SlaPolicy::from_spec(key, spec, &calendar_keys, &self.tiers)?)
     }

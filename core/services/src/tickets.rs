@@ -24,11 +24,11 @@ pub enum CreateTicket {
 }
 
 impl Services {
-    async fn check_assignable(&self, staff: StaffId, field: &str) -> Result<(), ServiceError> {
+    async fn check_assignable(&self, staff: StaffId, field: &'static str) -> Result<(), ServiceError> {
         match self.store.get_staff(staff).await? {
             Some(s) if s.active => Ok(()),
-            Some(_) => Err(ValidationError::field(field, format!("staff member {staff} is not active")).into()),
-            None => Err(ValidationError::field(field, format!("no staff member {staff}")).into()),
+            Some(_) => Err(ServiceError::Conflict { field: Some(field), message: format!("staff member {staff} is not active") }),
+            None => Err(ServiceError::Missing { field, message: format!("no staff member {staff}") }),
         }
     }
 
@@ -67,7 +67,8 @@ impl Services {
         let origin = match origin.or(draft.origin_ticket_id.map(TicketRef::Id)) {
             Some(reference) => {
                 let ticket = self.store.get_ticket(reference).await?;
-                let ticket = ticket.ok_or_else(|| ValidationError::field("origin_ticket_id", format!("no ticket `{reference}`")))?;
+                let ticket = ticket
+                    .ok_or_else(|| ServiceError::Missing { field: "origin_ticket_id", message: format!("no ticket `{reference}`") })?;
                 draft.origin_ticket_id = Some(ticket.id);
                 Some(ticket)
             }
@@ -175,6 +176,13 @@ impl Services {
             }
         }
         self.modify_ticket(reference, expected_version, actor, |t| {
+            if t.status == steward_domain::ticket::Status::Closed && patch.status.is_some_and(|s| s != t.status) {
+                // A well-formed edit the ticket as it stands refuses.
+                return Err(ServiceError::Conflict {
+                    field: Some("status"),
+                    message: "the ticket is closed; its status cannot change".into(),
+                });
+            }
             let mut change = t.apply_patch(patch, &self.rules(), Timestamp::now())?;
             if let Some(event) = overridden {
                 if !change.is_empty() {
@@ -282,10 +290,10 @@ impl Services {
             .modify_ticket(TicketRef::Id(current.id), None, actor, |t| {
                 match t.reopen(&process, back_to.as_deref(), reason.clone(), from_customer, window, Timestamp::now()) {
                     Ok(change) => Ok(change),
-                    Err(ReopenRefused::NotDone(status)) => {
-                        Err(ValidationError::field("status", format!("the ticket is {status}; only resolved or closed tickets reopen"))
-                            .into())
-                    }
+                    Err(ReopenRefused::NotDone(status)) => Err(ServiceError::Conflict {
+                        field: Some("status"),
+                        message: format!("the ticket is {status}; only resolved or closed tickets reopen"),
+                    }),
                     Err(ReopenRefused::WindowPassed) => Err(ServiceError::ReopenWindowPassed),
                 }
             })

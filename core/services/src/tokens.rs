@@ -23,7 +23,7 @@ impl Services {
             (Role::Partner, None) => return Err(ValidationError::field("partner_id", "a partner token names its partner").into()),
             (Role::Partner, Some(p)) => {
                 if self.store.get_partner(p).await?.is_none() {
-                    return Err(ValidationError::field("partner_id", format!("no partner {p}")).into());
+                    return Err(ServiceError::Missing { field: "partner_id", message: format!("no partner {p}") });
                 }
                 if staff_id.is_some() {
                     return Err(ValidationError::field("staff_id", "a partner token acts for its partner, not for staff").into());
@@ -32,13 +32,14 @@ impl Services {
             (_, Some(_)) => return Err(ValidationError::field("partner_id", "only a token with role `partner` names a partner").into()),
             (_, None) => {}
         }
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(ValidationError::field("name", "a token name has 1 to 100 characters").into());
+        if name.trim().is_empty() || name.chars().count() > steward_domain::auth::MAX_TOKEN_NAME_CHARS {
+            let max = steward_domain::auth::MAX_TOKEN_NAME_CHARS;
+            return Err(ValidationError::field("name", format!("a token name has 1 to {max} characters")).into());
         }
+        let name = name.trim();
         if let Some(staff) = staff_id {
             if self.store.get_staff(staff).await?.is_none() {
-                return Err(ValidationError::field("staff_id", format!("no staff member {staff}")).into());
+                return Err(ServiceError::Missing { field: "staff_id", message: format!("no staff member {staff}") });
             }
         }
         let now = Timestamp::now();

@@ -4,7 +4,7 @@ use steward_domain::ids::{StaffId, TicketRef, TrainingRecordId};
 use steward_domain::staff::Staff;
 use steward_domain::time::Timestamp;
 use steward_domain::training::{certification, Certification, CertificationRefusal, Course, CoursePatch, RecordInput, TrainingRecord};
-use steward_domain::ValidationError;
+
 use steward_storage::{unique, StoreError};
 
 /// A person who may take a ticket in its current stage, with their load.
@@ -72,16 +72,16 @@ impl Services {
             .store
             .get_course(&input.course_code)
             .await?
-            .ok_or_else(|| ValidationError::field("course_code", format!("no course {}", input.course_code)))?;
+            .ok_or_else(|| ServiceError::Missing { field: "course_code", message: format!("no course {}", input.course_code) })?;
         if self.store.get_staff(input.staff_id).await?.is_none() {
-            return Err(ValidationError::field("staff_id", format!("no staff member {}", input.staff_id)).into());
+            return Err(ServiceError::Missing { field: "staff_id", message: format!("no staff member {}", input.staff_id) });
         }
         let supersedes = match input.supersedes {
             Some(id) => Some(
                 self.store
                     .get_training_record(id)
                     .await?
-                    .ok_or_else(|| ValidationError::field("supersedes", format!("no training record {id}")))?,
+                    .ok_or_else(|| ServiceError::Missing { field: "supersedes", message: format!("no training record {id}") })?,
             ),
             None => None,
         };
@@ -217,7 +217,11 @@ impl Services {
         let Some(required) = self.processes.get(process).and_then(|p| p.stage(stage)).and_then(|s| s.required_certification.clone()) else {
             return Ok(None);
         };
-        let person = self.store.get_staff(staff).await?.ok_or_else(|| ValidationError::field(field, format!("no staff member {staff}")))?;
+        let person = self
+            .store
+            .get_staff(staff)
+            .await?
+            .ok_or_else(|| ServiceError::Missing { field, message: format!("no staff member {staff}") })?;
         let records = self.store.current_passing_records(Some(staff), Some(&required)).await?;
         let held = certification(staff, &required, &records, Timestamp::now(), self.expiring_window_ms());
         if held.state.allows_work() {

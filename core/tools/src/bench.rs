@@ -9,6 +9,8 @@
 //!   size; P6 an SLA sweep over every open clock and the delay from a due time to its breach;
 //! - P7 the resident memory of the idle server.
 //! - P8 people's sign-in (argon2id) and session lookup, in process.
+//! - P9 slow clients: half-sent request heads held open while normal requests run; how many the
+//!   server closes within its header read timeout, and the normal requests' latency meanwhile.
 //!
 //! `--quick` keeps every size small so the test suite can run the whole tool.
 
@@ -45,6 +47,9 @@ pub struct BenchOptions {
     pub seed: u64,
     /// The SLA sweeper's batch, as the server is configured.
     pub sweep_batch: u32,
+    /// P9: half-sent request heads held open, and the server's header read timeout for it.
+    pub slow_connections: usize,
+    pub header_read_timeout_ms: u64,
     pub server: ServerCommand,
 }
 
@@ -60,6 +65,8 @@ impl BenchOptions {
             breach_probes: 20,
             seed: 1,
             sweep_batch,
+            slow_connections: 1_500,
+            header_read_timeout_ms: 10_000,
             server,
         }
     }
@@ -74,6 +81,8 @@ impl BenchOptions {
             connections: 64,
             requests_per_connection: 1,
             breach_probes: 2,
+            slow_connections: 50,
+            header_read_timeout_ms: 500,
             ..BenchOptions::full(server, sweep_batch)
         }
     }
@@ -285,6 +294,13 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
     rows.extend(sign_in_rows(services, options.samples).await?);
     // P9: the console's ticket page of a ticket with a long history.
     rows.push(ticket_page_row(services, &server, options.samples).await?);
+
+    // P9: slow clients, against a server of their own with the header read timeout asked for.
+    let slow_server =
+        Server::start_with(&options.server, &token, &[("STEWARD_HEADER_READ_TIMEOUT_MS", options.header_read_timeout_ms.to_string())])
+            .await?;
+    rows.push(slow_client_row(&slow_server, &options).await?);
+    slow_server.stop().await;
 
     // P1 last: it adds tickets.
     rows.extend(creation_rows(services, &server, &options).await?);
@@ -694,6 +710,65 @@ async fn breach_delays(server: &Server, probes: usize) -> Result<Timings, BenchE
     Ok(Timings::sorted(delays))
 }
 
+/// P9: `slow_connections` clients each send half a request head and then nothing; meanwhile
+/// normal requests (a page of tickets) run one after another. Counts the slow connections the
+/// server closed within its header read timeout (plus one second for scheduling), and times the
+/// normal requests.
+async fn slow_client_row(server: &Server, options: &BenchOptions) -> Result<BenchRow, BenchError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let timeout = Duration::from_millis(options.header_read_timeout_ms);
+    let allowed = timeout + Duration::from_secs(1);
+    let started = Instant::now();
+    let mut slow = tokio::task::JoinSet::new();
+    for i in 0..options.slow_connections {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.map_err(|e| BenchError::Server(format!("slow client {i}: {e}")))?;
+        stream
+            .write_all(format!("GET /api/v1/tickets HTTP/1.1\r\nHost: bench\r\nX-Slow-{i}: ").as_bytes())
+            .await
+            .map_err(|e| BenchError::Server(format!("slow client {i}: {e}")))?;
+        slow.spawn(async move {
+            let opened = Instant::now();
+            let mut buf = [0u8; 512];
+            // Reads until the server closes the connection, or gives up well past the timeout.
+            let closed = tokio::time::timeout(allowed * 3, async {
+                loop {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => continue,
+                    }
+                }
+            })
+            .await
+            .is_ok();
+            closed.then(|| opened.elapsed())
+        });
+    }
+    let mut timings = Vec::new();
+    while started.elapsed() < timeout {
+        let request_started = Instant::now();
+        server.get_json("/api/v1/tickets?status=open&limit=50").await?;
+        timings.push(millis_since(request_started));
+    }
+    let mut closed_in_time = 0;
+    while let Some(outcome) = slow.join_next().await {
+        if outcome?.is_some_and(|after| after <= allowed) {
+            closed_in_time += 1;
+        }
+    }
+    let timings = Timings::sorted(timings);
+    let n = options.slow_connections;
+    let met = closed_in_time == n && timings.p99() < 50.0;
+    let mut row = timings.row(
+        "P9",
+        format!("{n} half-sent request heads held open while normal requests run (header timeout {} ms)", timeout.as_millis()),
+        "all closed within the timeout; normal p99 < 50 ms",
+        Some(met),
+    );
+    row.value = Some(format!("{closed_in_time}/{n} closed in time"));
+    Ok(row)
+}
+
 /// The server binary under test, serving the benchmark's database on a free port. Killed
 /// when dropped, so a failed run leaves no server behind.
 struct Server {
@@ -705,6 +780,11 @@ struct Server {
 
 impl Server {
     async fn start(command: &ServerCommand, token: &str) -> Result<Server, BenchError> {
+        Server::start_with(command, token, &[]).await
+    }
+
+    /// Starts the server with `env` added to its environment.
+    async fn start_with(command: &ServerCommand, token: &str, env: &[(&str, String)]) -> Result<Server, BenchError> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| BenchError::Server(format!("no free port: {e}")))?
@@ -714,6 +794,7 @@ impl Server {
             .arg("serve")
             .env("STEWARD_LISTEN", format!("127.0.0.1:{port}"))
             .env("STEWARD_LOG_LEVEL", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .spawn()
             .map_err(|e| BenchError::Server(format!("cannot start {}: {e}", command.program.display())))?;
         let client = reqwest::Client::builder().pool_max_idle_per_host(256).no_proxy().build()?;

@@ -4,6 +4,8 @@
 
 mod control_characters;
 mod if_match;
+mod malformed_heads;
+mod schemathesis;
 mod scorecards;
 mod slow_clients;
 mod ssrf;

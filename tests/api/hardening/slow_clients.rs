@@ -14,6 +14,7 @@ on_both_backends!(
     a_half_sent_body_is_answered_408,
     a_declared_oversized_body_is_refused_before_it_is_read,
     connections_over_the_cap_are_closed_at_once,
+    an_idle_kept_alive_connection_is_closed_by_the_header_read_timeout,
 );
 
 const TIMEOUT_MS: u64 = 300;
@@ -115,4 +116,17 @@ async fn connections_over_the_cap_are_closed_at_once(app: TestApp) {
         (r.status() == StatusCode::OK).then_some(())
     })
     .await;
+}
+
+async fn an_idle_kept_alive_connection_is_closed_by_the_header_read_timeout(app: TestApp) {
+    let app = app_with(app.backend, TIMEOUT_MS, 30_000, 10_000).await;
+    let mut s = TcpStream::connect(app.addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: steward\r\n\r\n").await.unwrap();
+    // The first answer arrives, and the connection stays open for a next request…
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.expect("answered").unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // …which never comes: the idle connection is closed without an answer.
+    let rest = read_until_closed(&mut s, Duration::from_millis(TIMEOUT_MS * 10)).await.expect("idle connection closed in time");
+    assert!(rest.is_empty() || rest.starts_with("HTTP/1.1 408"), "{rest}");
 }

@@ -93,8 +93,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if !errors.is_empty() {
         return Err(ApiError::validation(StatusCode::UNPROCESSABLE_ENTITY, errors));
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    // A number with no fractional part is an integer (JSON Schema says so, and `5.0` is how some
+    // clients write 5): integer fields take it.
+    let document = integral_numbers(document);
+    let value = serde_path_to_error::deserialize(document).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
@@ -105,8 +107,21 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
         }
     })?;
-    de.end().map_err(|e| syntax(&e))?;
     Ok(value)
+}
+
+/// Turns every number without a fractional part (`5.0`, `1e2`) into an integer.
+fn integral_numbers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if !(n.is_i64() || n.is_u64()) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral_numbers).collect()),
+        Value::Object(fields) => Value::Object(fields.into_iter().map(|(k, v)| (k, integral_numbers(v))).collect()),
+        other => other,
+    }
 }
 
 /// Applies [`text::check_characters`] to every string value and object key of a JSON document,

@@ -89,6 +89,7 @@ fn login_id(id: &str) -> Result<LoginId, ApiError> {
 #[utoipa::path(
     post, path = "/api/v1/logins", tag = "logins", request_body = NewLoginBody,
     responses(
+        (status = 404, description = "A field names something that does not exist (`not-found`; `errors` names the field)", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "The login", body = LoginView),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
@@ -297,6 +298,9 @@ impl From<AuditEntry> for AuditEntryView {
     }
 }
 
+/// The largest page of the sign-in audit.
+pub(super) const AUDIT_PAGE_MAX: u32 = 500;
+
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
@@ -341,8 +345,8 @@ async fn list_audit(
     principal.require(steward_domain::auth::Permission::ManageLogins)?;
     let bad = |e: steward_domain::FieldError| ApiError::validation(StatusCode::BAD_REQUEST, vec![e]);
     let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(bad(steward_domain::FieldError::new("limit", "must be 1 to 500")));
+    if !(1..=AUDIT_PAGE_MAX).contains(&limit) {
+        return Err(bad(steward_domain::FieldError::new("limit", format!("must be 1 to {AUDIT_PAGE_MAX}"))));
     }
     let filter = AuditFilter {
         email: q.email,

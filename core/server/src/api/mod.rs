@@ -12,6 +12,7 @@ mod plugins;
 mod problem;
 mod processes;
 pub mod report;
+mod schema_rules;
 mod sla;
 mod staff;
 mod system;
@@ -23,7 +24,7 @@ mod webhooks;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::HeaderName;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::sync::Arc;
@@ -83,7 +84,18 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .merge(kpis::routes())
         .merge(system::routes())
         .split_for_parts();
-    let spec = spec.to_pretty_json().expect("OpenAPI document serialises");
+    let stages: std::collections::BTreeSet<String> =
+        services.processes.iter().flat_map(|p| p.stages.iter().map(|s| s.key.clone())).collect();
+    let facts = openapi::Facts {
+        tiers: config.tickets.tiers.clone(),
+        processes: services.processes.iter().map(|p| p.key.clone()).collect(),
+        stages: stages.into_iter().collect(),
+        scorecards: std::iter::once(steward_services::BUILTIN_SCORECARD.to_owned())
+            .chain(services.plugin_host().map(|h| h.scorecards()).unwrap_or_default().into_iter().map(|(_, s)| s.name))
+            .collect(),
+        timezones: jiff::tz::db().available().map(|name| name.to_string()).collect(),
+    };
+    let spec = openapi::complete(spec, &facts);
     let state = AppState { services, metrics: metrics.clone(), config: config.clone(), openapi: Arc::new(spec) };
 
     let request_span = |request: &Request| {
@@ -100,6 +112,7 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         app = app.merge(steward_console::router(state.services.clone(), config.public_url.as_deref()).layer(axum::Extension(exports)));
     }
     app.layer(DefaultBodyLimit::max(config.http.max_body_bytes))
+        .layer(middleware::from_fn(refuse_long_targets))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(problem::ensure_problem))
         .layer(middleware::from_fn_with_state(metrics, record_metrics))
@@ -107,6 +120,22 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// A request target over the accept loop's limit: 414. The accept loop answers the first
+/// request of a connection itself; this covers the later ones on a kept-alive connection.
+async fn refuse_long_targets(request: Request, next: Next) -> Response {
+    let length = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if length > crate::serve::MAX_URI_BYTES {
+        return problem::ApiError::new(
+            axum::http::StatusCode::URI_TOO_LONG,
+            "uri-too-long",
+            "URI too long",
+            format!("the request target exceeds {} bytes", crate::serve::MAX_URI_BYTES),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 async fn remember_route(matched: MatchedPath, request: Request, next: Next) -> Response {

@@ -153,6 +153,7 @@ fn partner_id(text: &str) -> Result<PartnerId, ApiError> {
 #[utoipa::path(
     post, path = "/api/v1/partners", tag = "partners", request_body = NewPartnerBody,
     responses(
+        (status = 404, description = "A field names a calendar that does not exist (`not-found`; `errors` names the field)", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "The new partner", body = PartnerView, headers(("Location" = String))),
         (status = 403, description = "Role may not manage partners", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -313,11 +314,12 @@ async fn withdraw_delegation(State(state): State<AppState>, principal: Principal
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct WindowParams {
-    /// Delegations made at or after this instant (with `to`).
+    /// Delegations made at or after this instant (default: `window` before `to`).
     from: Option<String>,
-    /// … and before this one (default: now).
+    /// … and before this one (default: now). At or before `from`: an empty window.
     to: Option<String>,
-    /// Instead of from/to: the last period, e.g. `30d` (default: `partners.scorecard_window_days`).
+    /// Without `from`: the length of the window ending at `to`, e.g. `30d` (default:
+    /// `partners.scorecard_window_days`).
     window: Option<String>,
 }
 
@@ -343,28 +345,19 @@ impl ScorecardParams {
 
 fn window(state: &AppState, p: &WindowParams) -> Result<(Timestamp, Timestamp), ApiError> {
     let bad = |e: FieldError| ApiError::validation(StatusCode::BAD_REQUEST, vec![e]);
-    let now = Timestamp::now();
-    match (&p.window, &p.from, &p.to) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            Err(ApiError::field(StatusCode::BAD_REQUEST, "window", "give either window or from/to, not both"))
-        }
-        (Some(w), None, None) => {
-            let d = TargetDuration::parse("window", w).map_err(bad)?;
-            Ok((now.plus_millis(-d.as_millis()), now.plus_millis(1)))
-        }
-        (None, None, None) => Ok(state.services.default_scorecard_window()),
-        (None, from, to) => {
-            let from = match from {
-                Some(f) => Timestamp::parse("from", f).map_err(bad)?,
-                None => return Err(ApiError::field(StatusCode::BAD_REQUEST, "from", "give from with to")),
-            };
-            let to = to.as_deref().map(|t| Timestamp::parse("to", t)).transpose().map_err(bad)?.unwrap_or(now.plus_millis(1));
-            if to <= from {
-                return Err(ApiError::field(StatusCode::BAD_REQUEST, "to", "must be after from"));
-            }
-            Ok((from, to))
-        }
-    }
+    // `[from, to)`: `to` defaults to now; `from` to `window` (default
+    // `partners.scorecard_window_days`) before `to`, and decides the start when given. A `from`
+    // at or after `to` is an empty window.
+    let (default_from, default_to) = state.services.default_scorecard_window();
+    let to = p.to.as_deref().map(|t| Timestamp::parse("to", t)).transpose().map_err(bad)?;
+    let window = p.window.as_deref().map(|w| TargetDuration::parse("window", w)).transpose().map_err(bad)?;
+    let end = to.unwrap_or(default_to);
+    let from = match (&p.from, window) {
+        (Some(f), _) => Timestamp::parse("from", f).map_err(bad)?,
+        (None, Some(d)) => end.plus_millis(-d.as_millis()),
+        (None, None) => end.plus_millis(-(default_to.as_millis() - default_from.as_millis())),
+    };
+    Ok((from, end))
 }
 
 /// A partner's statistics over a window: what the scorecards are computed from.
@@ -507,6 +500,7 @@ async fn partner_stats(
 #[utoipa::path(
     get, path = "/api/v1/partners/{id}/scorecard", tag = "partners", params(("id" = String, Path), ScorecardParams),
     responses(
+        (status = 422, description = "`scorecard` names no scorecard (`validation-error`)", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The scorecard", body = ScorecardView),
         (status = 400, description = "A bad window", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such partner", body = Problem, content_type = "application/problem+json"),
@@ -530,6 +524,7 @@ async fn partner_scorecard(
 #[utoipa::path(
     get, path = "/api/v1/partners/scorecards", tag = "partners", params(ScorecardParams),
     responses(
+        (status = 422, description = "`scorecard` names no scorecard (`validation-error`)", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The ranking", body = Vec<ScorecardView>),
         (status = 400, description = "A bad window", body = Problem, content_type = "application/problem+json"),
     ),

@@ -152,6 +152,11 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::Invalid(v) => ApiError::validation(StatusCode::UNPROCESSABLE_ENTITY, v.errors),
             ServiceError::NotFound { what } => ApiError::not_found(format!("no such {what}")),
+            ServiceError::Missing { field, message } => {
+                let mut e = ApiError::not_found(message.clone());
+                e.0.problem.errors = vec![FieldError::new(field, message)];
+                e
+            }
             ServiceError::StaleVersion { current } => ApiError::new(
                 StatusCode::CONFLICT,
                 "version-conflict",
@@ -165,7 +170,9 @@ impl From<ServiceError> for ApiError {
                     true => format!("{t}; no move is allowed from here"),
                     false => format!("{t}; allowed: {}", allowed.join(", ")),
                 };
-                let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "transition-not-allowed", "Transition not allowed", detail)
+                // The move is well formed; the ticket as it stands refuses it: a conflict with
+                // the current state of the resource (RFC 9110 §15.5.10).
+                let mut e = ApiError::new(StatusCode::CONFLICT, "transition-not-allowed", "Transition not allowed", detail)
                     .with("allowed", allowed);
                 e.0.problem.errors = vec![FieldError::new("to", t.to_string())];
                 match t {
@@ -193,7 +200,7 @@ impl From<ServiceError> for ApiError {
                     true => ("plugin-guard-failed", "A plugin's guard failed"),
                     false => ("transition-vetoed", "Transition vetoed"),
                 };
-                let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, slug, title, format!("plugin `{plugin}`: {reason}")).with("plugin", plugin);
+                let mut e = ApiError::new(StatusCode::CONFLICT, slug, title, format!("plugin `{plugin}`: {reason}")).with("plugin", plugin);
                 e.0.problem.errors = vec![FieldError::new("to", reason)];
                 e
             }
@@ -211,7 +218,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::CertificationRequired(refusal) => {
                 let CertificationRefusal { field, staff_id, ref staff_name, ref certification, state, expires_at, ref stage } = *refusal;
                 let detail = refusal.to_string();
-                let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "certification-required", "Certification required", detail.clone())
+                let mut e = ApiError::new(StatusCode::CONFLICT, "certification-required", "Certification required", detail.clone())
                     .with("staff_id", staff_id.to_string())
                     .with("staff_name", staff_name.clone())
                     .with("certification", certification.clone())

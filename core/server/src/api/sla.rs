@@ -33,8 +33,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct PolicyBody {
-    /// Only in POST: lower-case letters, digits, `_` and `-`.
-    key: Option<String>,
     name: String,
     /// Lower wins between equally specific policies.
     order: Option<i32>,
@@ -55,6 +53,16 @@ pub struct PolicyBody {
     pause_on: Option<Vec<String>>,
 }
 
+/// A new policy: its key and the policy (PUT takes the policy alone, the key being in the path).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct NewPolicyBody {
+    /// 1 to 64 lower-case letters, digits, `_` and `-`, starting with a letter.
+    key: String,
+    #[serde(flatten)]
+    policy: PolicyBody,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct PolicyView {
     key: String,
@@ -73,8 +81,6 @@ impl From<&SlaPolicy> for PolicyView {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct CalendarBody {
-    /// Only in POST.
-    key: Option<String>,
     name: Option<String>,
     /// IANA time zone, e.g. `Europe/Berlin`.
     timezone: String,
@@ -85,6 +91,16 @@ pub struct CalendarBody {
     hours: Option<Value>,
     /// Local dates `YYYY-MM-DD` without business time.
     holidays: Option<Vec<String>>,
+}
+
+/// A new calendar: its key and the calendar (PUT takes the calendar alone).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct NewCalendarBody {
+    /// Not blank, not `always` (the built-in 24×7 UTC calendar).
+    key: String,
+    #[serde(flatten)]
+    calendar: CalendarBody,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -161,8 +177,9 @@ async fn list_policies(State(state): State<AppState>, principal: Principal) -> R
 }
 
 /// Add an SLA policy (admin).
-#[utoipa::path(post, path = "/api/v1/sla-policies", tag = "sla", request_body = PolicyBody,
+#[utoipa::path(post, path = "/api/v1/sla-policies", tag = "sla", request_body = NewPolicyBody,
     responses(
+        (status = 404, description = "`calendar` names no calendar (`not-found`; `errors` names it)", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "The policy", body = PolicyView),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Key taken", body = Problem, content_type = "application/problem+json"),
@@ -193,8 +210,9 @@ async fn get_policy(
 
 /// Replace an SLA policy (admin). Open tickets follow it from their next change.
 #[utoipa::path(put, path = "/api/v1/sla-policies/{key}", tag = "sla", params(("key" = String, Path)), request_body = PolicyBody,
-    responses((status = 200, description = "The policy", body = PolicyView),
-              (status = 404, description = "No such policy", body = Problem, content_type = "application/problem+json"),
+    responses(
+(status = 200, description = "The policy", body = PolicyView),
+              (status = 404, description = "No such policy, or `calendar` names no calendar (`not-found`; `errors` names it)", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn replace_policy(
@@ -228,7 +246,7 @@ async fn list_calendars(State(state): State<AppState>, principal: Principal) -> 
 }
 
 /// Add a business calendar (admin).
-#[utoipa::path(post, path = "/api/v1/calendars", tag = "sla", request_body = CalendarBody,
+#[utoipa::path(post, path = "/api/v1/calendars", tag = "sla", request_body = NewCalendarBody,
     responses(
         (status = 201, description = "The calendar", body = CalendarView),
         (status = 409, description = "Key taken", body = Problem, content_type = "application/problem+json"),

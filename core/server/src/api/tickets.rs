@@ -168,6 +168,7 @@ pub(super) fn ticket_ref(text: &str) -> Result<TicketRef, ApiError> {
     request_body = NewTicketBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: at most 255 characters, remembered for `tickets.idempotency_ttl_hours`, per API token (another token's identical key is a different key).")),
     responses(
+        (status = 404, description = "A field names a staff member or an origin ticket that does not exist (`not-found`; `errors` names the field)", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "The new ticket", body = TicketView,
             headers(("Location" = String, description = "URL of the ticket"), ("ETag" = String))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
@@ -290,10 +291,13 @@ pub struct TicketListParams {
     cursor: Option<String>,
 }
 
+/// The largest page of a listing.
+pub(super) const PAGE_MAX: u32 = 200;
+
 pub(super) fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit.unwrap_or(50) {
-        n @ 1..=200 => Ok(n),
-        _ => Err(ApiError::field(StatusCode::BAD_REQUEST, "limit", "must be between 1 and 200")),
+        n @ 1..=PAGE_MAX => Ok(n),
+        _ => Err(ApiError::field(StatusCode::BAD_REQUEST, "limit", format!("must be between 1 and {PAGE_MAX}"))),
     }
 }
 
@@ -340,9 +344,10 @@ async fn list_tickets(
     Ok(axum::Json(Page { items: tickets.into_iter().map(TicketView::from).collect(), next_cursor: next.map(|n| encode_cursor(&n)) }))
 }
 
+/// A listing's cursor is the key of the last item of the page (an id, or a timeline position),
+/// as it is: so its rule (a UUID, or digits) is in the OpenAPI document.
 pub(super) fn encode_cursor(last_id: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last_id)
+    last_id.to_owned()
 }
 
 fn decode_cursor(cursor: &str) -> Result<TicketId, ApiError> {
@@ -352,9 +357,7 @@ fn decode_cursor(cursor: &str) -> Result<TicketId, ApiError> {
 }
 
 pub(super) fn decode_cursor_text(cursor: &str) -> Option<String> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    String::from_utf8(bytes).ok()
+    Some(cursor.to_owned())
 }
 
 /// Read one ticket, by id or by number (`T-000123`).
@@ -435,9 +438,9 @@ pub(super) fn override_reason(principal: &Principal, body: Option<OverrideBody>)
     request_body = TicketPatchBody,
     responses(
         (status = 200, description = "The edited ticket", body = TicketView, headers(("ETag" = String))),
-        (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The ticket changed since it was read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or the assignee lacks the stage's certification (`certification-required`: staff, certification, state)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such ticket, or a field names a staff member that does not exist (`not-found`, `errors` names it)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The ticket changed since it was read (`version-conflict`), the assignee is not active (`conflict`), or lacks the stage's certification (`certification-required`: staff, certification, state)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (`validation-error`)", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -501,8 +504,8 @@ pub struct TransitionBody {
     responses(
         (status = 200, description = "The moved ticket", body = TicketView, headers(("ETag" = String))),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The ticket changed (with If-Match)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Move not allowed (`allowed` lists the targets), or the assignee lacks the target stage's certification (`certification-required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The ticket as it stands refuses the move: `transition-not-allowed` or `unknown-stage` (`allowed` lists the targets), `review-required`, `certification-required` (the assignee lacks the target stage's certification), `transition-vetoed` or `plugin-guard-failed` (`plugin`); or, with If-Match, `version-conflict`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (`validation-error`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -641,6 +644,7 @@ async fn list_events(
     let after = match p.cursor.as_deref() {
         None => 0,
         Some(c) => decode_cursor_text(c)
+            .filter(|t| !t.is_empty() && t.len() <= 18 && t.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|t| t.parse::<i64>().ok())
             .ok_or_else(|| ApiError::field(StatusCode::BAD_REQUEST, "cursor", "not a cursor returned by this API"))?,
     };
@@ -672,7 +676,8 @@ pub struct ReopenBody {
         (status = 200, description = "Reopened", body = TicketView),
         (status = 201, description = "A follow-up ticket was opened", body = TicketView, headers(("Location" = String))),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not resolved or closed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The ticket is not resolved or closed (`conflict`, `errors` names `status`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (`validation-error`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -73,6 +73,7 @@ pub struct NewTokenBody {
 #[utoipa::path(
     post, path = "/api/v1/tokens", tag = "tokens", request_body = NewTokenBody,
     responses(
+        (status = 404, description = "A field names a staff member or a partner that does not exist (`not-found`; `errors` names the field)", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "The token and its secret (`token`)", body = CreatedTokenView),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),

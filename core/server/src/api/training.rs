@@ -268,6 +268,7 @@ pub struct NewTrainingRecordBody {
 #[utoipa::path(
     post, path = "/api/v1/training-records", tag = "training", request_body = NewTrainingRecordBody,
     responses(
+        (status = 404, description = "A field names a staff member, a course or a superseded record that does not exist (`not-found`; `errors` names the field)", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "The record", body = TrainingRecordView),
         (status = 403, description = "Role may not record training", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The superseded record was already corrected", body = Problem, content_type = "application/problem+json"),
@@ -376,6 +377,9 @@ async fn staff_certifications(
     Ok(axum::Json(state.services.staff_certifications(id).await?.into_iter().map(CertificationView::from).collect()))
 }
 
+/// The furthest look ahead for expiring certifications, in days.
+pub(super) const MAX_WITHIN_DAYS: u64 = 3650;
+
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -400,8 +404,8 @@ async fn expiring_certifications(
 ) -> Result<axum::Json<Vec<CertificationView>>, ApiError> {
     principal.require(Permission::ReadStaff)?;
     let days = p.within_days.unwrap_or(30);
-    if days > 3650 {
-        return Err(ApiError::field(StatusCode::BAD_REQUEST, "within_days", "at most 3650"));
+    if days > MAX_WITHIN_DAYS {
+        return Err(ApiError::field(StatusCode::BAD_REQUEST, "within_days", format!("at most {MAX_WITHIN_DAYS}")));
     }
     Ok(axum::Json(state.services.expiring_certifications(days).await?.into_iter().map(CertificationView::from).collect()))
 }
