@@ -47,7 +47,7 @@ fn invalid(field: &str, message: &str) -> ServiceError {
 pub async fn stream(viewer: Viewer, State(state): State<ConsoleState>, Query(query): Query<LiveQuery>, headers: HeaderMap) -> Response {
     let services = state.services.clone();
     let principal = viewer.principal.clone();
-    let fail = |e: &ServiceError| problem(Chrome::signed_in(&viewer, Section::Home), e);
+    let fail = |e: &ServiceError| problem(Chrome::signed_in(&viewer, Section::Queues), e);
     let scope = match (query.ticket.as_deref(), query.queue.as_deref()) {
         (Some(ticket), None) => {
             let reference = match TicketRef::parse("ticket", ticket) {
@@ -271,7 +271,7 @@ struct LiveTicketPage {
 /// `GET /live/tickets/{ticket}`: a ticket's headline with its live panel ("changed" notice and
 /// "also viewing"); the ticket page carries the same panel.
 pub async fn ticket_page(viewer: Viewer, State(state): State<ConsoleState>, Path(reference): Path<String>) -> Response {
-    let chrome = Chrome::signed_in(&viewer, Section::Home);
+    let chrome = Chrome::signed_in(&viewer, Section::Queues);
     let reference = match TicketRef::parse("ticket", &reference) {
         Ok(r) => r,
         Err(e) => return problem(chrome, &ServiceError::Invalid(e.into())),

@@ -72,8 +72,8 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, Path(number
     }
     .await;
     match outcome {
-        Ok(v) => render(StatusCode::OK, &TicketPage { chrome: Chrome::signed_in(&viewer, Section::Home), tt, v }),
-        Err(e) => problem(Chrome::signed_in(&viewer, Section::Home), &e),
+        Ok(v) => render(StatusCode::OK, &TicketPage { chrome: Chrome::signed_in(&viewer, Section::Queues), tt, v }),
+        Err(e) => problem(Chrome::signed_in(&viewer, Section::Queues), &e),
     }
 }
 
@@ -91,7 +91,7 @@ pub async fn timeline(
     .await;
     match outcome {
         Ok(v) => render(StatusCode::OK, &TimelineFragment { tt, v }),
-        Err(e) => problem(Chrome::signed_in(&viewer, Section::Home), &e),
+        Err(e) => problem(Chrome::signed_in(&viewer, Section::Queues), &e),
     }
 }
 
@@ -151,7 +151,7 @@ pub async fn act(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let tt = texts::texts(viewer.locale.lang);
-    let chrome = || Chrome::signed_in(&viewer, Section::Home);
+    let chrome = || Chrome::signed_in(&viewer, Section::Queues);
     let (ticket, partner) = match visible(&state, &viewer, &number).await {
         Ok(found) => found,
         Err(e) => return problem(chrome(), &e),
