@@ -58,6 +58,8 @@ document.addEventListener("keydown", function (event) {
     if (!all) return;
     document.querySelectorAll("#queue-rows input[name=ticket]").forEach(function (box) { box.checked = all.checked; });
   });
+})();
+
 // Live updates (core/console/src/live.rs). A page that carries `data-live-ticket="{id}"` or
 // `data-live-queue="all"` opens an EventSource on /live; the browser reconnects by itself and
 // sends the last event's id (Last-Event-ID), so nothing is missed across a reconnection.
