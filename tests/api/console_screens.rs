@@ -41,7 +41,7 @@ async fn supervision_shows_kpis_backlog_partners_and_the_monthly_review(app: Tes
 
     // An agent neither sees the section in the menu nor opens it.
     let (agent, _) = ConsoleSession::person(&app, "Ann Agent", "ann@desk.test", "agent").await;
-    assert!(!agent.page("/").await.contains("href=\"/supervision\""));
+    assert!(!agent.page("/queues").await.contains("href=\"/supervision\""));
     let r = agent.get("/supervision").await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(agent.get("/supervision/review").await.status(), StatusCode::FORBIDDEN);
