@@ -206,7 +206,7 @@ pub async fn build(
             "follow_up_created" => (e.data["ticket_id"].as_str(), tt.follow_up),
             _ => continue,
         };
-        let Some(id) = id.and_then(|id| reference_of(id)) else { continue };
+        let Some(id) = id.and_then(reference_of) else { continue };
         // A partner sees only its own tickets: links to others are left out.
         if let Ok(other) = services.ticket_for(id, partner).await {
             linked.push(Link { href: format!("/tickets/{}", other.number), label: format!("{label} {}", other.number) });
@@ -414,7 +414,6 @@ async fn assign_panel(
     tt: &'static TicketTexts,
 ) -> Result<AssignPanel, ServiceError> {
     let (_, required, eligible) = services.eligible_assignees(TicketRef::Id(ticket.id)).await?;
-    let load = services.open_ticket_load().await?;
     let label = |name: &str, team: &Option<String>, open: i64| match team {
         Some(team) => format!("{name} ({team}) · {open} {}", tt.open_tickets),
         None => format!("{name} · {open} {}", tt.open_tickets),
@@ -430,6 +429,7 @@ async fn assign_panel(
         .collect();
     // People whose role works tickets but whom the stage's certification gate refuses.
     let others = if required.is_some() {
+        let load = services.open_ticket_load().await?;
         services
             .active_staff()
             .await?
