@@ -107,6 +107,20 @@ async fn comment(app_url: &str, token: &str, ticket: &Value, text: &str) {
     assert_eq!(r.status(), StatusCode::CREATED, "commenting");
 }
 
+/// The feed position once every event of `ticket` so far can be read (on PostgreSQL, once no
+/// older transaction in the cluster still runs): a stream started there hears only what follows.
+pub async fn settled_after(app: &TestApp, ticket: &Value) -> String {
+    let total = app.events(&id(ticket)).await.len();
+    let ticket_id = steward_domain::ids::TicketId::parse("id", &id(ticket)).unwrap();
+    let operator = steward_domain::auth::Principal::operator();
+    crate::helpers::eventually("the ticket's events to settle", || async {
+        let scope = steward_services::live::LiveScope::Ticket(ticket_id);
+        let batch = app.services.live_changes(&operator, scope, EventPosition::default()).await.unwrap();
+        (batch.tickets.first().map(|c| c.events) == Some(total)).then(|| batch.position.to_string())
+    })
+    .await
+}
+
 fn changed_tickets(e: &SseEvent) -> Vec<String> {
     assert_eq!(e.event, "changed", "{e:?}");
     e.data["tickets"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect()
@@ -121,7 +135,8 @@ async fn a_change_by_the_api_shows_up_in_the_ticket_stream(app: TestApp) {
     let ticket = app.create_ticket(json!({"title": XSS, "customer": {"name": XSS}})).await;
     let other = app.create_ticket(json!({"title": "another"})).await;
     let number = ticket["number"].as_str().unwrap();
-    let mut stream = Stream::open(&agent, &format!("/live?ticket={number}"), None).await;
+    let after = settled_after(&app, &ticket).await;
+    let mut stream = Stream::open(&agent, &format!("/live?ticket={number}&after={after}"), None).await;
     let first = stream.next().await;
     assert_eq!((first.event.as_str(), &first.data["names"]), ("viewers", &json!([])), "first, who else is here: nobody");
 
@@ -155,6 +170,7 @@ async fn a_change_by_the_api_shows_up_in_the_ticket_stream(app: TestApp) {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(agent.get("/live?ticket=T-999999").await.status(), StatusCode::NOT_FOUND);
     assert_eq!(agent.get("/live").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(agent.get("/live?queue=all&after=yesterday").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(agent.get("/live?queue=someone-elses").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
     // Not signed in: sent to sign in, like every page.
     assert_eq!(ConsoleSession::anonymous(&app).get("/live?queue=all").await.status(), StatusCode::SEE_OTHER);
@@ -292,7 +308,8 @@ async fn a_change_on_another_node_reaches_the_stream_and_a_lost_notification_los
     let (agent, _) = ConsoleSession::person(&app, "Ada Agent", "ada@desk.test", "agent").await;
     let on_a = agent.on(&node_a);
     let ticket = app.create_ticket(json!({"title": "two nodes"})).await;
-    let mut stream = Stream::open(&on_a, &format!("/live?ticket={}", id(&ticket)), None).await;
+    let after = settled_after(&app, &ticket).await;
+    let mut stream = Stream::open(&on_a, &format!("/live?ticket={}&after={after}", id(&ticket)), None).await;
     stream.next_of("viewers").await;
     let before = app.events(&id(&ticket)).await.len();
     let added = || async { json!(app.events(&id(&ticket)).await.len() - before) };

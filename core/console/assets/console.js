@@ -91,12 +91,18 @@ document.addEventListener("keydown", function (event) {
     source.addEventListener("open", function () { root.setAttribute("data-live-open", "true"); });
     window.addEventListener("pagehide", function () { source.close(); });
   }
+  // `data-live-after` (the feed position the page was rendered at) starts the stream there, so
+  // a change between rendering and connecting is reported too.
+  function after(root) {
+    var at = root.getAttribute("data-live-after");
+    return at ? "&after=" + encodeURIComponent(at) : "";
+  }
   function start() {
     document.querySelectorAll("[data-live-ticket]").forEach(function (root) {
-      follow(root, "/live?ticket=" + encodeURIComponent(root.getAttribute("data-live-ticket")));
+      follow(root, "/live?ticket=" + encodeURIComponent(root.getAttribute("data-live-ticket")) + after(root));
     });
     document.querySelectorAll("[data-live-queue]").forEach(function (root) {
-      follow(root, "/live?queue=" + encodeURIComponent(root.getAttribute("data-live-queue")));
+      follow(root, "/live?queue=" + encodeURIComponent(root.getAttribute("data-live-queue")) + after(root));
     });
     document.addEventListener("click", function (e) {
       var link = e.target.closest && e.target.closest("[data-live-reload]");

@@ -1,4 +1,5 @@
-//! Live updates: `/live?ticket={id or number}` and `/live?queue=all`, Server-Sent Events for the
+//! Live updates: `/live?ticket={id or number}` and `/live?queue=all` (each with an optional
+//! `after={position}`, where the page was rendered), Server-Sent Events for the
 //! signed-in viewer, and `/live/tickets/{ticket}`, the smallest page that carries the live panel.
 //!
 //! A stream waits on the services' change hint (in-process, and from other nodes through the
@@ -37,6 +38,9 @@ use tokio::sync::watch;
 pub struct LiveQuery {
     ticket: Option<String>,
     queue: Option<String>,
+    /// Where the page that opens the stream was rendered (`data-live-after`): the stream starts
+    /// there, so a change between the page and its stream is not missed.
+    after: Option<String>,
 }
 
 fn invalid(field: &str, message: &str) -> ServiceError {
@@ -68,9 +72,13 @@ pub async fn stream(viewer: Viewer, State(state): State<ConsoleState>, Query(que
         (None, Some(_)) => return fail(&invalid("queue", "the live queue stream is `queue=all`")),
         _ => return fail(&invalid("ticket", "name one ticket (`ticket=`) or the queue (`queue=all`)")),
     };
-    let resume = headers.get("last-event-id").map(|v| v.to_str().unwrap_or("?"));
+    // A reconnecting browser's Last-Event-ID wins over the page's starting point.
+    let resume = match headers.get("last-event-id") {
+        Some(v) => Some(("Last-Event-ID", v.to_str().unwrap_or("?"))),
+        None => query.after.as_deref().map(|a| ("after", a)),
+    };
     let position = match resume {
-        Some(text) => match EventPosition::parse("Last-Event-ID", text) {
+        Some((field, text)) => match EventPosition::parse(field, text) {
             Ok(p) => p,
             Err(e) => return fail(&ServiceError::Invalid(e.into())),
         },
@@ -255,6 +263,8 @@ fn render_fragment(fragment: &impl Template) -> String {
 /// What a page needs to carry the live panel (`templates/live_ticket.html`).
 pub struct LivePanel {
     pub ticket: String,
+    /// The feed's position before the page read what it shows (`Services::live_head`).
+    pub after: String,
 }
 
 #[derive(Template)]
@@ -276,6 +286,11 @@ pub async fn ticket_page(viewer: Viewer, State(state): State<ConsoleState>, Path
         Ok(r) => r,
         Err(e) => return problem(chrome, &ServiceError::Invalid(e.into())),
     };
+    // The position first: whatever commits after it is reported, even if the page shows it.
+    let after = match state.services.live_head().await {
+        Ok(p) => p.to_string(),
+        Err(e) => return problem(chrome, &e),
+    };
     match state.services.live_ticket(&viewer.principal, reference).await {
         Ok(t) => render(
             StatusCode::OK,
@@ -285,7 +300,7 @@ pub async fn ticket_page(viewer: Viewer, State(state): State<ConsoleState>, Path
                 title: t.title,
                 stage: t.stage,
                 status: t.status.as_str().to_owned(),
-                live: LivePanel { ticket: t.id.to_string() },
+                live: LivePanel { ticket: t.id.to_string(), after },
             },
         ),
         Err(e) => problem(chrome, &e),

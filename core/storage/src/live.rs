@@ -52,6 +52,29 @@ impl Backend {
     }
 }
 
+/// After a position: a row-value comparison, one range of the `(commit_tx, id)` index on both
+/// engines.
+const AFTER: &str = "(e.commit_tx, e.id) > ($1, $2)";
+
+fn ticket_filter(one_ticket: bool) -> &'static str {
+    if one_ticket {
+        " AND e.ticket_id = $4"
+    } else {
+        ""
+    }
+}
+
+/// The feed's read: `$1`, `$2` the position, `$3` the limit, `$4` the ticket when one.
+fn events_after_sql(backend: Backend, one_ticket: bool) -> String {
+    format!(
+        "SELECT e.commit_tx, e.id, e.ticket_id, t.number, e.seq, e.kind FROM ticket_events e \
+         JOIN tickets t ON t.id = e.ticket_id \
+         WHERE {AFTER}{}{} ORDER BY e.commit_tx, e.id LIMIT $3",
+        backend.settled_events(),
+        ticket_filter(one_ticket)
+    )
+}
+
 fn feed_event(row: &sqlx::any::AnyRow) -> Result<FeedEvent, StoreError> {
     let ticket: String = col(row, "ticket_id")?;
     Ok(FeedEvent {
@@ -69,14 +92,7 @@ impl Store {
     pub async fn events_after(&self, after: EventPosition, ticket: Option<TicketId>, limit: u32) -> Result<FeedRead, StoreError> {
         Operation("events_after")
             .run(async {
-                let only_ticket = if ticket.is_some() { " AND e.ticket_id = $4" } else { "" };
-                let after_sql = "(e.commit_tx > $1 OR (e.commit_tx = $1 AND e.id > $2))";
-                let sql = format!(
-                    "SELECT e.commit_tx, e.id, e.ticket_id, t.number, e.seq, e.kind FROM ticket_events e \
-                     JOIN tickets t ON t.id = e.ticket_id \
-                     WHERE {after_sql}{}{only_ticket} ORDER BY e.commit_tx, e.id LIMIT $3",
-                    self.backend.settled_events()
-                );
+                let (sql, only_ticket) = (events_after_sql(self.backend, ticket.is_some()), ticket_filter(ticket.is_some()));
                 let mut query = sqlx::query(&sql).bind(after.tx).bind(after.id).bind(i64::from(limit));
                 if let Some(ticket) = ticket {
                     query = query.bind(ticket.to_string());
@@ -86,7 +102,7 @@ impl Store {
                 if self.backend == Backend::Postgres && events.len() < limit as usize {
                     // Committed but unsettled events beyond what was read (the same order, no horizon).
                     let last = events.last().map_or(after, |e| e.position);
-                    let sql = format!("SELECT e.id FROM ticket_events e WHERE {after_sql}{only_ticket} LIMIT $3");
+                    let sql = format!("SELECT e.id FROM ticket_events e WHERE {AFTER}{only_ticket} LIMIT $3");
                     let mut query = sqlx::query(&sql).bind(last.tx).bind(last.id).bind(1_i64);
                     if let Some(ticket) = ticket {
                         query = query.bind(ticket.to_string());
@@ -249,5 +265,40 @@ impl ChangeListener {
                 Ok(Heard::Reconnected)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The feed reads a range of the position index (all tickets, in its order, no sort) or one
+    /// ticket's own events, never the whole table: its cost follows what changed, not the data.
+    #[tokio::test]
+    async fn the_feed_reads_an_index_range() {
+        let dir = std::env::temp_dir().join(format!("steward-feed-plan-{}", uuid::Uuid::now_v7().simple()));
+        let config = crate::DatabaseConfig { url: format!("sqlite://{}/plan.db", dir.display()), ..Default::default() };
+        let store = Store::connect(&config).await.unwrap();
+        store.migrate().await.unwrap();
+        for one_ticket in [false, true] {
+            let sql = format!("EXPLAIN QUERY PLAN {}", events_after_sql(Backend::Sqlite, one_ticket));
+            let mut query = sqlx::query(&sql).bind(0_i64).bind(0_i64).bind(10_i64);
+            if one_ticket {
+                query = query.bind("t");
+            }
+            let plan: Vec<String> =
+                query.fetch_all(store.pool()).await.unwrap().iter().map(|r| col::<String>(r, "detail").unwrap()).collect();
+            let events = plan.iter().find(|s| s.contains(" e ")).cloned().unwrap_or_default();
+            match one_ticket {
+                false => {
+                    assert!(events.starts_with("SEARCH e USING INDEX ticket_events_position"), "{plan:?}");
+                    assert!(!plan.iter().any(|s| s.contains("TEMP B-TREE")), "{plan:?}");
+                }
+                // One ticket's events, found by its key (and sorted: they are few).
+                true => assert!(events.starts_with("SEARCH e USING INDEX sqlite_autoindex_ticket_events_1 (ticket_id=?)"), "{plan:?}"),
+            }
+        }
+        store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

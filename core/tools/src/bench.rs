@@ -11,6 +11,9 @@
 //! - P8 people's sign-in (argon2id) and session lookup, in process.
 //! - P9 slow clients: half-sent request heads held open while normal requests run; how many the
 //!   server closes within its header read timeout, and the normal requests' latency meanwhile.
+//! - P10 the console's ticket page of a ticket with 1 000 events, over HTTP.
+//! - P12 a ticket change shown in a console live stream on another node (PostgreSQL: this
+//!   process is the other node; SQLite: one node).
 //!
 //! `--quick` keeps every size small so the test suite can run the whole tool.
 
@@ -292,7 +295,7 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
 
     // P8: people's sign-in, in process (the console calls these services directly).
     rows.extend(sign_in_rows(services, options.samples).await?);
-    // P9: the console's ticket page of a ticket with a long history.
+    // P10: the console's ticket page of a ticket with a long history.
     rows.push(ticket_page_row(services, &server, options.samples).await?);
 
     // P9: slow clients, against a server of their own with the header read timeout asked for.
@@ -301,6 +304,9 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
             .await?;
     rows.push(slow_client_row(&slow_server, &options).await?);
     slow_server.stop().await;
+
+    // P12: from a change on one node to the live stream on the server under test.
+    rows.push(live_row(services, &server, options.samples).await?);
 
     // P1 last: it adds tickets.
     rows.extend(creation_rows(services, &server, &options).await?);
@@ -379,7 +385,7 @@ async fn sign_in_rows(services: &Arc<Services>, samples: usize) -> Result<Vec<Be
     Ok(vec![sign_in_row, lookup_row])
 }
 
-/// P9: `GET /tickets/{number}` (the console's ticket page, rendered in one pass) for a ticket
+/// P10: `GET /tickets/{number}` (the console's ticket page, rendered in one pass) for a ticket
 /// with 1 000 events, by a signed-in agent over HTTP. The history is imported through the bulk
 /// path (one ticket, its creation and 999 comments, alternately public and internal).
 async fn ticket_page_row(services: &Arc<Services>, server: &Server, samples: usize) -> Result<BenchRow, BenchError> {
@@ -419,6 +425,22 @@ async fn ticket_page_row(services: &Arc<Services>, server: &Server, samples: usi
     let input = steward_domain::staff::StaffInput {
         name: "Bench Reader".into(),
         email: format!("bench-reader-{}@steward.invalid", Timestamp::now().as_millis()),
+/// P12: the time from a ticket change to its `changed` event in a console live stream
+/// (`/live?ticket=…`) served by the server under test. On PostgreSQL the change is made by
+/// this process, a second node on the same database, which then sends its notification as the
+/// server's notifier does (the first commit after a quiet spell is announced at once): commit,
+/// `pg_notify`, the server's listener, the stream's resync and the event. On SQLite (one
+/// node) the change goes through the server's API and its in-process hint.
+async fn live_row(services: &Arc<Services>, server: &Server, samples: usize) -> Result<BenchRow, BenchError> {
+    use steward_domain::auth::Principal;
+    use steward_domain::ids::{TicketId, TicketRef};
+    use steward_domain::ticket::Visibility;
+    use steward_services::{NewLogin, SignIn};
+    const PASSWORD: &str = "bench passphrase, long enough";
+    let operator = Principal::operator();
+    let input = steward_domain::staff::StaffInput {
+        name: "Bench Watcher".into(),
+        email: format!("watcher-{}@steward.invalid", Timestamp::now().as_millis()),
         role: Role::Agent,
         team: None,
         active: true,
@@ -446,7 +468,70 @@ async fn ticket_page_row(services: &Arc<Services>, server: &Server, samples: usi
     }
     let timings = Timings::sorted(timings);
     let met = timings.p50() < 30.0;
-    Ok(timings.row("P9", "console ticket page with 1 000 events over HTTP", "p50 < 30 ms", Some(met)))
+    Ok(timings.row("P10", "console ticket page with 1 000 events over HTTP", "p50 < 30 ms", Some(met)))
+    let login = services.create_login(&operator, NewLogin { staff_id: Some(staff.id), ..NewLogin::default() }).await?;
+    let link = services.issue_set_password_link(&operator, login.id).await?;
+    services.set_password(&link.secret, PASSWORD).await?;
+    let session = services.sign_in(SignIn { email: login.email.clone(), password: PASSWORD.into(), remote_addr: None }).await?.secret;
+    let ticket =
+        server.post("/api/v1/tickets", &json!({"title": "Live probe", "channel": "email", "customer": {"name": "Bench Ltd"}})).await?;
+    let id = ticket["id"].as_str().unwrap_or_default().to_owned();
+    let ticket_id = TicketId::parse("id", &id).map_err(|e| BenchError::Server(e.to_string()))?;
+    let mut stream = server
+        .client
+        .get(format!("{}/live?ticket={id}", server.base))
+        .header("cookie", format!("steward_session={session}"))
+        .send()
+        .await?;
+    if !stream.status().is_success() {
+        return Err(BenchError::Server(format!("/live answered {}", stream.status())));
+    }
+    let mut buffer = String::new();
+    // The stream is ready once it has said who else is viewing.
+    next_sse_event(&mut stream, &mut buffer, "viewers").await?;
+    let postgres = services.database_backend() == "postgres";
+    let mut timings = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let started = Instant::now();
+        if postgres {
+            services
+                .comment_on_ticket(TicketRef::Id(ticket_id), &format!("probe {i}"), Visibility::Public, false, &Actor::system())
+                .await?;
+            services.notify_changes().await?;
+        } else {
+            server.post(&format!("/api/v1/tickets/{id}/comments"), &json!({"body": format!("probe {i}"), "visibility": "public"})).await?;
+        }
+        next_sse_event(&mut stream, &mut buffer, "changed").await?;
+        timings.push(millis_since(started));
+        // Past the notifier's coalescing window, as separate changes by people would be.
+        tokio::time::sleep(steward_services::live::NOTIFY_COALESCE).await;
+    }
+    let timings = Timings::sorted(timings);
+    let what = match postgres {
+        true => "a change on another node shown in a live stream (commit → NOTIFY → listener → SSE)",
+        false => "a change shown in a live stream on the same node (commit → hint → SSE)",
+    };
+    Ok(timings.row("P12", what, "< 1 s", Some(timings.p99() < 1000.0)))
+}
+
+/// Reads an SSE response until an event named `kind` (skipping others and comments); fails
+/// after 10 s.
+async fn next_sse_event(stream: &mut reqwest::Response, buffer: &mut String, kind: &str) -> Result<(), BenchError> {
+    let read = async {
+        loop {
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                if block.lines().any(|l| l.strip_prefix("event:").is_some_and(|v| v.trim() == kind)) {
+                    return Ok(());
+                }
+            }
+            match stream.chunk().await? {
+                Some(chunk) => buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                None => return Err(BenchError::Server("the live stream ended".into())),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read).await.map_err(|_| BenchError::Server(format!("no `{kind}` event within 10 s")))?
 }
 
 /// P1: creation over HTTP by `connections` clients at once, then the same rows inserted

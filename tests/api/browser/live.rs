@@ -35,6 +35,10 @@ pub async fn a_change_on_another_node_reaches_the_page(b: &Browser, app: &TestAp
     ConsoleSession::login_for(app, &staff, json!({})).await;
     let ticket = app.create_ticket(json!({"title": XSS, "customer": {"name": XSS}})).await;
     let (id, number) = (ticket["id"].as_str().unwrap(), ticket["number"].as_str().unwrap());
+    // The page starts its stream where it was rendered; once the ticket's creation is readable
+    // there (PostgreSQL: no older transaction still running), the notice stays empty until
+    // the change below.
+    crate::live_updates::settled_after(app, &ticket).await;
 
     b.goto(&format!("{base}/live/tickets/{number}")).await;
     if b.script("return document.querySelector('#email') !== null").await == json!(true) {
@@ -46,6 +50,8 @@ pub async fn a_change_on_another_node_reaches_the_page(b: &Browser, app: &TestAp
     wait_until(b, "return document.querySelector('[data-live-open]') !== null", "the live stream opened").await;
     b.ensure_no_dialog().await;
     b.ensure_accessible("the live ticket panel").await;
+    let empty = b.script("return document.querySelector('[data-live-notice]').textContent.trim() === ''").await;
+    b.ensure(empty == json!(true), "no notice before anything changed").await;
 
     // A comment on the other node: the notice appears without a reload.
     let r = app.post(&format!("/api/v1/tickets/{id}/comments"), &json!({"body": XSS, "visibility": "public"})).await;
