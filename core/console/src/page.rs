@@ -38,26 +38,29 @@ pub struct NavItem {
 /// appears in the menu only for people whose role has its permission.
 pub enum Section {
     Queues,
+    Preferences,
 }
 
 impl Section {
-    const ALL: [Section; 1] = [Section::Queues];
+    const ALL: [Section; 2] = [Section::Queues, Section::Preferences];
 
     fn href(&self) -> &'static str {
         match self {
             Section::Queues => "/queues",
+            Section::Preferences => "/preferences",
         }
     }
 
     fn label(&self, t: &'static Texts) -> &'static str {
         match self {
             Section::Queues => t.nav_queues,
+            Section::Preferences => t.nav_preferences,
         }
     }
 
     fn permission(&self) -> Option<Permission> {
         match self {
-            Section::Queues => None::<Permission>,
+            Section::Queues | Section::Preferences => None::<Permission>,
         }
     }
 }

@@ -82,6 +82,7 @@ impl Backend {
                 (5, "kpis", include_str!("../migrations/sqlite/0005_kpis.sql")),
                 (6, "staff replies", include_str!("../migrations/sqlite/0006_staff_replies.sql")),
                 (7, "console auth", include_str!("../migrations/sqlite/0007_console_auth.sql")),
+                (8, "login preferences", include_str!("../migrations/sqlite/0008_login_preferences.sql")),
                 (9, "queue counters", include_str!("../migrations/sqlite/0009_queue_counters.sql")),
             ],
             Backend::Postgres => &[
@@ -92,6 +93,7 @@ impl Backend {
                 (5, "kpis", include_str!("../migrations/postgres/0005_kpis.sql")),
                 (6, "staff replies", include_str!("../migrations/postgres/0006_staff_replies.sql")),
                 (7, "console auth", include_str!("../migrations/postgres/0007_console_auth.sql")),
+                (8, "login preferences", include_str!("../migrations/postgres/0008_login_preferences.sql")),
                 (9, "queue counters", include_str!("../migrations/postgres/0009_queue_counters.sql")),
             ],
         }

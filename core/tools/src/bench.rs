@@ -284,6 +284,9 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
     // P8: people's sign-in, in process (the console calls these services directly).
     rows.extend(sign_in_rows(services, options.samples).await?);
 
+    // P9: the console's queue page and its view counts.
+    rows.extend(queue_rows(services, &server, options.samples).await?);
+
     // P1 last: it adds tickets.
     rows.extend(creation_rows(services, &server, &options).await?);
     let after_load = server.resident_mb();
@@ -359,6 +362,65 @@ async fn sign_in_rows(services: &Arc<Services>, samples: usize) -> Result<Vec<Be
     let lookups = Timings::sorted(lookups);
     let lookup_row = lookups.row("P8", "session lookup (the principal of a console request)", "p50 < 5 ms", Some(lookups.p50() < 5.0));
     Ok(vec![sign_in_row, lookup_row])
+}
+
+/// P9: a queue page of 50 (every ticket, sorted by SLA due, with countdowns) rendered by the
+/// server for a signed-in person, over HTTP; and the counts of every view beside it, from the
+/// counters, in process (what the page calls).
+async fn queue_rows(services: &Arc<Services>, server: &Server, samples: usize) -> Result<Vec<BenchRow>, BenchError> {
+    use steward_domain::auth::Principal;
+    use steward_services::{NewLogin, SignIn};
+    const PASSWORD: &str = "bench passphrase, long enough";
+    let operator = Principal::operator();
+    let input = steward_domain::staff::StaffInput {
+        name: "Queue Bench".into(),
+        email: format!("queue-bench-{}@steward.invalid", Timestamp::now().as_millis()),
+        role: Role::Agent,
+        team: Some("support".into()),
+        active: true,
+    };
+    let staff = services.create_staff(input).await?;
+    let login = services.create_login(&operator, NewLogin { staff_id: Some(staff.id), ..NewLogin::default() }).await?;
+    let link = services.issue_set_password_link(&operator, login.id).await?;
+    services.set_password(&link.secret, PASSWORD).await?;
+    let secret = services.sign_in(SignIn { email: login.email.clone(), password: PASSWORD.into(), remote_addr: None }).await?.secret;
+    let principal = services.session_principal(&secret).await?.map(|live| live.principal);
+    let principal = principal.ok_or_else(|| BenchError::Server("the bench session is not live".into()))?;
+
+    let url = format!("{}/queues?view=all", server.base);
+    let mut pages = Vec::with_capacity(samples);
+    for n in 0..=samples {
+        let started = Instant::now();
+        let response = server.client.get(&url).header("cookie", format!("steward_session={secret}")).send().await?;
+        let status = response.status();
+        let html = response.text().await?;
+        if !status.is_success() || !html.contains("data-row") {
+            return Err(BenchError::Server(format!("the queue page answered {status}")));
+        }
+        if n > 0 {
+            pages.push(millis_since(started));
+        }
+    }
+    let pages = Timings::sorted(pages);
+    let page_row = pages.row(
+        "P9",
+        "queue page of 50 (all tickets, by SLA due) rendered server-side, over HTTP",
+        "p50 < 20 ms",
+        Some(pages.p50() < 20.0),
+    );
+
+    let views = Services::views_for(&principal).len().max(1);
+    let mut counts = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        services.view_counts(&principal).await?;
+        counts.push(millis_since(started) / views as f64);
+    }
+    let counts = Timings::sorted(counts);
+    let mut count_row =
+        counts.row("P9", "one view's count (from the counters; all views timed, per view)", "< 5 ms", Some(counts.p99() < 5.0));
+    count_row.value = Some(format!("{views} views per page"));
+    Ok(vec![page_row, count_row])
 }
 
 /// P1: creation over HTTP by `connections` clients at once, then the same rows inserted
