@@ -70,8 +70,8 @@ pub async fn an_agent_works_the_queue(b: &Browser, app: &TestApp) {
     b.click("[data-load-more]").await;
     until(
         b,
-        "return document.querySelectorAll('#queue-rows tr[data-row]').length === 52 && !document.getElementById('load-more');",
-        "52 rows after load more",
+        "return document.querySelectorAll('#queue-rows tr[data-row]').length > 50 && !document.getElementById('load-more');",
+        "the rest appended by load more",
     )
     .await;
 
