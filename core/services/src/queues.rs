@@ -277,7 +277,7 @@ impl Services {
     pub async fn delete_view(&self, principal: &Principal, id: SavedViewId) -> Result<(), ServiceError> {
         let view = self.store.get_saved_view(id).await?.ok_or(ServiceError::NotFound { what: "view" })?;
         let own = principal.staff_id == Some(view.owner);
-        if !own && !(view.shared && may_share(principal)) {
+        if !(own || view.shared && may_share(principal)) {
             return Err(ServiceError::NotFound { what: "view" });
         }
         self.store.delete_saved_view(id).await?;
