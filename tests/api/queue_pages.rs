@@ -13,7 +13,9 @@ on_both_backends!(
     every_view_count_equals_what_the_view_lists_after_a_mixed_history,
     the_queue_runs_by_sla_due_and_loads_more_without_a_cap,
     bulk_actions_report_each_ticket_and_the_rest_go_through,
-    bad_filters_name_their_field_and_typed_text_stays_inert
+    bad_filters_name_their_field_and_typed_text_stays_inert,
+    preferences_set_the_language_and_timezone_of_every_page,
+    saved_views_are_personal_or_shared_by_a_supervisor
 );
 
 const EVIL: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
@@ -273,4 +275,65 @@ async fn bad_filters_name_their_field_and_typed_text_stays_inert(app: TestApp) {
     let r = browser.client.get(browser.url("/queues")).header(reqwest::header::ACCEPT_LANGUAGE, "zh-CN");
     let html = r.header(reqwest::header::COOKIE, browser.cookie.clone().unwrap()).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("工单队列") && html.contains("未分配"), "{html}");
+}
+
+async fn preferences_set_the_language_and_timezone_of_every_page(app: TestApp) {
+    let (browser, _) = ConsoleSession::person(&app, "Queue Agent", "queue.agent@desk.test", "agent").await;
+    let html = browser.page("/preferences").await;
+    assert!(html.contains("<option value=\"browser\" selected>"), "{html}");
+    // A timezone the database does not know is refused, naming the field, and nothing changes.
+    let r = browser.post("/preferences", &[("language", "zh"), ("timezone", "Mars/Olympus")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("timezone: "));
+    assert!(browser.page("/queues").await.contains("<html lang=\"en\">"));
+    let r = browser.post("/preferences", &[("language", "zh"), ("timezone", "Asia/Shanghai")]).await;
+    assert_eq!((r.status(), r.headers()["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/preferences?saved=1"));
+    let html = browser.page("/preferences?saved=1").await;
+    assert!(html.contains("<html lang=\"zh-Hans\">") && html.contains("偏好设置已保存"), "{html}");
+    assert!(html.contains("value=\"Asia/Shanghai\""));
+    // Times on the queue are in the person's timezone.
+    app.create_ticket(json!({"title": "vip", "channel": "phone", "customer": {"name": "VIP", "tier": "vip"}})).await;
+    let html = browser.page("/queues?view=all").await;
+    assert!(html.contains(" CST</time>") && html.contains("工单队列"), "{html}");
+    // Back to the browser's language.
+    browser.post("/preferences", &[("language", "browser"), ("timezone", "")]).await;
+    assert!(browser.page("/queues").await.contains("<html lang=\"en\">"));
+}
+
+async fn saved_views_are_personal_or_shared_by_a_supervisor(app: TestApp) {
+    let (agent, _) = ConsoleSession::person(&app, "Queue Agent", "queue.agent@desk.test", "agent").await;
+    let (supervisor, _) = ConsoleSession::person(&app, "Sue Pervisor", "sue@desk.test", "supervisor").await;
+    let (other, _) = ConsoleSession::person(&app, "Other Agent", "other@desk.test", "agent").await;
+    app.create_ticket(json!({"title": "urgent phone", "channel": "phone", "priority": "urgent"})).await;
+    app.create_ticket(json!({"title": "calm email", "channel": "email", "priority": "low"})).await;
+    // An agent saves a personal view; asking to share it is refused.
+    let r = agent.post("/queues/views", &[("name", "My urgent calls"), ("filters", "view=all&priority=urgent&channel=phone")]).await;
+    assert_eq!(
+        (r.status(), r.headers()["location"].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/queues?view=all&priority=urgent&channel=phone")
+    );
+    let r = agent.post("/queues/views", &[("name", "For all"), ("filters", "view=all"), ("shared", "1")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = agent.post("/queues/views", &[("name", ""), ("filters", "view=all")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // A supervisor shares one.
+    let r =
+        supervisor.post("/queues/views", &[("name", "Low priority email"), ("filters", "view=all&priority=low"), ("shared", "1")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = agent.page("/queues").await;
+    assert!(html.contains(">My urgent calls<") && html.contains(">Low priority email <span class=\"hint\">(shared)"), "{html}");
+    let html = other.page("/queues").await;
+    assert!(!html.contains("My urgent calls") && html.contains("Low priority email"), "{html}");
+    // The saved filters list what they say.
+    let (numbers, _) = rows(&agent.page("/queues?view=all&priority=urgent&channel=phone").await);
+    assert_eq!(numbers.len(), 1);
+    // Another agent cannot delete someone's view; the owner can.
+    let id = html.split("action=\"/queues/views/").nth(1).map(|r| r.split('/').next().unwrap().to_owned());
+    assert!(id.is_none(), "an agent is offered no delete for a shared view: {html}");
+    let mine = agent.page("/queues").await;
+    let ids: Vec<String> = mine.split("action=\"/queues/views/").skip(1).map(|r| r.split('/').next().unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), 1, "the agent may delete only its own view");
+    assert_eq!(other.post(&format!("/queues/views/{}/delete", ids[0]), &[]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(agent.post(&format!("/queues/views/{}/delete", ids[0]), &[]).await.status(), StatusCode::SEE_OTHER);
+    assert!(!agent.page("/queues").await.contains("My urgent calls"));
 }

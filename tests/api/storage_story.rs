@@ -299,6 +299,7 @@ async fn logins_chapter(w: &World, provoked: &mut Provoked, staff: &[Staff]) {
         created_at: at,
         updated_at: at,
         disabled_at: None,
+        preferences: Default::default(),
     };
     let ada = login(&staff[0], "ada@example.test", 0);
     w.store.insert_login(&ada).await.expect("login inserted");

@@ -111,3 +111,53 @@ document.addEventListener("keydown", function (event) {
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 })();
+
+// Keyboard (console-queues). Screens add their own keys by listening for "steward:key" on
+// document (detail: the key) and listing them in the help dialog (#keys-help [data-keys]).
+(function () {
+  var pendingG = false;
+  function typing(el) {
+    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  }
+  function rows() {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-queue] tr[data-row]"));
+  }
+  function select(step) {
+    var all = rows();
+    if (all.length === 0) return;
+    var at = all.findIndex(function (r) { return r.getAttribute("aria-selected") === "true"; });
+    var next = at < 0 ? 0 : Math.min(all.length - 1, Math.max(0, at + step));
+    all.forEach(function (r) { r.removeAttribute("aria-selected"); });
+    all[next].setAttribute("aria-selected", "true");
+    var link = all[next].querySelector("a.number");
+    if (link) link.focus();
+    all[next].scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+    var help = document.getElementById("keys-help");
+    if (help && help.open) return;
+    if (pendingG) {
+      pendingG = false;
+      if (e.key === "q") { e.preventDefault(); window.location.assign("/queues"); }
+      return;
+    }
+    switch (e.key) {
+      case "j": e.preventDefault(); select(1); break;
+      case "k": e.preventDefault(); select(-1); break;
+      case "Enter": {
+        var chosen = document.querySelector("[data-queue] tr[aria-selected=true]");
+        if (chosen && document.activeElement === document.body) { e.preventDefault(); window.location.assign(chosen.getAttribute("data-href")); }
+        break;
+      }
+      case "/": {
+        var search = document.querySelector("[data-search]");
+        if (search) { e.preventDefault(); search.focus(); search.select(); }
+        break;
+      }
+      case "g": pendingG = true; break;
+      case "?": if (help) { e.preventDefault(); help.showModal(); } break;
+      default: document.dispatchEvent(new CustomEvent("steward:key", { detail: e.key }));
+    }
+  });
+})();

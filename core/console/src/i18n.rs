@@ -66,6 +66,20 @@ impl Locale {
         Locale { lang: Lang::from_headers(headers), tz: jiff::tz::TimeZone::UTC }
     }
 
+    /// A signed-in person's locale: their chosen language (else the browser's) and timezone
+    /// (else UTC; a name the timezone database no longer knows falls back to UTC too).
+    pub fn for_login(login: &steward_domain::login::Login, headers: &HeaderMap) -> Locale {
+        use steward_domain::login::Language;
+        let lang = match login.preferences.language {
+            Some(Language::En) => Lang::En,
+            Some(Language::Zh) => Lang::Zh,
+            None => Lang::from_headers(headers),
+        };
+        let tz =
+            login.preferences.timezone.as_deref().and_then(|name| jiff::tz::TimeZone::get(name).ok()).unwrap_or(jiff::tz::TimeZone::UTC);
+        Locale { lang, tz }
+    }
+
     /// A date and time in this person's timezone, e.g. `2026-12-02 14:05 UTC`.
     pub fn time(&self, at: Timestamp) -> String {
         match jiff::Timestamp::from_millisecond(at.as_millis()) {
@@ -125,6 +139,31 @@ pub struct Texts {
     pub problem_not_found: &'static str,
     pub problem_forbidden_title: &'static str,
     pub problem_forbidden: &'static str,
+    // Preferences (console-queues).
+    pub nav_preferences: &'static str,
+    pub preferences_title: &'static str,
+    pub pref_language: &'static str,
+    pub pref_language_browser: &'static str,
+    pub pref_timezone: &'static str,
+    pub pref_timezone_hint: &'static str,
+    pub pref_save: &'static str,
+    pub pref_saved: &'static str,
+    // Keyboard (console-queues).
+    pub keys_title: &'static str,
+    pub key_jk: &'static str,
+    pub key_enter: &'static str,
+    pub key_search: &'static str,
+    pub key_gq: &'static str,
+    pub key_number: &'static str,
+    pub key_help: &'static str,
+    pub keys_close: &'static str,
+    // Saved views (console-queues).
+    pub saved_views: &'static str,
+    pub view_shared: &'static str,
+    pub view_delete: &'static str,
+    pub view_save_as: &'static str,
+    pub view_share: &'static str,
+    pub view_save: &'static str,
     // Queues (console-queues).
     pub nav_queues: &'static str,
     pub queues_title: &'static str,
@@ -260,6 +299,31 @@ pub static EN: Texts = Texts {
     problem_not_found: "There is nothing here, or it has been removed.",
     problem_forbidden_title: "Not allowed",
     problem_forbidden: "Your role does not allow this. Ask a supervisor or an administrator.",
+    // Preferences (console-queues).
+    nav_preferences: "Preferences",
+    preferences_title: "Preferences",
+    pref_language: "Language",
+    pref_language_browser: "Browser default",
+    pref_timezone: "Timezone",
+    pref_timezone_hint: "An IANA name such as Asia/Shanghai or Europe/Berlin; empty for UTC.",
+    pref_save: "Save preferences",
+    pref_saved: "Your preferences are saved.",
+    // Keyboard (console-queues).
+    keys_title: "Keyboard shortcuts",
+    key_jk: "Move the selection down / up a list",
+    key_enter: "Open the selected ticket",
+    key_search: "Search",
+    key_gq: "Go to the queues",
+    key_number: "Type a ticket number in the search to jump to it",
+    key_help: "Show these shortcuts",
+    keys_close: "Close",
+    // Saved views (console-queues).
+    saved_views: "Saved views",
+    view_shared: "shared",
+    view_delete: "Delete view",
+    view_save_as: "Save these filters as",
+    view_share: "Share with everyone",
+    view_save: "Save view",
     // Queues (console-queues).
     nav_queues: "Queues",
     queues_title: "Queues",
@@ -393,6 +457,31 @@ pub static ZH: Texts = Texts {
     problem_not_found: "这里没有内容，或已被删除。",
     problem_forbidden_title: "无权访问",
     problem_forbidden: "您的角色无权执行此操作，请联系主管或管理员。",
+    // Preferences (console-queues).
+    nav_preferences: "偏好设置",
+    preferences_title: "偏好设置",
+    pref_language: "语言",
+    pref_language_browser: "跟随浏览器",
+    pref_timezone: "时区",
+    pref_timezone_hint: "IANA 时区名称，例如 Asia/Shanghai 或 Europe/Berlin；留空则为 UTC。",
+    pref_save: "保存偏好设置",
+    pref_saved: "偏好设置已保存。",
+    // Keyboard (console-queues).
+    keys_title: "键盘快捷键",
+    key_jk: "在列表中向下 / 向上移动选择",
+    key_enter: "打开所选工单",
+    key_search: "搜索",
+    key_gq: "前往工单队列",
+    key_number: "在搜索框输入工单编号即可直接打开",
+    key_help: "显示这些快捷键",
+    keys_close: "关闭",
+    // Saved views (console-queues).
+    saved_views: "已保存的视图",
+    view_shared: "共享",
+    view_delete: "删除视图",
+    view_save_as: "将当前筛选保存为",
+    view_share: "与所有人共享",
+    view_save: "保存视图",
     // Queues (console-queues).
     nav_queues: "工单队列",
     queues_title: "工单队列",

@@ -14,6 +14,7 @@ mod charts;
 pub mod i18n;
 pub mod live;
 mod page;
+mod preferences;
 mod queues;
 mod screen_texts;
 pub mod security;
@@ -44,6 +45,9 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/", get(queues::home))
         .route("/queues", get(queues::show))
         .route("/queues/bulk", post(queues::bulk))
+        .route("/queues/views", post(queues::save_view))
+        .route("/queues/views/{id}/delete", post(queues::delete_view))
+        .route("/preferences", get(preferences::show).post(preferences::save))
         .route("/sign-in", get(sign_in::show).post(sign_in::submit))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/set-password/{secret}", get(sign_in::show_set_password).post(sign_in::set_password))

@@ -39,15 +39,17 @@ pub struct NavItem {
 pub enum Section {
     Queues,
     Supervision,
+    Preferences,
 }
 
 impl Section {
-    const ALL: [Section; 2] = [Section::Queues, Section::Supervision];
+    const ALL: [Section; 3] = [Section::Queues, Section::Supervision, Section::Preferences];
 
     fn href(&self) -> &'static str {
         match self {
             Section::Queues => "/queues",
             Section::Supervision => "/supervision",
+            Section::Preferences => "/preferences",
         }
     }
 
@@ -55,6 +57,7 @@ impl Section {
         match self {
             Section::Queues => t.nav_queues,
             Section::Supervision => t.screens.nav_supervision,
+            Section::Preferences => t.nav_preferences,
         }
     }
 
@@ -62,6 +65,7 @@ impl Section {
         match self {
             Section::Queues => None::<Permission>,
             Section::Supervision => Some(Permission::ManageStaff),
+            Section::Preferences => None::<Permission>,
         }
     }
 }

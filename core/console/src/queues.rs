@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use steward_domain::auth::Permission;
+use steward_domain::auth::{Permission, Role};
 use steward_domain::clock::{ClockKind, ClockState};
 use steward_domain::ids::{StaffId, TicketId, TicketRef};
 use steward_domain::queue::BuiltInView;
@@ -120,6 +120,17 @@ impl QueueParams {
     }
 }
 
+/// `T-000123`, `t-123` or `123` as the number form `T-000123`; anything else stays as it is
+/// (and is not a number).
+fn ticket_number_form(q: &str) -> String {
+    let q = q.trim();
+    let digits = q.strip_prefix("T-").or_else(|| q.strip_prefix("t-")).unwrap_or(q);
+    match digits.parse::<u64>() {
+        Ok(n) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => format!("T-{n:06}"),
+        _ => String::new(),
+    }
+}
+
 fn parse_cursor(text: &str) -> Option<(i64, TicketId)> {
     let (due, id) = text.split_once('.')?;
     Some((due.parse().ok()?, TicketId::parse("after", id).ok()?))
@@ -130,6 +141,15 @@ pub struct ViewLink {
     pub href: String,
     pub count: i64,
     pub current: bool,
+}
+
+pub struct SavedLink {
+    pub id: String,
+    pub name: String,
+    pub href: String,
+    pub shared: bool,
+    pub current: bool,
+    pub can_delete: bool,
 }
 
 pub struct Opt {
@@ -190,6 +210,10 @@ struct QueuesPage {
     stage_opts: Vec<Opt>,
     bulk_priority_opts: Vec<Opt>,
     back: String,
+    saved: Vec<SavedLink>,
+    /// The current filters as a query string (what "save this view" keeps).
+    filters_now: String,
+    can_share: bool,
 }
 
 #[derive(Template)]
@@ -202,6 +226,10 @@ struct QueueRows {
 }
 
 pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, headers: HeaderMap, Query(p): Query<QueueParams>) -> Response {
+    // A ticket number typed into the search jumps to the ticket.
+    if let Ok(steward_domain::ids::TicketRef::Number(n)) = steward_domain::ids::TicketRef::parse("q", ticket_number_form(&p.q).as_str()) {
+        return Redirect::to(&format!("/tickets/{n}")).into_response();
+    }
     let chrome = Chrome::signed_in(&viewer, Section::Queues);
     let t = chrome.t;
     let services = &state.services;
@@ -245,6 +273,21 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, headers: He
             current: view == Some(v),
         })
         .collect();
+    let can_share = matches!(viewer.principal.role, Role::Supervisor | Role::Admin);
+    let saved = match services.saved_views(&viewer.principal).await {
+        Ok(views) => views
+            .into_iter()
+            .map(|v| SavedLink {
+                id: v.id.to_string(),
+                href: format!("/queues?{}", v.filters),
+                current: v.filters == base,
+                can_delete: viewer.principal.staff_id == Some(v.owner) || can_share,
+                name: v.name,
+                shared: v.shared,
+            })
+            .collect(),
+        Err(e) => return problem(chrome, &e),
+    };
     let (staff_opts, stage_opts) = if can_write { bulk_choices(&state, t).await } else { (Vec::new(), Vec::new()) };
     let page = QueuesPage {
         t,
@@ -260,6 +303,9 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, headers: He
             .map(|s| Opt { value: s.as_str().to_owned(), label: priority_label(t, *s).to_owned(), selected: false })
             .collect(),
         back: format!("/queues?{base}"),
+        saved,
+        filters_now: base.clone(),
+        can_share,
         rows,
         next_href,
         error: error.clone(),
@@ -483,5 +529,38 @@ fn outcome_message(t: &'static Texts, e: &ServiceError) -> String {
         ServiceError::Forbidden(_) => t.problem_forbidden.to_owned(),
         ServiceError::Internal { .. } | ServiceError::Duplicate { .. } | ServiceError::Unavailable(_) => t.problem_unavailable.to_owned(),
         other => other.to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SaveViewForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    filters: String,
+    shared: Option<String>,
+}
+
+/// `POST /queues/views`: saves the current filters under a name (shared: supervisors and admins).
+pub async fn save_view(State(state): State<ConsoleState>, viewer: Viewer, axum::Form(form): axum::Form<SaveViewForm>) -> Response {
+    match state.services.save_view(&viewer.principal, &form.name, &form.filters, form.shared.is_some()).await {
+        Ok(view) => Redirect::to(&format!("/queues?{}", view.filters)).into_response(),
+        Err(e) => problem(Chrome::signed_in(&viewer, Section::Queues), &e),
+    }
+}
+
+/// `POST /queues/views/{id}/delete`.
+pub async fn delete_view(
+    State(state): State<ConsoleState>,
+    viewer: Viewer,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let chrome = || Chrome::signed_in(&viewer, Section::Queues);
+    let Ok(id) = steward_domain::ids::SavedViewId::parse("id", &id) else {
+        return problem(chrome(), &ServiceError::NotFound { what: "view" });
+    };
+    match state.services.delete_view(&viewer.principal, id).await {
+        Ok(()) => Redirect::to("/queues").into_response(),
+        Err(e) => problem(chrome(), &e),
     }
 }

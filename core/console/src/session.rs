@@ -92,7 +92,9 @@ impl FromRequestParts<ConsoleState> for Viewer {
             return Err(to_sign_in(&parts.uri, &parts.headers, None));
         };
         match state.services.session_principal(&secret).await {
-            Ok(Some(live)) => Ok(Viewer { principal: live.principal, locale: fallback, login: live.login }),
+            Ok(Some(live)) => {
+                Ok(Viewer { principal: live.principal, locale: Locale::for_login(&live.login, &parts.headers), login: live.login })
+            }
             Ok(None) => Err(to_sign_in(&parts.uri, &parts.headers, Some(state.cookies.end(&parts.headers)))),
             Err(e) => Err(crate::page::unavailable(&fallback, &e)),
         }

@@ -103,6 +103,10 @@ uuid_id!(
     /// One entry of the sign-in audit log.
     LoginAuditId
 );
+uuid_id!(
+    /// A saved queue view (a named filter set).
+    SavedViewId
+);
 
 fn uuid_v7_at(at: Timestamp) -> Uuid {
     let ms = at.as_millis().max(0) as u64;

@@ -26,6 +26,8 @@ pub struct Login {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub disabled_at: Option<Timestamp>,
+    /// The person's own console settings.
+    pub preferences: Preferences,
 }
 
 /// A login with what signing in needs to know about its owner.
@@ -225,6 +227,46 @@ pub struct AuditEntry {
     pub actor: Option<String>,
     /// What the caller was not told, for the operator: `unknown email`, `wrong password`, …
     pub detail: Option<String>,
+}
+
+string_enum! {
+    /// A console language a person can choose (none chosen: the browser's).
+    pub enum Language {
+        En => "en",
+        Zh => "zh",
+    }
+}
+
+/// A person's console settings: language (None: the browser's `Accept-Language`) and timezone
+/// (an IANA name; None: UTC).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preferences {
+    pub language: Option<Language>,
+    pub timezone: Option<String>,
+}
+
+impl Preferences {
+    /// Parses the preferences form: `language` is `en`, `zh` or empty/`browser`; `timezone` an
+    /// IANA name known to the timezone database, or empty.
+    pub fn parse(language: &str, timezone: &str) -> Result<Preferences, FieldError> {
+        let language = match language.trim() {
+            "" | "browser" => None,
+            other => Some(Language::parse("language", other)?),
+        };
+        let timezone = match timezone.trim() {
+            "" => None,
+            name => match jiff::tz::TimeZone::get(name) {
+                Ok(_) => Some(name.to_owned()),
+                Err(_) => {
+                    return Err(FieldError::new(
+                        "timezone",
+                        format!("`{name}` is not an IANA timezone name such as Asia/Shanghai or Europe/Berlin"),
+                    ))
+                }
+            },
+        };
+        Ok(Preferences { language, timezone })
+    }
 }
 
 #[cfg(test)]

@@ -156,6 +156,7 @@ impl Services {
             created_at: now,
             updated_at: now,
             disabled_at: None,
+            preferences: Default::default(),
         };
         self.store.insert_login(&login).await.map_err(|e| match ServiceError::from(e) {
             ServiceError::Duplicate { constraint } if constraint == steward_storage::unique::LOGIN_STAFF => {
@@ -320,6 +321,22 @@ impl Services {
             self.store.touch_session(session.id, now, session.expires_at).await?;
         }
         Ok(Some(LiveSession { principal: owner.principal(session.id), login: owner.login, session }))
+    }
+
+    /// Stores the caller's own console preferences (a console session's login).
+    pub async fn set_preferences(
+        &self,
+        principal: &Principal,
+        preferences: &steward_domain::login::Preferences,
+    ) -> Result<(), ServiceError> {
+        let Credential::Session { login, .. } = principal.credential else {
+            return Err(ServiceError::NotFound { what: "login" });
+        };
+        if self.store.set_login_preferences(login, preferences, self.now()).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound { what: "login" })
+        }
     }
 
     /// Ends the session with this secret; signing out twice is harmless.

@@ -3,10 +3,10 @@
 //! ticket.
 
 use crate::{ServiceError, Services};
-use steward_domain::auth::{Permission, Principal};
+use steward_domain::auth::{Forbidden, Permission, Principal, Role};
 use steward_domain::clock::{ClockKind, ClockState};
-use steward_domain::ids::{PartnerId, StaffId, TicketRef};
-use steward_domain::queue::{BuiltInView, SlaBand};
+use steward_domain::ids::{PartnerId, SavedViewId, StaffId, TicketRef};
+use steward_domain::queue::{BuiltInView, SavedView, SlaBand};
 use steward_domain::staff::StaffQuery;
 use steward_domain::ticket::{Priority, Status, Ticket, TicketPatch, TicketQuery, TicketSort};
 use steward_domain::time::Timestamp;
@@ -251,4 +251,40 @@ impl Services {
             }
         }
     }
+}
+
+impl Services {
+    /// Saves a view for the caller. Only a supervisor or an admin may share one.
+    pub async fn save_view(&self, principal: &Principal, name: &str, filters: &str, shared: bool) -> Result<SavedView, ServiceError> {
+        principal.require_ticket_access(Permission::ReadTickets, Permission::ReadDelegatedTickets)?;
+        let Some(owner) = principal.staff_id else {
+            return Err(ServiceError::NotFound { what: "staff member" });
+        };
+        if shared && !may_share(principal) {
+            return Err(ServiceError::Forbidden(Forbidden { role: principal.role, action: "share a queue view" }));
+        }
+        let view = SavedView::new(owner, name, filters, shared, self.now()).map_err(|e| ServiceError::Invalid(e.into()))?;
+        self.store.insert_saved_view(&view).await?;
+        Ok(view)
+    }
+
+    /// The caller's own views and the shared ones.
+    pub async fn saved_views(&self, principal: &Principal) -> Result<Vec<SavedView>, ServiceError> {
+        Ok(self.store.saved_views_for(principal.staff_id).await?)
+    }
+
+    /// Deletes a view: its owner may, and a supervisor or an admin may delete a shared one.
+    pub async fn delete_view(&self, principal: &Principal, id: SavedViewId) -> Result<(), ServiceError> {
+        let view = self.store.get_saved_view(id).await?.ok_or(ServiceError::NotFound { what: "view" })?;
+        let own = principal.staff_id == Some(view.owner);
+        if !(own || view.shared && may_share(principal)) {
+            return Err(ServiceError::NotFound { what: "view" });
+        }
+        self.store.delete_saved_view(id).await?;
+        Ok(())
+    }
+}
+
+fn may_share(principal: &Principal) -> bool {
+    matches!(principal.role, Role::Supervisor | Role::Admin)
 }

@@ -6,10 +6,11 @@ use super::{col, col_bool, corrupt, Store, StoreError};
 use sqlx::any::AnyRow;
 use steward_domain::auth::Role;
 use steward_domain::ids::{LoginAuditId, LoginId, PartnerId, SessionId, SetPasswordLinkId, StaffId};
-use steward_domain::login::{AuditEntry, AuditKind, Login, LoginOwner, Session};
+use steward_domain::login::{AuditEntry, AuditKind, Language, Login, LoginOwner, Preferences, Session};
 use steward_domain::time::Timestamp;
 
-const LOGIN_COLUMNS: &str = "l.id, l.staff_id, l.email, l.partner_id, l.password_hash, l.created_at, l.updated_at, l.disabled_at";
+const LOGIN_COLUMNS: &str =
+    "l.id, l.staff_id, l.email, l.partner_id, l.password_hash, l.created_at, l.updated_at, l.disabled_at, l.language, l.timezone";
 const OWNER_COLUMNS: &str = "s.name AS staff_name, s.role AS staff_role, s.active AS staff_active";
 const SESSION_COLUMNS: &str = "x.id AS session_id, x.login_id AS session_login_id, x.remote_addr AS session_remote_addr, \
      x.created_at AS session_created_at, x.last_seen_at AS session_last_seen_at, x.expires_at AS session_expires_at, \
@@ -30,6 +31,10 @@ fn login_from_row(row: &AnyRow) -> Result<Login, StoreError> {
         created_at: Timestamp::from_millis(col(row, "created_at")?),
         updated_at: Timestamp::from_millis(col(row, "updated_at")?),
         disabled_at: col::<Option<i64>>(row, "disabled_at")?.map(Timestamp::from_millis),
+        preferences: Preferences {
+            language: col::<Option<String>>(row, "language")?.map(|l| Language::parse("language", &l)).transpose().map_err(corrupt)?,
+            timezone: col(row, "timezone")?,
+        },
     })
 }
 
@@ -97,6 +102,22 @@ pub struct NewSessionRow<'a> {
 }
 
 impl Store {
+    /// Stores a login's console preferences; false when there is no such login.
+    pub async fn set_login_preferences(&self, id: LoginId, preferences: &Preferences, now: Timestamp) -> Result<bool, StoreError> {
+        Operation("set_login_preferences")
+            .run(async {
+                let done = sqlx::query("UPDATE logins SET language = $2, timezone = $3, updated_at = $4 WHERE id = $1")
+                    .bind(id.to_string())
+                    .bind(preferences.language.map(|l| l.as_str()))
+                    .bind(preferences.timezone.clone())
+                    .bind(now.as_millis())
+                    .execute(self.pool())
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            })
+            .await
+    }
+
     pub async fn insert_login(&self, login: &Login) -> Result<(), StoreError> {
         Operation("insert_login")
             .run(async {

@@ -11,7 +11,8 @@ use super::sql::{insert_rows, Cell};
 use super::Operation;
 use super::{col, corrupt, Backend, Store, StoreError};
 use sqlx::{Any, Transaction};
-use steward_domain::ids::{PartnerId, TicketId};
+use steward_domain::ids::{PartnerId, SavedViewId, StaffId, TicketId};
+use steward_domain::queue::SavedView;
 use steward_domain::queue::{counter_deltas, counter_keys, QueueState, SlaBand, NO_DUE};
 use steward_domain::sla_engine::TicketClock;
 use steward_domain::ticket::Ticket;
@@ -157,6 +158,75 @@ impl Store {
                     query = query.bind(t.to_string());
                 }
                 query.fetch_all(self.pool()).await?.iter().map(super::sla::clock_from_row).collect()
+            })
+            .await
+    }
+}
+
+fn saved_view_from_row(row: &sqlx::any::AnyRow) -> Result<SavedView, StoreError> {
+    Ok(SavedView {
+        id: SavedViewId::parse("id", &col::<String>(row, "id")?).map_err(corrupt)?,
+        owner: StaffId::parse("owner_id", &col::<String>(row, "owner_id")?).map_err(corrupt)?,
+        name: col(row, "name")?,
+        filters: col(row, "filters")?,
+        shared: super::col_bool(row, "shared")?,
+        created_at: Timestamp::from_millis(col(row, "created_at")?),
+    })
+}
+
+impl Store {
+    pub async fn insert_saved_view(&self, view: &SavedView) -> Result<(), StoreError> {
+        Operation("insert_saved_view")
+            .run(async {
+                let mut tx = self.begin_write().await?;
+                let row = vec![
+                    view.id.to_string().into(),
+                    view.owner.to_string().into(),
+                    view.name.as_str().into(),
+                    view.filters.as_str().into(),
+                    view.shared.into(),
+                    view.created_at.as_millis().into(),
+                ];
+                insert_rows(&mut tx, "saved_views", "id, owner_id, name, filters, shared, created_at", vec![row], "").await?;
+                tx.commit().await?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// The owner's views and every shared view, by creation.
+    pub async fn saved_views_for(&self, owner: Option<StaffId>) -> Result<Vec<SavedView>, StoreError> {
+        Operation("saved_views_for")
+            .run(async {
+                let rows = sqlx::query(
+                    "SELECT id, owner_id, name, filters, shared, created_at FROM saved_views WHERE owner_id = $1 OR shared = $2 ORDER BY id",
+                )
+                .bind(owner.map(|o| o.to_string()).unwrap_or_default())
+                .bind(true)
+                .fetch_all(self.pool())
+                .await?;
+                rows.iter().map(saved_view_from_row).collect()
+            })
+            .await
+    }
+
+    pub async fn get_saved_view(&self, id: SavedViewId) -> Result<Option<SavedView>, StoreError> {
+        Operation("get_saved_view")
+            .run(async {
+                let row = sqlx::query("SELECT id, owner_id, name, filters, shared, created_at FROM saved_views WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(self.pool())
+                    .await?;
+                row.as_ref().map(saved_view_from_row).transpose()
+            })
+            .await
+    }
+
+    pub async fn delete_saved_view(&self, id: SavedViewId) -> Result<bool, StoreError> {
+        Operation("delete_saved_view")
+            .run(async {
+                let done = sqlx::query("DELETE FROM saved_views WHERE id = $1").bind(id.to_string()).execute(self.pool()).await?;
+                Ok(done.rows_affected() == 1)
             })
             .await
     }

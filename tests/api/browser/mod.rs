@@ -11,6 +11,7 @@
 
 mod harness;
 mod live;
+mod queues;
 mod sign_in;
 mod survey;
 mod ticket;
@@ -35,6 +36,7 @@ async fn console_journeys_in_a_real_browser() {
         ticket::a_ticket_is_worked_from_open_to_closed(&browser, &app).await;
         ticket::a_stale_edit_is_shown_not_applied(&browser, &app).await;
         live::a_change_on_another_node_reaches_the_page(&browser, &app).await;
+        queues::an_agent_works_the_queue(&browser, &app).await;
     }
     browser.close().await;
 }
