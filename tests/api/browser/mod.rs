@@ -10,6 +10,7 @@
 //! (`STEWARD_TEST_REQUIRE_BROWSER=1`); without them, and not required, these tests are skipped.
 
 mod harness;
+mod screens;
 mod sign_in;
 mod survey;
 
@@ -30,6 +31,7 @@ async fn console_journeys_in_a_real_browser() {
         sign_in::a_person_sets_a_password_and_signs_in(&browser, &app).await;
         survey::the_customer_answers_the_survey_on_its_page(&browser, &app).await;
         survey::typed_markup_stays_inert(&browser, &app).await;
+        screens::a_supervisor_reads_supervision_and_the_review(&browser, &app).await;
     }
     browser.close().await;
 }
