@@ -9,6 +9,7 @@
 //! - one module per screen (`home`, `sign_in`, `survey`); later screens (queues, ticket,
 //!   supervision, partners, administration) slot in as further modules with their templates.
 
+mod admin;
 pub mod assets;
 mod charts;
 mod home;
@@ -48,6 +49,13 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/supervision", get(supervision::show))
         .route("/supervision/review", get(supervision::review))
         .route("/supervision/review/export", get(supervision::export))
+        .route("/admin", get(admin::overview))
+        .route("/admin/logins", get(admin::logins).post(admin::create_login))
+        .route("/admin/logins/{id}/link", post(admin::issue_link))
+        .route("/admin/logins/{id}/revoke-sessions", post(admin::revoke_sessions))
+        .route("/admin/logins/{id}/disable", post(admin::disable_login))
+        .route("/admin/tokens", get(admin::tokens).post(admin::create_token))
+        .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
         .with_state(ConsoleState { services, cookies })
         .layer(middleware::from_fn(security::csrf))
         .layer(middleware::from_fn(security::headers))

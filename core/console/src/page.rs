@@ -39,15 +39,17 @@ pub struct NavItem {
 pub enum Section {
     Home,
     Supervision,
+    Admin,
 }
 
 impl Section {
-    const ALL: [Section; 2] = [Section::Home, Section::Supervision];
+    const ALL: [Section; 3] = [Section::Home, Section::Supervision, Section::Admin];
 
     fn href(&self) -> &'static str {
         match self {
             Section::Home => "/",
             Section::Supervision => "/supervision",
+            Section::Admin => "/admin",
         }
     }
 
@@ -55,6 +57,7 @@ impl Section {
         match self {
             Section::Home => t.nav_home,
             Section::Supervision => t.screens.nav_supervision,
+            Section::Admin => t.screens.nav_admin,
         }
     }
 
@@ -62,6 +65,7 @@ impl Section {
         match self {
             Section::Home => None::<Permission>,
             Section::Supervision => Some(Permission::ManageStaff),
+            Section::Admin => Some(Permission::ManageLogins),
         }
     }
 }
