@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 on_both_backends!(
     supervision_shows_kpis_backlog_partners_and_the_monthly_review,
     an_admin_manages_logins_in_the_console,
-    an_admin_creates_and_revokes_api_tokens_in_the_console
+    an_admin_creates_and_revokes_api_tokens_in_the_console,
+    an_admin_disables_enables_and_reloads_plugins_in_the_console
 );
 
 pub const XSS: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
@@ -225,4 +226,29 @@ async fn an_admin_creates_and_revokes_api_tokens_in_the_console(app: TestApp) {
     assert!(admin.page("/admin/tokens?done=revoked").await.contains("The token is revoked."));
     let r = app.request_as(&secret, Method::GET, "/api/v1/tickets").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn an_admin_disables_enables_and_reloads_plugins_in_the_console(app: TestApp) {
+    let app = crate::plugins::with_plugins(app.backend, None).await;
+    let (admin, _) = ConsoleSession::person(&app, "Ada Admin", "ada@desk.test", "admin").await;
+    let (boss, _) = ConsoleSession::person(&app, "Sue Boss", "sue@desk.test", "supervisor").await;
+    assert_eq!(boss.get("/admin/plugins").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(boss.post("/admin/plugins/ecommerce-returns/disable", &[]).await.status(), StatusCode::FORBIDDEN);
+
+    let html = admin.page("/admin/plugins").await;
+    let row = html.split("id=\"plugin-ecommerce-returns\"").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(row.contains(">enabled<") && row.contains("action=\"/admin/plugins/ecommerce-returns/disable\""), "{row}");
+    let r = admin.post("/admin/plugins/ecommerce-returns/disable", &[]).await;
+    assert_eq!(r.headers()[header::LOCATION], "/admin/plugins?done=disable");
+    let api = body(app.get("/api/v1/plugins").await).await;
+    let state = api.as_array().unwrap().iter().find(|p| p["name"] == "ecommerce-returns").unwrap()["state"].clone();
+    assert_eq!(state, "disabled", "the console's lever is the API's");
+    let html = admin.page("/admin/plugins?done=disable").await;
+    assert!(html.contains("The plugin is disabled"));
+    let row = html.split("id=\"plugin-ecommerce-returns\"").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(row.contains(">disabled<") && row.contains("/admin/plugins/ecommerce-returns/enable"), "{row}");
+    assert_eq!(admin.post("/admin/plugins/ecommerce-returns/enable", &[]).await.headers()[header::LOCATION], "/admin/plugins?done=enable");
+    assert_eq!(admin.post("/admin/plugins/field-service/reload", &[]).await.headers()[header::LOCATION], "/admin/plugins?done=reload");
+    assert_eq!(admin.post("/admin/plugins/nope/disable", &[]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(admin.post("/admin/plugins/field-service/explode", &[]).await.status(), StatusCode::NOT_FOUND);
 }

@@ -88,6 +88,7 @@ pub async fn overview(viewer: Viewer) -> Response {
     let links = vec![
         AdminLink { href: "/admin/logins", label: s.admin_logins, about: s.admin_logins_about },
         AdminLink { href: "/admin/tokens", label: s.admin_tokens, about: s.admin_tokens_about },
+        AdminLink { href: "/admin/plugins", label: s.admin_plugins, about: s.admin_plugins_about },
     ];
     render(StatusCode::OK, &AdminPage { chrome, s, links })
 }
@@ -459,6 +460,90 @@ pub async fn revoke_token(State(state): State<ConsoleState>, viewer: Viewer, Pat
     };
     match state.services.revoke_token(id).await {
         Ok(_) => Redirect::to("/admin/tokens?done=revoked").into_response(),
+        Err(e) => problem(chrome, &e),
+    }
+}
+
+// ---- plugins ----
+
+pub struct PluginRow {
+    pub name: String,
+    pub version: String,
+    pub runtime: &'static str,
+    pub hooks: String,
+    pub state: &'static str,
+    pub reason: String,
+    pub calls: u64,
+    pub failures: u64,
+    pub fuel: u64,
+    pub mean_us: String,
+    pub last_error: String,
+    pub enabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_plugins.html")]
+struct PluginsPage {
+    chrome: Chrome,
+    s: &'static ScreenTexts,
+    notice: Option<String>,
+    error: Option<String>,
+    plugins: Vec<PluginRow>,
+}
+
+fn plugins_page(state: &ConsoleState, viewer: &Viewer, chrome: Chrome, notice: Option<String>, error: Option<String>) -> Response {
+    let plugins = match state.services.plugin_summaries(&viewer.principal) {
+        Ok(p) => p,
+        Err(e) => return problem(chrome, &e),
+    };
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let plugins = plugins
+        .into_iter()
+        .map(|p| PluginRow {
+            enabled: p.state == "enabled",
+            name: p.name,
+            version: p.version.unwrap_or_default(),
+            runtime: p.runtime.unwrap_or("–"),
+            hooks: p.hooks.join(", "),
+            state: p.state,
+            reason: p.reason.unwrap_or_default(),
+            calls: p.calls,
+            failures: p.failures,
+            fuel: p.fuel_consumed,
+            mean_us: format!("{:.0}", p.mean_duration_us),
+            last_error: p.last_error.unwrap_or_default(),
+        })
+        .collect();
+    render(status, &PluginsPage { s: chrome.t.screens, chrome, notice, error, plugins })
+}
+
+pub async fn plugins(State(state): State<ConsoleState>, viewer: Viewer, Query(p): Query<LoginsParams>) -> Response {
+    let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManagePlugins, &viewer) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let s = chrome.t.screens;
+    let notice = match p.done.as_deref() {
+        Some("enable") => Some(s.plugin_enabled.to_owned()),
+        Some("disable") => Some(s.plugin_disabled.to_owned()),
+        Some("reload") => Some(s.plugin_reloaded.to_owned()),
+        _ => None,
+    };
+    plugins_page(&state, &viewer, chrome, notice, None)
+}
+
+pub async fn plugin_action(State(state): State<ConsoleState>, viewer: Viewer, Path((name, action)): Path<(String, String)>) -> Response {
+    use steward_services::plugins::PluginAction;
+    let chrome = Chrome::signed_in(&viewer, Section::Admin);
+    let act = match action.as_str() {
+        "enable" => PluginAction::Enable,
+        "disable" => PluginAction::Disable,
+        "reload" => PluginAction::Reload,
+        _ => return problem(chrome, &ServiceError::NotFound { what: "plugin action" }),
+    };
+    match state.services.act_on_plugin(&viewer.principal, &name, act).await {
+        Ok(_) => Redirect::to(&format!("/admin/plugins?done={action}")).into_response(),
+        Err(ServiceError::Plugin(message)) => plugins_page(&state, &viewer, chrome, None, Some(message)),
         Err(e) => problem(chrome, &e),
     }
 }

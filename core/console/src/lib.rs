@@ -56,6 +56,8 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/admin/logins/{id}/disable", post(admin::disable_login))
         .route("/admin/tokens", get(admin::tokens).post(admin::create_token))
         .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
+        .route("/admin/plugins", get(admin::plugins))
+        .route("/admin/plugins/{name}/{action}", post(admin::plugin_action))
         .with_state(ConsoleState { services, cookies })
         .layer(middleware::from_fn(security::csrf))
         .layer(middleware::from_fn(security::headers))
