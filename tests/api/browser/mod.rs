@@ -32,6 +32,7 @@ async fn console_journeys_in_a_real_browser() {
         survey::the_customer_answers_the_survey_on_its_page(&browser, &app).await;
         survey::typed_markup_stays_inert(&browser, &app).await;
         screens::a_supervisor_reads_supervision_and_the_review(&browser, &app).await;
+        screens::an_admin_manages_logins_and_tokens(&browser, &app).await;
     }
     browser.close().await;
 }

@@ -43,3 +43,39 @@ pub async fn a_supervisor_reads_supervision_and_the_review(b: &Browser, app: &Te
     b.ensure_accessible("the monthly review").await;
     sign_out(b).await;
 }
+
+pub async fn an_admin_manages_logins_and_tokens(b: &Browser, app: &TestApp) {
+    app.create_staff(XSS, "newcomer@desk.test", "agent").await;
+    sign_in_as(b, app, "root@desk.test", "admin").await;
+    b.click("a[href='/admin']").await;
+    b.wait_text("h1", "Administration").await;
+    b.ensure_accessible("the administration overview").await;
+    b.click("a[href='/admin/logins']").await;
+    b.wait_text("h1", "People and logins").await;
+    ensure_inert(b).await;
+    b.ensure_accessible("the logins screen").await;
+    // Refused without a staff member: the message beside the field.
+    b.click("#new-login-h + form button[type=submit]").await;
+    b.wait_text("#staff_id-error", "Choose the staff member").await;
+    b.ensure_accessible("the refused login form").await;
+    b.script("const s = document.querySelector('#staff_id'); s.selectedIndex = 1; return true;").await;
+    b.click("#new-login-h + form button[type=submit]").await;
+    b.wait_text("main .message", "The login is created").await;
+    b.click("form[action$='/link'] button").await;
+    b.wait_text("#set-password-link", "/set-password/").await;
+    ensure_inert(b).await;
+    b.ensure_accessible("the issued set-password link").await;
+
+    b.goto(&app.url("/admin/tokens")).await;
+    b.wait_text("h1", "API tokens").await;
+    b.type_into("#name", XSS).await;
+    b.script("document.querySelector('#role').value = 'viewer'; return true;").await;
+    b.click("#new-token-h + form button[type=submit]").await;
+    b.wait_text("#token-secret", "stw_").await;
+    ensure_inert(b).await;
+    b.ensure_accessible("the created token's secret").await;
+    b.goto(&app.url("/admin/plugins")).await;
+    b.wait_text("h1", "Plugins").await;
+    b.ensure_accessible("the plugins screen").await;
+    sign_out(b).await;
+}
