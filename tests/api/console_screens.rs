@@ -11,7 +11,8 @@ on_both_backends!(
     supervision_shows_kpis_backlog_partners_and_the_monthly_review,
     an_admin_manages_logins_in_the_console,
     an_admin_creates_and_revokes_api_tokens_in_the_console,
-    an_admin_disables_enables_and_reloads_plugins_in_the_console
+    an_admin_disables_enables_and_reloads_plugins_in_the_console,
+    an_admin_reads_a_webhooks_delivery_log_redelivers_and_pings
 );
 
 pub const XSS: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
@@ -251,4 +252,53 @@ async fn an_admin_disables_enables_and_reloads_plugins_in_the_console(app: TestA
     assert_eq!(admin.post("/admin/plugins/field-service/reload", &[]).await.headers()[header::LOCATION], "/admin/plugins?done=reload");
     assert_eq!(admin.post("/admin/plugins/nope/disable", &[]).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(admin.post("/admin/plugins/field-service/explode", &[]).await.status(), StatusCode::NOT_FOUND);
+}
+
+/// A webhook receiver on loopback that answers every request 204.
+async fn receiver() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router: axum::Router = axum::Router::new().fallback(|| async { axum::http::StatusCode::NO_CONTENT });
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+async fn an_admin_reads_a_webhooks_delivery_log_redelivers_and_pings(app: TestApp) {
+    let addr = receiver().await;
+    let r = app
+        .post("/api/v1/webhooks", &json!({"url": format!("http://{addr}/hook"), "event_kinds": ["created"], "secret": "0123456789abcdef"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let hook = body(r).await;
+    let hook_id = hook["id"].as_str().unwrap();
+    app.create_ticket(json!({"title": XSS})).await;
+    assert_eq!(app.deliver_webhooks().await, 1);
+    let (admin, _) = ConsoleSession::person(&app, "Ada Admin", "ada@desk.test", "admin").await;
+    let (boss, _) = ConsoleSession::person(&app, "Sue Boss", "sue@desk.test", "supervisor").await;
+    assert_eq!(boss.get("/admin/webhooks").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(boss.post(&format!("/admin/webhooks/{hook_id}/ping"), &[]).await.status(), StatusCode::FORBIDDEN);
+
+    let html = admin.page("/admin/webhooks").await;
+    assert!(html.contains(&format!("href=\"/admin/webhooks/{hook_id}\">http://{addr}/hook</a>")), "{html}");
+    let html = admin.page(&format!("/admin/webhooks/{hook_id}")).await;
+    assert_inert(&html);
+    let log = html.split("id=\"deliveries\"").nth(1).unwrap();
+    assert!(log.contains(">created<") && log.contains("delivered") && log.contains("HTTP 204"), "{log}");
+    let delivery = action_id(log, &format!("/admin/webhooks/{hook_id}/deliveries/"), "/redeliver");
+    let r = admin.post(&format!("/admin/webhooks/{hook_id}/deliveries/{delivery}/redeliver"), &[]).await;
+    assert_eq!(r.headers()[header::LOCATION].to_str().unwrap(), format!("/admin/webhooks/{hook_id}?done=redelivered"));
+    let html = admin.page(&format!("/admin/webhooks/{hook_id}?done=redelivered")).await;
+    assert!(html.contains("queued to be sent again") && html.contains("pending"), "{html}");
+    assert!(!html.contains("/redeliver\""), "a pending delivery offers no redelivery");
+    // Asked again while pending: the page says why, nothing changes.
+    let r = admin.post(&format!("/admin/webhooks/{hook_id}/deliveries/{delivery}/redeliver"), &[]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("still pending"));
+    assert_eq!(app.deliver_webhooks().await, 1, "the redelivery is sent");
+    // A ping: how the receiver answered, nothing queued.
+    let r = admin.post(&format!("/admin/webhooks/{hook_id}/ping"), &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("The receiver answered: HTTP 204"));
+    assert_eq!(app.deliver_webhooks().await, 0);
+    assert_eq!(admin.get("/admin/webhooks/not-an-id").await.status(), StatusCode::NOT_FOUND);
 }

@@ -89,6 +89,7 @@ pub async fn overview(viewer: Viewer) -> Response {
         AdminLink { href: "/admin/logins", label: s.admin_logins, about: s.admin_logins_about },
         AdminLink { href: "/admin/tokens", label: s.admin_tokens, about: s.admin_tokens_about },
         AdminLink { href: "/admin/plugins", label: s.admin_plugins, about: s.admin_plugins_about },
+        AdminLink { href: "/admin/webhooks", label: s.admin_webhooks, about: s.admin_webhooks_about },
     ];
     render(StatusCode::OK, &AdminPage { chrome, s, links })
 }
@@ -544,6 +545,192 @@ pub async fn plugin_action(State(state): State<ConsoleState>, viewer: Viewer, Pa
     match state.services.act_on_plugin(&viewer.principal, &name, act).await {
         Ok(_) => Redirect::to(&format!("/admin/plugins?done={action}")).into_response(),
         Err(ServiceError::Plugin(message)) => plugins_page(&state, &viewer, chrome, None, Some(message)),
+        Err(e) => problem(chrome, &e),
+    }
+}
+
+// ---- webhooks ----
+
+/// The webhook settings a ping needs (its timeout), handed to the console by the server.
+#[derive(Clone)]
+pub struct WebhookSettings(pub std::sync::Arc<steward_services::config::WebhooksConfig>);
+
+pub struct WebhookRow {
+    pub id: String,
+    pub url: String,
+    pub events: String,
+    pub active: bool,
+    pub created: String,
+}
+
+pub struct AttemptRow {
+    pub at: String,
+    pub outcome: String,
+    pub ok: bool,
+    pub duration_ms: i64,
+}
+
+pub struct DeliveryRow {
+    pub id: String,
+    pub event: String,
+    pub ticket: String,
+    pub state: &'static str,
+    pub created: String,
+    pub next: String,
+    pub attempts: Vec<AttemptRow>,
+    pub pending: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_webhooks.html")]
+struct WebhooksPage {
+    chrome: Chrome,
+    s: &'static ScreenTexts,
+    webhooks: Vec<WebhookRow>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_webhook.html")]
+struct WebhookPage {
+    chrome: Chrome,
+    s: &'static ScreenTexts,
+    webhook: WebhookRow,
+    notice: Option<String>,
+    error: Option<String>,
+    deliveries: Vec<DeliveryRow>,
+}
+
+fn webhook_row(w: &steward_domain::webhook::Webhook, locale: &crate::i18n::Locale) -> WebhookRow {
+    WebhookRow {
+        id: w.id.to_string(),
+        url: w.url.clone(),
+        events: match &w.events {
+            steward_domain::webhook::EventFilter::All => "*".to_owned(),
+            steward_domain::webhook::EventFilter::Kinds(kinds) => kinds.join(", "),
+        },
+        active: w.active,
+        created: locale.time(w.created_at),
+    }
+}
+
+fn outcome(o: &steward_domain::webhook::AttemptOutcome) -> String {
+    match o {
+        steward_domain::webhook::AttemptOutcome::Status(code) => format!("HTTP {code}"),
+        steward_domain::webhook::AttemptOutcome::Error(e) => e.clone(),
+    }
+}
+
+pub async fn webhooks(State(state): State<ConsoleState>, viewer: Viewer) -> Response {
+    let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManageWebhooks, &viewer) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match state.services.list_webhooks().await {
+        Ok(list) => {
+            let webhooks = list.iter().map(|w| webhook_row(w, &viewer.locale)).collect();
+            render(StatusCode::OK, &WebhooksPage { s: chrome.t.screens, chrome, webhooks })
+        }
+        Err(e) => problem(chrome, &e),
+    }
+}
+
+async fn webhook_page(
+    state: &ConsoleState,
+    viewer: &Viewer,
+    chrome: Chrome,
+    id: &str,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let Ok(id) = steward_domain::ids::WebhookId::parse("id", id) else {
+        return problem(chrome, &ServiceError::NotFound { what: "webhook" });
+    };
+    let locale = &viewer.locale;
+    let loaded =
+        async { Ok::<_, ServiceError>((state.services.get_webhook(id).await?, state.services.list_deliveries(id, None, 50).await?.0)) }
+            .await;
+    let (webhook, deliveries) = match loaded {
+        Ok(v) => v,
+        Err(e) => return problem(chrome, &e),
+    };
+    let deliveries = deliveries
+        .iter()
+        .map(|d| DeliveryRow {
+            id: d.id.to_string(),
+            event: d.event_kind.clone(),
+            ticket: d.ticket_number.map(|n| n.to_string()).unwrap_or_default(),
+            state: d.state.as_str(),
+            created: locale.time(d.created_at),
+            next: d.next_attempt_at.map(|t| locale.time(t)).unwrap_or_default(),
+            attempts: d
+                .attempts
+                .iter()
+                .map(|a| AttemptRow {
+                    at: locale.time(a.at),
+                    outcome: outcome(&a.outcome),
+                    ok: a.outcome.succeeded(),
+                    duration_ms: a.duration_ms,
+                })
+                .collect(),
+            pending: d.state.as_str() == "pending",
+        })
+        .collect();
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    render(status, &WebhookPage { s: chrome.t.screens, webhook: webhook_row(&webhook, locale), chrome, notice, error, deliveries })
+}
+
+pub async fn webhook(State(state): State<ConsoleState>, viewer: Viewer, Path(id): Path<String>, Query(p): Query<LoginsParams>) -> Response {
+    let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManageWebhooks, &viewer) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let notice = (p.done.as_deref() == Some("redelivered")).then(|| chrome.t.screens.redelivery_queued.to_owned());
+    webhook_page(&state, &viewer, chrome, &id, notice, None).await
+}
+
+pub async fn redeliver(State(state): State<ConsoleState>, viewer: Viewer, Path((id, delivery)): Path<(String, String)>) -> Response {
+    let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManageWebhooks, &viewer) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (Ok(webhook), Ok(delivery)) =
+        (steward_domain::ids::WebhookId::parse("id", &id), steward_domain::ids::DeliveryId::parse("delivery", &delivery))
+    else {
+        return problem(chrome, &ServiceError::NotFound { what: "delivery" });
+    };
+    match state.services.redeliver(webhook, delivery).await {
+        Ok(()) => Redirect::to(&format!("/admin/webhooks/{webhook}?done=redelivered")).into_response(),
+        Err(ServiceError::Conflict { message, .. }) => webhook_page(&state, &viewer, chrome, &id, None, Some(message)).await,
+        Err(e) => problem(chrome, &e),
+    }
+}
+
+pub async fn ping(
+    State(state): State<ConsoleState>,
+    viewer: Viewer,
+    settings: Option<axum::Extension<WebhookSettings>>,
+    Path(id): Path<String>,
+) -> Response {
+    let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManageWebhooks, &viewer) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(axum::Extension(WebhookSettings(config))) = settings else {
+        return problem(chrome, &ServiceError::Unavailable("webhook settings are not configured".to_owned()));
+    };
+    let Ok(webhook) = steward_domain::ids::WebhookId::parse("id", &id) else {
+        return problem(chrome, &ServiceError::NotFound { what: "webhook" });
+    };
+    match steward_services::delivery::ping_webhook(&state.services, &config, webhook).await {
+        Ok(attempt) => {
+            let s = chrome.t.screens;
+            let text = format!("{} {} ({} ms)", s.ping_answer, outcome(&attempt.outcome), attempt.duration_ms);
+            if attempt.outcome.succeeded() {
+                webhook_page(&state, &viewer, chrome, &id, Some(text), None).await
+            } else {
+                webhook_page(&state, &viewer, chrome, &id, None, Some(text)).await
+            }
+        }
         Err(e) => problem(chrome, &e),
     }
 }

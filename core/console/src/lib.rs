@@ -9,7 +9,7 @@
 //! - one module per screen (`home`, `sign_in`, `survey`); later screens (queues, ticket,
 //!   supervision, partners, administration) slot in as further modules with their templates.
 
-mod admin;
+pub mod admin;
 pub mod assets;
 mod charts;
 mod home;
@@ -58,6 +58,10 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
         .route("/admin/plugins", get(admin::plugins))
         .route("/admin/plugins/{name}/{action}", post(admin::plugin_action))
+        .route("/admin/webhooks", get(admin::webhooks))
+        .route("/admin/webhooks/{id}", get(admin::webhook))
+        .route("/admin/webhooks/{id}/ping", post(admin::ping))
+        .route("/admin/webhooks/{id}/deliveries/{delivery}/redeliver", post(admin::redeliver))
         .with_state(ConsoleState { services, cookies })
         .layer(middleware::from_fn(security::csrf))
         .layer(middleware::from_fn(security::headers))
