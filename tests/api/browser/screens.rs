@@ -77,5 +77,17 @@ pub async fn an_admin_manages_logins_and_tokens(b: &Browser, app: &TestApp) {
     b.goto(&app.url("/admin/plugins")).await;
     b.wait_text("h1", "Plugins").await;
     b.ensure_accessible("the plugins screen").await;
+    let r = app
+        .post("/api/v1/webhooks", &json!({"url": "http://127.0.0.1:9/hook", "event_kinds": ["created"], "secret": "0123456789abcdef"}))
+        .await;
+    let hook = crate::helpers::body(r).await;
+    app.create_ticket(json!({"title": XSS})).await;
+    app.deliver_webhooks().await;
+    b.goto(&app.url("/admin/webhooks")).await;
+    b.ensure_accessible("the webhooks screen").await;
+    b.goto(&app.url(&format!("/admin/webhooks/{}", hook["id"].as_str().unwrap()))).await;
+    b.wait_text("#deliveries", "created").await;
+    ensure_inert(b).await;
+    b.ensure_accessible("a webhook's delivery log").await;
     sign_out(b).await;
 }
