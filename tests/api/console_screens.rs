@@ -12,7 +12,8 @@ on_both_backends!(
     an_admin_manages_logins_in_the_console,
     an_admin_creates_and_revokes_api_tokens_in_the_console,
     an_admin_disables_enables_and_reloads_plugins_in_the_console,
-    an_admin_reads_a_webhooks_delivery_log_redelivers_and_pings
+    an_admin_reads_a_webhooks_delivery_log_redelivers_and_pings,
+    partners_show_contract_work_statistics_and_the_scorecard_breakdown
 );
 
 pub const XSS: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
@@ -301,4 +302,38 @@ async fn an_admin_reads_a_webhooks_delivery_log_redelivers_and_pings(app: TestAp
     assert!(r.text().await.unwrap().contains("The receiver answered: HTTP 204"));
     assert_eq!(app.deliver_webhooks().await, 0);
     assert_eq!(admin.get("/admin/webhooks/not-an-id").await.status(), StatusCode::NOT_FOUND);
+}
+
+async fn partners_show_contract_work_statistics_and_the_scorecard_breakdown(app: TestApp) {
+    let partner = create_partner(&app, XSS).await;
+    let partner_id = partner["id"].as_str().unwrap();
+    let t = app.create_ticket(json!({"title": XSS})).await;
+    let r = app.post(&format!("/api/v1/tickets/{}/delegation", t["id"].as_str().unwrap()), &json!({"partner_id": partner_id})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (agent, _) = ConsoleSession::person(&app, "Ann Agent", "ann@desk.test", "agent").await;
+    assert_eq!(agent.get("/partners").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(agent.get(&format!("/partners/{partner_id}")).await.status(), StatusCode::FORBIDDEN);
+    let (boss, _) = ConsoleSession::person(&app, "Sue Boss", "sue@desk.test", "supervisor").await;
+    assert!(boss.page("/").await.contains("href=\"/partners\""));
+
+    let html = boss.page("/partners").await;
+    assert_inert(&html);
+    let list = html.split("id=\"partners\"").nth(1).unwrap();
+    assert!(list.contains(&format!("href=\"/partners/{partner_id}\">{XSS_ESCAPED}</a>")) && list.contains("subcontractor"), "{list}");
+
+    let html = boss.page(&format!("/partners/{partner_id}")).await;
+    assert_inert(&html);
+    let contract = html.split("id=\"contract\"").nth(1).unwrap();
+    assert!(contract.contains("4h") && contract.contains("2d") && contract.contains("open-ended"), "{contract}");
+    // One open delegation cannot be judged yet: unrated, and the page says why.
+    assert!(html.contains("<strong>unrated</strong>"), "{html}");
+    let unrated = html.split("id=\"unrated\">").nth(1).unwrap();
+    assert!(unrated.starts_with("Unrated: 0 delegations can be judged"), "{unrated}");
+    let components = html.split("id=\"components\"").nth(1).unwrap().split("</table>").next().unwrap();
+    assert!(components.contains(" %</td>"), "weights shown: {components}");
+    let stats = html.split("id=\"stats\"").nth(1).unwrap();
+    assert!(stats.contains("<dt>Delegated</dt><dd>1</dd>"), "{stats}");
+    let work = html.split("id=\"work\"").nth(1).unwrap();
+    assert!(work.contains(XSS_ESCAPED) && work.contains(&t["number"].to_string().trim_matches('"').to_owned()), "{work}");
+    assert_eq!(boss.get("/partners/not-an-id").await.status(), StatusCode::NOT_FOUND);
 }

@@ -56,10 +56,10 @@ fn choices(items: impl IntoIterator<Item = (String, String)>, selected: &str) ->
     items.into_iter().map(|(value, label)| Choice { selected: value == selected, value, label }).collect()
 }
 
-fn refuse(chrome: Chrome, permission: Permission, viewer: &Viewer) -> Result<Chrome, Response> {
+fn refuse(chrome: Chrome, permission: Permission, viewer: &Viewer) -> Result<Chrome, Box<Response>> {
     match viewer.principal.require(permission) {
         Ok(()) => Ok(chrome),
-        Err(e) => Err(problem(chrome, &ServiceError::from(e))),
+        Err(e) => Err(Box::new(problem(chrome, &ServiceError::from(e)))),
     }
 }
 
@@ -82,7 +82,7 @@ struct AdminPage {
 pub async fn overview(viewer: Viewer) -> Response {
     let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManageLogins, &viewer) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = chrome.t.screens;
     let links = vec![
@@ -228,7 +228,7 @@ fn show_logins(result: Result<LoginsPage, (Chrome, ServiceError)>, status: Statu
 pub async fn logins(State(state): State<ConsoleState>, viewer: Viewer, Query(p): Query<LoginsParams>) -> Response {
     let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManageLogins, &viewer) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = chrome.t.screens;
     let notice = match p.done.as_deref() {
@@ -272,10 +272,10 @@ pub async fn create_login(State(state): State<ConsoleState>, viewer: Viewer, For
     }
 }
 
-fn login_id(chrome: Chrome, id: &str) -> Result<(Chrome, LoginId), Response> {
+fn login_id(chrome: Chrome, id: &str) -> Result<(Chrome, LoginId), Box<Response>> {
     match LoginId::parse("id", id) {
         Ok(id) => Ok((chrome, id)),
-        Err(_) => Err(problem(chrome, &ServiceError::NotFound { what: "login" })),
+        Err(_) => Err(Box::new(problem(chrome, &ServiceError::NotFound { what: "login" }))),
     }
 }
 
@@ -283,7 +283,7 @@ fn login_id(chrome: Chrome, id: &str) -> Result<(Chrome, LoginId), Response> {
 pub async fn issue_link(State(state): State<ConsoleState>, viewer: Viewer, Path(id): Path<String>) -> Response {
     let (chrome, id) = match login_id(Chrome::signed_in(&viewer, Section::Admin), &id) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match state.services.issue_set_password_link(&viewer.principal, id).await {
         Ok(link) => {
@@ -304,7 +304,7 @@ pub async fn issue_link(State(state): State<ConsoleState>, viewer: Viewer, Path(
 pub async fn revoke_sessions(State(state): State<ConsoleState>, viewer: Viewer, Path(id): Path<String>) -> Response {
     let (chrome, id) = match login_id(Chrome::signed_in(&viewer, Section::Admin), &id) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match state.services.revoke_login_sessions(&viewer.principal, id).await {
         Ok(_) => Redirect::to("/admin/logins?done=revoked").into_response(),
@@ -315,7 +315,7 @@ pub async fn revoke_sessions(State(state): State<ConsoleState>, viewer: Viewer, 
 pub async fn disable_login(State(state): State<ConsoleState>, viewer: Viewer, Path(id): Path<String>) -> Response {
     let (chrome, id) = match login_id(Chrome::signed_in(&viewer, Section::Admin), &id) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match state.services.disable_login(&viewer.principal, id).await {
         Ok(_) => Redirect::to("/admin/logins?done=disabled").into_response(),
@@ -415,7 +415,7 @@ async fn tokens_page(
 pub async fn tokens(State(state): State<ConsoleState>, viewer: Viewer, Query(p): Query<LoginsParams>) -> Response {
     let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManageTokens, &viewer) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let notice = (p.done.as_deref() == Some("revoked")).then(|| chrome.t.screens.token_revoked.to_owned());
     tokens_page(&state, &viewer, chrome, NewTokenForm::default(), FieldErrors::default(), notice, None).await
@@ -424,7 +424,7 @@ pub async fn tokens(State(state): State<ConsoleState>, viewer: Viewer, Query(p):
 pub async fn create_token(State(state): State<ConsoleState>, viewer: Viewer, Form(form): Form<NewTokenForm>) -> Response {
     let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManageTokens, &viewer) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut errors = FieldErrors::default();
     let role = Role::parse("role", form.role.trim()).map_err(|e| errors.0.insert(e.field, e.message)).ok();
@@ -454,7 +454,7 @@ pub async fn create_token(State(state): State<ConsoleState>, viewer: Viewer, For
 pub async fn revoke_token(State(state): State<ConsoleState>, viewer: Viewer, Path(id): Path<String>) -> Response {
     let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManageTokens, &viewer) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(id) = TokenId::parse("id", &id) else {
         return problem(chrome, &ServiceError::NotFound { what: "token" });
@@ -521,7 +521,7 @@ fn plugins_page(state: &ConsoleState, viewer: &Viewer, chrome: Chrome, notice: O
 pub async fn plugins(State(state): State<ConsoleState>, viewer: Viewer, Query(p): Query<LoginsParams>) -> Response {
     let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManagePlugins, &viewer) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = chrome.t.screens;
     let notice = match p.done.as_deref() {
@@ -623,7 +623,7 @@ fn outcome(o: &steward_domain::webhook::AttemptOutcome) -> String {
 pub async fn webhooks(State(state): State<ConsoleState>, viewer: Viewer) -> Response {
     let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManageWebhooks, &viewer) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match state.services.list_webhooks().await {
         Ok(list) => {
@@ -682,7 +682,7 @@ async fn webhook_page(
 pub async fn webhook(State(state): State<ConsoleState>, viewer: Viewer, Path(id): Path<String>, Query(p): Query<LoginsParams>) -> Response {
     let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManageWebhooks, &viewer) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let notice = (p.done.as_deref() == Some("redelivered")).then(|| chrome.t.screens.redelivery_queued.to_owned());
     webhook_page(&state, &viewer, chrome, &id, notice, None).await
@@ -691,7 +691,7 @@ pub async fn webhook(State(state): State<ConsoleState>, viewer: Viewer, Path(id)
 pub async fn redeliver(State(state): State<ConsoleState>, viewer: Viewer, Path((id, delivery)): Path<(String, String)>) -> Response {
     let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManageWebhooks, &viewer) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (Ok(webhook), Ok(delivery)) =
         (steward_domain::ids::WebhookId::parse("id", &id), steward_domain::ids::DeliveryId::parse("delivery", &delivery))
@@ -713,7 +713,7 @@ pub async fn ping(
 ) -> Response {
     let chrome = match refuse(Chrome::signed_in(&viewer, Section::Admin), Permission::ManageWebhooks, &viewer) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(axum::Extension(WebhookSettings(config))) = settings else {
         return problem(chrome, &ServiceError::Unavailable("webhook settings are not configured".to_owned()));

@@ -15,6 +15,7 @@ mod charts;
 mod home;
 pub mod i18n;
 mod page;
+mod partners;
 mod screen_texts;
 pub mod security;
 pub mod session;
@@ -49,6 +50,8 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/supervision", get(supervision::show))
         .route("/supervision/review", get(supervision::review))
         .route("/supervision/review/export", get(supervision::export))
+        .route("/partners", get(partners::list))
+        .route("/partners/{id}", get(partners::show))
         .route("/admin", get(admin::overview))
         .route("/admin/logins", get(admin::logins).post(admin::create_login))
         .route("/admin/logins/{id}/link", post(admin::issue_link))

@@ -39,16 +39,18 @@ pub struct NavItem {
 pub enum Section {
     Home,
     Supervision,
+    Partners,
     Admin,
 }
 
 impl Section {
-    const ALL: [Section; 3] = [Section::Home, Section::Supervision, Section::Admin];
+    const ALL: [Section; 4] = [Section::Home, Section::Supervision, Section::Partners, Section::Admin];
 
     fn href(&self) -> &'static str {
         match self {
             Section::Home => "/",
             Section::Supervision => "/supervision",
+            Section::Partners => "/partners",
             Section::Admin => "/admin",
         }
     }
@@ -57,6 +59,7 @@ impl Section {
         match self {
             Section::Home => t.nav_home,
             Section::Supervision => t.screens.nav_supervision,
+            Section::Partners => t.screens.nav_partners,
             Section::Admin => t.screens.nav_admin,
         }
     }
@@ -65,6 +68,7 @@ impl Section {
         match self {
             Section::Home => None::<Permission>,
             Section::Supervision => Some(Permission::ManageStaff),
+            Section::Partners => Some(Permission::ManagePartners),
             Section::Admin => Some(Permission::ManageLogins),
         }
     }
