@@ -41,6 +41,14 @@ pub async fn a_supervisor_reads_supervision_and_the_review(b: &Browser, app: &Te
     b.wait_text("h1", "Monthly service review").await;
     ensure_inert(b).await;
     b.ensure_accessible("the monthly review").await;
+    b.click("a[href='/partners']").await;
+    b.wait_text("h1", "Partners").await;
+    ensure_inert(b).await;
+    b.ensure_accessible("the partners list").await;
+    b.click("#partners a[href^='/partners/']").await;
+    b.wait_text("#unrated", "Unrated").await;
+    ensure_inert(b).await;
+    b.ensure_accessible("a partner's page").await;
     sign_out(b).await;
 }
 
