@@ -28,7 +28,7 @@ fn bundled() -> PathBuf {
     .clone()
 }
 
-async fn with_plugins(backend: Backend, extra: Option<PathBuf>) -> TestApp {
+pub(crate) async fn with_plugins(backend: Backend, extra: Option<PathBuf>) -> TestApp {
     let bundled = bundled();
     TestApp::spawn_with(backend, move |c| {
         c.plugins.dirs = std::iter::once(bundled).chain(extra).collect();

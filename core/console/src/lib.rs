@@ -9,6 +9,7 @@
 //! - one module per screen (`queues`, `sign_in`, `survey`, `ticket`); later screens
 //!   (supervision, partners, administration) slot in as further modules with their templates.
 
+pub mod admin;
 pub mod assets;
 mod charts;
 pub mod i18n;
@@ -16,6 +17,7 @@ pub mod live;
 mod page;
 mod preferences;
 mod queues;
+mod partners;
 mod screen_texts;
 pub mod security;
 pub mod session;
@@ -61,6 +63,21 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/supervision", get(supervision::show))
         .route("/supervision/review", get(supervision::review))
         .route("/supervision/review/export", get(supervision::export))
+        .route("/partners", get(partners::list))
+        .route("/partners/{id}", get(partners::show))
+        .route("/admin", get(admin::overview))
+        .route("/admin/logins", get(admin::logins).post(admin::create_login))
+        .route("/admin/logins/{id}/link", post(admin::issue_link))
+        .route("/admin/logins/{id}/revoke-sessions", post(admin::revoke_sessions))
+        .route("/admin/logins/{id}/disable", post(admin::disable_login))
+        .route("/admin/tokens", get(admin::tokens).post(admin::create_token))
+        .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
+        .route("/admin/plugins", get(admin::plugins))
+        .route("/admin/plugins/{name}/{action}", post(admin::plugin_action))
+        .route("/admin/webhooks", get(admin::webhooks))
+        .route("/admin/webhooks/{id}", get(admin::webhook))
+        .route("/admin/webhooks/{id}/ping", post(admin::ping))
+        .route("/admin/webhooks/{id}/deliveries/{delivery}/redeliver", post(admin::redeliver))
         .with_state(ConsoleState { services, cookies })
         .layer(middleware::from_fn(security::csrf))
         .layer(middleware::from_fn(security::headers))

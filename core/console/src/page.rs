@@ -39,17 +39,21 @@ pub struct NavItem {
 pub enum Section {
     Queues,
     Supervision,
+    Partners,
+    Admin,
     Preferences,
 }
 
 impl Section {
-    const ALL: [Section; 3] = [Section::Queues, Section::Supervision, Section::Preferences];
+    const ALL: [Section; 5] = [Section::Queues, Section::Supervision, Section::Partners, Section::Admin, Section::Preferences];
 
     fn href(&self) -> &'static str {
         match self {
             Section::Queues => "/queues",
             Section::Supervision => "/supervision",
             Section::Preferences => "/preferences",
+            Section::Partners => "/partners",
+            Section::Admin => "/admin",
         }
     }
 
@@ -58,6 +62,8 @@ impl Section {
             Section::Queues => t.nav_queues,
             Section::Supervision => t.screens.nav_supervision,
             Section::Preferences => t.nav_preferences,
+            Section::Partners => t.screens.nav_partners,
+            Section::Admin => t.screens.nav_admin,
         }
     }
 
@@ -66,6 +72,8 @@ impl Section {
             Section::Queues => None::<Permission>,
             Section::Supervision => Some(Permission::ManageStaff),
             Section::Preferences => None::<Permission>,
+            Section::Partners => Some(Permission::ManagePartners),
+            Section::Admin => Some(Permission::ManageLogins),
         }
     }
 }

@@ -278,3 +278,87 @@ pub async fn plugin_worker(services: Arc<Services>) {
         }
     }
 }
+
+/// A plugin as the console shows it, in plain values (the console knows no plugin-host types).
+#[derive(Debug, Clone)]
+pub struct PluginSummary {
+    pub name: String,
+    pub version: Option<String>,
+    pub runtime: Option<&'static str>,
+    pub hooks: Vec<&'static str>,
+    /// `enabled`, `disabled`, `auto_disabled`, `failed` or `not_built`.
+    pub state: &'static str,
+    /// Why it was disabled automatically, failed to load, or is not built.
+    pub reason: Option<String>,
+    pub calls: u64,
+    pub failures: u64,
+    pub fuel_consumed: u64,
+    pub mean_duration_us: f64,
+    pub last_error: Option<String>,
+}
+
+impl From<steward_plugin_host::PluginStatus> for PluginSummary {
+    fn from(s: steward_plugin_host::PluginStatus) -> Self {
+        use steward_plugin_host::PluginState;
+        let (state, reason) = match s.state {
+            PluginState::Enabled => ("enabled", None),
+            PluginState::Disabled => ("disabled", None),
+            PluginState::AutoDisabled { reason } => ("auto_disabled", Some(reason)),
+            PluginState::Failed { error } => ("failed", Some(error)),
+            PluginState::NotBuilt { reason } => ("not_built", Some(reason)),
+        };
+        PluginSummary {
+            name: s.name,
+            version: s.version,
+            runtime: s.runtime.map(|r| r.as_str()),
+            hooks: s.hooks.iter().map(|h| h.as_str()).collect(),
+            state,
+            reason,
+            calls: s.calls,
+            failures: s.failures,
+            fuel_consumed: s.fuel_consumed,
+            mean_duration_us: s.mean_duration_us,
+            last_error: s.last_error,
+        }
+    }
+}
+
+/// What an administrator does to a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginAction {
+    Enable,
+    Disable,
+    Reload,
+}
+
+impl Services {
+    /// Every plugin with its state and counters (`ManagePlugins`); none without a plugin host.
+    pub fn plugin_summaries(&self, principal: &steward_domain::auth::Principal) -> Result<Vec<PluginSummary>, ServiceError> {
+        principal.require(steward_domain::auth::Permission::ManagePlugins)?;
+        Ok(self.plugin_host().map(|h| h.list()).unwrap_or_default().into_iter().map(PluginSummary::from).collect())
+    }
+
+    /// Enables, disables or reloads a plugin (`ManagePlugins`), as the API's levers do.
+    pub async fn act_on_plugin(
+        &self,
+        principal: &steward_domain::auth::Principal,
+        name: &str,
+        action: PluginAction,
+    ) -> Result<PluginSummary, ServiceError> {
+        principal.require(steward_domain::auth::Permission::ManagePlugins)?;
+        let host = self.plugin_host().cloned().ok_or(ServiceError::NotFound { what: "plugin" })?;
+        let name = name.to_owned();
+        let done = match action {
+            PluginAction::Enable => host.enable(&name),
+            PluginAction::Disable => host.disable(&name),
+            PluginAction::Reload => tokio::task::spawn_blocking(move || host.reload(&name))
+                .await
+                .map_err(|e| ServiceError::Internal { operation: "reloading a plugin", cause: e.to_string() })?,
+        };
+        match done {
+            Ok(status) => Ok(status.into()),
+            Err(steward_plugin_host::HostError::UnknownPlugin { .. }) => Err(ServiceError::NotFound { what: "plugin" }),
+            Err(other) => Err(ServiceError::Plugin(other.to_string())),
+        }
+    }
+}

@@ -12,6 +12,7 @@
 mod harness;
 mod live;
 mod queues;
+mod screens;
 mod sign_in;
 mod survey;
 mod ticket;
@@ -37,6 +38,8 @@ async fn console_journeys_in_a_real_browser() {
         ticket::a_stale_edit_is_shown_not_applied(&browser, &app).await;
         live::a_change_on_another_node_reaches_the_page(&browser, &app).await;
         queues::an_agent_works_the_queue(&browser, &app).await;
+        screens::a_supervisor_reads_supervision_and_the_review(&browser, &app).await;
+        screens::an_admin_manages_logins_and_tokens(&browser, &app).await;
     }
     browser.close().await;
 }

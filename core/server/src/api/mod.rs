@@ -109,7 +109,11 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .with_state(state.clone());
     if config.console.enabled {
         let exports = steward_console::supervision::ReviewExports(report::render_export);
-        app = app.merge(steward_console::router(state.services.clone(), config.public_url.as_deref()).layer(axum::Extension(exports)));
+        app = app.merge(
+            steward_console::router(state.services.clone(), config.public_url.as_deref())
+                .layer(axum::Extension(exports))
+                .layer(axum::Extension(steward_console::admin::WebhookSettings(Arc::new(config.webhooks.clone())))),
+        );
     }
     app.layer(DefaultBodyLimit::max(config.http.max_body_bytes))
         .layer(middleware::from_fn(refuse_long_targets))
