@@ -74,7 +74,7 @@ async fn partner_crud_round_trip_and_validation(app: TestApp) {
     bad["contract"]["resolution"] = json!("1d");
     bad["contract"]["end"] = json!(null);
     bad["contract"]["calendar"] = json!("nowhere");
-    let p = problem(app.post("/api/v1/partners", &bad).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(app.post("/api/v1/partners", &bad).await, StatusCode::NOT_FOUND).await;
     assert_eq!(problem_fields(&p), ["contract.calendar"]);
 
     let agent = app.token_with_role("agent").await;
