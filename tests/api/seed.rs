@@ -129,7 +129,7 @@ async fn the_quick_bench_measures_every_row_against_the_real_server(app: TestApp
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["tickets"], 300);
     let rows = report["rows"].as_array().unwrap();
-    for id in ["seed", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"] {
+    for id in ["seed", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"] {
         assert!(rows.iter().any(|r| r["id"] == id), "no {id} row: {stdout}");
         assert!(stdout.contains(&format!("| {id} |")), "{stdout}");
     }
