@@ -181,7 +181,7 @@ async fn complaints_name_their_origin_and_its_timeline_records_them(app: TestApp
     let p = problem(
         app.post("/api/v1/tickets", &json!({"title": "x", "kind": "complaint", "customer": {"name": "A"}, "origin_ticket_id": "T-999999"}))
             .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::NOT_FOUND,
     )
     .await;
     assert_eq!(problem_fields(&p), ["origin_ticket_id"]);

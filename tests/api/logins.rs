@@ -276,7 +276,7 @@ async fn logins_api_validates_and_is_admin_only(app: TestApp) {
             &json!({"staff_id": staff["id"], "partner_id": LoginId::new_at(steward_domain::time::Timestamp::now()).to_string()}),
         )
         .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::NOT_FOUND,
     )
     .await;
     assert_eq!(problem_fields(&p), ["partner_id"]);

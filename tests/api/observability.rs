@@ -310,7 +310,7 @@ async fn webhooks_can_be_pinged_and_deliveries_sent_again(app: TestApp) {
     // Both are in the OpenAPI document with every status they answer.
     let doc = body(app.client.get(app.url("/openapi.json")).send().await.unwrap()).await;
     let statuses = |path: &str| -> Vec<String> { doc["paths"][path]["post"]["responses"].as_object().unwrap().keys().cloned().collect() };
-    assert_eq!(statuses("/api/v1/webhooks/{id}/ping"), ["200", "403", "404"]);
-    assert_eq!(statuses("/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver"), ["202", "403", "404", "409"]);
+    assert_eq!(statuses("/api/v1/webhooks/{id}/ping"), ["200", "400", "401", "403", "404", "503"]);
+    assert_eq!(statuses("/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver"), ["202", "400", "401", "403", "404", "409", "503"]);
     task.abort();
 }

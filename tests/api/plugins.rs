@@ -148,7 +148,7 @@ async fn a_rhai_plugin_guards_and_reacts(app: TestApp) {
     let t = app.create_ticket(json!({"process": "ecommerce"})).await;
     let id = t["id"].as_str().unwrap();
     assert_eq!(move_to(&app, id, "payment").await.status(), StatusCode::OK);
-    let p = problem(move_to(&app, id, "shipping").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(move_to(&app, id, "shipping").await, StatusCode::CONFLICT).await;
     assert_eq!(p["plugin"], "ecommerce-returns");
     let r = app
         .patch(

@@ -301,7 +301,14 @@ async fn policies_are_managed_by_admins_with_validation(app: TestApp) {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert_eq!(problem_fields(&p), ["key", "first_response", "calendar"]);
+    assert_eq!(problem_fields(&p), ["key", "first_response"]);
+    // A well-formed policy naming a calendar that does not exist: 404 naming the field.
+    let p = problem(
+        app.post("/api/v1/sla-policies", &json!({"key": "good-key", "name": "x", "first_response": "1h", "calendar": "nope"})).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(problem_fields(&p), ["calendar"]);
     let p =
         problem(app.post("/api/v1/sla-policies", &json!({"name": "x", "resolution": "1h"})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem_fields(&p), ["key"]);

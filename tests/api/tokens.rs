@@ -41,7 +41,7 @@ async fn token_validation_names_fields(app: TestApp) {
     assert_eq!(problem_fields(&p), ["name"]);
     let p = problem(
         app.post("/api/v1/tokens", &json!({"name": "x", "role": "agent", "staff_id": "01a20c6d-0000-7000-8000-000000000000"})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::NOT_FOUND,
     )
     .await;
     assert_eq!(problem_fields(&p), ["staff_id"]);

@@ -201,11 +201,8 @@ async fn assigning_into_a_gated_stage_needs_a_valid_certification(app: TestApp) 
         (Some("Ada Lovelace"), Some("SOLUTION-DESIGN"), Some("missing"))
     );
     assert!(p["detail"].as_str().unwrap().contains("Ada Lovelace"), "{p}");
-    let p = problem(
-        app.patch(&format!("/api/v1/tickets/{id}"), Some("*"), &json!({"assignee_id": old["id"]})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
+    let p = problem(app.patch(&format!("/api/v1/tickets/{id}"), Some("*"), &json!({"assignee_id": old["id"]})).await, StatusCode::CONFLICT)
+        .await;
     assert_eq!(p["certification_state"], "expired");
 
     record(&app, &ada, 1, 80).await;

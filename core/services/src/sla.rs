@@ -190,11 +190,16 @@ impl Services {
 
     fn check_policy(&self, key: &str, spec: PolicySpec) -> Result<SlaPolicy, ServiceError> {
         let catalog = self.sla_catalog();
-        if let Some(calendar) = spec.calendar.as_deref().filter(|c| !catalog.calendars.contains_key(*c)) {
-            return Err(ServiceError::Missing { field: "calendar", message: format!("no calendar `{calendar}`") });
+        // A calendar that does not exist is a missing reference (404), told after the policy's
+        // own rules (422).
+        let missing = spec.calendar.clone().filter(|c| !catalog.calendars.contains_key(c));
+        let mut calendar_keys: Vec<&str> = catalog.calendars.keys().map(String::as_str).collect();
+        calendar_keys.extend(missing.as_deref());
+        let policy = SlaPolicy::from_spec(key, spec, &calendar_keys, &self.tiers)?;
+        match missing {
+            Some(calendar) => Err(ServiceError::Missing { field: "calendar", message: format!("no calendar `{calendar}`") }),
+            None => Ok(policy),
         }
-        let calendar_keys: Vec<&str> = catalog.calendars.keys().map(String::as_str).collect();
-        Ok(SlaPolicy::from_spec(key, spec, &calendar_keys, &self.tiers)?)
     }
 
     pub async fn create_policy(&self, key: &str, spec: PolicySpec) -> Result<SlaPolicy, ServiceError> {

@@ -278,6 +278,10 @@ impl IfMatch {
         };
         let bad = || ApiError::field(StatusCode::BAD_REQUEST, "If-Match", "must be an ETag from GET, such as \"3\", or *");
         let text = value.to_str().map_err(|_| bad())?.trim();
+        if text.is_empty() {
+            // An empty list of entity tags (RFC 9110 §5.6.1): no precondition.
+            return Ok(None);
+        }
         if text == "*" {
             return Ok(Some(IfMatch::Any));
         }

@@ -67,14 +67,15 @@ pub struct Facts {
 pub fn complete(doc: OpenApi, facts: &Facts) -> String {
     let mut doc = serde_json::to_value(doc).expect("OpenAPI document serialises");
     complete_operations(&mut doc);
-    for name in ["NewPolicyBody", "NewCalendarBody"] {
-        flatten_all_of(&mut doc, name);
-    }
     for rule in super::schema_rules::rules(facts) {
         rule.apply(&mut doc);
     }
     for rule in super::schema_rules::param_rules(facts) {
         rule.apply(&mut doc);
+    }
+    // After the rules, so the copies carry them; before the character rule closes the objects.
+    for name in ["NewPolicyBody", "NewCalendarBody", "PolicyView"] {
+        flatten_all_of(&mut doc, name);
     }
     apply_character_rule(&mut doc);
     serde_json::to_string_pretty(&doc).expect("OpenAPI document serialises")

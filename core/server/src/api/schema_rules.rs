@@ -99,6 +99,10 @@ fn integer_range(min: i64, max: i64) -> Value {
     json!({ "minimum": min, "maximum": max })
 }
 
+fn integer_in(min: i64, max: i64) -> Value {
+    json!({ "type": "integer", "minimum": min, "maximum": max })
+}
+
 /// A value from a set the configuration decides, or null where the field is optional.
 fn one_of(values: &[String], nullable: bool) -> Value {
     let mut values: Vec<Value> = values.iter().map(|v| Value::String(v.clone())).collect();
@@ -191,8 +195,10 @@ pub fn param_rules(facts: &Facts) -> Vec<ParamRule> {
         param("priority", |p| p == "/api/v1/kpis", one_of(&strings(steward_domain::ticket::Priority::values()), false)),
         param("scorecard", any, one_of(&facts.scorecards, false)),
         param("key", |p| p.starts_with("/api/v1/sla-policies/"), json!({ "pattern": sla::KEY_PATTERN })),
-        // `IfMatch::from_headers`: a strong ETag or `*`.
-        param("If-Match", any, json!({ "pattern": "^(\\*|\"-?[0-9]{1,18}\")$" })),
+        // `IfMatch::from_headers`: a strong ETag or `*`; where it is optional, an empty value
+        // (an empty list, RFC 9110 §5.6.1) is no precondition.
+        param("If-Match", |p| !p.ends_with("/transitions"), json!({ "pattern": "^(\\*|\"-?[0-9]{1,18}\")$" })),
+        param("If-Match", |p| p.ends_with("/transitions"), json!({ "pattern": "^(\\*|\"-?[0-9]{1,18}\")?$" })),
         // `tickets::idempotency_key`: visible ASCII, not blank, at most 255.
         param(
             "Idempotency-Key",
@@ -335,19 +341,25 @@ pub fn rules(facts: &Facts) -> Vec<Rule> {
         // Logins.
         property("NewLoginBody", "email", email()),
         // SLA policies.
-        Rule { schema: "NewPolicyBody", pointer: "/properties/key".into(), keywords: keywords(json!({ "pattern": sla::KEY_PATTERN })) },
+        Rule {
+            schema: "NewPolicyBody",
+            pointer: "/allOf/1/properties/key".into(),
+            keywords: keywords(json!({ "pattern": sla::KEY_PATTERN })),
+        },
         property("PolicyBody", "name", json!({ "minLength": 1, "pattern": non_blank_text_pattern() })),
         property("PolicyBody", "first_response", duration()),
         property("PolicyBody", "next_response", duration()),
         property("PolicyBody", "resolution", duration()),
         property("PolicyBody", "warning_percent", integer_range(1, 99)),
-        property("PolicyBody", "order", integer_range(i32::MIN.into(), i32::MAX.into())),
+        // What the domain's `PolicySpec` takes absent but not null.
+        property("PolicyBody", "order", integer_in(i32::MIN.into(), i32::MAX.into())),
+        property("CalendarBody", "always", json!({ "type": "boolean" })),
         property(
             "PolicyBody",
             "escalations",
-            json!({ "items": {
+            json!({ "type": "array", "items": {
             "type": "object", "additionalProperties": false, "required": ["at_percent", "notify_role"],
-            "properties": { "at_percent": integer_range(50, 1000), "notify_role": { "type": "string", "enum": strings(steward_domain::auth::Role::values()) } },
+            "properties": { "at_percent": integer_in(50, 1000), "notify_role": { "type": "string", "enum": strings(steward_domain::auth::Role::values()) } },
         } }),
         ),
         property(
@@ -358,7 +370,7 @@ pub fn rules(facts: &Facts) -> Vec<Rule> {
         property(
             "PolicyBody",
             "match",
-            json!({ "type": ["object", "null"], "additionalProperties": false, "properties": {
+            json!({ "type": "object", "additionalProperties": false, "properties": {
             "kinds": { "type": "array", "items": { "type": "string", "enum": strings(steward_domain::ticket::Kind::values()) } },
             "channels": { "type": "array", "items": { "type": "string", "enum": strings(steward_domain::ticket::Channel::values()) } },
             "priorities": { "type": "array", "items": { "type": "string", "enum": strings(steward_domain::ticket::Priority::values()) } },
@@ -377,7 +389,7 @@ pub fn rules(facts: &Facts) -> Vec<Rule> {
         // Calendars.
         Rule {
             schema: "NewCalendarBody",
-            pointer: "/properties/key".into(),
+            pointer: "/allOf/1/properties/key".into(),
             keywords: keywords(json!({
                 "minLength": 1, "pattern": non_blank_text_pattern(), "not": { "const": steward_domain::calendar::Calendar::ALWAYS_UTC_KEY },
             })),
@@ -387,13 +399,13 @@ pub fn rules(facts: &Facts) -> Vec<Rule> {
         property(
             "CalendarBody",
             "holidays",
-            json!({ "items": { "type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" } }),
+            json!({ "type": "array", "items": { "type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" } }),
         ),
         property(
             "CalendarBody",
             "hours",
             json!({
-                "type": ["object", "null"],
+                "type": "object",
                 "propertyNames": { "enum": steward_domain::calendar::WEEKDAY_KEYS },
                 "additionalProperties": { "type": "array", "items": { "type": "string", "pattern": INTERVAL_PATTERN } },
             }),
@@ -403,7 +415,7 @@ pub fn rules(facts: &Facts) -> Vec<Rule> {
             "CalendarBody",
             json!({
                 "if": { "properties": { "always": { "const": true } }, "required": ["always"] },
-                "then": { "properties": { "hours": { "type": ["object", "null"], "maxProperties": 0 } } },
+                "then": { "properties": { "hours": { "type": "object", "maxProperties": 0 } } },
                 "else": { "required": ["hours"], "properties": { "hours": { "type": "object", "minProperties": 1, "additionalProperties": { "minItems": 1 } } } },
             }),
         ),
