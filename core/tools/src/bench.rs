@@ -11,8 +11,8 @@
 //! - P8 people's sign-in (argon2id) and session lookup, in process.
 //! - P9 slow clients: half-sent request heads held open while normal requests run; how many the
 //!   server closes within its header read timeout, and the normal requests' latency meanwhile.
-//! - P10 the console's ticket page of a ticket with 1 000 events, over HTTP.
-//! - P11 the console's queue page of 50 and a view's count.
+//! - P10 the console's ticket page of a ticket with 1 000 events, over HTTP; P11 the queue
+//!   page of 50 and a view's count.
 //! - P12 a ticket change shown in a console live stream on another node (PostgreSQL: this
 //!   process is the other node; SQLite: one node).
 //!
@@ -306,11 +306,11 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
     rows.push(slow_client_row(&slow_server, &options).await?);
     slow_server.stop().await;
 
-    // P12: from a change on one node to the live stream on the server under test.
-    rows.push(live_row(services, &server, options.samples).await?);
-
     // P11: the console's queue page and its view counts.
     rows.extend(queue_rows(services, &server, options.samples).await?);
+
+    // P12: from a change on one node to the live stream on the server under test.
+    rows.push(live_row(services, &server, options.samples).await?);
 
     // P1 last: it adds tickets.
     rows.extend(creation_rows(services, &server, &options).await?);
@@ -429,40 +429,12 @@ async fn ticket_page_row(services: &Arc<Services>, server: &Server, samples: usi
     let input = steward_domain::staff::StaffInput {
         name: "Bench Reader".into(),
         email: format!("bench-reader-{}@steward.invalid", Timestamp::now().as_millis()),
-/// P12: the time from a ticket change to its `changed` event in a console live stream
-/// (`/live?ticket=…`) served by the server under test. On PostgreSQL the change is made by
-/// this process, a second node on the same database, which then sends its notification as the
-/// server's notifier does (the first commit after a quiet spell is announced at once): commit,
-/// `pg_notify`, the server's listener, the stream's resync and the event. On SQLite (one
-/// node) the change goes through the server's API and its in-process hint.
-async fn live_row(services: &Arc<Services>, server: &Server, samples: usize) -> Result<BenchRow, BenchError> {
-    use steward_domain::auth::Principal;
-    use steward_domain::ids::{TicketId, TicketRef};
-    use steward_domain::ticket::Visibility;
-/// P11: a queue page of 50 (every ticket, sorted by SLA due, with countdowns) rendered by the
-/// server for a signed-in person, over HTTP; and the counts of every view beside it, from the
-/// counters, in process (what the page calls).
-async fn queue_rows(services: &Arc<Services>, server: &Server, samples: usize) -> Result<Vec<BenchRow>, BenchError> {
-    use steward_domain::auth::Principal;
-    use steward_services::{NewLogin, SignIn};
-    const PASSWORD: &str = "bench passphrase, long enough";
-    let operator = Principal::operator();
-    let input = steward_domain::staff::StaffInput {
-        name: "Bench Watcher".into(),
-        email: format!("watcher-{}@steward.invalid", Timestamp::now().as_millis()),
         role: Role::Agent,
         team: None,
         active: true,
     };
     let staff = services.create_staff(input).await?;
     let operator = Principal::operator();
-        name: "Queue Bench".into(),
-        email: format!("queue-bench-{}@steward.invalid", Timestamp::now().as_millis()),
-        role: Role::Agent,
-        team: Some("support".into()),
-        active: true,
-    };
-    let staff = services.create_staff(input).await?;
     let login = services.create_login(&operator, NewLogin { staff_id: Some(staff.id), ..NewLogin::default() }).await?;
     let link = services.issue_set_password_link(&operator, login.id).await?;
     services.set_password(&link.secret, PASSWORD).await?;
@@ -485,6 +457,88 @@ async fn queue_rows(services: &Arc<Services>, server: &Server, samples: usize) -
     let timings = Timings::sorted(timings);
     let met = timings.p50() < 30.0;
     Ok(timings.row("P10", "console ticket page with 1 000 events over HTTP", "p50 < 30 ms", Some(met)))
+}
+
+/// P11: a queue page of 50 (every ticket, sorted by SLA due, with countdowns) rendered by the
+/// server for a signed-in person, over HTTP; and the counts of every view beside it, from the
+/// counters, in process (what the page calls).
+async fn queue_rows(services: &Arc<Services>, server: &Server, samples: usize) -> Result<Vec<BenchRow>, BenchError> {
+    use steward_domain::auth::Principal;
+    use steward_services::{NewLogin, SignIn};
+    const PASSWORD: &str = "bench passphrase, long enough";
+    let operator = Principal::operator();
+    let input = steward_domain::staff::StaffInput {
+        name: "Queue Bench".into(),
+        email: format!("queue-bench-{}@steward.invalid", Timestamp::now().as_millis()),
+        role: Role::Agent,
+        team: Some("support".into()),
+        active: true,
+    };
+    let staff = services.create_staff(input).await?;
+    let login = services.create_login(&operator, NewLogin { staff_id: Some(staff.id), ..NewLogin::default() }).await?;
+    let link = services.issue_set_password_link(&operator, login.id).await?;
+    services.set_password(&link.secret, PASSWORD).await?;
+    let secret = services.sign_in(SignIn { email: login.email.clone(), password: PASSWORD.into(), remote_addr: None }).await?.secret;
+    let principal = services.session_principal(&secret).await?.map(|live| live.principal);
+    let principal = principal.ok_or_else(|| BenchError::Server("the bench session is not live".into()))?;
+
+    let url = format!("{}/queues?view=all", server.base);
+    let mut pages = Vec::with_capacity(samples);
+    for n in 0..=samples {
+        let started = Instant::now();
+        let response = server.client.get(&url).header("cookie", format!("steward_session={secret}")).send().await?;
+        let status = response.status();
+        let html = response.text().await?;
+        if !status.is_success() || !html.contains("data-row") {
+            return Err(BenchError::Server(format!("the queue page answered {status}")));
+        }
+        if n > 0 {
+            pages.push(millis_since(started));
+        }
+    }
+    let pages = Timings::sorted(pages);
+    let page_row = pages.row(
+        "P11",
+        "queue page of 50 (all tickets, by SLA due) rendered server-side, over HTTP",
+        "p50 < 20 ms",
+        Some(pages.p50() < 20.0),
+    );
+
+    let views = Services::views_for(&principal).len().max(1);
+    let mut counts = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        services.view_counts(&principal).await?;
+        counts.push(millis_since(started) / views as f64);
+    }
+    let counts = Timings::sorted(counts);
+    let mut count_row =
+        counts.row("P11", "one view's count (from the counters; all views timed, per view)", "< 5 ms", Some(counts.p99() < 5.0));
+    count_row.value = Some(format!("{views} views per page"));
+    Ok(vec![page_row, count_row])
+}
+
+/// P12: the time from a ticket change to its `changed` event in a console live stream
+/// (`/live?ticket=…`) served by the server under test. On PostgreSQL the change is made by
+/// this process, a second node on the same database, which then sends its notification as the
+/// server's notifier does (the first commit after a quiet spell is announced at once): commit,
+/// `pg_notify`, the server's listener, the stream's resync and the event. On SQLite (one
+/// node) the change goes through the server's API and its in-process hint.
+async fn live_row(services: &Arc<Services>, server: &Server, samples: usize) -> Result<BenchRow, BenchError> {
+    use steward_domain::auth::Principal;
+    use steward_domain::ids::{TicketId, TicketRef};
+    use steward_domain::ticket::Visibility;
+    use steward_services::{NewLogin, SignIn};
+    const PASSWORD: &str = "bench passphrase, long enough";
+    let operator = Principal::operator();
+    let input = steward_domain::staff::StaffInput {
+        name: "Bench Watcher".into(),
+        email: format!("watcher-{}@steward.invalid", Timestamp::now().as_millis()),
+        role: Role::Agent,
+        team: None,
+        active: true,
+    };
+    let staff = services.create_staff(input).await?;
     let login = services.create_login(&operator, NewLogin { staff_id: Some(staff.id), ..NewLogin::default() }).await?;
     let link = services.issue_set_password_link(&operator, login.id).await?;
     services.set_password(&link.secret, PASSWORD).await?;
@@ -548,43 +602,6 @@ async fn next_sse_event(stream: &mut reqwest::Response, buffer: &mut String, kin
         }
     };
     tokio::time::timeout(Duration::from_secs(10), read).await.map_err(|_| BenchError::Server(format!("no `{kind}` event within 10 s")))?
-    let principal = services.session_principal(&secret).await?.map(|live| live.principal);
-    let principal = principal.ok_or_else(|| BenchError::Server("the bench session is not live".into()))?;
-
-    let url = format!("{}/queues?view=all", server.base);
-    let mut pages = Vec::with_capacity(samples);
-    for n in 0..=samples {
-        let started = Instant::now();
-        let response = server.client.get(&url).header("cookie", format!("steward_session={secret}")).send().await?;
-        let status = response.status();
-        let html = response.text().await?;
-        if !status.is_success() || !html.contains("data-row") {
-            return Err(BenchError::Server(format!("the queue page answered {status}")));
-        }
-        if n > 0 {
-            pages.push(millis_since(started));
-        }
-    }
-    let pages = Timings::sorted(pages);
-    let page_row = pages.row(
-        "P11",
-        "queue page of 50 (all tickets, by SLA due) rendered server-side, over HTTP",
-        "p50 < 20 ms",
-        Some(pages.p50() < 20.0),
-    );
-
-    let views = Services::views_for(&principal).len().max(1);
-    let mut counts = Vec::with_capacity(samples);
-    for _ in 0..samples {
-        let started = Instant::now();
-        services.view_counts(&principal).await?;
-        counts.push(millis_since(started) / views as f64);
-    }
-    let counts = Timings::sorted(counts);
-    let mut count_row =
-        counts.row("P11", "one view's count (from the counters; all views timed, per view)", "< 5 ms", Some(counts.p99() < 5.0));
-    count_row.value = Some(format!("{views} views per page"));
-    Ok(vec![page_row, count_row])
 }
 
 /// P1: creation over HTTP by `connections` clients at once, then the same rows inserted
