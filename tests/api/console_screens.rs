@@ -119,7 +119,7 @@ fn action_id(html: &str, prefix: &str, suffix: &str) -> String {
 async fn an_admin_manages_logins_in_the_console(app: TestApp) {
     let (admin, _) = ConsoleSession::person(&app, "Ada Admin", "ada@desk.test", "admin").await;
     let (boss, _) = ConsoleSession::person(&app, "Sue Boss", "sue@desk.test", "supervisor").await;
-    assert!(!boss.page("/").await.contains("href=\"/admin\""));
+    assert!(!boss.page("/queues").await.contains("href=\"/admin\""));
     assert_eq!(boss.get("/admin/logins").await.status(), StatusCode::FORBIDDEN);
     let newcomer = app.create_staff(XSS, "new@desk.test", "agent").await;
     let newcomer_id = newcomer["id"].as_str().unwrap();
@@ -162,17 +162,17 @@ async fn an_admin_manages_logins_in_the_console(app: TestApp) {
     app.services.set_password(path.strip_prefix("/set-password/").unwrap(), CONSOLE_PASSWORD).await.expect("the link works");
     let mut person = ConsoleSession::anonymous(&app);
     assert_eq!(person.sign_in("new@desk.test", CONSOLE_PASSWORD).await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(person.get("/").await.status(), StatusCode::OK);
+    assert_eq!(person.get("/queues").await.status(), StatusCode::OK);
     assert!(admin.page("/admin/logins").await.split("new@desk.test").nth(1).unwrap().contains("<td>1</td>"), "one live session");
 
     // Revoking the sessions signs the person out; disabling keeps them out.
     let r = admin.post(&format!("/admin/logins/{id}/revoke-sessions"), &[]).await;
     assert_eq!(r.headers()[header::LOCATION], "/admin/logins?done=revoked");
-    assert_eq!(person.get("/").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(person.get("/queues").await.status(), StatusCode::SEE_OTHER);
     assert_eq!(person.sign_in("new@desk.test", CONSOLE_PASSWORD).await.status(), StatusCode::SEE_OTHER);
     let r = admin.post(&format!("/admin/logins/{id}/disable"), &[]).await;
     assert_eq!(r.headers()[header::LOCATION], "/admin/logins?done=disabled");
-    assert_eq!(person.get("/").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(person.get("/queues").await.status(), StatusCode::SEE_OTHER);
     let html = admin.page("/admin/logins?done=disabled").await;
     assert!(html.contains("The login is disabled"));
     assert!(html.split("new@desk.test").nth(1).unwrap().contains("disabled 20"), "the row says since when");
@@ -314,7 +314,7 @@ async fn partners_show_contract_work_statistics_and_the_scorecard_breakdown(app:
     assert_eq!(agent.get("/partners").await.status(), StatusCode::FORBIDDEN);
     assert_eq!(agent.get(&format!("/partners/{partner_id}")).await.status(), StatusCode::FORBIDDEN);
     let (boss, _) = ConsoleSession::person(&app, "Sue Boss", "sue@desk.test", "supervisor").await;
-    assert!(boss.page("/").await.contains("href=\"/partners\""));
+    assert!(boss.page("/queues").await.contains("href=\"/partners\""));
 
     let html = boss.page("/partners").await;
     assert_inert(&html);

@@ -164,6 +164,11 @@ async fn a_change_by_the_api_shows_up_in_the_ticket_stream(app: TestApp) {
     assert!(html.contains(&format!("data-live-ticket=\"{}\"", id(&ticket))), "{html}");
     assert!(!html.contains("<script>alert") && !html.contains("<img src=x"), "{html}");
     assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{html}");
+    // The ticket page and the queue carry the same panels, starting where they were rendered.
+    let html = agent.page(&format!("/tickets/{number}")).await;
+    assert!(html.contains(&format!("data-live-ticket=\"{}\" data-live-after=\"", id(&ticket))), "{html}");
+    let html = agent.page("/queues").await;
+    assert!(html.contains("data-live-queue=\"all\" data-live-after=\""), "{html}");
 
     // Bad requests say which field is wrong; an unknown ticket is not found.
     let r = agent.get("/live?ticket=nonsense").await;

@@ -156,6 +156,9 @@ pub struct Texts {
     pub key_gq: &'static str,
     pub key_number: &'static str,
     pub key_help: &'static str,
+    pub key_reply_note: &'static str,
+    pub key_assign: &'static str,
+    pub key_send: &'static str,
     pub keys_close: &'static str,
     // Saved views (console-queues).
     pub saved_views: &'static str,
@@ -316,6 +319,9 @@ pub static EN: Texts = Texts {
     key_gq: "Go to the queues",
     key_number: "Type a ticket number in the search to jump to it",
     key_help: "Show these shortcuts",
+    key_reply_note: "On a ticket: write a public reply / an internal note",
+    key_assign: "On a ticket: choose the assignee",
+    key_send: "Send the reply or note being written",
     keys_close: "Close",
     // Saved views (console-queues).
     saved_views: "Saved views",
@@ -474,6 +480,9 @@ pub static ZH: Texts = Texts {
     key_gq: "前往工单队列",
     key_number: "在搜索框输入工单编号即可直接打开",
     key_help: "显示这些快捷键",
+    key_reply_note: "在工单页：撰写公开回复 / 内部备注",
+    key_assign: "在工单页：选择处理人",
+    key_send: "发送正在撰写的回复或备注",
     keys_close: "关闭",
     // Saved views (console-queues).
     saved_views: "已保存的视图",

@@ -193,6 +193,8 @@ pub struct Row {
 #[template(path = "queues.html")]
 struct QueuesPage {
     chrome: Chrome,
+    /// The live feed's position before the rows were read: later changes are announced.
+    live_after: String,
     t: &'static Texts,
     views: Vec<ViewLink>,
     p: QueueParams,
@@ -233,6 +235,10 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, headers: He
     let chrome = Chrome::signed_in(&viewer, Section::Queues);
     let t = chrome.t;
     let services = &state.services;
+    let live_after = match services.live_head().await {
+        Ok(position) => position.to_string(),
+        Err(e) => return problem(chrome, &e),
+    };
     let parsed = p.view().and_then(|v| p.filters().map(|f| (v, f)));
     let (view, filters, error) = match parsed {
         Ok((v, f)) => (v, Some(f), None),
@@ -290,6 +296,7 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, headers: He
     };
     let (staff_opts, stage_opts) = if can_write { bulk_choices(&state, t).await } else { (Vec::new(), Vec::new()) };
     let page = QueuesPage {
+        live_after,
         t,
         views,
         all_href: "/queues?view=all".to_owned(),

@@ -40,7 +40,7 @@ pub async fn a_change_on_another_node_reaches_the_page(b: &Browser, app: &TestAp
     // the change below.
     crate::live_updates::settled_after(app, &ticket).await;
 
-    b.goto(&format!("{base}/live/tickets/{number}")).await;
+    b.goto(&format!("{base}/tickets/{number}")).await;
     if b.script("return document.querySelector('#email') !== null").await == json!(true) {
         b.type_into("#email", "lin.live@desk.test").await;
         b.type_into("#password", CONSOLE_PASSWORD).await;
@@ -49,7 +49,7 @@ pub async fn a_change_on_another_node_reaches_the_page(b: &Browser, app: &TestAp
     b.wait_text("h1", number).await;
     wait_until(b, "return document.querySelector('[data-live-open]') !== null", "the live stream opened").await;
     b.ensure_no_dialog().await;
-    b.ensure_accessible("the live ticket panel").await;
+    b.ensure_accessible("the ticket page with its live panel").await;
     let empty = b.script("return document.querySelector('[data-live-notice]').textContent.trim() === ''").await;
     b.ensure(empty == json!(true), "no notice before anything changed").await;
 

@@ -44,6 +44,9 @@ pub async fn an_agent_works_the_queue(b: &Browser, app: &TestApp) {
     let vip = app.create_ticket(json!({"title": "VIP on the phone", "channel": "phone", "customer": {"name": "VIP", "tier": "vip"}})).await;
     let vip_number = vip["number"].as_str().unwrap().to_owned();
 
+    // Whatever journey ran before may have left someone signed in: start as a stranger.
+    b.goto(&app.url("/sign-in")).await;
+    b.client.delete_all_cookies().await.expect("cookies cleared");
     b.goto(&app.url("/queues?view=all")).await;
     b.wait_text("h1", "Sign in").await;
     b.type_into("#email", "keeper@desk.test").await;

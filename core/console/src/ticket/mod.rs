@@ -12,6 +12,7 @@
 pub mod texts;
 pub mod view;
 
+use crate::live::LivePanel;
 use crate::page::{problem, render, Chrome, Section};
 use crate::session::Viewer;
 use crate::ConsoleState;
@@ -36,6 +37,8 @@ pub struct TicketPage {
     pub chrome: Chrome,
     pub tt: &'static TicketTexts,
     pub v: View,
+    /// "This ticket changed" and "also viewing", kept current over `/live` (templates/live_ticket.html).
+    pub live: LivePanel,
 }
 
 /// The timeline alone (the comments-only toggle, live updates).
@@ -67,12 +70,18 @@ async fn visible(state: &ConsoleState, viewer: &Viewer, number: &str) -> Result<
 pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, Path(number): Path<String>, Query(q): Query<PageQuery>) -> Response {
     let tt = texts::texts(viewer.locale.lang);
     let outcome = async {
+        // The feed's position before reading the ticket: whatever commits after it is reported live.
+        let after = state.services.live_head().await?.to_string();
         let (ticket, partner) = visible(&state, &viewer, &number).await?;
-        view::build(&state.services, &viewer, tt, ticket, partner, q.comments_only()).await
+        let v = view::build(&state.services, &viewer, tt, ticket, partner, q.comments_only()).await?;
+        Ok::<_, ServiceError>((v, after))
     }
     .await;
     match outcome {
-        Ok(v) => render(StatusCode::OK, &TicketPage { chrome: Chrome::signed_in(&viewer, Section::Queues), tt, v }),
+        Ok((v, after)) => {
+            let live = LivePanel { ticket: v.id.clone(), after };
+            render(StatusCode::OK, &TicketPage { chrome: Chrome::signed_in(&viewer, Section::Queues), tt, v, live })
+        }
         Err(e) => problem(Chrome::signed_in(&viewer, Section::Queues), &e),
     }
 }
@@ -210,7 +219,12 @@ pub async fn act(
             StatusCode::CONFLICT
         }
     };
-    render(status, &TicketPage { chrome: chrome(), tt, v })
+    let after = match state.services.live_head().await {
+        Ok(p) => p.to_string(),
+        Err(e) => return problem(chrome(), &e),
+    };
+    let live = LivePanel { ticket: v.id.clone(), after };
+    render(status, &TicketPage { chrome: chrome(), tt, v, live })
 }
 
 /// The version the form was rendered from.
