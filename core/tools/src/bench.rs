@@ -323,26 +323,40 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
     Ok(BenchReport { backend: services.database_backend(), tickets, running_clocks, seed_seconds, machine: machine(), rows })
 }
 
+/// The password of the people the bench signs in as.
+const BENCH_PASSWORD: &str = "bench passphrase, long enough";
+
+/// An agent with a login whose password is [`BENCH_PASSWORD`], for the rows that act as a
+/// signed-in person (P8, P10, P11, P12); `slug` makes the email unique per run.
+async fn bench_person(
+    services: &Arc<Services>,
+    name: &str,
+    slug: &str,
+    team: Option<&str>,
+) -> Result<steward_domain::login::Login, BenchError> {
+    let operator = steward_domain::auth::Principal::operator();
+    let input = steward_domain::staff::StaffInput {
+        name: name.into(),
+        email: format!("{slug}-{}@steward.invalid", Timestamp::now().as_millis()),
+        role: Role::Agent,
+        team: team.map(str::to_owned),
+        active: true,
+    };
+    let staff = services.create_staff(input).await?;
+    let new = steward_services::NewLogin { staff_id: Some(staff.id), ..steward_services::NewLogin::default() };
+    let login = services.create_login(&operator, new).await?;
+    let link = services.issue_set_password_link(&operator, login.id).await?;
+    services.set_password(&link.secret, BENCH_PASSWORD).await?;
+    Ok(login)
+}
+
 /// P8: sign-ins (one argon2id verification and a session row each), timed one at a time and
 /// as a throughput with one task per core; then looking up a session (what every console
 /// request does).
 async fn sign_in_rows(services: &Arc<Services>, samples: usize) -> Result<Vec<BenchRow>, BenchError> {
-    use steward_domain::auth::Principal;
-    use steward_services::{NewLogin, SignIn};
-    const PASSWORD: &str = "bench passphrase, long enough";
-    let operator = Principal::operator();
-    let input = steward_domain::staff::StaffInput {
-        name: "Bench Person".into(),
-        email: format!("bench-{}@steward.invalid", Timestamp::now().as_millis()),
-        role: Role::Agent,
-        team: None,
-        active: true,
-    };
-    let staff = services.create_staff(input).await?;
-    let login = services.create_login(&operator, NewLogin { staff_id: Some(staff.id), ..NewLogin::default() }).await?;
-    let link = services.issue_set_password_link(&operator, login.id).await?;
-    services.set_password(&link.secret, PASSWORD).await?;
-    let attempt = || SignIn { email: login.email.clone(), password: PASSWORD.into(), remote_addr: None };
+    use steward_services::SignIn;
+    let login = bench_person(services, "Bench Person", "bench", None).await?;
+    let attempt = || SignIn { email: login.email.clone(), password: BENCH_PASSWORD.into(), remote_addr: None };
 
     let mut one_at_a_time = Vec::new();
     let mut secrets = Vec::new();
@@ -393,10 +407,8 @@ async fn sign_in_rows(services: &Arc<Services>, samples: usize) -> Result<Vec<Be
 /// with 1 000 events, by a signed-in agent over HTTP. The history is imported through the bulk
 /// path (one ticket, its creation and 999 comments, alternately public and internal).
 async fn ticket_page_row(services: &Arc<Services>, server: &Server, samples: usize) -> Result<BenchRow, BenchError> {
-    use steward_domain::auth::Principal;
     use steward_domain::ticket::Visibility;
-    use steward_services::{NewLogin, SignIn};
-    const PASSWORD: &str = "bench passphrase, long enough";
+    use steward_services::SignIn;
     const EVENTS: usize = 1_000;
     let number = services.reserve_ticket_numbers(1).await?[0];
     let actor = Arc::new(Actor::system());
@@ -426,19 +438,8 @@ async fn ticket_page_row(services: &Arc<Services>, server: &Server, samples: usi
     history.events = events;
     services.import_histories(&[history]).await?;
 
-    let input = steward_domain::staff::StaffInput {
-        name: "Bench Reader".into(),
-        email: format!("bench-reader-{}@steward.invalid", Timestamp::now().as_millis()),
-        role: Role::Agent,
-        team: None,
-        active: true,
-    };
-    let staff = services.create_staff(input).await?;
-    let operator = Principal::operator();
-    let login = services.create_login(&operator, NewLogin { staff_id: Some(staff.id), ..NewLogin::default() }).await?;
-    let link = services.issue_set_password_link(&operator, login.id).await?;
-    services.set_password(&link.secret, PASSWORD).await?;
-    let secret = services.sign_in(SignIn { email: login.email.clone(), password: PASSWORD.into(), remote_addr: None }).await?.secret;
+    let login = bench_person(services, "Bench Reader", "bench-reader", None).await?;
+    let secret = services.sign_in(SignIn { email: login.email.clone(), password: BENCH_PASSWORD.into(), remote_addr: None }).await?.secret;
 
     let url = format!("{}/tickets/{}", server.base, TicketNumber(number));
     let mut timings = Vec::with_capacity(samples);
@@ -463,22 +464,9 @@ async fn ticket_page_row(services: &Arc<Services>, server: &Server, samples: usi
 /// server for a signed-in person, over HTTP; and the counts of every view beside it, from the
 /// counters, in process (what the page calls).
 async fn queue_rows(services: &Arc<Services>, server: &Server, samples: usize) -> Result<Vec<BenchRow>, BenchError> {
-    use steward_domain::auth::Principal;
-    use steward_services::{NewLogin, SignIn};
-    const PASSWORD: &str = "bench passphrase, long enough";
-    let operator = Principal::operator();
-    let input = steward_domain::staff::StaffInput {
-        name: "Queue Bench".into(),
-        email: format!("queue-bench-{}@steward.invalid", Timestamp::now().as_millis()),
-        role: Role::Agent,
-        team: Some("support".into()),
-        active: true,
-    };
-    let staff = services.create_staff(input).await?;
-    let login = services.create_login(&operator, NewLogin { staff_id: Some(staff.id), ..NewLogin::default() }).await?;
-    let link = services.issue_set_password_link(&operator, login.id).await?;
-    services.set_password(&link.secret, PASSWORD).await?;
-    let secret = services.sign_in(SignIn { email: login.email.clone(), password: PASSWORD.into(), remote_addr: None }).await?.secret;
+    use steward_services::SignIn;
+    let login = bench_person(services, "Queue Bench", "queue-bench", Some("support")).await?;
+    let secret = services.sign_in(SignIn { email: login.email.clone(), password: BENCH_PASSWORD.into(), remote_addr: None }).await?.secret;
     let principal = services.session_principal(&secret).await?.map(|live| live.principal);
     let principal = principal.ok_or_else(|| BenchError::Server("the bench session is not live".into()))?;
 
@@ -525,24 +513,11 @@ async fn queue_rows(services: &Arc<Services>, server: &Server, samples: usize) -
 /// `pg_notify`, the server's listener, the stream's resync and the event. On SQLite (one
 /// node) the change goes through the server's API and its in-process hint.
 async fn live_row(services: &Arc<Services>, server: &Server, samples: usize) -> Result<BenchRow, BenchError> {
-    use steward_domain::auth::Principal;
     use steward_domain::ids::{TicketId, TicketRef};
     use steward_domain::ticket::Visibility;
-    use steward_services::{NewLogin, SignIn};
-    const PASSWORD: &str = "bench passphrase, long enough";
-    let operator = Principal::operator();
-    let input = steward_domain::staff::StaffInput {
-        name: "Bench Watcher".into(),
-        email: format!("watcher-{}@steward.invalid", Timestamp::now().as_millis()),
-        role: Role::Agent,
-        team: None,
-        active: true,
-    };
-    let staff = services.create_staff(input).await?;
-    let login = services.create_login(&operator, NewLogin { staff_id: Some(staff.id), ..NewLogin::default() }).await?;
-    let link = services.issue_set_password_link(&operator, login.id).await?;
-    services.set_password(&link.secret, PASSWORD).await?;
-    let session = services.sign_in(SignIn { email: login.email.clone(), password: PASSWORD.into(), remote_addr: None }).await?.secret;
+    use steward_services::SignIn;
+    let login = bench_person(services, "Bench Watcher", "watcher", None).await?;
+    let session = services.sign_in(SignIn { email: login.email.clone(), password: BENCH_PASSWORD.into(), remote_addr: None }).await?.secret;
     let ticket =
         server.post("/api/v1/tickets", &json!({"title": "Live probe", "channel": "email", "customer": {"name": "Bench Ltd"}})).await?;
     let id = ticket["id"].as_str().unwrap_or_default().to_owned();
