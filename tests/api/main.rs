@@ -27,6 +27,7 @@ mod schema;
 mod seed;
 mod sign_in_pages;
 mod sla;
+mod sla_admin_pages;
 mod staff;
 mod storage_story;
 mod system;

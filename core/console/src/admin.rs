@@ -85,12 +85,13 @@ pub async fn overview(viewer: Viewer) -> Response {
         Err(r) => return *r,
     };
     let s = chrome.t.screens;
-    let links = vec![
+    let mut links = vec![
         AdminLink { href: "/admin/logins", label: s.admin_logins, about: s.admin_logins_about },
         AdminLink { href: "/admin/tokens", label: s.admin_tokens, about: s.admin_tokens_about },
         AdminLink { href: "/admin/plugins", label: s.admin_plugins, about: s.admin_plugins_about },
         AdminLink { href: "/admin/webhooks", label: s.admin_webhooks, about: s.admin_webhooks_about },
     ];
+    links.extend(crate::admin_sla::admin_links(viewer.locale.lang));
     render(StatusCode::OK, &AdminPage { chrome, s, links })
 }
 

@@ -10,6 +10,7 @@
 //!   (supervision, partners, administration) slot in as further modules with their templates.
 
 pub mod admin;
+mod admin_sla;
 pub mod assets;
 mod charts;
 pub mod i18n;
@@ -78,6 +79,13 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/admin/webhooks/{id}", get(admin::webhook))
         .route("/admin/webhooks/{id}/ping", post(admin::ping))
         .route("/admin/webhooks/{id}/deliveries/{delivery}/redeliver", post(admin::redeliver))
+        .route("/admin/sla-policies", get(admin_sla::policies).post(admin_sla::create_policy))
+        .route("/admin/sla-policies/{key}", get(admin_sla::policy).post(admin_sla::save_policy))
+        .route("/admin/sla-policies/{key}/delete", post(admin_sla::delete_policy))
+        .route("/admin/calendars", get(admin_sla::calendars).post(admin_sla::create_calendar))
+        .route("/admin/calendars/{key}", get(admin_sla::calendar).post(admin_sla::save_calendar))
+        .route("/admin/calendars/{key}/delete", post(admin_sla::delete_calendar))
+        .route("/admin/processes", get(admin_sla::processes))
         .with_state(ConsoleState { services, cookies })
         .layer(middleware::from_fn(security::csrf))
         .layer(middleware::from_fn(security::headers))

@@ -290,7 +290,11 @@ mod tests {
     }
 
     fn policy(key: &str, order: i32, conditions: Conditions) -> SlaPolicy {
-        let spec = PolicySpec {
+        SlaPolicy::from_spec(key, spec(key, order, conditions), &[], &["standard".into(), "priority".into(), "vip".into()]).unwrap()
+    }
+
+    fn spec(key: &str, order: i32, conditions: Conditions) -> PolicySpec {
+        PolicySpec {
             name: key.into(),
             order,
             conditions,
@@ -304,8 +308,7 @@ mod tests {
             ],
             calendar: None,
             pause_on: None,
-        };
-        SlaPolicy::from_spec(key, spec, &[], &["standard".into(), "priority".into(), "vip".into()]).unwrap()
+        }
     }
 
     #[test]
@@ -322,6 +325,15 @@ mod tests {
         let m = match_policy(&policies, &ticket(Channel::Email, "vip", Kind::Request)).unwrap();
         assert_eq!(m.policy.key, "default");
         assert!(m.explanation().contains("fallback"));
+    }
+
+    #[test]
+    fn two_escalations_at_one_percent_are_refused_whatever_their_roles() {
+        let mut spec = spec("dup", 0, Conditions::default());
+        spec.escalations =
+            vec![Escalation { at_percent: 120, notify_role: Role::Admin }, Escalation { at_percent: 120, notify_role: Role::Supervisor }];
+        let err = SlaPolicy::from_spec("dup", spec, &[], &[]).unwrap_err();
+        assert!(format!("{err:?}").contains("two escalations at the same percent"), "{err:?}");
     }
 
     #[test]

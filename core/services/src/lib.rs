@@ -158,6 +158,11 @@ pub struct Services {
 }
 
 impl Services {
+    /// The customer tiers this deployment knows, in configured order.
+    pub fn tiers(&self) -> &[String] {
+        &self.tiers
+    }
+
     /// The process a ticket follows when its draft names none.
     pub fn default_process(&self) -> &str {
         &self.default_process

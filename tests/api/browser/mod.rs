@@ -14,6 +14,7 @@ mod live;
 mod queues;
 mod screens;
 mod sign_in;
+mod sla_admin;
 mod survey;
 mod ticket;
 
@@ -40,6 +41,7 @@ async fn console_journeys_in_a_real_browser() {
         queues::an_agent_works_the_queue(&browser, &app).await;
         screens::a_supervisor_reads_supervision_and_the_review(&browser, &app).await;
         screens::an_admin_manages_logins_and_tokens(&browser, &app).await;
+        sla_admin::an_admin_manages_sla_policies_calendars_and_reads_processes(&browser, &app).await;
     }
     browser.close().await;
 }

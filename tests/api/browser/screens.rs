@@ -7,7 +7,7 @@ use crate::helpers::{ConsoleSession, TestApp, CONSOLE_PASSWORD};
 use serde_json::json;
 
 /// Signs the browser in as a new person of `role` (named with markup).
-async fn sign_in_as(b: &Browser, app: &TestApp, email: &str, role: &str) {
+pub(super) async fn sign_in_as(b: &Browser, app: &TestApp, email: &str, role: &str) {
     let staff = app.create_staff(XSS, email, role).await;
     ConsoleSession::login_for(app, &staff, json!({})).await;
     b.goto(&app.url("/sign-in")).await;
@@ -17,13 +17,13 @@ async fn sign_in_as(b: &Browser, app: &TestApp, email: &str, role: &str) {
     b.wait_text(".who", "<script>").await;
 }
 
-async fn ensure_inert(b: &Browser) {
+pub(super) async fn ensure_inert(b: &Browser) {
     b.ensure_no_dialog().await;
     let injected = b.script("return document.querySelectorAll('main script, img[src=x]').length").await;
     b.ensure(injected == 0, "no element injected by a name").await;
 }
 
-async fn sign_out(b: &Browser) {
+pub(super) async fn sign_out(b: &Browser) {
     b.click(".sign-out button").await;
     b.wait_text("main .message", "You have signed out.").await;
 }

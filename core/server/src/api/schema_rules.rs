@@ -357,7 +357,10 @@ pub fn rules(facts: &Facts) -> Vec<Rule> {
         property(
             "PolicyBody",
             "escalations",
-            json!({ "type": "array", "items": {
+            // `uniqueItems` states only part of the rule (no two escalations at one percent,
+            // whatever their roles), which JSON Schema cannot compare by one property; the rest
+            // is the 422 tests/api/hardening/schemathesis.toml expects.
+            json!({ "type": "array", "uniqueItems": true, "items": {
             "type": "object", "additionalProperties": false, "required": ["at_percent", "notify_role"],
             "properties": { "at_percent": integer_in(50, 1000), "notify_role": { "type": "string", "enum": strings(steward_domain::auth::Role::values()) } },
         } }),
