@@ -13,7 +13,8 @@ on_both_backends!(
     an_admin_creates_and_revokes_api_tokens_in_the_console,
     an_admin_disables_enables_and_reloads_plugins_in_the_console,
     an_admin_reads_a_webhooks_delivery_log_redelivers_and_pings,
-    partners_show_contract_work_statistics_and_the_scorecard_breakdown
+    partners_show_contract_work_statistics_and_the_scorecard_breakdown,
+    staff_names_course_names_and_override_reasons_stay_inert_on_the_staff_and_training_pages
 );
 
 pub const XSS: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
@@ -336,4 +337,43 @@ async fn partners_show_contract_work_statistics_and_the_scorecard_breakdown(app:
     let work = html.split("id=\"work\"").nth(1).unwrap();
     assert!(work.contains(XSS_ESCAPED) && work.contains(&t["number"].to_string().trim_matches('"').to_owned()), "{work}");
     assert_eq!(boss.get("/partners/not-an-id").await.status(), StatusCode::NOT_FOUND);
+}
+
+async fn staff_names_course_names_and_override_reasons_stay_inert_on_the_staff_and_training_pages(app: TestApp) {
+    crate::training::create_course(&app).await;
+    let r = app.patch("/api/v1/courses/SOLUTION-DESIGN", None, &json!({"title": XSS, "description": XSS})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (boss, _) = ConsoleSession::person(&app, XSS, "sue@desk.test", "supervisor").await;
+    let person = app.create_staff(XSS, "x@desk.test", "agent").await;
+    crate::training::record(&app, &person, 350, 90).await;
+    let ticket = crate::training::ticket_in_solution_design(&app).await;
+    let uncertified = app.create_staff(XSS, "y@desk.test", "agent").await;
+    let r = app
+        .patch(&format!("/api/v1/tickets/{ticket}"), Some("*"), &json!({"assignee_id": uncertified["id"], "override": {"reason": XSS}}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    app.watch_certifications().await;
+
+    let pages = [
+        "/staff".to_owned(),
+        format!("/staff/{}", person["id"].as_str().unwrap()),
+        format!("/staff/{}", uncertified["id"].as_str().unwrap()),
+        "/training".to_owned(),
+        "/training/courses/SOLUTION-DESIGN".to_owned(),
+        "/supervision".to_owned(),
+    ];
+    for path in &pages {
+        let html = boss.page(path).await;
+        assert_inert(&html);
+        assert!(html.contains(XSS_ESCAPED), "{path} shows the typed text, escaped");
+    }
+    let html = boss.page("/training").await;
+    assert!(html.split("id=\"overrides\"").nth(1).unwrap().contains(XSS_ESCAPED), "the override's reason and person");
+    assert!(html.split("id=\"expiring\"").nth(1).unwrap().contains(XSS_ESCAPED), "the expiring person and course");
+    // A refused form keeps the typed markup inert too.
+    let r = boss.post("/training/courses", &[("code", XSS), ("title", XSS), ("pass_score", XSS), ("method", "exam")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert_inert(&html);
+    assert!(html.contains(&format!("value=\"{XSS_ESCAPED}\"")));
 }

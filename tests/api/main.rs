@@ -29,6 +29,7 @@ mod sign_in_pages;
 mod sla;
 mod sla_admin_pages;
 mod staff;
+mod staff_pages;
 mod storage_story;
 mod system;
 mod ticket_page;

@@ -37,7 +37,7 @@ fn hidden(html: &str, action: &str, name: &str) -> String {
     form[start..].split('"').next().unwrap().to_owned()
 }
 
-async fn post_form(session: &ConsoleSession, page: &str, action: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn post_form(session: &ConsoleSession, page: &str, action: &str, extra: &[(&str, &str)]) -> reqwest::Response {
     let version = hidden(page, action, "version");
     let seen = hidden(page, action, "seen");
     let mut form: Vec<(&str, &str)> = vec![("version", &version), ("seen", &seen)];

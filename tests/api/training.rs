@@ -19,7 +19,7 @@ on_both_backends!(
 
 const DAY_MS: i64 = 86_400_000;
 
-fn iso_days_ago(days: i64) -> String {
+pub(crate) fn iso_days_ago(days: i64) -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let at = now - days * DAY_MS;
     chrono_like(at)
@@ -44,7 +44,9 @@ fn chrono_like(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
-async fn create_course(app: &TestApp) -> Value {
+/// The course SOLUTION-DESIGN (certifies for 365 days, pass at 70), which the general process's
+/// `solution_design` stage requires.
+pub(crate) async fn create_course(app: &TestApp) -> Value {
     let r = app
         .post(
             "/api/v1/courses",
@@ -56,7 +58,8 @@ async fn create_course(app: &TestApp) -> Value {
     body(r).await
 }
 
-async fn record(app: &TestApp, staff: &Value, days_ago: i64, score: i64) -> Value {
+/// A SOLUTION-DESIGN record for `staff`, completed `days_ago`.
+pub(crate) async fn record(app: &TestApp, staff: &Value, days_ago: i64, score: i64) -> Value {
     let r = app
         .post(
             "/api/v1/training-records",
@@ -177,7 +180,7 @@ async fn certifications_are_valid_expiring_or_expired_from_the_latest_pass(app: 
 }
 
 /// A ticket in `solution_design` (gated by SOLUTION-DESIGN), unassigned.
-async fn ticket_in_solution_design(app: &TestApp) -> String {
+pub(crate) async fn ticket_in_solution_design(app: &TestApp) -> String {
     let t = app.create_ticket(json!({})).await;
     let id = t["id"].as_str().unwrap().to_owned();
     assert_eq!(app.transition(&id, "needs_analysis").await.status(), StatusCode::OK);

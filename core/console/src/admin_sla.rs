@@ -53,14 +53,14 @@ pub struct Refusals(FieldErrors);
 
 impl Refusals {
     /// Everything a form refusal says, or None when the failure is not the form's.
-    fn of(error: &ServiceError) -> Option<Refusals> {
+    pub(crate) fn of(error: &ServiceError) -> Option<Refusals> {
         match error {
             ServiceError::Missing { field, message } => Some(Refusals(FieldErrors::one(field, message))),
             other => FieldErrors::of(other).map(Refusals),
         }
     }
 
-    fn push(&mut self, e: FieldError) {
+    pub(crate) fn push(&mut self, e: FieldError) {
         self.0 .0.entry(e.field).or_insert(e.message);
     }
 
@@ -88,14 +88,14 @@ impl Refusals {
 }
 
 /// A posted form as its pairs in order; inputs may repeat (checkboxes, escalation rows).
-struct Posted(Vec<(String, String)>);
+pub(crate) struct Posted(Vec<(String, String)>);
 
 impl Posted {
-    fn parse(body: &str) -> Posted {
+    pub(crate) fn parse(body: &str) -> Posted {
         Posted(form_urlencoded::parse(body.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
     }
 
-    fn one(&self, name: &str) -> String {
+    pub(crate) fn one(&self, name: &str) -> String {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
     }
 
@@ -105,7 +105,7 @@ impl Posted {
 }
 
 /// A key as one path segment: calendar keys may hold `/`, which must not split the path.
-fn segment(key: &str) -> String {
+pub(crate) fn segment(key: &str) -> String {
     percent_encode(key).replace('/', "%2F")
 }
 
@@ -135,7 +135,7 @@ fn parsed<T>(values: &[String], field: &str, parse: fn(&str, &str) -> Result<T, 
     values.iter().enumerate().filter_map(|(i, v)| parse(&format!("{field}[{i}]"), v).map_err(|e| refusals.push(e)).ok()).collect()
 }
 
-fn optional(text: &str) -> Option<String> {
+pub(crate) fn optional(text: &str) -> Option<String> {
     Some(text.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
@@ -305,16 +305,16 @@ pub struct TextInput {
 }
 
 impl TextInput {
-    fn new(name: &'static str, label: &'static str, value: String, error: Option<String>) -> TextInput {
+    pub(crate) fn new(name: &'static str, label: &'static str, value: String, error: Option<String>) -> TextInput {
         TextInput { name, label, hint: "", value, error, numeric: false }
     }
 
-    fn hinted(mut self, hint: &'static str) -> TextInput {
+    pub(crate) fn hinted(mut self, hint: &'static str) -> TextInput {
         self.hint = hint;
         self
     }
 
-    fn numeric(mut self) -> TextInput {
+    pub(crate) fn numeric(mut self) -> TextInput {
         self.numeric = true;
         self
     }
@@ -503,7 +503,7 @@ fn notice(a: &'static SlaTexts, done: Option<&str>) -> Option<&'static str> {
     }
 }
 
-fn status_for(errors: &Refusals) -> StatusCode {
+pub(crate) fn status_for(errors: &Refusals) -> StatusCode {
     if errors.is_empty() {
         StatusCode::OK
     } else {

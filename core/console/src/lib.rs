@@ -6,8 +6,8 @@
 //! - `i18n`: every text in English and Simplified Chinese, and times in the user's timezone.
 //! - `page`: the one place that renders a template into a response.
 //! - `session`: the session cookie and the `Viewer` extractor of every signed-in page.
-//! - one module per screen (`queues`, `sign_in`, `survey`, `ticket`); later screens
-//!   (supervision, partners, administration) slot in as further modules with their templates.
+//! - one module per screen (`queues`, `sign_in`, `survey`, `ticket`, `supervision`, `partners`,
+//!   `staff` with `/training`, `admin`, `admin_sla`), each with its templates.
 
 pub mod admin;
 mod admin_sla;
@@ -23,6 +23,7 @@ mod screen_texts;
 pub mod security;
 pub mod session;
 mod sign_in;
+mod staff;
 pub mod supervision;
 mod survey;
 mod ticket;
@@ -66,6 +67,13 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/supervision/review/export", get(supervision::export))
         .route("/partners", get(partners::list))
         .route("/partners/{id}", get(partners::show))
+        .route("/staff", get(staff::list))
+        .route("/staff/{id}", get(staff::show).post(staff::save))
+        .route("/staff/{id}/training", post(staff::record_training))
+        .route("/training", get(staff::courses))
+        .route("/training/courses", post(staff::create_course))
+        .route("/training/courses/{code}", get(staff::course).post(staff::save_course))
+        .route("/training/courses/{code}/delete", post(staff::delete_course))
         .route("/admin", get(admin::overview))
         .route("/admin/logins", get(admin::logins).post(admin::create_login))
         .route("/admin/logins/{id}/link", post(admin::issue_link))

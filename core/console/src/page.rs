@@ -40,12 +40,15 @@ pub enum Section {
     Queues,
     Supervision,
     Partners,
+    Staff,
+    Training,
     Admin,
     Preferences,
 }
 
 impl Section {
-    const ALL: [Section; 5] = [Section::Queues, Section::Supervision, Section::Partners, Section::Admin, Section::Preferences];
+    const ALL: [Section; 7] =
+        [Section::Queues, Section::Supervision, Section::Partners, Section::Staff, Section::Training, Section::Admin, Section::Preferences];
 
     fn href(&self) -> &'static str {
         match self {
@@ -53,6 +56,8 @@ impl Section {
             Section::Supervision => "/supervision",
             Section::Preferences => "/preferences",
             Section::Partners => "/partners",
+            Section::Staff => "/staff",
+            Section::Training => "/training",
             Section::Admin => "/admin",
         }
     }
@@ -63,6 +68,8 @@ impl Section {
             Section::Supervision => t.screens.nav_supervision,
             Section::Preferences => t.nav_preferences,
             Section::Partners => t.screens.nav_partners,
+            Section::Staff => t.screens.nav_staff,
+            Section::Training => t.screens.nav_training,
             Section::Admin => t.screens.nav_admin,
         }
     }
@@ -73,6 +80,7 @@ impl Section {
             Section::Supervision => Some(Permission::ManageStaff),
             Section::Preferences => None::<Permission>,
             Section::Partners => Some(Permission::ManagePartners),
+            Section::Staff | Section::Training => Some(Permission::ReadStaff),
             Section::Admin => Some(Permission::ManageLogins),
         }
     }

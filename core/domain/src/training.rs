@@ -506,6 +506,26 @@ pub fn expiry_events(
     out
 }
 
+/// A supervisor's override of a certification gate, as the override lists show it: the ticket
+/// event `certification_overridden` with its ticket and who made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateOverride {
+    /// The event's id, which numbers events in insert order: the lists' keyset cursor.
+    pub event_id: i64,
+    pub ticket_id: super::ids::TicketId,
+    pub ticket_number: super::ids::TicketNumber,
+    pub at: Timestamp,
+    /// Who overrode the gate (the event's actor).
+    pub by: String,
+    /// Who was let through.
+    pub staff_id: StaffId,
+    pub stage: String,
+    pub certification: String,
+    /// The certification's state when the override was made.
+    pub state: String,
+    pub reason: String,
+}
+
 #[cfg(test)]
 mod watcher_tests {
     use super::*;

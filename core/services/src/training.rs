@@ -3,7 +3,9 @@ use steward_domain::event::EventData;
 use steward_domain::ids::{StaffId, TicketRef, TrainingRecordId};
 use steward_domain::staff::Staff;
 use steward_domain::time::Timestamp;
-use steward_domain::training::{certification, Certification, CertificationRefusal, Course, CoursePatch, RecordInput, TrainingRecord};
+use steward_domain::training::{
+    certification, Certification, CertificationRefusal, Course, CoursePatch, GateOverride, RecordInput, TrainingRecord,
+};
 
 use steward_storage::{unique, StoreError};
 
@@ -113,6 +115,11 @@ impl Services {
         Ok(self.store.list_training_records(staff, course).await?)
     }
 
+    /// How far ahead a certification counts as expiring (`training.expiring_within_days`).
+    pub fn expiring_within_days(&self) -> u64 {
+        self.expiring_within_days
+    }
+
     fn expiring_window_ms(&self) -> i64 {
         super::days_ms(self.expiring_within_days)
     }
@@ -130,6 +137,46 @@ impl Services {
             .filter(|c| c.certifies)
             .map(|c| certification(staff, &c.code, &records, now, self.expiring_window_ms()))
             .collect())
+    }
+
+    /// Each person's standing with every certifying course, for a page of people at once (one
+    /// read of the records instead of one per person).
+    pub async fn certification_standing(
+        &self,
+        staff: &[StaffId],
+    ) -> Result<std::collections::HashMap<StaffId, Vec<Certification>>, ServiceError> {
+        let records = self.store.current_passing_records(None, None).await?;
+        let courses = self.store.list_courses().await?;
+        let now = Timestamp::now();
+        Ok(staff
+            .iter()
+            .map(|&person| {
+                let held = courses
+                    .iter()
+                    .filter(|c| c.certifies)
+                    .map(|c| certification(person, &c.code, &records, now, self.expiring_window_ms()))
+                    .collect();
+                (person, held)
+            })
+            .collect())
+    }
+
+    /// Certification gate overrides, newest first, with the cursor of the next page (the last
+    /// event id shown) when there is one; with `staff`, those that let that person through.
+    pub async fn gate_overrides(
+        &self,
+        staff: Option<StaffId>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<(Vec<GateOverride>, Option<i64>), ServiceError> {
+        let mut overrides = self.store.list_gate_overrides(staff, before, limit + 1).await?;
+        let next = if overrides.len() > limit as usize {
+            overrides.truncate(limit as usize);
+            overrides.last().map(|o| o.event_id)
+        } else {
+            None
+        };
+        Ok((overrides, next))
     }
 
     /// Which certifications each role needs: the stages it is responsible for that require one.

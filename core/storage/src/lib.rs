@@ -94,6 +94,7 @@ impl Backend {
                 (8, "login preferences", include_str!("../migrations/sqlite/0008_login_preferences.sql")),
                 (9, "queue counters", include_str!("../migrations/sqlite/0009_queue_counters.sql")),
                 (10, "event position", include_str!("../migrations/sqlite/0010_event_position.sql")),
+                (12, "gate overrides", include_str!("../migrations/sqlite/0012_gate_overrides.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -106,6 +107,7 @@ impl Backend {
                 (8, "login preferences", include_str!("../migrations/postgres/0008_login_preferences.sql")),
                 (9, "queue counters", include_str!("../migrations/postgres/0009_queue_counters.sql")),
                 (10, "event position", include_str!("../migrations/postgres/0010_event_position.sql")),
+                (12, "gate overrides", include_str!("../migrations/postgres/0012_gate_overrides.sql")),
             ],
         }
     }

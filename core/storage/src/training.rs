@@ -1,14 +1,14 @@
 //! Courses and training records (append-only), and the aggregates assignment needs.
 
-use super::sql::{bind_cells, Cell};
+use super::sql::{bind_cells, Bind, Cell, Conditions};
 use super::Operation;
 use super::{col, col_bool, corrupt, Store, StoreError};
 use sqlx::any::AnyRow;
 use std::collections::HashMap;
 use steward_domain::duration::TargetDuration;
-use steward_domain::ids::{StaffEventId, StaffId, TrainingRecordId};
+use steward_domain::ids::{StaffEventId, StaffId, TicketId, TicketNumber, TrainingRecordId};
 use steward_domain::time::Timestamp;
-use steward_domain::training::{AssessmentMethod, Course, StaffEvent, StaffEventData, TrainingRecord};
+use steward_domain::training::{AssessmentMethod, Course, GateOverride, StaffEvent, StaffEventData, TrainingRecord};
 
 const COURSE_COLUMNS: &str = "code, title, description, certifies, validity_secs, pass_score, method, created_at, updated_at";
 const RECORD_COLUMNS: &str = "id, staff_id, course_code, completed_at, score, assessor, method, notes, passed, expires_at, \
@@ -297,4 +297,60 @@ impl Store {
             })
             .await
     }
+
+    /// Certification gate overrides across tickets, newest first, before the event `before`;
+    /// with `staff`, only those that let that person through. Served by the partial index
+    /// `ticket_events_overrides` (migration 0012): only override events are read.
+    pub async fn list_gate_overrides(
+        &self,
+        staff: Option<StaffId>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<GateOverride>, StoreError> {
+        Operation("list_gate_overrides")
+            .run(async {
+                let mut c = Conditions::default();
+                // A literal, not a parameter: it is what lets the engines use the partial index.
+                c.and("e.kind = 'certification_overridden'");
+                if let Some(before) = before {
+                    c.push("e.id < {}", Bind::Int(before));
+                }
+                if let Some(staff) = staff {
+                    c.push(&format!("{} = {{}}", self.backend().json_text("e.data", "staff_id")), Bind::Text(staff.to_string()));
+                }
+                let limit = c.placeholder(Bind::Int(i64::from(limit)));
+                let sql = format!(
+                    "SELECT e.id, e.at, e.actor_name, e.data, t.id AS ticket_id, t.number FROM ticket_events e \
+                     JOIN tickets t ON t.id = e.ticket_id {} ORDER BY e.id DESC LIMIT {limit}",
+                    c.where_sql()
+                );
+                let rows = c.bind_all(sqlx::query(&sql)).fetch_all(self.pool()).await?;
+                rows.iter().map(gate_override_from_row).collect()
+            })
+            .await
+    }
+}
+
+fn gate_override_from_row(row: &AnyRow) -> Result<GateOverride, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Data {
+        staff_id: String,
+        stage: String,
+        certification: String,
+        state: String,
+        reason: String,
+    }
+    let data: Data = serde_json::from_str(&col::<String>(row, "data")?).map_err(corrupt)?;
+    Ok(GateOverride {
+        event_id: col(row, "id")?,
+        ticket_id: TicketId::parse("ticket_id", &col::<String>(row, "ticket_id")?).map_err(corrupt)?,
+        ticket_number: TicketNumber(col(row, "number")?),
+        at: Timestamp::from_millis(col(row, "at")?),
+        by: col(row, "actor_name")?,
+        staff_id: StaffId::parse("staff_id", &data.staff_id).map_err(corrupt)?,
+        stage: data.stage,
+        certification: data.certification,
+        state: data.state,
+        reason: data.reason,
+    })
 }

@@ -15,6 +15,7 @@ mod queues;
 mod screens;
 mod sign_in;
 mod sla_admin;
+mod staff;
 mod survey;
 mod ticket;
 
@@ -42,6 +43,7 @@ async fn console_journeys_in_a_real_browser() {
         screens::a_supervisor_reads_supervision_and_the_review(&browser, &app).await;
         screens::an_admin_manages_logins_and_tokens(&browser, &app).await;
         sla_admin::an_admin_manages_sla_policies_calendars_and_reads_processes(&browser, &app).await;
+        staff::a_supervisor_records_a_training_and_reads_the_overrides(&browser, &app).await;
     }
     browser.close().await;
 }
