@@ -561,6 +561,14 @@ impl ConsoleSession {
             .expect("console POST")
     }
 
+    /// A same-origin form post as htmx sends it (`HX-Request`): the page answers with fragments.
+    pub async fn post_htmx(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.with_cookie(self.client.post(self.url(path)).header("sec-fetch-site", "same-origin").header("hx-request", "true").form(form))
+            .send()
+            .await
+            .expect("console htmx POST")
+    }
+
     /// Posts the sign-in form; keeps the session cookie it sets.
     pub async fn sign_in(&mut self, email: &str, password: &str) -> Response {
         let r = self.post("/sign-in", &[("email", email), ("password", password)]).await;

@@ -15,6 +15,9 @@ on_both_backends!(
     a_review_lets_the_ticket_leave_a_reviewed_stage,
     a_partner_technician_sees_only_its_delegated_ticket,
     a_plugin_guard_refusal_shows_inline_with_the_plugins_reason,
+    an_htmx_post_answers_the_changed_parts_not_a_redirect,
+    htmx_refusals_come_back_as_fragments_keeping_what_was_typed,
+    the_live_stream_does_not_announce_what_the_page_shows,
 );
 
 pub const HOSTILE: &str = r#"<script>alert(1)</script>"><img src=x onerror=alert(2)>"#;
@@ -37,12 +40,34 @@ fn hidden(html: &str, action: &str, name: &str) -> String {
     form[start..].split('"').next().unwrap().to_owned()
 }
 
+/// The form of `action` on `page` with its hidden version and seen, and `extra`.
+fn form_of(page: &str, action: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut form = vec![("version".to_owned(), hidden(page, action, "version")), ("seen".to_owned(), hidden(page, action, "seen"))];
+    form.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    form
+}
+
+fn pairs(form: &[(String, String)]) -> Vec<(&str, &str)> {
+    form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
 pub(crate) async fn post_form(session: &ConsoleSession, page: &str, action: &str, extra: &[(&str, &str)]) -> reqwest::Response {
-    let version = hidden(page, action, "version");
-    let seen = hidden(page, action, "seen");
-    let mut form: Vec<(&str, &str)> = vec![("version", &version), ("seen", &seen)];
-    form.extend_from_slice(extra);
-    session.post(action, &form).await
+    session.post(action, &pairs(&form_of(page, action, extra))).await
+}
+
+/// The same post as htmx sends it; `page` may be an earlier answer's fragments.
+async fn post_htmx(session: &ConsoleSession, page: &str, action: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+    session.post_htmx(action, &pairs(&form_of(page, action, extra))).await
+}
+
+/// The out-of-band part of an htmx answer whose root element has `id`, up to the next part.
+fn part<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no part {id} in {html}"));
+    let rest = &html[start..];
+    // Past its own `hx-swap-oob`, up to the next part's.
+    let own = rest.find(" hx-swap-oob=\"").map_or(0, |i| i + 1);
+    let end = rest[own..].find(" hx-swap-oob=\"").map_or(rest.len(), |i| i + own);
+    &rest[..end]
 }
 
 async fn ticket(app: &TestApp, number: &str) -> Value {
@@ -366,4 +391,131 @@ async fn a_plugin_guard_refusal_shows_inline_with_the_plugins_reason(app: TestAp
     assert!(error.starts_with("ecommerce-returns: ") && error.contains("record the payment reference"), "{error}");
     assert!(html.contains("id=\"composer\""), "the whole page, not an error page");
     assert_eq!(ticket(&app, number).await["stage"], "payment");
+}
+
+async fn an_htmx_post_answers_the_changed_parts_not_a_redirect(app: TestApp) {
+    let t = app.create_ticket(json!({})).await;
+    let number = t["number"].as_str().unwrap();
+    let base = format!("/tickets/{number}");
+    let (agent, _) = ConsoleSession::person(&app, "Ada Agent", "ada@desk.test", "agent").await;
+    let page = agent.page(&base).await;
+    assert!(page.contains(&format!("hx-post=\"{base}/comment\"")) && page.contains("id=\"timeline-events\""), "{page}");
+
+    let r = post_htmx(&agent, &page, &format!("{base}/comment"), &[("visibility", "public"), ("body", "We are on it")]).await;
+    assert_eq!(r.status(), StatusCode::OK, "parts, not a 303");
+    let html = r.text().await.unwrap();
+    assert!(!html.contains("<html") && !html.contains("<main"), "fragments, not the page: {html}");
+    for id in ["ticket-header", "ticket-live-panel", "ticket-conflict", "ticket-stages", "composer", "ticket-actions", "ticket-sla"] {
+        let root = part(&html, id).split('>').next().unwrap();
+        assert!(root.contains("hx-swap-oob=\"true\""), "{id} swapped: {root}");
+    }
+    // The composer comes back empty, with the focus; the timeline gets only the new event.
+    let composer = part(&html, "composer");
+    assert!(composer.contains("></textarea>") && composer.contains("autofocus"), "{composer}");
+    let appended = html.split("hx-swap-oob=\"beforeend:#timeline-events\"").nth(1).unwrap();
+    assert!(appended.contains("We are on it") && !appended.contains("<strong>Opened</strong>"), "{appended}");
+    // The live panel restarts where the answer was read, knowing the page shows the new event.
+    let panel = part(&html, "ticket-live-panel");
+    let last = app.events(number).await.len();
+    assert!(panel.contains("data-live-after=\"") && panel.contains(&format!("data-live-shown=\"{last}\"")), "{panel}");
+
+    // A move from the answer's forms: the stages and actions swapped at the new version; the
+    // composer is left as the person has it, only its hidden version follows.
+    let r = post_htmx(&agent, &html, &format!("{base}/move"), &[("to", "needs_analysis"), ("timeline", "comments")]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let stages = part(&html, "ticket-stages");
+    assert!(stages.contains(r#"<li aria-current="step" class="current">Needs analysis</li>"#), "{stages}");
+    assert!(!html.contains("id=\"composer\""), "the composer keeps what is typed there: {html}");
+    let version = ticket(&app, number).await["version"].to_string();
+    assert!(html.contains(&format!("value=\"{version}\" hx-swap-oob=\"outerHTML:#composer input[name=version]\"")), "{html}");
+    assert!(part(&html, "ticket-actions").contains(&format!("name=\"version\" value=\"{version}\"")));
+    let appended = html.split("hx-swap-oob=\"beforeend:#timeline-events\"").nth(1).unwrap();
+    assert!(!appended.contains("<li"), "the timeline shows comments only: no stage change appended: {appended}");
+    assert_eq!(ticket(&app, number).await["stage"], "needs_analysis");
+
+    // Without htmx the same forms still answer a redirect.
+    let r = post_form(&agent, &html, &format!("{base}/move"), &[("to", "solution_design")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // A refusal that is a page (no such ticket) makes htmx load it as a page.
+    let r = agent.post_htmx("/tickets/T-999999/comment", &[("visibility", "public"), ("body", "hi")]).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.headers()["hx-refresh"], "true");
+}
+
+async fn htmx_refusals_come_back_as_fragments_keeping_what_was_typed(app: TestApp) {
+    let t = app.create_ticket(json!({})).await;
+    let number = t["number"].as_str().unwrap();
+    let base = format!("/tickets/{number}");
+    let (ada, _) = ConsoleSession::person(&app, "Ada Agent", "ada@desk.test", "agent").await;
+    let (bo, _) = ConsoleSession::person(&app, "Bo Agent", "bo@desk.test", "agent").await;
+    let page = ada.page(&base).await;
+
+    // 422: an empty internal note; the composer with the message, the choice kept.
+    let r = post_htmx(&ada, &page, &format!("{base}/comment"), &[("visibility", "internal"), ("body", "  ")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    let composer = part(&html, "composer");
+    assert!(composer.contains("must not be empty") && composer.contains("id=\"visibility-internal\" checked"), "{composer}");
+    assert!(composer.contains("aria-invalid=\"true\" autofocus"), "the field to correct takes the focus: {composer}");
+    // 422: a move the process refuses, the note typed for it kept beside the message.
+    let r = post_htmx(&ada, &page, &format!("{base}/move"), &[("to", "delivery"), ("note", "typed <b>note</b>")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let stages = r.text().await.unwrap();
+    let stages = part(&stages, "ticket-stages");
+    assert!(stages.contains("cannot move from") && stages.contains("id=\"move-error\""), "{stages}");
+    assert!(stages.contains("value=\"typed &#60;b&#62;note&#60;/b&#62;\" autofocus"), "{stages}");
+    assert_eq!(ticket(&app, number).await["stage"], "consultation");
+
+    // 409: Bo raised the priority meanwhile; Ada's stale move and priority are not applied.
+    let bo_page = bo.page(&base).await;
+    assert_eq!(post_form(&bo, &bo_page, &format!("{base}/priority"), &[("priority", "urgent")]).await.status(), StatusCode::SEE_OTHER);
+    let r = post_htmx(&ada, &page, &format!("{base}/move"), &[("to", "needs_analysis"), ("note", "after the call")]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = r.text().await.unwrap();
+    let conflict = part(&html, "ticket-conflict");
+    assert!(conflict.contains("Someone changed this ticket meanwhile") && conflict.contains("Bo Agent"), "{conflict}");
+    assert!(conflict.contains("priority: high → urgent") && conflict.contains(&format!("hx-post=\"{base}/move\"")), "{conflict}");
+    assert!(conflict.contains(r#"name="note" value="after the call""#), "the reapply form keeps the input: {conflict}");
+    assert!(part(&html, "ticket-stages").contains("value=\"after the call\""), "the move's note stays in its field");
+    assert!(part(&html, "ticket-header").contains("priority-urgent"), "the parts show the ticket as it is now");
+    assert_eq!(ticket(&app, number).await["stage"], "consultation");
+    assert_eq!(ticket(&app, number).await["priority"], "urgent");
+    // The person applies it again from the conflict's form, knowingly.
+    let form = conflict.split("<form").nth(1).unwrap();
+    let fields: Vec<(String, String)> = form
+        .split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|f| (f.split('"').next().unwrap().to_owned(), f.split("value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()))
+        .collect();
+    let r = ada.post_htmx(&format!("{base}/move"), &pairs(&fields)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(!part(&r.text().await.unwrap(), "ticket-conflict").contains("conflict-title"), "the conflict is cleared");
+    assert_eq!(ticket(&app, number).await["stage"], "needs_analysis");
+}
+
+async fn the_live_stream_does_not_announce_what_the_page_shows(app: TestApp) {
+    let t = app.create_ticket(json!({})).await;
+    let number = t["number"].as_str().unwrap();
+    let base = format!("/tickets/{number}");
+    let (ada, _) = ConsoleSession::person(&app, "Ada Agent", "ada@desk.test", "agent").await;
+    let before = crate::live_updates::settled_after(&app, &t).await;
+    let page = ada.page(&base).await;
+    let r = post_htmx(&ada, &page, &format!("{base}/comment"), &[("visibility", "public"), ("body", "Mine")]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let shown = part(&html, "ticket-live-panel").split("data-live-shown=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    // A stream from before Ada's comment, told what the page shows: it reads her comment but
+    // announces only what came after it (someone else's).
+    let id = t["id"].as_str().unwrap();
+    let mut stream = crate::live_updates::Stream::open(&ada, &format!("/live?ticket={id}&after={before}&shown={shown}"), None).await;
+    app.post(&format!("/api/v1/tickets/{number}/comments"), &json!({"body": "Theirs", "visibility": "public"})).await;
+    let theirs = crate::live_updates::settled_after(&app, &t).await;
+    let changed = stream.next_of("changed").await;
+    assert_eq!(changed.id.as_deref(), Some(theirs.as_str()), "the first news is the other comment: {changed:?}");
+    let news = app.events(number).await.len() - shown.parse::<usize>().unwrap();
+    assert_eq!(changed.data["events"], news, "only the events after Ada's: {changed:?}");
+    assert!(changed.data["html"].as_str().unwrap().contains(&format!("{news} new events")));
+    let r = ada.get(&format!("/live?ticket={id}&shown=x")).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "a shown that is no event number is refused");
 }

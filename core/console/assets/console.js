@@ -65,12 +65,18 @@ document.addEventListener("keydown", function (event) {
 // sends the last event's id (Last-Event-ID), so nothing is missed across a reconnection.
 // `changed` shows the server's notice in the element marked `data-live-notice`; queue rows
 // marked `data-live-row="{ticket id}"` with `data-live-src="{url}"` are refreshed in place (htmx).
-// `viewers` fills `data-live-viewers` ("also viewing"). The fragments come escaped from the server.
+// `viewers` fills `data-live-viewers` ("also viewing") and marks the panel `data-live-synced`
+// (the stream has read everything up to then). The fragments come escaped from the server.
+// When an htmx answer replaces the panel (the ticket page's forms swap in a panel at the new
+// position, showing the ticket up to `data-live-shown`), the old stream closes and a new one
+// follows from there: the page's own change is not news to it.
 (function () {
+  var streams = [];
   function follow(root, url) {
     var notice = root.querySelector("[data-live-notice]");
     var viewers = root.querySelector("[data-live-viewers]");
     var source = new EventSource(url);
+    streams.push({ root: root, source: source });
     source.addEventListener("changed", function (e) {
       var data = JSON.parse(e.data);
       if (notice) { notice.innerHTML = data.html; }
@@ -87,23 +93,37 @@ document.addEventListener("keydown", function (event) {
     });
     source.addEventListener("viewers", function (e) {
       if (viewers) { viewers.innerHTML = JSON.parse(e.data).html; }
+      root.setAttribute("data-live-synced", "true");
     });
     source.addEventListener("open", function () { root.setAttribute("data-live-open", "true"); });
-    window.addEventListener("pagehide", function () { source.close(); });
   }
   // `data-live-after` (the feed position the page was rendered at) starts the stream there, so
   // a change between rendering and connecting is reported too.
-  function after(root) {
-    var at = root.getAttribute("data-live-after");
-    return at ? "&after=" + encodeURIComponent(at) : "";
+  function from(root) {
+    var at = root.getAttribute("data-live-after"), shown = root.getAttribute("data-live-shown");
+    return (at ? "&after=" + encodeURIComponent(at) : "") + (shown ? "&shown=" + encodeURIComponent(shown) : "");
   }
-  function start() {
+  function followed(root) {
+    return streams.some(function (s) { return s.root === root; });
+  }
+  // Closes the streams of panels no longer in the page, opens one for each new panel.
+  function scan() {
+    streams = streams.filter(function (s) {
+      if (s.root.isConnected) return true;
+      s.source.close();
+      return false;
+    });
     document.querySelectorAll("[data-live-ticket]").forEach(function (root) {
-      follow(root, "/live?ticket=" + encodeURIComponent(root.getAttribute("data-live-ticket")) + after(root));
+      if (!followed(root)) follow(root, "/live?ticket=" + encodeURIComponent(root.getAttribute("data-live-ticket")) + from(root));
     });
     document.querySelectorAll("[data-live-queue]").forEach(function (root) {
-      follow(root, "/live?queue=" + encodeURIComponent(root.getAttribute("data-live-queue")) + after(root));
+      if (!followed(root)) follow(root, "/live?queue=" + encodeURIComponent(root.getAttribute("data-live-queue")) + from(root));
     });
+  }
+  function start() {
+    scan();
+    document.addEventListener("htmx:afterSettle", scan);
+    window.addEventListener("pagehide", function () { streams.forEach(function (s) { s.source.close(); }); });
     document.addEventListener("click", function (e) {
       var link = e.target.closest && e.target.closest("[data-live-reload]");
       if (link) { e.preventDefault(); window.location.reload(); }

@@ -5,7 +5,7 @@
 //! Processes come from their files and are only shown. Every screen needs `ManageSla`, the
 //! permission the API asks for changes.
 
-mod texts;
+pub(crate) mod texts;
 
 use crate::admin::{AdminLink, Choice, FieldErrors};
 use crate::i18n::Lang;

@@ -3,6 +3,7 @@
 //! shown in the user's timezone (UTC until one is set).
 
 use axum::http::{header, HeaderMap};
+use steward_domain::ticket::{Priority, Status};
 use steward_domain::time::Timestamp;
 
 pub use crate::screen_texts::ScreenTexts;
@@ -251,6 +252,27 @@ pub struct Texts {
     pub live_status: &'static str,
     /// The supervision, partner, staff, training and administration screens' texts.
     pub screens: &'static ScreenTexts,
+}
+
+impl Texts {
+    pub fn priority_label(&self, p: Priority) -> &'static str {
+        match p {
+            Priority::Urgent => self.priority_urgent,
+            Priority::High => self.priority_high,
+            Priority::Normal => self.priority_normal,
+            Priority::Low => self.priority_low,
+        }
+    }
+
+    pub fn status_label(&self, s: Status) -> &'static str {
+        match s {
+            Status::Open => self.status_open,
+            Status::WaitingCustomer => self.status_waiting_customer,
+            Status::WaitingPartner => self.status_waiting_partner,
+            Status::Resolved => self.status_resolved,
+            Status::Closed => self.status_closed,
+        }
+    }
 }
 
 pub static EN: Texts = Texts {

@@ -8,6 +8,8 @@
 //! - `session`: the session cookie and the `Viewer` extractor of every signed-in page.
 //! - one module per screen (`queues`, `sign_in`, `survey`, `ticket`, `supervision`, `partners`,
 //!   `staff` with `/training`, `admin`, `admin_sla`), each with its templates.
+//! - `texts`: every screen's texts by language, for the browser tests that read a page in a
+//!   language and look for its words where the console keeps them.
 
 pub mod admin;
 mod admin_sla;
@@ -27,6 +29,14 @@ mod staff;
 pub mod supervision;
 mod survey;
 mod ticket;
+
+/// Every screen's texts by language: the layout's and the read-mostly screens' (`Texts`, with
+/// `screens`), the ticket page's and the SLA administration's.
+pub mod texts {
+    pub use crate::admin_sla::texts::{texts as sla, SlaTexts};
+    pub use crate::i18n::{Lang, Texts};
+    pub use crate::ticket::texts::{texts as ticket, TicketTexts};
+}
 
 use axum::middleware;
 use axum::routing::{get, post};

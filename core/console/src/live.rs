@@ -1,6 +1,7 @@
 //! Live updates: `/live?ticket={id or number}` and `/live?queue=all` (each with an optional
-//! `after={position}`, where the page was rendered), Server-Sent Events for the
-//! signed-in viewer, and `/live/tickets/{ticket}`, the smallest page that carries the live panel.
+//! `after={position}`, where the page was rendered; a ticket stream also with `shown={seq}`, the
+//! ticket's last event the page shows, so events the page already shows are no news: the page's
+//! own change after an htmx swap is not announced), Server-Sent Events for the signed-in viewer, and `/live/tickets/{ticket}`, the smallest page that carries the live panel.
 //!
 //! A stream waits on the services' change hint (in-process, and from other nodes through the
 //! PostgreSQL listener) and on its own heartbeat; each wake reads the events after its last
@@ -30,7 +31,7 @@ use steward_domain::auth::{Permission, Principal};
 use steward_domain::event::EventPosition;
 use steward_domain::ids::{TicketId, TicketRef};
 use steward_domain::ValidationError;
-use steward_services::live::{LiveBatch, LiveScope, HELD_BACK_RETRY, PRESENCE_HEARTBEAT};
+use steward_services::live::{LiveBatch, LiveChange, LiveScope, HELD_BACK_RETRY, PRESENCE_HEARTBEAT};
 use steward_services::{ServiceError, Services};
 use tokio::sync::watch;
 
@@ -41,6 +42,8 @@ pub struct LiveQuery {
     /// Where the page that opens the stream was rendered (`data-live-after`): the stream starts
     /// there, so a change between the page and its stream is not missed.
     after: Option<String>,
+    /// The ticket's last event the page shows (`data-live-shown`): events up to it are not news.
+    shown: Option<String>,
 }
 
 fn invalid(field: &str, message: &str) -> ServiceError {
@@ -87,6 +90,13 @@ pub async fn stream(viewer: Viewer, State(state): State<ConsoleState>, Query(que
             Err(e) => return fail(&e),
         },
     };
+    let shown = match query.shown.as_deref().map(str::trim) {
+        None | Some("") => 0,
+        Some(text) => match text.parse::<i64>() {
+            Ok(seq) if seq >= 0 => seq,
+            _ => return fail(&invalid("shown", "the number of the last event the page shows, such as 12")),
+        },
+    };
     let presence = match scope {
         LiveScope::Ticket(ticket) => Some(Presence { services: services.clone(), ticket, viewer_id: uuid::Uuid::now_v7().to_string() }),
         LiveScope::AllTickets => None,
@@ -97,6 +107,7 @@ pub async fn stream(viewer: Viewer, State(state): State<ConsoleState>, Query(que
         principal,
         scope,
         position,
+        shown,
         t: viewer.locale.lang.texts(),
         presence,
         viewers: None,
@@ -119,6 +130,8 @@ struct LiveStream {
     scope: LiveScope,
     /// The last position read; the next read starts after it.
     position: EventPosition,
+    /// A ticket stream: the ticket's events up to this one are on the page already.
+    shown: i64,
     hint: watch::Receiver<u64>,
     t: &'static Texts,
     presence: Option<Presence>,
@@ -209,8 +222,7 @@ impl LiveStream {
     async fn resync(&mut self) -> Result<Flags, ServiceError> {
         let batch = self.services.live_changes(&self.principal, self.scope, self.position).await?;
         self.position = batch.position;
-        if !batch.tickets.is_empty() {
-            let event = self.changed(&batch);
+        if let Some(event) = self.changed(&batch) {
             self.out.push_back(event);
         }
         if let Some(p) = &self.presence {
@@ -225,26 +237,34 @@ impl LiveStream {
         Ok(Flags { more: batch.more, held_back: batch.held_back })
     }
 
-    fn changed(&mut self, batch: &LiveBatch) -> Event {
-        self.events_seen += batch.tickets.iter().map(|c| c.events).sum::<usize>();
-        self.tickets_seen.extend(batch.tickets.iter().map(|c| c.ticket_id));
+    /// The `changed` event for what `batch` brings that the page does not show yet, if anything.
+    fn changed(&mut self, batch: &LiveBatch) -> Option<Event> {
+        let news = |c: &LiveChange| match self.scope {
+            LiveScope::Ticket(_) => c.seqs.iter().filter(|seq| **seq > self.shown).count(),
+            LiveScope::AllTickets => c.events,
+        };
+        let changes: Vec<(&LiveChange, usize)> = batch.tickets.iter().map(|c| (c, news(c))).filter(|(_, n)| *n > 0).collect();
+        if changes.is_empty() {
+            return None;
+        }
+        self.events_seen += changes.iter().map(|(_, n)| n).sum::<usize>();
+        self.tickets_seen.extend(changes.iter().map(|(c, _)| c.ticket_id));
         let (message, link) = match self.scope {
             LiveScope::Ticket(_) => (self.t.live_ticket_changed.replace("{count}", &self.events_seen.to_string()), self.t.live_reload),
             LiveScope::AllTickets => {
                 (self.t.live_queue_changed.replace("{count}", &self.tickets_seen.len().to_string()), self.t.live_refresh)
             }
         };
-        let tickets: Vec<_> = batch
-            .tickets
+        let tickets: Vec<_> = changes
             .iter()
-            .map(|c| serde_json::json!({"id": c.ticket_id.to_string(), "number": c.number.to_string(), "events": c.events}))
+            .map(|(c, n)| serde_json::json!({"id": c.ticket_id.to_string(), "number": c.number.to_string(), "events": n}))
             .collect();
         let data = serde_json::json!({
             "tickets": tickets,
             "events": self.events_seen,
             "html": render_fragment(&Notice { message: &message, link }),
         });
-        Event::default().event("changed").id(batch.position.to_string()).data(data.to_string())
+        Some(Event::default().event("changed").id(batch.position.to_string()).data(data.to_string()))
     }
 }
 
@@ -265,6 +285,8 @@ pub struct LivePanel {
     pub ticket: String,
     /// The feed's position before the page read what it shows (`Services::live_head`).
     pub after: String,
+    /// The ticket's last event the page shows (0: none); the stream does not announce those.
+    pub shown: i64,
 }
 
 #[derive(Template)]
@@ -300,7 +322,7 @@ pub async fn ticket_page(viewer: Viewer, State(state): State<ConsoleState>, Path
                 title: t.title,
                 stage: t.stage,
                 status: t.status.as_str().to_owned(),
-                live: LivePanel { ticket: t.id.to_string(), after },
+                live: LivePanel { ticket: t.id.to_string(), after, shown: 0 },
             },
         ),
         Err(e) => problem(chrome, &e),

@@ -301,13 +301,13 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, headers: He
         views,
         all_href: "/queues?view=all".to_owned(),
         all_current: view.is_none(),
-        status_opts: options(Status::ALL.iter().map(|s| (s.as_str(), status_label(t, *s).to_owned())), &p.status, t.q_any),
-        priority_opts: options(Priority::ALL.iter().map(|s| (s.as_str(), priority_label(t, *s).to_owned())), &p.priority, t.q_any),
+        status_opts: options(Status::ALL.iter().map(|s| (s.as_str(), t.status_label(*s).to_owned())), &p.status, t.q_any),
+        priority_opts: options(Priority::ALL.iter().map(|s| (s.as_str(), t.priority_label(*s).to_owned())), &p.priority, t.q_any),
         channel_opts: options(Channel::ALL.iter().map(|s| (s.as_str(), s.as_str().to_owned())), &p.channel, t.q_any),
         kind_opts: options(Kind::ALL.iter().map(|s| (s.as_str(), s.as_str().to_owned())), &p.kind, t.q_any),
         bulk_priority_opts: Priority::ALL
             .iter()
-            .map(|s| Opt { value: s.as_str().to_owned(), label: priority_label(t, *s).to_owned(), selected: false })
+            .map(|s| Opt { value: s.as_str().to_owned(), label: t.priority_label(*s).to_owned(), selected: false })
             .collect(),
         back: format!("/queues?{base}"),
         saved,
@@ -355,7 +355,7 @@ fn row(locale: &Locale, t: &'static Texts, r: &steward_services::queues::QueueRo
         select: format!("{}@{}", ticket.number, ticket.version),
         title: ticket.title.clone(),
         customer: ticket.customer.name.clone(),
-        priority: priority_label(t, ticket.priority),
+        priority: t.priority_label(ticket.priority),
         stage: ticket.stage.clone(),
         assignee: ticket.assignee.map(|a| a.to_string()).unwrap_or_default(),
         countdowns: r.countdowns.iter().map(|c| countdown(locale, t, c, now)).collect(),
@@ -421,25 +421,6 @@ pub fn view_label(t: &'static Texts, v: BuiltInView) -> &'static str {
         BuiltInView::WaitingCustomer => t.view_waiting_customer,
         BuiltInView::WaitingPartner => t.view_waiting_partner,
         BuiltInView::Delegated => t.view_delegated,
-    }
-}
-
-fn priority_label(t: &'static Texts, p: Priority) -> &'static str {
-    match p {
-        Priority::Urgent => t.priority_urgent,
-        Priority::High => t.priority_high,
-        Priority::Normal => t.priority_normal,
-        Priority::Low => t.priority_low,
-    }
-}
-
-fn status_label(t: &'static Texts, s: Status) -> &'static str {
-    match s {
-        Status::Open => t.status_open,
-        Status::WaitingCustomer => t.status_waiting_customer,
-        Status::WaitingPartner => t.status_waiting_partner,
-        Status::Resolved => t.status_resolved,
-        Status::Closed => t.status_closed,
     }
 }
 

@@ -80,6 +80,9 @@ pub struct LiveChange {
     pub ticket_id: TicketId,
     pub number: TicketNumber,
     pub events: usize,
+    /// Each of those events' number on its ticket (`seq`), in the order read: a page that
+    /// already shows a ticket up to some event tells its own news from what it has shown.
+    pub seqs: Vec<i64>,
 }
 
 impl Services {
@@ -176,8 +179,13 @@ impl Services {
                 continue;
             }
             match order.iter_mut().find(|c| c.ticket_id == event.ticket_id) {
-                Some(change) => change.events += 1,
-                None => order.push(LiveChange { ticket_id: event.ticket_id, number: event.ticket_number, events: 1 }),
+                Some(change) => {
+                    change.events += 1;
+                    change.seqs.push(event.seq);
+                }
+                None => {
+                    order.push(LiveChange { ticket_id: event.ticket_id, number: event.ticket_number, events: 1, seqs: vec![event.seq] })
+                }
             }
         }
         Ok(LiveBatch { position, tickets: order, more, held_back })

@@ -83,6 +83,17 @@ impl Browser {
         self.fail::<()>(&format!("`{css}` never showed `{expected}`")).await;
     }
 
+    /// Waits (up to 5 s) until `js` returns true in the page.
+    pub async fn wait_until(&self, js: &str, what: &str) {
+        for _ in 0..100 {
+            if self.script(js).await == json!(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.fail::<()>(&format!("never: {what}")).await;
+    }
+
     pub async fn click(&self, css: &str) {
         let clicked = match self.client.find(Locator::Css(css)).await {
             Ok(element) => element.click().await.map(|_| ()),

@@ -11,17 +11,6 @@ use std::time::Duration;
 
 const XSS: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
 
-/// Waits (up to 5 s) until `js` returns true in the page.
-async fn wait_until(b: &Browser, js: &str, what: &str) {
-    for _ in 0..100 {
-        if b.script(js).await == json!(true) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    b.fail::<()>(&format!("never: {what}")).await;
-}
-
 pub async fn a_change_on_another_node_reaches_the_page(b: &Browser, app: &TestApp) {
     // On PostgreSQL the page is served by a second node with its listener on; the change is
     // made on the test's node, whose notifier this journey drives (`notify_changes`).
@@ -47,7 +36,7 @@ pub async fn a_change_on_another_node_reaches_the_page(b: &Browser, app: &TestAp
         b.click("button[type=submit]").await;
     }
     b.wait_text("h1", number).await;
-    wait_until(b, "return document.querySelector('[data-live-open]') !== null", "the live stream opened").await;
+    b.wait_until("return document.querySelector('[data-live-open]') !== null", "the live stream opened").await;
     b.ensure_no_dialog().await;
     b.ensure_accessible("the ticket page with its live panel").await;
     let empty = b.script("return document.querySelector('[data-live-notice]').textContent.trim() === ''").await;
@@ -85,11 +74,11 @@ pub async fn a_change_on_another_node_reaches_the_page(b: &Browser, app: &TestAp
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    wait_until(b, "return document.querySelector('[data-live-viewers]').textContent.trim() === ''", "the viewer who left is gone").await;
+    b.wait_until("return document.querySelector('[data-live-viewers]').textContent.trim() === ''", "the viewer who left is gone").await;
 
     // Reload clears the notice: the page shows the ticket as it is now.
     b.click("[data-live-reload]").await;
-    wait_until(b, "return document.querySelector('[data-live-notice]').textContent.trim() === ''", "a fresh page").await;
+    b.wait_until("return document.querySelector('[data-live-notice]').textContent.trim() === ''", "a fresh page").await;
     if let Some(node) = page_node {
         node.stop().await;
     }

@@ -9,6 +9,7 @@
 //! `tests/run` installs Debian's `chromium` and `chromium-driver` and requires the browser
 //! (`STEWARD_TEST_REQUIRE_BROWSER=1`); without them, and not required, these tests are skipped.
 
+mod chinese;
 mod harness;
 mod live;
 mod queues;
@@ -44,6 +45,7 @@ async fn console_journeys_in_a_real_browser() {
         screens::an_admin_manages_logins_and_tokens(&browser, &app).await;
         sla_admin::an_admin_manages_sla_policies_calendars_and_reads_processes(&browser, &app).await;
         staff::a_supervisor_records_a_training_and_reads_the_overrides(&browser, &app).await;
+        chinese::a_person_works_in_chinese_from_ticket_to_administration(&browser, &app).await;
     }
     browser.close().await;
 }

@@ -143,16 +143,7 @@ pub async fn an_agent_works_the_queue(b: &Browser, app: &TestApp) {
     b.ensure(jumped.ends_with(&format!("/tickets/{vip_number}")), &format!("a typed number jumps to the ticket: {jumped}")).await;
 
     // The Chinese interface, chosen in the preferences.
-    b.goto(&app.url("/preferences")).await;
-    b.wait_text("h1", "Preferences").await;
-    b.ensure_accessible("the preferences").await;
-    match b.client.find(Locator::Css("#pref-language")).await {
-        Ok(select) => select.select_by_value("zh").await.unwrap(),
-        Err(e) => b.fail(&format!("no language select: {e}")).await,
-    }
-    b.type_into("#pref-timezone", "Asia/Shanghai").await;
-    b.click("form.card button[type=submit]").await;
-    b.wait_text("main p[role=status]", "偏好设置已保存").await;
+    super::screens::prefer(b, app, "zh", "Asia/Shanghai").await;
     b.goto(&app.url("/queues?view=all")).await;
     b.wait_text("h1", "工单队列").await;
     b.wait_text(".views", "未分配").await;

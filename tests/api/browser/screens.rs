@@ -5,6 +5,7 @@ use super::harness::Browser;
 use crate::console_screens::{create_partner, XSS};
 use crate::helpers::{ConsoleSession, TestApp, CONSOLE_PASSWORD};
 use serde_json::json;
+use steward_console::texts::Lang;
 
 /// Signs the browser in as a new person of `role` (named with markup).
 pub(super) async fn sign_in_as(b: &Browser, app: &TestApp, email: &str, role: &str) {
@@ -21,6 +22,22 @@ pub(super) async fn ensure_inert(b: &Browser) {
     b.ensure_no_dialog().await;
     let injected = b.script("return document.querySelectorAll('main script, img[src=x]').length").await;
     b.ensure(injected == 0, "no element injected by a name").await;
+}
+
+/// Chooses `language` (`en`, `zh`) and `timezone` on the preferences page, which says so in
+/// the language chosen.
+pub(super) async fn prefer(b: &Browser, app: &TestApp, language: &str, timezone: &str) {
+    b.goto(&app.url("/preferences")).await;
+    b.wait_text("h1", "Preferences").await;
+    b.ensure_accessible("the preferences").await;
+    match b.client.find(fantoccini::Locator::Css("#pref-language")).await {
+        Ok(select) => select.select_by_value(language).await.unwrap(),
+        Err(e) => b.fail(&format!("no language select: {e}")).await,
+    }
+    b.type_into("#pref-timezone", timezone).await;
+    b.click("form.card button[type=submit]").await;
+    let lang = if language == "zh" { Lang::Zh } else { Lang::En };
+    b.wait_text("main p[role=status]", lang.texts().pref_saved).await;
 }
 
 pub(super) async fn sign_out(b: &Browser) {

@@ -1,11 +1,15 @@
 //! The ticket page in the browser: replies and notes (the keyboard and Ctrl+Enter), moves and a
 //! refused one, the certification gate then a supervisor's override, the review, closing and
 //! the customer's survey, a stale edit from a second session, a partner technician's view, and
-//! typed markup staying inert; axe on the page.
+//! typed markup staying inert; axe on the page. Every form posts with htmx: a marker set on the
+//! window before the first post is still there after the last (no page load), the focus lands
+//! on the field to correct, and the live panel does not announce the page's own changes, while
+//! another session's change is announced.
 
 use super::harness::Browser;
 use crate::helpers::{body, ConsoleSession, TestApp, CONSOLE_PASSWORD};
 use serde_json::json;
+use steward_console::texts::Lang;
 
 const XSS: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
 
@@ -53,6 +57,8 @@ pub async fn a_ticket_is_worked_from_open_to_closed(b: &Browser, app: &TestApp) 
 
     sign_in(b, app, "sue@desk.test").await;
     b.goto(&page).await;
+    // Gone if the page ever loads again: every form below answers with htmx swaps.
+    b.script("window.stewardSamePage = true; return true;").await;
     no_injection(b).await;
     b.ensure(b.text(".ticket-title").await == XSS, "the title shown as typed").await;
     b.ensure(b.text(".customer-name").await == XSS, "the customer shown as typed").await;
@@ -66,6 +72,11 @@ pub async fn a_ticket_is_worked_from_open_to_closed(b: &Browser, app: &TestApp) 
     b.type_into("#comment-body", "We are on our way").await;
     b.script("document.getElementById('comment-body').dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', ctrlKey: true, bubbles: true})); return true;").await;
     b.wait_text(".event.public:last-child .comment-body", "We are on our way").await;
+    b.wait_until(
+        "return document.activeElement.id === 'comment-body' && document.activeElement.value === ''",
+        "the cleared composer has the focus",
+    )
+    .await;
     // `n` switches to an internal note, visibly and for screen readers.
     b.script("document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'n', bubbles: true})); return true;").await;
     let internal = b.script("return document.getElementById('visibility-internal').checked").await;
@@ -74,20 +85,30 @@ pub async fn a_ticket_is_worked_from_open_to_closed(b: &Browser, app: &TestApp) 
     b.click("#composer button[type=submit]").await;
     b.wait_text(".event.internal:last-child", "Internal: staff only").await;
     b.ensure_accessible("the ticket page with comments").await;
-    // Comments only.
+    own_changes_are_not_news(b, app, &t).await;
+    // Comments only; a note posted meanwhile joins the filtered timeline, a move would not.
     b.click("nav.filter a:last-child").await;
     b.wait_text("nav.filter a[aria-current=true]", "Comments only").await;
     let opened = b.script("return document.querySelectorAll('#timeline .event-meta strong').length === document.querySelectorAll('#timeline .comment-body').length").await;
     b.ensure(opened == true, "only comments in the filtered timeline").await;
+    b.click("nav.filter a:first-child").await;
+    b.wait_text("nav.filter a[aria-current=true]", steward_console::texts::ticket(Lang::En).all_events).await;
 
-    // Moves, then the certification gate refusing, then the override with a reason.
+    // Moves, then the certification gate refusing, then the override with a reason. The other
+    // session's comment moved the ticket on: the first move meets it (the focus on what
+    // changed), and is applied again knowingly.
     b.click("button[name=to][value=needs_analysis]").await;
+    b.wait_text(".conflict h2", steward_console::texts::ticket(Lang::En).conflict_title).await;
+    b.wait_until("return document.activeElement.id === 'conflict-title'", "the conflict has the focus").await;
+    b.click(".conflict button[type=submit]").await;
     b.wait_text("[aria-current=step]", "Needs analysis").await;
+    b.wait_until("return document.querySelector('.conflict') === null", "the conflict is cleared").await;
     b.click("button[name=to][value=solution_design]").await;
     b.wait_text("[aria-current=step]", "Solution design").await;
     choose(b, "#assignee", una["id"].as_str().unwrap()).await;
     b.click("#assign button[type=submit]").await;
     b.wait_text("#assign-error", "does not hold a valid SOLUTION-DESIGN certification").await;
+    b.wait_until("return document.activeElement.id === 'override-reason'", "the override's reason has the focus").await;
     b.ensure_accessible("the refused assignment").await;
     choose(b, "#assignee", una["id"].as_str().unwrap()).await;
     b.type_into("#override-reason", "Only one on site today").await;
@@ -116,6 +137,8 @@ pub async fn a_ticket_is_worked_from_open_to_closed(b: &Browser, app: &TestApp) 
     b.wait_text("[aria-current=step]", "After-sales support").await;
     b.click("button[name=to][value=closed]").await;
     b.wait_text("[aria-current=step]", "Closed").await;
+    let same = b.script("return window.stewardSamePage === true").await;
+    b.ensure(same == true, "every form answered in place: the page never loaded again").await;
     sign_out(b).await;
 
     // The customer answers the survey issued on closing.
@@ -141,6 +164,29 @@ pub async fn a_ticket_is_worked_from_open_to_closed(b: &Browser, app: &TestApp) 
     sign_out(b).await;
 }
 
+/// The note just posted is on the page: the live panel swapped in with it says nothing, until
+/// someone else changes the ticket.
+async fn own_changes_are_not_news(b: &Browser, app: &TestApp, ticket: &serde_json::Value) {
+    let panel = "#ticket-live-panel [data-live-ticket]";
+    b.wait_until(&format!("return document.querySelector('{panel}[data-live-synced]') !== null"), "the new live panel heard the stream")
+        .await;
+    let notice = b.script("return document.querySelector('[data-live-notice]').textContent.trim()").await;
+    b.ensure(notice == json!(""), &format!("one's own note is not announced: {notice}")).await;
+    let shown = b.script(&format!("return Number(document.querySelector('{panel}').getAttribute('data-live-shown'))")).await;
+    let number = ticket["number"].as_str().unwrap();
+    let r = app.post(&format!("/api/v1/tickets/{number}/comments"), &json!({"body": "Called back", "visibility": "internal"})).await;
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let position = crate::live_updates::settled_after(app, ticket).await;
+    b.wait_until(
+        &format!("return document.querySelector('{panel}').getAttribute('data-live-position') === '{position}'"),
+        "the stream delivered the other session's comment",
+    )
+    .await;
+    let news = app.events(number).await.len() - shown.as_u64().unwrap() as usize;
+    let expected = Lang::En.texts().live_ticket_changed.replace("{count}", &news.to_string());
+    b.ensure(b.text("[data-live-notice]").await.contains(&expected), &format!("only the other's change is news: {expected}")).await;
+}
+
 pub async fn a_stale_edit_is_shown_not_applied(b: &Browser, app: &TestApp) {
     let ada = app.create_staff("Ada Agent", "ada@desk.test", "agent").await;
     ConsoleSession::login_for(app, &ada, json!({})).await;
@@ -158,8 +204,8 @@ pub async fn a_stale_edit_is_shown_not_applied(b: &Browser, app: &TestApp) {
     b.wait_text(".conflict h2", "Someone changed this ticket meanwhile").await;
     b.wait_text(".conflict", "priority: high → urgent").await;
     b.ensure_accessible("the stale-edit conflict").await;
-    b.ensure(b.text(".priority").await == "urgent", "Bo's change stands").await;
+    b.ensure(b.text(".priority").await == "Urgent", "Bo's change stands").await;
     b.click(".conflict button[type=submit]").await;
-    b.wait_text(".priority", "low").await;
+    b.wait_text(".priority", "Low").await;
     sign_out(b).await;
 }

@@ -7,7 +7,9 @@
 //! `/tickets/{number}/{action}` carrying the version and the last event the page showed: a
 //! success redirects back to the page; a refusal re-renders the page with the message beside
 //! the form (422); a change made meanwhile is not applied, and the page lists what changed
-//! since and offers to apply it again (409).
+//! since and offers to apply it again (409). Posted by htmx (`HX-Request`), the same outcomes
+//! answer the parts as out-of-band swaps instead (`templates/ticket_swap.html`), so the page
+//! changes in place.
 
 pub mod texts;
 pub mod view;
@@ -18,7 +20,7 @@ use crate::session::Viewer;
 use crate::ConsoleState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -39,6 +41,23 @@ pub struct TicketPage {
     pub v: View,
     /// "This ticket changed" and "also viewing", kept current over `/live` (templates/live_ticket.html).
     pub live: LivePanel,
+    /// Whether the parts are rendered as out-of-band swaps (false: the page).
+    pub oob: bool,
+}
+
+/// The answer to an htmx post: the page's parts as out-of-band swaps (`templates/ticket_swap.html`).
+#[derive(Template)]
+#[template(path = "ticket_swap.html")]
+pub struct TicketSwap {
+    pub chrome: Chrome,
+    pub tt: &'static TicketTexts,
+    pub v: View,
+    pub live: LivePanel,
+    pub oob: bool,
+    /// The timeline's events after the last one the page showed.
+    pub new_events: Vec<view::EventRow>,
+    /// Whether the composer is swapped too (after a comment).
+    pub composer: bool,
 }
 
 /// The timeline alone (the comments-only toggle, live updates).
@@ -79,8 +98,8 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, Path(number
     .await;
     match outcome {
         Ok((v, after)) => {
-            let live = LivePanel { ticket: v.id.clone(), after };
-            render(StatusCode::OK, &TicketPage { chrome: Chrome::signed_in(&viewer, Section::Queues), tt, v, live })
+            let live = LivePanel { ticket: v.id.clone(), after, shown: v.seen };
+            render(StatusCode::OK, &TicketPage { chrome: Chrome::signed_in(&viewer, Section::Queues), tt, v, live, oob: false })
         }
         Err(e) => problem(Chrome::signed_in(&viewer, Section::Queues), &e),
     }
@@ -153,78 +172,158 @@ fn forbid(e: steward_domain::auth::Forbidden) -> Refusal {
 }
 
 /// Every action posts here: `comment`, `move`, `reopen`, `assign`, `priority`, `delegate`, `review`.
+///
+/// A plain form post (no JavaScript) answers a 303 back to the page on success and the whole
+/// page on a refusal. An htmx post (`HX-Request`) answers the parts instead (`TicketSwap`), with
+/// the same statuses: 200, 422 or 409; a refusal that is a page (not found, forbidden,
+/// unavailable) answers that page with `HX-Refresh`, so the browser loads it as a page.
 pub async fn act(
     State(state): State<ConsoleState>,
     viewer: Viewer,
     Path((number, action)): Path<(String, String)>,
+    headers: HeaderMap,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
+    let htmx = headers.contains_key("hx-request");
     let tt = texts::texts(viewer.locale.lang);
     let chrome = || Chrome::signed_in(&viewer, Section::Queues);
+    let page_error = |e: &ServiceError| {
+        let mut response = problem(chrome(), e);
+        if htmx {
+            response.headers_mut().insert("hx-refresh", HeaderValue::from_static("true"));
+        }
+        response
+    };
     let (ticket, partner) = match visible(&state, &viewer, &number).await {
         Ok(found) => found,
-        Err(e) => return problem(chrome(), &e),
+        Err(e) => return page_error(&e),
     };
     let base = format!("/tickets/{}", ticket.number);
     let seen: i64 = field(&fields, "seen").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let outcome = perform(&state, &viewer, &ticket, partner, &action, &fields).await;
-    let refusal = match outcome {
-        Ok(()) => return Redirect::to(&format!("{base}#timeline")).into_response(),
-        Err(refusal) => refusal,
+    let refusal = match perform(&state, &viewer, &ticket, partner, &action, &fields).await {
+        Ok(()) if !htmx => return Redirect::to(&format!("{base}#timeline")).into_response(),
+        Ok(()) => None,
+        Err(refusal) => Some(refusal),
     };
+    // The feed's position first, then the ticket: the answer shows everything up to it.
+    let comments_only = htmx && field(&fields, "timeline") == Some("comments");
     let rebuilt = async {
+        let after = state.services.live_head().await?.to_string();
         let current = state.services.ticket_for(TicketRef::Id(ticket.id), partner).await?;
-        view::build(&state.services, &viewer, tt, current, partner, false).await
+        Ok::<_, ServiceError>((view::build(&state.services, &viewer, tt, current, partner, comments_only).await?, after))
     }
     .await;
-    let mut v = match rebuilt {
-        Ok(v) => v,
-        Err(e) => return problem(chrome(), &e),
+    let (mut v, after) = match rebuilt {
+        Ok(built) => built,
+        Err(e) => return page_error(&e),
     };
-    // What the person typed comes back with the page.
-    v.draft.body = field(&fields, "body").unwrap_or_default().to_owned();
-    v.draft.internal = field(&fields, "visibility") == Some("internal");
-    v.draft.assignee = field(&fields, "assignee").map(str::to_owned);
-    v.draft.override_reason = field(&fields, "override_reason").unwrap_or_default().to_owned();
     let status = match refusal {
-        Refusal::Page(e) => return problem(chrome(), &e),
-        Refusal::Inline(part, message) => {
-            let e = &mut v.errors;
-            match part {
-                Part::Comment => e.comment = Some(message),
-                Part::Moves => e.moves = Some(message),
-                Part::Assign => e.assign = Some(message),
-                Part::AssignReason => {
-                    e.assign_needs_reason = v.assign.as_ref().is_some_and(|a| a.can_override);
-                    e.assign = Some(message);
+        None => {
+            v.focus = focus_after(&action, None);
+            StatusCode::OK
+        }
+        Some(refusal) => {
+            keep_draft(&mut v.draft, &action, &fields);
+            match refusal {
+                Refusal::Page(e) => return page_error(&e),
+                Refusal::Inline(part, message) => {
+                    let e = &mut v.errors;
+                    match part {
+                        Part::Comment => e.comment = Some(message),
+                        Part::Moves => e.moves = Some(message),
+                        Part::Assign => e.assign = Some(message),
+                        Part::AssignReason => {
+                            e.assign_needs_reason = v.assign.as_ref().is_some_and(|a| a.can_override);
+                            e.assign = Some(message);
+                        }
+                        Part::Priority => e.priority = Some(message),
+                        Part::Delegate => e.delegate = Some(message),
+                        Part::Review => e.review = Some(message),
+                        Part::Reopen => e.reopen = Some(message),
+                    }
+                    v.focus = focus_after(&action, Some(part));
+                    if v.errors.assign_needs_reason {
+                        v.focus = "override-reason";
+                    }
+                    StatusCode::UNPROCESSABLE_ENTITY
                 }
-                Part::Priority => e.priority = Some(message),
-                Part::Delegate => e.delegate = Some(message),
-                Part::Review => e.review = Some(message),
-                Part::Reopen => e.reopen = Some(message),
+                Refusal::Stale => {
+                    let staff = view::staff_names(&state.services).await.unwrap_or_default();
+                    let process = state.services.processes.get(&ticket.process).cloned();
+                    let since = match state.services.ticket_events_for(TicketRef::Id(ticket.id), partner, seen, view::MAX_EVENTS).await {
+                        Ok(events) => events.iter().map(|e| view::event_row(e, tt, &viewer.locale, &staff, process.as_deref())).collect(),
+                        Err(e) => return page_error(&e),
+                    };
+                    let mut again: Vec<(String, String)> =
+                        fields.iter().filter(|(k, _)| k != "version" && k != "seen" && k != "timeline").cloned().collect();
+                    again.push(("version".into(), v.version.to_string()));
+                    again.push(("seen".into(), v.seen.to_string()));
+                    v.conflict = Some(view::Conflict { events: since, action: format!("{base}/{action}"), fields: again });
+                    v.focus = "conflict-title";
+                    StatusCode::CONFLICT
+                }
             }
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        Refusal::Stale => {
-            let staff = view::staff_names(&state.services).await.unwrap_or_default();
-            let process = state.services.processes.get(&ticket.process).cloned();
-            let since = match state.services.ticket_events_for(TicketRef::Id(ticket.id), partner, seen, view::MAX_EVENTS).await {
-                Ok(events) => events.iter().map(|e| view::event_row(e, tt, &viewer.locale, &staff, process.as_deref())).collect(),
-                Err(e) => return problem(chrome(), &e),
-            };
-            let mut again: Vec<(String, String)> = fields.iter().filter(|(k, _)| k != "version" && k != "seen").cloned().collect();
-            again.push(("version".into(), v.version.to_string()));
-            again.push(("seen".into(), v.seen.to_string()));
-            v.conflict = Some(view::Conflict { events: since, action: format!("{base}/{action}"), fields: again });
-            StatusCode::CONFLICT
         }
     };
-    let after = match state.services.live_head().await {
-        Ok(p) => p.to_string(),
-        Err(e) => return problem(chrome(), &e),
-    };
-    let live = LivePanel { ticket: v.id.clone(), after };
-    render(status, &TicketPage { chrome: chrome(), tt, v, live })
+    let live = LivePanel { ticket: v.id.clone(), after, shown: v.seen };
+    if !htmx {
+        return render(status, &TicketPage { chrome: chrome(), tt, v, live, oob: false });
+    }
+    // The timeline gets the events the page did not show yet; the composer is swapped only
+    // after a comment (cleared, or with the refused text), so a draft there is never lost.
+    let new_events = std::mem::take(&mut v.events).into_iter().filter(|e| e.seq > seen).collect();
+    let composer = action == "comment";
+    render(status, &TicketSwap { chrome: chrome(), tt, v, live, oob: true, new_events, composer })
+}
+
+/// What the person typed into the form of `action`, kept for the answer to a refusal.
+fn keep_draft(draft: &mut view::Draft, action: &str, fields: &[(String, String)]) {
+    let text = |name: &str| field(fields, name).unwrap_or_default().to_owned();
+    match action {
+        "comment" => {
+            draft.body = text("body");
+            draft.internal = field(fields, "visibility") == Some("internal");
+        }
+        "assign" => {
+            draft.assignee = field(fields, "assignee").map(str::to_owned);
+            draft.override_reason = text("override_reason");
+        }
+        "move" => {
+            draft.move_note = text("note");
+            draft.override_reason = text("override_reason");
+        }
+        "reopen" => draft.reopen_reason = text("reason"),
+        "delegate" => {
+            draft.partner = field(fields, "partner_id").map(str::to_owned);
+            draft.delegate_note = text("note");
+        }
+        "review" => {
+            let checked = fields.iter().filter_map(|(k, _)| k.strip_prefix("check")?.parse().ok()).collect();
+            draft.review = Some(view::ReviewDraft {
+                checked,
+                fail: field(fields, "outcome") == Some("fail"),
+                score: text("score"),
+                notes: text("notes"),
+            });
+        }
+        _ => {}
+    }
+}
+
+/// Where the focus goes after `action`: on success, back to where the person works next; after
+/// a refusal, to the field to correct (the message beside it is announced as an alert).
+fn focus_after(action: &str, refused: Option<Part>) -> &'static str {
+    match (action, refused) {
+        ("comment", _) => "comment-body",
+        ("move", Some(_)) => "move-note",
+        ("reopen", Some(_)) => "reopen-reason",
+        ("assign", _) => "assignee",
+        ("priority", _) => "priority-select",
+        ("delegate", Some(_)) => "partner-select",
+        ("delegate", None) => "delegation-title",
+        ("review", Some(_)) => "review-score",
+        _ => "stages-title",
+    }
 }
 
 /// The version the form was rendered from.

@@ -117,13 +117,47 @@ pub struct Conflict {
     pub fields: Vec<(String, String)>,
 }
 
-/// What the person had typed, shown again when the page is re-rendered.
+/// What the person had typed, shown again when the page (or the part) is rendered after a
+/// refusal. Each form's fields are kept only when that form was the one posted.
 #[derive(Default)]
 pub struct Draft {
     pub body: String,
     pub internal: bool,
     pub assignee: Option<String>,
     pub override_reason: String,
+    pub move_note: String,
+    pub reopen_reason: String,
+    pub partner: Option<String>,
+    pub delegate_note: String,
+    /// The review's ticked items (by index), outcome, score and notes; `None`: not posted.
+    pub review: Option<ReviewDraft>,
+}
+
+pub struct ReviewDraft {
+    pub checked: Vec<usize>,
+    pub fail: bool,
+    pub score: String,
+    pub notes: String,
+}
+
+impl Draft {
+    /// Whether the review's item `index` is ticked (none is, on a fresh form).
+    pub fn checked(&self, index: &usize) -> bool {
+        self.review.as_ref().is_some_and(|r| r.checked.contains(index))
+    }
+
+    pub fn review_fail(&self) -> bool {
+        self.review.as_ref().is_some_and(|r| r.fail)
+    }
+
+    /// The score field's value: what was typed, else the usual 90.
+    pub fn review_score(&self) -> &str {
+        self.review.as_ref().map_or("90", |r| r.score.as_str())
+    }
+
+    pub fn review_notes(&self) -> &str {
+        self.review.as_ref().map_or("", |r| r.notes.as_str())
+    }
 }
 
 pub struct View {
@@ -134,7 +168,9 @@ pub struct View {
     pub description: String,
     pub kind: &'static str,
     pub channel: &'static str,
+    /// The priority's key (a CSS class) and its name in the viewer's language.
     pub priority: &'static str,
+    pub priority_label: &'static str,
     pub status: &'static str,
     pub customer_name: String,
     pub customer_tier: String,
@@ -165,6 +201,9 @@ pub struct View {
     pub errors: Errors,
     pub draft: Draft,
     pub conflict: Option<Conflict>,
+    /// The id of the element that takes the focus (`autofocus`) after an action: the field
+    /// to correct after a refusal, the composer after a comment; empty on a plain page load.
+    pub focus: &'static str,
 }
 
 /// Who the viewer may see tickets as: staff (None) or one partner.
@@ -192,6 +231,8 @@ pub async fn build(
 ) -> Result<View, ServiceError> {
     let principal = &viewer.principal;
     let locale = &viewer.locale;
+    // The layout's words: priorities and statuses are named as in the queues.
+    let words = locale.lang.texts();
     let staff = staff_names(services).await?;
     let reference = TicketRef::Id(ticket.id);
     let recorded = services.ticket_events_for(reference, partner, 0, MAX_EVENTS).await?;
@@ -272,7 +313,7 @@ pub async fn build(
     let priorities = if can_write && !done {
         Priority::ALL
             .iter()
-            .map(|p| Choice { value: p.as_str().to_owned(), label: p.as_str().to_owned(), selected: *p == ticket.priority })
+            .map(|p| Choice { value: p.as_str().to_owned(), label: words.priority_label(*p).to_owned(), selected: *p == ticket.priority })
             .collect()
     } else {
         Vec::new()
@@ -303,7 +344,8 @@ pub async fn build(
         kind: ticket.kind.as_str(),
         channel: ticket.channel.as_str(),
         priority: ticket.priority.as_str(),
-        status: ticket.status.as_str(),
+        priority_label: words.priority_label(ticket.priority),
+        status: words.status_label(ticket.status),
         customer_name: ticket.customer.name,
         customer_tier: ticket.customer.tier,
         customer_contact: ticket.customer.contact,
@@ -333,6 +375,7 @@ pub async fn build(
         errors: Errors::default(),
         draft: Draft::default(),
         conflict: None,
+        focus: "",
     })
 }
 
