@@ -108,6 +108,45 @@ async fn assets_are_content_hashed_immutable_and_gzipped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_gzipped_for_clients_that_accept_it_and_live_streams_are_not() {
+    let app = sqlite().await;
+    let ticket = app.create_ticket(json!({"title": "A ticket to stream"})).await;
+    let (agent, _) = crate::helpers::ConsoleSession::person(&app, "Gzip Reader", "gzip@example.test", "agent").await;
+    let cookie = agent.cookie.clone().unwrap();
+    let get = |path: &str, encoding: Option<&'static str>| {
+        let mut r = agent.client.get(agent.url(path)).header(header::COOKIE, &cookie);
+        if let Some(encoding) = encoding {
+            r = r.header(header::ACCEPT_ENCODING, encoding);
+        }
+        r.send()
+    };
+
+    let r = get("/queues?view=all", Some("gzip, deflate, br")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
+    assert!(r.headers()[header::VARY].to_str().unwrap().to_ascii_lowercase().contains("accept-encoding"));
+    assert!(r.headers().contains_key(header::CONTENT_SECURITY_POLICY), "the security headers stay");
+    let gz = r.bytes().await.unwrap();
+    let mut html = String::new();
+    flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut html).expect("a gzip body");
+    assert!(html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"), "{}", &html[..html.len().min(200)]);
+    assert!(html.contains("A ticket to stream"), "the queue lists the ticket");
+    assert!(gz.len() * 2 < html.len(), "compressed: {} of {} bytes", gz.len(), html.len());
+
+    // Without gzip in Accept-Encoding, the page as it is.
+    let r = get("/queues?view=all", None).await.unwrap();
+    assert!(r.headers().get(header::CONTENT_ENCODING).is_none());
+    assert!(r.text().await.unwrap().contains("A ticket to stream"));
+
+    // A live stream is never buffered for compression: events must reach the page as they come.
+    let number = ticket["number"].as_str().unwrap();
+    let r = get(&format!("/live?ticket={number}"), Some("gzip")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::CONTENT_TYPE], "text/event-stream");
+    assert!(r.headers().get(header::CONTENT_ENCODING).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_refuses_cross_site_state_changes_while_the_api_stays_bearer_only() {
     let app = sqlite().await;
     let origin = format!("http://{}", app.addr);

@@ -129,7 +129,7 @@ async fn the_quick_bench_measures_every_row_against_the_real_server(app: TestApp
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["tickets"], 300);
     let rows = report["rows"].as_array().unwrap();
-    for id in ["seed", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12"] {
+    for id in ["seed", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12", "P13"] {
         assert!(rows.iter().any(|r| r["id"] == id), "no {id} row: {stdout}");
         assert!(stdout.contains(&format!("| {id} |")), "{stdout}");
     }
@@ -141,6 +141,31 @@ async fn the_quick_bench_measures_every_row_against_the_real_server(app: TestApp
     assert_eq!(delay["samples"], 2);
     let memory = rows.iter().find(|r| r["id"] == "P7").unwrap();
     assert!(memory["value"].as_str().unwrap().contains("MB"), "{memory}");
+    // The first loads were fetched compressed: a page and its assets, each counted.
+    let first_loads: Vec<&Value> = rows.iter().filter(|r| r["id"] == "P13").collect();
+    assert_eq!(first_loads.len(), 2, "{stdout}");
+    for row in first_loads {
+        let figure = row["value"].as_str().unwrap();
+        assert!(figure.contains(" 4 assets ") && row["met"] == true, "{row}");
+    }
+}
+
+#[test]
+fn the_bench_names_an_unknown_row_before_it_seeds_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/bench.db", dir.path().display());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
+        .args(["bench", "--quick", "--rows", "P9,P99"])
+        .env_remove("STEWARD_CONFIG")
+        .env("STEWARD_LOG_LEVEL", "warn")
+        .env("STEWARD_DATABASE_URL", &url)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("steward runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("--rows: no row `P99`") && stderr.contains("P13"), "{stderr}");
+    assert!(!dir.path().join("bench.db").exists(), "nothing was created");
 }
 
 #[test]

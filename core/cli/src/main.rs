@@ -58,7 +58,7 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         batch: usize,
     },
-    /// Seed the configured (empty) database and measure the benchmark rows P1–P8 against the
+    /// Seed the configured (empty) database and measure the benchmark rows P1–P13 against the
     /// real server, started from this binary; prints a markdown table (see BENCHMARKS.md).
     Bench {
         /// A small run that only proves the tool works.
@@ -70,6 +70,9 @@ enum Command {
         /// Also write the report as JSON to FILE.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Measure only these rows (e.g. `P9,P10`); the database is seeded all the same.
+        #[arg(long, value_delimiter = ',', value_name = "ROWS")]
+        rows: Option<Vec<String>>,
     },
     /// Service reports.
     Report {
@@ -316,7 +319,10 @@ async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> 
             let processes: Vec<String> = report.by_process.iter().map(|(p, n)| format!("{p}: {n}")).collect();
             println!("tickets by process: {}", processes.join(", "));
         }
-        Command::Bench { quick, tickets, json } => {
+        Command::Bench { quick, tickets, json, rows } => {
+            if let Some(unknown) = rows.iter().flatten().find(|r| !steward_tools::bench::ROWS.iter().any(|k| k.eq_ignore_ascii_case(r))) {
+                anyhow::bail!("--rows: no row `{unknown}` (the rows are {})", steward_tools::bench::ROWS.join(", "));
+            }
             let services = steward_services::assembly::build_services(&config).await?;
             // The server under test is this binary, with the same config and environment.
             let program = std::env::current_exe().context("cannot find the steward binary")?;
@@ -327,6 +333,7 @@ async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> 
                 false => steward_tools::bench::BenchOptions::full(server, config.sla.sweep_batch),
             };
             options.tickets = tickets.unwrap_or(options.tickets);
+            options.rows = rows;
             if !quick {
                 options.header_read_timeout_ms = config.http.header_read_timeout_ms;
             }

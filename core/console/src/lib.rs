@@ -43,6 +43,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
 use steward_services::Services;
+use tower_http::compression::CompressionLayer;
 
 #[derive(Clone)]
 pub struct ConsoleState {
@@ -107,4 +108,9 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .with_state(ConsoleState { services, cookies })
         .layer(middleware::from_fn(security::csrf))
         .layer(middleware::from_fn(security::headers))
+        // Pages are gzipped for clients that accept it (assets come gzipped already and live
+        // streams are never buffered: the default predicate leaves SSE alone). A page shows a
+        // secret (a new token, a set-password link) only in answer to a same-origin POST, which
+        // the CSRF rule keeps other sites from making, so compression gives them no oracle.
+        .layer(CompressionLayer::new())
 }

@@ -15,8 +15,11 @@
 //!   page of 50 and a view's count.
 //! - P12 a ticket change shown in a console live stream on another node (PostgreSQL: this
 //!   process is the other node; SQLite: one node).
+//! - P13 the bytes a browser fetches, compressed, to show a console page the first time: the
+//!   page and every asset it links.
 //!
-//! `--quick` keeps every size small so the test suite can run the whole tool.
+//! `--quick` keeps every size small so the test suite can run the whole tool; `--rows` measures
+//! only the rows named (the database is seeded to the full size all the same).
 
 use crate::seed::{seed, SeedError, SeedOptions};
 use serde::Serialize;
@@ -32,6 +35,9 @@ use steward_domain::ids::TicketNumber;
 use steward_domain::ticket::{Channel, Kind, Priority, Ticket, TicketDraft};
 use steward_domain::time::Timestamp;
 use steward_services::{ServiceError, Services};
+
+/// The rows `steward bench` measures, as `--rows` names them.
+pub const ROWS: &[&str] = &["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12", "P13"];
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -54,6 +60,8 @@ pub struct BenchOptions {
     /// P9: half-sent request heads held open, and the server's header read timeout for it.
     pub slow_connections: usize,
     pub header_read_timeout_ms: u64,
+    /// The rows to measure (`P1` … `P13`); `None` measures them all. The seed always runs.
+    pub rows: Option<Vec<String>>,
     pub server: ServerCommand,
 }
 
@@ -71,8 +79,13 @@ impl BenchOptions {
             sweep_batch,
             slow_connections: 1_500,
             header_read_timeout_ms: 10_000,
+            rows: None,
             server,
         }
+    }
+
+    fn wants(&self, row: &str) -> bool {
+        self.rows.as_ref().is_none_or(|rows| rows.iter().any(|r| r.eq_ignore_ascii_case(row)))
     }
 
     /// Small enough for the test suite: proves every row runs, measures nothing meaningful.
@@ -204,9 +217,15 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
     let small = options.small_tickets.min(options.tickets);
     let seed_options = SeedOptions { seed: options.seed, progress: true, ..SeedOptions::default() };
     seed(services, SeedOptions { tickets: small, ..seed_options.clone() }).await?;
-    let server = Server::start(&options.server, &token).await?;
-    let scrape_small = server.scrape_timings(options.samples).await?;
-    server.stop().await;
+    let scrape_small = match options.wants("P5") {
+        true => {
+            let server = Server::start(&options.server, &token).await?;
+            let timings = server.scrape_timings(options.samples).await?;
+            server.stop().await;
+            Some(timings)
+        }
+        false => None,
+    };
 
     seed(services, SeedOptions { tickets: options.tickets - small, first: small, ..seed_options }).await?;
     let seed_seconds = started.elapsed().as_secs_f64();
@@ -226,7 +245,8 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
     // P6, the sweep, straight on the services: the server's sweeper calls exactly this.
     let running_clocks = services.running_clock_count().await?;
     let mut sweeps = Vec::new();
-    for _ in 0..options.samples {
+    let sweep_samples = if options.wants("P6") { options.samples } else { 0 };
+    for _ in 0..sweep_samples {
         let started = Instant::now();
         services.sweep_sla(Timestamp::now(), options.sweep_batch).await?;
         sweeps.push(millis_since(started));
@@ -236,13 +256,20 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
 
     let server = Server::start(&options.server, &token).await?;
     // P7: what the idle server holds once started and its gauges refreshed.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let rss_mb = server.resident_mb();
-    let scrape_full = server.scrape_timings(options.samples).await?;
+    let rss_mb = match options.wants("P7") {
+        true => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            server.resident_mb()
+        }
+        false => None,
+    };
 
     // P2: the first page of open tickets, with a filter.
     for (what, query) in [("status=open", "status=open&limit=50"), ("status=open, priority=urgent", "status=open&priority=urgent&limit=50")]
     {
+        if !options.wants("P2") {
+            break;
+        }
         let timings = server.get_timings(&format!("/api/v1/tickets?{query}"), options.samples).await?;
         let met = timings.p50() < 20.0;
         rows.push(timings.row("P2", format!("list 50 tickets ({what}) over HTTP"), "p50 < 20 ms", Some(met)));
@@ -250,70 +277,103 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
 
     // P3: the same move with no guard, with only the WASM guard, with only the rhai guard;
     // then the guard hook alone, in this process, where microseconds are not lost in noise.
-    rows.extend(guard_rows(&server, &options).await?);
-    rows.extend(guard_call_rows(services, options.samples * 20).await?);
+    if options.wants("P3") {
+        rows.extend(guard_rows(&server, &options).await?);
+        rows.extend(guard_call_rows(services, options.samples * 20).await?);
+    }
 
     // P4: every built-in KPI over the generated year.
-    let to = Timestamp::now();
-    let from = to.plus_millis(-366 * 86_400_000);
-    let kpi_path = format!("/api/v1/kpis?from={from}&to={to}");
-    let kpis = server.get_timings(&kpi_path, options.kpi_samples).await?;
-    let kpi_met = (services.database_backend() == "postgres").then(|| kpis.p50() < 100.0);
-    rows.push(kpis.row("P4", "all built-in KPIs over the year", "< 100 ms (PostgreSQL)", kpi_met));
+    if options.wants("P4") {
+        let to = Timestamp::now();
+        let from = to.plus_millis(-366 * 86_400_000);
+        let kpi_path = format!("/api/v1/kpis?from={from}&to={to}");
+        let kpis = server.get_timings(&kpi_path, options.kpi_samples).await?;
+        let kpi_met = (services.database_backend() == "postgres").then(|| kpis.p50() < 100.0);
+        rows.push(kpis.row("P4", "all built-in KPIs over the year", "< 100 ms (PostgreSQL)", kpi_met));
+    }
 
-    let ratio = scrape_full.p50() / scrape_small.p50().max(1e-9);
-    let mut small_row = scrape_small.row("P5", format!("GET /metrics at {small} tickets"), "< 10 ms", Some(scrape_small.p50() < 10.0));
-    small_row.value = None;
-    rows.push(small_row);
-    let mut full_row = scrape_full.row(
-        "P5",
-        format!("GET /metrics at {tickets} tickets"),
-        "< 10 ms; ratio to the small size ≤ 1.5",
-        Some(scrape_full.p50() < 10.0 && ratio <= 1.5),
-    );
-    full_row.value = Some(format!("ratio {ratio:.2}"));
-    rows.push(full_row);
+    if let Some(scrape_small) = scrape_small {
+        let scrape_full = server.scrape_timings(options.samples).await?;
+        let ratio = scrape_full.p50() / scrape_small.p50().max(1e-9);
+        let mut small_row =
+            scrape_small.row("P5", format!("GET /metrics at {small} tickets"), "< 10 ms", Some(scrape_small.p50() < 10.0));
+        small_row.value = None;
+        rows.push(small_row);
+        let mut full_row = scrape_full.row(
+            "P5",
+            format!("GET /metrics at {tickets} tickets"),
+            "< 10 ms; ratio to the small size ≤ 1.5",
+            Some(scrape_full.p50() < 10.0 && ratio <= 1.5),
+        );
+        full_row.value = Some(format!("ratio {ratio:.2}"));
+        rows.push(full_row);
+    }
 
-    let mut sweep_row = sweeps.row("P6", format!("one SLA sweep over {running_clocks} running clocks"), "< 20 ms", Some(sweep_met));
-    sweep_row.value = Some(format!("{running_clocks} running clocks"));
-    rows.push(sweep_row);
-    let delays = breach_delays(&server, options.breach_probes).await?;
-    let mut delay_row = delays.row("P6", "delay from a due time to its recorded breach", "< 1 s", Some(delays.p99() < 1000.0));
-    delay_row.value = Some(format!("max {:.0} ms", delays.0.last().copied().unwrap_or_default()));
-    rows.push(delay_row);
+    if options.wants("P6") {
+        let mut sweep_row =
+            sweeps.row("P6", format!("one SLA sweep over {running_clocks} running clocks"), "< 20 ms", Some(sweep_met));
+        sweep_row.value = Some(format!("{running_clocks} running clocks"));
+        rows.push(sweep_row);
+        let delays = breach_delays(&server, options.breach_probes).await?;
+        let mut delay_row = delays.row("P6", "delay from a due time to its recorded breach", "< 1 s", Some(delays.p99() < 1000.0));
+        delay_row.value = Some(format!("max {:.0} ms", delays.0.last().copied().unwrap_or_default()));
+        rows.push(delay_row);
+    }
 
-    rows.push(BenchRow {
-        id: "P7",
-        what: format!("resident memory of the idle server at {tickets} tickets"),
-        samples: 1,
-        p50_ms: None,
-        p99_ms: None,
-        per_second: None,
-        value: rss_mb.map(|mb| format!("{mb:.1} MB")),
-        target: "< 150 MB".into(),
-        met: rss_mb.map(|mb| mb < 150.0),
-    });
+    if options.wants("P7") {
+        rows.push(BenchRow {
+            id: "P7",
+            what: format!("resident memory of the idle server at {tickets} tickets"),
+            samples: 1,
+            p50_ms: None,
+            p99_ms: None,
+            per_second: None,
+            value: rss_mb.map(|mb| format!("{mb:.1} MB")),
+            target: "< 150 MB".into(),
+            met: rss_mb.map(|mb| mb < 150.0),
+        });
+    }
 
     // P8: people's sign-in, in process (the console calls these services directly).
-    rows.extend(sign_in_rows(services, options.samples).await?);
+    if options.wants("P8") {
+        rows.extend(sign_in_rows(services, options.samples).await?);
+    }
     // P10: the console's ticket page of a ticket with a long history.
-    rows.push(ticket_page_row(services, &server, options.samples).await?);
+    if options.wants("P10") {
+        rows.push(ticket_page_row(services, &server, options.samples).await?);
+    }
 
     // P9: slow clients, against a server of their own with the header read timeout asked for.
-    let slow_server =
-        Server::start_with(&options.server, &token, &[("STEWARD_HEADER_READ_TIMEOUT_MS", options.header_read_timeout_ms.to_string())])
-            .await?;
-    rows.push(slow_client_row(&slow_server, &options).await?);
-    slow_server.stop().await;
+    if options.wants("P9") {
+        let slow_server = Server::start_with(
+            &options.server,
+            &token,
+            &[("STEWARD_HEADER_READ_TIMEOUT_MS", options.header_read_timeout_ms.to_string())],
+        )
+        .await?;
+        rows.push(slow_client_row(&slow_server, &options).await?);
+        slow_server.stop().await;
+    }
 
     // P11: the console's queue page and its view counts.
-    rows.extend(queue_rows(services, &server, options.samples).await?);
+    if options.wants("P11") {
+        rows.extend(queue_rows(services, &server, options.samples).await?);
+    }
 
     // P12: from a change on one node to the live stream on the server under test.
-    rows.push(live_row(services, &server, options.samples).await?);
+    if options.wants("P12") {
+        rows.push(live_row(services, &server, options.samples).await?);
+    }
+
+    // P13: what a browser fetches to show a console page the first time.
+    if options.wants("P13") {
+        rows.extend(first_load_rows(services, &server).await?);
+    }
 
     // P1 last: it adds tickets.
-    rows.extend(creation_rows(services, &server, &options).await?);
+    if options.wants("P1") {
+        rows.extend(creation_rows(services, &server, &options).await?);
+    }
     let after_load = server.resident_mb();
     server.stop().await;
     if let (Some(row), Some(mb)) = (rows.iter_mut().find(|r| r.id == "P7"), after_load) {
@@ -557,6 +617,75 @@ async fn live_row(services: &Arc<Services>, server: &Server, samples: usize) -> 
         false => "a change shown in a live stream on the same node (commit → hint → SSE)",
     };
     Ok(timings.row("P12", what, "< 1 s", Some(timings.p99() < 1000.0)))
+}
+
+/// P13: the bytes on the wire, gzip accepted as every browser does, of a console page's first
+/// load with an empty cache: the page and each script and style sheet it links. Two pages: the
+/// queue page of 50 (where a person lands) and the page of a seeded ticket opened from it.
+async fn first_load_rows(services: &Arc<Services>, server: &Server) -> Result<Vec<BenchRow>, BenchError> {
+    use steward_services::SignIn;
+    let login = bench_person(services, "First Load", "first-load", Some("support")).await?;
+    let secret = services.sign_in(SignIn { email: login.email.clone(), password: BENCH_PASSWORD.into(), remote_addr: None }).await?.secret;
+    let fetch = |path: String| {
+        let request = server.client.get(format!("{}{path}", server.base));
+        let request = request.header("cookie", format!("steward_session={secret}")).header("accept-encoding", "gzip, deflate, br");
+        async move {
+            let response = request.send().await?;
+            if !response.status().is_success() {
+                return Err(BenchError::Server(format!("GET {path} answered {}", response.status())));
+            }
+            // The client decodes nothing: these are the bytes as sent.
+            Ok::<_, BenchError>(response.bytes().await?.to_vec())
+        }
+    };
+    let plain = |bytes: &[u8]| -> String {
+        use std::io::Read;
+        let mut text = String::new();
+        match flate2::read::GzDecoder::new(bytes).read_to_string(&mut text) {
+            Ok(_) => text,
+            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        }
+    };
+
+    let queue_page = fetch("/queues?view=all".into()).await?;
+    let queue_html = plain(&queue_page);
+    let ticket_path = queue_html
+        .split('"')
+        .find(|s| s.starts_with("/tickets/T-") && !s[9..].contains('/'))
+        .ok_or_else(|| BenchError::Server("the queue page links no ticket".into()))?
+        .to_owned();
+    let ticket_page = fetch(ticket_path).await?;
+
+    let mut rows = Vec::new();
+    for (what, page) in [("the queue page of 50", queue_page), ("a ticket's page", ticket_page)] {
+        let html = plain(&page);
+        let mut assets: Vec<&str> = html.split('"').filter(|s| s.starts_with("/assets/")).collect();
+        assets.sort_unstable();
+        assets.dedup();
+        let mut asset_bytes = 0;
+        for asset in &assets {
+            asset_bytes += fetch((*asset).to_owned()).await?.len();
+        }
+        let total_kb = (page.len() + asset_bytes) as f64 / 1024.0;
+        rows.push(BenchRow {
+            id: "P13",
+            what: format!("first load of {what} with all its assets, compressed (bodies as sent)"),
+            samples: 1,
+            p50_ms: None,
+            p99_ms: None,
+            per_second: None,
+            value: Some(format!(
+                "{total_kb:.1} KB (page {:.1} KB of {:.1} KB, {} assets {:.1} KB)",
+                page.len() as f64 / 1024.0,
+                html.len() as f64 / 1024.0,
+                assets.len(),
+                asset_bytes as f64 / 1024.0
+            )),
+            target: "< 150 KB".into(),
+            met: Some(total_kb < 150.0),
+        });
+    }
+    Ok(rows)
 }
 
 /// Reads an SSE response until an event named `kind` (skipping others and comments); fails
