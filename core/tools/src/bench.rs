@@ -295,8 +295,7 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
     if let Some(scrape_small) = scrape_small {
         let scrape_full = server.scrape_timings(options.samples).await?;
         let ratio = scrape_full.p50() / scrape_small.p50().max(1e-9);
-        let mut small_row =
-            scrape_small.row("P5", format!("GET /metrics at {small} tickets"), "< 10 ms", Some(scrape_small.p50() < 10.0));
+        let mut small_row = scrape_small.row("P5", format!("GET /metrics at {small} tickets"), "< 10 ms", Some(scrape_small.p50() < 10.0));
         small_row.value = None;
         rows.push(small_row);
         let mut full_row = scrape_full.row(
@@ -310,8 +309,7 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
     }
 
     if options.wants("P6") {
-        let mut sweep_row =
-            sweeps.row("P6", format!("one SLA sweep over {running_clocks} running clocks"), "< 20 ms", Some(sweep_met));
+        let mut sweep_row = sweeps.row("P6", format!("one SLA sweep over {running_clocks} running clocks"), "< 20 ms", Some(sweep_met));
         sweep_row.value = Some(format!("{running_clocks} running clocks"));
         rows.push(sweep_row);
         let delays = breach_delays(&server, options.breach_probes).await?;
@@ -345,12 +343,9 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
 
     // P9: slow clients, against a server of their own with the header read timeout asked for.
     if options.wants("P9") {
-        let slow_server = Server::start_with(
-            &options.server,
-            &token,
-            &[("STEWARD_HEADER_READ_TIMEOUT_MS", options.header_read_timeout_ms.to_string())],
-        )
-        .await?;
+        let slow_server =
+            Server::start_with(&options.server, &token, &[("STEWARD_HEADER_READ_TIMEOUT_MS", options.header_read_timeout_ms.to_string())])
+                .await?;
         rows.push(slow_client_row(&slow_server, &options).await?);
         slow_server.stop().await;
     }
