@@ -91,8 +91,11 @@ impl Stream {
     }
 
     /// Whether the server has ended the stream (reads what is left).
+    /// Whether the server ends the stream within 15 s; what it sends before ending (a last
+    /// `changed`, a keep-alive) does not matter.
     pub async fn ended(&mut self) -> bool {
-        matches!(tokio::time::timeout(Duration::from_secs(15), self.response.chunk()).await, Ok(Ok(None)) | Ok(Err(_)))
+        let until_end = async { while let Ok(Some(_)) = self.response.chunk().await {} };
+        tokio::time::timeout(Duration::from_secs(15), until_end).await.is_ok()
     }
 }
 
