@@ -150,18 +150,22 @@ async fn the_quick_bench_measures_every_row_against_the_real_server(app: TestApp
     }
 }
 
+/// Runs the steward binary with `args` on a SQLite file `file` in `dir` (no config file).
+fn steward_on_a_file(dir: &tempfile::TempDir, file: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
+        .args(args)
+        .env_remove("STEWARD_CONFIG")
+        .env("STEWARD_LOG_LEVEL", "warn")
+        .env("STEWARD_DATABASE_URL", format!("sqlite://{}/{file}", dir.path().display()))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("steward runs")
+}
+
 #[test]
 fn the_bench_names_an_unknown_row_before_it_seeds_anything() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/bench.db", dir.path().display());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
-        .args(["bench", "--quick", "--rows", "P9,P99"])
-        .env_remove("STEWARD_CONFIG")
-        .env("STEWARD_LOG_LEVEL", "warn")
-        .env("STEWARD_DATABASE_URL", &url)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("steward runs");
+    let out = steward_on_a_file(&dir, "bench.db", &["bench", "--quick", "--rows", "P9,P99"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("--rows: no row `P99`") && stderr.contains("P13"), "{stderr}");
@@ -171,15 +175,7 @@ fn the_bench_names_an_unknown_row_before_it_seeds_anything() {
 #[test]
 fn the_seed_command_fills_a_database_and_reports_progress() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/seed.db", dir.path().display());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
-        .args(["seed", "--tickets", "12", "--events-per-ticket", "2", "--seed", "3"])
-        .env_remove("STEWARD_CONFIG")
-        .env("STEWARD_LOG_LEVEL", "warn")
-        .env("STEWARD_DATABASE_URL", &url)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("steward runs");
+    let out = steward_on_a_file(&dir, "seed.db", &["seed", "--tickets", "12", "--events-per-ticket", "2", "--seed", "3"]);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("seeded 12 tickets"), "{stdout}");
