@@ -84,6 +84,14 @@ string_enum! {
     }
 }
 
+/// The prefix of the per-assignee counters: `assignee:<staff id>` counts one person's open tickets.
+pub const ASSIGNEE_KEY_PREFIX: &str = "assignee:";
+
+/// The counter of one person's open (not resolved or closed) tickets.
+pub fn assignee_key(staff: StaffId) -> String {
+    format!("{ASSIGNEE_KEY_PREFIX}{staff}")
+}
+
 /// The counter keys a ticket counts under. Counts per view are sums of these keys' counters
 /// (a team's count is the sum of its members' `assignee:` keys), so a ticket's write changes
 /// only the counters of the keys it enters or leaves.
@@ -91,7 +99,7 @@ pub fn counter_keys(status: Status, assignee: Option<StaffId>, state: &QueueStat
     let mut keys = Vec::new();
     if is_active(status) {
         keys.push(match assignee {
-            Some(a) => format!("assignee:{a}"),
+            Some(a) => assignee_key(a),
             None => "unassigned".to_owned(),
         });
         match state.band {

@@ -6,7 +6,7 @@ use crate::{ServiceError, Services};
 use steward_domain::auth::{Forbidden, Permission, Principal, Role};
 use steward_domain::clock::{ClockKind, ClockState};
 use steward_domain::ids::{PartnerId, SavedViewId, StaffId, TicketRef};
-use steward_domain::queue::{BuiltInView, SavedView, SlaBand};
+use steward_domain::queue::{assignee_key, BuiltInView, SavedView, SlaBand};
 use steward_domain::staff::StaffQuery;
 use steward_domain::ticket::{Priority, Status, Ticket, TicketPatch, TicketQuery, TicketSort};
 use steward_domain::time::Timestamp;
@@ -177,7 +177,7 @@ impl Services {
         view: BuiltInView,
     ) -> Result<Vec<String>, ServiceError> {
         Ok(match view {
-            BuiltInView::Mine => principal.staff_id.map(|me| vec![format!("assignee:{me}")]).unwrap_or_default(),
+            BuiltInView::Mine => principal.staff_id.map(|me| vec![assignee_key(me)]).unwrap_or_default(),
             BuiltInView::MyTeam => match self.team_of(principal).await? {
                 Some(team) => {
                     let mut keys = Vec::new();
@@ -185,7 +185,7 @@ impl Services {
                     loop {
                         let query = StaffQuery { team: Some(team.clone()), after, limit: 200, ..Default::default() };
                         let (staff, next) = self.list_staff(query).await?;
-                        keys.extend(staff.iter().map(|s| format!("assignee:{}", s.id)));
+                        keys.extend(staff.iter().map(|s| assignee_key(s.id)));
                         match next {
                             Some(_) => after = staff.last().map(|s| s.id),
                             None => break,

@@ -11,9 +11,10 @@ use super::sql::{insert_rows, Cell};
 use super::Operation;
 use super::{col, corrupt, Backend, Store, StoreError};
 use sqlx::{Any, Transaction};
+use std::collections::HashMap;
 use steward_domain::ids::{PartnerId, SavedViewId, StaffId, TicketId};
 use steward_domain::queue::SavedView;
-use steward_domain::queue::{counter_deltas, counter_keys, QueueState, SlaBand, NO_DUE};
+use steward_domain::queue::{counter_deltas, counter_keys, QueueState, SlaBand, ASSIGNEE_KEY_PREFIX, NO_DUE};
 use steward_domain::sla_engine::TicketClock;
 use steward_domain::ticket::Ticket;
 use steward_domain::time::Timestamp;
@@ -102,6 +103,32 @@ impl Store {
                     query = query.bind(key.as_str());
                 }
                 Ok(query.fetch_one(self.pool()).await?)
+            })
+            .await
+    }
+
+    /// Open (not resolved or closed) tickets per assignee, read from the `assignee:` counters
+    /// (folded plus pending), so its cost grows with the number of people, not of tickets.
+    pub async fn open_ticket_load(&self) -> Result<HashMap<StaffId, i64>, StoreError> {
+        Operation("open_ticket_load")
+            .run(async {
+                let rows = sqlx::query(
+                    "SELECT key, CAST(SUM(n) AS BIGINT) AS n FROM (SELECT key, n FROM queue_counts WHERE key LIKE $1 \
+                     UNION ALL SELECT key, delta AS n FROM queue_count_deltas WHERE key LIKE $1) AS c GROUP BY key",
+                )
+                .bind(format!("{ASSIGNEE_KEY_PREFIX}%"))
+                .fetch_all(self.pool())
+                .await?;
+                let mut load = HashMap::new();
+                for row in &rows {
+                    let key: String = col(row, "key")?;
+                    let n: i64 = col(row, "n")?;
+                    let id = key.strip_prefix(ASSIGNEE_KEY_PREFIX).unwrap_or(&key);
+                    if n != 0 {
+                        load.insert(StaffId::parse("assignee_id", id).map_err(corrupt)?, n);
+                    }
+                }
+                Ok(load)
             })
             .await
     }

@@ -4,7 +4,6 @@ use super::sql::{bind_cells, Bind, Cell, Conditions};
 use super::Operation;
 use super::{col, col_bool, corrupt, Store, StoreError};
 use sqlx::any::AnyRow;
-use std::collections::HashMap;
 use steward_domain::duration::TargetDuration;
 use steward_domain::ids::{StaffEventId, StaffId, TicketId, TicketNumber, TrainingRecordId};
 use steward_domain::time::Timestamp;
@@ -204,28 +203,6 @@ impl Store {
                     .fetch_all(self.pool())
                     .await?;
                 rows.iter().map(record_from_row).collect()
-            })
-            .await
-    }
-
-    /// Open (not resolved or closed) tickets per assignee, counted by the database.
-    pub async fn open_ticket_load(&self) -> Result<HashMap<StaffId, i64>, StoreError> {
-        Operation("open_ticket_load")
-            .run(async {
-                let rows = sqlx::query(
-                    "SELECT assignee_id, COUNT(*) AS n FROM tickets WHERE assignee_id IS NOT NULL AND status <> $1 AND status <> $2 \
-                 GROUP BY assignee_id",
-                )
-                .bind("resolved")
-                .bind("closed")
-                .fetch_all(self.pool())
-                .await?;
-                rows.iter()
-                    .map(|row| {
-                        let id: String = col(row, "assignee_id")?;
-                        Ok((StaffId::parse("assignee_id", &id).map_err(corrupt)?, col::<i64>(row, "n")?))
-                    })
-                    .collect()
             })
             .await
     }
