@@ -24,19 +24,20 @@ async fn chinese(app: &TestApp, name: &str, email: &str, role: &str) -> ConsoleS
     session
 }
 
-/// Why the email policy applies, as the ticket page says it in `lang`.
-fn email_policy_applies(lang: Lang) -> String {
+/// Why the policy for urgent tickets applies, as the ticket page says it in `lang`.
+fn urgent_policy_applies(lang: Lang) -> String {
     let (t, tt) = (lang.texts(), texts::ticket(lang));
-    let why = tt.sla_condition.replace("{dimension}", t.q_channel).replace("{value}", t.channel_email);
-    tt.sla_applies.replace("{policy}", "email").replace("{why}", &why)
+    let why = tt.sla_condition.replace("{dimension}", t.q_priority).replace("{value}", t.priority_urgent);
+    let applies = tt.sla_applies.replace("{policy}", "urgent").replace("{why}", &why);
+    format!("{applies}{}", tt.sla_outranks.replace("{others}", "email, default"))
 }
 
 async fn a_chinese_viewer_reads_values_clocks_and_timeline_in_chinese(app: TestApp) {
     let t = app.create_ticket(json!({"title": "打印机卡纸", "channel": "email", "kind": "incident", "priority": "high"})).await;
     let number = t["number"].as_str().unwrap();
     let path = format!("/api/v1/tickets/{number}");
-    assert_eq!(app.patch(&path, None, &json!({"priority": "urgent"})).await.status(), StatusCode::OK);
-    assert_eq!(app.patch(&path, None, &json!({"status": "waiting_customer"})).await.status(), StatusCode::OK);
+    assert_eq!(app.patch(&path, Some("*"), &json!({"priority": "urgent"})).await.status(), StatusCode::OK);
+    assert_eq!(app.patch(&path, Some("*"), &json!({"status": "waiting_customer"})).await.status(), StatusCode::OK);
     assert_eq!(app.transition(number, "needs_analysis").await.status(), StatusCode::OK);
     let wang = chinese(&app, "Wang Wei", "wang@desk.test", "agent").await;
     let (ada, _) = ConsoleSession::person(&app, "Ada Agent", "ada@desk.test", "agent").await;
@@ -52,7 +53,7 @@ async fn a_chinese_viewer_reads_values_clocks_and_timeline_in_chinese(app: TestA
         assert!(html.contains(&format!("<h3>{}</h3>", w.clock_resolution)), "{lang:?} clock name: {html}");
         assert!(html.contains(&format!("<dd>{}</dd>", w.clock_paused)), "{lang:?} clock state: {html}");
         assert!(html.contains(&format!("· {}</dd>", w.status_waiting_customer)), "{lang:?} pause reason: {html}");
-        assert!(html.contains(&email_policy_applies(lang)), "{lang:?} explanation: {html}");
+        assert!(html.contains(&urgent_policy_applies(lang)), "{lang:?} explanation: {html}");
         // The timeline: each detail told in words, values too.
         let created = format!("Consultation · {} · {}", w.priority_high, w.channel_email);
         let edited = format!("{}: {} → {}", tt.priority, w.priority_high, w.priority_urgent);
@@ -64,7 +65,7 @@ async fn a_chinese_viewer_reads_values_clocks_and_timeline_in_chinese(app: TestA
     }
     // Nothing of the English spellings is left on the Chinese page.
     let html = wang.page(&format!("/tickets/{number}")).await;
-    for english in ["priority: high", "high → urgent", "open → waiting_customer", "policy `email` applies", ">paused<", ">email<"] {
+    for english in ["priority: high", "high → urgent", "open → waiting_customer", "policy `urgent` applies", ">paused<", ">email<", "status waiting"] {
         assert!(!html.contains(english), "no {english}: {html}");
     }
 }

@@ -28,7 +28,7 @@ pub async fn a_person_works_in_chinese_from_ticket_to_administration(b: &Browser
     let s = &t.screens;
     let ticket = app.create_ticket(json!({"title": "打印机卡纸", "priority": "high", "channel": "email"})).await;
     let number = ticket["number"].as_str().unwrap().to_owned();
-    let r = app.patch(&format!("/api/v1/tickets/{number}"), None, &json!({"priority": "urgent"})).await;
+    let r = app.patch(&format!("/api/v1/tickets/{number}"), Some("*"), &json!({"priority": "urgent"})).await;
     assert!(r.status().is_success(), "the priority changes");
     sign_in_as(b, app, "zhang@desk.test", "admin").await;
     prefer(b, app, "zh", "Asia/Shanghai").await;

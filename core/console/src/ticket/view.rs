@@ -434,7 +434,8 @@ async fn sla_panel(
                     .map(|p| PauseRow {
                         from: locale.time(p.from),
                         to: p.to.map_or_else(|| tt.still_paused.to_owned(), |t| locale.time(t)),
-                        reason: words.value_label(&p.reason),
+                        // The engine pauses "status waiting_customer": the status is the reason.
+                        reason: words.value_label(p.reason.strip_prefix("status ").unwrap_or(&p.reason)),
                     })
                     .collect(),
             }
