@@ -65,7 +65,9 @@ async fn a_chinese_viewer_reads_values_clocks_and_timeline_in_chinese(app: TestA
     }
     // Nothing of the English spellings is left on the Chinese page.
     let html = wang.page(&format!("/tickets/{number}")).await;
-    for english in ["priority: high", "high → urgent", "open → waiting_customer", "policy `urgent` applies", ">paused<", ">email<", "status waiting"] {
+    for english in
+        ["priority: high", "high → urgent", "open → waiting_customer", "policy `urgent` applies", ">paused<", ">email<", "status waiting"]
+    {
         assert!(!html.contains(english), "no {english}: {html}");
     }
 }

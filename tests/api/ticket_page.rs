@@ -99,7 +99,10 @@ async fn the_page_shows_the_ticket_its_stages_sla_and_timeline_inert(app: TestAp
     }
     assert!(!html.contains("name=\"to\" value=\"delivery\""), "a move the process refuses is not offered");
     // The SLA panel: each clock with its target and why the policy applies.
-    assert!(html.contains("id=\"ticket-sla\"") && html.contains("<h3>First response</h3>") && html.contains("<h3>Resolution</h3>"), "{html}");
+    assert!(
+        html.contains("id=\"ticket-sla\"") && html.contains("<h3>First response</h3>") && html.contains("<h3>Resolution</h3>"),
+        "{html}"
+    );
     assert!(html.contains("class=\"hint sla-why\""));
     // The live-update hook and the timeline.
     assert!(html.contains("id=\"ticket-live\"") && html.contains("id=\"timeline\""));

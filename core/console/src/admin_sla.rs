@@ -408,7 +408,11 @@ fn policy_form_view(
         conditions: vec![
             group("channels", a.channels, checks(Channel::ALL.iter().map(|c| (c.as_str(), words.channel_label(*c))), &form.channels)),
             group("tiers", a.tiers, owned_checks(state.services.tiers(), &form.tiers)),
-            group("priorities", a.priorities, checks(Priority::ALL.iter().map(|p| (p.as_str(), words.priority_label(*p))), &form.priorities)),
+            group(
+                "priorities",
+                a.priorities,
+                checks(Priority::ALL.iter().map(|p| (p.as_str(), words.priority_label(*p))), &form.priorities),
+            ),
             group("kinds", a.kinds, checks(Kind::ALL.iter().map(|k| (k.as_str(), words.kind_label(*k))), &form.kinds)),
             group("processes", a.in_processes, owned_checks(&processes, &form.processes)),
         ],
@@ -562,7 +566,13 @@ fn policy_page(
     let form = form.unwrap_or_else(|| PolicyForm::of(policy));
     render(
         status,
-        &PolicyPage { a, notice, policy: policy_row(policy, (a, chrome.t), &catalog), form: policy_form_view(state, (a, chrome.language), form, false, errors), chrome },
+        &PolicyPage {
+            a,
+            notice,
+            policy: policy_row(policy, (a, chrome.t), &catalog),
+            form: policy_form_view(state, (a, chrome.language), form, false, errors),
+            chrome,
+        },
     )
 }
 

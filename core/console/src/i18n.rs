@@ -7,9 +7,9 @@ use steward_domain::auth::Role;
 use steward_domain::clock::{ClockKind, ClockState};
 use steward_domain::partner::{PartnerKind, PartnerStatus};
 use steward_domain::process::Office;
-use steward_domain::webhook::DeliveryState;
 use steward_domain::ticket::{Channel, Kind, Priority, Status};
 use steward_domain::time::Timestamp;
+use steward_domain::webhook::DeliveryState;
 
 pub use crate::screen_texts::ScreenTexts;
 

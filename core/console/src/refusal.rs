@@ -209,14 +209,8 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("a login with email `{}` exists", "电子邮箱为「{0}」的登录账号已存在"),
     ("staff member {} already has a login", "员工 {0} 已有登录账号"),
     ("training records refer to this course; it stays", "仍有培训记录引用此课程，不能删除"),
-    (
-        "tickets or tokens still refer to this staff member; set active to false instead",
-        "仍有工单或令牌引用此员工，请改为停用",
-    ),
-    (
-        "delegations or tokens still refer to this partner; set status to suspended instead",
-        "仍有委托或令牌引用此合作伙伴，请改为暂停",
-    ),
+    ("tickets or tokens still refer to this staff member; set active to false instead", "仍有工单或令牌引用此员工，请改为停用"),
+    ("delegations or tokens still refer to this partner; set status to suspended instead", "仍有委托或令牌引用此合作伙伴，请改为暂停"),
     ("that record was already corrected; supersede the correction instead", "该记录已被更正过，请更正那条更正记录"),
     ("the request refers to a record that does not exist, or a record still in use", "请求引用了不存在或仍在使用的记录"),
     ("the delivery is still pending: it is sent when its next attempt is due", "此投递仍在等待中，将在下次尝试时发送"),
@@ -232,10 +226,7 @@ pub const MESSAGES: &[(&str, &str)] = &[
         "has no business hours on any weekday; give some, or set always = true for 24×7",
         "没有任何工作日的工作时间；请填写，或设为全天候（24×7）",
     ),
-    (
-        "must be 1 to 64 lower-case letters, digits, _ or -, starting with a letter",
-        "须为 1 到 64 个小写字母、数字、_ 或 -，并以字母开头",
-    ),
+    ("must be 1 to 64 lower-case letters, digits, _ or -, starting with a letter", "须为 1 到 64 个小写字母、数字、_ 或 -，并以字母开头"),
     ("not a query string of the queues", "不是工单队列的查询串"),
     ("a title has 1 to {} characters", "标题须为 1 到 {0} 个字符"),
     ("an assessor has 1 to {} characters", "评估人须为 1 到 {0} 个字符"),

@@ -5,8 +5,8 @@
 
 use super::{admitted, may, override_rows, refused_status, Done, SelectInput, StaffTexts, OVERRIDES_PAGE};
 use crate::admin::Choice;
-use crate::i18n::Lang;
 use crate::admin_sla::{segment, Posted, Refusals, TextInput};
+use crate::i18n::Lang;
 use crate::page::{problem, render, Chrome, Section};
 use crate::session::Viewer;
 use crate::ConsoleState;

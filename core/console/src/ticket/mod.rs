@@ -380,17 +380,13 @@ async fn perform(
                 return Err(forbid(steward_domain::auth::Forbidden { role: principal.role, action: "write internal notes" }));
             }
             let body = field(fields, "body").unwrap_or_default();
-            services
-                .comment_on_ticket(reference, body, visibility, false, &actor)
-                .await
-                .map_err(refused(Part::Comment))?;
+            services.comment_on_ticket(reference, body, visibility, false, &actor).await.map_err(refused(Part::Comment))?;
         }
         "move" => {
             principal.require_ticket_access(Permission::WriteTickets, Permission::WorkDelegatedTickets).map_err(forbid)?;
             let expected = version(fields, Part::Moves, lang)?;
             let to = field(fields, "to").unwrap_or_default().trim().to_owned();
-            let note = text::optional_note("note", field(fields, "note").map(str::to_owned))
-                .map_err(invalid(Part::Moves, lang))?;
+            let note = text::optional_note("note", field(fields, "note").map(str::to_owned)).map_err(invalid(Part::Moves, lang))?;
             let reason = override_reason(viewer, fields, Part::Moves)?;
             services
                 .transition_ticket(reference, &to, note, Some(expected), reason.as_deref(), &actor)
@@ -402,8 +398,7 @@ async fn perform(
             if version(fields, Part::Reopen, lang)? != ticket.version {
                 return Err(Refusal::Stale);
             }
-            let reason = text::optional_note("reason", field(fields, "reason").map(str::to_owned))
-                .map_err(invalid(Part::Reopen, lang))?;
+            let reason = text::optional_note("reason", field(fields, "reason").map(str::to_owned)).map_err(invalid(Part::Reopen, lang))?;
             services.reopen_ticket(reference, reason, false, &actor).await.map_err(refused(Part::Reopen))?;
         }
         "assign" => {
@@ -415,39 +410,29 @@ async fn perform(
             };
             let reason = override_reason(viewer, fields, Part::Assign)?;
             let patch = TicketPatch { assignee: Some(assignee), ..TicketPatch::default() };
-            services
-                .update_ticket(reference, Some(expected), patch, reason.as_deref(), &actor)
-                .await
-                .map_err(refused(Part::Assign))?;
+            services.update_ticket(reference, Some(expected), patch, reason.as_deref(), &actor).await.map_err(refused(Part::Assign))?;
         }
         "priority" => {
             principal.require(Permission::WriteTickets).map_err(forbid)?;
             let expected = version(fields, Part::Priority, lang)?;
-            let priority = Priority::parse("priority", field(fields, "priority").unwrap_or_default())
-                .map_err(invalid(Part::Priority, lang))?;
+            let priority =
+                Priority::parse("priority", field(fields, "priority").unwrap_or_default()).map_err(invalid(Part::Priority, lang))?;
             let patch = TicketPatch { priority: Some(priority), ..TicketPatch::default() };
-            services
-                .update_ticket(reference, Some(expected), patch, None, &actor)
-                .await
-                .map_err(refused(Part::Priority))?;
+            services.update_ticket(reference, Some(expected), patch, None, &actor).await.map_err(refused(Part::Priority))?;
         }
         "delegate" => {
             principal.require(Permission::ManagePartners).map_err(forbid)?;
             let expected = version(fields, Part::Delegate, lang)?;
-            let partner_id = PartnerId::parse("partner_id", field(fields, "partner_id").unwrap_or_default())
-                .map_err(invalid(Part::Delegate, lang))?;
-            let note = text::optional_note("note", field(fields, "note").map(str::to_owned))
-                .map_err(invalid(Part::Delegate, lang))?;
-            services
-                .delegate_ticket_at(reference, Some(expected), partner_id, note, &actor)
-                .await
-                .map_err(refused(Part::Delegate))?;
+            let partner_id =
+                PartnerId::parse("partner_id", field(fields, "partner_id").unwrap_or_default()).map_err(invalid(Part::Delegate, lang))?;
+            let note = text::optional_note("note", field(fields, "note").map(str::to_owned)).map_err(invalid(Part::Delegate, lang))?;
+            services.delegate_ticket_at(reference, Some(expected), partner_id, note, &actor).await.map_err(refused(Part::Delegate))?;
         }
         "review" => {
             principal.require(Permission::ReviewTickets).map_err(forbid)?;
             let expected = version(fields, Part::Review, lang)?;
-            let outcome = ReviewOutcome::parse("outcome", field(fields, "outcome").unwrap_or_default())
-                .map_err(invalid(Part::Review, lang))?;
+            let outcome =
+                ReviewOutcome::parse("outcome", field(fields, "outcome").unwrap_or_default()).map_err(invalid(Part::Review, lang))?;
             let score: i64 = field(fields, "score")
                 .and_then(|s| s.trim().parse().ok())
                 .ok_or_else(|| Refusal::Inline(Part::Review, refusal::texts(lang).score_number.to_owned()))?;
@@ -459,8 +444,7 @@ async fn perform(
                 .enumerate()
                 .map(|(i, item)| ChecklistItem { item: (*item).to_owned(), passed: field(fields, &format!("check{i}")).is_some() })
                 .collect();
-            let notes = text::optional_note("notes", field(fields, "notes").map(str::to_owned))
-                .map_err(invalid(Part::Review, lang))?;
+            let notes = text::optional_note("notes", field(fields, "notes").map(str::to_owned)).map_err(invalid(Part::Review, lang))?;
             services
                 .review_ticket_at(reference, Some(expected), outcome, score, checklist, notes, &actor)
                 .await

@@ -560,17 +560,17 @@ pub fn event_row(
     let clock = |c: &SlaClockRef| clock_name(words, &c.kind, c.stage.as_deref(), process);
     let field_name = |field: &str| -> String {
         let name = match field {
-        "title" => w.field_title,
-        "description" => tt.description,
-        "kind" => tt.kind,
-        "channel" => tt.channel,
-        "priority" => tt.priority,
-        "customer.name" => tt.customer,
-        "customer.contact" => w.field_contact,
-        "customer.tier" => w.field_tier,
-        "tags" => tt.tags,
-        "custom_fields" => w.field_custom_fields,
-        other => return other.to_owned(),
+            "title" => w.field_title,
+            "description" => tt.description,
+            "kind" => tt.kind,
+            "channel" => tt.channel,
+            "priority" => tt.priority,
+            "customer.name" => tt.customer,
+            "customer.contact" => w.field_contact,
+            "customer.tier" => w.field_tier,
+            "tags" => tt.tags,
+            "custom_fields" => w.field_custom_fields,
+            other => return other.to_owned(),
         };
         name.to_owned()
     };
@@ -581,7 +581,14 @@ pub fn event_row(
     let typed: Option<EventData> = serde_json::from_value(serde_json::json!({"kind": e.kind, "data": e.data})).ok();
     let mut comment = None;
     let Some(typed) = typed else {
-        return EventRow { seq: e.seq, at: locale.time(e.at), actor: e.actor.name.clone(), label: k.other, detail: e.kind.replace('_', " "), comment };
+        return EventRow {
+            seq: e.seq,
+            at: locale.time(e.at),
+            actor: e.actor.name.clone(),
+            label: k.other,
+            detail: e.kind.replace('_', " "),
+            comment,
+        };
     };
     let (label, detail) = match typed {
         EventData::Created { stage, priority, channel, .. } => {
@@ -647,8 +654,11 @@ pub fn event_row(
             (k.sla_breached, d)
         }
         EventData::SlaEscalated { clock: c, percent, notify_role } => {
-            let d =
-                w.sla_escalated.replace("{clock}", &clock(&c)).replace("{percent}", &percent.to_string()).replace("{role}", &words.role_named(&notify_role));
+            let d = w
+                .sla_escalated
+                .replace("{clock}", &clock(&c))
+                .replace("{percent}", &percent.to_string())
+                .replace("{role}", &words.role_named(&notify_role));
             (k.sla_escalated, d)
         }
         EventData::PluginFailed { plugin, hook, error, auto_disabled } => {
