@@ -74,7 +74,7 @@ async fn supervision_shows_kpis_backlog_partners_and_the_monthly_review(app: Tes
     assert!(ranking.contains(XSS_ESCAPED), "{ranking}");
     // Consistency by channel by default; by agent on request.
     let consistency = html.split("id=\"consistency\"").nth(1).expect("consistency table");
-    assert!(consistency.contains(">phone<"), "{consistency}");
+    assert!(consistency.contains(">Phone<"), "{consistency}");
     let html = boss.page("/supervision?group_by=partner").await;
     assert!(html.split("id=\"consistency\"").nth(1).unwrap().contains(XSS_ESCAPED));
     assert!(html.contains("<option value=\"partner\" selected>"));

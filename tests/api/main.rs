@@ -4,6 +4,7 @@
 mod helpers;
 
 mod browser;
+mod chinese_pages;
 mod cli;
 mod concurrency;
 mod console;

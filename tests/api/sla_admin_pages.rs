@@ -45,7 +45,7 @@ async fn a_policy_created_through_the_form_is_the_apis_policy(app: TestApp) {
     // The seeded policies, with their conditions, targets, calendar and escalations.
     let vip_phone = after_id(&html, "policies").split("VIP phone calls").nth(1).expect("the vip-phone row");
     let row = vip_phone.split("</tr>").next().unwrap();
-    assert!(row.contains("<td>phone</td><td>vip</td><td>any</td>"), "{row}");
+    assert!(row.contains("<td>Phone</td><td>vip</td><td>any</td>"), "{row}");
     assert!(row.contains("<td>20s</td><td>8h</td>") && row.contains("100 % → supervisor"), "{row}");
 
     let r = admin

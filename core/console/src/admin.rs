@@ -3,7 +3,7 @@
 //! secret shown once, revoke). Forms post through the same services as the API; a refusal
 //! re-renders the form with the message beside its field (422).
 
-use crate::i18n::ScreenTexts;
+use crate::i18n::{Lang, ScreenTexts};
 use crate::page::{problem, render, Chrome, Section};
 use crate::session::Viewer;
 use crate::supervision::all_staff;
@@ -43,6 +43,11 @@ impl FieldErrors {
 
     pub fn one(field: &str, message: &str) -> FieldErrors {
         FieldErrors(BTreeMap::from([(field.to_owned(), message.to_owned())]))
+    }
+
+    /// The same messages in `lang`.
+    pub fn translated(self, lang: Lang) -> FieldErrors {
+        FieldErrors(self.0.into_iter().map(|(field, message)| (field, crate::refusal::free_text(lang, &message))).collect())
     }
 }
 
@@ -157,6 +162,7 @@ async fn logins_page(
     notice: Option<String>,
     link: Option<(String, String)>,
 ) -> Result<LoginsPage, (Chrome, ServiceError)> {
+    let errors = errors.translated(viewer.locale.lang);
     let services = &state.services;
     let s = chrome.t.screens;
     let locale = &viewer.locale;
@@ -373,6 +379,7 @@ async fn tokens_page(
     notice: Option<String>,
     created: Option<(String, String)>,
 ) -> Response {
+    let errors = errors.translated(viewer.locale.lang);
     let services = &state.services;
     let locale = &viewer.locale;
     let loaded =
@@ -386,7 +393,7 @@ async fn tokens_page(
         .map(|t| TokenRow {
             id: t.id.to_string(),
             name: t.name.clone(),
-            role: t.role.as_str(),
+            role: locale.lang.texts().role_label(t.role),
             staff: t.staff_id.and_then(|id| staff.iter().find(|m| m.id == id)).map_or_else(String::new, |m| m.name.clone()),
             partner: t.partner_id.and_then(|id| partners.iter().find(|p| p.id == id)).map_or_else(String::new, |p| p.name.clone()),
             created: locale.time(t.created_at),
@@ -398,7 +405,7 @@ async fn tokens_page(
         s: chrome.t.screens,
         notice,
         tokens: rows,
-        roles: choices(Role::ALL.iter().map(|r| (r.as_str().to_owned(), r.as_str().to_owned())), &form.role),
+        roles: choices(Role::ALL.iter().map(|r| (r.as_str().to_owned(), locale.lang.texts().role_label(*r).to_owned())), &form.role),
         staff: choices(staff.into_iter().map(|m| (m.id.to_string(), format!("{} <{}>", m.name, m.email))), &form.staff_id),
         partners: choices(partners.into_iter().map(|p| (p.id.to_string(), p.name)), &form.partner_id),
         name: form.name,
@@ -545,7 +552,10 @@ pub async fn plugin_action(State(state): State<ConsoleState>, viewer: Viewer, Pa
     };
     match state.services.act_on_plugin(&viewer.principal, &name, act).await {
         Ok(_) => Redirect::to(&format!("/admin/plugins?done={action}")).into_response(),
-        Err(ServiceError::Plugin(message)) => plugins_page(&state, &viewer, chrome, None, Some(message)),
+        Err(e @ ServiceError::Plugin(_)) => {
+            let message = crate::refusal::message(viewer.locale.lang, &e, None);
+            plugins_page(&state, &viewer, chrome, None, Some(message))
+        }
         Err(e) => problem(chrome, &e),
     }
 }
@@ -660,7 +670,7 @@ async fn webhook_page(
             id: d.id.to_string(),
             event: d.event_kind.clone(),
             ticket: d.ticket_number.map(|n| n.to_string()).unwrap_or_default(),
-            state: d.state.as_str(),
+            state: locale.lang.texts().delivery_label(d.state),
             created: locale.time(d.created_at),
             next: d.next_attempt_at.map(|t| locale.time(t)).unwrap_or_default(),
             attempts: d
@@ -701,7 +711,10 @@ pub async fn redeliver(State(state): State<ConsoleState>, viewer: Viewer, Path((
     };
     match state.services.redeliver(webhook, delivery).await {
         Ok(()) => Redirect::to(&format!("/admin/webhooks/{webhook}?done=redelivered")).into_response(),
-        Err(ServiceError::Conflict { message, .. }) => webhook_page(&state, &viewer, chrome, &id, None, Some(message)).await,
+        Err(e @ ServiceError::Conflict { .. }) => {
+            let message = crate::refusal::message(viewer.locale.lang, &e, None);
+            webhook_page(&state, &viewer, chrome, &id, None, Some(message)).await
+        }
         Err(e) => problem(chrome, &e),
     }
 }

@@ -8,7 +8,7 @@
 pub(crate) mod texts;
 
 use crate::admin::{AdminLink, Choice, FieldErrors};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Texts};
 use crate::page::{problem, render, Chrome, Section};
 use crate::session::{percent_encode, Viewer};
 use crate::ConsoleState;
@@ -68,22 +68,23 @@ impl Refusals {
         self.0 .0.is_empty()
     }
 
-    pub fn about(&self, field: &str) -> Option<String> {
-        let messages: Vec<&str> = self
+    /// The messages about `field` (and the fields inside it) in `lang`.
+    pub fn about(&self, field: &str, lang: Lang) -> Option<String> {
+        let messages: Vec<String> = self
             .0
              .0
             .iter()
             .filter(|(k, _)| {
                 k.as_str() == field || k.strip_prefix(field).is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.'))
             })
-            .map(|(_, m)| m.as_str())
+            .map(|(_, m)| crate::refusal::free_text(lang, m))
             .collect();
-        (!messages.is_empty()).then(|| messages.join("; "))
+        (!messages.is_empty()).then(|| messages.join(crate::refusal::texts(lang).separator))
     }
 
-    /// Every message with its field, for the summary above the form.
-    pub fn all(&self) -> Vec<(String, String)> {
-        self.0 .0.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    /// Every message with its field in `lang`, for the summary above the form.
+    pub fn all(&self, lang: Lang) -> Vec<(String, String)> {
+        self.0 .0.iter().map(|(k, v)| (k.clone(), crate::refusal::free_text(lang, v))).collect()
     }
 }
 
@@ -109,8 +110,12 @@ pub(crate) fn segment(key: &str) -> String {
     percent_encode(key).replace('/', "%2F")
 }
 
-fn checks(values: impl IntoIterator<Item = &'static str>, ticked: &[String]) -> Vec<Choice> {
-    values.into_iter().map(|v| Choice { value: v.to_owned(), label: v.to_owned(), selected: ticked.iter().any(|t| t == v) }).collect()
+/// Each value with its label, ticked when `ticked` has it.
+fn checks(values: impl IntoIterator<Item = (&'static str, &'static str)>, ticked: &[String]) -> Vec<Choice> {
+    values
+        .into_iter()
+        .map(|(v, label)| Choice { value: v.to_owned(), label: label.to_owned(), selected: ticked.iter().any(|t| t == v) })
+        .collect()
 }
 
 fn owned_checks(values: &[String], ticked: &[String]) -> Vec<Choice> {
@@ -126,8 +131,9 @@ fn any_of(items: &[String], any: &str) -> String {
     }
 }
 
-fn spelled<T: Copy>(items: &[T], spell: fn(T) -> &'static str) -> Vec<String> {
-    items.iter().map(|i| spell(*i).to_owned()).collect()
+/// Each value in words.
+fn spelled<T: Copy>(items: &[T], label: impl Fn(T) -> &'static str) -> Vec<String> {
+    items.iter().map(|i| label(*i).to_owned()).collect()
 }
 
 /// Each typed value parsed; a bad one is refused under `{field}[{i}]`.
@@ -353,10 +359,17 @@ pub struct PolicyFormView {
 /// Spare escalation rows offered below the policy's own.
 const SPARE_ESCALATIONS: usize = 2;
 
-fn policy_form_view(state: &ConsoleState, a: &'static SlaTexts, form: PolicyForm, creating: bool, errors: Refusals) -> PolicyFormView {
+fn policy_form_view(
+    state: &ConsoleState,
+    (a, lang): (&'static SlaTexts, Lang),
+    form: PolicyForm,
+    creating: bool,
+    errors: Refusals,
+) -> PolicyFormView {
     let catalog = state.services.sla_catalog();
-    let e = |field: &str| errors.about(field);
-    let role_choices = |chosen: &str| checks(Role::ALL.iter().map(|r| r.as_str()), &[chosen.to_owned()]);
+    let e = |field: &str| errors.about(field, lang);
+    let words = lang.texts();
+    let role_choices = |chosen: &str| checks(Role::ALL.iter().map(|r| (r.as_str(), words.role_label(*r))), &[chosen.to_owned()]);
     let mut escalations: Vec<EscalationInput> = form
         .escalations
         .iter()
@@ -390,13 +403,17 @@ fn policy_form_view(state: &ConsoleState, a: &'static SlaTexts, form: PolicyForm
     PolicyFormView {
         action: if creating { "/admin/sla-policies".to_owned() } else { format!("/admin/sla-policies/{}", segment(&form.key)) },
         creating,
-        summary: errors.all(),
+        summary: errors.all(lang),
         head,
         conditions: vec![
-            group("channels", a.channels, checks(Channel::ALL.iter().map(|c| c.as_str()), &form.channels)),
+            group("channels", a.channels, checks(Channel::ALL.iter().map(|c| (c.as_str(), words.channel_label(*c))), &form.channels)),
             group("tiers", a.tiers, owned_checks(state.services.tiers(), &form.tiers)),
-            group("priorities", a.priorities, checks(Priority::ALL.iter().map(|p| p.as_str()), &form.priorities)),
-            group("kinds", a.kinds, checks(Kind::ALL.iter().map(|k| k.as_str()), &form.kinds)),
+            group(
+                "priorities",
+                a.priorities,
+                checks(Priority::ALL.iter().map(|p| (p.as_str(), words.priority_label(*p))), &form.priorities),
+            ),
+            group("kinds", a.kinds, checks(Kind::ALL.iter().map(|k| (k.as_str(), words.kind_label(*k))), &form.kinds)),
             group("processes", a.in_processes, owned_checks(&processes, &form.processes)),
         ],
         targets: vec![
@@ -412,7 +429,10 @@ fn policy_form_view(state: &ConsoleState, a: &'static SlaTexts, form: PolicyForm
             name: "pause_on",
             legend: a.pause_on,
             items: checks(
-                Status::ALL.iter().filter(|s| !matches!(s, Status::Resolved | Status::Closed)).map(|s| s.as_str()),
+                Status::ALL
+                    .iter()
+                    .filter(|s| !matches!(s, Status::Resolved | Status::Closed))
+                    .map(|s| (s.as_str(), words.status_label(*s))),
                 &form.pause_on,
             ),
             error: e("pause_on"),
@@ -436,11 +456,11 @@ pub struct PolicyRow {
     pub order: i32,
 }
 
-fn policy_row(p: &SlaPolicy, a: &SlaTexts, catalog: &steward_domain::sla_engine::SlaCatalog) -> PolicyRow {
+fn policy_row(p: &SlaPolicy, (a, words): (&SlaTexts, &Texts), catalog: &steward_domain::sla_engine::SlaCatalog) -> PolicyRow {
     let c = &p.conditions;
     let mut other = Vec::new();
     if !c.kinds.is_empty() {
-        other.push(format!("{}: {}", a.kinds, spelled(&c.kinds, Kind::as_str).join(", ")));
+        other.push(format!("{}: {}", a.kinds, spelled(&c.kinds, |k| words.kind_label(k)).join(", ")));
     }
     if !c.processes.is_empty() {
         other.push(format!("{}: {}", a.in_processes, c.processes.join(", ")));
@@ -449,9 +469,9 @@ fn policy_row(p: &SlaPolicy, a: &SlaTexts, catalog: &steward_domain::sla_engine:
         key: p.key.clone(),
         href: format!("/admin/sla-policies/{}", segment(&p.key)),
         name: p.name.clone(),
-        channels: any_of(&spelled(&c.channels, Channel::as_str), a.any),
+        channels: any_of(&spelled(&c.channels, |c| words.channel_label(c)), a.any),
         tiers: any_of(&c.tiers, a.any),
-        priorities: any_of(&spelled(&c.priorities, Priority::as_str), a.any),
+        priorities: any_of(&spelled(&c.priorities, |p| words.priority_label(p)), a.any),
         other: other.join("; "),
         first_response: p.first_response.map(|t| t.to_string()).unwrap_or_else(|| "–".into()),
         resolution: p.resolution.map(|t| t.to_string()).unwrap_or_else(|| "–".into()),
@@ -462,7 +482,7 @@ fn policy_row(p: &SlaPolicy, a: &SlaTexts, catalog: &steward_domain::sla_engine:
         escalations: p
             .escalations
             .iter()
-            .map(|e| format!("{} % → {}", e.at_percent, e.notify_role.as_str()))
+            .map(|e| format!("{} % → {}", e.at_percent, words.role_label(e.notify_role)))
             .collect::<Vec<_>>()
             .join(", "),
         order: p.order,
@@ -523,9 +543,10 @@ fn policies_page(
     let mut policies: Vec<&SlaPolicy> = catalog.policies.iter().collect();
     // The API's order: most specific first, then by order and key.
     policies.sort_by(|x, y| y.specificity().cmp(&x.specificity()).then(x.order.cmp(&y.order)).then(x.key.cmp(&y.key)));
-    let policies = policies.into_iter().map(|p| policy_row(p, a, &catalog)).collect();
+    let policies = policies.into_iter().map(|p| policy_row(p, (a, chrome.t), &catalog)).collect();
     let status = status_for(&errors);
-    render(status, &PoliciesPage { chrome, a, notice, policies, form: policy_form_view(state, a, form, true, errors) })
+    let form = policy_form_view(state, (a, chrome.language), form, true, errors);
+    render(status, &PoliciesPage { chrome, a, notice, policies, form })
 }
 
 fn policy_page(
@@ -545,7 +566,13 @@ fn policy_page(
     let form = form.unwrap_or_else(|| PolicyForm::of(policy));
     render(
         status,
-        &PolicyPage { a, notice, policy: policy_row(policy, a, &catalog), form: policy_form_view(state, a, form, false, errors), chrome },
+        &PolicyPage {
+            a,
+            notice,
+            policy: policy_row(policy, (a, chrome.t), &catalog),
+            form: policy_form_view(state, (a, chrome.language), form, false, errors),
+            chrome,
+        },
     )
 }
 
@@ -707,9 +734,9 @@ pub struct CalendarFormView {
     pub holidays_error: Option<String>,
 }
 
-fn calendar_form_view(a: &'static SlaTexts, form: CalendarForm, creating: bool, errors: Refusals) -> CalendarFormView {
+fn calendar_form_view((a, lang): (&'static SlaTexts, Lang), form: CalendarForm, creating: bool, errors: Refusals) -> CalendarFormView {
     const DAY_INPUTS: [&str; 7] = ["hours_mon", "hours_tue", "hours_wed", "hours_thu", "hours_fri", "hours_sat", "hours_sun"];
-    let e = |field: &str| errors.about(field);
+    let e = |field: &str| errors.about(field, lang);
     let mut head = Vec::new();
     if creating {
         head.push(TextInput::new("key", a.key, form.key.clone(), e("key")));
@@ -719,7 +746,7 @@ fn calendar_form_view(a: &'static SlaTexts, form: CalendarForm, creating: bool, 
     CalendarFormView {
         action: if creating { "/admin/calendars".to_owned() } else { format!("/admin/calendars/{}", segment(&form.key)) },
         creating,
-        summary: errors.all(),
+        summary: errors.all(lang),
         head,
         always: form.always,
         always_error: errors.0.get("always").map(str::to_owned),
@@ -803,7 +830,8 @@ fn calendars_page(
     let catalog = state.services.sla_catalog();
     let calendars = catalog.calendars.values().map(|c| calendar_row(c, a, &catalog.policies)).collect();
     let status = status_for(&errors);
-    render(status, &CalendarsPage { chrome, a, notice, calendars, form: calendar_form_view(a, form, true, errors) })
+    let form = calendar_form_view((a, chrome.language), form, true, errors);
+    render(status, &CalendarsPage { chrome, a, notice, calendars, form })
 }
 
 struct CalendarShown {
@@ -831,7 +859,7 @@ fn calendar_page(chrome: Chrome, state: &ConsoleState, a: &'static SlaTexts, key
         notice: shown.notice,
         error: shown.error,
         calendar: calendar_row(calendar, a, &catalog.policies),
-        form: calendar_form_view(a, form, false, shown.errors),
+        form: calendar_form_view((a, chrome.language), form, false, shown.errors),
         chrome,
     };
     render(status, &page)
@@ -894,7 +922,12 @@ pub async fn delete_calendar(State(state): State<ConsoleState>, viewer: Viewer, 
             &state,
             a,
             &key,
-            CalendarShown { notice: None, error: Some(message), form: None, errors: Refusals::default() },
+            CalendarShown {
+                notice: None,
+                error: Some(crate::refusal::free_text(viewer.locale.lang, &message)),
+                form: None,
+                errors: Refusals::default(),
+            },
         ),
         Err(e) => problem(chrome, &e),
     }
@@ -953,8 +986,8 @@ pub async fn processes(State(state): State<ConsoleState>, viewer: Viewer) -> Res
                 .map(|s| StageRow {
                     key: s.key.clone(),
                     name: s.name.clone(),
-                    office: s.office.as_str(),
-                    owner: s.responsible_role.clone(),
+                    office: chrome.t.office_label(s.office),
+                    owner: chrome.t.role_named(&s.responsible_role),
                     target: s.target.map_or_else(|| a.no_target.to_owned(), |t| t.to_string()),
                     moves: match p.allowed_targets(&s.key) {
                         next if next.is_empty() => a.no_moves.to_owned(),

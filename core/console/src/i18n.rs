@@ -3,8 +3,13 @@
 //! shown in the user's timezone (UTC until one is set).
 
 use axum::http::{header, HeaderMap};
-use steward_domain::ticket::{Priority, Status};
+use steward_domain::auth::Role;
+use steward_domain::clock::{ClockKind, ClockState};
+use steward_domain::partner::{PartnerKind, PartnerStatus};
+use steward_domain::process::Office;
+use steward_domain::ticket::{Channel, Kind, Priority, Status};
 use steward_domain::time::Timestamp;
+use steward_domain::webhook::DeliveryState;
 
 pub use crate::screen_texts::ScreenTexts;
 
@@ -241,6 +246,37 @@ pub struct Texts {
     pub status_waiting_partner: &'static str,
     pub status_resolved: &'static str,
     pub status_closed: &'static str,
+    // Channels, kinds and clock states, wherever a ticket's values are shown.
+    pub channel_phone: &'static str,
+    pub channel_email: &'static str,
+    pub channel_chat: &'static str,
+    pub channel_web: &'static str,
+    pub channel_onsite: &'static str,
+    pub kind_request: &'static str,
+    pub kind_incident: &'static str,
+    pub kind_complaint: &'static str,
+    pub clock_running: &'static str,
+    pub clock_paused: &'static str,
+    pub clock_met: &'static str,
+    pub clock_breached: &'static str,
+    // Roles, partners, offices and deliveries: English keeps their spellings.
+    pub role_admin: &'static str,
+    pub role_supervisor: &'static str,
+    pub role_agent: &'static str,
+    pub role_qa: &'static str,
+    pub role_viewer: &'static str,
+    pub role_partner: &'static str,
+    pub partner_supplier: &'static str,
+    pub partner_subcontractor: &'static str,
+    pub partner_logistics: &'static str,
+    pub partner_other: &'static str,
+    pub partner_active: &'static str,
+    pub partner_suspended: &'static str,
+    pub office_front: &'static str,
+    pub office_back: &'static str,
+    pub delivery_pending: &'static str,
+    pub delivery_delivered: &'static str,
+    pub delivery_failed: &'static str,
     // Live updates (live.rs).
     pub live_panel_label: &'static str,
     pub live_ticket_changed: &'static str,
@@ -272,6 +308,103 @@ impl Texts {
             Status::Resolved => self.status_resolved,
             Status::Closed => self.status_closed,
         }
+    }
+
+    pub fn channel_label(&self, c: Channel) -> &'static str {
+        match c {
+            Channel::Phone => self.channel_phone,
+            Channel::Email => self.channel_email,
+            Channel::Chat => self.channel_chat,
+            Channel::Web => self.channel_web,
+            Channel::Onsite => self.channel_onsite,
+        }
+    }
+
+    pub fn kind_label(&self, k: Kind) -> &'static str {
+        match k {
+            Kind::Request => self.kind_request,
+            Kind::Incident => self.kind_incident,
+            Kind::Complaint => self.kind_complaint,
+        }
+    }
+
+    /// A clock's name: first response, next response, resolution or stage.
+    pub fn clock_label(&self, k: ClockKind) -> &'static str {
+        match k {
+            ClockKind::FirstResponse => self.clock_first_response,
+            ClockKind::NextResponse => self.clock_next_response,
+            ClockKind::Resolution => self.clock_resolution,
+            ClockKind::Stage => self.clock_stage,
+        }
+    }
+
+    pub fn clock_state_label(&self, s: ClockState) -> &'static str {
+        match s {
+            ClockState::Running => self.clock_running,
+            ClockState::Paused => self.clock_paused,
+            ClockState::Met => self.clock_met,
+            ClockState::Breached => self.clock_breached,
+        }
+    }
+
+    pub fn role_label(&self, r: Role) -> &'static str {
+        match r {
+            Role::Admin => self.role_admin,
+            Role::Supervisor => self.role_supervisor,
+            Role::Agent => self.role_agent,
+            Role::Qa => self.role_qa,
+            Role::Viewer => self.role_viewer,
+            Role::Partner => self.role_partner,
+        }
+    }
+
+    /// A role as spelled in events and settings, in words (else as it is).
+    pub fn role_named(&self, spelled: &str) -> String {
+        Role::parse("", spelled).map_or_else(|_| spelled.to_owned(), |r| self.role_label(r).to_owned())
+    }
+
+    pub fn partner_kind_label(&self, k: PartnerKind) -> &'static str {
+        match k {
+            PartnerKind::Supplier => self.partner_supplier,
+            PartnerKind::Subcontractor => self.partner_subcontractor,
+            PartnerKind::Logistics => self.partner_logistics,
+            PartnerKind::Other => self.partner_other,
+        }
+    }
+
+    pub fn partner_status_label(&self, s: PartnerStatus) -> &'static str {
+        match s {
+            PartnerStatus::Active => self.partner_active,
+            PartnerStatus::Suspended => self.partner_suspended,
+        }
+    }
+
+    pub fn office_label(&self, o: Office) -> &'static str {
+        match o {
+            Office::Front => self.office_front,
+            Office::Back => self.office_back,
+        }
+    }
+
+    pub fn delivery_label(&self, d: DeliveryState) -> &'static str {
+        match d {
+            DeliveryState::Pending => self.delivery_pending,
+            DeliveryState::Delivered => self.delivery_delivered,
+            DeliveryState::Failed => self.delivery_failed,
+        }
+    }
+
+    /// A value as stored in events and reports (`email`, `urgent`, `waiting_customer`,
+    /// `first_response`…) in words: whichever closed set spells it, else as it is.
+    pub fn value_label(&self, spelled: &str) -> String {
+        let found = Channel::parse("", spelled)
+            .map(|c| self.channel_label(c))
+            .or_else(|_| Kind::parse("", spelled).map(|k| self.kind_label(k)))
+            .or_else(|_| Priority::parse("", spelled).map(|p| self.priority_label(p)))
+            .or_else(|_| Status::parse("", spelled).map(|s| self.status_label(s)))
+            .or_else(|_| ClockKind::parse("", spelled).map(|k| self.clock_label(k)))
+            .or_else(|_| ClockState::parse("", spelled).map(|s| self.clock_state_label(s)));
+        found.map_or_else(|_| spelled.to_owned(), str::to_owned)
     }
 }
 
@@ -425,6 +558,35 @@ pub static EN: Texts = Texts {
     status_waiting_partner: "Waiting on partner",
     status_resolved: "Resolved",
     status_closed: "Closed",
+    channel_phone: "Phone",
+    channel_email: "Email",
+    channel_chat: "Chat",
+    channel_web: "Web",
+    channel_onsite: "On site",
+    kind_request: "Request",
+    kind_incident: "Incident",
+    kind_complaint: "Complaint",
+    clock_running: "running",
+    clock_paused: "paused",
+    clock_met: "met",
+    clock_breached: "breached",
+    role_admin: "admin",
+    role_supervisor: "supervisor",
+    role_agent: "agent",
+    role_qa: "qa",
+    role_viewer: "viewer",
+    role_partner: "partner",
+    partner_supplier: "supplier",
+    partner_subcontractor: "subcontractor",
+    partner_logistics: "logistics",
+    partner_other: "other",
+    partner_active: "active",
+    partner_suspended: "suspended",
+    office_front: "front",
+    office_back: "back",
+    delivery_pending: "pending",
+    delivery_delivered: "delivered",
+    delivery_failed: "failed",
     live_panel_label: "Live updates",
     live_ticket_changed: "This ticket changed: {count} new events.",
     live_reload: "Reload",
@@ -586,6 +748,35 @@ pub static ZH: Texts = Texts {
     status_waiting_partner: "等待合作伙伴",
     status_resolved: "已解决",
     status_closed: "已关闭",
+    channel_phone: "电话",
+    channel_email: "电子邮件",
+    channel_chat: "在线聊天",
+    channel_web: "网页",
+    channel_onsite: "现场",
+    kind_request: "服务请求",
+    kind_incident: "故障",
+    kind_complaint: "投诉",
+    clock_running: "计时中",
+    clock_paused: "已暂停",
+    clock_met: "已达标",
+    clock_breached: "已超时",
+    role_admin: "管理员",
+    role_supervisor: "主管",
+    role_agent: "坐席",
+    role_qa: "质检员",
+    role_viewer: "只读用户",
+    role_partner: "合作伙伴",
+    partner_supplier: "供应商",
+    partner_subcontractor: "分包商",
+    partner_logistics: "物流",
+    partner_other: "其他",
+    partner_active: "合作中",
+    partner_suspended: "已暂停",
+    office_front: "前台",
+    office_back: "后台",
+    delivery_pending: "等待发送",
+    delivery_delivered: "已送达",
+    delivery_failed: "失败",
     live_panel_label: "实时更新",
     live_ticket_changed: "此工单已更新：{count} 条新事件。",
     live_reload: "重新加载",
@@ -613,6 +804,38 @@ mod tests {
         assert_eq!(lang("en;q=0.3, zh-Hans;q=0.7"), Lang::Zh);
         assert_eq!(lang("zh;q=0, de"), Lang::En);
         assert_eq!(Lang::from_headers(&HeaderMap::new()), Lang::En);
+    }
+
+    #[test]
+    fn every_value_word_has_its_own_chinese() {
+        let words = |t: &Texts| {
+            let mut all: Vec<&str> = Channel::ALL.iter().map(|c| t.channel_label(*c)).collect();
+            all.extend(Kind::ALL.iter().map(|k| t.kind_label(*k)));
+            all.extend(ClockKind::ALL.iter().map(|k| t.clock_label(*k)));
+            all.extend(ClockState::ALL.iter().map(|s| t.clock_state_label(*s)));
+            all.extend(Priority::ALL.iter().map(|p| t.priority_label(*p)));
+            all.extend(Status::ALL.iter().map(|s| t.status_label(*s)));
+            all.extend(Role::ALL.iter().map(|r| t.role_label(*r)));
+            all.extend(PartnerKind::ALL.iter().map(|k| t.partner_kind_label(*k)));
+            all.extend(PartnerStatus::ALL.iter().map(|s| t.partner_status_label(*s)));
+            all.extend(Office::ALL.iter().map(|o| t.office_label(*o)));
+            all.extend(DeliveryState::ALL.iter().map(|d| t.delivery_label(*d)));
+            all
+        };
+        for (en, zh) in words(&EN).into_iter().zip(words(&ZH)) {
+            assert!(!zh.is_empty() && en != zh, "{en} has its own Chinese word");
+        }
+    }
+
+    #[test]
+    fn a_spelled_value_is_named_by_its_closed_set() {
+        assert_eq!(ZH.value_label("email"), ZH.channel_email);
+        assert_eq!(ZH.value_label("incident"), ZH.kind_incident);
+        assert_eq!(ZH.value_label("waiting_customer"), ZH.status_waiting_customer);
+        assert_eq!(ZH.value_label("first_response"), ZH.clock_first_response);
+        assert_eq!(ZH.value_label("breached"), ZH.clock_breached);
+        assert_eq!(EN.value_label("urgent"), "Urgent");
+        assert_eq!(ZH.value_label("vip"), "vip");
     }
 
     #[test]

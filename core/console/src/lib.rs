@@ -21,6 +21,7 @@ mod page;
 mod partners;
 mod preferences;
 mod queues;
+mod refusal;
 mod screen_texts;
 pub mod security;
 pub mod session;
@@ -35,6 +36,7 @@ mod ticket;
 pub mod texts {
     pub use crate::admin_sla::texts::{texts as sla, SlaTexts};
     pub use crate::i18n::{Lang, Texts};
+    pub use crate::refusal::{free_text, texts as refusals, RefusalTexts};
     pub use crate::ticket::texts::{texts as ticket, TicketTexts};
 }
 

@@ -2,7 +2,7 @@
 //! response. Templates are askama's: checked at compile time, HTML-escaped by default.
 
 use crate::assets;
-use crate::i18n::{Locale, Texts};
+use crate::i18n::{Lang, Locale, Texts};
 use crate::session::Viewer;
 use askama::Template;
 use axum::http::StatusCode;
@@ -12,7 +12,9 @@ use steward_services::ServiceError;
 
 /// What the layout (`templates/base.html`) needs on every page.
 pub struct Chrome {
+    /// The page's language as `<html lang>` says it.
     pub lang: &'static str,
+    pub language: Lang,
     pub t: &'static Texts,
     pub css: String,
     pub htmx: String,
@@ -91,6 +93,7 @@ impl Chrome {
     pub fn new(locale: &Locale) -> Chrome {
         Chrome {
             lang: locale.lang.tag(),
+            language: locale.lang,
             t: locale.lang.texts(),
             css: assets::url("console.css"),
             htmx: assets::url("vendor/htmx-2.0.11.min.js"),
@@ -145,7 +148,7 @@ pub fn problem(chrome: Chrome, error: &ServiceError) -> Response {
             tracing::error!(error = %error, "a console page failed");
             (StatusCode::INTERNAL_SERVER_ERROR, t.problem_title, t.problem_unavailable.to_owned())
         }
-        other => (StatusCode::UNPROCESSABLE_ENTITY, t.problem_title, other.to_string()),
+        other => (StatusCode::UNPROCESSABLE_ENTITY, t.problem_title, crate::refusal::message(chrome.language, other, None)),
     };
     render(status, &ProblemPage { chrome, heading, message })
 }

@@ -55,8 +55,8 @@ pub async fn list(State(state): State<ConsoleState>, viewer: Viewer) -> Response
         .map(|c| PartnerRow {
             id: c.partner.id.to_string(),
             name: c.partner.name.clone(),
-            kind: c.partner.kind.as_str(),
-            status: c.partner.status.as_str(),
+            kind: chrome.t.partner_kind_label(c.partner.kind),
+            status: chrome.t.partner_status_label(c.partner.status),
             categories: c.partner.categories.join(", "),
             score: score_text(c),
             grade: c.scorecard.grade.clone(),
@@ -132,8 +132,8 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, Path(id): P
     let locale = &viewer.locale;
     let p = &card.partner;
     let facts = vec![
-        Fact { label: s.partner_kind, value: p.kind.as_str().to_owned() },
-        Fact { label: s.col_state, value: p.status.as_str().to_owned() },
+        Fact { label: s.partner_kind, value: chrome.t.partner_kind_label(p.kind).to_owned() },
+        Fact { label: s.col_state, value: chrome.t.partner_status_label(p.status).to_owned() },
         Fact { label: s.partner_contact, value: p.contact.clone().unwrap_or_default() },
         Fact { label: s.partner_categories, value: p.categories.join(", ") },
     ];
@@ -180,7 +180,7 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, Path(id): P
         .collect();
     let work = tickets
         .into_iter()
-        .map(|t| WorkRow { number: t.number.to_string(), title: t.title, status: t.status.as_str(), stage: t.stage })
+        .map(|t| WorkRow { number: t.number.to_string(), title: t.title, status: chrome.t.status_label(t.status), stage: t.stage })
         .collect();
     let page = PartnerPage {
         s,

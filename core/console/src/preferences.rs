@@ -78,7 +78,7 @@ pub async fn save(State(state): State<ConsoleState>, viewer: Viewer, Form(form):
                 languages: languages(&chrome, form.language.trim()),
                 timezone: form.timezone,
                 saved: false,
-                error: Some(format!("{}: {}", e.field, e.message)),
+                error: Some(crate::refusal::field_error(viewer.locale.lang, &e)),
                 chrome,
             };
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)

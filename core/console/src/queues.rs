@@ -2,7 +2,7 @@
 //! SLA due with a countdown per clock, keyset "load more" (htmx appends the next rows; without
 //! JavaScript a plain link opens the next page), and bulk actions reported per ticket.
 
-use crate::i18n::{Locale, Texts};
+use crate::i18n::{Lang, Locale, Texts};
 use crate::page::{problem, render, Chrome, Section};
 use crate::session::{percent_encode, Viewer};
 use crate::ConsoleState;
@@ -242,7 +242,7 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, headers: He
     let parsed = p.view().and_then(|v| p.filters().map(|f| (v, f)));
     let (view, filters, error) = match parsed {
         Ok((v, f)) => (v, Some(f), None),
-        Err(e) => (None, None, Some(format!("{}: {}", e.field, e.message))),
+        Err(e) => (None, None, Some(crate::refusal::field_error(viewer.locale.lang, &e))),
     };
     let page = match filters {
         Some(filters) => match services.view_query(&viewer.principal, view, filters).await {
@@ -303,8 +303,8 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, headers: He
         all_current: view.is_none(),
         status_opts: options(Status::ALL.iter().map(|s| (s.as_str(), t.status_label(*s).to_owned())), &p.status, t.q_any),
         priority_opts: options(Priority::ALL.iter().map(|s| (s.as_str(), t.priority_label(*s).to_owned())), &p.priority, t.q_any),
-        channel_opts: options(Channel::ALL.iter().map(|s| (s.as_str(), s.as_str().to_owned())), &p.channel, t.q_any),
-        kind_opts: options(Kind::ALL.iter().map(|s| (s.as_str(), s.as_str().to_owned())), &p.kind, t.q_any),
+        channel_opts: options(Channel::ALL.iter().map(|s| (s.as_str(), t.channel_label(*s).to_owned())), &p.channel, t.q_any),
+        kind_opts: options(Kind::ALL.iter().map(|s| (s.as_str(), t.kind_label(*s).to_owned())), &p.kind, t.q_any),
         bulk_priority_opts: Priority::ALL
             .iter()
             .map(|s| Opt { value: s.as_str().to_owned(), label: t.priority_label(*s).to_owned(), selected: false })
@@ -364,10 +364,8 @@ fn row(locale: &Locale, t: &'static Texts, r: &steward_services::queues::QueueRo
 
 fn countdown(locale: &Locale, t: &'static Texts, c: &Countdown, now: Timestamp) -> CountdownView {
     let kind = match c.kind {
-        ClockKind::FirstResponse => t.clock_first_response.to_owned(),
-        ClockKind::NextResponse => t.clock_next_response.to_owned(),
-        ClockKind::Resolution => t.clock_resolution.to_owned(),
         ClockKind::Stage => format!("{} {}", t.clock_stage, c.stage.as_deref().unwrap_or("")),
+        other => t.clock_label(other).to_owned(),
     };
     let (band, state) = match c.state {
         ClockState::Breached => ("breached", t.band_breached),
@@ -499,7 +497,7 @@ pub async fn bulk(State(state): State<ConsoleState>, viewer: Viewer, body: Strin
             ok: o.result.is_ok(),
             message: match &o.result {
                 Ok(_) => t.bulk_done.to_owned(),
-                Err(e) => outcome_message(t, e),
+                Err(e) => outcome_message(t, viewer.locale.lang, e),
             },
             reference: o.reference,
         })
@@ -510,13 +508,13 @@ pub async fn bulk(State(state): State<ConsoleState>, viewer: Viewer, body: Strin
     render(StatusCode::OK, &BulkPage { chrome, t, done, failed, outcomes, back })
 }
 
-fn outcome_message(t: &'static Texts, e: &ServiceError) -> String {
+fn outcome_message(t: &'static Texts, lang: Lang, e: &ServiceError) -> String {
     match e {
         ServiceError::StaleVersion { .. } => t.bulk_stale.to_owned(),
         ServiceError::NotFound { .. } => t.problem_not_found.to_owned(),
         ServiceError::Forbidden(_) => t.problem_forbidden.to_owned(),
         ServiceError::Internal { .. } | ServiceError::Duplicate { .. } | ServiceError::Unavailable(_) => t.problem_unavailable.to_owned(),
-        other => other.to_string(),
+        other => crate::refusal::message(lang, other, None),
     }
 }
 

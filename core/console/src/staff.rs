@@ -6,12 +6,12 @@
 //! before the same services are called. A refused form comes back as typed with each message
 //! beside its field (422; a taken email is 409).
 
-mod texts;
+pub(crate) mod texts;
 mod training;
 
 use crate::admin::Choice;
 use crate::admin_sla::{optional, Posted, Refusals, TextInput};
-use crate::i18n::Locale;
+use crate::i18n::{Lang, Locale, Texts};
 use crate::page::{problem, render, Chrome, Section};
 use crate::session::{percent_encode, Viewer};
 use crate::ConsoleState;
@@ -60,11 +60,11 @@ fn yes_no(t: &StaffTexts, value: bool) -> &'static str {
     }
 }
 
-fn role_choices(chosen: &str) -> Vec<Choice> {
+fn role_choices(words: &Texts, chosen: &str) -> Vec<Choice> {
     Role::ALL
         .iter()
         .filter(|r| **r != Role::Partner)
-        .map(|r| Choice { value: r.as_str().to_owned(), label: r.as_str().to_owned(), selected: r.as_str() == chosen })
+        .map(|r| Choice { value: r.as_str().to_owned(), label: words.role_label(*r).to_owned(), selected: r.as_str() == chosen })
         .collect()
 }
 
@@ -172,8 +172,9 @@ pub async fn list(State(state): State<ConsoleState>, viewer: Viewer, Query(f): Q
     let role = f.role.clone().unwrap_or_default();
     let team = f.team.clone().unwrap_or_default();
     let active = f.active.clone().unwrap_or_default();
+    let words = chrome.t;
     let mut roles = vec![Choice { value: String::new(), label: st.any.to_owned(), selected: role.is_empty() }];
-    roles.extend(role_choices(&role));
+    roles.extend(role_choices(words, &role));
     let actives = [("", st.any), ("true", st.yes), ("false", st.no)]
         .into_iter()
         .map(|(v, l)| Choice { value: v.to_owned(), label: l.to_owned(), selected: v == active })
@@ -188,7 +189,7 @@ pub async fn list(State(state): State<ConsoleState>, viewer: Viewer, Query(f): Q
             standing: Standing::of(standing.get(&p.id).map_or(&[][..], Vec::as_slice)),
             name: p.name,
             email: p.email,
-            role: p.role.as_str(),
+            role: words.role_label(p.role),
             team: p.team.unwrap_or_default(),
             active: yes_no(st, p.active),
         })
@@ -403,29 +404,29 @@ struct Shown {
     status: Option<StatusCode>,
 }
 
-fn person_form_view(st: &'static StaffTexts, form: PersonForm, errors: &Refusals) -> PersonFormView {
-    let e = |field: &str| errors.about(field);
+fn person_form_view((st, lang): (&'static StaffTexts, Lang), form: PersonForm, errors: &Refusals) -> PersonFormView {
+    let e = |field: &str| errors.about(field, lang);
     PersonFormView {
-        summary: errors.all(),
+        summary: errors.all(lang),
         inputs: vec![
             TextInput::new("name", st.name, form.name, e("name")),
             TextInput::new("email", st.email, form.email, e("email")),
             TextInput::new("team", st.team, form.team, e("team")).hinted(st.team_hint),
         ],
-        role: SelectInput { name: "role", label: st.role, choices: role_choices(&form.role), error: e("role") },
+        role: SelectInput { name: "role", label: st.role, choices: role_choices(lang.texts(), &form.role), error: e("role") },
         active: form.active,
     }
 }
 
 fn record_form_view(
-    st: &'static StaffTexts,
+    (st, lang): (&'static StaffTexts, Lang),
     courses: &[steward_domain::training::Course],
     form: RecordForm,
     errors: &Refusals,
 ) -> RecordFormView {
-    let e = |field: &str| errors.about(field);
+    let e = |field: &str| errors.about(field, lang);
     RecordFormView {
-        summary: errors.all(),
+        summary: errors.all(lang),
         course: SelectInput {
             name: "course_code",
             label: st.course,
@@ -470,7 +471,7 @@ async fn person_page(state: &ConsoleState, viewer: &Viewer, chrome: Chrome, st: 
     let expiry = |at: Option<Timestamp>| at.map_or_else(|| st.never_expires.to_owned(), |t| locale.time(t));
     let facts = vec![
         Fact { label: st.email, value: person.email.clone() },
-        Fact { label: st.role, value: person.role.as_str().to_owned() },
+        Fact { label: st.role, value: viewer.locale.lang.texts().role_label(person.role).to_owned() },
         Fact { label: st.team, value: person.team.clone().unwrap_or_default() },
         Fact { label: st.active, value: yes_no(st, person.active).to_owned() },
         Fact { label: st.open_tickets, value: open.to_string() },
@@ -516,12 +517,12 @@ async fn person_page(state: &ConsoleState, viewer: &Viewer, chrome: Chrome, st: 
     let names = std::collections::HashMap::from([(person.id, person.name.clone())]);
     let edit = viewer.principal.require(Permission::ManageStaff).is_ok().then(|| {
         let (form, errors) = shown.person.unwrap_or_else(|| (PersonForm::of(&person), Refusals::default()));
-        person_form_view(st, form, &errors)
+        person_form_view((st, viewer.locale.lang), form, &errors)
     });
     let may_record = viewer.principal.require(Permission::ManageTraining).is_ok();
     let record = (may_record && !courses.is_empty()).then(|| {
         let (form, errors) = shown.record.unwrap_or_else(|| (RecordForm::blank(viewer), Refusals::default()));
-        record_form_view(st, &courses, form, &errors)
+        record_form_view((st, viewer.locale.lang), &courses, form, &errors)
     });
     let page = PersonPage {
         st,

@@ -210,7 +210,9 @@ async fn build(services: &Services, viewer: &Viewer, s: &'static ScreenTexts, gr
         None,
     );
 
-    let at_risk = services.clocks_at_risk().await?.into_iter().map(|(label, count)| CountRow { label, count }).collect();
+    let words = locale.lang.texts();
+    let at_risk =
+        services.clocks_at_risk().await?.into_iter().map(|(clock, count)| CountRow { label: words.value_label(&clock), count }).collect();
     let today = jiff::Timestamp::from_millisecond(now.as_millis())
         .ok()
         .and_then(|t| t.to_zoned(locale.tz.clone()).start_of_day().ok())
@@ -220,9 +222,9 @@ async fn build(services: &Services, viewer: &Viewer, s: &'static ScreenTexts, gr
         .await?
         .into_iter()
         .map(|b| BreachRow {
-            clock: b.clock,
+            clock: words.value_label(&b.clock),
             stage: b.stage.map_or_else(|| b.process.clone(), |st| format!("{}/{st}", b.process)),
-            priority: b.priority,
+            priority: words.value_label(&b.priority),
             count: b.count,
         })
         .collect();
@@ -265,7 +267,11 @@ async fn build(services: &Services, viewer: &Viewer, s: &'static ScreenTexts, gr
         .groups
         .iter()
         .map(|g| GroupRow {
-            value: names.get(&g.value).cloned().unwrap_or_else(|| g.value.clone()),
+            value: match group {
+                GroupBy::Assignee | GroupBy::Partner => names.get(&g.value).cloned().unwrap_or_else(|| g.value.clone()),
+                GroupBy::Channel | GroupBy::Priority => words.value_label(&g.value),
+                GroupBy::Team | GroupBy::Process | GroupBy::Tier => g.value.clone(),
+            },
             cells: COMPARED
                 .iter()
                 .map(|key| match g.kpis.iter().find(|k| k.key == *key) {

@@ -26,8 +26,10 @@ fn shanghai(at: &str) -> String {
 pub async fn a_person_works_in_chinese_from_ticket_to_administration(b: &Browser, app: &TestApp) {
     let (t, tt, sla) = (Lang::Zh.texts(), texts::ticket(Lang::Zh), texts::sla(Lang::Zh));
     let s = &t.screens;
-    let ticket = app.create_ticket(json!({"title": "打印机卡纸"})).await;
+    let ticket = app.create_ticket(json!({"title": "打印机卡纸", "priority": "high", "channel": "email"})).await;
     let number = ticket["number"].as_str().unwrap().to_owned();
+    let r = app.patch(&format!("/api/v1/tickets/{number}"), Some("*"), &json!({"priority": "urgent"})).await;
+    assert!(r.status().is_success(), "the priority changes");
     sign_in_as(b, app, "zhang@desk.test", "admin").await;
     prefer(b, app, "zh", "Asia/Shanghai").await;
 
@@ -41,6 +43,10 @@ pub async fn a_person_works_in_chinese_from_ticket_to_administration(b: &Browser
     let opened = &app.events(&number).await[0];
     b.wait_text("#timeline .event:first-child time", &shanghai(opened["at"].as_str().unwrap())).await;
     b.wait_text("#timeline .event:first-child .event-meta strong", tt.event_kinds.created).await;
+    // The header's values and the timeline's details in Chinese words.
+    b.wait_text(".facts", t.channel_email).await;
+    b.wait_text("#timeline", &format!("{}: {} → {}", tt.priority, t.priority_high, t.priority_urgent)).await;
+    b.wait_text("#ticket-sla", t.clock_first_response).await;
     in_chinese(b, "the ticket page in Chinese").await;
     // An internal note, then a move: the timeline names them in Chinese.
     b.click("#visibility-internal").await;
@@ -55,6 +61,14 @@ pub async fn a_person_works_in_chinese_from_ticket_to_administration(b: &Browser
     b.wait_text(&format!("{row} .event-meta strong"), tt.event_kinds.stage_changed).await;
     b.wait_text(&format!("{row} time"), &shanghai(moved["at"].as_str().unwrap())).await;
     in_chinese(b, "the ticket page in Chinese after a note and a move").await;
+    // Out of a reviewed stage without a passing review: refused beside the moves, in Chinese.
+    for to in ["solution_design", "delivery"] {
+        assert!(app.transition(&number, to).await.status().is_success(), "to {to}");
+    }
+    b.goto(&app.url(&format!("/tickets/{number}"))).await;
+    b.click("button[name=to][value=after_sales]").await;
+    b.wait_text("#move-error", &texts::refusals(Lang::Zh).review_required.replace("{stage}", "Delivery")).await;
+    in_chinese(b, "the ticket page in Chinese with a refused move").await;
 
     // Supervision and the monthly review.
     b.goto(&app.url("/supervision")).await;

@@ -202,7 +202,7 @@ pub async fn a_stale_edit_is_shown_not_applied(b: &Browser, app: &TestApp) {
     choose(b, "#priority-select", "low").await;
     b.click("#priority button[type=submit]").await;
     b.wait_text(".conflict h2", "Someone changed this ticket meanwhile").await;
-    b.wait_text(".conflict", "priority: high → urgent").await;
+    b.wait_text(".conflict", "Priority: High → Urgent").await;
     b.ensure_accessible("the stale-edit conflict").await;
     b.ensure(b.text(".priority").await == "Urgent", "Bo's change stands").await;
     b.click(".conflict button[type=submit]").await;

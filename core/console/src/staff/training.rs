@@ -6,6 +6,7 @@
 use super::{admitted, may, override_rows, refused_status, Done, SelectInput, StaffTexts, OVERRIDES_PAGE};
 use crate::admin::Choice;
 use crate::admin_sla::{segment, Posted, Refusals, TextInput};
+use crate::i18n::Lang;
 use crate::page::{problem, render, Chrome, Section};
 use crate::session::Viewer;
 use crate::ConsoleState;
@@ -105,8 +106,8 @@ pub struct CourseFormView {
     pub method: SelectInput,
 }
 
-fn course_form_view(st: &'static StaffTexts, form: CourseForm, creating: bool, errors: &Refusals) -> CourseFormView {
-    let e = |field: &str| errors.about(field);
+fn course_form_view((st, lang): (&'static StaffTexts, Lang), form: CourseForm, creating: bool, errors: &Refusals) -> CourseFormView {
+    let e = |field: &str| errors.about(field, lang);
     let mut inputs = Vec::new();
     if creating {
         inputs.push(TextInput::new("code", st.code, form.code.clone(), e("code")).hinted(st.code_hint));
@@ -117,7 +118,7 @@ fn course_form_view(st: &'static StaffTexts, form: CourseForm, creating: bool, e
     CourseFormView {
         action: if creating { "/training/courses".to_owned() } else { format!("/training/courses/{}", segment(&form.code)) },
         creating,
-        summary: errors.all(),
+        summary: errors.all(lang),
         inputs,
         description: form.description,
         description_error: e("description"),
@@ -253,7 +254,7 @@ async fn training_page(
         .collect();
     let form = viewer.principal.require(Permission::ManageTraining).is_ok().then(|| {
         let (form, errors) = form.unwrap_or_else(|| (CourseForm::blank(), Refusals::default()));
-        course_form_view(st, form, true, &errors)
+        course_form_view((st, viewer.locale.lang), form, true, &errors)
     });
     let page = TrainingPage {
         st,
@@ -344,7 +345,7 @@ async fn course_page(
     };
     let form = viewer.principal.require(Permission::ManageTraining).is_ok().then(|| {
         let (form, errors) = form.unwrap_or_else(|| (CourseForm::of(&course), Refusals::default()));
-        course_form_view(st, form, false, &errors)
+        course_form_view((st, viewer.locale.lang), form, false, &errors)
     });
     let page = CoursePage { st, notice, error, course: course_row(&course, st), description: course.description.clone(), form, chrome };
     render(status, &page)

@@ -14,8 +14,10 @@
 pub mod texts;
 pub mod view;
 
+use crate::i18n::Lang;
 use crate::live::LivePanel;
 use crate::page::{problem, render, Chrome, Section};
+use crate::refusal;
 use crate::session::Viewer;
 use crate::ConsoleState;
 use askama::Template;
@@ -27,8 +29,10 @@ use serde::Deserialize;
 use steward_domain::auth::Permission;
 use steward_domain::feedback::{ChecklistItem, ReviewOutcome};
 use steward_domain::ids::{PartnerId, StaffId, TicketRef};
+use steward_domain::process::Process;
 use steward_domain::text;
 use steward_domain::ticket::{Priority, Ticket, TicketPatch, Visibility};
+use steward_domain::FieldError;
 use steward_services::ServiceError;
 use texts::TicketTexts;
 use view::View;
@@ -146,21 +150,26 @@ enum Part {
 }
 
 impl Refusal {
-    fn from_service(part: Part, e: ServiceError) -> Refusal {
+    /// How `e` refused an action on a ticket of `process`, in `lang` where it is shown inline.
+    fn from_service(part: Part, e: ServiceError, lang: Lang, process: Option<&Process>) -> Refusal {
         match e {
             ServiceError::StaleVersion { .. } => Refusal::Stale,
             e @ (ServiceError::NotFound { .. }
             | ServiceError::Forbidden(_)
             | ServiceError::Unavailable(_)
             | ServiceError::Internal { .. }) => Refusal::Page(e),
-            ServiceError::Vetoed { plugin, reason, .. } => Refusal::Inline(part, format!("{plugin}: {reason}")),
-            ServiceError::CertificationRequired(r) => {
+            ServiceError::CertificationRequired(_) => {
                 let part = if matches!(part, Part::Assign) { Part::AssignReason } else { part };
-                Refusal::Inline(part, r.to_string())
+                Refusal::Inline(part, refusal::message(lang, &e, process))
             }
-            other => Refusal::Inline(part, other.to_string()),
+            other => Refusal::Inline(part, refusal::message(lang, &other, process)),
         }
     }
+}
+
+/// A field the console checks itself, refused beside the form of `part`.
+fn invalid(part: Part, lang: Lang) -> impl Fn(FieldError) -> Refusal {
+    move |e| Refusal::Inline(part, refusal::field_error(lang, &e))
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -327,10 +336,10 @@ fn focus_after(action: &str, refused: Option<Part>) -> &'static str {
 }
 
 /// The version the form was rendered from.
-fn version(fields: &[(String, String)], part: Part) -> Result<i64, Refusal> {
+fn version(fields: &[(String, String)], part: Part, lang: Lang) -> Result<i64, Refusal> {
     field(fields, "version")
         .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| Refusal::Inline(part, "version: the form lacks the version it was shown at; reload the page".into()))
+        .ok_or_else(|| Refusal::Inline(part, refusal::texts(lang).form_version.to_owned()))
 }
 
 fn override_reason(viewer: &Viewer, fields: &[(String, String)], part: Part) -> Result<Option<String>, Refusal> {
@@ -338,7 +347,7 @@ fn override_reason(viewer: &Viewer, fields: &[(String, String)], part: Part) -> 
         None | Some("") => Ok(None),
         Some(reason) => {
             viewer.principal.require(Permission::OverrideCertification).map_err(forbid)?;
-            text::required_reason("override_reason", reason).map(Some).map_err(|e| Refusal::Inline(part, e.to_string()))
+            text::required_reason("override_reason", reason).map(Some).map_err(invalid(part, viewer.locale.lang))
         }
     }
 }
@@ -355,89 +364,78 @@ async fn perform(
     let principal = &viewer.principal;
     let actor = principal.actor();
     let reference = TicketRef::Id(ticket.id);
+    let lang = viewer.locale.lang;
+    let process = services.processes.get(&ticket.process).cloned();
+    let process = process.as_deref();
+    let refused = |part: Part| move |e: ServiceError| Refusal::from_service(part, e, lang, process);
     match action {
         "comment" => {
             principal.require_ticket_access(Permission::CommentOnTickets, Permission::WorkDelegatedTickets).map_err(forbid)?;
             let visibility = match field(fields, "visibility") {
                 Some("internal") => Visibility::Internal,
                 Some("public") => Visibility::Public,
-                _ => return Err(Refusal::Inline(Part::Comment, "visibility: choose a public reply or an internal note".into())),
+                _ => return Err(Refusal::Inline(Part::Comment, refusal::texts(lang).pick_visibility.to_owned())),
             };
             if partner.is_some() && visibility != Visibility::Public {
                 return Err(forbid(steward_domain::auth::Forbidden { role: principal.role, action: "write internal notes" }));
             }
             let body = field(fields, "body").unwrap_or_default();
-            services
-                .comment_on_ticket(reference, body, visibility, false, &actor)
-                .await
-                .map_err(|e| Refusal::from_service(Part::Comment, e))?;
+            services.comment_on_ticket(reference, body, visibility, false, &actor).await.map_err(refused(Part::Comment))?;
         }
         "move" => {
             principal.require_ticket_access(Permission::WriteTickets, Permission::WorkDelegatedTickets).map_err(forbid)?;
-            let expected = version(fields, Part::Moves)?;
+            let expected = version(fields, Part::Moves, lang)?;
             let to = field(fields, "to").unwrap_or_default().trim().to_owned();
-            let note = text::optional_note("note", field(fields, "note").map(str::to_owned))
-                .map_err(|e| Refusal::Inline(Part::Moves, e.to_string()))?;
+            let note = text::optional_note("note", field(fields, "note").map(str::to_owned)).map_err(invalid(Part::Moves, lang))?;
             let reason = override_reason(viewer, fields, Part::Moves)?;
             services
                 .transition_ticket(reference, &to, note, Some(expected), reason.as_deref(), &actor)
                 .await
-                .map_err(|e| Refusal::from_service(Part::Moves, e))?;
+                .map_err(refused(Part::Moves))?;
         }
         "reopen" => {
             principal.require(Permission::WriteTickets).map_err(forbid)?;
-            if version(fields, Part::Reopen)? != ticket.version {
+            if version(fields, Part::Reopen, lang)? != ticket.version {
                 return Err(Refusal::Stale);
             }
-            let reason = text::optional_note("reason", field(fields, "reason").map(str::to_owned))
-                .map_err(|e| Refusal::Inline(Part::Reopen, e.to_string()))?;
-            services.reopen_ticket(reference, reason, false, &actor).await.map_err(|e| Refusal::from_service(Part::Reopen, e))?;
+            let reason = text::optional_note("reason", field(fields, "reason").map(str::to_owned)).map_err(invalid(Part::Reopen, lang))?;
+            services.reopen_ticket(reference, reason, false, &actor).await.map_err(refused(Part::Reopen))?;
         }
         "assign" => {
             principal.require(Permission::WriteTickets).map_err(forbid)?;
-            let expected = version(fields, Part::Assign)?;
+            let expected = version(fields, Part::Assign, lang)?;
             let assignee = match field(fields, "assignee").map(str::trim) {
                 None | Some("") => None,
-                Some(id) => Some(StaffId::parse("assignee", id).map_err(|e| Refusal::Inline(Part::Assign, e.to_string()))?),
+                Some(id) => Some(StaffId::parse("assignee", id).map_err(invalid(Part::Assign, lang))?),
             };
             let reason = override_reason(viewer, fields, Part::Assign)?;
             let patch = TicketPatch { assignee: Some(assignee), ..TicketPatch::default() };
-            services
-                .update_ticket(reference, Some(expected), patch, reason.as_deref(), &actor)
-                .await
-                .map_err(|e| Refusal::from_service(Part::Assign, e))?;
+            services.update_ticket(reference, Some(expected), patch, reason.as_deref(), &actor).await.map_err(refused(Part::Assign))?;
         }
         "priority" => {
             principal.require(Permission::WriteTickets).map_err(forbid)?;
-            let expected = version(fields, Part::Priority)?;
-            let priority = Priority::parse("priority", field(fields, "priority").unwrap_or_default())
-                .map_err(|e| Refusal::Inline(Part::Priority, e.to_string()))?;
+            let expected = version(fields, Part::Priority, lang)?;
+            let priority =
+                Priority::parse("priority", field(fields, "priority").unwrap_or_default()).map_err(invalid(Part::Priority, lang))?;
             let patch = TicketPatch { priority: Some(priority), ..TicketPatch::default() };
-            services
-                .update_ticket(reference, Some(expected), patch, None, &actor)
-                .await
-                .map_err(|e| Refusal::from_service(Part::Priority, e))?;
+            services.update_ticket(reference, Some(expected), patch, None, &actor).await.map_err(refused(Part::Priority))?;
         }
         "delegate" => {
             principal.require(Permission::ManagePartners).map_err(forbid)?;
-            let expected = version(fields, Part::Delegate)?;
-            let partner_id = PartnerId::parse("partner_id", field(fields, "partner_id").unwrap_or_default())
-                .map_err(|e| Refusal::Inline(Part::Delegate, e.to_string()))?;
-            let note = text::optional_note("note", field(fields, "note").map(str::to_owned))
-                .map_err(|e| Refusal::Inline(Part::Delegate, e.to_string()))?;
-            services
-                .delegate_ticket_at(reference, Some(expected), partner_id, note, &actor)
-                .await
-                .map_err(|e| Refusal::from_service(Part::Delegate, e))?;
+            let expected = version(fields, Part::Delegate, lang)?;
+            let partner_id =
+                PartnerId::parse("partner_id", field(fields, "partner_id").unwrap_or_default()).map_err(invalid(Part::Delegate, lang))?;
+            let note = text::optional_note("note", field(fields, "note").map(str::to_owned)).map_err(invalid(Part::Delegate, lang))?;
+            services.delegate_ticket_at(reference, Some(expected), partner_id, note, &actor).await.map_err(refused(Part::Delegate))?;
         }
         "review" => {
             principal.require(Permission::ReviewTickets).map_err(forbid)?;
-            let expected = version(fields, Part::Review)?;
-            let outcome = ReviewOutcome::parse("outcome", field(fields, "outcome").unwrap_or_default())
-                .map_err(|e| Refusal::Inline(Part::Review, e.to_string()))?;
+            let expected = version(fields, Part::Review, lang)?;
+            let outcome =
+                ReviewOutcome::parse("outcome", field(fields, "outcome").unwrap_or_default()).map_err(invalid(Part::Review, lang))?;
             let score: i64 = field(fields, "score")
                 .and_then(|s| s.trim().parse().ok())
-                .ok_or_else(|| Refusal::Inline(Part::Review, "score: a whole number from 0 to 100".into()))?;
+                .ok_or_else(|| Refusal::Inline(Part::Review, refusal::texts(lang).score_number.to_owned()))?;
             let tt = texts::texts(viewer.locale.lang);
             // Every item of the checklist is answered: ticked passes, unticked fails.
             let checklist = tt
@@ -446,12 +444,11 @@ async fn perform(
                 .enumerate()
                 .map(|(i, item)| ChecklistItem { item: (*item).to_owned(), passed: field(fields, &format!("check{i}")).is_some() })
                 .collect();
-            let notes = text::optional_note("notes", field(fields, "notes").map(str::to_owned))
-                .map_err(|e| Refusal::Inline(Part::Review, e.to_string()))?;
+            let notes = text::optional_note("notes", field(fields, "notes").map(str::to_owned)).map_err(invalid(Part::Review, lang))?;
             services
                 .review_ticket_at(reference, Some(expected), outcome, score, checklist, notes, &actor)
                 .await
-                .map_err(|e| Refusal::from_service(Part::Review, e))?;
+                .map_err(refused(Part::Review))?;
         }
         _ => return Err(Refusal::Page(ServiceError::NotFound { what: "action" })),
     }

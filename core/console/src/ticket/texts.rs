@@ -83,7 +83,16 @@ pub struct TicketTexts {
     pub conflict_nothing: &'static str,
     pub reapply: &'static str,
     pub by: &'static str,
+    /// Why the SLA policy applies: `{policy}`, `{why}` (the conditions met, or `sla_fallback`),
+    /// each condition `{dimension}` `{value}`, then the policies it outranks (`{others}`).
+    pub sla_applies: &'static str,
+    pub sla_fallback: &'static str,
+    pub sla_condition: &'static str,
+    pub sla_conditions_separator: &'static str,
+    pub sla_outranks: &'static str,
+    pub sla_no_policy: &'static str,
     pub event_kinds: EventKinds,
+    pub event_words: EventWords,
 }
 
 /// How each kind of timeline event is named.
@@ -99,7 +108,33 @@ pub struct EventKinds {
     pub delegated: &'static str,
     pub delegation_withdrawn: &'static str,
     pub override_recorded: &'static str,
+    pub follow_up_created: &'static str,
+    pub complaint_received: &'static str,
+    pub survey_issued: &'static str,
+    pub csat_received: &'static str,
+    pub sla_policy_changed: &'static str,
+    pub sla_warning: &'static str,
+    pub sla_breached: &'static str,
+    pub sla_escalated: &'static str,
+    pub plugin_failed: &'static str,
     pub other: &'static str,
+}
+
+/// The words of the timeline's details, `{…}` for what the event says.
+pub struct EventWords {
+    pub field_title: &'static str,
+    pub field_contact: &'static str,
+    pub field_tier: &'static str,
+    pub field_custom_fields: &'static str,
+    pub score: &'static str,
+    pub csat: &'static str,
+    pub survey_open_until: &'static str,
+    pub sla_warning: &'static str,
+    pub sla_breached: &'static str,
+    pub sla_escalated: &'static str,
+    pub no_policy: &'static str,
+    pub auto_disabled: &'static str,
+    pub reopened_from: &'static str,
 }
 
 pub fn texts(lang: Lang) -> &'static TicketTexts {
@@ -188,6 +223,12 @@ pub static EN: TicketTexts = TicketTexts {
     conflict_nothing: "Nothing visible to you changed, but the ticket's version moved on.",
     reapply: "Apply my change again",
     by: "by",
+    sla_applies: "Policy {policy} applies: {why}.",
+    sla_fallback: "it has no conditions (the fallback)",
+    sla_condition: "{dimension} is {value}",
+    sla_conditions_separator: ", ",
+    sla_outranks: " It is more specific or earlier in order than {others}.",
+    sla_no_policy: "No SLA policy matches this ticket.",
     event_kinds: EventKinds {
         created: "Opened",
         updated: "Edited",
@@ -200,7 +241,31 @@ pub static EN: TicketTexts = TicketTexts {
         delegated: "Delegated",
         delegation_withdrawn: "Taken back from partner",
         override_recorded: "Certification gate overridden",
+        follow_up_created: "Follow-up opened",
+        complaint_received: "Complaint received",
+        survey_issued: "Survey sent",
+        csat_received: "Survey answered",
+        sla_policy_changed: "SLA policy changed",
+        sla_warning: "SLA at risk",
+        sla_breached: "SLA breached",
+        sla_escalated: "SLA escalated",
+        plugin_failed: "Plugin failed",
         other: "Event",
+    },
+    event_words: EventWords {
+        field_title: "title",
+        field_contact: "customer contact",
+        field_tier: "customer tier",
+        field_custom_fields: "custom fields",
+        score: "score {score}",
+        csat: "score {score} of 5",
+        survey_open_until: "open until {at}",
+        sla_warning: "{clock}: {percent} % of the target used; due {due}",
+        sla_breached: "{clock}: the target of {target} passed at {at}",
+        sla_escalated: "{clock}: {percent} % of the target; {role} notified",
+        no_policy: "none",
+        auto_disabled: "disabled automatically",
+        reopened_from: "was {status}",
     },
 };
 
@@ -283,6 +348,12 @@ pub static ZH: TicketTexts = TicketTexts {
     conflict_nothing: "没有您可见的变化，但工单版本已更新。",
     reapply: "重新应用我的修改",
     by: "操作人",
+    sla_applies: "适用策略 {policy}：{why}。",
+    sla_fallback: "未设条件（兜底策略）",
+    sla_condition: "{dimension}为{value}",
+    sla_conditions_separator: "、",
+    sla_outranks: "它比 {others} 更具体或排序更靠前。",
+    sla_no_policy: "没有与此工单匹配的服务级别策略。",
     event_kinds: EventKinds {
         created: "已创建",
         updated: "已编辑",
@@ -295,6 +366,93 @@ pub static ZH: TicketTexts = TicketTexts {
         delegated: "已委托",
         delegation_withdrawn: "已从合作伙伴收回",
         override_recorded: "认证检查被越权通过",
+        follow_up_created: "已创建后续工单",
+        complaint_received: "收到投诉",
+        survey_issued: "已发送满意度调查",
+        csat_received: "收到满意度评价",
+        sla_policy_changed: "服务级别策略变更",
+        sla_warning: "服务时限预警",
+        sla_breached: "服务时限已超时",
+        sla_escalated: "服务时限已升级",
+        plugin_failed: "插件出错",
         other: "事件",
     },
+    event_words: EventWords {
+        field_title: "标题",
+        field_contact: "客户联系方式",
+        field_tier: "客户等级",
+        field_custom_fields: "自定义字段",
+        score: "评分 {score}",
+        csat: "评分 {score}/5",
+        survey_open_until: "开放至 {at}",
+        sla_warning: "{clock}：已用去目标时间的 {percent}%，{due} 到期",
+        sla_breached: "{clock}：目标 {target}，已于 {at} 超时",
+        sla_escalated: "{clock}：已达目标时间的 {percent}%，已通知{role}",
+        no_policy: "无",
+        auto_disabled: "已自动停用",
+        reopened_from: "原为{status}",
+    },
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The texts this page tells its events and the SLA's reasons with.
+    fn told(t: &TicketTexts) -> Vec<&'static str> {
+        let (k, w) = (&t.event_kinds, &t.event_words);
+        vec![
+            t.sla_applies,
+            t.sla_fallback,
+            t.sla_condition,
+            t.sla_conditions_separator,
+            t.sla_outranks,
+            t.sla_no_policy,
+            k.created,
+            k.updated,
+            k.status_changed,
+            k.assignee_changed,
+            k.stage_changed,
+            k.comment_added,
+            k.reopened,
+            k.review,
+            k.delegated,
+            k.delegation_withdrawn,
+            k.override_recorded,
+            k.follow_up_created,
+            k.complaint_received,
+            k.survey_issued,
+            k.csat_received,
+            k.sla_policy_changed,
+            k.sla_warning,
+            k.sla_breached,
+            k.sla_escalated,
+            k.plugin_failed,
+            k.other,
+            w.field_title,
+            w.field_contact,
+            w.field_tier,
+            w.field_custom_fields,
+            w.score,
+            w.csat,
+            w.survey_open_until,
+            w.sla_warning,
+            w.sla_breached,
+            w.sla_escalated,
+            w.no_policy,
+            w.auto_disabled,
+            w.reopened_from,
+        ]
+    }
+
+    #[test]
+    fn every_zh_text_is_there_and_differs_from_english() {
+        for (en, zh) in told(&EN).into_iter().zip(told(&ZH)) {
+            assert!(!zh.is_empty() && en != zh, "{en} has its own Chinese text");
+            // Each placeholder the English fills is filled in Chinese too.
+            for part in ["{policy}", "{why}", "{dimension}", "{value}", "{others}", "{score}", "{at}", "{clock}", "{percent}", "{due}"] {
+                assert_eq!(en.contains(part), zh.contains(part), "{part} in {en} and {zh}");
+            }
+        }
+    }
+}

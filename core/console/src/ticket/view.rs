@@ -2,12 +2,14 @@
 //! templates: plain strings and flags, no logic left for the HTML.
 
 use super::texts::TicketTexts;
-use crate::i18n::Locale;
+use crate::i18n::{Locale, Texts};
 use crate::session::Viewer;
 use std::collections::HashMap;
 use steward_domain::auth::Permission;
+use steward_domain::clock::ClockState;
 use steward_domain::duration::TargetDuration;
-use steward_domain::event::{EventData, RecordedEvent};
+use steward_domain::event::{EventData, RecordedEvent, SlaClockRef};
+use steward_domain::feedback::ReviewOutcome;
 use steward_domain::ids::{PartnerId, StaffId, TicketRef};
 use steward_domain::process::Process;
 use steward_domain::ticket::{Priority, Status, Ticket, Visibility};
@@ -341,8 +343,8 @@ pub async fn build(
         number: ticket.number.to_string(),
         title: ticket.title,
         description: ticket.description,
-        kind: ticket.kind.as_str(),
-        channel: ticket.channel.as_str(),
+        kind: words.kind_label(ticket.kind),
+        channel: words.channel_label(ticket.channel),
         priority: ticket.priority.as_str(),
         priority_label: words.priority_label(ticket.priority),
         status: words.status_label(ticket.status),
@@ -411,20 +413,16 @@ async fn sla_panel(
     process: Option<&Process>,
 ) -> Result<SlaPanel, ServiceError> {
     let report = services.ticket_sla(TicketRef::Id(ticket.id)).await?;
-    let stage_name = |key: &str| process.and_then(|p| p.stage(key)).map_or_else(|| key.to_owned(), |s| s.name.clone());
+    let words = locale.lang.texts();
     let clocks = report
         .clocks
         .into_iter()
         .map(|r| {
             let c = &r.clock;
-            let name = match &c.stage {
-                Some(stage) => format!("{}: {}", c.clock.kind.as_str(), stage_name(stage)),
-                None => c.clock.kind.as_str().to_owned(),
-            };
             ClockRow {
-                name,
-                state: r.state.as_str().to_owned(),
-                breached: r.state.as_str() == "breached",
+                name: clock_name(words, c.clock.kind.as_str(), c.stage.as_deref(), process),
+                state: words.clock_state_label(r.state).to_owned(),
+                breached: r.state == ClockState::Breached,
                 target: TargetDuration::from_seconds(u64::try_from(c.clock.target_ms / 1000).unwrap_or(0)).to_string(),
                 remaining: business_time(r.remaining_ms),
                 due: r.due_at.map_or_else(|| tt.not_due.to_owned(), |t| locale.time(t)),
@@ -436,7 +434,8 @@ async fn sla_panel(
                     .map(|p| PauseRow {
                         from: locale.time(p.from),
                         to: p.to.map_or_else(|| tt.still_paused.to_owned(), |t| locale.time(t)),
-                        reason: p.reason.clone(),
+                        // The engine pauses "status waiting_customer": the status is the reason.
+                        reason: words.value_label(p.reason.strip_prefix("status ").unwrap_or(&p.reason)),
                     })
                     .collect(),
             }
@@ -444,10 +443,63 @@ async fn sla_panel(
         .collect();
     Ok(SlaPanel {
         policy: report.policy.map(|p| format!("{} ({})", p.name, p.key)),
-        explanation: report.explanation,
+        explanation: explanation(words, tt, &report.explanation),
         calendar: format!("{} ({})", report.calendar.name(), report.calendar.timezone()),
         clocks,
     })
+}
+
+/// A clock as a person names it: its kind in words, and the stage's name for a stage clock.
+fn clock_name(words: &Texts, kind: &str, stage: Option<&str>, process: Option<&Process>) -> String {
+    let kind = words.value_label(kind);
+    match stage {
+        Some(key) => format!("{kind}: {}", stage_name(process, key)),
+        None => kind,
+    }
+}
+
+fn stage_name(process: Option<&Process>, key: &str) -> String {
+    process.and_then(|p| p.stage(key)).map_or_else(|| key.to_owned(), |s| s.name.clone())
+}
+
+/// Why the policy applies, in the viewer's words, read back from the domain's sentence
+/// (`PolicyMatch::explanation`: the policy, the conditions met as `dimension=value`, the
+/// policies it outranks). A sentence of another shape is shown as it is.
+pub fn explanation(words: &Texts, tt: &TicketTexts, text: &str) -> String {
+    if text == "no SLA policy matches this ticket" {
+        return tt.sla_no_policy.to_owned();
+    }
+    let Some((policy, rest)) = text.strip_prefix("policy `").and_then(|t| t.split_once("` applies: ")) else {
+        return text.to_owned();
+    };
+    let (why, others) = match rest.split_once("; it is more specific or earlier in order than ") {
+        Some((why, others)) => (why, Some(others)),
+        None => (rest, None),
+    };
+    let why = if why == "it has no conditions (the fallback)" {
+        tt.sla_fallback.to_owned()
+    } else {
+        let condition = |c: &str| match c.split_once('=') {
+            Some((dimension, value)) => {
+                let dimension = match dimension {
+                    "kind" => words.q_kind,
+                    "channel" => words.q_channel,
+                    "priority" => words.q_priority,
+                    "tier" => words.q_tier,
+                    "process" => words.q_process,
+                    other => other,
+                };
+                tt.sla_condition.replace("{dimension}", dimension).replace("{value}", &words.value_label(value))
+            }
+            None => c.to_owned(),
+        };
+        why.split(", ").map(condition).collect::<Vec<_>>().join(tt.sla_conditions_separator)
+    };
+    let mut out = tt.sla_applies.replace("{policy}", policy).replace("{why}", &why);
+    if let Some(others) = others {
+        out.push_str(&tt.sla_outranks.replace("{others}", &others.replace('`', "")));
+    }
+    out
 }
 
 async fn assign_panel(
@@ -490,7 +542,7 @@ async fn assign_panel(
     Ok(AssignPanel { eligible: eligible_choices, others, can_override })
 }
 
-/// One line of the timeline.
+/// One line of the timeline: what happened, told from the event's data in the viewer's words.
 pub fn event_row(
     e: &RecordedEvent,
     tt: &'static TicketTexts,
@@ -498,53 +550,133 @@ pub fn event_row(
     staff: &HashMap<StaffId, (String, Option<String>)>,
     process: Option<&Process>,
 ) -> EventRow {
-    let k = &tt.event_kinds;
+    let (k, w) = (&tt.event_kinds, &tt.event_words);
+    let words = locale.lang.texts();
     let name_of = |id: &Option<StaffId>| match id {
         Some(id) => staff.get(id).map_or_else(|| id.to_string(), |(n, _)| n.clone()),
         None => tt.unassigned.to_owned(),
     };
-    let stage_name = |key: &str| process.and_then(|p| p.stage(key)).map_or_else(|| key.to_owned(), |s| s.name.clone());
+    let named = |key: &str| stage_name(process, key);
+    let clock = |c: &SlaClockRef| clock_name(words, &c.kind, c.stage.as_deref(), process);
+    let field_name = |field: &str| -> String {
+        let name = match field {
+            "title" => w.field_title,
+            "description" => tt.description,
+            "kind" => tt.kind,
+            "channel" => tt.channel,
+            "priority" => tt.priority,
+            "customer.name" => tt.customer,
+            "customer.contact" => w.field_contact,
+            "customer.tier" => w.field_tier,
+            "tags" => tt.tags,
+            "custom_fields" => w.field_custom_fields,
+            other => return other.to_owned(),
+        };
+        name.to_owned()
+    };
+    let value = |field: &str, v: &serde_json::Value| match (field, v) {
+        ("kind" | "channel" | "priority", serde_json::Value::String(spelled)) => words.value_label(spelled),
+        _ => plain(v),
+    };
     let typed: Option<EventData> = serde_json::from_value(serde_json::json!({"kind": e.kind, "data": e.data})).ok();
     let mut comment = None;
+    let Some(typed) = typed else {
+        return EventRow {
+            seq: e.seq,
+            at: locale.time(e.at),
+            actor: e.actor.name.clone(),
+            label: k.other,
+            detail: e.kind.replace('_', " "),
+            comment,
+        };
+    };
     let (label, detail) = match typed {
-        Some(EventData::Created { stage, priority, channel, .. }) => {
-            (k.created, format!("{} · {priority} · {channel}", stage_name(&stage)))
+        EventData::Created { stage, priority, channel, .. } => {
+            (k.created, format!("{} · {} · {}", named(&stage), words.priority_label(priority), words.value_label(&channel)))
         }
-        Some(EventData::Updated { changes }) => (
+        EventData::Updated { changes } => (
             k.updated,
-            changes.iter().map(|(field, c)| format!("{field}: {} → {}", plain(&c.from), plain(&c.to))).collect::<Vec<_>>().join("; "),
+            changes
+                .iter()
+                .map(|(field, c)| format!("{}: {} → {}", field_name(field), value(field, &c.from), value(field, &c.to)))
+                .collect::<Vec<_>>()
+                .join("; "),
         ),
-        Some(EventData::StatusChanged { from, to }) => (k.status_changed, format!("{from} → {to}")),
-        Some(EventData::AssigneeChanged { from, to }) => (k.assignee_changed, format!("{} → {}", name_of(&from), name_of(&to))),
-        Some(EventData::StageChanged { from, to, note }) => {
-            let mut d = format!("{} → {}", stage_name(&from), stage_name(&to));
+        EventData::StatusChanged { from, to } => (k.status_changed, format!("{} → {}", words.status_label(from), words.status_label(to))),
+        EventData::AssigneeChanged { from, to } => (k.assignee_changed, format!("{} → {}", name_of(&from), name_of(&to))),
+        EventData::StageChanged { from, to, note } => {
+            let mut d = format!("{} → {}", named(&from), named(&to));
             if let Some(note) = note {
                 d.push_str(" · ");
                 d.push_str(&note);
             }
             (k.stage_changed, d)
         }
-        Some(EventData::CommentAdded { body, visibility, from_customer, .. }) => {
+        EventData::CommentAdded { body, visibility, from_customer, .. } => {
             comment = Some(CommentRow { body, internal: visibility == Visibility::Internal, from_customer });
             (k.comment_added, String::new())
         }
-        Some(EventData::Reopened { reason, .. }) => (k.reopened, reason.unwrap_or_default()),
-        Some(EventData::Reviewed { stage, outcome, score, failed_items, .. }) => {
-            let mut d = format!("{} · {outcome} · {score}", stage_name(&stage));
+        EventData::Reopened { reason, from_status, .. } => {
+            let was = w.reopened_from.replace("{status}", words.status_label(from_status));
+            (k.reopened, reason.map_or_else(|| was.clone(), |r| format!("{was} · {r}")))
+        }
+        EventData::FollowUpCreated { number, .. } => (k.follow_up_created, number),
+        EventData::ComplaintReceived { number, title, .. } => (k.complaint_received, format!("{number} · {title}")),
+        EventData::SurveyIssued { expires_at, .. } => (k.survey_issued, w.survey_open_until.replace("{at}", &locale.time(expires_at))),
+        EventData::CsatReceived { score, comment: said } => {
+            let score = w.csat.replace("{score}", &score.to_string());
+            (k.csat_received, said.map_or_else(|| score.clone(), |c| format!("{score} · {c}")))
+        }
+        EventData::Reviewed { stage, outcome, score, failed_items, .. } => {
+            let outcome = match outcome {
+                ReviewOutcome::Pass => tt.review_pass,
+                ReviewOutcome::Fail => tt.review_fail,
+            };
+            let mut d = format!("{} · {outcome} · {}", named(&stage), w.score.replace("{score}", &score.to_string()));
             if !failed_items.is_empty() {
                 d.push_str(" · ");
                 d.push_str(&failed_items.join(", "));
             }
             (k.review, d)
         }
-        Some(EventData::Delegated { partner_name, note, .. }) => {
+        EventData::SlaPolicyChanged { from, to, explanation: why } => {
+            let none = || w.no_policy.to_owned();
+            let d = format!("{} → {} · {}", from.unwrap_or_else(none), to.unwrap_or_else(none), explanation(words, tt, &why));
+            (k.sla_policy_changed, d)
+        }
+        EventData::SlaWarning { clock: c, percent, due_at } => {
+            let due = due_at.map_or_else(|| tt.not_due.to_owned(), |t| locale.time(t));
+            let d = w.sla_warning.replace("{clock}", &clock(&c)).replace("{percent}", &percent.to_string()).replace("{due}", &due);
+            (k.sla_warning, d)
+        }
+        EventData::SlaBreached { clock: c, breached_at, target } => {
+            let d = w.sla_breached.replace("{clock}", &clock(&c)).replace("{target}", &target).replace("{at}", &locale.time(breached_at));
+            (k.sla_breached, d)
+        }
+        EventData::SlaEscalated { clock: c, percent, notify_role } => {
+            let d = w
+                .sla_escalated
+                .replace("{clock}", &clock(&c))
+                .replace("{percent}", &percent.to_string())
+                .replace("{role}", &words.role_named(&notify_role));
+            (k.sla_escalated, d)
+        }
+        EventData::PluginFailed { plugin, hook, error, auto_disabled } => {
+            let mut d = format!("{plugin} · {hook}: {error}");
+            if auto_disabled.is_some() {
+                d.push_str(" · ");
+                d.push_str(w.auto_disabled);
+            }
+            (k.plugin_failed, d)
+        }
+        EventData::Delegated { partner_name, note, .. } => {
             (k.delegated, note.map_or_else(|| partner_name.clone(), |n| format!("{partner_name} · {n}")))
         }
-        Some(EventData::DelegationWithdrawn { .. }) => (k.delegation_withdrawn, String::new()),
-        Some(EventData::CertificationOverridden { staff_id, certification, reason, state, .. }) => {
+        EventData::DelegationWithdrawn { .. } => (k.delegation_withdrawn, String::new()),
+        EventData::CertificationOverridden { staff_id, certification, reason, state, .. } => {
+            let state = crate::staff::texts::texts(locale.lang).state_named(&state);
             (k.override_recorded, format!("{} · {certification} ({state}) · {reason}", name_of(&Some(staff_id))))
         }
-        _ => (k.other, e.kind.replace('_', " ")),
     };
     EventRow { seq: e.seq, at: locale.time(e.at), actor: e.actor.name.clone(), label, detail, comment }
 }
