@@ -35,9 +35,10 @@ async fn mixed_queues(app: &TestApp) -> ConsoleSession {
         assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
     }
     let priority = json!({"name": "Big Co", "tier": "priority"});
+    // Watched first: its warning falls due before the others' first response.
+    app.create_ticket(json!({"title": "being watched", "channel": "email", "customer": priority})).await;
     let late = app.create_ticket(json!({"title": "too slow", "customer": priority})).await;
     let late_done = app.create_ticket(json!({"title": "late but done", "customer": priority})).await;
-    app.create_ticket(json!({"title": "being watched", "channel": "email", "customer": priority})).await;
     // The default phone policy runs on the support-hours calendar.
     app.create_ticket(json!({"title": "mine, on time", "assignee_id": me["id"]})).await;
     app.create_ticket(json!({"title": "nobody's", "channel": "web"})).await;
