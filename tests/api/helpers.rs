@@ -325,6 +325,27 @@ impl TestApp {
         Node::start(&self.database_url, adjust).await
     }
 
+    /// A connection of its own to the test's database, for tests that read or set rows directly.
+    pub async fn database_connection(&self) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(&self.database_url).await.expect("test database")
+    }
+
+    /// Runs SQL on the test's database (to place rows as an older version left them).
+    pub async fn exec(&self, sql: &str) {
+        let mut conn = self.database_connection().await;
+        sqlx::query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let _ = sqlx::Connection::close(conn).await;
+    }
+
+    /// The text of one of this backend's migration files (`0006_staff_replies.sql`).
+    pub fn migration_text(&self, file: &str) -> String {
+        let dir = if self.backend == Backend::Sqlite { "sqlite" } else { "postgres" };
+        let path = format!("{}/../storage/migrations/{dir}/{file}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
     /// One SLA sweep now (see [`Workers::sweep_sla`]).
     pub async fn sweep_sla(&self) -> usize {
         self.workers.sweep_sla().await

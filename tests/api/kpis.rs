@@ -13,15 +13,6 @@ on_both_backends!(
     the_staff_replies_backfill_counts_public_staff_replies,
 );
 
-/// Runs SQL on the test's database (to place tickets at chosen response times).
-async fn exec(app: &TestApp, sql: &str) {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(&app.database_url).await.expect("test database");
-    sqlx::query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let _ = conn.close().await;
-}
-
 async fn comment(app: &TestApp, id: &str, text: &str) {
     let r = app.post(&format!("/api/v1/tickets/{id}/comments"), &json!({"body": text, "visibility": "public"})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -175,7 +166,7 @@ async fn kpis_metrics_and_review_agree_with_a_scripted_month(app: TestApp) {
     comment(&app, &t5, "Sorry for the wait").await;
     // Place the first responses at 10 s, 20 s, 40 s and 30 s after opening.
     for (id, seconds) in [(&t1, 10), (&t2, 20), (&t3, 40), (&t5, 30)] {
-        exec(&app, &format!("UPDATE tickets SET created_at = first_response_at - {} WHERE id = '{id}'", seconds * 1000)).await;
+        app.exec(&format!("UPDATE tickets SET created_at = first_response_at - {} WHERE id = '{id}'", seconds * 1000)).await;
     }
 
     let r = app.get("/api/v1/kpis?window=1d").await;
@@ -428,14 +419,12 @@ async fn the_staff_replies_backfill_counts_public_staff_replies(app: TestApp) {
     let r = app.post(&format!("/api/v1/tickets/{id}/comments"), &json!({"body": "note", "visibility": "internal"})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
 
-    exec(&app, "UPDATE tickets SET staff_replies = 0").await;
-    let dir = if app.backend == Backend::Sqlite { "sqlite" } else { "postgres" };
-    let migration =
-        std::fs::read_to_string(format!("{}/../storage/migrations/{dir}/0006_staff_replies.sql", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    app.exec("UPDATE tickets SET staff_replies = 0").await;
+    let migration = app.migration_text("0006_staff_replies.sql");
     let backfill = &migration[migration.find("UPDATE tickets").expect("the backfill")..];
-    exec(&app, backfill.trim().trim_end_matches(';')).await;
+    app.exec(backfill.trim().trim_end_matches(';')).await;
 
-    let mut conn = sqlx::AnyConnection::connect(&app.database_url).await.expect("test database");
+    let mut conn = app.database_connection().await;
     let replies: i64 =
         sqlx::query_scalar(&format!("SELECT staff_replies FROM tickets WHERE id = '{id}'")).fetch_one(&mut conn).await.unwrap();
     let _ = conn.close().await;

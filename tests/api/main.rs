@@ -22,6 +22,7 @@ mod observability;
 mod partners;
 mod plugins;
 mod processes;
+mod queue_backfill;
 mod queue_pages;
 mod readme;
 mod schema;

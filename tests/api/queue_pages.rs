@@ -20,12 +20,12 @@ on_both_backends!(
 
 const EVIL: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
 
-fn id(t: &Value) -> &str {
+pub(crate) fn id(t: &Value) -> &str {
     t["id"].as_str().unwrap()
 }
 
 /// `(view key, count)` of each view link on a queue page.
-fn view_counts(html: &str) -> Vec<(String, i64)> {
+pub(crate) fn view_counts(html: &str) -> Vec<(String, i64)> {
     html.split("<a href=\"/queues?view=")
         .skip(1)
         .filter_map(|rest| {
@@ -38,7 +38,7 @@ fn view_counts(html: &str) -> Vec<(String, i64)> {
 }
 
 /// The ticket numbers a page lists, and its "load more" link.
-fn rows(html: &str) -> (Vec<String>, Option<String>) {
+pub(crate) fn rows(html: &str) -> (Vec<String>, Option<String>) {
     let numbers =
         html.split("<a class=\"number\" href=\"/tickets/").skip(1).filter_map(|rest| rest.split('"').next().map(str::to_owned)).collect();
     let next = html
@@ -50,7 +50,7 @@ fn rows(html: &str) -> (Vec<String>, Option<String>) {
 }
 
 /// Every ticket a view lists, following "load more" to the end.
-async fn listed(browser: &ConsoleSession, view: &str) -> Vec<String> {
+pub(crate) async fn listed(browser: &ConsoleSession, view: &str) -> Vec<String> {
     let mut all = Vec::new();
     let mut path = Some(format!("/queues?view={view}"));
     while let Some(p) = path {
@@ -71,21 +71,39 @@ async fn assert_counts_match(browser: &ConsoleSession, when: &str) -> Vec<(Strin
     counts
 }
 
-fn count_of(counts: &[(String, i64)], view: &str) -> i64 {
+pub(crate) fn count_of(counts: &[(String, i64)], view: &str) -> i64 {
     counts.iter().find(|(v, _)| v == view).map_or(-1, |(_, n)| *n)
 }
 
-async fn sla_clock(app: &TestApp, ticket: &str, kind: &str) -> Value {
+pub(crate) async fn sla_clock(app: &TestApp, ticket: &str, kind: &str) -> Value {
     let s = body(app.get(&format!("/api/v1/tickets/{ticket}/sla")).await).await;
     s["clocks"].as_array().unwrap().iter().find(|c| c["kind"] == kind).cloned().unwrap_or_else(|| panic!("no {kind} clock in {s}"))
 }
 
-async fn patch(app: &TestApp, ticket: &Value, fields: Value) -> Value {
+pub(crate) async fn patch(app: &TestApp, ticket: &Value, fields: Value) -> Value {
     let current = body(app.get(&format!("/api/v1/tickets/{}", id(ticket))).await).await;
     let version = format!("\"{}\"", current["version"]);
     let r = app.patch(&format!("/api/v1/tickets/{}", id(ticket)), Some(&version), &fields).await;
     assert_eq!(r.status(), StatusCode::OK, "patch {fields}: {}", r.text().await.unwrap());
     body(r).await
+}
+
+/// A partner, and a ticket delegated to it that waits on the partner.
+pub(crate) async fn delegated_waiting_partner(app: &TestApp) -> (Value, Value) {
+    let partner = body(
+        app.post(
+            "/api/v1/partners",
+            &json!({"name": "FixIt", "kind": "subcontractor", "contact": "ops@fixit.test", "categories": ["hardware"],
+                    "contract": {"start": "2020-01-01T00:00:00Z", "first_response": "4h", "resolution": "2d"}}),
+        )
+        .await,
+    )
+    .await;
+    let delegated = app.create_ticket(json!({"title": "for the partner"})).await;
+    let r = app.post(&format!("/api/v1/tickets/{}/delegation", id(&delegated)), &json!({"partner_id": partner["id"]})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    patch(app, &delegated, json!({"status": "waiting_partner"})).await;
+    (partner, delegated)
 }
 
 async fn every_view_count_equals_what_the_view_lists_after_a_mixed_history(app: TestApp) {
@@ -118,19 +136,7 @@ async fn every_view_count_equals_what_the_view_lists_after_a_mixed_history(app: 
     // Half the deltas folded, half pending: a count is the same either way.
     app.services.fold_queue_counts(10_000).await.unwrap();
 
-    let partner = body(
-        app.post(
-            "/api/v1/partners",
-            &json!({"name": "FixIt", "kind": "subcontractor", "contact": "ops@fixit.test", "categories": ["hardware"],
-                    "contract": {"start": "2020-01-01T00:00:00Z", "first_response": "4h", "resolution": "2d"}}),
-        )
-        .await,
-    )
-    .await;
-    let delegated = app.create_ticket(json!({"title": "for the partner"})).await;
-    let r = app.post(&format!("/api/v1/tickets/{}/delegation", id(&delegated)), &json!({"partner_id": partner["id"]})).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    patch(&app, &delegated, json!({"status": "waiting_partner"})).await;
+    let (partner, delegated) = delegated_waiting_partner(&app).await;
     let late = app.create_ticket(json!({"title": "too slow", "customer": {"name": "Big Co", "tier": "priority"}})).await;
     let late_done = app.create_ticket(json!({"title": "late but done", "customer": {"name": "Big Co", "tier": "priority"}})).await;
     let first = sla_clock(&app, id(&late_done), "first_response").await;

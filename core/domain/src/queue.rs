@@ -127,6 +127,20 @@ pub fn counter_deltas(before: &[String], after: &[String]) -> Vec<(String, i64)>
     out
 }
 
+/// Every counter's value from scratch, given how many tickets stand in each combination of
+/// status, assignee and queue state (the counters' rebuild after the queue-state backfill):
+/// each combination counts under its [`counter_keys`], so the rebuild and the deltas of every
+/// write agree on what a ticket counts under. Keys no ticket counts under are absent.
+pub fn counter_totals<'a>(groups: impl IntoIterator<Item = (Status, Option<StaffId>, &'a QueueState, i64)>) -> Vec<(String, i64)> {
+    let mut totals = std::collections::BTreeMap::<String, i64>::new();
+    for (status, assignee, state, n) in groups {
+        for key in counter_keys(status, assignee, state) {
+            *totals.entry(key).or_default() += n;
+        }
+    }
+    totals.into_iter().filter(|(_, n)| *n != 0).collect()
+}
+
 /// A named filter set a person saved from the queues: personal, or shared with everyone by a
 /// supervisor or an admin. `filters` is the queue's query string as the page built it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,5 +224,30 @@ mod tests {
         let deltas = counter_deltas(&before, &after);
         assert_eq!(deltas.iter().map(|d| d.1).sum::<i64>(), 2);
         assert!(counter_keys(Status::Resolved, Some(staff), &none).is_empty());
+    }
+
+    #[test]
+    fn totals_add_each_group_under_every_key_it_counts_in() {
+        let staff = StaffId::new_at(Timestamp::from_millis(1));
+        let partner = PartnerId::new_at(Timestamp::from_millis(2));
+        let ok = QueueState { band: SlaBand::Ok, due_at: None, delegated_to: None };
+        let breached = QueueState { band: SlaBand::Breached, ..ok.clone() };
+        let delegated = QueueState { band: SlaBand::AtRisk, delegated_to: Some(partner), ..ok.clone() };
+        let totals = counter_totals([
+            (Status::Open, None, &ok, 3),
+            (Status::Open, Some(staff), &breached, 2),
+            (Status::WaitingPartner, None, &delegated, 1),
+            (Status::Closed, Some(staff), &breached, 7),
+        ]);
+        let expected = [
+            (format!("assignee:{staff}"), 2),
+            ("at_risk".to_owned(), 1),
+            ("breached".into(), 2),
+            ("delegated".into(), 1),
+            (format!("delegated:{partner}"), 1),
+            ("unassigned".into(), 4),
+            ("waiting_partner".into(), 1),
+        ];
+        assert_eq!(totals, expected.to_vec());
     }
 }

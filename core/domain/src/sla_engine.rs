@@ -63,6 +63,12 @@ impl SlaCatalog {
         key.and_then(|k| self.calendars.get(k)).cloned().unwrap_or_else(Calendar::always_utc)
     }
 
+    /// The calendar a clock counts business time on (by its stored key; always-on UTC when the
+    /// key is no longer in the catalog).
+    pub fn calendar_of(&self, clock: &TicketClock) -> Calendar {
+        self.calendar(Some(clock.clock.calendar_key.as_str()).filter(|k| *k != Calendar::ALWAYS_UTC_KEY))
+    }
+
     pub fn policy(&self, key: Option<&str>) -> Option<&SlaPolicy> {
         key.and_then(|k| self.policies.iter().find(|p| p.key == k))
     }
@@ -116,7 +122,7 @@ struct Working<'a> {
 
 impl Working<'_> {
     fn calendar_of(&self, i: usize) -> Calendar {
-        self.catalog.calendar(Some(self.clocks[i].clock.calendar_key.as_str()).filter(|k| *k != Calendar::ALWAYS_UTC_KEY))
+        self.catalog.calendar_of(&self.clocks[i])
     }
 
     fn add(&mut self, clock: TicketClock) {
@@ -310,7 +316,7 @@ fn finish(mut w: Working<'_>) -> ClockPlan {
             w.clocks[i].next_check_at = next;
             w.changed[i] = true;
         }
-        let due = w.clocks[i].clock.due_at(&calendar);
+        let due = due_at(&w.clocks[i], &calendar);
         if due != w.clocks[i].due_at {
             w.clocks[i].due_at = due;
             w.changed[i] = true;
@@ -319,6 +325,28 @@ fn finish(mut w: Working<'_>) -> ClockPlan {
     let changed = std::mem::take(&mut w.changed);
     w.plan.clocks = w.clocks.into_iter().zip(changed).filter_map(|(c, changed)| changed.then_some(c)).collect();
     w.plan
+}
+
+/// What a clock stores as its due time (`TicketClock::due_at`), on its calendar
+/// ([`SlaCatalog::calendar_of`]): when it reaches its target if nothing changes. Every write
+/// of a clock stores this, and the queue-state backfill recomputes it for clocks written
+/// before it was stored.
+pub fn due_at(clock: &TicketClock, calendar: &Calendar) -> Option<Timestamp> {
+    clock.clock.due_at(calendar)
+}
+
+/// Sets each clock's stored due time to what [`due_at`] says on its calendar (the backfill of
+/// clocks written before due times were stored); returns the clocks it changed.
+pub fn refresh_due_times(clocks: &mut [TicketClock], catalog: &SlaCatalog) -> Vec<TicketClock> {
+    let mut changed = Vec::new();
+    for c in clocks.iter_mut() {
+        let due = due_at(c, &catalog.calendar_of(c));
+        if due != c.due_at {
+            c.due_at = due;
+            changed.push(c.clone());
+        }
+    }
+    changed
 }
 
 /// The earliest instant an alert not yet recorded becomes due; None unless running.

@@ -25,6 +25,8 @@ pub enum AssemblyError {
     Sla(Box<SlaFileError>),
     #[error("KPI targets: {0}")]
     Kpis(#[from] KpiFileError),
+    #[error("queue-state backfill: {0}")]
+    Backfill(crate::ServiceError),
 }
 
 impl From<SlaFileError> for AssemblyError {
@@ -79,9 +81,23 @@ pub fn load_processes(config: &Config) -> Result<ProcessRegistry, AssemblyError>
     Ok(registry)
 }
 
-/// Connects to the configured database and applies pending migrations (`steward migrate`).
+/// Connects to the configured database, applies pending migrations and finishes the data
+/// migrations they leave owed (`steward migrate`; the server does the same at start-up).
 pub async fn migrate(config: &Config) -> Result<(), AssemblyError> {
-    open_store(config).await?.close().await;
+    let services = open_services(config).await?;
+    let finished = match services.reload_sla_catalog().await {
+        Ok(()) => finish_data_migrations(&services).await,
+        Err(e) => Err(AssemblyError::Backfill(e)),
+    };
+    services.close().await;
+    finished
+}
+
+/// What migrations leave to the services, because it needs the domain's rules: the queue
+/// state of tickets from before migration 0009 (their clocks' due times need the stored
+/// calendars: the SLA catalog must be loaded). One row read once done.
+async fn finish_data_migrations(services: &Services) -> Result<(), AssemblyError> {
+    services.backfill_queue_state(crate::queues::QUEUE_BACKFILL_BATCH).await.map_err(AssemblyError::Backfill)?;
     Ok(())
 }
 
@@ -124,5 +140,6 @@ pub async fn build_services(config: &Config) -> Result<Arc<Services>, AssemblyEr
     };
     let services = Arc::new(services);
     services.seed_sla(&config.sla.file).await?;
+    finish_data_migrations(&services).await?;
     Ok(services)
 }

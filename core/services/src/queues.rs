@@ -51,7 +51,55 @@ pub enum BulkAction {
     AddTag(String),
 }
 
+/// Tickets per backfill step: each step is one write transaction, short enough that writers
+/// waiting behind it (on SQLite, every writer) are not held up noticeably.
+pub const QUEUE_BACKFILL_BATCH: u32 = 500;
+
 impl Services {
+    /// Brings the queue state of tickets written before it was kept (migration 0009) up to
+    /// date: steps of `batch` tickets until done, resuming where an earlier run stopped, then
+    /// the counters rebuilt from the tickets. Progress is logged. Run at start-up after the
+    /// SLA catalog is loaded (clocks' due times need their calendars); when the work is done
+    /// it costs one row read. Returns how many tickets it went through.
+    pub async fn backfill_queue_state(&self, batch: u32) -> Result<usize, ServiceError> {
+        let cursor = self.store.queue_backfill_cursor().await?;
+        if cursor.done {
+            return Ok(0);
+        }
+        let started = std::time::Instant::now();
+        tracing::info!(resuming_after = ?cursor.after, "queue-state backfill: starting");
+        let (mut tickets, mut corrected, mut logged) = (0, 0, started);
+        loop {
+            let step = self.backfill_queue_batch(batch).await?;
+            tickets += step.tickets;
+            corrected += step.corrected;
+            if step.done {
+                break;
+            }
+            if logged.elapsed() >= std::time::Duration::from_secs(5) {
+                tracing::info!(tickets, corrected, "queue-state backfill: in progress");
+                logged = std::time::Instant::now();
+            }
+        }
+        tracing::info!(
+            tickets,
+            corrected,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "queue-state backfill: done, counters rebuilt"
+        );
+        Ok(tickets)
+    }
+
+    /// One step of [`Services::backfill_queue_state`] (tests stop between steps).
+    pub async fn backfill_queue_batch(&self, batch: u32) -> Result<steward_storage::queues::BackfillStep, ServiceError> {
+        Ok(self.store.backfill_queue_state(batch, &self.sla_catalog()).await?)
+    }
+
+    /// Where the queue-state backfill stands.
+    pub async fn queue_backfill_cursor(&self) -> Result<steward_storage::queues::BackfillCursor, ServiceError> {
+        Ok(self.store.queue_backfill_cursor().await?)
+    }
+
     /// Which tickets a view shows, for this caller: the view's filter laid over `filters`.
     /// A partner's technician sees only its partner's delegated tickets, whatever the view.
     /// `Ok(None)`: the view is empty for this caller (e.g. "my team" without a team).
@@ -142,7 +190,7 @@ impl Services {
                     .iter()
                     .filter(|c| c.ticket_id == ticket.id && !c.clock.is_stopped())
                     .map(|c| {
-                        let calendar = catalog.calendar(Some(c.clock.calendar_key.as_str()));
+                        let calendar = catalog.calendar_of(c);
                         Countdown {
                             kind: c.clock.kind,
                             stage: c.stage.clone(),

@@ -297,12 +297,12 @@ impl Services {
         let clocks = clocks
             .into_iter()
             .map(|clock| {
-                let calendar = catalog.calendar(Some(clock.clock.calendar_key.as_str()));
+                let calendar = catalog.calendar_of(&clock);
                 ClockReport {
                     state: clock.clock.state_at(&calendar, now),
                     elapsed_ms: clock.clock.elapsed_at(&calendar, now),
                     remaining_ms: clock.clock.remaining_at(&calendar, now),
-                    due_at: clock.clock.due_at(&calendar),
+                    due_at: sla_engine::due_at(&clock, &calendar),
                     calendar,
                     clock,
                 }

@@ -73,6 +73,17 @@ impl Backend {
         }
     }
 
+    /// A statement to run first in a transaction that rebuilds what `table` accumulates: no
+    /// other transaction can add rows to it until this one ends, and those that have added
+    /// rows are waited for (reads go on). SQLite needs none: `BEGIN IMMEDIATE` already holds
+    /// the database's write lock.
+    pub(crate) fn lock_out_inserts(self, table: &str) -> Option<String> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(format!("LOCK TABLE {table} IN EXCLUSIVE MODE")),
+        }
+    }
+
     /// The text of `key` in the JSON object held in the TEXT column `column` (NULL when absent).
     pub(crate) fn json_text(self, column: &str, key: &str) -> String {
         match self {
@@ -94,6 +105,7 @@ impl Backend {
                 (8, "login preferences", include_str!("../migrations/sqlite/0008_login_preferences.sql")),
                 (9, "queue counters", include_str!("../migrations/sqlite/0009_queue_counters.sql")),
                 (10, "event position", include_str!("../migrations/sqlite/0010_event_position.sql")),
+                (11, "queue backfill", include_str!("../migrations/sqlite/0011_queue_backfill.sql")),
                 (12, "gate overrides", include_str!("../migrations/sqlite/0012_gate_overrides.sql")),
             ],
             Backend::Postgres => &[
@@ -107,6 +119,7 @@ impl Backend {
                 (8, "login preferences", include_str!("../migrations/postgres/0008_login_preferences.sql")),
                 (9, "queue counters", include_str!("../migrations/postgres/0009_queue_counters.sql")),
                 (10, "event position", include_str!("../migrations/postgres/0010_event_position.sql")),
+                (11, "queue backfill", include_str!("../migrations/postgres/0011_queue_backfill.sql")),
                 (12, "gate overrides", include_str!("../migrations/postgres/0012_gate_overrides.sql")),
             ],
         }

@@ -57,6 +57,11 @@ impl Conditions {
     }
 }
 
+/// `$first, $first+1, …` for an IN list of `n` values.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// One value of a row written by [`insert_rows`].
 #[derive(Debug, Clone)]
 pub(crate) enum Cell {

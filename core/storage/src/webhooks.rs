@@ -2,6 +2,7 @@
 //! records the ticket events ([`queue_deliveries`]), then claimed under a lease by the delivery
 //! worker of any node, so that no two nodes send one delivery at the same time.
 
+use super::sql::placeholders;
 use super::Operation;
 use super::{col, col_bool, corrupt, Store, StoreError};
 use sqlx::any::AnyRow;
@@ -128,11 +129,6 @@ fn event_kinds_text(webhook: &Webhook) -> String {
 
 fn count(row: &AnyRow, name: &str) -> Result<u32, StoreError> {
     u32::try_from(col::<i64>(row, name)?).map_err(corrupt)
-}
-
-/// `$first, $first+1, …` for an IN list of `n` values.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Queues one delivery per event for every active webhook that wants it, inside the
