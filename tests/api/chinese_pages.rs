@@ -130,6 +130,10 @@ async fn the_queues_supervision_and_policies_name_channels_in_chinese(app: TestA
     // Supervision compares the channels by their names.
     let html = zhang.page("/supervision?group_by=channel").await;
     assert!(html.contains(w.channel_phone) && html.contains(w.channel_email), "{html}");
+    // ... and names its KPIs in Chinese, with the clock of a compliance figure.
+    let compliance = format!("{} ({})", w.kpi_name("sla_compliance").unwrap(), w.clock_first_response);
+    assert!(html.contains(w.kpi_name("resolution_rate").unwrap()) && html.contains(&compliance), "{html}");
+    assert!(!html.contains("Resolution rate"), "{html}");
     // The SLA policies name the channels they match, and the form offers them in words.
     let html = zhang.page("/admin/sla-policies").await;
     assert!(html.contains(&format!("<td>{}</td>", w.channel_phone)), "{html}");

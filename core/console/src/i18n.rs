@@ -396,6 +396,21 @@ impl Texts {
 
     /// A value as stored in events and reports (`email`, `urgent`, `waiting_customer`,
     /// `first_response`…) in words: whichever closed set spells it, else as it is.
+    /// A KPI's name in the viewer's words, with its dimension (a clock, a channel...) named too;
+    /// a plugin's KPI keeps the name its manifest declares.
+    pub fn kpi_label(&self, kpi: &steward_domain::kpi::Kpi) -> String {
+        let name = self.kpi_name(&kpi.key).unwrap_or(&kpi.name);
+        match &kpi.dimension {
+            Some(d) => format!("{name} ({})", self.value_label(d)),
+            None => name.to_owned(),
+        }
+    }
+
+    /// A built-in KPI's name by key, when this language has one.
+    pub fn kpi_name(&self, key: &str) -> Option<&'static str> {
+        self.screens.kpi_names.iter().find(|(k, _)| *k == key).map(|(_, name)| *name)
+    }
+
     pub fn value_label(&self, spelled: &str) -> String {
         let found = Channel::parse("", spelled)
             .map(|c| self.channel_label(c))
@@ -836,6 +851,20 @@ mod tests {
         assert_eq!(ZH.value_label("breached"), ZH.clock_breached);
         assert_eq!(EN.value_label("urgent"), "Urgent");
         assert_eq!(ZH.value_label("vip"), "vip");
+    }
+
+    #[test]
+    fn every_built_in_kpi_has_a_chinese_name_and_english_keeps_the_domains() {
+        use steward_domain::kpi::{Kpi, Unit, BUILTIN, STAGE_DWELL};
+        for key in BUILTIN.iter().map(|(key, ..)| *key).chain([STAGE_DWELL.0]) {
+            assert!(ZH.kpi_name(key).is_some_and(|name| !name.is_empty()), "{key} has a Chinese name");
+            assert_eq!(EN.kpi_name(key), None, "{key}: English reads the domain's name");
+        }
+        let compliance = Kpi::new("sla_compliance", "SLA compliance", Unit::Ratio, None, 0).with_dimension("first_response");
+        assert_eq!(ZH.kpi_label(&compliance), format!("SLA 达成率 ({})", ZH.clock_first_response));
+        assert_eq!(EN.kpi_label(&compliance), "SLA compliance (First response)");
+        let plugin = Kpi::new("acme/uptime", "Uptime of the fleet", Unit::Ratio, None, 0);
+        assert_eq!(ZH.kpi_label(&plugin), "Uptime of the fleet");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! monthly review as a page with its exports.
 
 use crate::charts::BarChart;
-use crate::i18n::ScreenTexts;
+use crate::i18n::{ScreenTexts, Texts};
 use crate::page::{problem, render, Chrome, Section};
 use crate::session::Viewer;
 use crate::ConsoleState;
@@ -35,10 +35,10 @@ pub struct KpiRow {
 }
 
 impl KpiRow {
-    pub fn of(k: &Kpi, s: &'static ScreenTexts) -> KpiRow {
-        let (class, status) = status_of(k, s);
+    pub fn of(k: &Kpi, t: &'static Texts) -> KpiRow {
+        let (class, status) = status_of(k, t.screens);
         KpiRow {
-            label: k.label(),
+            label: t.kpi_label(k),
             value: k.display_value(),
             target: k.target.map(|t| k.unit.format(t.value)).unwrap_or_else(|| "–".to_owned()),
             class,
@@ -191,7 +191,7 @@ async fn build(services: &Services, viewer: &Viewer, s: &'static ScreenTexts, gr
     let locale = &viewer.locale;
     let report = services.kpis(KpiFilter::default(), Some(group)).await?;
     let period = format!("{} – {}", locale.time(report.period.from), locale.time(report.period.to));
-    let kpis = report.kpis.iter().filter(|k| !(k.key == "backlog" && k.dimension.is_some())).map(|k| KpiRow::of(k, s)).collect();
+    let kpis = report.kpis.iter().filter(|k| !(k.key == "backlog" && k.dimension.is_some())).map(|k| KpiRow::of(k, locale.lang.texts())).collect();
 
     // The backlog by stage: the open tickets' counts summed over their statuses.
     let mut by_stage: BTreeMap<String, u64> = BTreeMap::new();
@@ -262,7 +262,7 @@ async fn build(services: &Services, viewer: &Viewer, s: &'static ScreenTexts, gr
     };
     let first = report.groups.first().map(|g| g.kpis.as_slice()).unwrap_or(&report.kpis);
     let group_headers =
-        COMPARED.iter().map(|key| first.iter().find(|k| k.key == *key).map_or_else(|| (*key).to_owned(), |k| k.name.clone())).collect();
+        COMPARED.iter().map(|key| words.kpi_name(key).map(str::to_owned).or_else(|| first.iter().find(|k| k.key == *key).map(|k| k.name.clone())).unwrap_or_else(|| (*key).to_owned())).collect();
     let groups = report
         .groups
         .iter()
@@ -415,7 +415,7 @@ pub async fn review(State(state): State<ConsoleState>, viewer: Viewer, Query(p):
     page.sla_compliance = percent(review.headline.sla_compliance);
     page.csat = percent(review.headline.csat);
     let line = |l: &steward_domain::review::KpiLine| ReviewKpiRow {
-        row: KpiRow::of(&l.kpi, s),
+        row: KpiRow::of(&l.kpi, locale.lang.texts()),
         previous: l.previous.map_or_else(|| "–".to_owned(), |v| l.kpi.unit.format(v)),
     };
     for section in &review.sections {
