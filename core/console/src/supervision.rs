@@ -191,7 +191,8 @@ async fn build(services: &Services, viewer: &Viewer, s: &'static ScreenTexts, gr
     let locale = &viewer.locale;
     let report = services.kpis(KpiFilter::default(), Some(group)).await?;
     let period = format!("{} – {}", locale.time(report.period.from), locale.time(report.period.to));
-    let kpis = report.kpis.iter().filter(|k| !(k.key == "backlog" && k.dimension.is_some())).map(|k| KpiRow::of(k, locale.lang.texts())).collect();
+    let kpis =
+        report.kpis.iter().filter(|k| !(k.key == "backlog" && k.dimension.is_some())).map(|k| KpiRow::of(k, locale.lang.texts())).collect();
 
     // The backlog by stage: the open tickets' counts summed over their statuses.
     let mut by_stage: BTreeMap<String, u64> = BTreeMap::new();
@@ -261,8 +262,16 @@ async fn build(services: &Services, viewer: &Viewer, s: &'static ScreenTexts, gr
         _ => BTreeMap::new(),
     };
     let first = report.groups.first().map(|g| g.kpis.as_slice()).unwrap_or(&report.kpis);
-    let group_headers =
-        COMPARED.iter().map(|key| words.kpi_name(key).map(str::to_owned).or_else(|| first.iter().find(|k| k.key == *key).map(|k| k.name.clone())).unwrap_or_else(|| (*key).to_owned())).collect();
+    let group_headers = COMPARED
+        .iter()
+        .map(|key| {
+            words
+                .kpi_name(key)
+                .map(str::to_owned)
+                .or_else(|| first.iter().find(|k| k.key == *key).map(|k| k.name.clone()))
+                .unwrap_or_else(|| (*key).to_owned())
+        })
+        .collect();
     let groups = report
         .groups
         .iter()
