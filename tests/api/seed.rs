@@ -9,7 +9,8 @@ use steward_tools::seed::{seed, SeedOptions};
 
 on_both_backends!(
     seeding_fills_the_database_with_a_year_of_varied_data_and_repeats_with_the_same_seed,
-    the_quick_bench_measures_every_row_against_the_real_server
+    the_quick_bench_measures_every_row_against_the_real_server,
+    the_bench_reuses_an_earlier_seed_and_seeds_only_what_is_missing
 );
 
 fn options() -> SeedOptions {
@@ -148,6 +149,55 @@ async fn the_quick_bench_measures_every_row_against_the_real_server(app: TestApp
         let figure = row["value"].as_str().unwrap();
         assert!(figure.contains(" 4 assets ") && row["met"] == true, "{row}");
     }
+}
+
+/// Runs `steward bench` on the test's database and returns its JSON report.
+async fn bench_on(app: &TestApp, args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let mut all: Vec<String> = ["bench", "--quick", "--json", json.to_str().unwrap()].map(String::from).to_vec();
+    all.extend(args.iter().map(|a| a.to_string()));
+    let url = app.database_url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
+            .args(all)
+            .env_remove("STEWARD_CONFIG")
+            .env("STEWARD_LOG_LEVEL", "error")
+            .env("STEWARD_DATABASE_URL", url)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("steward runs")
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+}
+
+async fn ticket_rows(app: &TestApp) -> i64 {
+    let mut conn = app.database_connection().await;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(&mut conn).await.unwrap();
+    let _ = sqlx::Connection::close(conn).await;
+    n
+}
+
+async fn the_bench_reuses_an_earlier_seed_and_seeds_only_what_is_missing(app: TestApp) {
+    let first = bench_on(&app, &["--rows", "P2", "--tickets", "120"]).await;
+    assert_eq!((first["tickets"].as_u64(), first["reused_tickets"].as_u64()), (Some(120), Some(0)));
+    assert_eq!(ticket_rows(&app).await, 120);
+
+    // Asked for more: only the missing ones are seeded, continuing the same sequence.
+    let more = bench_on(&app, &["--rows", "P2", "--tickets", "150", "--reuse"]).await;
+    assert_eq!((more["tickets"].as_u64(), more["reused_tickets"].as_u64()), (Some(150), Some(120)));
+    let seed_row = more["rows"].as_array().unwrap().iter().find(|r| r["id"] == "seed").unwrap();
+    assert!(seed_row["what"].as_str().unwrap().contains("seed 30 ticket histories"), "{seed_row}");
+    assert_eq!(ticket_rows(&app).await, 150);
+
+    // Asked for no more than there are: nothing seeded, the rows measured at the size there is.
+    let again = bench_on(&app, &["--rows", "P2", "--tickets", "100", "--reuse"]).await;
+    assert_eq!((again["tickets"].as_u64(), again["reused_tickets"].as_u64()), (Some(150), Some(150)));
+    assert!(again["rows"].as_array().unwrap().iter().any(|r| r["id"] == "P2" && r["p50_ms"].as_f64().is_some()), "{again}");
+    assert_eq!(ticket_rows(&app).await, 150);
 }
 
 /// Runs the steward binary with `args` on a SQLite file `file` in `dir` (no config file).

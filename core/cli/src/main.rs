@@ -58,8 +58,9 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         batch: usize,
     },
-    /// Seed the configured (empty) database and measure the benchmark rows P1–P13 against the
-    /// real server, started from this binary; prints a markdown table (see BENCHMARKS.md).
+    /// Seed the configured database (empty, or holding an earlier run's seed with --reuse) and
+    /// measure the benchmark rows P1–P13 against the real server, started from this binary;
+    /// prints a markdown table (see BENCHMARKS.md).
     Bench {
         /// A small run that only proves the tool works.
         #[arg(long)]
@@ -73,6 +74,10 @@ enum Command {
         /// Measure only these rows (e.g. `P9,P10`); the database is seeded all the same.
         #[arg(long, value_delimiter = ',', value_name = "ROWS")]
         rows: Option<Vec<String>>,
+        /// Keep the tickets an earlier run seeded (same --tickets sequence) and seed only the
+        /// ones missing, instead of requiring an empty database.
+        #[arg(long)]
+        reuse: bool,
     },
     /// Service reports.
     Report {
@@ -319,7 +324,7 @@ async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> 
             let processes: Vec<String> = report.by_process.iter().map(|(p, n)| format!("{p}: {n}")).collect();
             println!("tickets by process: {}", processes.join(", "));
         }
-        Command::Bench { quick, tickets, json, rows } => {
+        Command::Bench { quick, tickets, json, rows, reuse } => {
             if let Some(unknown) = rows.iter().flatten().find(|r| !steward_tools::bench::ROWS.iter().any(|k| k.eq_ignore_ascii_case(r))) {
                 anyhow::bail!("--rows: no row `{unknown}` (the rows are {})", steward_tools::bench::ROWS.join(", "));
             }
@@ -334,6 +339,7 @@ async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> 
             };
             options.tickets = tickets.unwrap_or(options.tickets);
             options.rows = rows;
+            options.reuse = reuse;
             if !quick {
                 options.header_read_timeout_ms = config.http.header_read_timeout_ms;
             }

@@ -20,7 +20,7 @@ use steward_domain::ticket::{Channel, Kind, Priority, Status, TicketQuery};
 use steward_domain::time::Timestamp;
 use steward_domain::FieldError;
 use steward_services::queues::{BulkAction, Countdown, QueuePage};
-use steward_services::ServiceError;
+use steward_services::{ServiceError, Services};
 
 /// Rows per page.
 pub const PAGE_SIZE: u32 = 50;
@@ -235,38 +235,56 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, headers: He
     let chrome = Chrome::signed_in(&viewer, Section::Queues);
     let t = chrome.t;
     let services = &state.services;
-    let live_after = match services.live_head().await {
-        Ok(position) => position.to_string(),
-        Err(e) => return problem(chrome, &e),
-    };
     let parsed = p.view().and_then(|v| p.filters().map(|f| (v, f)));
     let (view, filters, error) = match parsed {
         Ok((v, f)) => (v, Some(f), None),
         Err(e) => (None, None, Some(crate::refusal::field_error(viewer.locale.lang, &e))),
     };
-    let page = match filters {
-        Some(filters) => match services.view_query(&viewer.principal, view, filters).await {
-            Ok(Some(query)) => match services.queue_page(query).await {
-                Ok(page) => page,
-                Err(e) => return problem(chrome, &e),
+    let rows_page = async {
+        Ok::<_, ServiceError>(match filters {
+            Some(filters) => match services.view_query(&viewer.principal, view, filters).await? {
+                Some(query) => services.queue_page(query).await?,
+                None => QueuePage { rows: Vec::new(), next: None },
             },
-            Ok(None) => QueuePage { rows: Vec::new(), next: None },
-            Err(e) => return problem(chrome, &e),
-        },
-        None => QueuePage { rows: Vec::new(), next: None },
+            None => QueuePage { rows: Vec::new(), next: None },
+        })
     };
     let can_write = viewer.principal.require(Permission::WriteTickets).is_ok();
     let base = p.query_string();
-    let next_href = page.next.map(|(due, id)| {
-        let sep = if base.is_empty() { "" } else { "&" };
-        format!("/queues?{base}{sep}after={due}.{id}")
-    });
-    let rows: Vec<Row> = page.rows.iter().map(|r| row(&viewer.locale, t, r, services.now())).collect();
     // htmx asking for the next rows: only them and the next "load more".
     if headers.contains_key("hx-request") && !p.after.trim().is_empty() {
+        let page = match rows_page.await {
+            Ok(page) => page,
+            Err(e) => return problem(chrome, &e),
+        };
+        let (rows, next_href) = queue_rows(&viewer, t, services, &base, page);
         return render(StatusCode::OK, &QueueRows { t, rows, next_href, can_write });
     }
-    let counts = match services.view_counts(&viewer.principal).await {
+    // The page's reads are independent: run them together, so a page costs its slowest read,
+    // not the sum of its round trips.
+    let bulk = async {
+        match can_write {
+            true => bulk_choices(&state, t).await,
+            false => (Vec::new(), Vec::new()),
+        }
+    };
+    let (live_head, page, counts, saved, (staff_opts, stage_opts)) = tokio::join!(
+        services.live_head(),
+        rows_page,
+        services.view_counts(&viewer.principal),
+        services.saved_views(&viewer.principal),
+        bulk
+    );
+    let live_after = match live_head {
+        Ok(position) => position.to_string(),
+        Err(e) => return problem(chrome, &e),
+    };
+    let page = match page {
+        Ok(page) => page,
+        Err(e) => return problem(chrome, &e),
+    };
+    let (rows, next_href) = queue_rows(&viewer, t, services, &base, page);
+    let counts = match counts {
         Ok(c) => c,
         Err(e) => return problem(chrome, &e),
     };
@@ -280,7 +298,7 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, headers: He
         })
         .collect();
     let can_share = matches!(viewer.principal.role, Role::Supervisor | Role::Admin);
-    let saved = match services.saved_views(&viewer.principal).await {
+    let saved = match saved {
         Ok(views) => views
             .into_iter()
             .map(|v| SavedLink {
@@ -294,7 +312,6 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, headers: He
             .collect(),
         Err(e) => return problem(chrome, &e),
     };
-    let (staff_opts, stage_opts) = if can_write { bulk_choices(&state, t).await } else { (Vec::new(), Vec::new()) };
     let page = QueuesPage {
         live_after,
         t,
@@ -324,6 +341,16 @@ pub async fn show(State(state): State<ConsoleState>, viewer: Viewer, headers: He
     };
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     render(status, &page)
+}
+
+/// A page of queue rows as the template shows them, and the "load more" link after them.
+fn queue_rows(viewer: &Viewer, t: &'static Texts, services: &Services, base: &str, page: QueuePage) -> (Vec<Row>, Option<String>) {
+    let next_href = page.next.map(|(due, id)| {
+        let sep = if base.is_empty() { "" } else { "&" };
+        format!("/queues?{base}{sep}after={due}.{id}")
+    });
+    let rows = page.rows.iter().map(|r| row(&viewer.locale, t, r, services.now())).collect();
+    (rows, next_href)
 }
 
 async fn bulk_choices(state: &ConsoleState, t: &'static Texts) -> (Vec<Opt>, Vec<Opt>) {

@@ -27,6 +27,11 @@ impl Services {
         Ok(self.store.active_staff().await?)
     }
 
+    /// How many tickets the database holds (a whole-table count: offline tools only).
+    pub async fn ticket_count(&self) -> Result<i64, ServiceError> {
+        Ok(self.store.ticket_count().await?)
+    }
+
     /// How many SLA clocks are running.
     pub async fn running_clock_count(&self) -> Result<i64, ServiceError> {
         Ok(self.store.running_clock_count().await?)

@@ -210,12 +210,16 @@ impl Services {
     /// The count of each view for this caller, from the counters (never a count over tickets).
     pub async fn view_counts(&self, principal: &Principal) -> Result<Vec<(BuiltInView, i64)>, ServiceError> {
         let partner = principal.require_ticket_access(Permission::ReadTickets, Permission::ReadDelegatedTickets)?;
-        let mut out = Vec::new();
+        // Every view's keys first, then one read of all of them: one round trip per page.
+        let mut keyed = Vec::new();
         for view in Services::views_for(principal) {
-            let keys = self.counter_keys_of(principal, partner, view).await?;
-            out.push((view, self.store.queue_count(&keys).await?));
+            keyed.push((view, self.counter_keys_of(principal, partner, view).await?));
         }
-        Ok(out)
+        let mut all: Vec<String> = keyed.iter().flat_map(|(_, keys)| keys.iter().cloned()).collect();
+        all.sort();
+        all.dedup();
+        let counts = self.store.queue_counts(&all).await?;
+        Ok(keyed.into_iter().map(|(view, keys)| (view, keys.iter().map(|k| counts.get(k).copied().unwrap_or(0)).sum())).collect())
     }
 
     async fn counter_keys_of(

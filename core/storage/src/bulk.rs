@@ -44,6 +44,12 @@ impl Store {
             .await
     }
 
+    /// How many tickets the database holds: a whole-table count, for the offline tools only
+    /// (`steward bench --reuse` deciding what is left to seed), never on a request's path.
+    pub async fn ticket_count(&self) -> Result<i64, StoreError> {
+        Operation("ticket_count").run(async { Ok(sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(self.pool()).await?) }).await
+    }
+
     /// Refreshes PostgreSQL's planner statistics after a bulk load, so the first queries
     /// after it do not plan for the tables as they were (autovacuum gets there, later). SQLite
     /// keeps no statistics here: its plans follow the indexes alone (a unit test checks them).

@@ -136,24 +136,28 @@ pub(super) fn bulk_queue_cells(state: &QueueState) -> Vec<Cell> {
 }
 
 impl Store {
-    /// The sum of the counters of `keys` (a view's count): folded values plus pending deltas,
-    /// read by key from two small tables, never from the tickets.
-    pub async fn queue_count(&self, keys: &[String]) -> Result<i64, StoreError> {
-        Operation("queue_count")
+    /// The counters of `keys` (folded value plus pending deltas), read by key from two small
+    /// tables in one statement, never from the tickets. A key with no row counts 0.
+    pub async fn queue_counts(&self, keys: &[String]) -> Result<HashMap<String, i64>, StoreError> {
+        Operation("queue_counts")
             .run(async {
+                let mut counts: HashMap<String, i64> = keys.iter().map(|k| (k.clone(), 0)).collect();
                 if keys.is_empty() {
-                    return Ok(0);
+                    return Ok(counts);
                 }
                 let list = placeholders(1, keys.len());
                 let sql = format!(
-                    "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM (SELECT n FROM queue_counts WHERE key IN ({list}) \
-                     UNION ALL SELECT delta AS n FROM queue_count_deltas WHERE key IN ({list})) AS c"
+                    "SELECT key, CAST(SUM(n) AS BIGINT) AS n FROM (SELECT key, n FROM queue_counts WHERE key IN ({list}) \
+                     UNION ALL SELECT key, delta AS n FROM queue_count_deltas WHERE key IN ({list})) AS c GROUP BY key"
                 );
-                let mut query = sqlx::query_scalar::<_, i64>(&sql);
+                let mut query = sqlx::query(&sql);
                 for key in keys {
                     query = query.bind(key.as_str());
                 }
-                Ok(query.fetch_one(self.pool()).await?)
+                for row in query.fetch_all(self.pool()).await? {
+                    counts.insert(col(&row, "key")?, col(&row, "n")?);
+                }
+                Ok(counts)
             })
             .await
     }

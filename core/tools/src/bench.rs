@@ -19,7 +19,9 @@
 //!   page and every asset it links.
 //!
 //! `--quick` keeps every size small so the test suite can run the whole tool; `--rows` measures
-//! only the rows named (the database is seeded to the full size all the same).
+//! only the rows named (the database is seeded to the full size all the same); `--reuse` keeps
+//! the tickets an earlier run seeded and seeds only the ones missing (P5's small size is then
+//! measured only if the database is not already past it).
 
 use crate::seed::{seed, SeedError, SeedOptions};
 use serde::Serialize;
@@ -62,6 +64,9 @@ pub struct BenchOptions {
     pub header_read_timeout_ms: u64,
     /// The rows to measure (`P1` … `P13`); `None` measures them all. The seed always runs.
     pub rows: Option<Vec<String>>,
+    /// Keep the tickets already in the database (an earlier run's seed, same `seed`) and seed
+    /// only the ones missing up to `tickets`.
+    pub reuse: bool,
     pub server: ServerCommand,
 }
 
@@ -80,6 +85,7 @@ impl BenchOptions {
             slow_connections: 1_500,
             header_read_timeout_ms: 10_000,
             rows: None,
+            reuse: false,
             server,
         }
     }
@@ -145,6 +151,8 @@ pub struct BenchReport {
     pub tickets: u64,
     pub running_clocks: i64,
     pub seed_seconds: f64,
+    /// Tickets found in the database and kept (`--reuse`), not seeded by this run.
+    pub reused_tickets: u64,
     pub machine: Machine,
     pub rows: Vec<BenchRow>,
 }
@@ -212,12 +220,19 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
     let (_, admin) = services.create_token("steward bench", Role::Admin, None).await?;
     let token = admin.expose().to_owned();
 
-    // The small size first: P5 there, for the ratio.
+    // The small size first: P5 there, for the ratio. With `--reuse`, a run continues the
+    // sequence an earlier one left, so both sizes hold the same tickets as a fresh run's.
     let started = Instant::now();
+    let reused = match options.reuse {
+        true => services.ticket_count().await?.max(0) as u64,
+        false => 0,
+    };
     let small = options.small_tickets.min(options.tickets);
     let seed_options = SeedOptions { seed: options.seed, progress: true, ..SeedOptions::default() };
-    seed(services, SeedOptions { tickets: small, ..seed_options.clone() }).await?;
-    let scrape_small = match options.wants("P5") {
+    if reused < small {
+        seed(services, SeedOptions { tickets: small - reused, first: reused, ..seed_options.clone() }).await?;
+    }
+    let scrape_small = match options.wants("P5") && reused <= small {
         true => {
             let server = Server::start(&options.server, &token).await?;
             let timings = server.scrape_timings(options.samples).await?;
@@ -227,16 +242,23 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
         false => None,
     };
 
-    seed(services, SeedOptions { tickets: options.tickets - small, first: small, ..seed_options }).await?;
+    let present = reused.max(small);
+    if present < options.tickets {
+        seed(services, SeedOptions { tickets: options.tickets - present, first: present, ..seed_options }).await?;
+    }
     let seed_seconds = started.elapsed().as_secs_f64();
-    let tickets = options.tickets;
+    let tickets = options.tickets.max(reused);
+    let seeded = tickets - reused;
     rows.push(BenchRow {
         id: "seed",
-        what: format!("seed {tickets} ticket histories (bulk path)"),
+        what: match reused {
+            0 => format!("seed {tickets} ticket histories (bulk path)"),
+            _ => format!("seed {seeded} ticket histories (bulk path) on top of {reused} reused"),
+        },
         samples: 1,
         p50_ms: None,
         p99_ms: None,
-        per_second: Some(tickets as f64 / seed_seconds.max(1e-9)),
+        per_second: (seeded > 0).then(|| seeded as f64 / seed_seconds.max(1e-9)),
         value: Some(format!("{seed_seconds:.0} s")),
         target: "feasible at 1M".into(),
         met: None,
@@ -375,7 +397,15 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
         row.value = Some(format!("{} (after the load: {mb:.1} MB)", row.value.clone().unwrap_or_default()));
     }
     rows.sort_by_key(|r| if r.id == "seed" { "P0" } else { r.id });
-    Ok(BenchReport { backend: services.database_backend(), tickets, running_clocks, seed_seconds, machine: machine(), rows })
+    Ok(BenchReport {
+        backend: services.database_backend(),
+        tickets,
+        running_clocks,
+        seed_seconds,
+        reused_tickets: reused,
+        machine: machine(),
+        rows,
+    })
 }
 
 /// The password of the people the bench signs in as.
@@ -1192,8 +1222,12 @@ fn cell(value: Option<f64>, decimals: usize) -> String {
 /// The report as a markdown table.
 pub fn markdown(report: &BenchReport) -> String {
     let m = &report.machine;
+    let reused = match report.reused_tickets {
+        0 => String::new(),
+        n => format!(", {n} of them reused from an earlier run"),
+    };
     let mut out = format!(
-        "Backend: **{}**, {} tickets ({} running SLA clocks), seeded in {:.0} s. Machine: {}, {} cores, {:.1} GiB, {} build.\n\n",
+        "Backend: **{}**, {} tickets ({} running SLA clocks), seeded in {:.0} s{reused}. Machine: {}, {} cores, {:.1} GiB, {} build.\n\n",
         report.backend, report.tickets, report.running_clocks, report.seed_seconds, m.cpu, m.cores, m.memory_gib, m.build
     );
     out.push_str(
