@@ -15,7 +15,8 @@ on_both_backends!(
     bulk_actions_report_each_ticket_and_the_rest_go_through,
     bad_filters_name_their_field_and_typed_text_stays_inert,
     preferences_set_the_language_and_timezone_of_every_page,
-    saved_views_are_personal_or_shared_by_a_supervisor
+    saved_views_are_personal_or_shared_by_a_supervisor,
+    a_row_names_its_assignee_and_its_stage_not_their_keys
 );
 
 const EVIL: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
@@ -342,4 +343,21 @@ async fn saved_views_are_personal_or_shared_by_a_supervisor(app: TestApp) {
     assert_eq!(other.post(&format!("/queues/views/{}/delete", ids[0]), &[]).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(agent.post(&format!("/queues/views/{}/delete", ids[0]), &[]).await.status(), StatusCode::SEE_OTHER);
     assert!(!agent.page("/queues").await.contains("My urgent calls"));
+}
+
+async fn a_row_names_its_assignee_and_its_stage_not_their_keys(app: TestApp) {
+    let (browser, _) = ConsoleSession::person(&app, "Queue Agent", "queue.agent@desk.test", "agent").await;
+    let wang = app.create_staff("Wang Fang 王芳", "wang@desk.test", "agent").await;
+    let ticket = app.create_ticket(json!({"title": "named row", "assignee_id": wang["id"]})).await;
+    assert_eq!(app.transition(id(&ticket), "needs_analysis").await.status(), StatusCode::OK);
+    let page = browser.page("/queues?view=all").await;
+    let number = ticket["number"].as_str().unwrap();
+    let row =
+        page.split(&format!("data-href=\"/tickets/{number}\"")).nth(1).and_then(|r| r.split("</tr>").next()).expect("the ticket's row");
+    assert!(row.contains("<td>Wang Fang 王芳</td>"), "{row}");
+    assert!(!row.contains(wang["id"].as_str().unwrap()), "the row shows the assignee's id: {row}");
+    assert!(row.contains("<td>Needs analysis</td>"), "{row}");
+    assert!(!row.contains("needs_analysis"), "the row shows the stage's key: {row}");
+    // The stage's own clock is labelled with the stage's name too.
+    assert!(row.contains("Stage Needs analysis"), "{row}");
 }

@@ -5,6 +5,7 @@
 use crate::i18n::{Lang, Locale, Texts};
 use crate::page::{problem, render, Chrome, Section};
 use crate::session::{percent_encode, Viewer};
+use crate::ticket::view::stage_name;
 use crate::ConsoleState;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -14,6 +15,7 @@ use serde::Deserialize;
 use steward_domain::auth::{Permission, Role};
 use steward_domain::clock::{ClockKind, ClockState};
 use steward_domain::ids::{StaffId, TicketId, TicketRef};
+use steward_domain::process::Process;
 use steward_domain::queue::BuiltInView;
 use steward_domain::staff::StaffQuery;
 use steward_domain::ticket::{Channel, Kind, Priority, Status, TicketQuery};
@@ -349,7 +351,11 @@ fn queue_rows(viewer: &Viewer, t: &'static Texts, services: &Services, base: &st
         let sep = if base.is_empty() { "" } else { "&" };
         format!("/queues?{base}{sep}after={due}.{id}")
     });
-    let rows = page.rows.iter().map(|r| row(&viewer.locale, t, r, services.now())).collect();
+    let rows = page
+        .rows
+        .iter()
+        .map(|r| row(&viewer.locale, t, r, services.processes.get(&r.ticket.process).map(|p| &**p), services.now()))
+        .collect();
     (rows, next_href)
 }
 
@@ -374,7 +380,7 @@ async fn bulk_choices(state: &ConsoleState, t: &'static Texts) -> (Vec<Opt>, Vec
     (staff_opts, stage_opts)
 }
 
-fn row(locale: &Locale, t: &'static Texts, r: &steward_services::queues::QueueRow, now: Timestamp) -> Row {
+fn row(locale: &Locale, t: &'static Texts, r: &steward_services::queues::QueueRow, process: Option<&Process>, now: Timestamp) -> Row {
     let ticket = &r.ticket;
     Row {
         number: ticket.number.to_string(),
@@ -383,15 +389,15 @@ fn row(locale: &Locale, t: &'static Texts, r: &steward_services::queues::QueueRo
         title: ticket.title.clone(),
         customer: ticket.customer.name.clone(),
         priority: t.priority_label(ticket.priority),
-        stage: ticket.stage.clone(),
-        assignee: ticket.assignee.map(|a| a.to_string()).unwrap_or_default(),
-        countdowns: r.countdowns.iter().map(|c| countdown(locale, t, c, now)).collect(),
+        stage: stage_name(process, &ticket.stage),
+        assignee: r.assignee_name.clone().unwrap_or_default(),
+        countdowns: r.countdowns.iter().map(|c| countdown(locale, t, c, process, now)).collect(),
     }
 }
 
-fn countdown(locale: &Locale, t: &'static Texts, c: &Countdown, now: Timestamp) -> CountdownView {
+fn countdown(locale: &Locale, t: &'static Texts, c: &Countdown, process: Option<&Process>, now: Timestamp) -> CountdownView {
     let kind = match c.kind {
-        ClockKind::Stage => format!("{} {}", t.clock_stage, c.stage.as_deref().unwrap_or("")),
+        ClockKind::Stage => format!("{} {}", t.clock_stage, c.stage.as_deref().map(|s| stage_name(process, s)).unwrap_or_default()),
         other => t.clock_label(other).to_owned(),
     };
     let (band, state) = match c.state {

@@ -25,6 +25,8 @@ pub enum AssemblyError {
     Sla(Box<SlaFileError>),
     #[error("KPI targets: {0}")]
     Kpis(#[from] KpiFileError),
+    #[error("loading the SLA catalog from the database: {0}")]
+    SlaCatalog(crate::ServiceError),
     #[error("queue-state backfill: {0}")]
     Backfill(crate::ServiceError),
 }
@@ -87,7 +89,7 @@ pub async fn migrate(config: &Config) -> Result<(), AssemblyError> {
     let services = open_services(config).await?;
     let finished = match services.reload_sla_catalog().await {
         Ok(()) => finish_data_migrations(&services).await,
-        Err(e) => Err(AssemblyError::Backfill(e)),
+        Err(e) => Err(AssemblyError::SlaCatalog(e)),
     };
     services.close().await;
     finished

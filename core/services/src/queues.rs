@@ -27,6 +27,8 @@ pub struct Countdown {
 
 pub struct QueueRow {
     pub ticket: Ticket,
+    /// The assignee's name, when the ticket has one who is still a staff member.
+    pub assignee_name: Option<String>,
     pub countdowns: Vec<Countdown>,
 }
 
@@ -180,7 +182,10 @@ impl Services {
             None
         };
         let ids: Vec<_> = found.iter().map(|(t, _)| t.id).collect();
-        let clocks = self.store.clocks_of_tickets(&ids).await?;
+        let mut assignees: Vec<_> = found.iter().filter_map(|(t, _)| t.assignee).collect();
+        assignees.sort();
+        assignees.dedup();
+        let (clocks, names) = tokio::try_join!(self.store.clocks_of_tickets(&ids), self.store.staff_names(&assignees))?;
         let catalog = self.sla_catalog();
         let now = self.now();
         let rows = found
@@ -201,7 +206,8 @@ impl Services {
                         }
                     })
                     .collect();
-                QueueRow { ticket, countdowns }
+                let assignee_name = ticket.assignee.and_then(|a| names.get(&a).cloned());
+                QueueRow { ticket, assignee_name, countdowns }
             })
             .collect();
         Ok(QueuePage { rows, next })

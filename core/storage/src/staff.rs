@@ -1,9 +1,10 @@
 //! Staff members.
 
-use super::sql::{Bind, Conditions};
+use super::sql::{placeholders, Bind, Conditions};
 use super::Operation;
 use super::{col, col_bool, corrupt, Store, StoreError};
 use sqlx::any::AnyRow;
+use std::collections::HashMap;
 use steward_domain::auth::Role;
 use steward_domain::ids::StaffId;
 use steward_domain::staff::{Staff, StaffQuery};
@@ -58,6 +59,28 @@ impl Store {
                     .fetch_optional(self.pool())
                     .await?;
                 row.as_ref().map(staff_from_row).transpose()
+            })
+            .await
+    }
+
+    /// The names of the given staff members (a page's assignees), by id, in one read; an id
+    /// with no staff row is absent.
+    pub async fn staff_names(&self, ids: &[StaffId]) -> Result<HashMap<StaffId, String>, StoreError> {
+        Operation("staff_names")
+            .run(async {
+                if ids.is_empty() {
+                    return Ok(HashMap::new());
+                }
+                let sql = format!("SELECT id, name FROM staff WHERE id IN ({})", placeholders(1, ids.len()));
+                let mut query = sqlx::query(&sql);
+                for id in ids {
+                    query = query.bind(id.to_string());
+                }
+                let mut names = HashMap::new();
+                for row in query.fetch_all(self.pool()).await? {
+                    names.insert(StaffId::parse("id", &col::<String>(&row, "id")?).map_err(corrupt)?, col(&row, "name")?);
+                }
+                Ok(names)
             })
             .await
     }

@@ -458,7 +458,8 @@ fn clock_name(words: &Texts, kind: &str, stage: Option<&str>, process: Option<&P
     }
 }
 
-fn stage_name(process: Option<&Process>, key: &str) -> String {
+/// A stage's name in its process, or its key when the process no longer has it.
+pub(crate) fn stage_name(process: Option<&Process>, key: &str) -> String {
     process.and_then(|p| p.stage(key)).map_or_else(|| key.to_owned(), |s| s.name.clone())
 }
 
