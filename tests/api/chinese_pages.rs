@@ -14,6 +14,7 @@ on_both_backends!(
     a_chinese_viewer_reads_values_clocks_and_timeline_in_chinese,
     a_refused_action_says_why_in_the_viewers_language,
     the_queues_supervision_and_policies_name_channels_in_chinese,
+    the_sign_in_audit_and_assessment_methods_read_in_chinese,
 );
 
 /// A person signed in whose preferences say Simplified Chinese.
@@ -139,4 +140,21 @@ async fn the_queues_supervision_and_policies_name_channels_in_chinese(app: TestA
     assert!(html.contains(&format!("<td>{}</td>", w.channel_phone)), "{html}");
     assert!(html.contains(w.kind_complaint) && html.contains(w.channel_onsite), "{html}");
     assert!(!html.contains("<td>phone</td>"), "{html}");
+}
+
+async fn the_sign_in_audit_and_assessment_methods_read_in_chinese(app: TestApp) {
+    use steward_domain::login::AuditKind;
+    use steward_domain::training::AssessmentMethod;
+    let admin = chinese(&app, "Li Na", "li@desk.test", "admin").await;
+    let w = Lang::Zh.texts();
+    let html = admin.page("/admin/logins").await;
+    let audit = html.split("id=\"audit\"").nth(1).unwrap();
+    for kind in [AuditKind::SignedIn, AuditKind::PasswordSet, AuditKind::LoginCreated] {
+        assert!(audit.contains(&format!("<td>{}</td>", w.audit_kind_label(kind))), "{kind:?}: {audit}");
+        assert!(!audit.contains(&format!("<td>{}</td>", kind.as_str())), "{kind:?} spelled as its key: {audit}");
+    }
+    let html = admin.page("/training").await;
+    for method in AssessmentMethod::ALL {
+        assert!(html.contains(&format!(">{}</option>", w.method_label(*method))), "{method:?}: {html}");
+    }
 }

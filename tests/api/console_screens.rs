@@ -148,7 +148,7 @@ async fn an_admin_manages_logins_in_the_console(app: TestApp) {
     let logins = html.split("id=\"logins\"").nth(1).unwrap();
     assert!(logins.contains("new@desk.test") && logins.contains(XSS_ESCAPED), "{logins}");
     let audit = html.split("id=\"audit\"").nth(1).unwrap();
-    assert!(audit.contains("login_created") && audit.contains("signed_in"), "{audit}");
+    assert!(audit.contains("<td>login created</td>") && audit.contains("<td>signed in</td>"), "{audit}");
 
     // The set-password link, shown once; the person sets a password and signs in with it.
     let logins_json = body(app.get("/api/v1/logins").await).await;
@@ -179,7 +179,9 @@ async fn an_admin_manages_logins_in_the_console(app: TestApp) {
     assert!(html.split("new@desk.test").nth(1).unwrap().contains("disabled 20"), "the row says since when");
     let audit = html.split("id=\"audit\"").nth(1).unwrap();
     assert!(
-        audit.contains("sessions_revoked") && audit.contains("login_disabled") && audit.contains("set_password_link_issued"),
+        audit.contains("<td>sessions revoked</td>")
+            && audit.contains("<td>login disabled</td>")
+            && audit.contains("<td>set-password link issued</td>"),
         "{audit}"
     );
     assert_eq!(admin.post("/admin/logins/not-an-id/disable", &[]).await.status(), StatusCode::NOT_FOUND);

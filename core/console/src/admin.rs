@@ -209,7 +209,7 @@ async fn logins_page(
             .into_iter()
             .map(|a| AuditRow {
                 at: locale.time(a.at),
-                kind: a.kind.as_str(),
+                kind: chrome.t.audit_kind_label(a.kind),
                 email: a.email.unwrap_or_default(),
                 remote_addr: a.remote_addr.unwrap_or_default(),
                 actor: a.actor.unwrap_or_default(),

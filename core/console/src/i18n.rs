@@ -406,6 +406,20 @@ impl Texts {
         }
     }
 
+    /// A sign-in audit kind in words.
+    pub fn audit_kind_label(&self, kind: steward_domain::login::AuditKind) -> &'static str {
+        self.term(&format!("audit:{}", kind.as_str())).unwrap_or(kind.as_str())
+    }
+
+    /// An assessment method in words.
+    pub fn method_label(&self, method: steward_domain::training::AssessmentMethod) -> &'static str {
+        self.term(&format!("method:{}", method.as_str())).unwrap_or(method.as_str())
+    }
+
+    fn term(&self, key: &str) -> Option<&'static str> {
+        self.screens.term_names.iter().find(|(k, _)| *k == key).map(|(_, name)| *name)
+    }
+
     /// A built-in KPI's name by key, when this language has one.
     pub fn kpi_name(&self, key: &str) -> Option<&'static str> {
         self.screens.kpi_names.iter().find(|(k, _)| *k == key).map(|(_, name)| *name)
@@ -819,6 +833,22 @@ mod tests {
         assert_eq!(lang("en;q=0.3, zh-Hans;q=0.7"), Lang::Zh);
         assert_eq!(lang("zh;q=0, de"), Lang::En);
         assert_eq!(Lang::from_headers(&HeaderMap::new()), Lang::En);
+    }
+
+    #[test]
+    fn every_audit_kind_and_assessment_method_has_words_in_both_languages() {
+        use steward_domain::login::AuditKind;
+        use steward_domain::training::AssessmentMethod;
+        for t in [&EN, &ZH] {
+            for kind in AuditKind::ALL {
+                assert!(t.term(&format!("audit:{}", kind.as_str())).is_some(), "{kind:?}");
+            }
+            for method in AssessmentMethod::ALL {
+                assert!(t.term(&format!("method:{}", method.as_str())).is_some(), "{method:?}");
+            }
+        }
+        assert_eq!(ZH.audit_kind_label(AuditKind::SignInThrottled), "登录受限（失败过多）");
+        assert_eq!(EN.method_label(AssessmentMethod::RealCase), "Real case");
     }
 
     #[test]

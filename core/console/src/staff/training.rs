@@ -128,7 +128,11 @@ fn course_form_view((st, lang): (&'static StaffTexts, Lang), form: CourseForm, c
             label: st.method,
             choices: AssessmentMethod::ALL
                 .iter()
-                .map(|m| Choice { value: m.as_str().to_owned(), label: m.as_str().to_owned(), selected: m.as_str() == form.method })
+                .map(|m| Choice {
+                    value: m.as_str().to_owned(),
+                    label: lang.texts().method_label(*m).to_owned(),
+                    selected: m.as_str() == form.method,
+                })
                 .collect(),
             error: e("method"),
         },
@@ -145,7 +149,7 @@ pub struct CourseRow {
     pub method: &'static str,
 }
 
-fn course_row(c: &Course, st: &StaffTexts) -> CourseRow {
+fn course_row(c: &Course, (st, lang): (&StaffTexts, Lang)) -> CourseRow {
     CourseRow {
         href: format!("/training/courses/{}", segment(&c.code)),
         code: c.code.clone(),
@@ -153,7 +157,7 @@ fn course_row(c: &Course, st: &StaffTexts) -> CourseRow {
         certifies: super::yes_no(st, c.certifies),
         validity: if c.certifies { c.validity.map_or_else(|| st.for_good.to_owned(), |v| v.to_string()) } else { "–".to_owned() },
         pass_score: c.pass_score,
-        method: c.method.as_str(),
+        method: lang.texts().method_label(c.method),
     }
 }
 
@@ -259,7 +263,7 @@ async fn training_page(
     let page = TrainingPage {
         st,
         notice: notice(st, params.done.as_deref()),
-        courses: courses.iter().map(|c| course_row(c, st)).collect(),
+        courses: courses.iter().map(|c| course_row(c, (st, viewer.locale.lang))).collect(),
         form,
         within_days: days.to_string(),
         expiring_about: st.expiring_about.replace("{days}", &days.to_string()),
@@ -347,7 +351,15 @@ async fn course_page(
         let (form, errors) = form.unwrap_or_else(|| (CourseForm::of(&course), Refusals::default()));
         course_form_view((st, viewer.locale.lang), form, false, &errors)
     });
-    let page = CoursePage { st, notice, error, course: course_row(&course, st), description: course.description.clone(), form, chrome };
+    let page = CoursePage {
+        st,
+        notice,
+        error,
+        course: course_row(&course, (st, viewer.locale.lang)),
+        description: course.description.clone(),
+        form,
+        chrome,
+    };
     render(status, &page)
 }
 
