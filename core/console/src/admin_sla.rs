@@ -477,7 +477,7 @@ fn policy_row(p: &SlaPolicy, (a, words): (&SlaTexts, &Texts), catalog: &steward_
         resolution: p.resolution.map(|t| t.to_string()).unwrap_or_else(|| "–".into()),
         calendar: match &p.calendar {
             None => a.around_the_clock.to_owned(),
-            Some(key) => catalog.calendars.get(key).map_or_else(|| key.clone(), |c| c.name().to_owned()),
+            Some(key) => catalog.calendars.get(key).map_or_else(|| key.clone(), |c| words.calendar_label(c)),
         },
         escalations: p
             .escalations

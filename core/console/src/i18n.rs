@@ -416,6 +416,15 @@ impl Texts {
         self.term(&format!("method:{}", method.as_str())).unwrap_or(method.as_str())
     }
 
+    /// A calendar's name with its timezone; the built-in 24×7 calendar named in this language.
+    pub fn calendar_label(&self, calendar: &steward_domain::calendar::Calendar) -> String {
+        let name = match calendar.key() == steward_domain::calendar::Calendar::ALWAYS_UTC_KEY {
+            true => self.term("calendar:always").unwrap_or(calendar.name()),
+            false => calendar.name(),
+        };
+        format!("{name} ({})", calendar.timezone())
+    }
+
     fn term(&self, key: &str) -> Option<&'static str> {
         self.screens.term_names.iter().find(|(k, _)| *k == key).map(|(_, name)| *name)
     }
@@ -849,6 +858,9 @@ mod tests {
         }
         assert_eq!(ZH.audit_kind_label(AuditKind::SignInThrottled), "登录受限（失败过多）");
         assert_eq!(EN.method_label(AssessmentMethod::RealCase), "Real case");
+        let always = steward_domain::calendar::Calendar::always_utc();
+        assert_eq!(ZH.calendar_label(&always), "全天候（7×24 小时） (UTC)");
+        assert_eq!(EN.calendar_label(&always), "Around the clock (UTC)");
     }
 
     #[test]

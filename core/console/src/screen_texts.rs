@@ -24,7 +24,7 @@ pub struct ScreenTexts {
     /// Built-in KPI names by key; a key not listed keeps the domain's (English) name.
     pub kpi_names: &'static [(&'static str, &'static str)],
     /// The names of closed sets shown as words: sign-in audit kinds (`audit:<kind>`) and
-    /// assessment methods (`method:<method>`); a unit test checks every value has one.
+    /// assessment methods (`method:<method>`), the built-in calendar (`calendar:always`); a unit test checks every value has one.
     pub term_names: &'static [(&'static str, &'static str)],
     pub backlog_heading: &'static str,
     pub backlog_desc: &'static str,
@@ -241,6 +241,7 @@ pub static EN: ScreenTexts = ScreenTexts {
         ("method:exam", "Exam"),
         ("method:simulation", "Simulation"),
         ("method:real_case", "Real case"),
+        ("calendar:always", "Around the clock"),
     ],
     kpi_names: &[],
     backlog_heading: "Backlog by stage",
@@ -458,6 +459,7 @@ pub static ZH: ScreenTexts = ScreenTexts {
         ("method:exam", "考试"),
         ("method:simulation", "模拟演练"),
         ("method:real_case", "真实案例"),
+        ("calendar:always", "全天候（7×24 小时）"),
     ],
     kpi_names: &[
         ("first_response_time_mean", "首次响应时间（平均）"),

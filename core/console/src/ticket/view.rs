@@ -426,7 +426,7 @@ async fn sla_panel(
                 target: TargetDuration::from_seconds(u64::try_from(c.clock.target_ms / 1000).unwrap_or(0)).to_string(),
                 remaining: business_time(r.remaining_ms),
                 due: r.due_at.map_or_else(|| tt.not_due.to_owned(), |t| locale.time(t)),
-                calendar: format!("{} ({})", r.calendar.name(), r.calendar.timezone()),
+                calendar: words.calendar_label(&r.calendar),
                 pauses: c
                     .clock
                     .pauses
@@ -444,7 +444,7 @@ async fn sla_panel(
     Ok(SlaPanel {
         policy: report.policy.map(|p| format!("{} ({})", p.name, p.key)),
         explanation: explanation(words, tt, &report.explanation),
-        calendar: format!("{} ({})", report.calendar.name(), report.calendar.timezone()),
+        calendar: words.calendar_label(&report.calendar),
         clocks,
     })
 }
