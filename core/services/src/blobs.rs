@@ -42,7 +42,7 @@ pub trait BlobStore: Send + Sync {
 /// The store the configuration names.
 pub fn from_config(config: &AttachmentsConfig, env: impl Fn(&str) -> Option<String>) -> Result<Arc<dyn BlobStore>, BlobError> {
     Ok(match config.store {
-        BlobStoreKind::Filesystem => Arc::new(FilesystemBlobs::new(config.directory.clone())),
+        BlobStoreKind::Filesystem => Arc::new(FilesystemBlobs::new(config.directory.clone())) as Arc<dyn BlobStore>,
         BlobStoreKind::S3 => Arc::new(S3Blobs::new(&config.s3, env)?),
     })
 }

@@ -93,7 +93,7 @@ impl Store {
                     return Ok(None);
                 }
                 let used: i64 =
-                    sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM attachments WHERE ticket_id = $1 AND deleted_at IS NULL")
+                    sqlx::query_scalar("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM attachments WHERE ticket_id = $1 AND deleted_at IS NULL")
                         .bind(ticket.to_string())
                         .fetch_one(&mut *tx)
                         .await?;
