@@ -174,8 +174,8 @@ async fn caps_refuse_oversized_files_and_full_tickets_with_413(app: TestApp) {
     assert_eq!(problem_fields(&p), ["file"]);
     assert_eq!(p["limit_bytes"], 1000);
     // The second file of an upload is named as such, and nothing of the upload is kept.
-    let form = form().part("file", file("ok.bin", &[1u8; 10])).part("file", file("big.bin", &[7u8; 5000]));
-    let p = problem(upload(&app, id, form).await, StatusCode::PAYLOAD_TOO_LARGE).await;
+    let parts = form().part("file", file("ok.bin", &[1u8; 10])).part("file", file("big.bin", &[7u8; 5000]));
+    let p = problem(upload(&app, id, parts).await, StatusCode::PAYLOAD_TOO_LARGE).await;
     assert_eq!(problem_fields(&p), ["file[1]"]);
     assert!(listing(&app, id).await.is_empty());
 
@@ -270,8 +270,8 @@ async fn bad_uploads_are_refused_naming_the_part(app: TestApp) {
     }
     let p = problem(upload(&app, id, form().text("comment", "")).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem_fields(&p), ["file"]);
-    let form = form().part("file", file("a.txt", b"a")).text("colour", "blue");
-    let p = problem(upload(&app, id, form).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let parts = form().part("file", file("a.txt", b"a")).text("colour", "blue");
+    let p = problem(upload(&app, id, parts).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem_fields(&p), ["colour"]);
     let p = problem(upload(&app, id, form().part("file", file("a.txt", b"a")).text("comment", "first")).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem_fields(&p), ["comment"]);
@@ -378,8 +378,8 @@ async fn the_console_lists_uploads_and_deletes_attachments(app: TestApp) {
     assert!(page.contains("enctype=\"multipart/form-data\""), "a form that works without JavaScript");
     // The upload form, posted as a browser posts it.
     let upload_path = format!("/tickets/{number}/attachments");
-    let form = form().part("file", file("日志.txt", "第一行\n".as_bytes()));
-    assert_eq!(agent.post_multipart(&upload_path, form, "same-origin").await.status(), StatusCode::SEE_OTHER);
+    let parts = form().part("file", file("日志.txt", "第一行\n".as_bytes()));
+    assert_eq!(agent.post_multipart(&upload_path, parts, "same-origin").await.status(), StatusCode::SEE_OTHER);
     let listed = listing(&app, t["id"].as_str().unwrap()).await;
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[1]["file_name"], "日志.txt");

@@ -305,6 +305,7 @@ impl TestApp {
         let app = Application::build(config.clone()).await.expect("application builds");
         let addr = app.local_addr();
         let services = app.services();
+        let attachments_dir = config.attachments.directory.clone();
         let workers = Workers::new(services.clone(), config);
         let (_, secret) = services.create_token("test-admin", Role::Admin, None).await.expect("admin token");
         let (tx, rx) = oneshot::channel::<()>();
@@ -317,7 +318,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             token: secret.expose().to_owned(),
             database_url: url,
-            attachments_dir: config.attachments.directory.clone(),
+            attachments_dir,
             services,
             workers,
             shutdown: Some(tx),

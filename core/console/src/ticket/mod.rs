@@ -504,12 +504,17 @@ pub async fn upload(
     }
 }
 
+/// The ticket and the attachment an attachment URL names; an unreadable id is no attachment.
+fn attachment_ref(number: &str, id: &str) -> Result<(TicketRef, steward_domain::ids::AttachmentId), ServiceError> {
+    let id = steward_domain::ids::AttachmentId::parse("id", id).map_err(|_| ServiceError::NotFound { what: "attachment" })?;
+    Ok((view::reference(number)?, id))
+}
+
 /// `GET /tickets/{number}/attachments/{id}`: the download, as the API answers it (always
 /// `attachment`, nosniff, a safe type).
 pub async fn download(State(state): State<ConsoleState>, viewer: Viewer, Path((number, id)): Path<(String, String)>) -> Response {
     let opened = async {
-        let reference = view::reference(&number)?;
-        let id = steward_domain::ids::AttachmentId::parse("id", &id).map_err(|_| ServiceError::NotFound { what: "attachment" })?;
+        let (reference, id) = attachment_ref(&number, &id)?;
         state.services.open_attachment(&viewer.principal, reference, id).await
     }
     .await;
@@ -522,8 +527,7 @@ pub async fn download(State(state): State<ConsoleState>, viewer: Viewer, Path((n
 /// `POST /tickets/{number}/attachments/{id}/delete`: an `attachment_deleted` event; back to the page.
 pub async fn delete_attachment(State(state): State<ConsoleState>, viewer: Viewer, Path((number, id)): Path<(String, String)>) -> Response {
     let deleted = async {
-        let reference = view::reference(&number)?;
-        let id = steward_domain::ids::AttachmentId::parse("id", &id).map_err(|_| ServiceError::NotFound { what: "attachment" })?;
+        let (reference, id) = attachment_ref(&number, &id)?;
         state.services.delete_attachment(&viewer.principal, reference, id).await
     }
     .await;

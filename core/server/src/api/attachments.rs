@@ -6,19 +6,19 @@
 
 use super::extract::{Principal, Query};
 use super::problem::{ApiError, Problem};
-use super::tickets::{decode_cursor_text, encode_cursor, page_limit, ticket_ref};
+use super::tickets::{decode_cursor_text, encode_cursor, page_limit, ticket_ref, PageParams};
 use super::{AppState, Page};
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use steward_console::files::{body_limit, download_response, read_upload, UploadError};
 use steward_domain::attachment::Attachment;
 use steward_domain::event::Actor;
 use steward_domain::ids::AttachmentId;
 use steward_domain::time::Timestamp;
 use steward_services::attachments::AttachmentSource;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn routes(limits: &steward_domain::attachment::AttachmentLimits) -> OpenApiRouter<AppState> {
@@ -167,20 +167,10 @@ async fn upload_attachments(
     Ok((StatusCode::CREATED, axum::Json(view)).into_response())
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AttachmentListParams {
-    /// Page size, 1 to 200 (default 50).
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
 /// A ticket's attachments, oldest first (deleted ones are left out).
 #[utoipa::path(
     get, path = "/api/v1/tickets/{id}/attachments", tag = "attachments",
-    params(("id" = String, Path, description = "Ticket id or number"), AttachmentListParams),
+    params(("id" = String, Path, description = "Ticket id or number"), PageParams),
     responses(
         (status = 200, description = "A page of attachments", body = Page<AttachmentView>),
         (status = 403, description = "Role may not read tickets", body = Problem, content_type = "application/problem+json"),
@@ -192,7 +182,7 @@ async fn list_attachments(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    Query(p): Query<AttachmentListParams>,
+    Query(p): Query<PageParams>,
 ) -> Result<axum::Json<Page<AttachmentView>>, ApiError> {
     let limit = page_limit(p.limit)?;
     let after = match p.cursor.as_deref() {
