@@ -273,7 +273,11 @@ async fn bad_uploads_are_refused_naming_the_part(app: TestApp) {
     let parts = form().part("file", file("a.txt", b"a")).text("colour", "blue");
     let p = problem(upload(&app, id, parts).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem_fields(&p), ["colour"]);
-    let p = problem(upload(&app, id, form().part("file", file("a.txt", b"a")).text("comment", "first")).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(
+        upload(&app, id, form().part("file", file("a.txt", b"a")).text("comment", "first")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     assert_eq!(problem_fields(&p), ["comment"]);
     // A comment that is not one of this ticket's comments.
     let p = problem(upload(&app, id, form().part("file", file("a.txt", b"a")).text("comment", "1")).await, StatusCode::NOT_FOUND).await;

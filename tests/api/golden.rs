@@ -180,7 +180,8 @@ async fn attachment_events_are_served_in_their_golden_shape(app: TestApp) {
     let r = app.request(reqwest::Method::DELETE, &format!("/api/v1/tickets/{id}/attachments/{}", log["id"].as_str().unwrap())).send();
     assert_eq!(r.await.unwrap().status(), StatusCode::NO_CONTENT);
     let events = body(app.get(&format!("/api/v1/tickets/{id}/events?limit=50")).await).await;
-    let items: Vec<Value> = events["items"].as_array().unwrap().iter().filter(|e| e["kind"].as_str().unwrap().starts_with("attachment_")).cloned().collect();
+    let items: Vec<Value> =
+        events["items"].as_array().unwrap().iter().filter(|e| e["kind"].as_str().unwrap().starts_with("attachment_")).cloned().collect();
     let placeholders = Placeholders::new()
         .name(&ticket["id"], "ticket-id")
         .name(&added["items"][0]["id"], "photo-id")

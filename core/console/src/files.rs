@@ -112,4 +112,3 @@ pub fn download_response(attachment: &Attachment, bytes: bytes::Bytes) -> Respon
     ];
     (StatusCode::OK, headers, bytes).into_response()
 }
-

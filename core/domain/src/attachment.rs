@@ -154,8 +154,17 @@ pub fn sniff_content_type(bytes: &[u8]) -> &'static str {
 
 /// The types a download is labelled with as they are; every other type goes out as
 /// [`UNKNOWN_TYPE`], so no browser renders stored bytes as a page or a script.
-const SERVED_AS_IS: &[&str] =
-    &["image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "application/pdf", "application/zip", "application/gzip", TEXT_TYPE];
+const SERVED_AS_IS: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "application/pdf",
+    "application/zip",
+    "application/gzip",
+    TEXT_TYPE,
+];
 
 /// The `Content-Type` of a download (always with `Content-Disposition: attachment` and nosniff).
 pub fn download_content_type(stored: &str) -> &'static str {

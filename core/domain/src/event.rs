@@ -406,6 +406,20 @@ mod tests {
                 state: "missing".into(),
                 reason: "r".into(),
             },
+            EventData::AttachmentAdded {
+                attachment_id: crate::ids::AttachmentId::new_at(at),
+                file_name: "a.txt".into(),
+                content_type: "text/plain; charset=utf-8".into(),
+                size: 1,
+                sha256: "00".repeat(32),
+                comment_seq: None,
+                visibility: Visibility::Public,
+            },
+            EventData::AttachmentDeleted {
+                attachment_id: crate::ids::AttachmentId::new_at(at),
+                file_name: "a.txt".into(),
+                visibility: Visibility::Public,
+            },
         ];
         let kinds: Vec<_> = one_of_each.iter().map(EventData::kind).collect();
         assert_eq!(kinds, EventData::KINDS);

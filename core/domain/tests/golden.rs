@@ -138,7 +138,11 @@ fn one_of_each() -> Vec<EventData> {
             comment_seq: Some(4),
             visibility: Visibility::Internal,
         },
-        EventData::AttachmentDeleted { attachment_id: id(AttachmentId::parse, 8), file_name: "打印机照片.jpg".into(), visibility: Visibility::Public },
+        EventData::AttachmentDeleted {
+            attachment_id: id(AttachmentId::parse, 8),
+            file_name: "打印机照片.jpg".into(),
+            visibility: Visibility::Public,
+        },
         // The same variants with their optional fields absent.
         EventData::Created {
             number: "T-000042".into(),

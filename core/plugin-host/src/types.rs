@@ -473,9 +473,11 @@ pub mod samples {
                 comment_seq: None,
                 visibility: Visibility::Public,
             },
-            "attachment_deleted" => {
-                EventData::AttachmentDeleted { attachment_id: id(AttachmentId::parse, 8), file_name: "boiler.jpg".into(), visibility: Visibility::Public }
-            }
+            "attachment_deleted" => EventData::AttachmentDeleted {
+                attachment_id: id(AttachmentId::parse, 8),
+                file_name: "boiler.jpg".into(),
+                visibility: Visibility::Public,
+            },
             _ => return None,
         };
         after.updated_at = ticket.now;

@@ -108,7 +108,7 @@ impl Services {
         let now = Timestamp::now();
         let actor = principal.actor();
         let mut contents: HashMap<ContentDigest, Bytes> = HashMap::new();
-        let planned: Vec<Attachment> = files
+        let mut planned: Vec<Attachment> = files
             .into_iter()
             .map(|f| {
                 let a = Attachment::new(ticket.id, comment, f.name, &f.bytes, actor.clone(), now);
@@ -116,6 +116,13 @@ impl Services {
                 a
             })
             .collect();
+        // Ids of one instant differ in their random part: sorted, they list the files in the
+        // order they were sent.
+        let mut ids: Vec<AttachmentId> = planned.iter().map(|a| a.id).collect();
+        ids.sort();
+        for (a, id) in planned.iter_mut().zip(ids) {
+            a.id = id;
+        }
         let limits = self.attachment_limits;
         let blobs = self.blobs.clone();
         let contents = &contents;
@@ -124,7 +131,9 @@ impl Services {
             .add_attachments(
                 ticket.id,
                 &actor,
-                |used| limits.check(used, &sizes).map(|()| planned).map_err(|(i, refusal)| upload_refused(file_field(i.unwrap_or(0)), refusal)),
+                |used| {
+                    limits.check(used, &sizes).map(|()| planned).map_err(|(i, refusal)| upload_refused(file_field(i.unwrap_or(0)), refusal))
+                },
                 |digest| {
                     let blobs = blobs.clone();
                     let bytes = contents.get(&digest).cloned().unwrap_or_default();
@@ -162,7 +171,8 @@ impl Services {
         after: Option<AttachmentId>,
         limit: u32,
     ) -> Result<AttachmentPage, ServiceError> {
-        let (ticket, partner) = self.attachment_ticket(principal, reference, Permission::ReadTickets, Permission::ReadDelegatedTickets).await?;
+        let (ticket, partner) =
+            self.attachment_ticket(principal, reference, Permission::ReadTickets, Permission::ReadDelegatedTickets).await?;
         let mut attachments = self.store.list_attachments(ticket.id, after, limit + 1).await?;
         let next = if attachments.len() > limit as usize {
             attachments.truncate(limit as usize);
@@ -178,7 +188,8 @@ impl Services {
 
     /// One live attachment's metadata.
     pub async fn get_attachment(&self, principal: &Principal, reference: TicketRef, id: AttachmentId) -> Result<Attachment, ServiceError> {
-        let (ticket, partner) = self.attachment_ticket(principal, reference, Permission::ReadTickets, Permission::ReadDelegatedTickets).await?;
+        let (ticket, partner) =
+            self.attachment_ticket(principal, reference, Permission::ReadTickets, Permission::ReadDelegatedTickets).await?;
         match self.store.get_attachment(ticket.id, id).await? {
             Some(a) if partner.is_none() || a.visibility == Visibility::Public => Ok(a),
             _ => Err(ServiceError::NotFound { what: "attachment" }),
@@ -200,8 +211,14 @@ impl Services {
     /// Deletes an attachment: an `attachment_deleted` event; its bytes go when no other live
     /// attachment shares them. Staff need to be allowed to change tickets; a partner may delete
     /// only what its own token attached, on its delegated tickets.
-    pub async fn delete_attachment(&self, principal: &Principal, reference: TicketRef, id: AttachmentId) -> Result<Attachment, ServiceError> {
-        let (ticket, partner) = self.attachment_ticket(principal, reference, Permission::WriteTickets, Permission::WorkDelegatedTickets).await?;
+    pub async fn delete_attachment(
+        &self,
+        principal: &Principal,
+        reference: TicketRef,
+        id: AttachmentId,
+    ) -> Result<Attachment, ServiceError> {
+        let (ticket, partner) =
+            self.attachment_ticket(principal, reference, Permission::WriteTickets, Permission::WorkDelegatedTickets).await?;
         let actor = principal.actor();
         let now = Timestamp::now();
         let blobs = self.blobs.clone();

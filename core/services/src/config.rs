@@ -733,7 +733,10 @@ mod tests {
         assert_eq!(shipped.kpis.file, defaults.kpis.file);
         assert_eq!(shipped.public_url, defaults.public_url);
         let (a, d) = (&shipped.attachments, &defaults.attachments);
-        assert_eq!((a.store, &a.directory, a.max_file_bytes, a.max_ticket_bytes), (d.store, &d.directory, d.max_file_bytes, d.max_ticket_bytes));
+        assert_eq!(
+            (a.store, &a.directory, a.max_file_bytes, a.max_ticket_bytes),
+            (d.store, &d.directory, d.max_file_bytes, d.max_ticket_bytes)
+        );
         assert_eq!((&a.s3.region, &a.s3.prefix, &a.s3.access_key_id_env), (&d.s3.region, &d.s3.prefix, &d.s3.access_key_id_env));
         let (a, d) = (&shipped.auth, &defaults.auth);
         assert_eq!(

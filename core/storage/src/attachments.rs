@@ -19,8 +19,7 @@ use steward_domain::ids::{AttachmentId, TicketId};
 use steward_domain::ticket::Visibility;
 use steward_domain::time::Timestamp;
 
-const COLUMNS: &str =
-    "id, ticket_id, comment_seq, file_name, content_type, size, sha256, visibility, added_by, added_at, deleted_at";
+const COLUMNS: &str = "id, ticket_id, comment_seq, file_name, content_type, size, sha256, visibility, added_by, added_at, deleted_at";
 
 fn attachment_from_row(row: &AnyRow) -> Result<Attachment, StoreError> {
     let text = |name: &str| col::<String>(row, name);
@@ -92,11 +91,12 @@ impl Store {
                 if !self.lock_ticket(&mut tx, ticket).await? {
                     return Ok(None);
                 }
-                let used: i64 =
-                    sqlx::query_scalar("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM attachments WHERE ticket_id = $1 AND deleted_at IS NULL")
-                        .bind(ticket.to_string())
-                        .fetch_one(&mut *tx)
-                        .await?;
+                let used: i64 = sqlx::query_scalar(
+                    "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM attachments WHERE ticket_id = $1 AND deleted_at IS NULL",
+                )
+                .bind(ticket.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
                 let rows = match plan(u64::try_from(used).unwrap_or(0)) {
                     Ok(rows) if !rows.is_empty() => rows,
                     Ok(rows) => return Ok(Some(Ok(rows))),
@@ -108,12 +108,14 @@ impl Store {
                 contents.dedup();
                 let at = rows[0].added_at;
                 for (digest, size) in contents {
-                    sqlx::query("INSERT INTO attachment_blobs (sha256, size, stored_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING")
-                        .bind(digest.as_str())
-                        .bind(i64::try_from(size).unwrap_or(i64::MAX))
-                        .bind(at.as_millis())
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "INSERT INTO attachment_blobs (sha256, size, stored_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+                    )
+                    .bind(digest.as_str())
+                    .bind(i64::try_from(size).unwrap_or(i64::MAX))
+                    .bind(at.as_millis())
+                    .execute(&mut *tx)
+                    .await?;
                     self.lock_blob(&mut tx, digest).await?;
                     if let Err(e) = store_blob(digest.clone()).await {
                         return Ok(Some(Err(e)));
@@ -182,7 +184,10 @@ impl Store {
                     if let Err(e) = remove_blob(attachment.sha256.clone()).await {
                         return Ok(Some(Err(e)));
                     }
-                    sqlx::query("DELETE FROM attachment_blobs WHERE sha256 = $1").bind(attachment.sha256.as_str()).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM attachment_blobs WHERE sha256 = $1")
+                        .bind(attachment.sha256.as_str())
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
                 Ok(Some(Ok(attachment)))

@@ -481,9 +481,12 @@ pub async fn upload(
             let source = steward_services::attachments::AttachmentSource::Console;
             match state.services.add_attachments(&viewer.principal, TicketRef::Id(ticket.id), None, upload.files, source).await {
                 Ok(_) => return Redirect::to(&format!("/tickets/{}#ticket-attachments", ticket.number)).into_response(),
-                Err(e @ (ServiceError::NotFound { .. } | ServiceError::Forbidden(_) | ServiceError::Unavailable(_) | ServiceError::Internal { .. })) => {
-                    return problem(chrome(), &e)
-                }
+                Err(
+                    e @ (ServiceError::NotFound { .. }
+                    | ServiceError::Forbidden(_)
+                    | ServiceError::Unavailable(_)
+                    | ServiceError::Internal { .. }),
+                ) => return problem(chrome(), &e),
                 Err(e) => refusal::message(lang, &e, None),
             }
         }

@@ -95,12 +95,14 @@ fn upload_error(e: UploadError) -> ApiError {
         UploadError::Unreadable { status, message } if status == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::too_large("file", format!("the upload is larger than allowed: {message}"), 0)
         }
-        UploadError::Unreadable { message, .. } => {
-            ApiError::new(StatusCode::BAD_REQUEST, "unreadable-body", "Unreadable body", format!("not a readable multipart form: {message}"))
-        }
+        UploadError::Unreadable { message, .. } => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unreadable-body",
+            "Unreadable body",
+            format!("not a readable multipart form: {message}"),
+        ),
     }
 }
-
 
 /// Attach files to a ticket.
 ///
