@@ -22,10 +22,15 @@ use steward_domain::training::{AssessmentMethod, Course};
 use steward_services::NewTrainingRecord;
 use tokio::sync::mpsc;
 
-on_both_backends!(ticket_events_are_served_in_their_golden_shape, webhook_deliveries_are_posted_in_their_golden_shape);
+on_both_backends!(
+    ticket_events_are_served_in_their_golden_shape,
+    attachment_events_are_served_in_their_golden_shape,
+    webhook_deliveries_are_posted_in_their_golden_shape
+);
 
 const TICKET_EVENTS: &str = include_str!("golden/ticket-events.json");
 const WEBHOOK_DELIVERY: &str = include_str!("golden/webhook-delivery.json");
+const ATTACHMENT_EVENTS: &str = include_str!("golden/attachment-events.json");
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/api/golden");
 
 /// Replaces the values known to vary by named placeholders, then any other id or instant by a
@@ -153,6 +158,48 @@ async fn ticket_events_are_served_in_their_golden_shape(app: TestApp) {
         .name(&staff["id"], "staff-id")
         .name(&admin_token_id(&app).await, "token-id");
     assert_golden("ticket-events.json", TICKET_EVENTS, &placeholders.apply(&page));
+}
+
+/// A file attached to a comment and one to the ticket, then deleted: the attachment events and
+/// the attachment as the API lists it.
+async fn attachment_events_are_served_in_their_golden_shape(app: TestApp) {
+    let ticket = app.create_ticket(json!({})).await;
+    let id = ticket["id"].as_str().unwrap();
+    let r = app.post(&format!("/api/v1/tickets/{id}/comments"), &json!({"body": "Photo attached.", "visibility": "internal"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let upload = |form: reqwest::multipart::Form| {
+        app.request(reqwest::Method::POST, &format!("/api/v1/tickets/{id}/attachments")).multipart(form.percent_encode_noop()).send()
+    };
+    let photo = reqwest::multipart::Part::bytes(b"\xff\xd8\xff\xe0 a photo".to_vec()).file_name("打印机.jpg");
+    let r = upload(reqwest::multipart::Form::new().part("file", photo).text("comment", "2")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let added = body(r).await;
+    let log = reqwest::multipart::Part::bytes(b"paper jam\n".to_vec()).file_name("log.txt");
+    let r = upload(reqwest::multipart::Form::new().part("file", log)).await.unwrap();
+    let log = body(r).await["items"][0].clone();
+    let r = app.request(reqwest::Method::DELETE, &format!("/api/v1/tickets/{id}/attachments/{}", log["id"].as_str().unwrap())).send();
+    assert_eq!(r.await.unwrap().status(), StatusCode::NO_CONTENT);
+    let events = body(app.get(&format!("/api/v1/tickets/{id}/events?limit=50")).await).await;
+    let items: Vec<Value> =
+        events["items"].as_array().unwrap().iter().filter(|e| e["kind"].as_str().unwrap().starts_with("attachment_")).cloned().collect();
+    let placeholders = Placeholders::new()
+        .name(&ticket["id"], "ticket-id")
+        .name(&added["items"][0]["id"], "photo-id")
+        .name(&log["id"], "log-id")
+        .name(&admin_token_id(&app).await, "token-id");
+    let mut added = added;
+    // The content URL names the ticket and the attachment: checked here, then a placeholder.
+    let url = &mut added["items"][0]["content_url"];
+    assert_eq!(*url, format!("/api/v1/tickets/{id}/attachments/{}/content", photo_id_in(&events)));
+    *url = Value::String("/api/v1/tickets/<ticket-id>/attachments/<photo-id>/content".into());
+    let actual = placeholders.apply(&json!({"events": items, "uploaded": added}));
+    assert_golden("attachment-events.json", ATTACHMENT_EVENTS, &actual);
+}
+
+/// The photo's id, as the timeline's first `attachment_added` event names it.
+fn photo_id_in(events: &Value) -> String {
+    let first = events["items"].as_array().unwrap().iter().find(|e| e["kind"] == "attachment_added").expect("an attachment event");
+    first["data"]["attachment_id"].as_str().unwrap().to_owned()
 }
 
 /// Forwards every request's headers and body to the test.

@@ -137,6 +137,9 @@ pub struct TestApp {
     /// A token with the admin role.
     pub token: String,
     pub database_url: String,
+    /// Where this server's filesystem attachment store keeps blobs.
+    #[allow(dead_code)]
+    pub attachments_dir: std::path::PathBuf,
     #[allow(dead_code)]
     pub services: Arc<Services>,
     /// This node's background work, run when the test says so.
@@ -160,6 +163,8 @@ pub fn test_config(database_url: &str) -> Config {
     config.webhooks.worker = false;
     // The webhook tests deliver to receivers on loopback; nothing else inside is allowed.
     config.webhooks.allow_private = vec!["127.0.0.1/32".parse().unwrap()];
+    // Each server its own blob directory, never the repository's data/.
+    config.attachments.directory = std::env::temp_dir().join(format!("steward-attachments-{}", uuid::Uuid::now_v7().simple()));
     config
 }
 
@@ -300,6 +305,7 @@ impl TestApp {
         let app = Application::build(config.clone()).await.expect("application builds");
         let addr = app.local_addr();
         let services = app.services();
+        let attachments_dir = config.attachments.directory.clone();
         let workers = Workers::new(services.clone(), config);
         let (_, secret) = services.create_token("test-admin", Role::Admin, None).await.expect("admin token");
         let (tx, rx) = oneshot::channel::<()>();
@@ -312,6 +318,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             token: secret.expose().to_owned(),
             database_url: url,
+            attachments_dir,
             services,
             workers,
             shutdown: Some(tx),
@@ -580,6 +587,15 @@ impl ConsoleSession {
             .send()
             .await
             .expect("console POST")
+    }
+
+    /// A multipart form post (a file upload) with the given `Sec-Fetch-Site`.
+    #[allow(dead_code)]
+    pub async fn post_multipart(&self, path: &str, form: reqwest::multipart::Form, fetch_site: &str) -> Response {
+        self.with_cookie(self.client.post(self.url(path)).header("sec-fetch-site", fetch_site).multipart(form))
+            .send()
+            .await
+            .expect("console multipart POST")
     }
 
     /// A same-origin form post as htmx sends it (`HX-Request`): the page answers with fragments.

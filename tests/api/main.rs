@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod attachments;
 mod browser;
 mod chinese_pages;
 mod cli;

@@ -15,6 +15,7 @@ pub mod admin;
 mod admin_sla;
 pub mod assets;
 mod charts;
+pub mod files;
 pub mod i18n;
 pub mod live;
 mod page;
@@ -73,6 +74,12 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/tickets/{number}", get(ticket::show))
         .route("/tickets/{number}/timeline", get(ticket::timeline))
         .route("/tickets/{number}/{action}", post(ticket::act))
+        .route(
+            "/tickets/{number}/attachments",
+            post(ticket::upload).layer(axum::extract::DefaultBodyLimit::max(files::body_limit(&services.attachment_limits()))),
+        )
+        .route("/tickets/{number}/attachments/{id}", get(ticket::download))
+        .route("/tickets/{number}/attachments/{id}/delete", post(ticket::delete_attachment))
         .route("/live", get(live::stream))
         .route("/live/tickets/{ticket}", get(live::ticket_page))
         .route("/supervision", get(supervision::show))

@@ -54,6 +54,9 @@ pub struct RefusalTexts {
     pub field_visibility: &'static str,
     pub field_version: &'static str,
     pub field_status: &'static str,
+    pub field_file: &'static str,
+    pub field_comment: &'static str,
+    pub thing_attachment: &'static str,
 }
 
 pub fn texts(lang: Lang) -> &'static RefusalTexts {
@@ -101,6 +104,9 @@ pub static EN: RefusalTexts = RefusalTexts {
     field_visibility: "visibility",
     field_version: "version",
     field_status: "status",
+    field_file: "file",
+    field_comment: "comment",
+    thing_attachment: "attachment",
 };
 
 pub static ZH: RefusalTexts = RefusalTexts {
@@ -141,6 +147,9 @@ pub static ZH: RefusalTexts = RefusalTexts {
     field_visibility: "可见范围",
     field_version: "版本",
     field_status: "状态",
+    field_file: "文件",
+    field_comment: "评论",
+    thing_attachment: "附件",
 };
 
 /// The shapes of the domain's and the services' free-text messages, English (as they are
@@ -240,6 +249,20 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("a password is not only spaces", "密码不能全是空格"),
     ("a password has {} to {} characters", "密码须为 {0} 到 {1} 个字符"),
     ("a transition guard could not run: {}", "推进检查无法运行：{0}"),
+    ("a file needs a name", "文件须有名称"),
+    ("a file name must not contain `/` or `\\`", "文件名不能包含「/」或「\\」"),
+    ("a file name must not contain control characters or noncharacters (found U+{})", "文件名不能包含控制字符或非字符（发现 U+{0}）"),
+    ("a file name is at most {} characters", "文件名最多 {0} 个字符"),
+    ("the file is empty", "文件为空"),
+    ("a file is at most {} bytes; this one has {}", "单个文件最大 {0} 字节；此文件为 {1} 字节"),
+    ("a file is at most {} bytes", "单个文件最大 {0} 字节"),
+    (
+        "a ticket's attachments come to at most {} bytes; it has {} and these add {}",
+        "一张工单的附件合计最多 {0} 字节；现有 {1} 字节，本次增加 {2} 字节",
+    ),
+    ("choose at least one file", "请至少选择一个文件"),
+    ("send at least one file", "请至少发送一个文件"),
+    ("ticket {} has no comment {}", "工单 {0} 没有评论 {1}"),
     (
         "this set-password link has expired or was already used; ask an admin for a new one",
         "此设置密码链接已过期或已被使用，请向管理员索取新链接",
@@ -298,6 +321,8 @@ impl RefusalTexts {
             "visibility" => self.field_visibility,
             "version" => self.field_version,
             "status" => self.field_status,
+            "comment" => self.field_comment,
+            f if f == "file" || (f.starts_with("file[") && f.ends_with(']')) => self.field_file,
             other => other,
         }
     }
@@ -305,6 +330,7 @@ impl RefusalTexts {
     fn what_label(&self, what: &str) -> &'static str {
         match what {
             "ticket" => self.thing_ticket,
+            "attachment" => self.thing_attachment,
             "action" => self.thing_action,
             _ => self.thing_other,
         }
@@ -362,6 +388,7 @@ pub fn message(lang: Lang, e: &ServiceError, process: Option<&Process>) -> Strin
         ServiceError::SignIn(SignInError::Throttled { retry_after_secs }) => {
             r.throttled.replace("{seconds}", &retry_after_secs.to_string())
         }
+        ServiceError::TooLarge { field, message, .. } => field_error(lang, &FieldError::new(field.as_str(), message.as_str())),
         ServiceError::ReopenWindowPassed => r.reopen_window.to_owned(),
     }
 }
@@ -449,6 +476,9 @@ mod tests {
                 t.field_visibility,
                 t.field_version,
                 t.field_status,
+                t.field_file,
+                t.field_comment,
+                t.thing_attachment,
             ]
         };
         for (en, zh) in pairs(&EN).iter().zip(pairs(&ZH)) {

@@ -202,6 +202,25 @@ pub enum EventData {
         state: String,
         reason: String,
     },
+    /// A file was attached to the ticket, or to one of its comments (`comment_seq`).
+    AttachmentAdded {
+        attachment_id: super::ids::AttachmentId,
+        file_name: String,
+        /// Sniffed from the bytes, not taken from the client.
+        content_type: String,
+        size: u64,
+        sha256: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment_seq: Option<i64>,
+        /// `internal` when the comment it belongs to is internal.
+        visibility: Visibility,
+    },
+    /// An attachment was deleted (its bytes go when no other attachment shares them).
+    AttachmentDeleted {
+        attachment_id: super::ids::AttachmentId,
+        file_name: String,
+        visibility: Visibility,
+    },
 }
 
 /// Names a clock in SLA events.
@@ -239,6 +258,8 @@ impl EventData {
         "delegated",
         "delegation_withdrawn",
         "certification_overridden",
+        "attachment_added",
+        "attachment_deleted",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -263,6 +284,8 @@ impl EventData {
             EventData::Delegated { .. } => "delegated",
             EventData::DelegationWithdrawn { .. } => "delegation_withdrawn",
             EventData::CertificationOverridden { .. } => "certification_overridden",
+            EventData::AttachmentAdded { .. } => "attachment_added",
+            EventData::AttachmentDeleted { .. } => "attachment_deleted",
         }
     }
 
@@ -382,6 +405,20 @@ mod tests {
                 certification: "C".into(),
                 state: "missing".into(),
                 reason: "r".into(),
+            },
+            EventData::AttachmentAdded {
+                attachment_id: crate::ids::AttachmentId::new_at(at),
+                file_name: "a.txt".into(),
+                content_type: "text/plain; charset=utf-8".into(),
+                size: 1,
+                sha256: "00".repeat(32),
+                comment_seq: None,
+                visibility: Visibility::Public,
+            },
+            EventData::AttachmentDeleted {
+                attachment_id: crate::ids::AttachmentId::new_at(at),
+                file_name: "a.txt".into(),
+                visibility: Visibility::Public,
             },
         ];
         let kinds: Vec<_> = one_of_each.iter().map(EventData::kind).collect();

@@ -107,6 +107,10 @@ uuid_id!(
     /// A saved queue view (a named filter set).
     SavedViewId
 );
+uuid_id!(
+    /// A file attached to a ticket (or to one of its comments).
+    AttachmentId
+);
 
 fn uuid_v7_at(at: Timestamp) -> Uuid {
     let ms = at.as_millis().max(0) as u64;

@@ -4,6 +4,7 @@
 //! reads files or clocks inside a rule: this crate's manifest lists no such dependency. Every
 //! rule is a pure function of its inputs (the current time included), unit-tested without I/O.
 
+pub mod attachment;
 pub mod auth;
 pub mod calendar;
 pub mod clock;

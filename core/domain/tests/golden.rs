@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use steward_domain::event::{EventData, FieldChange, SlaClockRef};
 use steward_domain::feedback::ReviewOutcome;
-use steward_domain::ids::{ClockId, DelegationId, PartnerId, ReviewId, StaffId, TicketId};
+use steward_domain::ids::{AttachmentId, ClockId, DelegationId, PartnerId, ReviewId, StaffId, TicketId};
 use steward_domain::ticket::{Priority, Status, Visibility};
 use steward_domain::time::Timestamp;
 
@@ -41,9 +41,11 @@ fn variant(e: &EventData) -> usize {
         EventData::Delegated { .. } => 17,
         EventData::DelegationWithdrawn { .. } => 18,
         EventData::CertificationOverridden { .. } => 19,
+        EventData::AttachmentAdded { .. } => 20,
+        EventData::AttachmentDeleted { .. } => 21,
     }
 }
-const VARIANTS: usize = 20;
+const VARIANTS: usize = 22;
 
 fn id<T>(parse: fn(&str, &str) -> Result<T, steward_domain::FieldError>, n: u32) -> T {
     parse("id", &format!("019b8c2e-4a00-7000-8000-{n:012}")).expect("a fixed id")
@@ -127,6 +129,20 @@ fn one_of_each() -> Vec<EventData> {
             state: "expired".into(),
             reason: "no one else on shift".into(),
         },
+        EventData::AttachmentAdded {
+            attachment_id: id(AttachmentId::parse, 8),
+            file_name: "打印机照片.jpg".into(),
+            content_type: "image/jpeg".into(),
+            size: 48_213,
+            sha256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824".into(),
+            comment_seq: Some(4),
+            visibility: Visibility::Internal,
+        },
+        EventData::AttachmentDeleted {
+            attachment_id: id(AttachmentId::parse, 8),
+            file_name: "打印机照片.jpg".into(),
+            visibility: Visibility::Public,
+        },
         // The same variants with their optional fields absent.
         EventData::Created {
             number: "T-000042".into(),
@@ -160,6 +176,15 @@ fn one_of_each() -> Vec<EventData> {
             note: None,
             first_response_due_at: None,
             resolution_due_at: None,
+        },
+        EventData::AttachmentAdded {
+            attachment_id: id(AttachmentId::parse, 8),
+            file_name: "log.txt".into(),
+            content_type: "text/plain; charset=utf-8".into(),
+            size: 12,
+            sha256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824".into(),
+            comment_seq: None,
+            visibility: Visibility::Public,
         },
     ]
 }

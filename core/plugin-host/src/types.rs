@@ -351,7 +351,7 @@ pub mod samples {
     pub fn event(kind: &str, ticket: &TicketSnapshot, process: &Process) -> Option<(EventSnapshot, TicketSnapshot)> {
         use steward_domain::event::SlaClockRef;
         use steward_domain::feedback::ReviewOutcome;
-        use steward_domain::ids::{ClockId, DelegationId, PartnerId, ReviewId, StaffId, TicketId};
+        use steward_domain::ids::{AttachmentId, ClockId, DelegationId, PartnerId, ReviewId, StaffId, TicketId};
         use steward_domain::ticket::{Status, Visibility};
         let at = Timestamp::from_millis(ticket.now);
         let mut after = ticket.clone();
@@ -463,6 +463,20 @@ pub mod samples {
                 certification: "SOLUTION-DESIGN".into(),
                 state: "expired".into(),
                 reason: "only expert on site".into(),
+            },
+            "attachment_added" => EventData::AttachmentAdded {
+                attachment_id: id(AttachmentId::parse, 8),
+                file_name: "boiler.jpg".into(),
+                content_type: "image/jpeg".into(),
+                size: 48_213,
+                sha256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824".into(),
+                comment_seq: None,
+                visibility: Visibility::Public,
+            },
+            "attachment_deleted" => EventData::AttachmentDeleted {
+                attachment_id: id(AttachmentId::parse, 8),
+                file_name: "boiler.jpg".into(),
+                visibility: Visibility::Public,
             },
             _ => return None,
         };

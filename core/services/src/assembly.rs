@@ -29,6 +29,13 @@ pub enum AssemblyError {
     SlaCatalog(crate::ServiceError),
     #[error("queue-state backfill: {0}")]
     Backfill(crate::ServiceError),
+    #[error("attachments: {0}")]
+    Attachments(#[from] crate::blobs::BlobError),
+}
+
+/// The attachment store `[attachments]` names, its S3 credentials read from the environment.
+fn open_blobs(config: &Config) -> Result<Arc<dyn crate::blobs::BlobStore>, AssemblyError> {
+    Ok(crate::blobs::from_config(&config.attachments, |name| std::env::var(name).ok())?)
 }
 
 impl From<SlaFileError> for AssemblyError {
@@ -114,8 +121,9 @@ async fn open_store(config: &Config) -> Result<Store, AssemblyError> {
 pub async fn open_services(config: &Config) -> Result<Services, AssemblyError> {
     let processes = Arc::new(load_processes(config)?);
     let targets = load_kpi_targets(&config.kpis.file)?;
+    let blobs = open_blobs(config)?;
     let store = open_store(config).await?;
-    Ok(Services::new(store, processes, config).with_kpi_targets(targets))
+    Ok(Services::new(store, processes, blobs, config).with_kpi_targets(targets))
 }
 
 /// The services as the server runs them: processes, database (migrated), KPI targets, the
@@ -127,7 +135,9 @@ pub async fn build_services(config: &Config) -> Result<Arc<Services>, AssemblyEr
     let store = open_store(config).await?;
     tracing::info!(database = %redact(&config.database.url), backend = store.backend().name(), processes = processes.iter().count(), "storage ready");
     let targets = load_kpi_targets(&config.kpis.file)?;
-    let services = Services::new(store, processes, config).with_kpi_targets(targets);
+    let blobs = open_blobs(config)?;
+    tracing::info!(store = %blobs.describe(), "attachments ready");
+    let services = Services::new(store, processes, blobs, config).with_kpi_targets(targets);
     let services = match config.plugins.dirs.is_empty() {
         true => services,
         false => {

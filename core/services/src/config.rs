@@ -28,6 +28,75 @@ pub struct Config {
     pub workers: WorkersConfig,
     pub auth: AuthConfig,
     pub console: ConsoleConfig,
+    pub attachments: AttachmentsConfig,
+}
+
+/// Where attached files' bytes are kept, and how large they may be.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachmentsConfig {
+    pub store: BlobStoreKind,
+    /// The filesystem store's root (`<directory>/ab/cd/<sha256>`).
+    pub directory: PathBuf,
+    /// One file at most, in bytes.
+    pub max_file_bytes: u64,
+    /// A ticket's live attachments together at most, in bytes.
+    pub max_ticket_bytes: u64,
+    pub s3: S3Config,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlobStoreKind {
+    Filesystem,
+    S3,
+}
+
+/// An S3-compatible bucket (`attachments.store = "s3"`). The credentials are read from the
+/// environment variables named here, never from the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    pub bucket: String,
+    /// The service's URL (`https://s3.eu-central-1.amazonaws.com`, or a MinIO or s3s server);
+    /// unset, AWS's endpoint for the region. Plain `http://` is allowed for a local server.
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// Keys are `<prefix><ab>/<cd>/<sha256>`.
+    pub prefix: String,
+    pub access_key_id_env: String,
+    pub secret_access_key_env: String,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        AttachmentsConfig {
+            store: BlobStoreKind::Filesystem,
+            directory: PathBuf::from("data/attachments"),
+            max_file_bytes: 25 * 1024 * 1024,
+            max_ticket_bytes: 250 * 1024 * 1024,
+            s3: S3Config::default(),
+        }
+    }
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            bucket: String::new(),
+            endpoint: None,
+            region: "us-east-1".into(),
+            prefix: "attachments/".into(),
+            access_key_id_env: "STEWARD_S3_ACCESS_KEY_ID".into(),
+            secret_access_key_env: "STEWARD_S3_SECRET_ACCESS_KEY".into(),
+        }
+    }
+}
+
+impl AttachmentsConfig {
+    pub fn limits(&self) -> steward_domain::attachment::AttachmentLimits {
+        steward_domain::attachment::AttachmentLimits { max_file_bytes: self.max_file_bytes, max_ticket_bytes: self.max_ticket_bytes }
+    }
 }
 
 /// People's sign-in: sessions, set-password links and login throttling.
@@ -377,6 +446,7 @@ impl Default for Config {
             workers: WorkersConfig::default(),
             auth: AuthConfig::default(),
             console: ConsoleConfig::default(),
+            attachments: AttachmentsConfig::default(),
         }
     }
 }
@@ -549,6 +619,21 @@ impl Config {
         if let Some(v) = env("STEWARD_PLUGIN_DIRS") {
             self.plugins.dirs = v.split(':').filter(|d| !d.is_empty()).map(PathBuf::from).collect();
         }
+        if let Some(v) = env("STEWARD_ATTACHMENTS_DIR") {
+            self.attachments.directory = PathBuf::from(v);
+        }
+        if let Some(v) = env("STEWARD_ATTACHMENTS_STORE") {
+            self.attachments.store = match v.as_str() {
+                "filesystem" => BlobStoreKind::Filesystem,
+                "s3" => BlobStoreKind::S3,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "STEWARD_ATTACHMENTS_STORE".into(),
+                        message: format!("`{v}` is not one of: filesystem, s3"),
+                    })
+                }
+            };
+        }
         if let Some(v) = env("STEWARD_WEBHOOKS_WORKER") {
             self.webhooks.worker = parse("STEWARD_WEBHOOKS_WORKER", &v)?;
         }
@@ -591,6 +676,13 @@ impl Config {
         }
         if self.partners.scorecard_minimum_sample == 0 {
             return invalid("partners.scorecard_minimum_sample", "must be at least 1");
+        }
+        let a = &self.attachments;
+        if a.max_file_bytes == 0 || a.max_ticket_bytes < a.max_file_bytes {
+            return invalid("attachments.max_ticket_bytes", "max_file_bytes is at least 1 and max_ticket_bytes at least max_file_bytes");
+        }
+        if a.store == BlobStoreKind::S3 && a.s3.bucket.trim().is_empty() {
+            return invalid("attachments.s3.bucket", "name the bucket when attachments.store is \"s3\"");
         }
         let w = &self.webhooks;
         if w.poll_interval_ms < 10 {
@@ -640,6 +732,12 @@ mod tests {
         assert_eq!(shipped.metrics.refresh_interval_ms, defaults.metrics.refresh_interval_ms);
         assert_eq!(shipped.kpis.file, defaults.kpis.file);
         assert_eq!(shipped.public_url, defaults.public_url);
+        let (a, d) = (&shipped.attachments, &defaults.attachments);
+        assert_eq!(
+            (a.store, &a.directory, a.max_file_bytes, a.max_ticket_bytes),
+            (d.store, &d.directory, d.max_file_bytes, d.max_ticket_bytes)
+        );
+        assert_eq!((&a.s3.region, &a.s3.prefix, &a.s3.access_key_id_env), (&d.s3.region, &d.s3.prefix, &d.s3.access_key_id_env));
         let (a, d) = (&shipped.auth, &defaults.auth);
         assert_eq!(
             (a.session_idle_minutes, a.session_max_hours, a.set_password_link_hours),

@@ -3,6 +3,8 @@
 //! nor sqlx). Also the typed configuration, the metrics registry and the webhook delivery worker.
 
 pub mod assembly;
+pub mod attachments;
+pub mod blobs;
 pub mod config;
 pub mod delivery;
 pub mod destinations;
@@ -90,6 +92,9 @@ pub enum ServiceError {
     /// A sign-in failed: wrong credentials (one answer for every cause) or throttled.
     #[error(transparent)]
     SignIn(#[from] SignInError),
+    /// The request is larger than a configured cap (`limit` bytes); `field` names the part.
+    #[error("{message}")]
+    TooLarge { field: String, message: String, limit: u64 },
     /// Internal: the reopen window has passed (a follow-up is opened instead).
     #[error("the reopen window has passed")]
     ReopenWindowPassed,
@@ -155,6 +160,9 @@ pub struct Services {
     scorecard_minimum_sample: u64,
     /// The live feed's hints (in-process, and owed to other nodes).
     feed: live::ChangeFeed,
+    /// Where attachments' bytes are kept (`[attachments]`).
+    blobs: Arc<dyn blobs::BlobStore>,
+    attachment_limits: steward_domain::attachment::AttachmentLimits,
 }
 
 impl Services {
@@ -168,7 +176,7 @@ impl Services {
         &self.default_process
     }
 
-    pub(crate) fn new(store: Store, processes: Arc<ProcessRegistry>, config: &Config) -> Self {
+    pub(crate) fn new(store: Store, processes: Arc<ProcessRegistry>, blobs: Arc<dyn blobs::BlobStore>, config: &Config) -> Self {
         Services {
             plugins: None,
             plugin_jobs: None,
@@ -195,6 +203,8 @@ impl Services {
             destinations: steward_domain::destination::Destinations::new(config.webhooks.allow_private.clone()),
             scorecard_minimum_sample: config.partners.scorecard_minimum_sample,
             feed: live::ChangeFeed::new(),
+            blobs,
+            attachment_limits: config.attachments.limits(),
         }
     }
 

@@ -39,6 +39,8 @@ pub struct Metrics {
     webhook_deliveries: IntCounterVec,
     webhook_queue_depth: IntGauge,
     webhook_oldest_pending: prometheus::Gauge,
+    attachments_added: IntCounterVec,
+    attachment_bytes_added: IntCounterVec,
 }
 
 fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -133,6 +135,16 @@ impl Metrics {
                 "How long the oldest pending webhook delivery has waited, 0 when none waits (refreshed from the database).",
             )
             .expect("valid metric"),
+            attachments_added: counter(
+                "steward_attachments_stored_total",
+                "Files attached to tickets, by where they came from (api, console or mail); the same content attached twice counts twice.",
+                &["source"],
+            ),
+            attachment_bytes_added: counter(
+                "steward_attachment_bytes_stored_total",
+                "Bytes of the files attached to tickets, by where they came from (per attachment; each distinct content is kept once).",
+                &["source"],
+            ),
             gauges_refreshed: IntGauge::new(
                 "steward_metrics_refreshed_timestamp_seconds",
                 "When the database-derived gauges were last refreshed (Unix time).",
@@ -164,6 +176,8 @@ impl Metrics {
             Box::new(m.webhook_deliveries.clone()),
             Box::new(m.webhook_queue_depth.clone()),
             Box::new(m.webhook_oldest_pending.clone()),
+            Box::new(m.attachments_added.clone()),
+            Box::new(m.attachment_bytes_added.clone()),
         ] {
             m.registry.register(collector).expect("metric registered once");
         }
@@ -171,7 +185,19 @@ impl Metrics {
         for outcome in WEBHOOK_OUTCOMES {
             m.webhook_deliveries.with_label_values(&[outcome]);
         }
+        for source in crate::attachments::AttachmentSource::ALL {
+            m.attachments_added.with_label_values(&[source.as_str()]);
+            m.attachment_bytes_added.with_label_values(&[source.as_str()]);
+        }
         m
+    }
+
+    /// Files attached (committed) from `source`, with their sizes.
+    pub fn observe_attachments(&self, source: crate::attachments::AttachmentSource, sizes: impl IntoIterator<Item = u64>) {
+        for size in sizes {
+            self.attachments_added.with_label_values(&[source.as_str()]).inc();
+            self.attachment_bytes_added.with_label_values(&[source.as_str()]).inc_by(size);
+        }
     }
 
     /// One recorded webhook attempt: `delivered`, `retrying` or `failed`.

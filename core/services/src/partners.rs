@@ -196,7 +196,8 @@ impl Services {
         if partner.is_some() {
             // Pages may come out shorter than asked; the cursor still moves by seq.
             let internal = serde_json::to_value(Visibility::Internal).expect("serialises");
-            events.retain(|e| !(e.kind == "comment_added" && e.data["visibility"] == internal));
+            let private_kinds = ["comment_added", "attachment_added", "attachment_deleted"];
+            events.retain(|e| !(private_kinds.contains(&e.kind.as_str()) && e.data["visibility"] == internal));
             for event in events.iter_mut().filter(|e| e.kind == "survey_issued") {
                 if let Some(data) = event.data.as_object_mut() {
                     data.remove("survey_url");

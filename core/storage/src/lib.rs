@@ -5,6 +5,7 @@
 //! real differences between the engines live in [`Backend`] methods: how a writer begins, how a
 //! ticket number is allocated, how rows are locked or claimed, and the migration files.
 
+pub mod attachments;
 mod bulk;
 mod error;
 mod feedback;
@@ -107,6 +108,7 @@ impl Backend {
                 (10, "event position", include_str!("../migrations/sqlite/0010_event_position.sql")),
                 (11, "queue backfill", include_str!("../migrations/sqlite/0011_queue_backfill.sql")),
                 (12, "gate overrides", include_str!("../migrations/sqlite/0012_gate_overrides.sql")),
+                (13, "attachments", include_str!("../migrations/sqlite/0013_attachments.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -121,6 +123,7 @@ impl Backend {
                 (10, "event position", include_str!("../migrations/postgres/0010_event_position.sql")),
                 (11, "queue backfill", include_str!("../migrations/postgres/0011_queue_backfill.sql")),
                 (12, "gate overrides", include_str!("../migrations/postgres/0012_gate_overrides.sql")),
+                (13, "attachments", include_str!("../migrations/postgres/0013_attachments.sql")),
             ],
         }
     }

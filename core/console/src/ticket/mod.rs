@@ -454,3 +454,88 @@ async fn perform(
     }
     Ok(())
 }
+
+/// `POST /tickets/{number}/attachments`: the upload form (multipart, no JavaScript needed). A
+/// success answers a 303 back to the page; a refusal (too large, empty, a bad name, the ticket's
+/// cap) the page with the message beside the form (422).
+pub async fn upload(
+    State(state): State<ConsoleState>,
+    viewer: Viewer,
+    Path(number): Path<String>,
+    multipart: axum::extract::Multipart,
+) -> Response {
+    let lang = viewer.locale.lang;
+    let chrome = || Chrome::signed_in(&viewer, Section::Queues);
+    let (ticket, partner) = match visible(&state, &viewer, &number).await {
+        Ok(found) => found,
+        Err(e) => return problem(chrome(), &e),
+    };
+    let limits = state.services.attachment_limits();
+    let refused = match crate::files::read_upload(multipart, &limits).await {
+        Err(crate::files::UploadError::Invalid(e)) => refusal::field_error(lang, &e),
+        Err(crate::files::UploadError::TooLarge { field, limit }) => {
+            refusal::field_error(lang, &FieldError::new(field, format!("a file is at most {limit} bytes")))
+        }
+        Err(crate::files::UploadError::Unreadable { message, .. }) => message,
+        Ok(upload) => {
+            let source = steward_services::attachments::AttachmentSource::Console;
+            match state.services.add_attachments(&viewer.principal, TicketRef::Id(ticket.id), None, upload.files, source).await {
+                Ok(_) => return Redirect::to(&format!("/tickets/{}#ticket-attachments", ticket.number)).into_response(),
+                Err(
+                    e @ (ServiceError::NotFound { .. }
+                    | ServiceError::Forbidden(_)
+                    | ServiceError::Unavailable(_)
+                    | ServiceError::Internal { .. }),
+                ) => return problem(chrome(), &e),
+                Err(e) => refusal::message(lang, &e, None),
+            }
+        }
+    };
+    let tt = texts::texts(lang);
+    let rebuilt = async {
+        let after = state.services.live_head().await?.to_string();
+        Ok::<_, ServiceError>((view::build(&state.services, &viewer, tt, ticket, partner, false).await?, after))
+    }
+    .await;
+    match rebuilt {
+        Ok((mut v, after)) => {
+            v.errors.attachments = Some(refused);
+            let live = LivePanel { ticket: v.id.clone(), after, shown: v.seen };
+            render(StatusCode::UNPROCESSABLE_ENTITY, &TicketPage { chrome: chrome(), tt, v, live, oob: false })
+        }
+        Err(e) => problem(chrome(), &e),
+    }
+}
+
+/// The ticket and the attachment an attachment URL names; an unreadable id is no attachment.
+fn attachment_ref(number: &str, id: &str) -> Result<(TicketRef, steward_domain::ids::AttachmentId), ServiceError> {
+    let id = steward_domain::ids::AttachmentId::parse("id", id).map_err(|_| ServiceError::NotFound { what: "attachment" })?;
+    Ok((view::reference(number)?, id))
+}
+
+/// `GET /tickets/{number}/attachments/{id}`: the download, as the API answers it (always
+/// `attachment`, nosniff, a safe type).
+pub async fn download(State(state): State<ConsoleState>, viewer: Viewer, Path((number, id)): Path<(String, String)>) -> Response {
+    let opened = async {
+        let (reference, id) = attachment_ref(&number, &id)?;
+        state.services.open_attachment(&viewer.principal, reference, id).await
+    }
+    .await;
+    match opened {
+        Ok((attachment, bytes)) => crate::files::download_response(&attachment, bytes),
+        Err(e) => problem(Chrome::signed_in(&viewer, Section::Queues), &e),
+    }
+}
+
+/// `POST /tickets/{number}/attachments/{id}/delete`: an `attachment_deleted` event; back to the page.
+pub async fn delete_attachment(State(state): State<ConsoleState>, viewer: Viewer, Path((number, id)): Path<(String, String)>) -> Response {
+    let deleted = async {
+        let (reference, id) = attachment_ref(&number, &id)?;
+        state.services.delete_attachment(&viewer.principal, reference, id).await
+    }
+    .await;
+    match deleted {
+        Ok(_) => Redirect::to(&format!("/tickets/{number}#ticket-attachments")).into_response(),
+        Err(e) => problem(Chrome::signed_in(&viewer, Section::Queues), &e),
+    }
+}

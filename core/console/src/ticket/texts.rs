@@ -91,8 +91,26 @@ pub struct TicketTexts {
     pub sla_conditions_separator: &'static str,
     pub sla_outranks: &'static str,
     pub sla_no_policy: &'static str,
+    pub attachments: AttachmentTexts,
     pub event_kinds: EventKinds,
     pub event_words: EventWords,
+}
+
+/// The attachments panel: the list and the upload form.
+pub struct AttachmentTexts {
+    pub title: &'static str,
+    pub none: &'static str,
+    pub name: &'static str,
+    pub size: &'static str,
+    pub content_type: &'static str,
+    pub added_by: &'static str,
+    pub added_at: &'static str,
+    pub download: &'static str,
+    pub delete: &'static str,
+    pub choose: &'static str,
+    /// `{size}` is the per-file cap.
+    pub hint: &'static str,
+    pub upload: &'static str,
 }
 
 /// How each kind of timeline event is named.
@@ -117,6 +135,8 @@ pub struct EventKinds {
     pub sla_breached: &'static str,
     pub sla_escalated: &'static str,
     pub plugin_failed: &'static str,
+    pub attachment_added: &'static str,
+    pub attachment_deleted: &'static str,
     pub other: &'static str,
 }
 
@@ -229,6 +249,20 @@ pub static EN: TicketTexts = TicketTexts {
     sla_conditions_separator: ", ",
     sla_outranks: " It is more specific or earlier in order than {others}.",
     sla_no_policy: "No SLA policy matches this ticket.",
+    attachments: AttachmentTexts {
+        title: "Attachments",
+        none: "No files attached.",
+        name: "File",
+        size: "Size",
+        content_type: "Type",
+        added_by: "Added by",
+        added_at: "Added",
+        download: "Download",
+        delete: "Delete",
+        choose: "Files to attach",
+        hint: "Each file at most {size}.",
+        upload: "Attach",
+    },
     event_kinds: EventKinds {
         created: "Opened",
         updated: "Edited",
@@ -250,6 +284,8 @@ pub static EN: TicketTexts = TicketTexts {
         sla_breached: "SLA breached",
         sla_escalated: "SLA escalated",
         plugin_failed: "Plugin failed",
+        attachment_added: "File attached",
+        attachment_deleted: "File deleted",
         other: "Event",
     },
     event_words: EventWords {
@@ -354,6 +390,20 @@ pub static ZH: TicketTexts = TicketTexts {
     sla_conditions_separator: "、",
     sla_outranks: "它比 {others} 更具体或排序更靠前。",
     sla_no_policy: "没有与此工单匹配的服务级别策略。",
+    attachments: AttachmentTexts {
+        title: "附件",
+        none: "尚无附件。",
+        name: "文件",
+        size: "大小",
+        content_type: "类型",
+        added_by: "添加人",
+        added_at: "添加时间",
+        download: "下载",
+        delete: "删除",
+        choose: "要附加的文件",
+        hint: "每个文件最大 {size}。",
+        upload: "上传附件",
+    },
     event_kinds: EventKinds {
         created: "已创建",
         updated: "已编辑",
@@ -375,6 +425,8 @@ pub static ZH: TicketTexts = TicketTexts {
         sla_breached: "服务时限已超时",
         sla_escalated: "服务时限已升级",
         plugin_failed: "插件出错",
+        attachment_added: "添加了附件",
+        attachment_deleted: "删除了附件",
         other: "事件",
     },
     event_words: EventWords {
@@ -428,7 +480,21 @@ mod tests {
             k.sla_breached,
             k.sla_escalated,
             k.plugin_failed,
+            k.attachment_added,
+            k.attachment_deleted,
             k.other,
+            t.attachments.title,
+            t.attachments.none,
+            t.attachments.name,
+            t.attachments.size,
+            t.attachments.content_type,
+            t.attachments.added_by,
+            t.attachments.added_at,
+            t.attachments.download,
+            t.attachments.delete,
+            t.attachments.choose,
+            t.attachments.hint,
+            t.attachments.upload,
             w.field_title,
             w.field_contact,
             w.field_tier,

@@ -18,6 +18,8 @@ use steward_services::{ServiceError, Services};
 
 /// The most events one page shows; a ticket's whole history in practice.
 pub const MAX_EVENTS: u32 = 10_000;
+/// The attachments the page lists (a ticket's byte cap keeps them few).
+pub const MAX_ATTACHMENTS: u32 = 200;
 
 pub struct Link {
     pub href: String,
@@ -101,6 +103,7 @@ pub struct DelegationInfo {
 /// Messages shown beside the form they concern, after a refused action.
 #[derive(Default)]
 pub struct Errors {
+    pub attachments: Option<String>,
     pub comment: Option<String>,
     pub moves: Option<String>,
     pub assign: Option<String>,
@@ -203,9 +206,25 @@ pub struct View {
     pub errors: Errors,
     pub draft: Draft,
     pub conflict: Option<Conflict>,
+    pub attachments: Vec<AttachmentRow>,
+    pub can_attach: bool,
+    /// The per-file cap, as people read it.
+    pub attach_hint: String,
     /// The id of the element that takes the focus (`autofocus`) after an action: the field
     /// to correct after a refusal, the composer after a comment; empty on a plain page load.
     pub focus: &'static str,
+}
+
+/// One live attachment in the panel.
+pub struct AttachmentRow {
+    pub name: String,
+    pub size: String,
+    pub content_type: String,
+    pub added_by: String,
+    pub added_at: String,
+    pub href: String,
+    /// The delete form's action, when the viewer may delete it.
+    pub delete: Option<String>,
 }
 
 /// Who the viewer may see tickets as: staff (None) or one partner.
@@ -321,6 +340,22 @@ pub async fn build(
         Vec::new()
     };
 
+    let can_delete_attachments = staff_side && principal.allows(Permission::WriteTickets);
+    let attachments = services
+        .list_attachments(principal, reference, None, MAX_ATTACHMENTS)
+        .await?
+        .attachments
+        .into_iter()
+        .map(|a| AttachmentRow {
+            href: format!("{base}/attachments/{}", a.id),
+            delete: can_delete_attachments.then(|| format!("{base}/attachments/{}/delete", a.id)),
+            name: a.file_name,
+            size: byte_size(a.size),
+            content_type: a.content_type,
+            added_by: a.added_by.name,
+            added_at: locale.time(a.added_at),
+        })
+        .collect();
     let events = recorded
         .iter()
         .filter(|e| !comments_only || e.kind == "comment_added")
@@ -377,6 +412,9 @@ pub async fn build(
         errors: Errors::default(),
         draft: Draft::default(),
         conflict: None,
+        attachments,
+        can_attach: principal.require_ticket_access(Permission::CommentOnTickets, Permission::WorkDelegatedTickets).is_ok(),
+        attach_hint: tt.attachments.hint.replace("{size}", &byte_size(services.attachment_limits().max_file_bytes)),
         focus: "",
     })
 }
@@ -678,8 +716,20 @@ pub fn event_row(
             let state = crate::staff::texts::texts(locale.lang).state_named(&state);
             (k.override_recorded, format!("{} · {certification} ({state}) · {reason}", name_of(&Some(staff_id))))
         }
+        EventData::AttachmentAdded { file_name, size, .. } => (k.attachment_added, format!("{file_name} · {}", byte_size(size))),
+        EventData::AttachmentDeleted { file_name, .. } => (k.attachment_deleted, file_name),
     };
     EventRow { seq: e.seq, at: locale.time(e.at), actor: e.actor.name.clone(), label, detail, comment }
+}
+
+/// A size as people read it: bytes, KiB or MiB with one decimal.
+pub fn byte_size(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    match bytes {
+        b if b < KIB => format!("{b} B"),
+        b if b < KIB * KIB => format!("{:.1} KiB", b as f64 / KIB as f64),
+        b => format!("{:.1} MiB", b as f64 / (KIB * KIB) as f64),
+    }
 }
 
 fn plain(v: &serde_json::Value) -> String {

@@ -2,6 +2,7 @@
 //! turn requests into service calls and domain values into views; errors become problem+json.
 
 mod access_log;
+mod attachments;
 mod extract;
 mod feedback;
 mod kpis;
@@ -71,6 +72,7 @@ struct RouteTemplate(Arc<str>);
 pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config>) -> Router {
     let (api, spec) = OpenApiRouter::with_openapi(openapi::base())
         .merge(tickets::routes())
+        .merge(attachments::routes(&services.attachment_limits()))
         .merge(feedback::routes())
         .merge(processes::routes())
         .merge(plugins::routes())

@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi as _};
     modifiers(&BearerAuth),
     tags(
         (name = "tickets", description = "Tickets and their timeline"),
+        (name = "attachments", description = "Files on tickets and comments: upload, list, download, delete"),
         (name = "processes", description = "Service processes and stages"),
         (name = "plugins", description = "Sandboxed plugins (WASM and rhai)"),
         (name = "sla", description = "SLA policies, business calendars and ticket clocks"),

@@ -82,6 +82,15 @@ impl ApiError {
         Self::validation(status, vec![FieldError::new(field, message)])
     }
 
+    /// 413 naming the part at fault, with the cap as `limit_bytes` when one is known.
+    pub fn too_large(field: &str, message: String, limit: u64) -> Self {
+        let mut e = Self::field(StatusCode::PAYLOAD_TOO_LARGE, field, message);
+        if limit > 0 {
+            e = e.with("limit_bytes", limit);
+        }
+        e
+    }
+
     pub fn not_found(detail: impl Into<String>) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }
@@ -257,6 +266,7 @@ impl From<ServiceError> for ApiError {
             )
             .with("retry_after_secs", retry_after_secs)
             .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_secs)),
+            ServiceError::TooLarge { field, message, limit } => ApiError::too_large(&field, message, limit),
             ServiceError::ReopenWindowPassed => {
                 tracing::error!("reopen window error escaped the service layer");
                 ApiError::internal()

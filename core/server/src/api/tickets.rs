@@ -616,17 +616,17 @@ impl From<RecordedEvent> for EventView {
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct EventListParams {
+pub struct PageParams {
     /// Page size, 1 to 200 (default 50).
-    limit: Option<u32>,
+    pub(super) limit: Option<u32>,
     /// `next_cursor` of the previous page.
-    cursor: Option<String>,
+    pub(super) cursor: Option<String>,
 }
 
 /// The ticket's timeline, oldest first: every change, append-only.
 #[utoipa::path(
     get, path = "/api/v1/tickets/{id}/events", tag = "tickets",
-    params(("id" = String, Path, description = "Ticket id or number"), EventListParams),
+    params(("id" = String, Path, description = "Ticket id or number"), PageParams),
     responses(
         (status = 200, description = "A page of events", body = Page<EventView>),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
@@ -637,7 +637,7 @@ async fn list_events(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    Query(p): Query<EventListParams>,
+    Query(p): Query<PageParams>,
 ) -> Result<axum::Json<Page<EventView>>, ApiError> {
     let partner = principal.require_ticket_access(Permission::ReadTickets, Permission::ReadDelegatedTickets)?;
     let limit = page_limit(p.limit)?;
