@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod kpi;
 pub mod login;
+pub mod mail;
 pub mod partner;
 pub mod process;
 pub mod queue;
@@ -61,6 +62,8 @@ mod openapi {
         crate::login::AuditKind,
         crate::process::Office,
         crate::webhook::DeliveryState,
+        crate::mail::MailState,
+        crate::mail::NotificationKind,
         crate::partner::PartnerKind,
         crate::partner::PartnerStatus,
         crate::training::AssessmentMethod,

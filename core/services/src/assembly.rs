@@ -25,6 +25,8 @@ pub enum AssemblyError {
     Sla(Box<SlaFileError>),
     #[error("KPI targets: {0}")]
     Kpis(#[from] KpiFileError),
+    #[error("mail: {0}")]
+    Mail(#[from] crate::mail::MailSetupError),
     #[error("queue-state backfill: {0}")]
     Backfill(crate::ServiceError),
 }
@@ -101,10 +103,15 @@ async fn finish_data_migrations(services: &Services) -> Result<(), AssemblyError
     Ok(())
 }
 
+/// The store, migrated, queueing mail as `[mail]` says (none when `mail.address` is unset).
 async fn open_store(config: &Config) -> Result<Store, AssemblyError> {
+    let mail = crate::mail::mail_settings(config)?;
     let store = Store::connect(&config.database).await?;
     store.migrate().await?;
-    Ok(store)
+    Ok(match mail {
+        Some(settings) => store.with_mail(settings),
+        None => store,
+    })
 }
 
 /// The services without plugins or the SLA seed, for commands that only read or add records

@@ -207,7 +207,7 @@ impl DeliveryWorker {
     pub fn start(self) -> RunningWorker {
         let (stop, stopping) = watch::channel(false);
         let task = tokio::spawn(run(self.sender, self.poll_interval, stopping));
-        RunningWorker { stop, task: Some(task) }
+        RunningWorker::new(stop, task)
     }
 }
 
@@ -219,6 +219,10 @@ pub struct RunningWorker {
 }
 
 impl RunningWorker {
+    pub(crate) fn new(stop: watch::Sender<bool>, task: JoinHandle<()>) -> RunningWorker {
+        RunningWorker { stop, task: Some(task) }
+    }
+
     /// Stops claiming, and waits for the attempts in flight (each bounded by the timeout).
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);

@@ -1,6 +1,7 @@
 //! Application services: each use case loads what it needs from storage, applies the domain
 //! rules and writes the result. Knows neither HTTP nor SQL (this crate depends on neither axum
-//! nor sqlx). Also the typed configuration, the metrics registry and the webhook delivery worker.
+//! nor sqlx). Also the typed configuration, the metrics registry, the webhook delivery worker and
+//! the mail worker.
 
 pub mod assembly;
 pub mod config;
@@ -14,6 +15,7 @@ pub use feedback::plan_survey_answer;
 pub mod kpis;
 pub mod live;
 mod logins;
+pub mod mail;
 pub use logins::{AuditFilter, LiveSession, NewLogin, NewSession, SetPasswordLink, SignIn, SignInError};
 mod partners;
 pub mod plugins;
@@ -155,6 +157,10 @@ pub struct Services {
     scorecard_minimum_sample: u64,
     /// The live feed's hints (in-process, and owed to other nodes).
     feed: live::ChangeFeed,
+    /// When failed mail is tried again (`mail.outbound`).
+    mail_retry: RetryPolicy,
+    /// How long a claimed mail is reserved for the node that claimed it.
+    mail_lease_ms: i64,
 }
 
 impl Services {
@@ -195,6 +201,8 @@ impl Services {
             destinations: steward_domain::destination::Destinations::new(config.webhooks.allow_private.clone()),
             scorecard_minimum_sample: config.partners.scorecard_minimum_sample,
             feed: live::ChangeFeed::new(),
+            mail_retry: config.mail.outbound.retry_policy(),
+            mail_lease_ms: i64::try_from(config.mail.outbound.lease_ms).unwrap_or(i64::MAX),
         }
     }
 

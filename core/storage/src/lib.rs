@@ -11,6 +11,7 @@ mod feedback;
 pub mod kpis;
 pub mod live;
 pub mod logins;
+pub mod mail;
 pub mod partners;
 pub mod queues;
 pub mod sla;
@@ -107,6 +108,7 @@ impl Backend {
                 (10, "event position", include_str!("../migrations/sqlite/0010_event_position.sql")),
                 (11, "queue backfill", include_str!("../migrations/sqlite/0011_queue_backfill.sql")),
                 (12, "gate overrides", include_str!("../migrations/sqlite/0012_gate_overrides.sql")),
+                (15, "mail outbox", include_str!("../migrations/sqlite/0015_mail_outbox.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -121,6 +123,7 @@ impl Backend {
                 (10, "event position", include_str!("../migrations/postgres/0010_event_position.sql")),
                 (11, "queue backfill", include_str!("../migrations/postgres/0011_queue_backfill.sql")),
                 (12, "gate overrides", include_str!("../migrations/postgres/0012_gate_overrides.sql")),
+                (15, "mail outbox", include_str!("../migrations/postgres/0015_mail_outbox.sql")),
             ],
         }
     }
@@ -180,6 +183,8 @@ pub struct Store {
     backend: Backend,
     /// Where the live feed's listener connects (PostgreSQL), with its own connection.
     url: String,
+    /// What events mail, and how (`[mail]`); None: no mail is queued.
+    mail: Option<std::sync::Arc<steward_domain::mail::MailSettings>>,
 }
 
 static INSTALL_DRIVERS: std::sync::Once = std::sync::Once::new();
@@ -232,7 +237,13 @@ impl Store {
             Backend::Sqlite => options(1).connect(&url).await?,
             Backend::Postgres => pool.clone(),
         };
-        Ok(Store { pool, writer, backend, url })
+        Ok(Store { pool, writer, backend, url, mail: None })
+    }
+
+    /// Queues mail with every event that causes one, as `settings` say.
+    pub fn with_mail(mut self, settings: steward_domain::mail::MailSettings) -> Store {
+        self.mail = Some(std::sync::Arc::new(settings));
+        self
     }
 
     pub fn backend(&self) -> Backend {

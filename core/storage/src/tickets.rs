@@ -85,6 +85,7 @@ impl Store {
                 insert_tags(&mut tx, t.id, &t.tags).await?;
                 super::sla::upsert_clocks(&mut tx, &change.sla.clocks).await?;
                 insert_events(&mut tx, t.id, 0, t.updated_at, actor, &change.events).await?;
+                super::mail::queue_ticket_mail(&mut tx, self.mail_settings(), t, actor, &change.events, t.updated_at).await?;
                 super::feedback::write_side(&mut tx, self.backend, &change.side, actor, t.updated_at).await?;
                 super::queues::refresh_queue_state(&mut tx, self.backend, None, &change.ticket).await?;
                 if let Some(claim) = claim {
@@ -156,6 +157,7 @@ impl Store {
                         .fetch_one(&mut *tx)
                         .await?;
                     insert_events(&mut tx, current.id, last_seq, at, actor, &change.events).await?;
+                    super::mail::queue_ticket_mail(&mut tx, self.mail_settings(), &change.ticket, actor, &change.events, at).await?;
                 }
                 super::feedback::write_side(&mut tx, self.backend, &change.side, actor, at).await?;
                 super::queues::refresh_queue_state(&mut tx, self.backend, Some(&current), &change.ticket).await?;
