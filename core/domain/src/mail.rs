@@ -168,84 +168,60 @@ impl MailSettings {
     /// told). Each kind only when switched on for the ticket's process.
     pub fn plan_ticket(&self, ticket: &Ticket, actor: &Actor, events: &[EventData]) -> Vec<PlannedMail> {
         let customer = customer_address(ticket.customer.contact.as_deref());
-        let number = ticket.number.to_string();
+        let language = self.customer_language(ticket);
+        let name = || ("customer", ticket.customer.name.clone());
         let mut mails = Vec::new();
-        let mut push = |kind: NotificationKind, recipient: Recipient, language: Language, values: Vec<(&str, String)>| {
-            if !self.is_on(&ticket.process, kind) {
-                return;
-            }
-            let mut values = values;
-            values.push(("number", number.clone()));
-            values.push(("title", ticket.title.clone()));
-            let template = self.template(&ticket.process, kind, language);
-            mails.push(render(kind, Some(ticket.id), recipient, &template, &values, Some(&number)));
-        };
-        let customer_language = self.customer_language(ticket);
-        let customer_name = ticket.customer.name.clone();
         for event in events {
-            match event {
-                EventData::Created { .. } => {
-                    if let Some(to) = &customer {
-                        push(
-                            NotificationKind::TicketReceived,
-                            Recipient::Address(to.clone()),
-                            customer_language,
-                            vec![("customer", customer_name.clone())],
-                        );
-                    }
+            let planned = match (event, &customer) {
+                (EventData::Created { .. }, Some(to)) => {
+                    self.ticket_mail(ticket, NotificationKind::TicketReceived, Recipient::Address(to.clone()), language, vec![name()])
                 }
-                EventData::CommentAdded { body, visibility: Visibility::Public, from_customer: false, .. } => {
-                    if let Some(to) = &customer {
-                        push(
-                            NotificationKind::StaffReply,
-                            Recipient::Address(to.clone()),
-                            customer_language,
-                            vec![("customer", customer_name.clone()), ("body", body.clone()), ("author", actor.name.clone())],
-                        );
-                    }
-                }
-                EventData::SurveyIssued { survey_url, .. } => {
-                    if let Some(to) = &customer {
-                        push(
-                            NotificationKind::Resolved,
-                            Recipient::Address(to.clone()),
-                            customer_language,
-                            vec![("customer", customer_name.clone()), ("survey_link", self.survey_link(survey_url))],
-                        );
-                    }
-                }
-                EventData::AssigneeChanged { to: Some(staff), .. } if actor.staff_id != Some(*staff) => push(
+                (EventData::CommentAdded { body, visibility: Visibility::Public, from_customer: false, .. }, Some(to)) => self.ticket_mail(
+                    ticket,
+                    NotificationKind::StaffReply,
+                    Recipient::Address(to.clone()),
+                    language,
+                    vec![name(), ("body", body.clone()), ("author", actor.name.clone())],
+                ),
+                (EventData::SurveyIssued { survey_url, .. }, Some(to)) => self.ticket_mail(
+                    ticket,
+                    NotificationKind::Resolved,
+                    Recipient::Address(to.clone()),
+                    language,
+                    vec![name(), ("survey_link", self.survey_link(survey_url))],
+                ),
+                (EventData::AssigneeChanged { to: Some(staff), .. }, _) if actor.staff_id != Some(*staff) => self.ticket_mail(
+                    ticket,
                     NotificationKind::Assigned,
                     Recipient::Staff(*staff),
                     self.default_language,
                     vec![("priority", ticket.priority.as_str().to_owned()), ("ticket_link", self.ticket_link(ticket))],
                 ),
-                EventData::SlaWarning { clock, percent, due_at } => {
-                    if let Some(staff) = ticket.assignee {
-                        push(
-                            NotificationKind::SlaWarning,
-                            Recipient::Staff(staff),
-                            self.default_language,
-                            vec![
-                                ("clock", clock.kind.clone()),
-                                ("percent", percent.to_string()),
-                                ("due_at", due_at.map(|t| t.to_string()).unwrap_or_default()),
-                                ("ticket_link", self.ticket_link(ticket)),
-                            ],
-                        );
-                    }
-                }
-                EventData::SlaBreached { clock, target, .. } => {
-                    if let Some(staff) = ticket.assignee {
-                        push(
-                            NotificationKind::SlaBreached,
-                            Recipient::Staff(staff),
-                            self.default_language,
-                            vec![("clock", clock.kind.clone()), ("target", target.clone()), ("ticket_link", self.ticket_link(ticket))],
-                        );
-                    }
-                }
-                EventData::SlaEscalated { clock, percent, notify_role } => push(
+                (EventData::SlaWarning { clock, percent, due_at }, _) => ticket.assignee.and_then(|staff| {
+                    self.ticket_mail(
+                        ticket,
+                        NotificationKind::SlaWarning,
+                        Recipient::Staff(staff),
+                        self.default_language,
+                        vec![
+                            ("clock", clock.kind.clone()),
+                            ("percent", percent.to_string()),
+                            ("due_at", due_at.map(|t| t.to_string()).unwrap_or_default()),
+                            ("ticket_link", self.ticket_link(ticket)),
+                        ],
+                    )
+                }),
+                (EventData::SlaBreached { clock, target, .. }, _) => ticket.assignee.and_then(|staff| {
+                    self.ticket_mail(
+                        ticket,
+                        NotificationKind::SlaBreached,
+                        Recipient::Staff(staff),
+                        self.default_language,
+                        vec![("clock", clock.kind.clone()), ("target", target.clone()), ("ticket_link", self.ticket_link(ticket))],
+                    )
+                }),
+                (EventData::SlaEscalated { clock, percent, notify_role }, _) => self.ticket_mail(
+                    ticket,
                     NotificationKind::SlaEscalated,
                     Recipient::Role(notify_role.clone()),
                     self.default_language,
@@ -256,10 +232,39 @@ impl MailSettings {
                         ("ticket_link", self.ticket_link(ticket)),
                     ],
                 ),
-                _ => {}
-            }
+                _ => None,
+            };
+            mails.extend(planned);
         }
         mails
+    }
+
+    /// The one reminder of an unanswered survey (by its token), to the customer.
+    pub fn plan_survey_reminder(&self, ticket: &Ticket, survey_token: &str) -> Vec<PlannedMail> {
+        let Some(to) = customer_address(ticket.customer.contact.as_deref()) else { return Vec::new() };
+        let values = vec![("customer", ticket.customer.name.clone()), ("survey_link", self.survey_page(survey_token))];
+        let language = self.customer_language(ticket);
+        self.ticket_mail(ticket, NotificationKind::SurveyReminder, Recipient::Address(to), language, values).into_iter().collect()
+    }
+
+    /// A mail about `ticket`, rendered from the process's template in `language`, when `kind`
+    /// is on for the process; `values` besides the number and title.
+    fn ticket_mail(
+        &self,
+        ticket: &Ticket,
+        kind: NotificationKind,
+        recipient: Recipient,
+        language: Language,
+        mut values: Vec<(&str, String)>,
+    ) -> Option<PlannedMail> {
+        if !self.is_on(&ticket.process, kind) {
+            return None;
+        }
+        let number = ticket.number.to_string();
+        values.push(("number", number.clone()));
+        values.push(("title", ticket.title.clone()));
+        let template = self.template(&ticket.process, kind, language);
+        Some(render(kind, Some(ticket.id), recipient, &template, &values, Some(&number)))
     }
 
     /// The mail a staff event sends to its person: a certification about to expire.
@@ -277,7 +282,10 @@ impl MailSettings {
 
     /// The customer's survey page for a survey the API links as `/api/v1/surveys/{token}`.
     fn survey_link(&self, survey_url: &str) -> String {
-        let token = survey_url.rsplit('/').next().unwrap_or(survey_url);
+        self.survey_page(survey_url.rsplit('/').next().unwrap_or(survey_url))
+    }
+
+    fn survey_page(&self, token: &str) -> String {
         format!("{}/survey/{token}", self.link_base_url)
     }
 
@@ -726,7 +734,7 @@ mod tests {
         let mails = s.plan_ticket(&t, &staff_actor(None), &[created()]);
         // The token is put in front when an override leaves it out.
         assert_eq!(mails[0].subject, "[T-000123] Got it: Printer <b>jammed</b> {ok}");
-        assert_eq!(mails[0].text, fill(&builtin(NotificationKind::TicketReceived, Language::En).text, &[("customer", "Ada".into()), ("number", "T-000123".into()), ("title", t.title.clone())], |v| v.to_owned()));
+        assert_eq!(mails[0].text, fill(&builtin(NotificationKind::TicketReceived, Language::En).text, &[("customer", "Ada".to_owned()), ("number", "T-000123".to_owned()), ("title", t.title.clone())], |v| v.to_owned()));
         let bad = MailSettings::parse_process_file("[templates.resolved.en]\ntext = \"{survey}\"\n").unwrap_err();
         assert_eq!(bad.field, "templates.resolved.en.text");
         assert!(MailSettings::parse_process_file("off = [\"everything\"]").unwrap_err().field == "off");
@@ -762,6 +770,17 @@ mod tests {
         assert_eq!(after_attempt(&policy, 1, false, now, 0.0), (MailState::Pending, Some(now.plus_millis(1_000))));
         assert_eq!(after_attempt(&policy, 3, false, now, 0.0), (MailState::Pending, Some(now.plus_millis(4_000))));
         assert_eq!(after_attempt(&policy, 4, false, now, 0.0), (MailState::Failed, None));
+    }
+
+    #[test]
+    fn a_survey_reminder_links_the_survey_page_in_the_customers_language() {
+        let mut t = ticket(Some("ada@example.com"));
+        t.custom_fields.insert("language".into(), "zh".into());
+        let mails = settings().plan_survey_reminder(&t, "svy_abc");
+        assert_eq!(mails[0].kind, NotificationKind::SurveyReminder);
+        assert!(mails[0].text.contains("https://steward.example.org/survey/svy_abc"));
+        assert!(mails[0].subject.contains("请评价"), "{}", mails[0].subject);
+        assert!(settings().plan_survey_reminder(&ticket(None), "svy_abc").is_empty());
     }
 
     #[test]

@@ -103,6 +103,8 @@ pub struct OutboundMailConfig {
     pub link_base_url: Option<String>,
     /// Per-process mail files: `{dir}/{process}.toml` (language, kinds off, templates).
     pub dir: PathBuf,
+    /// An unanswered survey is reminded once, this many hours after it was issued; 0: never.
+    pub survey_reminder_after_hours: u64,
 }
 
 impl Default for OutboundMailConfig {
@@ -119,6 +121,7 @@ impl Default for OutboundMailConfig {
             language: steward_domain::login::Language::En,
             link_base_url: None,
             dir: PathBuf::from("config/mail"),
+            survey_reminder_after_hours: 72,
         }
     }
 }

@@ -161,6 +161,8 @@ pub struct Services {
     mail_retry: RetryPolicy,
     /// How long a claimed mail is reserved for the node that claimed it.
     mail_lease_ms: i64,
+    /// An unanswered survey is reminded this long after it was issued (None: never).
+    survey_reminder_after_ms: Option<i64>,
 }
 
 impl Services {
@@ -203,6 +205,10 @@ impl Services {
             feed: live::ChangeFeed::new(),
             mail_retry: config.mail.outbound.retry_policy(),
             mail_lease_ms: i64::try_from(config.mail.outbound.lease_ms).unwrap_or(i64::MAX),
+            survey_reminder_after_ms: match config.mail.outbound.survey_reminder_after_hours {
+                0 => None,
+                hours => Some(i64::try_from(hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX)),
+            },
         }
     }
 

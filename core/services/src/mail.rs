@@ -92,6 +92,15 @@ impl Services {
         Ok(recorded.then_some(state))
     }
 
+    /// Queues the reminder of every survey left unanswered for `mail.outbound.
+    /// survey_reminder_after_hours` (once per survey, across nodes); how many were reminded.
+    pub async fn remind_surveys(&self) -> Result<u64, ServiceError> {
+        let Some(after) = self.survey_reminder_after_ms else { return Ok(0) };
+        // `now()` moves with the tests' clock; the mail itself is due at the real time.
+        let issued_before = self.now().plus_millis(-after);
+        Ok(self.store.remind_surveys(issued_before, Timestamp::now(), 100).await?)
+    }
+
     /// One page of the outbox, newest first, and the id to continue below (`ManageMail`).
     pub async fn list_mail(
         &self,
@@ -111,8 +120,8 @@ impl Services {
         Ok((mails, next))
     }
 
-    /// Queues a failed mail again, due now with its attempts counted afresh (`ManageMail`).
-    /// Pending or sent mail is a conflict.
+    /// Queues a failed mail again, due now, for one more attempt (a failure then marks it failed
+    /// again) (`ManageMail`). Pending or sent mail is a conflict.
     pub async fn retry_mail(&self, principal: &Principal, id: MailId) -> Result<(), ServiceError> {
         principal.require(Permission::ManageMail)?;
         match self.store.retry_mail(id, self.now()).await? {
@@ -183,10 +192,14 @@ impl MailWorker {
         })
     }
 
-    /// One pass, the one the running worker makes on every poll: claims due mail (at most
-    /// `mail.outbound.batch`), sends each and records each attempt. Returns how many were
-    /// claimed. Tests call it to send when they choose.
+    /// One pass, the one the running worker makes on every poll: queues the survey reminders
+    /// that are due, then claims due mail (at most `mail.outbound.batch`), sends each and
+    /// records each attempt. Returns how many were claimed. Tests call it to send when they
+    /// choose.
     pub async fn send_due(&self) -> Result<usize, ServiceError> {
+        if let Err(e) = self.services.remind_surveys().await {
+            tracing::warn!(error = %e, "survey reminders could not be queued");
+        }
         let claimed = self.services.claim_due_mail(self.batch).await?;
         for mail in &claimed {
             let attempt = self.attempt(mail).await;
@@ -266,5 +279,24 @@ fn describe(e: &lettre::transport::smtp::Error) -> String {
         Some(code) => format!("the SMTP server refused the mail ({code}): {e}"),
         None if e.is_timeout() => "the SMTP server timed out".to_owned(),
         None => format!("the SMTP server could not be reached: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_mail_file_parses() {
+        let text = include_str!("../../../config/mail/general.toml");
+        assert_eq!(MailSettings::parse_process_file(text).unwrap(), ProcessMail::default());
+    }
+
+    #[test]
+    fn a_bad_mail_file_is_named_with_its_field() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("general.toml"), "[templates.resolved.en]\nsubject = \"{nope}\"\n").unwrap();
+        let e = load_mail_dir(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("general.toml") && e.contains("templates.resolved.en.subject") && e.contains("{nope}"), "{e}");
     }
 }

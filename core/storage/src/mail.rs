@@ -271,9 +271,9 @@ impl Store {
             .await
     }
 
-    /// Queues a failed mail again, due at `now`, with a fresh count of attempts (its log stays).
-    /// Returns the state it was in, or None when there is no such mail; pending or sent mail is
-    /// left as it is.
+    /// Queues a failed mail again, due at `now`, for one more attempt (its log stays). Returns
+    /// the state it was in, or None when there is no such mail; pending or sent mail is left as
+    /// it is.
     pub async fn retry_mail(&self, id: MailId, now: Timestamp) -> Result<Option<MailState>, StoreError> {
         Operation("retry_mail")
             .run(async {
@@ -287,7 +287,7 @@ impl Store {
                 let state = MailState::parse("state", &state).map_err(corrupt)?;
                 if state == MailState::Failed {
                     sqlx::query(
-                        "UPDATE mail_outbox SET state = $2, attempts = 0, next_attempt_at = $3, locked_until = NULL, lock_token = NULL \
+                        "UPDATE mail_outbox SET state = $2, next_attempt_at = $3, locked_until = NULL, lock_token = NULL \
                          WHERE id = $1",
                     )
                     .bind(id.to_string())
@@ -298,6 +298,51 @@ impl Store {
                 }
                 tx.commit().await?;
                 Ok(Some(state))
+            })
+            .await
+    }
+
+    /// Queues the one reminder of each survey issued before `issued_before`, unanswered and not
+    /// expired at `now` (at most `limit` of them). Each is marked reminded in the transaction
+    /// that queues its mail, so a survey is reminded once however many nodes run this. Returns
+    /// how many were reminded.
+    pub async fn remind_surveys(&self, issued_before: Timestamp, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        Operation("remind_surveys")
+            .run(async {
+                let Some(settings) = self.mail_settings() else { return Ok(0) };
+                let due: Vec<String> = sqlx::query_scalar(
+                    "SELECT token FROM surveys WHERE answered_at IS NULL AND reminded_at IS NULL AND issued_at <= $1 \
+                     AND expires_at > $2 ORDER BY issued_at LIMIT $3",
+                )
+                .bind(issued_before.as_millis())
+                .bind(now.as_millis())
+                .bind(i64::from(limit))
+                .fetch_all(self.pool())
+                .await?;
+                let mut reminded = 0;
+                for token in due {
+                    let mut tx = self.begin_write().await?;
+                    let ticket: Option<String> = sqlx::query_scalar(
+                        "UPDATE surveys SET reminded_at = $2 WHERE token = $1 AND reminded_at IS NULL AND answered_at IS NULL \
+                         RETURNING ticket_id",
+                    )
+                    .bind(&token)
+                    .bind(now.as_millis())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    // Another node reminded it, or the customer answered meanwhile.
+                    let Some(ticket) = ticket else {
+                        tx.commit().await?;
+                        continue;
+                    };
+                    let sql = format!("SELECT {} FROM tickets WHERE id = $1", super::tickets::TICKET_COLUMNS);
+                    let row = sqlx::query(&sql).bind(&ticket).fetch_one(&mut *tx).await?;
+                    let ticket = super::tickets::ticket_from_row(&row)?;
+                    queue(&mut tx, settings, settings.plan_survey_reminder(&ticket, &token), now).await?;
+                    tx.commit().await?;
+                    reminded += 1;
+                }
+                Ok(reminded)
             })
             .await
     }

@@ -12,7 +12,7 @@ use steward_domain::sla_engine::TicketClock;
 use steward_domain::ticket::{search_form, Change, Channel, Customer, Kind, Priority, Status, Ticket, TicketQuery, TicketSort};
 use steward_domain::time::Timestamp;
 
-const TICKET_COLUMNS: &str = "id, number, title, description, kind, channel, priority, customer_name, \
+pub(super) const TICKET_COLUMNS: &str = "id, number, title, description, kind, channel, priority, customer_name, \
      customer_contact, customer_tier, process, process_version, stage, status, assignee_id, tags, \
      custom_fields, created_at, updated_at, first_response_at, resolved_at, closed_at, reopen_count, origin_ticket_id, \
      review_passed_stage, staff_replies, version";
@@ -21,7 +21,7 @@ fn ts(ms: Option<i64>) -> Option<Timestamp> {
     ms.map(Timestamp::from_millis)
 }
 
-fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
+pub(super) fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
     let text = |name: &str| col::<String>(row, name);
     let id: String = text("id")?;
     let assignee: Option<String> = col(row, "assignee_id")?;

@@ -123,8 +123,8 @@ async fn list_outbox(
     Ok(axum::Json(Page { items: mails.into_iter().map(MailView::from).collect(), next_cursor: next.map(|n| encode_cursor(&n.to_string())) }))
 }
 
-/// Send a failed mail again: it becomes pending and due now, with its attempts counted afresh
-/// (the earlier ones stay in its log). Pending or sent mail: 409.
+/// Send a failed mail again: it becomes pending and due now, for one more attempt (the earlier
+/// ones stay in its log). Pending or sent mail: 409.
 #[utoipa::path(
     post, path = "/api/v1/mail/outbox/{id}/retry", tag = "mail", params(("id" = String, Path)),
     responses(

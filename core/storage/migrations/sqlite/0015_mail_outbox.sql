@@ -48,3 +48,9 @@ CREATE TABLE mail_attempts (
     error       TEXT,
     PRIMARY KEY (mail_id, number)
 );
+
+-- The one reminder of an unanswered survey: set when it was queued, by whichever node got there
+-- first (the reminder is queued in the same transaction).
+ALTER TABLE surveys ADD COLUMN reminded_at INTEGER;
+-- The reminder pass's scan: unanswered surveys not yet reminded, oldest first.
+CREATE INDEX surveys_unreminded ON surveys (issued_at) WHERE answered_at IS NULL AND reminded_at IS NULL;
