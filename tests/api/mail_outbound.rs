@@ -7,7 +7,8 @@
 //! starts in a fraction of a second, so each test has its own server and can stop and restart
 //! it to play an outage.
 
-use crate::helpers::{body, clock_passes, problem, problem_fields, Backend, TestApp};
+use crate::helpers::{body, clock_passes, problem, problem_fields, Backend, ConsoleSession, TestApp};
+use crate::ticket_page::post_form;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -53,6 +54,7 @@ on_both_backends_with_mail!(
     a_kind_switched_off_for_a_process_sends_nothing,
     assignment_reaches_the_staff_members_address,
     an_unanswered_survey_is_reminded_once,
+    a_public_reply_in_the_console_is_mailed_and_an_internal_one_is_not,
 );
 
 /// The Python with aiosmtpd: `STEWARD_TEST_AIOSMTPD_PYTHON`, else the venv tests/run makes.
@@ -83,7 +85,10 @@ impl SmtpServer {
     /// aiosmtpd is missing and not required (the test is then skipped, saying so).
     fn prepare() -> Option<SmtpServer> {
         let Some(python) = aiosmtpd_python() else {
-            assert!(!smtp_required(), "an SMTP server is required (CI or STEWARD_TEST_REQUIRE_SMTP) but aiosmtpd is not installed: run tests/run");
+            assert!(
+                !smtp_required(),
+                "an SMTP server is required (CI or STEWARD_TEST_REQUIRE_SMTP) but aiosmtpd is not installed: run tests/run"
+            );
             eprintln!("skipped: aiosmtpd is not installed (tests/run installs it into target/test-tools)");
             return None;
         };
@@ -356,7 +361,11 @@ async fn an_outage_is_waited_out_with_backoff_and_the_mail_sent_when_the_server_
     let pending = m.outbox("?state=pending").await;
     let second_due: jiff::Timestamp = pending[0]["next_attempt_at"].as_str().unwrap().parse().unwrap();
     let second_tried: jiff::Timestamp = pending[0]["attempts"][1]["at"].as_str().unwrap().parse().unwrap();
-    assert!(second_due.duration_since(second_tried) > first_wait, "the wait grows: {first_wait:?}, then {:?}", second_due.duration_since(second_tried));
+    assert!(
+        second_due.duration_since(second_tried) > first_wait,
+        "the wait grows: {first_wait:?}, then {:?}",
+        second_due.duration_since(second_tried)
+    );
     // Back up: the next due attempt sends it.
     smtp.start().await;
     clock_passes(second_due).await;
@@ -497,4 +506,25 @@ async fn an_unanswered_survey_is_reminded_once(backend: Backend) {
     assert!(reminder.text.contains(&format!("https://desk.example.org/survey/{token}")), "{}", reminder.text);
     assert_eq!(resolved.to, "ada@example.com");
     assert_eq!(reminder.in_reply_to, [resolved.message_id.clone()], "the reminder answers the resolution mail");
+}
+
+async fn a_public_reply_in_the_console_is_mailed_and_an_internal_one_is_not(backend: Backend) {
+    let Some(mut smtp) = SmtpServer::prepare() else { return };
+    smtp.start().await;
+    let m = MailApp::spawn(backend, &smtp, |c| c.mail.outbound.kinds = vec![steward_domain::mail::NotificationKind::StaffReply]).await;
+    let t = m.app.create_ticket(email_ticket(json!({}))).await;
+    let base = format!("/tickets/{}", t["number"].as_str().unwrap());
+    let (agent, _) = ConsoleSession::person(&m.app, "Ada Agent", "ada@desk.test", "agent").await;
+    let page = agent.page(&base).await;
+    let r = post_form(&agent, &page, &format!("{base}/comment"), &[("visibility", "internal"), ("body", "Check the fuse")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = agent.page(&base).await;
+    let r = post_form(&agent, &page, &format!("{base}/comment"), &[("visibility", "public"), ("body", "A technician comes at 3.")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(m.send_due().await, 1);
+    let received = smtp.messages();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].to, "ada@example.com");
+    assert!(received[0].text.contains("A technician comes at 3.") && received[0].text.contains("Ada Agent"), "{}", received[0].text);
+    assert!(!received[0].raw.contains("Check the fuse"));
 }

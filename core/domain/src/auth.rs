@@ -108,7 +108,14 @@ impl Role {
             Role::Admin => true,
             Role::Supervisor => !matches!(
                 permission,
-                ManageTokens | ManageSla | ManageWebhooks | ManagePlugins | ManageLogins | ManageMail | ReadDelegatedTickets | WorkDelegatedTickets
+                ManageTokens
+                    | ManageSla
+                    | ManageWebhooks
+                    | ManagePlugins
+                    | ManageLogins
+                    | ManageMail
+                    | ReadDelegatedTickets
+                    | WorkDelegatedTickets
             ),
             Role::Agent => matches!(permission, ReadTickets | WriteTickets | CommentOnTickets | ReadStaff | ReadMetrics),
             Role::Qa => matches!(permission, ReadTickets | CommentOnTickets | ReviewTickets | ReadStaff | ReadMetrics),
@@ -303,9 +310,10 @@ mod tests {
             Permission::ManageTraining => 14,
             Permission::OverrideCertification => 15,
             Permission::ManageLogins => 16,
+            Permission::ManageMail => 17,
         };
         let ranks: Vec<usize> = Permission::ALL.iter().map(|p| rank(*p)).collect();
-        assert_eq!(ranks, (0..17).collect::<Vec<_>>());
+        assert_eq!(ranks, (0..18).collect::<Vec<_>>());
     }
 
     #[test]

@@ -639,7 +639,9 @@ mod tests {
     #[test]
     fn a_customer_without_an_email_contact_gets_nothing() {
         for contact in [None, Some("+86 138 0000 0000"), Some("not an address")] {
-            assert!(settings().plan_ticket(&ticket(contact), &staff_actor(None), &[created(), comment(Visibility::Public, false)]).is_empty());
+            assert!(settings()
+                .plan_ticket(&ticket(contact), &staff_actor(None), &[created(), comment(Visibility::Public, false)])
+                .is_empty());
         }
     }
 
@@ -734,11 +736,21 @@ mod tests {
         let mails = s.plan_ticket(&t, &staff_actor(None), &[created()]);
         // The token is put in front when an override leaves it out.
         assert_eq!(mails[0].subject, "[T-000123] Got it: Printer <b>jammed</b> {ok}");
-        assert_eq!(mails[0].text, fill(&builtin(NotificationKind::TicketReceived, Language::En).text, &[("customer", "Ada".to_owned()), ("number", "T-000123".to_owned()), ("title", t.title.clone())], |v| v.to_owned()));
+        assert_eq!(
+            mails[0].text,
+            fill(
+                &builtin(NotificationKind::TicketReceived, Language::En).text,
+                &[("customer", "Ada".to_owned()), ("number", "T-000123".to_owned()), ("title", t.title.clone())],
+                |v| v.to_owned()
+            )
+        );
         let bad = MailSettings::parse_process_file("[templates.resolved.en]\ntext = \"{survey}\"\n").unwrap_err();
         assert_eq!(bad.field, "templates.resolved.en.text");
         assert!(MailSettings::parse_process_file("off = [\"everything\"]").unwrap_err().field == "off");
-        assert!(MailSettings::parse_process_file("[templates.resolved.fr]\ntext = \"x\"").unwrap_err().field.starts_with("templates.resolved.fr"));
+        assert!(MailSettings::parse_process_file("[templates.resolved.fr]\ntext = \"x\"")
+            .unwrap_err()
+            .field
+            .starts_with("templates.resolved.fr"));
     }
 
     #[test]

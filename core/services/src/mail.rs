@@ -56,7 +56,8 @@ pub fn mail_settings(config: &Config) -> Result<Option<MailSettings>, MailSetupE
 fn load_mail_dir(dir: &Path) -> Result<std::collections::BTreeMap<String, ProcessMail>, MailSetupError> {
     let mut processes = std::collections::BTreeMap::new();
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(processes) };
-    let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+    let mut files: Vec<_> =
+        entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
     files.sort();
     for file in files {
         let shown = file.display().to_string();
@@ -127,7 +128,9 @@ impl Services {
         match self.store.retry_mail(id, self.now()).await? {
             None => Err(ServiceError::NotFound { what: "mail" }),
             Some(MailState::Failed) => Ok(()),
-            Some(state) => Err(ServiceError::Conflict { field: None, message: format!("the mail is {state}: only a failed mail is retried") }),
+            Some(state) => {
+                Err(ServiceError::Conflict { field: None, message: format!("the mail is {state}: only a failed mail is retried") })
+            }
         }
     }
 }
@@ -167,7 +170,11 @@ impl MailWorker {
     }
 
     /// As [`MailWorker::new`], reading the password's variable through `env`.
-    pub fn with_env(services: Arc<Services>, config: &MailConfig, env: impl Fn(&str) -> Option<String>) -> Result<MailWorker, MailSetupError> {
+    pub fn with_env(
+        services: Arc<Services>,
+        config: &MailConfig,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<MailWorker, MailSetupError> {
         let smtp = &config.smtp;
         let address = config.address.as_deref().ok_or_else(|| MailSetupError::Smtp("mail.address is not set".into()))?;
         let from: Mailbox = address.parse().map_err(|e: lettre::address::AddressError| MailSetupError::Smtp(e.to_string()))?;

@@ -71,7 +71,12 @@ pub(super) async fn queue_staff_mail(
     queue(tx, settings, settings.plan_staff(staff, event), at).await
 }
 
-async fn queue(tx: &mut Transaction<'static, Any>, settings: &MailSettings, planned: Vec<PlannedMail>, at: Timestamp) -> Result<(), StoreError> {
+async fn queue(
+    tx: &mut Transaction<'static, Any>,
+    settings: &MailSettings,
+    planned: Vec<PlannedMail>,
+    at: Timestamp,
+) -> Result<(), StoreError> {
     for mail in planned {
         for recipient in addresses(tx, &mail.recipient).await? {
             let (in_reply_to, references) = match mail.ticket_id {
@@ -109,30 +114,37 @@ async fn queue(tx: &mut Transaction<'static, Any>, settings: &MailSettings, plan
 async fn addresses(tx: &mut Transaction<'static, Any>, recipient: &Recipient) -> Result<Vec<String>, StoreError> {
     Ok(match recipient {
         Recipient::Address(address) => vec![address.clone()],
-        Recipient::Staff(staff) => sqlx::query_scalar("SELECT email FROM staff WHERE id = $1 AND active = $2")
-            .bind(staff.to_string())
-            .bind(true)
-            .fetch_all(&mut **tx)
-            .await?,
-        Recipient::Role(role) => sqlx::query_scalar("SELECT email FROM staff WHERE role = $1 AND active = $2 ORDER BY id")
-            .bind(role)
-            .bind(true)
-            .fetch_all(&mut **tx)
-            .await?,
+        Recipient::Staff(staff) => {
+            sqlx::query_scalar("SELECT email FROM staff WHERE id = $1 AND active = $2")
+                .bind(staff.to_string())
+                .bind(true)
+                .fetch_all(&mut **tx)
+                .await?
+        }
+        Recipient::Role(role) => {
+            sqlx::query_scalar("SELECT email FROM staff WHERE role = $1 AND active = $2 ORDER BY id")
+                .bind(role)
+                .bind(true)
+                .fetch_all(&mut **tx)
+                .await?
+        }
     })
 }
 
 /// The earlier messages of a ticket's thread with `recipient`, for `In-Reply-To` (the last)
 /// and `References` (all, oldest first): the mail we sent them about the ticket. The seam for
 /// inbound mail: the messages received from them for the ticket join this list.
-async fn thread(tx: &mut Transaction<'static, Any>, ticket: TicketId, recipient: &str) -> Result<(Option<String>, Vec<String>), StoreError> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT message_id FROM mail_outbox WHERE ticket_id = $1 AND recipient = $2 ORDER BY id DESC LIMIT 20",
-    )
-    .bind(ticket.to_string())
-    .bind(recipient)
-    .fetch_all(&mut **tx)
-    .await?;
+async fn thread(
+    tx: &mut Transaction<'static, Any>,
+    ticket: TicketId,
+    recipient: &str,
+) -> Result<(Option<String>, Vec<String>), StoreError> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT message_id FROM mail_outbox WHERE ticket_id = $1 AND recipient = $2 ORDER BY id DESC LIMIT 20")
+            .bind(ticket.to_string())
+            .bind(recipient)
+            .fetch_all(&mut **tx)
+            .await?;
     let references: Vec<String> = ids.into_iter().rev().collect();
     Ok((references.last().cloned(), references))
 }

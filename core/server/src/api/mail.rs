@@ -120,7 +120,10 @@ async fn list_outbox(
         })
         .transpose()?;
     let (mails, next) = state.services.list_mail(&principal, p.state, before, page_limit(p.limit)?).await?;
-    Ok(axum::Json(Page { items: mails.into_iter().map(MailView::from).collect(), next_cursor: next.map(|n| encode_cursor(&n.to_string())) }))
+    Ok(axum::Json(Page {
+        items: mails.into_iter().map(MailView::from).collect(),
+        next_cursor: next.map(|n| encode_cursor(&n.to_string())),
+    }))
 }
 
 /// Send a failed mail again: it becomes pending and due now, for one more attempt (the earlier
