@@ -283,8 +283,8 @@ async fn received_reply_and_resolution_reach_the_customer_in_one_thread(backend:
     assert!(reply.text.contains("Please try <b>turning it off</b> and on."), "text is plain: {}", reply.text);
     assert!(reply.html.contains("&lt;b&gt;turning it off&lt;/b&gt;"), "HTML is escaped: {}", reply.html);
     assert!(!reply.raw.contains("customer is impatient"));
-    assert_eq!(reply.in_reply_to, [first.message_id.clone()]);
-    assert_eq!(reply.references, [first.message_id.clone()]);
+    assert_eq!(reply.in_reply_to, std::slice::from_ref(&first.message_id));
+    assert_eq!(reply.references, std::slice::from_ref(&first.message_id));
 
     // Resolution sends the survey link, the thread's third message.
     m.resolve(id).await;
@@ -298,7 +298,7 @@ async fn received_reply_and_resolution_reach_the_customer_in_one_thread(backend:
     let resolved = &received[2];
     assert!(resolved.subject.contains("Resolved"), "{}", resolved.subject);
     assert!(resolved.text.contains(&format!("https://desk.example.org/survey/{token}")), "{}", resolved.text);
-    assert_eq!(resolved.in_reply_to, [reply.message_id.clone()]);
+    assert_eq!(resolved.in_reply_to, std::slice::from_ref(&reply.message_id));
     assert_eq!(resolved.references, [first.message_id.clone(), reply.message_id.clone()]);
 
     // The outbox shows all three as sent, with their log; the metrics count them.
@@ -505,7 +505,7 @@ async fn an_unanswered_survey_is_reminded_once(backend: Backend) {
     let token = survey_url(m.app.events(silent).await).rsplit('/').next().unwrap().to_owned();
     assert!(reminder.text.contains(&format!("https://desk.example.org/survey/{token}")), "{}", reminder.text);
     assert_eq!(resolved.to, "ada@example.com");
-    assert_eq!(reminder.in_reply_to, [resolved.message_id.clone()], "the reminder answers the resolution mail");
+    assert_eq!(reminder.in_reply_to, std::slice::from_ref(&resolved.message_id), "the reminder answers the resolution mail");
 }
 
 async fn a_public_reply_in_the_console_is_mailed_and_an_internal_one_is_not(backend: Backend) {

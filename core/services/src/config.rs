@@ -128,12 +128,7 @@ impl Default for OutboundMailConfig {
 
 impl OutboundMailConfig {
     pub fn retry_policy(&self) -> steward_domain::webhook::RetryPolicy {
-        let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        steward_domain::webhook::RetryPolicy {
-            base_ms: ms(self.retry_base_ms),
-            max_ms: ms(self.retry_max_secs.saturating_mul(1000)),
-            max_attempts: self.max_attempts,
-        }
+        retry_policy(self.retry_base_ms, self.retry_max_secs, self.max_attempts)
     }
 }
 
@@ -449,12 +444,7 @@ pub struct WebhooksConfig {
 
 impl WebhooksConfig {
     pub fn retry_policy(&self) -> steward_domain::webhook::RetryPolicy {
-        let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        steward_domain::webhook::RetryPolicy {
-            base_ms: ms(self.retry_base_ms),
-            max_ms: ms(self.retry_max_secs.saturating_mul(1000)),
-            max_attempts: self.max_attempts,
-        }
+        retry_policy(self.retry_base_ms, self.retry_max_secs, self.max_attempts)
     }
 
     /// How long a claimed delivery stays reserved: one attempt plus ample time to record it.
@@ -462,6 +452,12 @@ impl WebhooksConfig {
     pub fn lease_ms(&self) -> i64 {
         i64::try_from(self.timeout_ms.saturating_add(30_000)).unwrap_or(i64::MAX)
     }
+}
+
+/// Backoff from `base_ms`, doubling up to `max_secs`, for `max_attempts` (webhooks and mail).
+fn retry_policy(base_ms: u64, max_secs: u64, max_attempts: u32) -> steward_domain::webhook::RetryPolicy {
+    let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    steward_domain::webhook::RetryPolicy { base_ms: ms(base_ms), max_ms: ms(max_secs.saturating_mul(1000)), max_attempts }
 }
 
 impl Default for Config {

@@ -256,27 +256,8 @@ impl MailWorker {
     }
 }
 
-async fn run(worker: MailWorker, mut stopping: watch::Receiver<bool>) {
-    loop {
-        let full_batch = match worker.send_due().await {
-            Ok(sent) => sent == worker.batch as usize,
-            Err(e) => {
-                tracing::warn!(error = %e, "mail could not be claimed");
-                false
-            }
-        };
-        if *stopping.borrow() {
-            break;
-        }
-        // A full batch suggests more is due: go on at once.
-        if full_batch {
-            continue;
-        }
-        tokio::select! {
-            _ = stopping.changed() => break,
-            () = tokio::time::sleep(worker.poll_interval) => {}
-        }
-    }
+async fn run(worker: MailWorker, stopping: watch::Receiver<bool>) {
+    crate::delivery::run_passes("mail", worker.batch as usize, worker.poll_interval, stopping, || worker.send_due()).await
 }
 
 /// Why the server did not take the mail, for the outbox's log: the server's reply when it gave

@@ -2,9 +2,9 @@
 //! ([`queue_ticket_mail`], [`queue_staff_mail`]), exactly as webhook deliveries are, then
 //! claimed under a lease by the mail worker of any node, so that no two nodes send one mail.
 
-use super::sql::placeholders;
+use super::sql::{placeholders, Bind};
 use super::Operation;
-use super::{col, corrupt, Store, StoreError};
+use super::{col, corrupt, Leased, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use std::collections::HashMap;
@@ -181,39 +181,16 @@ impl Store {
     }
 
     /// Claims up to `limit` mails due at `now` until `lease_until`: no other worker takes them
-    /// before then. On PostgreSQL concurrent claimers skip each other's rows; on SQLite the
-    /// claim runs under the database's write lock.
+    /// before then (see `Store::lease_due`).
     pub async fn claim_due_mail(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<ClaimedMail>, StoreError> {
         Operation("claim_due_mail")
             .run(async {
-                // Looked for first without a write lock: an idle worker then never takes SQLite's.
-                let any_due: Option<String> = sqlx::query_scalar(&format!("SELECT m.id FROM {DUE} LIMIT 1"))
-                    .bind(now.as_millis())
-                    .bind(now.as_millis())
-                    .fetch_optional(self.pool())
-                    .await?;
-                if any_due.is_none() {
+                let due = vec![Bind::Int(now.as_millis()), Bind::Int(now.as_millis())];
+                let Some(Leased { ids, token: lock_token, mut tx }) =
+                    self.lease_due("mail_outbox", "m", DUE, due, lease_until, limit).await?
+                else {
                     return Ok(Vec::new());
-                }
-                let lock_token = format!("{:032x}", rand::random::<u128>());
-                let mut tx = self.begin_write().await?;
-                let claim = format!(
-                    "UPDATE mail_outbox SET locked_until = $3, lock_token = $4 WHERE id IN \
-                     (SELECT m.id FROM {DUE} ORDER BY m.next_attempt_at LIMIT $5{}) RETURNING id",
-                    self.backend.skip_locked_rows("m")
-                );
-                let ids: Vec<String> = sqlx::query_scalar(&claim)
-                    .bind(now.as_millis())
-                    .bind(now.as_millis())
-                    .bind(lease_until.as_millis())
-                    .bind(&lock_token)
-                    .bind(i64::from(limit))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                if ids.is_empty() {
-                    tx.commit().await?;
-                    return Ok(Vec::new());
-                }
+                };
                 let details = format!(
                     "SELECT id, kind, recipient, subject, text_body, html_body, message_id, in_reply_to, references_ids, attempts \
                      FROM mail_outbox WHERE id IN ({}) ORDER BY next_attempt_at",
