@@ -166,7 +166,13 @@ fn the_dashboard_parses_and_uses_only_variables_it_defines() {
     assert_eq!(build["targets"][0]["legendFormat"], "{{version}}");
     // No 5xx answers is 0 %, not "No data".
     assert!(panel("HTTP errors (5xx share)")["targets"][0]["expr"].as_str().unwrap().contains("or vector(0)"));
-    for metric in ["steward_webhook_deliveries_total", "steward_webhook_queue_depth", "steward_webhook_oldest_pending_age_seconds"] {
+    for metric in [
+        "steward_webhook_deliveries_total",
+        "steward_webhook_queue_depth",
+        "steward_webhook_oldest_pending_age_seconds",
+        "steward_mail_sent_total",
+        "steward_mail_outbox_depth",
+    ] {
         assert!(DASHBOARD.contains(metric), "the dashboard shows {metric}");
     }
 }

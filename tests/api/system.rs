@@ -105,6 +105,8 @@ async fn openapi_documents_every_route(app: TestApp) {
         ("get", "/api/v1/webhooks/{id}/deliveries"),
         ("post", "/api/v1/webhooks/{id}/ping"),
         ("post", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver"),
+        ("get", "/api/v1/mail/outbox"),
+        ("post", "/api/v1/mail/outbox/{id}/retry"),
         ("get", "/api/v1/kpis"),
         ("get", "/api/v1/reports/review"),
         ("get", "/api/v1/plugins"),

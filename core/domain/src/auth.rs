@@ -49,6 +49,8 @@ pub enum Permission {
     /// Create and disable people's logins, issue set-password links, revoke sessions, and read
     /// the sign-in audit.
     ManageLogins,
+    /// Read the mail outbox (what was mailed to whom, with its delivery log) and retry a mail.
+    ManageMail,
 }
 
 impl Permission {
@@ -71,6 +73,7 @@ impl Permission {
         Permission::ManageTraining,
         Permission::OverrideCertification,
         Permission::ManageLogins,
+        Permission::ManageMail,
     ];
 
     /// What the permission lets a caller do, for refusals ("role `agent` may not …").
@@ -93,6 +96,7 @@ impl Permission {
             Permission::ManageTraining => "manage courses or record training",
             Permission::OverrideCertification => "override a certification gate",
             Permission::ManageLogins => "manage logins or read the sign-in audit",
+            Permission::ManageMail => "read the mail outbox or retry a mail",
         }
     }
 }
@@ -104,7 +108,14 @@ impl Role {
             Role::Admin => true,
             Role::Supervisor => !matches!(
                 permission,
-                ManageTokens | ManageSla | ManageWebhooks | ManagePlugins | ManageLogins | ReadDelegatedTickets | WorkDelegatedTickets
+                ManageTokens
+                    | ManageSla
+                    | ManageWebhooks
+                    | ManagePlugins
+                    | ManageLogins
+                    | ManageMail
+                    | ReadDelegatedTickets
+                    | WorkDelegatedTickets
             ),
             Role::Agent => matches!(permission, ReadTickets | WriteTickets | CommentOnTickets | ReadStaff | ReadMetrics),
             Role::Qa => matches!(permission, ReadTickets | CommentOnTickets | ReviewTickets | ReadStaff | ReadMetrics),
@@ -299,9 +310,10 @@ mod tests {
             Permission::ManageTraining => 14,
             Permission::OverrideCertification => 15,
             Permission::ManageLogins => 16,
+            Permission::ManageMail => 17,
         };
         let ranks: Vec<usize> = Permission::ALL.iter().map(|p| rank(*p)).collect();
-        assert_eq!(ranks, (0..17).collect::<Vec<_>>());
+        assert_eq!(ranks, (0..18).collect::<Vec<_>>());
     }
 
     #[test]

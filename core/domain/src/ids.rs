@@ -67,6 +67,10 @@ uuid_id!(
     /// can drop a repeat.
     DeliveryId
 );
+uuid_id!(
+    /// One mail in the outbox.
+    MailId
+);
 
 uuid_id!(
     /// A partner organisation.

@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod kpi;
 pub mod login;
+pub mod mail;
 pub mod partner;
 pub mod process;
 pub mod queue;
@@ -62,6 +63,8 @@ mod openapi {
         crate::login::AuditKind,
         crate::process::Office,
         crate::webhook::DeliveryState,
+        crate::mail::MailState,
+        crate::mail::NotificationKind,
         crate::partner::PartnerKind,
         crate::partner::PartnerStatus,
         crate::training::AssessmentMethod,

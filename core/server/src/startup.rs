@@ -10,6 +10,7 @@ use std::time::Duration;
 use steward_services::assembly::{self, AssemblyError};
 use steward_services::config::Config;
 use steward_services::delivery::DeliveryWorker;
+use steward_services::mail::MailWorker;
 use steward_services::Services;
 use tokio::net::TcpListener;
 
@@ -21,6 +22,8 @@ pub enum StartupError {
     Bind { addr: String, source: std::io::Error },
     #[error("cannot set up the webhook HTTP client: {0}")]
     WebhookClient(#[from] reqwest::Error),
+    #[error("cannot set up outbound mail: {0}")]
+    Mail(#[from] steward_services::mail::MailSetupError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +54,8 @@ pub struct Application {
     config: Arc<Config>,
     /// Absent when `webhooks.worker` is off on this node.
     deliveries: Option<DeliveryWorker>,
+    /// Absent when mail is not set up (`mail.address`) or `mail.outbound.worker` is off.
+    mail: Option<MailWorker>,
 }
 
 impl Application {
@@ -65,7 +70,11 @@ impl Application {
             true => Some(DeliveryWorker::new(services.clone(), &config.webhooks)?),
             false => None,
         };
-        Ok(Application { listener, router, services, config, deliveries })
+        let mail = match config.mail.address.is_some() && config.mail.outbound.worker {
+            true => Some(MailWorker::new(services.clone(), &config.mail)?),
+            false => None,
+        };
+        Ok(Application { listener, router, services, config, deliveries, mail })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -105,6 +114,7 @@ impl Application {
             loops.push(tokio::spawn(steward_services::plugins::plugin_worker(services.clone())));
         }
         let deliveries = self.deliveries.map(DeliveryWorker::start);
+        let mail = self.mail.map(MailWorker::start);
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let limits = crate::serve::ConnectionLimits::from(&self.config.http);
         let live = self.services.clone();
@@ -132,7 +142,7 @@ impl Application {
         for task in loops {
             task.abort();
         }
-        if let Some(worker) = deliveries {
+        for worker in deliveries.into_iter().chain(mail) {
             worker.stop().await;
         }
         self.services.close().await;
@@ -171,8 +181,8 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 's
 
 // Each loop below times one pass of background work, and the pass is one `Services` method
 // (`sweep_sla`, `refresh_metrics`, `watch_certifications`, `purge_expired_idempotency_keys`;
-// `plugins::plugin_worker` and the delivery worker likewise call `run_pending_plugin_jobs` and
-// `DeliveryWorker::deliver_due`). Tests turn the loops off (`workers`) and call the passes.
+// `plugins::plugin_worker`, the delivery worker and the mail worker likewise call
+// `run_pending_plugin_jobs`, `DeliveryWorker::deliver_due` and `MailWorker::send_due`). Tests turn the loops off (`workers`) and call the passes.
 
 /// Raises SLA alerts as clocks cross their thresholds, and picks up policy changes made on
 /// other nodes. Every node runs one; the database keeps each alert to one event.

@@ -27,6 +27,8 @@ pub enum AssemblyError {
     Kpis(#[from] KpiFileError),
     #[error("loading the SLA catalog from the database: {0}")]
     SlaCatalog(crate::ServiceError),
+    #[error("mail: {0}")]
+    Mail(#[from] crate::mail::MailSetupError),
     #[error("queue-state backfill: {0}")]
     Backfill(crate::ServiceError),
     #[error("attachments: {0}")]
@@ -110,10 +112,15 @@ async fn finish_data_migrations(services: &Services) -> Result<(), AssemblyError
     Ok(())
 }
 
+/// The store, migrated, queueing mail as `[mail]` says (none when `mail.address` is unset).
 async fn open_store(config: &Config) -> Result<Store, AssemblyError> {
+    let mail = crate::mail::mail_settings(config)?;
     let store = Store::connect(&config.database).await?;
     store.migrate().await?;
-    Ok(store)
+    Ok(match mail {
+        Some(settings) => store.with_mail(settings),
+        None => store,
+    })
 }
 
 /// The services without plugins or the SLA seed, for commands that only read or add records

@@ -29,6 +29,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub console: ConsoleConfig,
     pub attachments: AttachmentsConfig,
+    pub mail: MailConfig,
 }
 
 /// Where attached files' bytes are kept, and how large they may be.
@@ -80,6 +81,101 @@ impl Default for AttachmentsConfig {
     }
 }
 
+/// Mail (`[mail]`): the desk's address, and how mail leaves (`[mail.smtp]`, `[mail.outbound]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// The desk's address (`support@example.org`): From of every mail Steward sends; its domain
+    /// part ends our Message-IDs. Unset, no mail is queued or sent.
+    pub address: Option<String>,
+    pub smtp: SmtpConfig,
+    pub outbound: OutboundMailConfig,
+}
+
+/// How the SMTP server is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which must succeed (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host or a test server.
+    None,
+}
+
+/// The SMTP server mail is handed to (`[mail.smtp]`). The password comes from the environment
+/// variable `password_env` names, never from the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// Authenticate as this user (with the password from `password_env`); unset, no auth.
+    pub username: Option<String>,
+    /// The environment variable holding the SMTP password.
+    pub password_env: Option<String>,
+    /// Time limit of one SMTP conversation.
+    pub timeout_ms: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig { host: "127.0.0.1".into(), port: 587, tls: SmtpTls::Starttls, username: None, password_env: None, timeout_ms: 30_000 }
+    }
+}
+
+/// What is mailed and how the outbox is worked (`[mail.outbound]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundMailConfig {
+    /// Send queued mail from this node. Mail is queued on every node regardless.
+    pub worker: bool,
+    /// How often the worker looks for due mail.
+    pub poll_interval_ms: u64,
+    /// Mails claimed per pass (sent one after another on one SMTP connection each).
+    pub batch: u32,
+    /// How long a claimed mail stays reserved for the node that claimed it.
+    pub lease_ms: u64,
+    /// Wait before the first retry; it doubles with every failed attempt (less some jitter).
+    pub retry_base_ms: u64,
+    /// Longest wait between two attempts.
+    pub retry_max_secs: u64,
+    /// Attempts before a mail is given up as failed (its last error kept).
+    pub max_attempts: u32,
+    /// The notification kinds that are on (each process may switch more off in its mail file).
+    pub kinds: Vec<steward_domain::mail::NotificationKind>,
+    /// The language of mail to staff, and to customers when neither their ticket (custom field
+    /// `language`) nor their process names one.
+    pub language: steward_domain::login::Language,
+    /// Where links in mail (survey, ticket) point; unset, `public_url` (else the listen address).
+    pub link_base_url: Option<String>,
+    /// Per-process mail files: `{dir}/{process}.toml` (language, kinds off, templates).
+    pub dir: PathBuf,
+    /// An unanswered survey is reminded once, this many hours after it was issued; 0: never.
+    pub survey_reminder_after_hours: u64,
+}
+
+impl Default for OutboundMailConfig {
+    fn default() -> Self {
+        OutboundMailConfig {
+            worker: true,
+            poll_interval_ms: 1_000,
+            batch: 16,
+            lease_ms: 120_000,
+            retry_base_ms: 30_000,
+            retry_max_secs: 3_600,
+            max_attempts: 10,
+            kinds: steward_domain::mail::NotificationKind::ALL.to_vec(),
+            language: steward_domain::login::Language::En,
+            link_base_url: None,
+            dir: PathBuf::from("config/mail"),
+            survey_reminder_after_hours: 72,
+        }
+    }
+}
+
 impl Default for S3Config {
     fn default() -> Self {
         S3Config {
@@ -96,6 +192,12 @@ impl Default for S3Config {
 impl AttachmentsConfig {
     pub fn limits(&self) -> steward_domain::attachment::AttachmentLimits {
         steward_domain::attachment::AttachmentLimits { max_file_bytes: self.max_file_bytes, max_ticket_bytes: self.max_ticket_bytes }
+    }
+}
+
+impl OutboundMailConfig {
+    pub fn retry_policy(&self) -> steward_domain::webhook::RetryPolicy {
+        retry_policy(self.retry_base_ms, self.retry_max_secs, self.max_attempts)
     }
 }
 
@@ -411,12 +513,7 @@ pub struct WebhooksConfig {
 
 impl WebhooksConfig {
     pub fn retry_policy(&self) -> steward_domain::webhook::RetryPolicy {
-        let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        steward_domain::webhook::RetryPolicy {
-            base_ms: ms(self.retry_base_ms),
-            max_ms: ms(self.retry_max_secs.saturating_mul(1000)),
-            max_attempts: self.max_attempts,
-        }
+        retry_policy(self.retry_base_ms, self.retry_max_secs, self.max_attempts)
     }
 
     /// How long a claimed delivery stays reserved: one attempt plus ample time to record it.
@@ -424,6 +521,12 @@ impl WebhooksConfig {
     pub fn lease_ms(&self) -> i64 {
         i64::try_from(self.timeout_ms.saturating_add(30_000)).unwrap_or(i64::MAX)
     }
+}
+
+/// Backoff from `base_ms`, doubling up to `max_secs`, for `max_attempts` (webhooks and mail).
+fn retry_policy(base_ms: u64, max_secs: u64, max_attempts: u32) -> steward_domain::webhook::RetryPolicy {
+    let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    steward_domain::webhook::RetryPolicy { base_ms: ms(base_ms), max_ms: ms(max_secs.saturating_mul(1000)), max_attempts }
 }
 
 impl Default for Config {
@@ -447,6 +550,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             console: ConsoleConfig::default(),
             attachments: AttachmentsConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -634,6 +738,18 @@ impl Config {
                 }
             };
         }
+        if let Some(v) = env("STEWARD_MAIL_ADDRESS") {
+            self.mail.address = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("STEWARD_MAIL_SMTP_HOST") {
+            self.mail.smtp.host = v;
+        }
+        if let Some(v) = env("STEWARD_MAIL_SMTP_PORT") {
+            self.mail.smtp.port = parse("STEWARD_MAIL_SMTP_PORT", &v)?;
+        }
+        if let Some(v) = env("STEWARD_MAIL_OUTBOUND_WORKER") {
+            self.mail.outbound.worker = parse("STEWARD_MAIL_OUTBOUND_WORKER", &v)?;
+        }
         if let Some(v) = env("STEWARD_WEBHOOKS_WORKER") {
             self.webhooks.worker = parse("STEWARD_WEBHOOKS_WORKER", &v)?;
         }
@@ -699,6 +815,24 @@ impl Config {
         }
         if w.max_attempts == 0 {
             return invalid("webhooks.max_attempts", "must be at least 1");
+        }
+        if let Some(address) = &self.mail.address {
+            if steward_domain::staff::normalize_email(address).is_err() {
+                return invalid("mail.address", "must be an email address such as support@example.org");
+            }
+        }
+        let m = &self.mail.outbound;
+        if m.poll_interval_ms < 10 || m.batch == 0 || m.max_attempts == 0 || m.retry_base_ms == 0 {
+            return invalid("mail.outbound", "poll_interval_ms must be at least 10, batch, max_attempts and retry_base_ms at least 1");
+        }
+        if m.retry_max_secs.saturating_mul(1000) < m.retry_base_ms {
+            return invalid("mail.outbound.retry_max_secs", "must not be shorter than mail.outbound.retry_base_ms");
+        }
+        if m.lease_ms < self.mail.smtp.timeout_ms.saturating_mul(2) {
+            return invalid("mail.outbound.lease_ms", "must be at least twice mail.smtp.timeout_ms");
+        }
+        if self.mail.smtp.host.trim().is_empty() || self.mail.smtp.port == 0 {
+            return invalid("mail.smtp.host", "name a host and a port");
         }
         let a = &self.auth;
         if a.session_idle_minutes == 0 || a.session_max_hours == 0 || a.set_password_link_hours == 0 {

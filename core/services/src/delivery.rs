@@ -207,7 +207,7 @@ impl DeliveryWorker {
     pub fn start(self) -> RunningWorker {
         let (stop, stopping) = watch::channel(false);
         let task = tokio::spawn(run(self.sender, self.poll_interval, stopping));
-        RunningWorker { stop, task: Some(task) }
+        RunningWorker::new(stop, task)
     }
 }
 
@@ -219,6 +219,10 @@ pub struct RunningWorker {
 }
 
 impl RunningWorker {
+    pub(crate) fn new(stop: watch::Sender<bool>, task: JoinHandle<()>) -> RunningWorker {
+        RunningWorker { stop, task: Some(task) }
+    }
+
     /// Stops claiming, and waits for the attempts in flight (each bounded by the timeout).
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
@@ -236,19 +240,28 @@ impl Drop for RunningWorker {
     }
 }
 
-async fn run(sender: Arc<Sender>, poll_interval: Duration, mut stopping: watch::Receiver<bool>) {
+async fn run(sender: Arc<Sender>, poll_interval: Duration, stopping: watch::Receiver<bool>) {
+    run_passes("webhook deliveries", CLAIM_BATCH as usize, poll_interval, stopping, || sender.deliver_due()).await
+}
+
+/// A worker's loop: one `pass` after another until stopped, at once again after a full batch
+/// (more is likely due), else after `poll_interval`. A pass that is stopped mid-way finishes.
+pub(crate) async fn run_passes<F, Fut>(what: &str, batch: usize, poll_interval: Duration, mut stopping: watch::Receiver<bool>, mut pass: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<usize, crate::ServiceError>>,
+{
     loop {
-        let full_batch = match sender.deliver_due().await {
-            Ok(sent) => sent == CLAIM_BATCH as usize,
+        let full_batch = match pass().await {
+            Ok(claimed) => claimed == batch,
             Err(e) => {
-                tracing::warn!(error = %e, "webhook deliveries could not be claimed");
+                tracing::warn!(error = %e, "{what} could not be claimed");
                 false
             }
         };
         if *stopping.borrow() {
             break;
         }
-        // A full batch suggests more are due: go on at once.
         if full_batch {
             continue;
         }

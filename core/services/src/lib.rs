@@ -1,6 +1,7 @@
 //! Application services: each use case loads what it needs from storage, applies the domain
 //! rules and writes the result. Knows neither HTTP nor SQL (this crate depends on neither axum
-//! nor sqlx). Also the typed configuration, the metrics registry and the webhook delivery worker.
+//! nor sqlx). Also the typed configuration, the metrics registry, the webhook delivery worker and
+//! the mail worker.
 
 pub mod assembly;
 pub mod attachments;
@@ -16,6 +17,7 @@ pub use feedback::plan_survey_answer;
 pub mod kpis;
 pub mod live;
 mod logins;
+pub mod mail;
 pub use logins::{AuditFilter, LiveSession, NewLogin, NewSession, SetPasswordLink, SignIn, SignInError};
 mod partners;
 pub mod plugins;
@@ -163,6 +165,12 @@ pub struct Services {
     /// Where attachments' bytes are kept (`[attachments]`).
     blobs: Arc<dyn blobs::BlobStore>,
     attachment_limits: steward_domain::attachment::AttachmentLimits,
+    /// When failed mail is tried again (`mail.outbound`).
+    mail_retry: RetryPolicy,
+    /// How long a claimed mail is reserved for the node that claimed it.
+    mail_lease_ms: i64,
+    /// An unanswered survey is reminded this long after it was issued (None: never).
+    survey_reminder_after_ms: Option<i64>,
 }
 
 impl Services {
@@ -205,6 +213,12 @@ impl Services {
             feed: live::ChangeFeed::new(),
             blobs,
             attachment_limits: config.attachments.limits(),
+            mail_retry: config.mail.outbound.retry_policy(),
+            mail_lease_ms: i64::try_from(config.mail.outbound.lease_ms).unwrap_or(i64::MAX),
+            survey_reminder_after_ms: match config.mail.outbound.survey_reminder_after_hours {
+                0 => None,
+                hours => Some(i64::try_from(hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX)),
+            },
         }
     }
 

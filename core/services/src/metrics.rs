@@ -41,6 +41,8 @@ pub struct Metrics {
     webhook_oldest_pending: prometheus::Gauge,
     attachments_added: IntCounterVec,
     attachment_bytes_added: IntCounterVec,
+    mail_attempts: IntCounterVec,
+    mail_outbox_depth: IntGauge,
 }
 
 fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -145,6 +147,16 @@ impl Metrics {
                 "Bytes of the files attached to tickets, by where they came from (per attachment; each distinct content is kept once).",
                 &["source"],
             ),
+            mail_attempts: counter(
+                "steward_mail_sent_total",
+                "Outbound mail attempts recorded by this node, by outcome: sent, retrying (failed, tried again later) or failed (given up).",
+                &["outcome"],
+            ),
+            mail_outbox_depth: IntGauge::new(
+                "steward_mail_outbox_depth",
+                "Mail waiting in the outbox to be sent (pending; refreshed from the database).",
+            )
+            .expect("valid metric"),
             gauges_refreshed: IntGauge::new(
                 "steward_metrics_refreshed_timestamp_seconds",
                 "When the database-derived gauges were last refreshed (Unix time).",
@@ -178,6 +190,8 @@ impl Metrics {
             Box::new(m.webhook_oldest_pending.clone()),
             Box::new(m.attachments_added.clone()),
             Box::new(m.attachment_bytes_added.clone()),
+            Box::new(m.mail_attempts.clone()),
+            Box::new(m.mail_outbox_depth.clone()),
         ] {
             m.registry.register(collector).expect("metric registered once");
         }
@@ -188,6 +202,9 @@ impl Metrics {
         for source in crate::attachments::AttachmentSource::ALL {
             m.attachments_added.with_label_values(&[source.as_str()]);
             m.attachment_bytes_added.with_label_values(&[source.as_str()]);
+        }
+        for outcome in MAIL_OUTCOMES {
+            m.mail_attempts.with_label_values(&[outcome]);
         }
         m
     }
@@ -203,6 +220,15 @@ impl Metrics {
     /// One recorded webhook attempt: `delivered`, `retrying` or `failed`.
     pub fn observe_webhook_attempt(&self, outcome: &str) {
         self.webhook_deliveries.with_label_values(&[outcome]).inc();
+    }
+
+    /// One recorded mail attempt: `sent`, `retrying` or `failed`.
+    pub fn observe_mail_attempt(&self, outcome: &str) {
+        self.mail_attempts.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn set_mail_outbox_depth(&self, pending: u64) {
+        self.mail_outbox_depth.set(i64::try_from(pending).unwrap_or(i64::MAX));
     }
 
     pub fn set_webhook_queue(&self, pending: u64, oldest_age_seconds: f64) {
@@ -319,6 +345,9 @@ impl Default for Metrics {
         Self::new()
     }
 }
+
+/// The outcome labels of `steward_mail_sent_total`.
+pub const MAIL_OUTCOMES: [&str; 3] = ["sent", "retrying", "failed"];
 
 /// The outcome labels of `steward_webhook_deliveries_total`.
 pub const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "retrying", "failed"];

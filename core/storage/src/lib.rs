@@ -12,6 +12,7 @@ mod feedback;
 pub mod kpis;
 pub mod live;
 pub mod logins;
+pub mod mail;
 pub mod partners;
 pub mod queues;
 pub mod sla;
@@ -109,6 +110,7 @@ impl Backend {
                 (11, "queue backfill", include_str!("../migrations/sqlite/0011_queue_backfill.sql")),
                 (12, "gate overrides", include_str!("../migrations/sqlite/0012_gate_overrides.sql")),
                 (13, "attachments", include_str!("../migrations/sqlite/0013_attachments.sql")),
+                (15, "mail outbox", include_str!("../migrations/sqlite/0015_mail_outbox.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -124,6 +126,7 @@ impl Backend {
                 (11, "queue backfill", include_str!("../migrations/postgres/0011_queue_backfill.sql")),
                 (12, "gate overrides", include_str!("../migrations/postgres/0012_gate_overrides.sql")),
                 (13, "attachments", include_str!("../migrations/postgres/0013_attachments.sql")),
+                (15, "mail outbox", include_str!("../migrations/postgres/0015_mail_outbox.sql")),
             ],
         }
     }
@@ -183,6 +186,15 @@ pub struct Store {
     backend: Backend,
     /// Where the live feed's listener connects (PostgreSQL), with its own connection.
     url: String,
+    /// What events mail, and how (`[mail]`); None: no mail is queued.
+    mail: Option<std::sync::Arc<steward_domain::mail::MailSettings>>,
+}
+
+/// Outbox rows leased to one claimer (see `Store::lease_due`).
+pub(crate) struct Leased {
+    pub ids: Vec<String>,
+    pub token: String,
+    pub tx: Transaction<'static, Any>,
 }
 
 static INSTALL_DRIVERS: std::sync::Once = std::sync::Once::new();
@@ -235,7 +247,13 @@ impl Store {
             Backend::Sqlite => options(1).connect(&url).await?,
             Backend::Postgres => pool.clone(),
         };
-        Ok(Store { pool, writer, backend, url })
+        Ok(Store { pool, writer, backend, url, mail: None })
+    }
+
+    /// Queues mail with every event that causes one, as `settings` say.
+    pub fn with_mail(mut self, settings: steward_domain::mail::MailSettings) -> Store {
+        self.mail = Some(std::sync::Arc::new(settings));
+        self
     }
 
     pub fn backend(&self) -> Backend {
@@ -285,6 +303,52 @@ impl Store {
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
+    }
+
+    /// Leases up to `limit` due rows of an outbox (webhook deliveries, mail) to one claimer until
+    /// `lease_until`. `due` is the `FROM … WHERE …` that selects the due rows, naming the outbox
+    /// `alias` and using placeholders `$1…` for `binds`. The rows are looked for first without a
+    /// write lock, so an idle worker never takes SQLite's; then leased in the order they fell due,
+    /// concurrent claimers on PostgreSQL skipping each other's rows. None: nothing was due. Else
+    /// the leased ids, the token proving the lease, and the still open write transaction, in
+    /// which the claimer reads what sending them takes before committing.
+    pub(crate) async fn lease_due(
+        &self,
+        table: &str,
+        alias: &str,
+        due: &str,
+        binds: Vec<sql::Bind>,
+        lease_until: steward_domain::time::Timestamp,
+        limit: u32,
+    ) -> Result<Option<Leased>, StoreError> {
+        let probe = format!("SELECT {alias}.id FROM {due} LIMIT 1");
+        let any_due = sql::bind_values(sqlx::query(&probe), binds.clone()).fetch_optional(self.pool()).await?;
+        if any_due.is_none() {
+            return Ok(None);
+        }
+        let token = format!("{:032x}", rand::random::<u128>());
+        let mut tx = self.begin_write().await?;
+        let n = binds.len();
+        let claim = format!(
+            "UPDATE {table} SET locked_until = ${}, lock_token = ${} WHERE id IN \
+             (SELECT {alias}.id FROM {due} ORDER BY {alias}.next_attempt_at LIMIT ${}{}) RETURNING id",
+            n + 1,
+            n + 2,
+            n + 3,
+            self.backend.skip_locked_rows(alias)
+        );
+        let rows = sql::bind_values(sqlx::query(&claim), binds)
+            .bind(lease_until.as_millis())
+            .bind(token.clone())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let ids = rows.iter().map(|row| col::<String>(row, "id")).collect::<Result<_, _>>()?;
+        Ok(Some(Leased { ids, token, tx }))
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

@@ -7,10 +7,16 @@ use sqlx::{Any, Transaction};
 
 use super::StoreError;
 
+#[derive(Clone)]
 pub(crate) enum Bind {
     Text(String),
     Int(i64),
     Bool(bool),
+}
+
+/// Binds `binds` in order.
+pub(crate) fn bind_values<'q>(query: Query<'q, Any, AnyArguments<'q>>, binds: Vec<Bind>) -> Query<'q, Any, AnyArguments<'q>> {
+    binds.into_iter().fold(query, super::tickets::bind_one)
 }
 
 #[derive(Default)]

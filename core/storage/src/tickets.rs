@@ -12,7 +12,7 @@ use steward_domain::sla_engine::TicketClock;
 use steward_domain::ticket::{search_form, Change, Channel, Customer, Kind, Priority, Status, Ticket, TicketQuery, TicketSort};
 use steward_domain::time::Timestamp;
 
-const TICKET_COLUMNS: &str = "id, number, title, description, kind, channel, priority, customer_name, \
+pub(super) const TICKET_COLUMNS: &str = "id, number, title, description, kind, channel, priority, customer_name, \
      customer_contact, customer_tier, process, process_version, stage, status, assignee_id, tags, \
      custom_fields, created_at, updated_at, first_response_at, resolved_at, closed_at, reopen_count, origin_ticket_id, \
      review_passed_stage, staff_replies, version";
@@ -21,7 +21,7 @@ fn ts(ms: Option<i64>) -> Option<Timestamp> {
     ms.map(Timestamp::from_millis)
 }
 
-fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
+pub(super) fn ticket_from_row(row: &AnyRow) -> Result<Ticket, StoreError> {
     let text = |name: &str| col::<String>(row, name);
     let id: String = text("id")?;
     let assignee: Option<String> = col(row, "assignee_id")?;
@@ -85,6 +85,7 @@ impl Store {
                 insert_tags(&mut tx, t.id, &t.tags).await?;
                 super::sla::upsert_clocks(&mut tx, &change.sla.clocks).await?;
                 insert_events(&mut tx, t.id, 0, t.updated_at, actor, &change.events).await?;
+                super::mail::queue_ticket_mail(&mut tx, self.mail_settings(), t, actor, &change.events, t.updated_at).await?;
                 super::feedback::write_side(&mut tx, self.backend, &change.side, actor, t.updated_at).await?;
                 super::queues::refresh_queue_state(&mut tx, self.backend, None, &change.ticket).await?;
                 if let Some(claim) = claim {
@@ -156,6 +157,7 @@ impl Store {
                         .fetch_one(&mut *tx)
                         .await?;
                     insert_events(&mut tx, current.id, last_seq, at, actor, &change.events).await?;
+                    super::mail::queue_ticket_mail(&mut tx, self.mail_settings(), &change.ticket, actor, &change.events, at).await?;
                 }
                 super::feedback::write_side(&mut tx, self.backend, &change.side, actor, at).await?;
                 super::queues::refresh_queue_state(&mut tx, self.backend, Some(&current), &change.ticket).await?;

@@ -216,7 +216,7 @@ impl Store {
             .run(async {
                 let mut new = 0;
                 for (staff, event) in events {
-                    // Each event commits with its webhook deliveries, or not at all.
+                    // Each event commits with its webhook deliveries and its mail, or not at all.
                     let mut tx = self.begin_write().await?;
                     let id = StaffEventId::new_at(at);
                     let done = sqlx::query(
@@ -233,6 +233,7 @@ impl Store {
                     .await?;
                     if done.rows_affected() == 1 {
                         super::webhooks::queue_staff_deliveries(&mut tx, id, event.kind(), at).await?;
+                        super::mail::queue_staff_mail(&mut tx, self.mail_settings(), *staff, event, at).await?;
                         new += 1;
                     }
                     tx.commit().await?;

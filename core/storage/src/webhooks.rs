@@ -2,9 +2,9 @@
 //! records the ticket events ([`queue_deliveries`]), then claimed under a lease by the delivery
 //! worker of any node, so that no two nodes send one delivery at the same time.
 
-use super::sql::placeholders;
+use super::sql::{placeholders, Bind};
 use super::Operation;
-use super::{col, col_bool, corrupt, Store, StoreError};
+use super::{col, col_bool, corrupt, Leased, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use std::collections::HashMap;
@@ -250,36 +250,12 @@ impl Store {
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         Operation("claim_due_deliveries")
             .run(async {
-                // Looked for first without a write lock: an idle worker then never takes SQLite's.
-                let any_due: Option<String> = sqlx::query_scalar(&format!("SELECT d.id FROM {DUE} LIMIT 1"))
-                    .bind(now.as_millis())
-                    .bind(now.as_millis())
-                    .bind(true)
-                    .fetch_optional(self.pool())
-                    .await?;
-                if any_due.is_none() {
+                let due = vec![Bind::Int(now.as_millis()), Bind::Int(now.as_millis()), Bind::Bool(true)];
+                let Some(Leased { ids, token: lock_token, mut tx }) =
+                    self.lease_due("webhook_deliveries", "d", DUE, due, lease_until, limit).await?
+                else {
                     return Ok(Vec::new());
-                }
-                let lock_token = format!("{:032x}", rand::random::<u128>());
-                let mut tx = self.begin_write().await?;
-                let claim = format!(
-                    "UPDATE webhook_deliveries SET locked_until = $4, lock_token = $5 WHERE id IN \
-                 (SELECT d.id FROM {DUE} ORDER BY d.next_attempt_at LIMIT $6{}) RETURNING id",
-                    self.backend.skip_locked_rows("d")
-                );
-                let ids: Vec<String> = sqlx::query_scalar(&claim)
-                    .bind(now.as_millis())
-                    .bind(now.as_millis())
-                    .bind(true)
-                    .bind(lease_until.as_millis())
-                    .bind(&lock_token)
-                    .bind(i64::from(limit))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                if ids.is_empty() {
-                    tx.commit().await?;
-                    return Ok(Vec::new());
-                }
+                };
                 let details = format!(
                     "SELECT d.id, d.webhook_id, d.attempts, d.ticket_id, d.staff_event_id, w.url, w.secret, t.number, \
                  t.title, t.customer_name, t.customer_contact, t.customer_tier, \

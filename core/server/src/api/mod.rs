@@ -7,6 +7,7 @@ mod extract;
 mod feedback;
 mod kpis;
 mod logins;
+mod mail;
 mod openapi;
 mod partners;
 mod plugins;
@@ -83,6 +84,7 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .merge(tokens::routes())
         .merge(logins::routes())
         .merge(webhooks::routes())
+        .merge(mail::routes())
         .merge(kpis::routes())
         .merge(system::routes())
         .split_for_parts();

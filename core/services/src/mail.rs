@@ -1,0 +1,290 @@
+//! Outbound mail: the settings planning reads (from `[mail]` and the per-process mail files),
+//! the outbox's use cases, and the worker that hands queued mail to the SMTP server. The one
+//! place that knows the SMTP client (lettre).
+//!
+//! Every node may run a worker. Each pass claims due mail under a lease (see
+//! `Store::claim_due_mail`), sends it, and records each attempt; the domain's retry rule
+//! decides whether a mail is done, retried later or given up.
+
+use crate::config::{Config, MailConfig, SmtpTls};
+use crate::{ServiceError, Services};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use steward_domain::auth::{Permission, Principal};
+use steward_domain::ids::MailId;
+use steward_domain::mail::{after_attempt, MailAttempt, MailSettings, MailState, OutboxMail, ProcessMail};
+use steward_domain::time::Timestamp;
+use steward_storage::mail::{ClaimedMail, FinishedMail};
+use tokio::sync::watch;
+
+/// A mail file or the SMTP set-up that cannot be used: start-up stops, naming it.
+#[derive(Debug, thiserror::Error)]
+pub enum MailSetupError {
+    #[error("{file}: {field}: {message}")]
+    File { file: String, field: String, message: String },
+    #[error("mail.smtp: {0}")]
+    Smtp(String),
+    #[error("mail.smtp.password_env: the environment variable {0} is not set")]
+    PasswordMissing(String),
+}
+
+/// What planning needs, from the configuration and `{mail.outbound.dir}/{process}.toml`; None
+/// when `mail.address` is unset (no mail at all).
+pub fn mail_settings(config: &Config) -> Result<Option<MailSettings>, MailSetupError> {
+    let Some(address) = config.mail.address.clone() else { return Ok(None) };
+    let outbound = &config.mail.outbound;
+    let link_base_url = match &outbound.link_base_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => config.public_link(""),
+    };
+    Ok(Some(MailSettings {
+        address,
+        default_language: outbound.language,
+        link_base_url,
+        kinds_on: outbound.kinds.iter().copied().collect(),
+        processes: load_mail_dir(&outbound.dir)?,
+    }))
+}
+
+/// Every `*.toml` in `dir`, in name order, each named by its file stem (the process). A
+/// missing directory is no overrides.
+fn load_mail_dir(dir: &Path) -> Result<std::collections::BTreeMap<String, ProcessMail>, MailSetupError> {
+    let mut processes = std::collections::BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(processes) };
+    let mut files: Vec<_> =
+        entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+    files.sort();
+    for file in files {
+        let shown = file.display().to_string();
+        let failed = |field: &str, message: String| MailSetupError::File { file: shown.clone(), field: field.into(), message };
+        let text = std::fs::read_to_string(&file).map_err(|e| failed("(file)", e.to_string()))?;
+        let mail = MailSettings::parse_process_file(&text).map_err(|e| failed(&e.field, e.message))?;
+        let process = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        processes.insert(process, mail);
+    }
+    Ok(processes)
+}
+
+impl Services {
+    /// Claims up to `limit` due mails for this node, leased long enough to send each.
+    pub async fn claim_due_mail(&self, limit: u32) -> Result<Vec<ClaimedMail>, ServiceError> {
+        let now = Timestamp::now();
+        Ok(self.store.claim_due_mail(now, now.plus_millis(self.mail_lease_ms), limit).await?)
+    }
+
+    /// Records an attempt and decides what follows: sent, retried after a backoff, or given
+    /// up. `None`: the claim had lapsed and nothing was recorded.
+    pub async fn record_mail_attempt(&self, mail: &ClaimedMail, attempt: MailAttempt) -> Result<Option<MailState>, ServiceError> {
+        let (state, next_attempt_at) =
+            after_attempt(&self.mail_retry, mail.attempts + 1, attempt.error.is_none(), Timestamp::now(), rand::random());
+        let recorded = self.store.record_mail_attempt(FinishedMail { mail, attempt: &attempt, state, next_attempt_at }).await?;
+        if recorded {
+            self.metrics.observe_mail_attempt(match state {
+                MailState::Sent => "sent",
+                MailState::Pending => "retrying",
+                MailState::Failed => "failed",
+            });
+        }
+        Ok(recorded.then_some(state))
+    }
+
+    /// Queues the reminder of every survey left unanswered for `mail.outbound.
+    /// survey_reminder_after_hours` (once per survey, across nodes); how many were reminded.
+    pub async fn remind_surveys(&self) -> Result<u64, ServiceError> {
+        let Some(after) = self.survey_reminder_after_ms else { return Ok(0) };
+        // `now()` moves with the tests' clock; the mail itself is due at the real time.
+        let issued_before = self.now().plus_millis(-after);
+        Ok(self.store.remind_surveys(issued_before, Timestamp::now(), 100).await?)
+    }
+
+    /// One page of the outbox, newest first, and the id to continue below (`ManageMail`).
+    pub async fn list_mail(
+        &self,
+        principal: &Principal,
+        state: Option<MailState>,
+        before: Option<MailId>,
+        limit: u32,
+    ) -> Result<(Vec<OutboxMail>, Option<MailId>), ServiceError> {
+        principal.require(Permission::ManageMail)?;
+        let mut mails = self.store.list_mail(state, before, limit + 1).await?;
+        let next = if mails.len() > limit as usize {
+            mails.truncate(limit as usize);
+            mails.last().map(|m| m.id)
+        } else {
+            None
+        };
+        Ok((mails, next))
+    }
+
+    /// Queues a failed mail again, due now, for one more attempt (a failure then marks it failed
+    /// again) (`ManageMail`). Pending or sent mail is a conflict.
+    pub async fn retry_mail(&self, principal: &Principal, id: MailId) -> Result<(), ServiceError> {
+        principal.require(Permission::ManageMail)?;
+        match self.store.retry_mail(id, self.now()).await? {
+            None => Err(ServiceError::NotFound { what: "mail" }),
+            Some(MailState::Failed) => Ok(()),
+            Some(state) => {
+                Err(ServiceError::Conflict { field: None, message: format!("the mail is {state}: only a failed mail is retried") })
+            }
+        }
+    }
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834) on every mail, so that other systems' auto-
+/// responders do not answer it and no mail loop starts.
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".to_owned())
+    }
+}
+
+/// A mail worker ready to start: built with the application so that an SMTP set-up that cannot
+/// work (a missing password, a bad host name) stops start-up rather than failing later.
+pub struct MailWorker {
+    services: Arc<Services>,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    batch: u32,
+    poll_interval: Duration,
+}
+
+impl MailWorker {
+    pub fn new(services: Arc<Services>, config: &MailConfig) -> Result<MailWorker, MailSetupError> {
+        Self::with_env(services, config, |name| std::env::var(name).ok())
+    }
+
+    /// As [`MailWorker::new`], reading the password's variable through `env`.
+    pub fn with_env(
+        services: Arc<Services>,
+        config: &MailConfig,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<MailWorker, MailSetupError> {
+        let smtp = &config.smtp;
+        let address = config.address.as_deref().ok_or_else(|| MailSetupError::Smtp("mail.address is not set".into()))?;
+        let from: Mailbox = address.parse().map_err(|e: lettre::address::AddressError| MailSetupError::Smtp(e.to_string()))?;
+        let builder = match smtp.tls {
+            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host),
+            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host),
+            SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)),
+        }
+        .map_err(|e| MailSetupError::Smtp(e.to_string()))?;
+        let mut builder = builder.port(smtp.port).timeout(Some(Duration::from_millis(smtp.timeout_ms)));
+        if let Some(user) = &smtp.username {
+            let variable = smtp.password_env.clone().unwrap_or_else(|| "STEWARD_MAIL_SMTP_PASSWORD".to_owned());
+            let password = env(&variable).ok_or(MailSetupError::PasswordMissing(variable))?;
+            builder = builder.credentials(Credentials::new(user.clone(), password));
+        }
+        Ok(MailWorker {
+            services,
+            transport: builder.build(),
+            from,
+            batch: config.outbound.batch,
+            poll_interval: Duration::from_millis(config.outbound.poll_interval_ms),
+        })
+    }
+
+    /// One pass, the one the running worker makes on every poll: queues the survey reminders
+    /// that are due, then claims due mail (at most `mail.outbound.batch`), sends each and
+    /// records each attempt. Returns how many were claimed. Tests call it to send when they
+    /// choose.
+    pub async fn send_due(&self) -> Result<usize, ServiceError> {
+        if let Err(e) = self.services.remind_surveys().await {
+            tracing::warn!(error = %e, "survey reminders could not be queued");
+        }
+        let claimed = self.services.claim_due_mail(self.batch).await?;
+        for mail in &claimed {
+            let attempt = self.attempt(mail).await;
+            match self.services.record_mail_attempt(mail, attempt).await {
+                Ok(Some(state)) => tracing::debug!(mail = %mail.id, kind = %mail.kind, %state, "mail attempt recorded"),
+                Ok(None) => tracing::warn!(mail = %mail.id, "mail attempt not recorded: the claim ran out meanwhile"),
+                Err(e) => tracing::warn!(mail = %mail.id, error = %e, "mail attempt could not be recorded"),
+            }
+        }
+        Ok(claimed.len())
+    }
+
+    async fn attempt(&self, mail: &ClaimedMail) -> MailAttempt {
+        let at = Timestamp::now();
+        let started = Instant::now();
+        let error = match self.message(mail) {
+            Ok(message) => self.transport.send(message).await.err().map(|e| describe(&e)),
+            Err(e) => Some(format!("the mail cannot be built: {e}")),
+        };
+        if let Some(error) = &error {
+            tracing::info!(mail = %mail.id, %error, "mail not sent");
+        }
+        MailAttempt { at, duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX), error }
+    }
+
+    fn message(&self, mail: &ClaimedMail) -> Result<Message, String> {
+        let to: Mailbox = mail.recipient.parse().map_err(|e: lettre::address::AddressError| e.to_string())?;
+        let mut builder =
+            Message::builder().from(self.from.clone()).to(to).subject(mail.subject.clone()).message_id(Some(mail.message_id.clone()));
+        if let Some(parent) = &mail.in_reply_to {
+            builder = builder.in_reply_to(parent.clone());
+        }
+        if !mail.references.is_empty() {
+            builder = builder.references(mail.references.join(" "));
+        }
+        builder
+            .header(AutoSubmitted)
+            .multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone()))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Starts sending in the background until [`crate::delivery::RunningWorker::stop`].
+    pub fn start(self) -> crate::delivery::RunningWorker {
+        let (stop, stopping) = watch::channel(false);
+        let task = tokio::spawn(run(self, stopping));
+        crate::delivery::RunningWorker::new(stop, task)
+    }
+}
+
+async fn run(worker: MailWorker, stopping: watch::Receiver<bool>) {
+    crate::delivery::run_passes("mail", worker.batch as usize, worker.poll_interval, stopping, || worker.send_due()).await
+}
+
+/// Why the server did not take the mail, for the outbox's log: the server's reply when it gave
+/// one (a permanent or transient refusal), else that it could not be reached.
+fn describe(e: &lettre::transport::smtp::Error) -> String {
+    match e.status() {
+        Some(code) => format!("the SMTP server refused the mail ({code}): {e}"),
+        None if e.is_timeout() => "the SMTP server timed out".to_owned(),
+        None => format!("the SMTP server could not be reached: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_mail_file_parses() {
+        let text = include_str!("../../../config/mail/general.toml");
+        assert_eq!(MailSettings::parse_process_file(text).unwrap(), ProcessMail::default());
+    }
+
+    #[test]
+    fn a_bad_mail_file_is_named_with_its_field() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("general.toml"), "[templates.resolved.en]\nsubject = \"{nope}\"\n").unwrap();
+        let e = load_mail_dir(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("general.toml") && e.contains("templates.resolved.en.subject") && e.contains("{nope}"), "{e}");
+    }
+}

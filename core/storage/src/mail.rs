@@ -1,0 +1,389 @@
+//! The mail outbox. Mail is queued in the transaction that records the event causing it
+//! ([`queue_ticket_mail`], [`queue_staff_mail`]), exactly as webhook deliveries are, then
+//! claimed under a lease by the mail worker of any node, so that no two nodes send one mail.
+
+use super::sql::{placeholders, Bind};
+use super::Operation;
+use super::{col, corrupt, Leased, Store, StoreError};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+use std::collections::HashMap;
+use steward_domain::event::{Actor, EventData};
+use steward_domain::ids::{MailId, StaffId, TicketId};
+use steward_domain::mail::{message_id, MailAttempt, MailSettings, MailState, NotificationKind, OutboxMail, PlannedMail, Recipient};
+use steward_domain::ticket::Ticket;
+use steward_domain::time::Timestamp;
+use steward_domain::training::StaffEventData;
+
+/// Mail that may be sent now: due and not leased to a worker. Binds: `$1` and `$2` the time.
+const DUE: &str = "mail_outbox m WHERE m.next_attempt_at <= $1 AND (m.locked_until IS NULL OR m.locked_until <= $2)";
+
+/// A mail claimed by this node, with everything sending it takes.
+#[derive(Debug, Clone)]
+pub struct ClaimedMail {
+    pub id: MailId,
+    pub kind: NotificationKind,
+    pub recipient: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    /// The thread's earlier Message-IDs, oldest first.
+    pub references: Vec<String>,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// Proves the claim when the outcome is recorded.
+    pub lock_token: String,
+}
+
+/// The outcome of an attempt and what follows it, recorded by the claim's holder.
+pub struct FinishedMail<'a> {
+    pub mail: &'a ClaimedMail,
+    pub attempt: &'a MailAttempt,
+    pub state: MailState,
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+/// Queues the mail a ticket change sends, inside the transaction that records its events.
+pub(super) async fn queue_ticket_mail(
+    tx: &mut Transaction<'static, Any>,
+    settings: Option<&MailSettings>,
+    ticket: &Ticket,
+    actor: &Actor,
+    events: &[EventData],
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let Some(settings) = settings else { return Ok(()) };
+    let planned = settings.plan_ticket(ticket, actor, events);
+    queue(tx, settings, planned, at).await
+}
+
+/// Queues the mail a staff event sends, inside the transaction that records it.
+pub(super) async fn queue_staff_mail(
+    tx: &mut Transaction<'static, Any>,
+    settings: Option<&MailSettings>,
+    staff: StaffId,
+    event: &StaffEventData,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let Some(settings) = settings else { return Ok(()) };
+    queue(tx, settings, settings.plan_staff(staff, event), at).await
+}
+
+async fn queue(
+    tx: &mut Transaction<'static, Any>,
+    settings: &MailSettings,
+    planned: Vec<PlannedMail>,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    for mail in planned {
+        for recipient in addresses(tx, &mail.recipient).await? {
+            let (in_reply_to, references) = match mail.ticket_id {
+                Some(ticket) => thread(tx, ticket, &recipient).await?,
+                None => (None, Vec::new()),
+            };
+            let id = MailId::new_at(at);
+            sqlx::query(
+                "INSERT INTO mail_outbox (id, ticket_id, kind, recipient, subject, text_body, html_body, message_id, in_reply_to, \
+                 references_ids, state, attempts, created_at, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13)",
+            )
+            .bind(id.to_string())
+            .bind(mail.ticket_id.map(|t| t.to_string()))
+            .bind(mail.kind.as_str())
+            .bind(&recipient)
+            .bind(&mail.subject)
+            .bind(&mail.text)
+            .bind(&mail.html)
+            .bind(message_id(mail.ticket_id, id.as_uuid(), settings.domain()))
+            .bind(in_reply_to)
+            .bind(Some(references.join(" ")).filter(|r| !r.is_empty()))
+            .bind(MailState::Pending.as_str())
+            .bind(at.as_millis())
+            .bind(at.as_millis())
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Where a recipient's mail goes: an address as it is; a staff member's or a role's active
+/// people's addresses as they stand in this transaction.
+async fn addresses(tx: &mut Transaction<'static, Any>, recipient: &Recipient) -> Result<Vec<String>, StoreError> {
+    Ok(match recipient {
+        Recipient::Address(address) => vec![address.clone()],
+        Recipient::Staff(staff) => {
+            sqlx::query_scalar("SELECT email FROM staff WHERE id = $1 AND active = $2")
+                .bind(staff.to_string())
+                .bind(true)
+                .fetch_all(&mut **tx)
+                .await?
+        }
+        Recipient::Role(role) => {
+            sqlx::query_scalar("SELECT email FROM staff WHERE role = $1 AND active = $2 ORDER BY id")
+                .bind(role)
+                .bind(true)
+                .fetch_all(&mut **tx)
+                .await?
+        }
+    })
+}
+
+/// The earlier messages of a ticket's thread with `recipient`, for `In-Reply-To` (the last)
+/// and `References` (all, oldest first): the mail we sent them about the ticket. The seam for
+/// inbound mail: the messages received from them for the ticket join this list.
+async fn thread(
+    tx: &mut Transaction<'static, Any>,
+    ticket: TicketId,
+    recipient: &str,
+) -> Result<(Option<String>, Vec<String>), StoreError> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT message_id FROM mail_outbox WHERE ticket_id = $1 AND recipient = $2 ORDER BY id DESC LIMIT 20")
+            .bind(ticket.to_string())
+            .bind(recipient)
+            .fetch_all(&mut **tx)
+            .await?;
+    let references: Vec<String> = ids.into_iter().rev().collect();
+    Ok((references.last().cloned(), references))
+}
+
+fn count(row: &AnyRow, name: &str) -> Result<u32, StoreError> {
+    u32::try_from(col::<i64>(row, name)?).map_err(corrupt)
+}
+
+const LIST_COLUMNS: &str = "id, ticket_id, kind, recipient, subject, message_id, in_reply_to, state, created_at, next_attempt_at, \
+     sent_at, last_error";
+
+fn outbox_from_row(row: &AnyRow) -> Result<OutboxMail, StoreError> {
+    let ticket: Option<String> = col(row, "ticket_id")?;
+    Ok(OutboxMail {
+        id: MailId::parse("id", &col::<String>(row, "id")?).map_err(corrupt)?,
+        ticket_id: ticket.map(|t| TicketId::parse("ticket_id", &t)).transpose().map_err(corrupt)?,
+        kind: NotificationKind::parse("kind", &col::<String>(row, "kind")?).map_err(corrupt)?,
+        recipient: col(row, "recipient")?,
+        subject: col(row, "subject")?,
+        message_id: col(row, "message_id")?,
+        in_reply_to: col(row, "in_reply_to")?,
+        state: MailState::parse("state", &col::<String>(row, "state")?).map_err(corrupt)?,
+        created_at: Timestamp::from_millis(col(row, "created_at")?),
+        next_attempt_at: col::<Option<i64>>(row, "next_attempt_at")?.map(Timestamp::from_millis),
+        sent_at: col::<Option<i64>>(row, "sent_at")?.map(Timestamp::from_millis),
+        last_error: col(row, "last_error")?,
+        attempts: Vec::new(),
+    })
+}
+
+impl Store {
+    pub(crate) fn mail_settings(&self) -> Option<&MailSettings> {
+        self.mail.as_deref()
+    }
+
+    /// Claims up to `limit` mails due at `now` until `lease_until`: no other worker takes them
+    /// before then (see `Store::lease_due`).
+    pub async fn claim_due_mail(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<ClaimedMail>, StoreError> {
+        Operation("claim_due_mail")
+            .run(async {
+                let due = vec![Bind::Int(now.as_millis()), Bind::Int(now.as_millis())];
+                let Some(Leased { ids, token: lock_token, mut tx }) =
+                    self.lease_due("mail_outbox", "m", DUE, due, lease_until, limit).await?
+                else {
+                    return Ok(Vec::new());
+                };
+                let details = format!(
+                    "SELECT id, kind, recipient, subject, text_body, html_body, message_id, in_reply_to, references_ids, attempts \
+                     FROM mail_outbox WHERE id IN ({}) ORDER BY next_attempt_at",
+                    placeholders(1, ids.len())
+                );
+                let rows = ids.iter().fold(sqlx::query(&details), |q, id| q.bind(id)).fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                rows.iter()
+                    .map(|row| {
+                        let references: Option<String> = col(row, "references_ids")?;
+                        Ok(ClaimedMail {
+                            id: MailId::parse("id", &col::<String>(row, "id")?).map_err(corrupt)?,
+                            kind: NotificationKind::parse("kind", &col::<String>(row, "kind")?).map_err(corrupt)?,
+                            recipient: col(row, "recipient")?,
+                            subject: col(row, "subject")?,
+                            text: col(row, "text_body")?,
+                            html: col(row, "html_body")?,
+                            message_id: col(row, "message_id")?,
+                            in_reply_to: col(row, "in_reply_to")?,
+                            references: references.unwrap_or_default().split_whitespace().map(str::to_owned).collect(),
+                            attempts: count(row, "attempts")?,
+                            lock_token: lock_token.clone(),
+                        })
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    /// Records an attempt and what follows it, if the claim still holds (the lease may have
+    /// run out and passed to another worker). Returns whether it did.
+    pub async fn record_mail_attempt(&self, finished: FinishedMail<'_>) -> Result<bool, StoreError> {
+        Operation("record_mail_attempt")
+            .run(async {
+                let mail = finished.mail;
+                let number = mail.attempts + 1;
+                let attempt = finished.attempt;
+                let sent_at = (finished.state == MailState::Sent).then(|| attempt.at.as_millis());
+                let mut tx = self.begin_write().await?;
+                let updated = sqlx::query(
+                    "UPDATE mail_outbox SET state = $3, attempts = $4, next_attempt_at = $5, sent_at = $6, \
+                     last_error = COALESCE($7, last_error), locked_until = NULL, lock_token = NULL WHERE id = $1 AND lock_token = $2",
+                )
+                .bind(mail.id.to_string())
+                .bind(&mail.lock_token)
+                .bind(finished.state.as_str())
+                .bind(i64::from(number))
+                .bind(finished.next_attempt_at.map(Timestamp::as_millis))
+                .bind(sent_at)
+                .bind(attempt.error.as_deref())
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                sqlx::query("INSERT INTO mail_attempts (mail_id, number, at, duration_ms, error) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(mail.id.to_string())
+                    .bind(i64::from(number))
+                    .bind(attempt.at.as_millis())
+                    .bind(attempt.duration_ms)
+                    .bind(attempt.error.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            })
+            .await
+    }
+
+    /// Queues a failed mail again, due at `now`, for one more attempt (its log stays). Returns
+    /// the state it was in, or None when there is no such mail; pending or sent mail is left as
+    /// it is.
+    pub async fn retry_mail(&self, id: MailId, now: Timestamp) -> Result<Option<MailState>, StoreError> {
+        Operation("retry_mail")
+            .run(async {
+                let mut tx = self.begin_write().await?;
+                let state: Option<String> =
+                    sqlx::query_scalar("SELECT state FROM mail_outbox WHERE id = $1").bind(id.to_string()).fetch_optional(&mut *tx).await?;
+                let Some(state) = state else {
+                    tx.commit().await?;
+                    return Ok(None);
+                };
+                let state = MailState::parse("state", &state).map_err(corrupt)?;
+                if state == MailState::Failed {
+                    sqlx::query(
+                        "UPDATE mail_outbox SET state = $2, next_attempt_at = $3, locked_until = NULL, lock_token = NULL \
+                         WHERE id = $1",
+                    )
+                    .bind(id.to_string())
+                    .bind(MailState::Pending.as_str())
+                    .bind(now.as_millis())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(Some(state))
+            })
+            .await
+    }
+
+    /// Queues the one reminder of each survey issued before `issued_before`, unanswered and not
+    /// expired at `now` (at most `limit` of them). Each is marked reminded in the transaction
+    /// that queues its mail, so a survey is reminded once however many nodes run this. Returns
+    /// how many were reminded.
+    pub async fn remind_surveys(&self, issued_before: Timestamp, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        Operation("remind_surveys")
+            .run(async {
+                let Some(settings) = self.mail_settings() else { return Ok(0) };
+                let due: Vec<String> = sqlx::query_scalar(
+                    "SELECT token FROM surveys WHERE answered_at IS NULL AND reminded_at IS NULL AND issued_at <= $1 \
+                     AND expires_at > $2 ORDER BY issued_at LIMIT $3",
+                )
+                .bind(issued_before.as_millis())
+                .bind(now.as_millis())
+                .bind(i64::from(limit))
+                .fetch_all(self.pool())
+                .await?;
+                let mut reminded = 0;
+                for token in due {
+                    let mut tx = self.begin_write().await?;
+                    let ticket: Option<String> = sqlx::query_scalar(
+                        "UPDATE surveys SET reminded_at = $2 WHERE token = $1 AND reminded_at IS NULL AND answered_at IS NULL \
+                         RETURNING ticket_id",
+                    )
+                    .bind(&token)
+                    .bind(now.as_millis())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    // Another node reminded it, or the customer answered meanwhile.
+                    let Some(ticket) = ticket else {
+                        tx.commit().await?;
+                        continue;
+                    };
+                    let sql = format!("SELECT {} FROM tickets WHERE id = $1", super::tickets::TICKET_COLUMNS);
+                    let row = sqlx::query(&sql).bind(&ticket).fetch_one(&mut *tx).await?;
+                    let ticket = super::tickets::ticket_from_row(&row)?;
+                    queue(&mut tx, settings, settings.plan_survey_reminder(&ticket, &token), now).await?;
+                    tx.commit().await?;
+                    reminded += 1;
+                }
+                Ok(reminded)
+            })
+            .await
+    }
+
+    /// Mail still to be sent (the outbox's depth), served by the partial index on pending rows.
+    pub async fn mail_outbox_depth(&self) -> Result<u64, StoreError> {
+        Operation("mail_outbox_depth")
+            .run(async {
+                let n: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox WHERE next_attempt_at IS NOT NULL").fetch_one(self.pool()).await?;
+                u64::try_from(n).map_err(corrupt)
+            })
+            .await
+    }
+
+    /// One page of the outbox, newest first, below `before`, optionally in one state, each mail
+    /// with its attempts.
+    pub async fn list_mail(&self, state: Option<MailState>, before: Option<MailId>, limit: u32) -> Result<Vec<OutboxMail>, StoreError> {
+        Operation("list_mail")
+            .run(async {
+                let mut conditions = vec!["($1 = '' OR state = $1)"];
+                if before.is_some() {
+                    conditions.push("id < $3");
+                }
+                let sql = format!("SELECT {LIST_COLUMNS} FROM mail_outbox WHERE {} ORDER BY id DESC LIMIT $2", conditions.join(" AND "));
+                let mut query = sqlx::query(&sql).bind(state.map_or("", MailState::as_str)).bind(i64::from(limit));
+                if let Some(before) = before {
+                    query = query.bind(before.to_string());
+                }
+                let rows = query.fetch_all(self.pool()).await?;
+                let mut mails = rows.iter().map(outbox_from_row).collect::<Result<Vec<_>, StoreError>>()?;
+                if mails.is_empty() {
+                    return Ok(mails);
+                }
+                let sql = format!(
+                    "SELECT mail_id, at, duration_ms, error FROM mail_attempts WHERE mail_id IN ({}) ORDER BY mail_id, number",
+                    placeholders(1, mails.len())
+                );
+                let rows = mails.iter().fold(sqlx::query(&sql), |q, m| q.bind(m.id.to_string())).fetch_all(self.pool()).await?;
+                let mut attempts: HashMap<String, Vec<MailAttempt>> = HashMap::new();
+                for row in &rows {
+                    attempts.entry(col(row, "mail_id")?).or_default().push(MailAttempt {
+                        at: Timestamp::from_millis(col(row, "at")?),
+                        duration_ms: col(row, "duration_ms")?,
+                        error: col(row, "error")?,
+                    });
+                }
+                for mail in &mut mails {
+                    mail.attempts = attempts.remove(&mail.id.to_string()).unwrap_or_default();
+                }
+                Ok(mails)
+            })
+            .await
+    }
+}
