@@ -107,27 +107,9 @@ async fn seeding_fills_the_database_with_a_year_of_varied_data_and_repeats_with_
 }
 
 async fn the_quick_bench_measures_every_row_against_the_real_server(app: TestApp) {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("bench.json");
-    let url = app.database_url.clone();
-    let args = ["bench", "--quick", "--json", json.to_str().unwrap()].map(String::from);
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
-            .args(args)
-            .env_remove("STEWARD_CONFIG")
-            .env("STEWARD_LOG_LEVEL", "error")
-            .env("STEWARD_DATABASE_URL", url)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .expect("steward runs")
-    })
-    .await
-    .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{stderr}");
+    let (report, stdout) = bench_on(&app, &[]).await;
     let backend = if app.backend == crate::helpers::Backend::Sqlite { "sqlite" } else { "postgres" };
     assert!(stdout.contains(&format!("Backend: **{backend}**")), "{stdout}");
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["tickets"], 300);
     let rows = report["rows"].as_array().unwrap();
     for id in ["seed", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12", "P13"] {
@@ -151,8 +133,8 @@ async fn the_quick_bench_measures_every_row_against_the_real_server(app: TestApp
     }
 }
 
-/// Runs `steward bench` on the test's database and returns its JSON report.
-async fn bench_on(app: &TestApp, args: &[&str]) -> Value {
+/// Runs `steward bench --quick` on the test's database; returns its JSON report and what it printed.
+async fn bench_on(app: &TestApp, args: &[&str]) -> (Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let mut all: Vec<String> = ["bench", "--quick", "--json", json.to_str().unwrap()].map(String::from).to_vec();
@@ -171,7 +153,7 @@ async fn bench_on(app: &TestApp, args: &[&str]) -> Value {
     .await
     .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+    (serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 async fn ticket_rows(app: &TestApp) -> i64 {
@@ -182,19 +164,19 @@ async fn ticket_rows(app: &TestApp) -> i64 {
 }
 
 async fn the_bench_reuses_an_earlier_seed_and_seeds_only_what_is_missing(app: TestApp) {
-    let first = bench_on(&app, &["--rows", "P2", "--tickets", "120"]).await;
+    let (first, _) = bench_on(&app, &["--rows", "P2", "--tickets", "120"]).await;
     assert_eq!((first["tickets"].as_u64(), first["reused_tickets"].as_u64()), (Some(120), Some(0)));
     assert_eq!(ticket_rows(&app).await, 120);
 
     // Asked for more: only the missing ones are seeded, continuing the same sequence.
-    let more = bench_on(&app, &["--rows", "P2", "--tickets", "150", "--reuse"]).await;
+    let (more, _) = bench_on(&app, &["--rows", "P2", "--tickets", "150", "--reuse"]).await;
     assert_eq!((more["tickets"].as_u64(), more["reused_tickets"].as_u64()), (Some(150), Some(120)));
     let seed_row = more["rows"].as_array().unwrap().iter().find(|r| r["id"] == "seed").unwrap();
     assert!(seed_row["what"].as_str().unwrap().contains("seed 30 ticket histories"), "{seed_row}");
     assert_eq!(ticket_rows(&app).await, 150);
 
     // Asked for no more than there are: nothing seeded, the rows measured at the size there is.
-    let again = bench_on(&app, &["--rows", "P2", "--tickets", "100", "--reuse"]).await;
+    let (again, _) = bench_on(&app, &["--rows", "P2", "--tickets", "100", "--reuse"]).await;
     assert_eq!((again["tickets"].as_u64(), again["reused_tickets"].as_u64()), (Some(150), Some(150)));
     assert!(again["rows"].as_array().unwrap().iter().any(|r| r["id"] == "P2" && r["p50_ms"].as_f64().is_some()), "{again}");
     assert_eq!(ticket_rows(&app).await, 150);
