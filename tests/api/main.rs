@@ -18,6 +18,7 @@ mod kpis;
 mod layering;
 mod live_updates;
 mod logins;
+mod mail_inbound;
 mod observability;
 mod partners;
 mod plugins;

@@ -25,6 +25,7 @@ pub struct RefusalTexts {
     pub plugin_failed: &'static str,
     pub certification: &'static str,
     pub reopen_window: &'static str,
+    pub too_large: &'static str,
     pub wrong_credentials: &'static str,
     pub throttled: &'static str,
     pub forbidden: &'static str,
@@ -75,6 +76,7 @@ pub static EN: RefusalTexts = RefusalTexts {
     plugin_failed: "plugin {plugin} failed: {detail}",
     certification: "{person} ({id}) does not hold a valid {certification} certification (it is {state}), which stage {stage} requires",
     reopen_window: "the reopen window has passed",
+    too_large: "the message has {size} bytes; at most {limit} are accepted",
     wrong_credentials: "the email or password is wrong",
     throttled: "too many failed sign-ins; try again in {seconds} s",
     forbidden: "your role does not allow this",
@@ -115,6 +117,7 @@ pub static ZH: RefusalTexts = RefusalTexts {
     plugin_failed: "插件「{plugin}」出错：{detail}",
     certification: "{person}（{id}）没有阶段「{stage}」要求的有效认证「{certification}」（当前：{state}）",
     reopen_window: "已超过可重新打开的期限",
+    too_large: "邮件有 {size} 字节，最多接受 {limit} 字节",
     wrong_credentials: "电子邮箱或密码不正确",
     throttled: "登录失败次数过多，请在 {seconds} 秒后重试",
     forbidden: "您的角色无权执行此操作",
@@ -363,6 +366,7 @@ pub fn message(lang: Lang, e: &ServiceError, process: Option<&Process>) -> Strin
             r.throttled.replace("{seconds}", &retry_after_secs.to_string())
         }
         ServiceError::ReopenWindowPassed => r.reopen_window.to_owned(),
+        ServiceError::TooLarge { size, limit } => r.too_large.replace("{size}", &size.to_string()).replace("{limit}", &limit.to_string()),
     }
 }
 
@@ -423,6 +427,7 @@ mod tests {
                 t.plugin_failed,
                 t.certification,
                 t.reopen_window,
+                t.too_large,
                 t.wrong_credentials,
                 t.throttled,
                 t.forbidden,

@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod kpi;
 pub mod login;
+pub mod mail;
 pub mod partner;
 pub mod process;
 pub mod queue;
@@ -65,6 +66,8 @@ mod openapi {
         crate::partner::PartnerStatus,
         crate::training::AssessmentMethod,
         crate::training::CertificationState,
+        crate::mail::MailState,
+        crate::mail::MailReason,
     );
 }
 

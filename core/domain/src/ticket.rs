@@ -198,6 +198,9 @@ pub enum SideWrite {
         ticket_id: TicketId,
         at: Timestamp,
     },
+    /// Marks the inbound message this change imports as imported (fails the change if it was
+    /// imported meanwhile, so a message is imported once).
+    MailImported { mail: super::ids::MailId, ticket: TicketId },
 }
 
 impl Change {

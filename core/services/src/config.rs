@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+mod mail;
+pub use mail::{MailConfig, MailInboundConfig, MailTicketDefaults, MailboxConfig};
 pub use steward_storage::DatabaseConfig;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -28,6 +30,7 @@ pub struct Config {
     pub workers: WorkersConfig,
     pub auth: AuthConfig,
     pub console: ConsoleConfig,
+    pub mail: MailConfig,
 }
 
 /// People's sign-in: sessions, set-password links and login throttling.
@@ -117,6 +120,9 @@ pub struct WorkersConfig {
     /// Live updates across nodes (PostgreSQL): the coalesced change notification after commit
     /// and the listener that hears other nodes'. Off, live pages hear only this node's changes.
     pub live_feed: bool,
+    /// Inbound mail: fetching the `[[mail.mailboxes]]` (IDLE or polling), and importing stored
+    /// messages whose import was interrupted.
+    pub mail: bool,
 }
 
 impl Default for WorkersConfig {
@@ -128,6 +134,7 @@ impl Default for WorkersConfig {
             plugin_reactions: true,
             housekeeping: true,
             live_feed: true,
+            mail: true,
         }
     }
 }
@@ -142,6 +149,7 @@ impl WorkersConfig {
             plugin_reactions: false,
             housekeeping: false,
             live_feed: false,
+            mail: false,
         }
     }
 }
@@ -377,6 +385,7 @@ impl Default for Config {
             workers: WorkersConfig::default(),
             auth: AuthConfig::default(),
             console: ConsoleConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -501,6 +510,12 @@ impl Config {
         if let Some(v) = env("STEWARD_PUBLIC_URL") {
             self.public_url = Some(v).filter(|v| !v.is_empty());
         }
+        if let Some(v) = env("STEWARD_MAIL_ADDRESS") {
+            self.mail.address = v;
+        }
+        if let Some(v) = env("STEWARD_MAIL_INBOUND_MAX_MESSAGE_BYTES") {
+            self.mail.inbound.max_message_bytes = parse("STEWARD_MAIL_INBOUND_MAX_MESSAGE_BYTES", &v)?;
+        }
         if let Some(v) = env("STEWARD_DATABASE_URL") {
             self.database.url = v;
         }
@@ -582,6 +597,17 @@ impl Config {
         let weights = [sw.ola_met, sw.csat, sw.complaints, sw.reopens];
         if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || weights.iter().sum::<f64>() <= 0.0 {
             return invalid("partners.scorecard_weights", "weights are non-negative numbers, not all zero");
+        }
+        if steward_domain::mail::address_domain(&self.mail.address).is_none() {
+            return invalid("mail.address", "an address such as support@example.org");
+        }
+        if self.mail.inbound.max_message_bytes < 1024 || self.mail.inbound.max_parts == 0 {
+            return invalid("mail.inbound.max_message_bytes", "max_message_bytes at least 1024 and max_parts at least 1");
+        }
+        for (i, m) in self.mail.mailboxes.iter().enumerate() {
+            if m.name.trim().is_empty() || m.host.trim().is_empty() || m.username.trim().is_empty() || m.poll_interval_secs == 0 {
+                return invalid(&format!("mail.mailboxes[{i}]"), "a mailbox needs a name, a host, a username and a poll interval of at least 1");
+            }
         }
         if self.training.watch_interval_ms < 10 {
             return invalid("training.watch_interval_ms", "must be at least 10");

@@ -14,6 +14,8 @@ pub use feedback::plan_survey_answer;
 pub mod kpis;
 pub mod live;
 mod logins;
+pub mod mail;
+pub use mail::{MailReceipt, MailSource};
 pub use logins::{AuditFilter, LiveSession, NewLogin, NewSession, SetPasswordLink, SignIn, SignInError};
 mod partners;
 pub mod plugins;
@@ -90,6 +92,9 @@ pub enum ServiceError {
     /// A sign-in failed: wrong credentials (one answer for every cause) or throttled.
     #[error(transparent)]
     SignIn(#[from] SignInError),
+    /// A message over `mail.inbound.max_message_bytes`, refused before it is stored.
+    #[error("the message has {size} bytes; at most {limit} are accepted")]
+    TooLarge { size: usize, limit: usize },
     /// Internal: the reopen window has passed (a follow-up is opened instead).
     #[error("the reopen window has passed")]
     ReopenWindowPassed,
@@ -155,6 +160,8 @@ pub struct Services {
     scorecard_minimum_sample: u64,
     /// The live feed's hints (in-process, and owed to other nodes).
     feed: live::ChangeFeed,
+    /// `[mail]`: the desk's address, inbound limits, defaults and mailboxes.
+    mail: config::MailConfig,
 }
 
 impl Services {
@@ -195,6 +202,7 @@ impl Services {
             destinations: steward_domain::destination::Destinations::new(config.webhooks.allow_private.clone()),
             scorecard_minimum_sample: config.partners.scorecard_minimum_sample,
             feed: live::ChangeFeed::new(),
+            mail: config.mail.clone(),
         }
     }
 

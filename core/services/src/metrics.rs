@@ -39,7 +39,12 @@ pub struct Metrics {
     webhook_deliveries: IntCounterVec,
     webhook_queue_depth: IntGauge,
     webhook_oldest_pending: prometheus::Gauge,
+    mail_messages: IntCounterVec,
+    mail_quarantine_size: IntGauge,
 }
+
+/// What happened to an inbound message, the `outcome` of `steward_mail_messages_total`.
+pub const MAIL_OUTCOMES: &[&str] = &["received", "imported", "ignored", "quarantined", "refused"];
 
 fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
@@ -133,6 +138,16 @@ impl Metrics {
                 "How long the oldest pending webhook delivery has waited, 0 when none waits (refreshed from the database).",
             )
             .expect("valid metric"),
+            mail_messages: counter(
+                "steward_mail_messages_total",
+                "Inbound mail messages by outcome: received (stored), imported (a ticket or a comment), ignored (loops, delivery reports), quarantined, refused (over the size cap).",
+                &["outcome"],
+            ),
+            mail_quarantine_size: IntGauge::new(
+                "steward_mail_quarantine_size",
+                "Inbound messages waiting in the quarantine (refreshed from the database).",
+            )
+            .expect("valid metric"),
             gauges_refreshed: IntGauge::new(
                 "steward_metrics_refreshed_timestamp_seconds",
                 "When the database-derived gauges were last refreshed (Unix time).",
@@ -164,6 +179,8 @@ impl Metrics {
             Box::new(m.webhook_deliveries.clone()),
             Box::new(m.webhook_queue_depth.clone()),
             Box::new(m.webhook_oldest_pending.clone()),
+            Box::new(m.mail_messages.clone()),
+            Box::new(m.mail_quarantine_size.clone()),
         ] {
             m.registry.register(collector).expect("metric registered once");
         }
@@ -171,7 +188,19 @@ impl Metrics {
         for outcome in WEBHOOK_OUTCOMES {
             m.webhook_deliveries.with_label_values(&[outcome]);
         }
+        for outcome in MAIL_OUTCOMES {
+            m.mail_messages.with_label_values(&[outcome]);
+        }
         m
+    }
+
+    /// One inbound message's outcome (one of [`MAIL_OUTCOMES`]).
+    pub fn observe_mail(&self, outcome: &str) {
+        self.mail_messages.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn set_mail_quarantine(&self, size: u64) {
+        self.mail_quarantine_size.set(i64::try_from(size).unwrap_or(i64::MAX));
     }
 
     /// One recorded webhook attempt: `delivered`, `retrying` or `failed`.

@@ -11,6 +11,7 @@ mod feedback;
 pub mod kpis;
 pub mod live;
 pub mod logins;
+pub mod mail;
 pub mod partners;
 pub mod queues;
 pub mod sla;
@@ -107,6 +108,7 @@ impl Backend {
                 (10, "event position", include_str!("../migrations/sqlite/0010_event_position.sql")),
                 (11, "queue backfill", include_str!("../migrations/sqlite/0011_queue_backfill.sql")),
                 (12, "gate overrides", include_str!("../migrations/sqlite/0012_gate_overrides.sql")),
+                (14, "mail inbound", include_str!("../migrations/sqlite/0014_mail_inbound.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -121,6 +123,7 @@ impl Backend {
                 (10, "event position", include_str!("../migrations/postgres/0010_event_position.sql")),
                 (11, "queue backfill", include_str!("../migrations/postgres/0011_queue_backfill.sql")),
                 (12, "gate overrides", include_str!("../migrations/postgres/0012_gate_overrides.sql")),
+                (14, "mail inbound", include_str!("../migrations/postgres/0014_mail_inbound.sql")),
             ],
         }
     }

@@ -6,6 +6,7 @@ mod extract;
 mod feedback;
 mod kpis;
 mod logins;
+mod mail;
 mod openapi;
 mod partners;
 mod plugins;
@@ -81,6 +82,7 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .merge(tokens::routes())
         .merge(logins::routes())
         .merge(webhooks::routes())
+        .merge(mail::routes(config.mail.inbound.max_message_bytes))
         .merge(kpis::routes())
         .merge(system::routes())
         .split_for_parts();

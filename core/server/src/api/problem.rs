@@ -257,6 +257,13 @@ impl From<ServiceError> for ApiError {
             )
             .with("retry_after_secs", retry_after_secs)
             .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_secs)),
+            ServiceError::TooLarge { size, limit } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+                format!("the message has {size} bytes; at most {limit} are accepted (mail.inbound.max_message_bytes)"),
+            )
+            .with("limit_bytes", limit),
             ServiceError::ReopenWindowPassed => {
                 tracing::error!("reopen window error escaped the service layer");
                 ApiError::internal()
