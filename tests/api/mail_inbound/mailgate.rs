@@ -21,7 +21,7 @@ async fn mailgate(url: String, token: Option<String>, message: Vec<u8>) -> (i32,
             .expect("steward runs");
         child.stdin.take().unwrap().write_all(&message).unwrap();
         let out = child.wait_with_output().unwrap();
-        (out.status.code().expect("exited"), String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout))
+        (out.status.code().expect("exited"), format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout)))
     })
     .await
     .unwrap()
