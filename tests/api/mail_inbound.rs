@@ -129,13 +129,19 @@ async fn replies_thread_by_message_id_and_by_subject_token(app: TestApp) {
     assert_eq!((r1["state"].as_str(), r1["ticket_id"].as_str()), (Some("imported"), Some(ticket_id.as_str())), "{r1}");
     // 2. References naming the customer's own first message, recorded for the ticket.
     let reply = message(
-        &[("From", "ann@customer.example"), ("Subject", "more"), ("Message-ID", "<r2@customer.example>"), ("References", "<first@customer.example>")],
+        &[
+            ("From", "ann@customer.example"),
+            ("Subject", "more"),
+            ("Message-ID", "<r2@customer.example>"),
+            ("References", "<first@customer.example>"),
+        ],
         "发件人: Support\r\n".as_bytes(),
     );
     let r2 = send(&app, reply).await;
     assert_eq!(r2["ticket_id"].as_str(), Some(ticket_id.as_str()), "{r2}");
     // 3. Only the subject token.
-    let r3 = send(&app, plain("ann@customer.example", &format!("回复: [{number}] VPN down"), "<r3@customer.example>", "谢谢，好了。")).await;
+    let r3 =
+        send(&app, plain("ann@customer.example", &format!("回复: [{number}] VPN down"), "<r3@customer.example>", "谢谢，好了。")).await;
     assert_eq!(r3["ticket_id"].as_str(), Some(ticket_id.as_str()), "{r3}");
     // A token naming no ticket opens a new one.
     let r4 = send(&app, plain("bob@customer.example", "[T-999999] other", "<r4@customer.example>", "New problem.")).await;
@@ -157,7 +163,15 @@ async fn a_customer_reply_reopens_a_resolved_ticket(app: TestApp) {
     let version = format!("\"{}\"", ticket(&app, &id).await["version"]);
     let r = app.patch(&format!("/api/v1/tickets/{id}"), Some(&version), &json!({"status": "resolved"})).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", body(r).await);
-    let reply = message(&[("From", "ann@customer.example"), ("Subject", "Re"), ("Message-ID", "<b2@customer.example>"), ("In-Reply-To", "<b1@customer.example>")], b"Broken again.");
+    let reply = message(
+        &[
+            ("From", "ann@customer.example"),
+            ("Subject", "Re"),
+            ("Message-ID", "<b2@customer.example>"),
+            ("In-Reply-To", "<b1@customer.example>"),
+        ],
+        b"Broken again.",
+    );
     let receipt = send(&app, reply).await;
     assert_eq!(receipt["state"], "imported");
     let t = ticket(&app, &id).await;
@@ -239,14 +253,25 @@ async fn broken_mail_is_stored_and_quarantined_with_its_reason(app: TestApp) {
         (
             // Declared UTF-8, sent as GBK: a charset lie.
             message(
-                &[("From", "a@customer.example"), ("Subject", "lie"), ("Message-ID", "<lie@c>"), ("Content-Type", "text/plain; charset=utf-8"), ("Content-Transfer-Encoding", "8bit")],
+                &[
+                    ("From", "a@customer.example"),
+                    ("Subject", "lie"),
+                    ("Message-ID", "<lie@c>"),
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Content-Transfer-Encoding", "8bit"),
+                ],
                 &[0xC7, 0xEB, 0xB0, 0xEF, 0xC3, 0xA6],
             ),
             "charset_mismatch",
         ),
         (
             message(
-                &[("From", "a@customer.example"), ("Subject", "parts"), ("Message-ID", "<parts@c>"), ("Content-Type", "multipart/mixed; boundary=\"p\"")],
+                &[
+                    ("From", "a@customer.example"),
+                    ("Subject", "parts"),
+                    ("Message-ID", "<parts@c>"),
+                    ("Content-Type", "multipart/mixed; boundary=\"p\""),
+                ],
                 many_parts.as_bytes(),
             ),
             "too_many_parts",
@@ -325,10 +350,15 @@ async fn quarantined_mail_is_retried_and_turned_into_a_ticket_by_hand(app: TestA
     let id = receipt["id"].as_str().unwrap().to_owned();
     let again = body(app.request(Method::POST, &format!("/api/v1/mail/quarantine/{id}/retry")).send().await.unwrap()).await;
     assert_eq!((again["state"].as_str(), again["reason"].as_str()), (Some("quarantined"), Some("missing_from")));
-    let r = app.post(&format!("/api/v1/mail/quarantine/{id}/ticket"), &json!({"customer_name": "Walk-in", "customer_contact": "front@desk"})).await;
+    let r = app
+        .post(&format!("/api/v1/mail/quarantine/{id}/ticket"), &json!({"customer_name": "Walk-in", "customer_contact": "front@desk"}))
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let t = body(r).await;
-    assert_eq!((t["title"].as_str(), t["description"].as_str(), t["customer"]["name"].as_str()), (Some("Nobody"), Some("Who sent this?"), Some("Walk-in")));
+    assert_eq!(
+        (t["title"].as_str(), t["description"].as_str(), t["customer"]["name"].as_str()),
+        (Some("Nobody"), Some("Who sent this?"), Some("Walk-in"))
+    );
     assert_eq!(t["channel"], "email");
     assert!(quarantine(&app).await.is_empty());
     // Once imported, it is neither retried nor imported twice.
@@ -397,5 +427,5 @@ mod rate_limited {
     }
 }
 
-mod mailgate;
 mod imap;
+mod mailgate;

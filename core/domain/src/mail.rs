@@ -4,9 +4,9 @@
 //! crate); everything here is a pure function of the parsed message and of facts handed in.
 
 use super::ids::{MailId, TicketId, TicketNumber};
-use super::time::Timestamp;
 use super::string_enum;
 use super::ticket::{MAX_COMMENT_CHARS, MAX_CUSTOMER_NAME_CHARS, MAX_TITLE_CHARS};
+use super::time::Timestamp;
 
 string_enum! {
     /// Where a stored message stands.
@@ -196,7 +196,10 @@ pub struct MailFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
     Ignore(MailReason),
-    Quarantine { reason: MailReason, detail: String },
+    Quarantine {
+        reason: MailReason,
+        detail: String,
+    },
     /// A delivery report: mark these contacts bouncing, then ignore the message.
     Bounce(Vec<String>),
     /// A public comment from the customer on this ticket.
@@ -242,7 +245,10 @@ impl InboundMail {
             return quarantine(MailReason::MalformedMime, defect.clone());
         }
         if self.part_count > policy.max_parts {
-            return quarantine(MailReason::TooManyParts, format!("{} MIME parts; at most {} are imported", self.part_count, policy.max_parts));
+            return quarantine(
+                MailReason::TooManyParts,
+                format!("{} MIME parts; at most {} are imported", self.part_count, policy.max_parts),
+            );
         }
         let Some(sender) = self.sender_key() else {
             return quarantine(MailReason::MissingFrom, "no From address".into());
@@ -274,7 +280,10 @@ impl InboundMail {
     }
 
     fn texts(&self) -> impl Iterator<Item = &str> {
-        [self.subject.as_deref(), self.text.as_deref(), self.html.as_deref()].into_iter().flatten().chain(self.from.iter().filter_map(|f| f.name.as_deref()))
+        [self.subject.as_deref(), self.text.as_deref(), self.html.as_deref()]
+            .into_iter()
+            .flatten()
+            .chain(self.from.iter().filter_map(|f| f.name.as_deref()))
     }
 
     /// The message's text as a comment or a description: the plain text part (or the HTML
@@ -410,7 +419,8 @@ pub fn html_to_text(html: &str) -> String {
             break;
         };
         let tag = after[..gt].trim();
-        let name: String = tag.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+        let name: String =
+            tag.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
         rest = &after[gt + 1..];
         if tag.starts_with("!--") {
             rest = after.find("-->").map_or("", |end| &after[end + 3..]);
@@ -506,11 +516,7 @@ mod tests {
     use super::*;
 
     fn policy() -> InboundPolicy {
-        InboundPolicy {
-            our_domain: "example.org".into(),
-            max_parts: 100,
-            rate_limit: RateLimit { max_messages: 3, window_minutes: 10 },
-        }
+        InboundPolicy { our_domain: "example.org".into(), max_parts: 100, rate_limit: RateLimit { max_messages: 3, window_minutes: 10 } }
     }
 
     fn mail() -> InboundMail {
@@ -591,7 +597,11 @@ mod tests {
 
     #[test]
     fn delivery_reports_bounce_their_failed_recipients() {
-        let dsn = InboundMail { delivery_failures: Some(vec![" Gone@Customer.example ".into()]), auto_submitted: Some("auto-replied".into()), ..mail() };
+        let dsn = InboundMail {
+            delivery_failures: Some(vec![" Gone@Customer.example ".into()]),
+            auto_submitted: Some("auto-replied".into()),
+            ..mail()
+        };
         assert_eq!(dsn.decide(&policy(), &MailFacts::default()), Disposition::Bounce(vec!["gone@customer.example".into()]));
     }
 

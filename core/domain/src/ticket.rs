@@ -200,7 +200,10 @@ pub enum SideWrite {
     },
     /// Marks the inbound message this change imports as imported (fails the change if it was
     /// imported meanwhile, so a message is imported once).
-    MailImported { mail: super::ids::MailId, ticket: TicketId },
+    MailImported {
+        mail: super::ids::MailId,
+        ticket: TicketId,
+    },
 }
 
 impl Change {

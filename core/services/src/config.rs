@@ -606,7 +606,10 @@ impl Config {
         }
         for (i, m) in self.mail.mailboxes.iter().enumerate() {
             if m.name.trim().is_empty() || m.host.trim().is_empty() || m.username.trim().is_empty() || m.poll_interval_secs == 0 {
-                return invalid(&format!("mail.mailboxes[{i}]"), "a mailbox needs a name, a host, a username and a poll interval of at least 1");
+                return invalid(
+                    &format!("mail.mailboxes[{i}]"),
+                    "a mailbox needs a name, a host, a username and a poll interval of at least 1",
+                );
             }
         }
         if self.training.watch_interval_ms < 10 {

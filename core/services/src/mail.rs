@@ -3,15 +3,17 @@
 //! delivery reports) or quarantined with its reason. The import marks the message imported in
 //! its own transaction, so a retry after a crash imports it exactly once.
 
-mod parse;
 pub mod imap;
+mod parse;
 
 use super::{CreateTicket, ServiceError, Services};
 use crate::config::MailTicketDefaults;
 use steward_domain::auth::{Permission, Principal};
 use steward_domain::event::{Actor, ActorKind};
 use steward_domain::ids::{MailId, TicketRef};
-use steward_domain::mail::{Bounce, Disposition, InboundMail, InboundPolicy, MailFacts, MailReason, MailState, NewMail, RateLimit, StoredMail};
+use steward_domain::mail::{
+    Bounce, Disposition, InboundMail, InboundPolicy, MailFacts, MailReason, MailState, NewMail, RateLimit, StoredMail,
+};
 use steward_domain::ticket::{Channel, Kind, Priority, Ticket, TicketDraft, Visibility};
 use steward_domain::ValidationError;
 
@@ -84,7 +86,12 @@ impl Services {
 
     /// Stores the message (committed), then imports it. A Message-ID stored before answers
     /// with the stored message, imported again only if its import never finished.
-    pub(crate) async fn accept_mail(&self, raw: Vec<u8>, source: MailSource, defaults: &MailTicketDefaults) -> Result<MailReceipt, ServiceError> {
+    pub(crate) async fn accept_mail(
+        &self,
+        raw: Vec<u8>,
+        source: MailSource,
+        defaults: &MailTicketDefaults,
+    ) -> Result<MailReceipt, ServiceError> {
         let limit = self.mail.inbound.max_message_bytes;
         if raw.len() > limit {
             self.metrics.observe_mail("refused");
@@ -161,7 +168,13 @@ impl Services {
         }
     }
 
-    async fn mail_facts(&self, stored: &StoredMail, mail: &InboundMail, policy: &InboundPolicy, by_admin: bool) -> Result<MailFacts, ServiceError> {
+    async fn mail_facts(
+        &self,
+        stored: &StoredMail,
+        mail: &InboundMail,
+        policy: &InboundPolicy,
+        by_admin: bool,
+    ) -> Result<MailFacts, ServiceError> {
         let keys = mail.thread_keys(&policy.our_domain);
         let recorded_ticket = self.store.ticket_of_message_ids(&keys.referenced).await?;
         let mut our_ticket = None;
@@ -276,7 +289,8 @@ impl Services {
         };
         let description = clean_text(&mail.body_text());
         let title = manual.title.unwrap_or_else(|| clean_text(&mail.title()).replace(['\r', '\n'], " "));
-        let customer_name = manual.customer_name.or_else(|| mail.customer_name().map(|n| clean_text(&n))).unwrap_or_else(|| "unknown sender".into());
+        let customer_name =
+            manual.customer_name.or_else(|| mail.customer_name().map(|n| clean_text(&n))).unwrap_or_else(|| "unknown sender".into());
         let customer_contact = manual.customer_contact.or_else(|| mail.from.as_ref().map(|f| clean_text(&f.address)));
         let draft = TicketDraft {
             title,
@@ -299,7 +313,9 @@ impl Services {
                 Ok(*ticket)
             }
             Ok(_) => unreachable!("no idempotency key, no replay"),
-            Err(ServiceError::AlreadyDone(_)) => Err(ServiceError::Conflict { field: None, message: "the message was imported meanwhile".into() }),
+            Err(ServiceError::AlreadyDone(_)) => {
+                Err(ServiceError::Conflict { field: None, message: "the message was imported meanwhile".into() })
+            }
             Err(e) => Err(e),
         }
     }
@@ -324,7 +340,8 @@ impl Services {
     /// Imports stored messages whose import was interrupted (a crash between storing and
     /// importing), oldest first. The worker's pass; returns how many it settled.
     pub async fn import_pending_mail(&self) -> Result<usize, ServiceError> {
-        let older_than = self.now().plus_millis(-i64::try_from(self.mail.inbound.retry_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
+        let older_than =
+            self.now().plus_millis(-i64::try_from(self.mail.inbound.retry_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
         let mut done = 0;
         for stored in self.store.list_mail(MailState::Received, None, 100).await? {
             if stored.received_at > older_than {
@@ -362,5 +379,7 @@ fn comment_text(mail: &InboundMail) -> String {
 /// Text with the characters no ticket may hold replaced by U+FFFD, for the admin's by-hand
 /// import of a message whose text carries them.
 fn clean_text(text: &str) -> String {
-    text.chars().map(|c| if steward_domain::text::forbidden_character(c.encode_utf8(&mut [0; 4])).is_some() { '\u{FFFD}' } else { c }).collect()
+    text.chars()
+        .map(|c| if steward_domain::text::forbidden_character(c.encode_utf8(&mut [0; 4])).is_some() { '\u{FFFD}' } else { c })
+        .collect()
 }

@@ -94,7 +94,10 @@ impl Store {
     pub async fn mail_raw(&self, id: MailId) -> Result<Option<Vec<u8>>, StoreError> {
         Operation("mail_raw")
             .run(async {
-                Ok(sqlx::query_scalar("SELECT raw FROM mail_messages WHERE id = $1").bind(id.to_string()).fetch_optional(self.pool()).await?)
+                Ok(sqlx::query_scalar("SELECT raw FROM mail_messages WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(self.pool())
+                    .await?)
             })
             .await
     }
@@ -228,14 +231,13 @@ impl Store {
     pub async fn list_mail(&self, state: MailState, after: Option<MailId>, limit: u32) -> Result<Vec<StoredMail>, StoreError> {
         Operation("list_mail")
             .run(async {
-                let rows = sqlx::query(&format!(
-                    "SELECT {MAIL_COLUMNS} FROM mail_messages WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3"
-                ))
-                .bind(state.as_str())
-                .bind(after.map(|a| a.to_string()).unwrap_or_default())
-                .bind(i64::from(limit))
-                .fetch_all(self.pool())
-                .await?;
+                let rows =
+                    sqlx::query(&format!("SELECT {MAIL_COLUMNS} FROM mail_messages WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3"))
+                        .bind(state.as_str())
+                        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+                        .bind(i64::from(limit))
+                        .fetch_all(self.pool())
+                        .await?;
                 rows.iter().map(mail_from_row).collect()
             })
             .await
@@ -257,7 +259,12 @@ impl Store {
 /// The side write of an import: the message is marked imported with the ticket and the last
 /// event written, in the ticket change's transaction. A message imported meanwhile (a retry
 /// racing another) fails the whole change.
-pub(super) async fn mark_imported(tx: &mut Transaction<'static, Any>, mail: MailId, ticket: TicketId, at: Timestamp) -> Result<(), StoreError> {
+pub(super) async fn mark_imported(
+    tx: &mut Transaction<'static, Any>,
+    mail: MailId,
+    ticket: TicketId,
+    at: Timestamp,
+) -> Result<(), StoreError> {
     let done = sqlx::query(
         "UPDATE mail_messages SET state = 'imported', ticket_id = $2, reason = NULL, detail = NULL, attempts = attempts + 1, \
          updated_at = $3, event_seq = (SELECT MAX(seq) FROM ticket_events WHERE ticket_id = $2) WHERE id = $1 AND state <> 'imported'",

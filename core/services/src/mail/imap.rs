@@ -39,12 +39,14 @@ async fn connect(mailbox: &MailboxConfig) -> Result<ImapSession, ServiceError> {
     let tcp = tokio::net::TcpStream::connect((mailbox.host.as_str(), mailbox.port)).await.map_err(|e| imap_error(mailbox, "connect", e))?;
     let stream: Box<dyn ImapStream> = if mailbox.tls {
         let roots = tokio_rustls::rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        let tls = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(tokio_rustls::rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| imap_error(mailbox, "TLS setup", e))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(mailbox.host.clone()).map_err(|e| imap_error(mailbox, "TLS name", e))?;
+        let tls =
+            tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(tokio_rustls::rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| imap_error(mailbox, "TLS setup", e))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        let name =
+            tokio_rustls::rustls::pki_types::ServerName::try_from(mailbox.host.clone()).map_err(|e| imap_error(mailbox, "TLS name", e))?;
         Box::new(tokio_rustls::TlsConnector::from(Arc::new(tls)).connect(name, tcp).await.map_err(|e| imap_error(mailbox, "TLS", e))?)
     } else {
         Box::new(tcp)
