@@ -199,26 +199,8 @@ impl Services {
     }
 
     async fn open_ticket_from_mail(&self, id: MailId, mail: &InboundMail, defaults: &MailTicketDefaults) -> Result<(), ServiceError> {
-        let priority = match defaults.priority.as_deref() {
-            Some(p) => Priority::parse("mail.inbound.defaults.priority", p).map_err(ValidationError::from)?,
-            None => Priority::Normal,
-        };
-        let description = mail.body_text();
-        let draft = TicketDraft {
-            title: mail.title(),
-            description: (!description.is_empty()).then_some(description),
-            kind: Kind::Request,
-            channel: Channel::Email,
-            priority,
-            customer_name: mail.customer_name().unwrap_or_default(),
-            customer_contact: mail.from.as_ref().map(|f| f.address.clone()),
-            customer_tier: defaults.tier.clone(),
-            process: defaults.process.clone(),
-            assignee: None,
-            tags: defaults.tags.clone(),
-            custom_fields: None,
-            origin_ticket_id: None,
-        };
+        let contact = mail.from.as_ref().map(|f| f.address.clone());
+        let draft = email_draft(mail.title(), mail.body_text(), mail.customer_name().unwrap_or_default(), contact, defaults)?;
         match self.create_ticket_importing(draft, None, &customer_actor(mail), None, Some(id)).await? {
             CreateTicket::Created(_) => Ok(()),
             _ => unreachable!("no idempotency key, no replay"),
@@ -283,30 +265,12 @@ impl Services {
             ..InboundMail::default()
         });
         let defaults = self.defaults_for(&stored.source);
-        let priority = match defaults.priority.as_deref() {
-            Some(p) => Priority::parse("mail.inbound.defaults.priority", p).map_err(ValidationError::from)?,
-            None => Priority::Normal,
-        };
         let description = clean_text(&mail.body_text());
         let title = manual.title.unwrap_or_else(|| clean_text(&mail.title()).replace(['\r', '\n'], " "));
         let customer_name =
             manual.customer_name.or_else(|| mail.customer_name().map(|n| clean_text(&n))).unwrap_or_else(|| "unknown sender".into());
         let customer_contact = manual.customer_contact.or_else(|| mail.from.as_ref().map(|f| clean_text(&f.address)));
-        let draft = TicketDraft {
-            title,
-            description: (!description.is_empty()).then_some(description),
-            kind: Kind::Request,
-            channel: Channel::Email,
-            priority,
-            customer_name,
-            customer_contact,
-            customer_tier: defaults.tier.clone(),
-            process: defaults.process.clone(),
-            assignee: None,
-            tags: defaults.tags.clone(),
-            custom_fields: None,
-            origin_ticket_id: None,
-        };
+        let draft = email_draft(title, description, customer_name, customer_contact, &defaults)?;
         match self.create_ticket_importing(draft, None, &principal.actor(), None, Some(id)).await {
             Ok(CreateTicket::Created(ticket)) => {
                 self.metrics.observe_mail("imported");
@@ -359,6 +323,35 @@ impl Services {
     pub async fn contact_bounce(&self, contact: &str) -> Result<Option<Bounce>, ServiceError> {
         Ok(self.store.contact_bounce(contact).await?)
     }
+}
+
+/// A ticket opened from mail: channel `email`, the mail defaults' process, priority, tier and tags.
+fn email_draft(
+    title: String,
+    description: String,
+    customer_name: String,
+    customer_contact: Option<String>,
+    defaults: &MailTicketDefaults,
+) -> Result<TicketDraft, ServiceError> {
+    let priority = match defaults.priority.as_deref() {
+        Some(p) => Priority::parse("mail.inbound.defaults.priority", p).map_err(ValidationError::from)?,
+        None => Priority::Normal,
+    };
+    Ok(TicketDraft {
+        title,
+        description: (!description.is_empty()).then_some(description),
+        kind: Kind::Request,
+        channel: Channel::Email,
+        priority,
+        customer_name,
+        customer_contact,
+        customer_tier: defaults.tier.clone(),
+        process: defaults.process.clone(),
+        assignee: None,
+        tags: defaults.tags.clone(),
+        custom_fields: None,
+        origin_ticket_id: None,
+    })
 }
 
 /// The customer, as the timeline records a message from them.
