@@ -4,8 +4,17 @@
 //! IMAP import against a real dovecot.
 
 use crate::helpers::{body, problem, TestApp};
+use steward_services::config::Config;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+
+/// The desk's address set, as a deployment has it: its domain names our Message-IDs (loops,
+/// threading). Mail it plans is queued, not sent: no worker runs here (see mail_channel).
+pub(crate) fn with_desk_address(config: &mut Config) {
+    config.mail.address = Some("support@example.org".into());
+    config.mail.outbound.worker = false;
+    config.mail.outbound.dir = "/nonexistent/steward-mail".into();
+}
 
 /// A message built from headers and a body (CRLF line ends).
 fn message(headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
@@ -402,6 +411,7 @@ async fn an_interrupted_import_is_finished_exactly_once(app: TestApp) {
 }
 
 crate::on_both_backends!(
+    config = crate::mail_inbound::with_desk_address;
     a_gbk_mail_opens_an_email_ticket_with_its_chinese_text,
     replies_thread_by_message_id_and_by_subject_token,
     a_customer_reply_reopens_a_resolved_ticket,
@@ -418,6 +428,7 @@ mod rate_limited {
 
     async fn spawn(backend: crate::helpers::Backend) -> Option<TestApp> {
         TestApp::spawn_with(backend, |c| {
+            with_desk_address(c);
             c.mail.inbound.rate_limit_messages = 2;
         })
         .await

@@ -6,11 +6,13 @@
 pub mod imap;
 mod parse;
 
+use super::attachments::{AttachmentSource, NewFile};
 use super::{CreateTicket, ServiceError, Services};
+use steward_domain::attachment::FileName;
 use crate::config::MailTicketDefaults;
 use steward_domain::auth::{Permission, Principal};
 use steward_domain::event::{Actor, ActorKind};
-use steward_domain::ids::{InboundMailId, TicketRef};
+use steward_domain::ids::{InboundMailId, TicketId, TicketRef};
 use steward_domain::mail_inbound::{
     Bounce, Disposition, InboundMail, InboundPolicy, MailFacts, MailReason, InboundMailState, NewMail, RateLimit, StoredMail,
 };
@@ -142,7 +144,9 @@ impl Services {
         };
         let policy = self.inbound_policy();
         let facts = self.mail_facts(stored, &mail, &policy, by_admin).await?;
-        let outcome = match mail.decide(&policy, &facts) {
+        let disposition = mail.decide(&policy, &facts);
+        let on_comment = matches!(disposition, Disposition::Comment(_));
+        let outcome = match disposition {
             Disposition::Ignore(reason) => return self.settle(stored.id, InboundMailState::Ignored, reason, "").await,
             Disposition::Quarantine { reason, detail } => return self.settle(stored.id, InboundMailState::Quarantined, reason, &detail).await,
             Disposition::Bounce(contacts) => {
@@ -162,7 +166,12 @@ impl Services {
         match outcome {
             Ok(()) => {
                 self.metrics.observe_mail("imported");
-                self.reread(stored.id).await
+                let imported = self.reread(stored.id).await?;
+                if let Some(ticket) = imported.ticket_id {
+                    let comment = on_comment.then_some(imported.event_seq).flatten().map(|seq| (seq, Visibility::Public));
+                    self.attach_mail_files(stored.id, ticket, comment, &mail, &customer_actor(&mail)).await;
+                }
+                Ok(imported)
             }
             // Imported meanwhile by a concurrent attempt: the stored row says how.
             Err(ServiceError::AlreadyDone(_)) => self.reread(stored.id).await,
@@ -208,6 +217,37 @@ impl Services {
         match self.create_ticket_importing(draft, None, &customer_actor(mail), None, Some(id)).await? {
             CreateTicket::Created(_) => Ok(()),
             _ => unreachable!("no idempotency key, no replay"),
+        }
+    }
+
+    /// Attaches the message's files and inline images to the ticket, or to the comment (`seq`)
+    /// it became, as `actor`. The import has committed by now: a refusal (over a cap) or a
+    /// failing store leaves the ticket without them, logged; the raw message keeps them.
+    async fn attach_mail_files(
+        &self,
+        id: InboundMailId,
+        ticket: TicketId,
+        comment: Option<(i64, Visibility)>,
+        mail: &InboundMail,
+        actor: &Actor,
+    ) {
+        if mail.attachments.is_empty() {
+            return;
+        }
+        let files = mail
+            .attachments
+            .iter()
+            .filter(|a| !a.bytes.is_empty())
+            .map(|a| NewFile { name: FileName::sanitize(a.file_name.as_deref().unwrap_or_default()), bytes: a.bytes.clone().into() })
+            .collect();
+        let attached = match self.store.get_ticket(TicketRef::Id(ticket)).await {
+            Ok(Some(ticket)) => self.attach_files(&ticket, comment, files, actor.clone(), AttachmentSource::Mail).await.map(|a| a.len()),
+            Ok(None) => Err(ServiceError::NotFound { what: "ticket" }),
+            Err(e) => Err(e.into()),
+        };
+        match attached {
+            Ok(n) => tracing::info!(mail = %id, ticket = %ticket, attachments = n, "inbound attachments attached"),
+            Err(e) => tracing::warn!(mail = %id, ticket = %ticket, error = %e, "inbound attachments not attached; the raw message keeps them"),
         }
     }
 
@@ -278,6 +318,7 @@ impl Services {
         match self.create_ticket_importing(draft, None, &principal.actor(), None, Some(id)).await {
             Ok(CreateTicket::Created(ticket)) => {
                 self.metrics.observe_mail("imported");
+                self.attach_mail_files(id, ticket.id, None, &mail, &principal.actor()).await;
                 Ok(*ticket)
             }
             Ok(_) => unreachable!("no idempotency key, no replay"),

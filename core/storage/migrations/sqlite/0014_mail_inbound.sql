@@ -29,6 +29,8 @@ CREATE TABLE mail_messages (
 CREATE INDEX mail_messages_state ON mail_messages (state, id);
 -- The per-sender rate limit counts one sender's recent messages.
 CREATE INDEX mail_messages_sender ON mail_messages (sender, received_at);
+-- Outbound mail threads on the messages received for its ticket (References).
+CREATE INDEX mail_messages_ticket ON mail_messages (ticket_id, received_at);
 
 -- Contacts a delivery-status notification reported undeliverable.
 CREATE TABLE mail_bounces (
