@@ -17,7 +17,7 @@ pub(crate) fn with_desk_address(config: &mut Config) {
 }
 
 /// A message built from headers and a body (CRLF line ends).
-fn message(headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+pub(crate) fn message(headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let mut raw = Vec::new();
     for (name, value) in headers {
         raw.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
@@ -32,7 +32,7 @@ fn plain(from: &str, subject: &str, message_id: &str, text: &str) -> Vec<u8> {
 }
 
 /// RFC 2047 base64 words need base64; a small encoder keeps the fixtures built by code.
-fn base64(bytes: &[u8]) -> String {
+pub(crate) fn base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
@@ -54,7 +54,7 @@ async fn send_as(app: &TestApp, token: &str, raw: Vec<u8>) -> reqwest::Response 
 }
 
 /// Hands a message in with a mailgate token; returns the receipt (202 expected).
-async fn send(app: &TestApp, raw: Vec<u8>) -> Value {
+pub(crate) async fn send(app: &TestApp, raw: Vec<u8>) -> Value {
     let token = app.token_with_role("mailgate").await;
     let r = send_as(app, &token, raw).await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
@@ -88,23 +88,43 @@ fn customer_comments(events: &[Value]) -> Vec<String> {
         .collect()
 }
 
-async fn a_gbk_mail_opens_an_email_ticket_with_its_chinese_text(app: TestApp) {
+/// The journey: a customer mails in with a Chinese GBK subject and body and an
+/// attachment (multipart/mixed), as `gbk_mail` builds it.
+pub(crate) fn gbk_mail(message_id: &str, attachment: &[u8]) -> Vec<u8> {
     // "李雷" <li@customer.example>, subject "打印机坏了", body "请帮忙" — all in GBK.
     let name = format!("=?GBK?B?{}?= <li@customer.example>", base64(&[0xC0, 0xEE, 0xC0, 0xD7]));
     let subject = format!("=?GBK?B?{}?=", base64(&[0xB4, 0xF2, 0xD3, 0xA1, 0xBB, 0xFA, 0xBB, 0xB5, 0xC1, 0xCB]));
-    let mut text = vec![0xC7, 0xEB, 0xB0, 0xEF, 0xC3, 0xA6];
-    text.extend_from_slice(b"\r\n");
-    let raw = message(
+    let mut body = b"--b1\r\nContent-Type: text/plain; charset=GBK\r\nContent-Transfer-Encoding: 8bit\r\n\r\n".to_vec();
+    body.extend_from_slice(&[0xC7, 0xEB, 0xB0, 0xEF, 0xC3, 0xA6]);
+    body.extend_from_slice(b"\r\n--b1\r\nContent-Type: application/pdf; name=\"error-log.pdf\"\r\n");
+    body.extend_from_slice(b"Content-Disposition: attachment; filename=\"error-log.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    for line in base64(attachment).as_bytes().chunks(76) {
+        body.extend_from_slice(line);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--b1--\r\n");
+    message(
         &[
             ("From", &name),
+            ("To", "support@example.org"),
             ("Subject", &subject),
-            ("Message-ID", "<gbk-1@customer.example>"),
+            ("Message-ID", message_id),
             ("MIME-Version", "1.0"),
-            ("Content-Type", "text/plain; charset=GBK"),
-            ("Content-Transfer-Encoding", "8bit"),
+            ("Content-Type", "multipart/mixed; boundary=\"b1\""),
         ],
-        &text,
-    );
+        &body,
+    )
+}
+
+/// A PDF's magic number, then every byte value: what goes in must come out unchanged.
+pub(crate) fn attachment_bytes() -> Vec<u8> {
+    let mut bytes = b"%PDF-1.4\n".to_vec();
+    bytes.extend((0..=255u8).cycle().take(3000));
+    bytes
+}
+
+async fn a_gbk_mail_opens_an_email_ticket_with_its_chinese_text(app: TestApp) {
+    let raw = gbk_mail("<gbk-1@customer.example>", &attachment_bytes());
     let receipt = send(&app, raw).await;
     assert_eq!(receipt["state"], "imported", "{receipt}");
     assert_eq!(receipt["source"], "mailgate");
@@ -121,6 +141,20 @@ async fn a_gbk_mail_opens_an_email_ticket_with_its_chinese_text(app: TestApp) {
     let metrics = app.scrape().await;
     assert!(metrics.contains("steward_mail_messages_total{outcome=\"imported\"} 1"), "{metrics}");
     assert!(metrics.contains("steward_mail_messages_total{outcome=\"received\"} 1"), "{metrics}");
+
+    // The attachment is on the ticket (not on a comment), from the customer, and downloads
+    // byte for byte as it was sent.
+    let listed = body(app.get(&format!("/api/v1/tickets/{}/attachments", t["id"].as_str().unwrap())).await).await;
+    let items = listed["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{listed}");
+    let a = &items[0];
+    assert_eq!((a["file_name"].as_str(), a["content_type"].as_str(), a["comment_seq"].as_i64()), (Some("error-log.pdf"), Some("application/pdf"), None), "{a}");
+    assert_eq!(a["size"], attachment_bytes().len());
+    assert_eq!(a["added_by"]["kind"], "customer", "{a}");
+    let r = app.get(a["content_url"].as_str().unwrap()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), attachment_bytes().as_slice());
+    assert!(metrics.contains("steward_attachments_stored_total{source=\"mail\"} 1"), "{metrics}");
 }
 
 async fn replies_thread_by_message_id_and_by_subject_token(app: TestApp) {
