@@ -4,9 +4,9 @@
 //! IMAP import against a real dovecot.
 
 use crate::helpers::{body, problem, TestApp};
-use steward_services::config::Config;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use steward_services::config::Config;
 
 /// The desk's address set, as a deployment has it: its domain names our Message-IDs (loops,
 /// threading). Mail it plans is queued, not sent: no worker runs here (see mail_channel).
@@ -148,7 +148,11 @@ async fn a_gbk_mail_opens_an_email_ticket_with_its_chinese_text(app: TestApp) {
     let items = listed["items"].as_array().expect("items");
     assert_eq!(items.len(), 1, "{listed}");
     let a = &items[0];
-    assert_eq!((a["file_name"].as_str(), a["content_type"].as_str(), a["comment_seq"].as_i64()), (Some("error-log.pdf"), Some("application/pdf"), None), "{a}");
+    assert_eq!(
+        (a["file_name"].as_str(), a["content_type"].as_str(), a["comment_seq"].as_i64()),
+        (Some("error-log.pdf"), Some("application/pdf"), None),
+        "{a}"
+    );
     assert_eq!(a["size"], attachment_bytes().len());
     assert_eq!(a["added_by"]["kind"], "customer", "{a}");
     let r = app.get(a["content_url"].as_str().unwrap()).await;

@@ -389,7 +389,12 @@ async fn mail_in_and_mail_out_are_one_thread_on_one_ticket(backend: Backend) {
     assert_eq!(second.in_reply_to, ["gbk-answer@customer.example"]);
     assert_eq!(
         second.references,
-        ["gbk-journey@customer.example".to_owned(), first.message_id.clone(), reply.message_id.clone(), "gbk-answer@customer.example".into()]
+        [
+            "gbk-journey@customer.example".to_owned(),
+            first.message_id.clone(),
+            reply.message_id.clone(),
+            "gbk-answer@customer.example".into()
+        ]
     );
 }
 

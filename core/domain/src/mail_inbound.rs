@@ -511,7 +511,11 @@ mod tests {
     use super::*;
 
     fn policy() -> InboundPolicy {
-        InboundPolicy { our_domain: Some("example.org".into()), max_parts: 100, rate_limit: RateLimit { max_messages: 3, window_minutes: 10 } }
+        InboundPolicy {
+            our_domain: Some("example.org".into()),
+            max_parts: 100,
+            rate_limit: RateLimit { max_messages: 3, window_minutes: 10 },
+        }
     }
 
     fn mail() -> InboundMail {

@@ -8,13 +8,13 @@ mod parse;
 
 use super::attachments::{AttachmentSource, NewFile};
 use super::{CreateTicket, ServiceError, Services};
-use steward_domain::attachment::FileName;
 use crate::config::MailTicketDefaults;
+use steward_domain::attachment::FileName;
 use steward_domain::auth::{Permission, Principal};
 use steward_domain::event::{Actor, ActorKind};
 use steward_domain::ids::{InboundMailId, TicketId, TicketRef};
 use steward_domain::mail_inbound::{
-    Bounce, Disposition, InboundMail, InboundPolicy, MailFacts, MailReason, InboundMailState, NewMail, RateLimit, StoredMail,
+    Bounce, Disposition, InboundMail, InboundMailState, InboundPolicy, MailFacts, MailReason, NewMail, RateLimit, StoredMail,
 };
 use steward_domain::ticket::{Channel, Kind, Priority, Ticket, TicketDraft, Visibility};
 use steward_domain::ValidationError;
@@ -140,7 +140,9 @@ impl Services {
         by_admin: bool,
     ) -> Result<StoredMail, ServiceError> {
         let Some(mail) = parse::parse(raw) else {
-            return self.settle(stored.id, InboundMailState::Quarantined, MailReason::MalformedMime, "nothing of it reads as a message").await;
+            return self
+                .settle(stored.id, InboundMailState::Quarantined, MailReason::MalformedMime, "nothing of it reads as a message")
+                .await;
         };
         let policy = self.inbound_policy();
         let facts = self.mail_facts(stored, &mail, &policy, by_admin).await?;
@@ -148,7 +150,9 @@ impl Services {
         let on_comment = matches!(disposition, Disposition::Comment(_));
         let outcome = match disposition {
             Disposition::Ignore(reason) => return self.settle(stored.id, InboundMailState::Ignored, reason, "").await,
-            Disposition::Quarantine { reason, detail } => return self.settle(stored.id, InboundMailState::Quarantined, reason, &detail).await,
+            Disposition::Quarantine { reason, detail } => {
+                return self.settle(stored.id, InboundMailState::Quarantined, reason, &detail).await
+            }
             Disposition::Bounce(contacts) => {
                 self.store.record_bounces(stored.id, &contacts, self.now()).await?;
                 self.metrics.observe_mail("ignored");
@@ -176,7 +180,9 @@ impl Services {
             // Imported meanwhile by a concurrent attempt: the stored row says how.
             Err(ServiceError::AlreadyDone(_)) => self.reread(stored.id).await,
             // A rule refused what the message would write: an admin decides.
-            Err(ServiceError::Invalid(e)) => self.settle(stored.id, InboundMailState::Quarantined, MailReason::Refused, &e.to_string()).await,
+            Err(ServiceError::Invalid(e)) => {
+                self.settle(stored.id, InboundMailState::Quarantined, MailReason::Refused, &e.to_string()).await
+            }
             Err(e) => Err(e),
         }
     }
@@ -211,7 +217,12 @@ impl Services {
         Ok(MailFacts { recorded_ticket, our_ticket, subject_ticket, recent_from_sender })
     }
 
-    async fn open_ticket_from_mail(&self, id: InboundMailId, mail: &InboundMail, defaults: &MailTicketDefaults) -> Result<(), ServiceError> {
+    async fn open_ticket_from_mail(
+        &self,
+        id: InboundMailId,
+        mail: &InboundMail,
+        defaults: &MailTicketDefaults,
+    ) -> Result<(), ServiceError> {
         let contact = mail.from.as_ref().map(|f| f.address.clone());
         let draft = email_draft(mail.title(), mail.body_text(), mail.customer_name().unwrap_or_default(), contact, defaults)?;
         match self.create_ticket_importing(draft, None, &customer_actor(mail), None, Some(id)).await? {
@@ -247,11 +258,19 @@ impl Services {
         };
         match attached {
             Ok(n) => tracing::info!(mail = %id, ticket = %ticket, attachments = n, "inbound attachments attached"),
-            Err(e) => tracing::warn!(mail = %id, ticket = %ticket, error = %e, "inbound attachments not attached; the raw message keeps them"),
+            Err(e) => {
+                tracing::warn!(mail = %id, ticket = %ticket, error = %e, "inbound attachments not attached; the raw message keeps them")
+            }
         }
     }
 
-    async fn settle(&self, id: InboundMailId, state: InboundMailState, reason: MailReason, detail: &str) -> Result<StoredMail, ServiceError> {
+    async fn settle(
+        &self,
+        id: InboundMailId,
+        state: InboundMailState,
+        reason: MailReason,
+        detail: &str,
+    ) -> Result<StoredMail, ServiceError> {
         let detail = (!detail.is_empty()).then_some(detail);
         if self.store.settle_mail(id, state, reason, detail, self.now()).await? {
             self.metrics.observe_mail(state.as_str());

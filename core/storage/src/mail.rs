@@ -140,13 +140,12 @@ async fn thread(
     ticket: TicketId,
     recipient: &str,
 ) -> Result<(Option<String>, Vec<String>), StoreError> {
-    let sent: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT message_id, created_at FROM mail_outbox WHERE ticket_id = $1 AND recipient = $2 ORDER BY id DESC LIMIT 20",
-    )
-    .bind(ticket.to_string())
-    .bind(recipient)
-    .fetch_all(&mut **tx)
-    .await?;
+    let sent: Vec<(String, i64)> =
+        sqlx::query_as("SELECT message_id, created_at FROM mail_outbox WHERE ticket_id = $1 AND recipient = $2 ORDER BY id DESC LIMIT 20")
+            .bind(ticket.to_string())
+            .bind(recipient)
+            .fetch_all(&mut **tx)
+            .await?;
     // Stored without angle brackets; headers carry them.
     let received: Vec<(String, i64)> = sqlx::query_as(
         "SELECT message_id, received_at FROM mail_messages WHERE ticket_id = $1 AND sender = $2 AND state = 'imported' \

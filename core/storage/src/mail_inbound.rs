@@ -8,7 +8,7 @@ use super::{col, corrupt, Operation, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use steward_domain::ids::{InboundMailId, TicketId};
-use steward_domain::mail_inbound::{Bounce, MailReason, InboundMailState, NewMail, StoredMail};
+use steward_domain::mail_inbound::{Bounce, InboundMailState, MailReason, NewMail, StoredMail};
 use steward_domain::time::Timestamp;
 
 const MAIL_COLUMNS: &str = "id, message_id, source, received_at, size, sender, subject, state, reason, detail, ticket_id, event_seq, \
@@ -228,7 +228,12 @@ impl Store {
     }
 
     /// One page of messages in `state`, oldest first, after `after`.
-    pub async fn list_inbound_mail(&self, state: InboundMailState, after: Option<InboundMailId>, limit: u32) -> Result<Vec<StoredMail>, StoreError> {
+    pub async fn list_inbound_mail(
+        &self,
+        state: InboundMailState,
+        after: Option<InboundMailId>,
+        limit: u32,
+    ) -> Result<Vec<StoredMail>, StoreError> {
         Operation("list_inbound_mail")
             .run(async {
                 let rows =

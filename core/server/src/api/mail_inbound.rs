@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use steward_domain::ids::{InboundMailId, TicketId};
-use steward_domain::mail_inbound::{MailReason, InboundMailState, StoredMail};
+use steward_domain::mail_inbound::{InboundMailState, MailReason, StoredMail};
 use steward_domain::time::Timestamp;
 use steward_services::mail_inbound::ManualTicket;
 use steward_services::MailSource;
@@ -202,7 +202,11 @@ async fn list_quarantine(
     ),
     security(("bearer" = []))
 )]
-async fn retry_quarantined_mail(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<axum::Json<InboundMailView>, ApiError> {
+async fn retry_quarantined_mail(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<axum::Json<InboundMailView>, ApiError> {
     Ok(axum::Json(state.services.retry_inbound_mail(&principal, mail_id(&id)?).await?.into()))
 }
 
