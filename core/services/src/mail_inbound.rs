@@ -242,15 +242,15 @@ impl Services {
         mail: &InboundMail,
         actor: &Actor,
     ) {
-        if mail.attachments.is_empty() {
-            return;
-        }
-        let files = mail
+        let files: Vec<NewFile> = mail
             .attachments
             .iter()
             .filter(|a| !a.bytes.is_empty())
             .map(|a| NewFile { name: FileName::sanitize(a.file_name.as_deref().unwrap_or_default()), bytes: a.bytes.clone().into() })
             .collect();
+        if files.is_empty() {
+            return;
+        }
         let attached = match self.store.get_ticket(TicketRef::Id(ticket)).await {
             Ok(Some(ticket)) => self.attach_files(&ticket, comment, files, actor.clone(), AttachmentSource::Mail).await.map(|a| a.len()),
             Ok(None) => Err(ServiceError::NotFound { what: "ticket" }),
