@@ -28,7 +28,7 @@ fn token_create_refuses_the_partner_role_pointing_at_the_api() {
     assert!(stderr(&out).contains("partner_id") && stderr(&out).contains("/api/v1/tokens"), "{}", stderr(&out));
     let help = steward_in(dir.path(), &["token", "create", "--help"]);
     let help = String::from_utf8_lossy(&help.stdout);
-    assert!(help.contains("admin, supervisor, agent, qa or viewer") && help.contains("partner_id"), "{help}");
+    assert!(help.contains("admin, supervisor, agent, qa, viewer or mailgate") && help.contains("partner_id"), "{help}");
 }
 
 #[test]

@@ -27,15 +27,19 @@ pub enum Backend {
 
 /// Runs each listed test on SQLite and on PostgreSQL. The PostgreSQL variants run when
 /// `STEWARD_TEST_POSTGRES_URL` is set; without it they fail when PostgreSQL is required
-/// (`STEWARD_TEST_REQUIRE_POSTGRES=1`, or `CI` set) and are skipped otherwise.
+/// (`STEWARD_TEST_REQUIRE_POSTGRES=1`, or `CI` set) and are skipped otherwise. With
+/// `config = path::to::f;` first (a full path), each app's test config is adjusted by
+/// `f(&mut Config)` before it starts.
 #[macro_export]
 macro_rules! on_both_backends {
-    ($($name:ident),+ $(,)?) => {
+    (config = $adjust:path; $($name:ident),+ $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await.expect("sqlite is always available");
+                    let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $adjust)
+                        .await
+                        .expect("sqlite is always available");
                     super::$name(app).await;
                 }
             )+
@@ -44,7 +48,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await else {
+                    let Some(app) = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, $adjust).await else {
                         return $crate::helpers::postgres_absent();
                     };
                     super::$name(app).await;
@@ -52,7 +56,13 @@ macro_rules! on_both_backends {
             )+
         }
     };
+    ($($name:ident),+ $(,)?) => {
+        $crate::on_both_backends!(config = $crate::helpers::unchanged; $($name),+);
+    };
 }
+
+/// The test config as it is (`on_both_backends!` without `config =`).
+pub fn unchanged(_: &mut Config) {}
 
 /// What a PostgreSQL test does when `STEWARD_TEST_POSTGRES_URL` is unset: fails when
 /// PostgreSQL is required (`tests/run` and `.ci/run` require it whenever they have one), so a

@@ -47,6 +47,7 @@ macro_rules! on_both_backends_with_mail {
 
 on_both_backends_with_mail!(
     received_reply_and_resolution_reach_the_customer_in_one_thread,
+    mail_in_and_mail_out_are_one_thread_on_one_ticket,
     a_chinese_customer_gets_the_chinese_template,
     an_outage_is_waited_out_with_backoff_and_the_mail_sent_when_the_server_is_back,
     a_mail_given_up_keeps_its_error_and_an_admin_can_retry_it,
@@ -324,6 +325,77 @@ async fn received_reply_and_resolution_reach_the_customer_in_one_thread(backend:
     problem(r, StatusCode::FORBIDDEN).await;
     let p = problem(m.app.get("/api/v1/mail/outbox?state=lost").await, StatusCode::BAD_REQUEST).await;
     assert_eq!(problem_fields(&p), ["state"]);
+}
+
+/// The email channel both ways: a customer mails in (GBK, an attachment) and gets the
+/// "received" mail, whose References name their own message; a staff reply names it too; their
+/// mail client's answer to our reply lands on the same ticket as their comment.
+async fn mail_in_and_mail_out_are_one_thread_on_one_ticket(backend: Backend) {
+    use crate::mail_inbound::{attachment_bytes, gbk_mail, message, send};
+    let Some(mut smtp) = SmtpServer::prepare() else { return };
+    smtp.start().await;
+    let m = MailApp::spawn(backend, &smtp, |_| {}).await;
+    let receipt = send(&m.app, gbk_mail("<gbk-journey@customer.example>", &attachment_bytes())).await;
+    assert_eq!(receipt["state"], "imported", "{receipt}");
+    let id = receipt["ticket_id"].as_str().unwrap().to_owned();
+    let t = body(m.app.get(&format!("/api/v1/tickets/{id}")).await).await;
+    let number = t["number"].as_str().unwrap();
+
+    // A ticket made from mail gets the "received" mail, threaded under the customer's message.
+    assert_eq!(m.send_due().await, 1);
+    let received = smtp.messages();
+    assert_eq!(received.len(), 1);
+    let first = &received[0];
+    assert_eq!(first.to, "li@customer.example");
+    assert!(first.subject.starts_with(&format!("[{number}] ")), "{}", first.subject);
+    assert!(first.text.contains(number), "{}", first.text);
+    assert_eq!(first.in_reply_to, ["gbk-journey@customer.example"]);
+    assert_eq!(first.references, ["gbk-journey@customer.example"]);
+
+    // A public staff reply names the customer's message and our received mail, in order.
+    m.comment(&id, "We are sending a technician.", "public").await;
+    assert_eq!(m.send_due().await, 1);
+    let received = smtp.messages();
+    let reply = &received[1];
+    assert_eq!(reply.in_reply_to, std::slice::from_ref(&first.message_id));
+    assert_eq!(reply.references, ["gbk-journey@customer.example".to_owned(), first.message_id.clone()]);
+
+    // The customer's client answers our reply: In-Reply-To and References as clients set them.
+    let references = format!("<gbk-journey@customer.example> <{}> <{}>", first.message_id, reply.message_id);
+    let in_reply_to = format!("<{}>", reply.message_id);
+    let answer = message(
+        &[
+            ("From", "li@customer.example"),
+            ("Subject", &format!("Re: {}", reply.subject)),
+            ("Message-ID", "<gbk-answer@customer.example>"),
+            ("In-Reply-To", &in_reply_to),
+            ("References", &references),
+        ],
+        b"Thank you, he can come tomorrow.\r\n",
+    );
+    let answered = send(&m.app, answer).await;
+    assert_eq!((answered["state"].as_str(), answered["ticket_id"].as_str()), (Some("imported"), Some(id.as_str())), "{answered}");
+    let events = m.app.events(&id).await;
+    let comment = events.iter().rev().find(|e| e["kind"] == "comment_added").expect("the customer's comment");
+    assert_eq!(comment["data"]["from_customer"], true, "{comment}");
+    assert_eq!(comment["data"]["body"], "Thank you, he can come tomorrow.");
+    assert_eq!(crate::helpers::body(m.app.get("/api/v1/tickets?limit=50").await).await["items"].as_array().unwrap().len(), 1);
+
+    // The next staff reply threads on the whole conversation, the customer's answer last.
+    m.comment(&id, "Booked for tomorrow.", "public").await;
+    assert_eq!(m.send_due().await, 1);
+    let received = smtp.messages();
+    let second = &received[2];
+    assert_eq!(second.in_reply_to, ["gbk-answer@customer.example"]);
+    assert_eq!(
+        second.references,
+        [
+            "gbk-journey@customer.example".to_owned(),
+            first.message_id.clone(),
+            reply.message_id.clone(),
+            "gbk-answer@customer.example".into()
+        ]
+    );
 }
 
 async fn a_chinese_customer_gets_the_chinese_template(backend: Backend) {

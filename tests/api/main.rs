@@ -19,6 +19,7 @@ mod kpis;
 mod layering;
 mod live_updates;
 mod logins;
+mod mail_inbound;
 mod mail_outbound;
 mod observability;
 mod partners;

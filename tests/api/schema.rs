@@ -5,7 +5,8 @@
 //! The normalisation is explicit and small:
 //! - types: SQLite's INTEGER/BIGINT and PostgreSQL's BIGINT are `integer`; a SQLite INTEGER
 //!   column with `CHECK (c IN (0, 1))` is PostgreSQL's BOOLEAN (the check is how SQLite spells
-//!   the type, so it is not compared as a check); TEXT is `text`;
+//!   the type, so it is not compared as a check); TEXT is `text`; SQLite's BLOB and
+//!   PostgreSQL's BYTEA are `bytes`;
 //! - SQLite reports a PRIMARY KEY column without NOT NULL as nullable; it counts as NOT NULL, as
 //!   on PostgreSQL (the store never writes a NULL key);
 //! - expressions (checks, index keys and predicates) are compared with case, whitespace,
@@ -85,6 +86,7 @@ fn column_type(declared: &str) -> String {
         "integer" | "bigint" => "integer".into(),
         "text" => "text".into(),
         "boolean" => "boolean".into(),
+        "blob" | "bytea" => "bytes".into(),
         other => format!("unmapped {other}"),
     }
 }

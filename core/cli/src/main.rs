@@ -79,6 +79,20 @@ enum Command {
         #[arg(long)]
         reuse: bool,
     },
+    /// Hand one message on stdin to the server, for an MTA's pipe (like rt-mailgate). Exit
+    /// codes: 0 taken, 75 try again later (unreachable, 5xx), 65 refused for good (too large,
+    /// not a message), 77 the token is refused, 64 a usage error. Needs no config file.
+    Mailgate {
+        /// The server's base URL, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        url: String,
+        /// A file holding a token with role `mailgate` (or admin).
+        #[arg(long, value_name = "FILE")]
+        token_file: PathBuf,
+        /// Give up on the server after this many seconds (then exit 75).
+        #[arg(long, default_value_t = 60)]
+        timeout_secs: u64,
+    },
     /// Service reports.
     Report {
         #[command(subcommand)]
@@ -163,8 +177,8 @@ enum TokenCommand {
         /// A name that says who or what uses the token.
         #[arg(long)]
         name: String,
-        /// admin, supervisor, agent, qa or viewer (partner tokens are made through the API,
-        /// POST /api/v1/tokens with `partner_id`).
+        /// admin, supervisor, agent, qa, viewer or mailgate (partner tokens are made through
+        /// the API, POST /api/v1/tokens with `partner_id`).
         #[arg(long)]
         role: String,
         /// The staff member the token acts for (optional).
@@ -204,6 +218,7 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Mailgate { url, token_file, timeout_secs } => return mailgate(&url, &token_file, timeout_secs),
         other => other,
     };
     let config = match Config::load(cli.config.as_deref(), |name| std::env::var(name).ok()) {
@@ -228,6 +243,31 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `steward mailgate`: stdin to the server; the exit code tells the MTA what to do.
+fn mailgate(url: &str, token_file: &std::path::Path, timeout_secs: u64) -> ExitCode {
+    use std::io::Read;
+    use steward_tools::mailgate;
+    let mut message = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut message) {
+        eprintln!("mailgate: cannot read the message on stdin: {e}");
+        return ExitCode::from(mailgate::EX_TEMPFAIL);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mailgate: cannot start the async runtime: {e}");
+            return ExitCode::from(mailgate::EX_TEMPFAIL);
+        }
+    };
+    let outcome = runtime.block_on(mailgate::deliver(url, token_file, message, std::time::Duration::from_secs(timeout_secs.max(1))));
+    if outcome.code == mailgate::EX_OK {
+        println!("mailgate: {}", outcome.message);
+    } else {
+        eprintln!("mailgate: {}", outcome.message);
+    }
+    ExitCode::from(outcome.code)
 }
 
 /// The error and its causes on one line, each cause once: our errors often already include
@@ -266,7 +306,7 @@ async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> 
             steward_services::assembly::migrate(&config).await?;
             println!("migrations applied");
         }
-        Command::Plugin { .. } => unreachable!("handled before the runtime starts"),
+        Command::Plugin { .. } | Command::Mailgate { .. } => unreachable!("handled before the config is read"),
         Command::Token { command: TokenCommand::Create { name, role, staff_id } } => {
             let role = Role::parse("--role", &role).map_err(|e| anyhow::anyhow!("{e}"))?;
             if matches!(role, Role::Partner) {

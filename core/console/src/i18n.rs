@@ -266,6 +266,7 @@ pub struct Texts {
     pub role_qa: &'static str,
     pub role_viewer: &'static str,
     pub role_partner: &'static str,
+    pub role_mailgate: &'static str,
     pub partner_supplier: &'static str,
     pub partner_subcontractor: &'static str,
     pub partner_logistics: &'static str,
@@ -355,6 +356,7 @@ impl Texts {
             Role::Qa => self.role_qa,
             Role::Viewer => self.role_viewer,
             Role::Partner => self.role_partner,
+            Role::Mailgate => self.role_mailgate,
         }
     }
 
@@ -614,6 +616,7 @@ pub static EN: Texts = Texts {
     role_qa: "qa",
     role_viewer: "viewer",
     role_partner: "partner",
+    role_mailgate: "mail gateway",
     partner_supplier: "supplier",
     partner_subcontractor: "subcontractor",
     partner_logistics: "logistics",
@@ -804,6 +807,7 @@ pub static ZH: Texts = Texts {
     role_qa: "质检员",
     role_viewer: "只读用户",
     role_partner: "合作伙伴",
+    role_mailgate: "邮件网关",
     partner_supplier: "供应商",
     partner_subcontractor: "分包商",
     partner_logistics: "物流",

@@ -257,6 +257,10 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("a file is at most {} bytes; this one has {}", "单个文件最大 {0} 字节；此文件为 {1} 字节"),
     ("a file is at most {} bytes", "单个文件最大 {0} 字节"),
     (
+        "the message has {} bytes; at most {} are accepted (mail.inbound.max_message_bytes)",
+        "邮件有 {0} 字节，最多接受 {1} 字节（mail.inbound.max_message_bytes）",
+    ),
+    (
         "a ticket's attachments come to at most {} bytes; it has {} and these add {}",
         "一张工单的附件合计最多 {0} 字节；现有 {1} 字节，本次增加 {2} 字节",
     ),

@@ -63,7 +63,7 @@ fn yes_no(t: &StaffTexts, value: bool) -> &'static str {
 fn role_choices(words: &Texts, chosen: &str) -> Vec<Choice> {
     Role::ALL
         .iter()
-        .filter(|r| **r != Role::Partner)
+        .filter(|r| !r.is_token_only())
         .map(|r| Choice { value: r.as_str().to_owned(), label: words.role_label(*r).to_owned(), selected: r.as_str() == chosen })
         .collect()
 }

@@ -14,6 +14,9 @@ string_enum! {
         Qa => "qa",
         Viewer => "viewer",
         Partner => "partner",
+        /// A mail gateway's token (`steward mailgate`, an MTA's pipe): hands in messages and
+        /// nothing else.
+        Mailgate => "mailgate",
     }
 }
 
@@ -49,7 +52,10 @@ pub enum Permission {
     /// Create and disable people's logins, issue set-password links, revoke sessions, and read
     /// the sign-in audit.
     ManageLogins,
-    /// Read the mail outbox (what was mailed to whom, with its delivery log) and retry a mail.
+    /// Hand in an inbound mail message (`POST /api/v1/mail/inbound`).
+    ReceiveMail,
+    /// Read the mail outbox (what was mailed to whom, with its delivery log) and retry a mail;
+    /// list the inbound quarantine, retry a message or turn it into a ticket by hand.
     ManageMail,
 }
 
@@ -73,6 +79,7 @@ impl Permission {
         Permission::ManageTraining,
         Permission::OverrideCertification,
         Permission::ManageLogins,
+        Permission::ReceiveMail,
         Permission::ManageMail,
     ];
 
@@ -96,7 +103,8 @@ impl Permission {
             Permission::ManageTraining => "manage courses or record training",
             Permission::OverrideCertification => "override a certification gate",
             Permission::ManageLogins => "manage logins or read the sign-in audit",
-            Permission::ManageMail => "read the mail outbox or retry a mail",
+            Permission::ReceiveMail => "hand in mail",
+            Permission::ManageMail => "manage the mail outbox or quarantine",
         }
     }
 }
@@ -113,15 +121,22 @@ impl Role {
                     | ManageWebhooks
                     | ManagePlugins
                     | ManageLogins
-                    | ManageMail
                     | ReadDelegatedTickets
                     | WorkDelegatedTickets
+                    | ReceiveMail
+                    | ManageMail
             ),
             Role::Agent => matches!(permission, ReadTickets | WriteTickets | CommentOnTickets | ReadStaff | ReadMetrics),
             Role::Qa => matches!(permission, ReadTickets | CommentOnTickets | ReviewTickets | ReadStaff | ReadMetrics),
             Role::Viewer => matches!(permission, ReadTickets | ReadStaff | ReadMetrics),
             Role::Partner => matches!(permission, ReadDelegatedTickets | WorkDelegatedTickets),
+            Role::Mailgate => matches!(permission, ReceiveMail),
         }
+    }
+
+    /// `partner` and `mailgate` act for an organisation or a machine, never for staff.
+    pub fn is_token_only(self) -> bool {
+        matches!(self, Role::Partner | Role::Mailgate)
     }
 }
 
@@ -310,10 +325,11 @@ mod tests {
             Permission::ManageTraining => 14,
             Permission::OverrideCertification => 15,
             Permission::ManageLogins => 16,
-            Permission::ManageMail => 17,
+            Permission::ReceiveMail => 17,
+            Permission::ManageMail => 18,
         };
         let ranks: Vec<usize> = Permission::ALL.iter().map(|p| rank(*p)).collect();
-        assert_eq!(ranks, (0..18).collect::<Vec<_>>());
+        assert_eq!(ranks, (0..19).collect::<Vec<_>>());
     }
 
     #[test]
@@ -352,6 +368,18 @@ mod tests {
         assert_eq!(refused.to_string(), "role `partner` may not manage logins or read the sign-in audit");
         let agent = Principal { role: Role::Agent, partner_id: None, ..p };
         assert_eq!(agent.require_ticket_access(Permission::ReadTickets, Permission::ReadDelegatedTickets), Ok(None));
+    }
+
+    #[test]
+    fn a_mailgate_token_only_hands_in_mail_and_admins_manage_the_quarantine() {
+        for &p in Permission::ALL {
+            assert_eq!(Role::Mailgate.allows(p), p == Permission::ReceiveMail, "{p:?}");
+        }
+        for role in Role::ALL {
+            assert_eq!(role.allows(Permission::ManageMail), *role == Role::Admin, "{role:?}");
+        }
+        assert!(Role::Admin.allows(Permission::ReceiveMail) && !Role::Supervisor.allows(Permission::ReceiveMail));
+        assert!(Role::Mailgate.is_token_only() && Role::Partner.is_token_only() && !Role::Admin.is_token_only());
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub enum HistoryError {
     OtherTicket(TicketId, TicketId),
     #[error("a history holds one ticket: an event on ticket {0} cannot be recorded in it")]
     EventOnOtherTicket(TicketId),
+    /// A seeded history imports no mail.
+    #[error("a seeded history imports no mail")]
+    MailImport,
     #[error("survey {0} is not open on this ticket")]
     NoOpenSurvey(String),
     #[error("the ticket has no active delegation to withdraw")]
@@ -103,7 +106,7 @@ impl TicketHistory {
                 SideWrite::WithdrawDelegation { at, .. } => {
                     self.delegations.iter_mut().find(|d| d.withdrawn_at.is_none()).expect("checked").withdrawn_at = Some(at)
                 }
-                SideWrite::EventOnTicket(..) => unreachable!("refused by check_side"),
+                SideWrite::EventOnTicket(..) | SideWrite::MailImported { .. } => unreachable!("refused by check_side"),
             }
         }
         self.ticket = change.ticket;
@@ -121,6 +124,7 @@ impl TicketHistory {
             }
             SideWrite::Delegate(_) if self.delegations.iter().any(|d| d.withdrawn_at.is_none()) => Err(HistoryError::AlreadyDelegated),
             SideWrite::EventOnTicket(other, _) => Err(HistoryError::EventOnOtherTicket(*other)),
+            SideWrite::MailImported { .. } => Err(HistoryError::MailImport),
             _ => Ok(()),
         }
     }

@@ -43,6 +43,10 @@ uuid_id!(
     TicketId
 );
 uuid_id!(
+    /// An inbound mail message as stored.
+    InboundMailId
+);
+uuid_id!(
     /// A staff member's id.
     StaffId
 );

@@ -19,6 +19,7 @@ pub mod ids;
 pub mod kpi;
 pub mod login;
 pub mod mail;
+pub mod mail_inbound;
 pub mod partner;
 pub mod process;
 pub mod queue;
@@ -69,6 +70,8 @@ mod openapi {
         crate::partner::PartnerStatus,
         crate::training::AssessmentMethod,
         crate::training::CertificationState,
+        crate::mail_inbound::InboundMailState,
+        crate::mail_inbound::MailReason,
     );
 }
 

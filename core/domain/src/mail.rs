@@ -137,7 +137,7 @@ pub struct MailSettings {
 impl MailSettings {
     /// The domain part of the desk's address, which every Message-ID we make ends in.
     pub fn domain(&self) -> &str {
-        self.address.rsplit_once('@').map_or("localhost", |(_, domain)| domain)
+        address_domain(&self.address).unwrap_or("localhost")
     }
 
     fn is_on(&self, process: &str, kind: NotificationKind) -> bool {
@@ -349,6 +349,11 @@ pub fn customer_address(contact: Option<&str>) -> Option<String> {
 pub fn header_safe(text: &str) -> String {
     let spaced: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     spaced.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect()
+}
+
+/// The domain part of an address (`support@example.org` → `example.org`).
+pub fn address_domain(address: &str) -> Option<&str> {
+    address.rsplit_once('@').map(|(_, d)| d.trim()).filter(|d| !d.is_empty())
 }
 
 /// Our Message-ID for a mail: `<{ticket}.{unique}@{domain}>` about a ticket (mail replies are
@@ -763,6 +768,12 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn addresses_have_domains() {
+        assert_eq!(address_domain("support@example.org"), Some("example.org"));
+        assert_eq!(address_domain("nobody"), None);
     }
 
     #[test]

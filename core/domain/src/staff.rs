@@ -95,10 +95,11 @@ fn validate_name(name: &str) -> Result<String, FieldError> {
     }
 }
 
-/// `partner` is a token role only: partners are organisations, not staff.
+/// `partner` and `mailgate` are token roles only: partners are organisations, mail gateways
+/// machines, neither staff.
 fn validate_role(role: Role) -> Result<(), FieldError> {
-    if role == Role::Partner {
-        return Err(FieldError::new("role", "`partner` is a token role for partner organisations, not a staff role"));
+    if role.is_token_only() {
+        return Err(FieldError::new("role", format!("`{role}` is a token role only, not a staff role")));
     }
     Ok(())
 }

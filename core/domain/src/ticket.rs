@@ -198,6 +198,12 @@ pub enum SideWrite {
         ticket_id: TicketId,
         at: Timestamp,
     },
+    /// Marks the inbound message this change imports as imported (fails the change if it was
+    /// imported meanwhile, so a message is imported once).
+    MailImported {
+        mail: super::ids::InboundMailId,
+        ticket: TicketId,
+    },
 }
 
 impl Change {

@@ -113,6 +113,13 @@ impl Application {
         if on.plugin_reactions && services.plugin_host().is_some() {
             loops.push(tokio::spawn(steward_services::plugins::plugin_worker(services.clone())));
         }
+        if on.mail_inbound {
+            loops.push(tokio::spawn(mail_importer(services.clone())));
+            for mailbox in services.mailboxes().to_vec() {
+                let services = services.clone();
+                loops.push(tokio::spawn(async move { services.run_mailbox(mailbox).await }));
+            }
+        }
         let deliveries = self.deliveries.map(DeliveryWorker::start);
         let mail = self.mail.map(MailWorker::start);
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
@@ -228,6 +235,21 @@ async fn certification_watcher(services: Arc<Services>, interval_ms: u64) {
             Ok(0) => {}
             Ok(n) => tracing::info!(recorded = n, "certification expiry events recorded"),
             Err(e) => tracing::warn!(error = %e, "certification watch failed"),
+        }
+    }
+}
+
+/// Imports stored messages whose import was interrupted (a crash between storing and
+/// importing), every half minute.
+async fn mail_importer(services: Arc<Services>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match services.import_pending_mail().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(imported = n, "interrupted mail imports finished"),
+            Err(e) => tracing::warn!(error = %e, "importing pending mail failed"),
         }
     }
 }

@@ -102,11 +102,23 @@ impl Services {
             Some(seq) => Some((seq, self.comment_visibility(&ticket, seq, partner).await?)),
             None => None,
         };
+        self.attach_files(&ticket, comment, files, principal.actor(), source).await
+    }
+
+    /// Attaches `files` for `actor` once the caller's right to has been settled: the API's and
+    /// console's uploads above, and inbound mail, whose files come from the customer.
+    pub(crate) async fn attach_files(
+        &self,
+        ticket: &Ticket,
+        comment: Option<(i64, Visibility)>,
+        files: Vec<NewFile>,
+        actor: steward_domain::event::Actor,
+        source: AttachmentSource,
+    ) -> Result<Vec<Attachment>, ServiceError> {
         let sizes: Vec<u64> = files.iter().map(|f| f.bytes.len() as u64).collect();
         // Checked once before touching the database, so an oversized upload costs no lock.
         self.attachment_limits.check(0, &sizes).map_err(|(i, refusal)| upload_refused(file_field(i.unwrap_or(0)), refusal))?;
         let now = Timestamp::now();
-        let actor = principal.actor();
         let mut contents: HashMap<ContentDigest, Bytes> = HashMap::new();
         let mut planned: Vec<Attachment> = files
             .into_iter()

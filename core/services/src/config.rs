@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+mod mail;
+pub use mail::{MailConfig, MailInboundConfig, MailTicketDefaults, MailboxConfig, OutboundMailConfig, SmtpConfig, SmtpTls};
 pub use steward_storage::DatabaseConfig;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -81,101 +83,6 @@ impl Default for AttachmentsConfig {
     }
 }
 
-/// Mail (`[mail]`): the desk's address, and how mail leaves (`[mail.smtp]`, `[mail.outbound]`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MailConfig {
-    /// The desk's address (`support@example.org`): From of every mail Steward sends; its domain
-    /// part ends our Message-IDs. Unset, no mail is queued or sent.
-    pub address: Option<String>,
-    pub smtp: SmtpConfig,
-    pub outbound: OutboundMailConfig,
-}
-
-/// How the SMTP server is reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SmtpTls {
-    /// Plain connection upgraded with STARTTLS, which must succeed (port 587).
-    Starttls,
-    /// TLS from the first byte (port 465).
-    Tls,
-    /// No encryption: only for a relay on the same host or a test server.
-    None,
-}
-
-/// The SMTP server mail is handed to (`[mail.smtp]`). The password comes from the environment
-/// variable `password_env` names, never from the file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SmtpConfig {
-    pub host: String,
-    pub port: u16,
-    pub tls: SmtpTls,
-    /// Authenticate as this user (with the password from `password_env`); unset, no auth.
-    pub username: Option<String>,
-    /// The environment variable holding the SMTP password.
-    pub password_env: Option<String>,
-    /// Time limit of one SMTP conversation.
-    pub timeout_ms: u64,
-}
-
-impl Default for SmtpConfig {
-    fn default() -> Self {
-        SmtpConfig { host: "127.0.0.1".into(), port: 587, tls: SmtpTls::Starttls, username: None, password_env: None, timeout_ms: 30_000 }
-    }
-}
-
-/// What is mailed and how the outbox is worked (`[mail.outbound]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OutboundMailConfig {
-    /// Send queued mail from this node. Mail is queued on every node regardless.
-    pub worker: bool,
-    /// How often the worker looks for due mail.
-    pub poll_interval_ms: u64,
-    /// Mails claimed per pass (sent one after another on one SMTP connection each).
-    pub batch: u32,
-    /// How long a claimed mail stays reserved for the node that claimed it.
-    pub lease_ms: u64,
-    /// Wait before the first retry; it doubles with every failed attempt (less some jitter).
-    pub retry_base_ms: u64,
-    /// Longest wait between two attempts.
-    pub retry_max_secs: u64,
-    /// Attempts before a mail is given up as failed (its last error kept).
-    pub max_attempts: u32,
-    /// The notification kinds that are on (each process may switch more off in its mail file).
-    pub kinds: Vec<steward_domain::mail::NotificationKind>,
-    /// The language of mail to staff, and to customers when neither their ticket (custom field
-    /// `language`) nor their process names one.
-    pub language: steward_domain::login::Language,
-    /// Where links in mail (survey, ticket) point; unset, `public_url` (else the listen address).
-    pub link_base_url: Option<String>,
-    /// Per-process mail files: `{dir}/{process}.toml` (language, kinds off, templates).
-    pub dir: PathBuf,
-    /// An unanswered survey is reminded once, this many hours after it was issued; 0: never.
-    pub survey_reminder_after_hours: u64,
-}
-
-impl Default for OutboundMailConfig {
-    fn default() -> Self {
-        OutboundMailConfig {
-            worker: true,
-            poll_interval_ms: 1_000,
-            batch: 16,
-            lease_ms: 120_000,
-            retry_base_ms: 30_000,
-            retry_max_secs: 3_600,
-            max_attempts: 10,
-            kinds: steward_domain::mail::NotificationKind::ALL.to_vec(),
-            language: steward_domain::login::Language::En,
-            link_base_url: None,
-            dir: PathBuf::from("config/mail"),
-            survey_reminder_after_hours: 72,
-        }
-    }
-}
-
 impl Default for S3Config {
     fn default() -> Self {
         S3Config {
@@ -192,12 +99,6 @@ impl Default for S3Config {
 impl AttachmentsConfig {
     pub fn limits(&self) -> steward_domain::attachment::AttachmentLimits {
         steward_domain::attachment::AttachmentLimits { max_file_bytes: self.max_file_bytes, max_ticket_bytes: self.max_ticket_bytes }
-    }
-}
-
-impl OutboundMailConfig {
-    pub fn retry_policy(&self) -> steward_domain::webhook::RetryPolicy {
-        retry_policy(self.retry_base_ms, self.retry_max_secs, self.max_attempts)
     }
 }
 
@@ -288,6 +189,9 @@ pub struct WorkersConfig {
     /// Live updates across nodes (PostgreSQL): the coalesced change notification after commit
     /// and the listener that hears other nodes'. Off, live pages hear only this node's changes.
     pub live_feed: bool,
+    /// Inbound mail: fetching the `[[mail.mailboxes]]` (IDLE or polling), and importing stored
+    /// messages whose import was interrupted. Outbound mail has `mail.outbound.worker`.
+    pub mail_inbound: bool,
 }
 
 impl Default for WorkersConfig {
@@ -299,6 +203,7 @@ impl Default for WorkersConfig {
             plugin_reactions: true,
             housekeeping: true,
             live_feed: true,
+            mail_inbound: true,
         }
     }
 }
@@ -313,6 +218,7 @@ impl WorkersConfig {
             plugin_reactions: false,
             housekeeping: false,
             live_feed: false,
+            mail_inbound: false,
         }
     }
 }
@@ -675,6 +581,9 @@ impl Config {
         if let Some(v) = env("STEWARD_PUBLIC_URL") {
             self.public_url = Some(v).filter(|v| !v.is_empty());
         }
+        if let Some(v) = env("STEWARD_MAIL_INBOUND_MAX_MESSAGE_BYTES") {
+            self.mail.inbound.max_message_bytes = parse("STEWARD_MAIL_INBOUND_MAX_MESSAGE_BYTES", &v)?;
+        }
         if let Some(v) = env("STEWARD_DATABASE_URL") {
             self.database.url = v;
         }
@@ -783,6 +692,17 @@ impl Config {
         let weights = [sw.ola_met, sw.csat, sw.complaints, sw.reopens];
         if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || weights.iter().sum::<f64>() <= 0.0 {
             return invalid("partners.scorecard_weights", "weights are non-negative numbers, not all zero");
+        }
+        if self.mail.inbound.max_message_bytes < 1024 || self.mail.inbound.max_parts == 0 {
+            return invalid("mail.inbound.max_message_bytes", "max_message_bytes at least 1024 and max_parts at least 1");
+        }
+        for (i, m) in self.mail.mailboxes.iter().enumerate() {
+            if m.name.trim().is_empty() || m.host.trim().is_empty() || m.username.trim().is_empty() || m.poll_interval_secs == 0 {
+                return invalid(
+                    &format!("mail.mailboxes[{i}]"),
+                    "a mailbox needs a name, a host, a username and a poll interval of at least 1",
+                );
+            }
         }
         if self.training.watch_interval_ms < 10 {
             return invalid("training.watch_interval_ms", "must be at least 10");

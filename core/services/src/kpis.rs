@@ -229,6 +229,7 @@ impl Services {
         let oldest_age = queue.oldest_queued_at.map_or(0.0, |at| (now.as_millis() - at.as_millis()).max(0) as f64 / 1000.0);
         self.metrics.set_webhook_queue(queue.pending, oldest_age);
         self.metrics.set_mail_outbox_depth(self.store.mail_outbox_depth().await?);
+        self.metrics.set_mail_quarantine(self.store.count_inbound_mail(steward_domain::mail_inbound::InboundMailState::Quarantined).await?);
         if self.partner_metrics {
             let (from, to) = self.default_scorecard_window();
             for card in self.rank_partners(from, to, None).await? {

@@ -18,7 +18,9 @@ pub mod kpis;
 pub mod live;
 mod logins;
 pub mod mail;
+pub mod mail_inbound;
 pub use logins::{AuditFilter, LiveSession, NewLogin, NewSession, SetPasswordLink, SignIn, SignInError};
+pub use mail_inbound::{MailReceipt, MailSource};
 mod partners;
 pub mod plugins;
 pub mod queues;
@@ -171,6 +173,8 @@ pub struct Services {
     mail_lease_ms: i64,
     /// An unanswered survey is reminded this long after it was issued (None: never).
     survey_reminder_after_ms: Option<i64>,
+    /// `[mail]`: the desk's address, inbound limits, defaults and mailboxes.
+    mail: config::MailConfig,
 }
 
 impl Services {
@@ -219,6 +223,7 @@ impl Services {
                 0 => None,
                 hours => Some(i64::try_from(hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX)),
             },
+            mail: config.mail.clone(),
         }
     }
 

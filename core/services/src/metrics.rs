@@ -43,6 +43,8 @@ pub struct Metrics {
     attachment_bytes_added: IntCounterVec,
     mail_attempts: IntCounterVec,
     mail_outbox_depth: IntGauge,
+    mail_messages: IntCounterVec,
+    mail_quarantine_size: IntGauge,
 }
 
 fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -157,6 +159,16 @@ impl Metrics {
                 "Mail waiting in the outbox to be sent (pending; refreshed from the database).",
             )
             .expect("valid metric"),
+            mail_messages: counter(
+                "steward_mail_messages_total",
+                "Inbound mail messages by outcome: received (stored), imported (a ticket or a comment), ignored (loops, delivery reports), quarantined, refused (over the size cap).",
+                &["outcome"],
+            ),
+            mail_quarantine_size: IntGauge::new(
+                "steward_mail_quarantine_size",
+                "Inbound messages waiting in the quarantine (refreshed from the database).",
+            )
+            .expect("valid metric"),
             gauges_refreshed: IntGauge::new(
                 "steward_metrics_refreshed_timestamp_seconds",
                 "When the database-derived gauges were last refreshed (Unix time).",
@@ -192,6 +204,8 @@ impl Metrics {
             Box::new(m.attachment_bytes_added.clone()),
             Box::new(m.mail_attempts.clone()),
             Box::new(m.mail_outbox_depth.clone()),
+            Box::new(m.mail_messages.clone()),
+            Box::new(m.mail_quarantine_size.clone()),
         ] {
             m.registry.register(collector).expect("metric registered once");
         }
@@ -206,6 +220,9 @@ impl Metrics {
         for outcome in MAIL_OUTCOMES {
             m.mail_attempts.with_label_values(&[outcome]);
         }
+        for outcome in MAIL_INBOUND_OUTCOMES {
+            m.mail_messages.with_label_values(&[outcome]);
+        }
         m
     }
 
@@ -215,6 +232,15 @@ impl Metrics {
             self.attachments_added.with_label_values(&[source.as_str()]).inc();
             self.attachment_bytes_added.with_label_values(&[source.as_str()]).inc_by(size);
         }
+    }
+
+    /// One inbound message's outcome (one of [`MAIL_INBOUND_OUTCOMES`]).
+    pub fn observe_mail(&self, outcome: &str) {
+        self.mail_messages.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn set_mail_quarantine(&self, size: u64) {
+        self.mail_quarantine_size.set(i64::try_from(size).unwrap_or(i64::MAX));
     }
 
     /// One recorded webhook attempt: `delivered`, `retrying` or `failed`.
@@ -348,6 +374,9 @@ impl Default for Metrics {
 
 /// The outcome labels of `steward_mail_sent_total`.
 pub const MAIL_OUTCOMES: [&str; 3] = ["sent", "retrying", "failed"];
+
+/// What happened to an inbound message, the `outcome` of `steward_mail_messages_total`.
+pub const MAIL_INBOUND_OUTCOMES: [&str; 5] = ["received", "imported", "ignored", "quarantined", "refused"];
 
 /// The outcome labels of `steward_webhook_deliveries_total`.
 pub const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "retrying", "failed"];

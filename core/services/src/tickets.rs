@@ -47,10 +47,23 @@ impl Services {
     /// Opens a ticket. A complaint (or follow-up) names its `origin` ticket, which must exist.
     pub async fn create_ticket(
         &self,
+        draft: TicketDraft,
+        origin: Option<TicketRef>,
+        actor: &Actor,
+        claim: Option<IdempotencyClaim>,
+    ) -> Result<CreateTicket, ServiceError> {
+        self.create_ticket_importing(draft, origin, actor, claim, None).await
+    }
+
+    /// [`Services::create_ticket`], marking the inbound message `mail` imported in the same
+    /// transaction when one is given.
+    pub(crate) async fn create_ticket_importing(
+        &self,
         mut draft: TicketDraft,
         origin: Option<TicketRef>,
         actor: &Actor,
         claim: Option<IdempotencyClaim>,
+        mail: Option<steward_domain::ids::InboundMailId>,
     ) -> Result<CreateTicket, ServiceError> {
         if let Some(assignee) = draft.assignee {
             self.check_assignable(assignee, "assignee_id").await?;
@@ -75,6 +88,9 @@ impl Services {
             None => None,
         };
         let mut change = self.plan_new_ticket(Ticket::open(draft, &self.rules(), Timestamp::now())?);
+        if let Some(mail) = mail {
+            change.side.push(SideWrite::MailImported { mail, ticket: change.ticket.id });
+        }
         if let Some(origin) = origin {
             // The ticket complained about (or followed up) records it in its own timeline.
             let t = &change.ticket;
@@ -262,13 +278,32 @@ impl Services {
         from_customer: bool,
         actor: &Actor,
     ) -> Result<Ticket, ServiceError> {
+        self.comment_importing(reference, body, visibility, from_customer, actor, None).await
+    }
+
+    /// [`Services::comment_on_ticket`], marking the inbound message `mail` imported in the
+    /// comment's transaction when one is given.
+    pub(crate) async fn comment_importing(
+        &self,
+        reference: TicketRef,
+        body: &str,
+        visibility: Visibility,
+        from_customer: bool,
+        actor: &Actor,
+        mail: Option<steward_domain::ids::InboundMailId>,
+    ) -> Result<Ticket, ServiceError> {
         let mut reference = reference;
         if from_customer && self.get_ticket(reference).await?.is_done() {
             if let Reopened::FollowUp(new) = self.reopen_ticket(reference, Some("the customer wrote again".into()), true, actor).await? {
                 reference = TicketRef::Id(new.id);
             }
         }
-        self.modify_ticket(reference, None, actor, |t| Ok(t.comment(body, visibility, from_customer, Timestamp::now())?)).await
+        self.modify_ticket(reference, None, actor, |t| {
+            let mut change = t.comment(body, visibility, from_customer, Timestamp::now())?;
+            change.side.extend(mail.map(|mail| SideWrite::MailImported { mail, ticket: t.id }));
+            Ok(change)
+        })
+        .await
     }
 
     /// Reopens a resolved or closed ticket within the reopen window; past it, opens a

@@ -32,6 +32,9 @@ impl Services {
             (_, Some(_)) => return Err(ValidationError::field("partner_id", "only a token with role `partner` names a partner").into()),
             (_, None) => {}
         }
+        if role == Role::Mailgate && staff_id.is_some() {
+            return Err(ValidationError::field("staff_id", "a mailgate token acts for a mail gateway, not for staff").into());
+        }
         if name.trim().is_empty() || name.chars().count() > steward_domain::auth::MAX_TOKEN_NAME_CHARS {
             let max = steward_domain::auth::MAX_TOKEN_NAME_CHARS;
             return Err(ValidationError::field("name", format!("a token name has 1 to {max} characters")).into());

@@ -13,6 +13,7 @@ pub mod kpis;
 pub mod live;
 pub mod logins;
 pub mod mail;
+pub mod mail_inbound;
 pub mod partners;
 pub mod queues;
 pub mod sla;
@@ -110,6 +111,7 @@ impl Backend {
                 (11, "queue backfill", include_str!("../migrations/sqlite/0011_queue_backfill.sql")),
                 (12, "gate overrides", include_str!("../migrations/sqlite/0012_gate_overrides.sql")),
                 (13, "attachments", include_str!("../migrations/sqlite/0013_attachments.sql")),
+                (14, "mail inbound", include_str!("../migrations/sqlite/0014_mail_inbound.sql")),
                 (15, "mail outbox", include_str!("../migrations/sqlite/0015_mail_outbox.sql")),
             ],
             Backend::Postgres => &[
@@ -126,6 +128,7 @@ impl Backend {
                 (11, "queue backfill", include_str!("../migrations/postgres/0011_queue_backfill.sql")),
                 (12, "gate overrides", include_str!("../migrations/postgres/0012_gate_overrides.sql")),
                 (13, "attachments", include_str!("../migrations/postgres/0013_attachments.sql")),
+                (14, "mail inbound", include_str!("../migrations/postgres/0014_mail_inbound.sql")),
                 (15, "mail outbox", include_str!("../migrations/postgres/0015_mail_outbox.sql")),
             ],
         }

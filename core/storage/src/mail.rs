@@ -132,20 +132,33 @@ async fn addresses(tx: &mut Transaction<'static, Any>, recipient: &Recipient) ->
 }
 
 /// The earlier messages of a ticket's thread with `recipient`, for `In-Reply-To` (the last)
-/// and `References` (all, oldest first): the mail we sent them about the ticket. The seam for
-/// inbound mail: the messages received from them for the ticket join this list.
+/// and `References` (all, oldest first, at most 20): the mail we sent them about the ticket and
+/// the messages received from them for it (inbound, migration 0014), so their own mail client
+/// threads our answer under what they wrote.
 async fn thread(
     tx: &mut Transaction<'static, Any>,
     ticket: TicketId,
     recipient: &str,
 ) -> Result<(Option<String>, Vec<String>), StoreError> {
-    let ids: Vec<String> =
-        sqlx::query_scalar("SELECT message_id FROM mail_outbox WHERE ticket_id = $1 AND recipient = $2 ORDER BY id DESC LIMIT 20")
+    let sent: Vec<(String, i64)> =
+        sqlx::query_as("SELECT message_id, created_at FROM mail_outbox WHERE ticket_id = $1 AND recipient = $2 ORDER BY id DESC LIMIT 20")
             .bind(ticket.to_string())
             .bind(recipient)
             .fetch_all(&mut **tx)
             .await?;
-    let references: Vec<String> = ids.into_iter().rev().collect();
+    // Stored without angle brackets; headers carry them.
+    let received: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT message_id, received_at FROM mail_messages WHERE ticket_id = $1 AND sender = $2 AND state = 'imported' \
+         AND message_id IS NOT NULL ORDER BY received_at DESC LIMIT 20",
+    )
+    .bind(ticket.to_string())
+    .bind(recipient.to_lowercase())
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut thread: Vec<(i64, String)> =
+        sent.into_iter().map(|(id, at)| (at, id)).chain(received.into_iter().map(|(id, at)| (at, format!("<{id}>")))).collect();
+    thread.sort();
+    let references: Vec<String> = thread.into_iter().rev().take(20).rev().map(|(_, id)| id).collect();
     Ok((references.last().cloned(), references))
 }
 

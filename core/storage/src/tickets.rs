@@ -85,8 +85,10 @@ impl Store {
                 insert_tags(&mut tx, t.id, &t.tags).await?;
                 super::sla::upsert_clocks(&mut tx, &change.sla.clocks).await?;
                 insert_events(&mut tx, t.id, 0, t.updated_at, actor, &change.events).await?;
-                super::mail::queue_ticket_mail(&mut tx, self.mail_settings(), t, actor, &change.events, t.updated_at).await?;
+                // Side writes first: an imported message's row names the ticket before its mail
+                // is threaded on it.
                 super::feedback::write_side(&mut tx, self.backend, &change.side, actor, t.updated_at).await?;
+                super::mail::queue_ticket_mail(&mut tx, self.mail_settings(), t, actor, &change.events, t.updated_at).await?;
                 super::queues::refresh_queue_state(&mut tx, self.backend, None, &change.ticket).await?;
                 if let Some(claim) = claim {
                     let (status, body, location) = (claim.render)(&change.ticket);
@@ -157,9 +159,12 @@ impl Store {
                         .fetch_one(&mut *tx)
                         .await?;
                     insert_events(&mut tx, current.id, last_seq, at, actor, &change.events).await?;
+                }
+                // Side writes before the mail, as on creation.
+                super::feedback::write_side(&mut tx, self.backend, &change.side, actor, at).await?;
+                if !change.events.is_empty() {
                     super::mail::queue_ticket_mail(&mut tx, self.mail_settings(), &change.ticket, actor, &change.events, at).await?;
                 }
-                super::feedback::write_side(&mut tx, self.backend, &change.side, actor, at).await?;
                 super::queues::refresh_queue_state(&mut tx, self.backend, Some(&current), &change.ticket).await?;
                 tx.commit().await?;
                 Ok(Some(Ok((change.ticket, change.events))))

@@ -40,7 +40,13 @@ pub async fn read_json_body(request: Request, state: &AppState) -> Result<Bytes,
             "send the body as JSON with Content-Type: application/json",
         ));
     }
-    let limit = state.config.http.max_body_bytes;
+    read_body(request, state, state.config.http.max_body_bytes).await
+}
+
+/// The raw bytes of a body of at most `limit` bytes: 413 when the declared length is over it
+/// (before a byte is read) or the body turns out to be, 408 when it does not arrive in time.
+/// The route's `DefaultBodyLimit` must allow `limit`.
+pub async fn read_body(request: Request, state: &AppState, limit: usize) -> Result<Bytes, ApiError> {
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
         // Refused before a byte of the body is read.
@@ -67,9 +73,9 @@ pub async fn read_json_body(request: Request, state: &AppState) -> Result<Bytes,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
                 "Payload too large",
-                format!("the request body exceeds the limit of {} bytes", state.config.http.max_body_bytes),
+                format!("the request body exceeds the limit of {limit} bytes"),
             )
-            .with("limit_bytes", state.config.http.max_body_bytes)
+            .with("limit_bytes", limit)
         } else {
             ApiError::new(StatusCode::BAD_REQUEST, "unreadable-body", "Unreadable body", rejection.body_text())
         }

@@ -8,6 +8,7 @@ mod feedback;
 mod kpis;
 mod logins;
 mod mail;
+mod mail_inbound;
 mod openapi;
 mod partners;
 mod plugins;
@@ -85,6 +86,7 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .merge(logins::routes())
         .merge(webhooks::routes())
         .merge(mail::routes())
+        .merge(mail_inbound::routes(config.mail.inbound.max_message_bytes))
         .merge(kpis::routes())
         .merge(system::routes())
         .split_for_parts();

@@ -28,7 +28,7 @@ use utoipa::{Modify, OpenApi as _};
         (name = "tokens", description = "API tokens (admin)"),
         (name = "logins", description = "People's logins to the console, their sessions, and the sign-in audit (admin)"),
         (name = "webhooks", description = "Ticket events POSTed to your URLs, signed; delivery logs (admin)"),
-        (name = "mail", description = "The outbound mail outbox and its delivery log (admin)"),
+        (name = "mail", description = "Mail: inbound messages handed in by `steward mailgate` (or any client with a mailgate token) and their quarantine; the outbound outbox and its delivery log (admin)"),
         (name = "kpis", description = "KPIs against their targets, and the monthly service review"),
         (name = "system", description = "Health, readiness, metrics, this document"),
     )

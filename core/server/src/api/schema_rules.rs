@@ -469,7 +469,7 @@ fn secret() -> Value {
     })
 }
 
-/// The roles a staff member may have (`partner` is a token role only).
+/// The roles a staff member may have (`partner` and `mailgate` are token roles only).
 fn staff_roles() -> Vec<String> {
-    steward_domain::auth::Role::ALL.iter().filter(|r| **r != steward_domain::auth::Role::Partner).map(|r| r.as_str().to_owned()).collect()
+    steward_domain::auth::Role::ALL.iter().filter(|r| !r.is_token_only()).map(|r| r.as_str().to_owned()).collect()
 }

@@ -35,6 +35,11 @@ pub struct CustomerView {
     name: String,
     contact: Option<String>,
     tier: String,
+    /// When a delivery report last said mail to `contact` is undeliverable (only on
+    /// `GET /api/v1/tickets/{id}`; absent when it never did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    bouncing_since: Option<Timestamp>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -88,7 +93,7 @@ impl From<Ticket> for TicketView {
             kind: t.kind,
             channel: t.channel,
             priority: t.priority,
-            customer: CustomerView { name: t.customer.name, contact: t.customer.contact, tier: t.customer.tier },
+            customer: CustomerView { name: t.customer.name, contact: t.customer.contact, tier: t.customer.tier, bouncing_since: None },
             process: t.process,
             process_version: t.process_version,
             stage: t.stage,
@@ -111,8 +116,12 @@ impl From<Ticket> for TicketView {
 
 /// A ticket with its ETag header.
 pub(super) fn ticket_response(status: StatusCode, ticket: Ticket) -> Response {
-    let version = ticket.version;
-    let mut response = (status, axum::Json(TicketView::from(ticket))).into_response();
+    view_response(status, TicketView::from(ticket))
+}
+
+fn view_response(status: StatusCode, view: TicketView) -> Response {
+    let version = view.version;
+    let mut response = (status, axum::Json(view)).into_response();
     response.headers_mut().insert(header::ETAG, HeaderValue::from_str(&etag(version)).expect("digits and quotes"));
     response
 }
@@ -374,7 +383,13 @@ pub(super) fn decode_cursor_text(cursor: &str) -> Option<String> {
 async fn get_ticket(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Response, ApiError> {
     let partner = principal.require_ticket_access(Permission::ReadTickets, Permission::ReadDelegatedTickets)?;
     let ticket = state.services.ticket_for(ticket_ref(&id)?, partner).await?;
-    Ok(ticket_response(StatusCode::OK, ticket))
+    let bounce = match ticket.customer.contact.as_deref() {
+        Some(contact) => state.services.contact_bounce(contact).await?,
+        None => None,
+    };
+    let mut view = TicketView::from(ticket);
+    view.customer.bouncing_since = bounce.map(|b| b.bounced_at);
+    Ok(view_response(StatusCode::OK, view))
 }
 
 #[derive(Deserialize, ToSchema)]
