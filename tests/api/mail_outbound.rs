@@ -56,6 +56,8 @@ on_both_backends_with_mail!(
     assignment_reaches_the_staff_members_address,
     an_unanswered_survey_is_reminded_once,
     a_public_reply_in_the_console_is_mailed_and_an_internal_one_is_not,
+    sla_alerts_mail_the_assignee_and_escalations_the_responsible_role,
+    an_expiring_certification_is_mailed_to_its_holder_once,
 );
 
 /// The Python with aiosmtpd: `STEWARD_TEST_AIOSMTPD_PYTHON`, else the venv tests/run makes.
@@ -618,4 +620,85 @@ async fn a_public_reply_in_the_console_is_mailed_and_an_internal_one_is_not(back
     assert_eq!(received[0].to, "ada@example.com");
     assert!(received[0].text.contains("A technician comes at 3.") && received[0].text.contains("Ada Agent"), "{}", received[0].text);
     assert!(!received[0].raw.contains("Check the fuse"));
+}
+
+async fn sla_alerts_mail_the_assignee_and_escalations_the_responsible_role(backend: Backend) {
+    use steward_domain::mail::NotificationKind::{SlaBreached, SlaEscalated, SlaWarning};
+    let Some(mut smtp) = SmtpServer::prepare() else { return };
+    smtp.start().await;
+    let m = MailApp::spawn(backend, &smtp, |c| c.mail.outbound.kinds = vec![SlaWarning, SlaBreached, SlaEscalated]).await;
+    crate::sla::fast_policy(&m.app, "1s", "1h").await;
+    let grace = m.app.create_staff("Grace Hopper", "grace@desk.example.org", "agent").await;
+    m.app.create_staff("Sam Supervisor", "sam@desk.example.org", "supervisor").await;
+    let old = m.app.create_staff("Old Supervisor", "old@desk.example.org", "supervisor").await;
+    let r = m.app.patch(&format!("/api/v1/staff/{}", old["id"].as_str().unwrap()), None, &json!({"active": false})).await;
+    assert_eq!(r.status(), StatusCode::OK, "deactivating");
+    let assigned = m.app.create_ticket(json!({"customer": {"tier": "priority"}, "assignee_id": grace["id"]})).await;
+    let unassigned = m.app.create_ticket(json!({"title": "Nobody's yet", "customer": {"tier": "priority"}})).await;
+    assert_eq!(m.send_due().await, 0, "nothing is due before the sweep records an alert");
+    // The escalation is due at 150 % of the 1 s target: half a second after the breach.
+    for ticket in [&assigned, &unassigned] {
+        let sla = crate::sla::sla(&m.app, ticket["id"].as_str().unwrap()).await;
+        clock_passes(crate::sla::after_due(crate::sla::clock(&sla, "first_response"), 500)).await;
+    }
+    assert_eq!(m.app.sweep_sla().await, 2);
+    // Assigned: warning and breach to the assignee, escalation to the active supervisor; the
+    // unassigned ticket's warning and breach have nobody to tell, its escalation has.
+    assert_eq!(m.send_due().await, 4);
+    assert_eq!(m.send_due().await, 0);
+    let number = assigned["number"].as_str().unwrap();
+    let other = unassigned["number"].as_str().unwrap();
+    let received = smtp.messages();
+    let to = |who: &str| -> Vec<&Received> { received.iter().filter(|r| r.to == who).collect() };
+    assert!(to("old@desk.example.org").is_empty(), "an inactive person is not mailed");
+    let grace_mail = to("grace@desk.example.org");
+    let mut subjects: Vec<_> = grace_mail.iter().map(|r| r.subject.as_str()).collect();
+    subjects.sort();
+    assert_eq!(subjects, [format!("[{number}] SLA breached: Printer on fire"), format!("[{number}] SLA warning (80%): Printer on fire")]);
+    let breach = grace_mail.iter().find(|r| r.subject.contains("breached")).unwrap();
+    let warning = grace_mail.iter().find(|r| r.subject.contains("warning")).unwrap();
+    assert!(breach.text.contains("The first response clock") && breach.text.contains("target of 1s"), "{}", breach.text);
+    assert!(breach.text.contains(&format!("https://desk.example.org/tickets/{number}")), "{}", breach.text);
+    assert!(breach.html.contains(&format!("href=\"https://desk.example.org/tickets/{number}\"")), "{}", breach.html);
+    assert_eq!(breach.in_reply_to, std::slice::from_ref(&warning.message_id), "the breach threads on the warning to the same person");
+    assert_eq!(breach.auto_submitted.as_deref(), Some("auto-generated"));
+    let mut escalations: Vec<_> = to("sam@desk.example.org").iter().map(|r| r.subject.clone()).collect();
+    escalations.sort();
+    assert_eq!(
+        escalations,
+        [format!("[{number}] Escalated to supervisor: Printer on fire"), format!("[{other}] Escalated to supervisor: Nobody's yet")]
+    );
+    let kinds: Vec<_> = m.outbox("?limit=50").await.iter().map(|mail| mail["kind"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "sla_escalated").count(), 2, "{kinds:?}");
+    // A later sweep records nothing new, so nothing more is mailed.
+    assert_eq!(m.app.sweep_sla().await, 0);
+    assert_eq!(m.send_due().await, 0);
+}
+
+async fn an_expiring_certification_is_mailed_to_its_holder_once(backend: Backend) {
+    let Some(mut smtp) = SmtpServer::prepare() else { return };
+    smtp.start().await;
+    let m = MailApp::spawn(backend, &smtp, |c| {
+        c.mail.outbound.kinds = vec![steward_domain::mail::NotificationKind::CertificationExpiring];
+        c.mail.outbound.language = steward_domain::login::Language::Zh;
+    })
+    .await;
+    crate::training::create_course(&m.app).await;
+    let soon = m.app.create_staff("Soon", "soon@desk.example.org", "agent").await;
+    let fine = m.app.create_staff("Fine", "fine@desk.example.org", "agent").await;
+    let record = crate::training::record(&m.app, &soon, 350, 90).await;
+    crate::training::record(&m.app, &fine, 1, 90).await;
+    assert_eq!(m.app.watch_certifications().await, 1, "one certification expiring");
+    assert_eq!(m.send_due().await, 1);
+    assert_eq!(m.app.watch_certifications().await, 0);
+    assert_eq!(m.send_due().await, 0, "mailed once");
+    let received = smtp.messages();
+    assert_eq!(received.len(), 1);
+    let mail = &received[0];
+    assert_eq!(mail.to, "soon@desk.example.org");
+    assert!(mail.subject.contains("SOLUTION-DESIGN"), "{}", mail.subject);
+    let expires_on = &record["expires_at"].as_str().unwrap()[..10];
+    assert!(mail.text.contains("SOLUTION-DESIGN") && mail.text.contains(expires_on), "{}", mail.text);
+    assert!(mail.text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "the Chinese template: {}", mail.text);
+    assert_eq!(m.outbox("").await[0]["kind"], "certification_expiring");
 }

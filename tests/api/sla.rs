@@ -18,18 +18,18 @@ on_both_backends!(
     calendars_are_managed_by_admins_and_guarded_when_in_use,
 );
 
-async fn sla(app: &TestApp, ticket: &str) -> Value {
+pub(crate) async fn sla(app: &TestApp, ticket: &str) -> Value {
     let r = app.get(&format!("/api/v1/tickets/{ticket}/sla")).await;
     assert_eq!(r.status(), StatusCode::OK);
     body(r).await
 }
 
-fn clock<'a>(sla: &'a Value, kind: &str) -> &'a Value {
+pub(crate) fn clock<'a>(sla: &'a Value, kind: &str) -> &'a Value {
     sla["clocks"].as_array().unwrap().iter().find(|c| c["kind"] == kind).unwrap_or_else(|| panic!("no {kind} clock in {sla}"))
 }
 
 /// A policy for tickets of tier `priority` with short targets, so tests see alerts quickly.
-async fn fast_policy(app: &TestApp, first_response: &str, resolution: &str) {
+pub(crate) async fn fast_policy(app: &TestApp, first_response: &str, resolution: &str) {
     let r = app
         .post(
             "/api/v1/sla-policies",
@@ -42,7 +42,7 @@ async fn fast_policy(app: &TestApp, first_response: &str, resolution: &str) {
 }
 
 /// The instant `ms` milliseconds after the clock's due time, as the SLA report gives it.
-fn after_due(clock: &Value, ms: i64) -> jiff::Timestamp {
+pub(crate) fn after_due(clock: &Value, ms: i64) -> jiff::Timestamp {
     let due: jiff::Timestamp = clock["due_at"].as_str().unwrap_or_else(|| panic!("no due time: {clock}")).parse().unwrap();
     due + jiff::SignedDuration::from_millis(ms)
 }

@@ -3,7 +3,8 @@
 //! Plain rules: the storage writes what [`MailSettings::plan_ticket`] returns in the event's
 //! own transaction; the services send it.
 
-use crate::event::{Actor, EventData};
+use crate::clock::ClockKind;
+use crate::event::{Actor, EventData, SlaClockRef};
 use crate::ids::{StaffId, TicketId};
 use crate::login::Language;
 use crate::ticket::{Ticket, Visibility};
@@ -204,7 +205,7 @@ impl MailSettings {
                         Recipient::Staff(staff),
                         self.default_language,
                         vec![
-                            ("clock", clock.kind.clone()),
+                            ("clock", clock_words(clock, self.default_language)),
                             ("percent", percent.to_string()),
                             ("due_at", due_at.map(|t| t.to_string()).unwrap_or_default()),
                             ("ticket_link", self.ticket_link(ticket)),
@@ -217,7 +218,11 @@ impl MailSettings {
                         NotificationKind::SlaBreached,
                         Recipient::Staff(staff),
                         self.default_language,
-                        vec![("clock", clock.kind.clone()), ("target", target.clone()), ("ticket_link", self.ticket_link(ticket))],
+                        vec![
+                            ("clock", clock_words(clock, self.default_language)),
+                            ("target", target.clone()),
+                            ("ticket_link", self.ticket_link(ticket)),
+                        ],
                     )
                 }),
                 (EventData::SlaEscalated { clock, percent, notify_role }, _) => self.ticket_mail(
@@ -226,7 +231,7 @@ impl MailSettings {
                     Recipient::Role(notify_role.clone()),
                     self.default_language,
                     vec![
-                        ("clock", clock.kind.clone()),
+                        ("clock", clock_words(clock, self.default_language)),
                         ("percent", percent.to_string()),
                         ("role", notify_role.clone()),
                         ("ticket_link", self.ticket_link(ticket)),
@@ -462,6 +467,26 @@ pub fn escape_html(text: &str) -> String {
         }
     }
     out
+}
+
+/// A clock as a mail says it: "first response", "stage diagnosis" — words in the mail's
+/// language, not the API's spellings.
+fn clock_words(clock: &SlaClockRef, language: Language) -> String {
+    let words = match (ClockKind::parse("clock", &clock.kind), language) {
+        (Ok(ClockKind::FirstResponse), Language::En) => "first response",
+        (Ok(ClockKind::FirstResponse), Language::Zh) => "首次响应",
+        (Ok(ClockKind::NextResponse), Language::En) => "next response",
+        (Ok(ClockKind::NextResponse), Language::Zh) => "后续响应",
+        (Ok(ClockKind::Resolution), Language::En) => "resolution",
+        (Ok(ClockKind::Resolution), Language::Zh) => "解决",
+        (Ok(ClockKind::Stage), Language::En) => "stage",
+        (Ok(ClockKind::Stage), Language::Zh) => "阶段",
+        (Err(_), _) => return clock.kind.clone(),
+    };
+    match &clock.stage {
+        Some(stage) => format!("{words} {stage}"),
+        None => words.to_owned(),
+    }
 }
 
 /// The built-in templates, English and Simplified Chinese.
@@ -714,6 +739,27 @@ mod tests {
         assert_eq!(mails[0].kind, NotificationKind::Assigned);
         assert!(mails[0].text.contains("https://steward.example.org/tickets/T-000123"));
         assert!(s.plan_ticket(&t, &staff_actor(Some(staff)), &[event]).is_empty());
+    }
+
+    #[test]
+    fn sla_mails_name_the_clock_in_words_of_the_mails_language() {
+        let mut s = settings();
+        let mut t = ticket(None);
+        t.assignee = Some(StaffId::new_at(Timestamp::from_millis(1)));
+        let clock = |kind: &str, stage: Option<&str>| SlaClockRef {
+            id: crate::ids::ClockId::new_at(Timestamp::from_millis(2)),
+            kind: kind.into(),
+            stage: stage.map(str::to_owned),
+            policy: None,
+        };
+        let breach =
+            EventData::SlaBreached { clock: clock("first_response", None), target: "2h".into(), breached_at: Timestamp::from_millis(3) };
+        let mails = s.plan_ticket(&t, &staff_actor(None), &[breach]);
+        assert!(mails[0].text.contains("The first response clock"), "{}", mails[0].text);
+        s.default_language = Language::Zh;
+        let warning = EventData::SlaWarning { clock: clock("stage", Some("diagnosis")), percent: 80, due_at: None };
+        let mails = s.plan_ticket(&t, &staff_actor(None), &[warning]);
+        assert!(mails[0].text.contains("阶段 diagnosis 时钟"), "{}", mails[0].text);
     }
 
     #[test]
