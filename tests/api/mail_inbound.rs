@@ -486,5 +486,5 @@ mod rate_limited {
     }
 }
 
-mod imap;
+pub(crate) mod imap;
 mod mailgate;

@@ -75,10 +75,11 @@ fn smtp_required() -> bool {
     set("STEWARD_TEST_REQUIRE_SMTP") || set("CI")
 }
 
-/// A real SMTP server on 127.0.0.1 storing what it accepts in a maildir.
-struct SmtpServer {
+/// A real SMTP server on 127.0.0.1 storing what it accepts in a maildir (also the one
+/// `steward bench --quick` sends to, tests/api/seed.rs).
+pub(crate) struct SmtpServer {
     python: PathBuf,
-    port: u16,
+    pub(crate) port: u16,
     maildir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -86,7 +87,7 @@ struct SmtpServer {
 impl SmtpServer {
     /// A server on a free port, not yet started (so a test can begin with it down). None when
     /// aiosmtpd is missing and not required (the test is then skipped, saying so).
-    fn prepare() -> Option<SmtpServer> {
+    pub(crate) fn prepare() -> Option<SmtpServer> {
         let Some(python) = aiosmtpd_python() else {
             assert!(
                 !smtp_required(),
@@ -99,7 +100,7 @@ impl SmtpServer {
         Some(SmtpServer { python, port, maildir: tempfile::tempdir().expect("maildir"), child: None })
     }
 
-    async fn start(&mut self) {
+    pub(crate) async fn start(&mut self) {
         assert!(self.child.is_none(), "already running");
         let child = Command::new(&self.python)
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{}", self.port), "-c", "aiosmtpd.handlers.Mailbox"])
@@ -124,7 +125,7 @@ impl SmtpServer {
     }
 
     /// Every message stored so far, raw, in the order received.
-    fn raw_messages(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn raw_messages(&self) -> Vec<Vec<u8>> {
         let dir = self.maildir.path().join("mail/new");
         let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
         let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();

@@ -107,12 +107,30 @@ async fn seeding_fills_the_database_with_a_year_of_varied_data_and_repeats_with_
 }
 
 async fn the_quick_bench_measures_every_row_against_the_real_server(app: TestApp) {
-    let (report, stdout) = bench_on(&app, &[]).await;
+    // The mail rows reach the real servers the mail tests use: aiosmtpd and dovecot.
+    let mut smtp = crate::mail_outbound::SmtpServer::prepare();
+    if let Some(smtp) = smtp.as_mut() {
+        smtp.start().await;
+    }
+    let dovecot = crate::mail_inbound::imap::Dovecot::start().await;
+    let mut args = Vec::new();
+    if let Some(smtp) = &smtp {
+        args.extend(["--smtp".to_owned(), format!("127.0.0.1:{}", smtp.port)]);
+    }
+    if let Some(dovecot) = &dovecot {
+        args.extend(["--imap".to_owned(), format!("imap://127.0.0.1:{}", dovecot.port)]);
+        args.extend(
+            ["--imap-user", crate::mail_inbound::imap::USER, "--imap-password-env", "STEWARD_TEST_BENCH_IMAP_PASSWORD"].map(String::from),
+        );
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env = [("STEWARD_TEST_BENCH_IMAP_PASSWORD", crate::mail_inbound::imap::PASSWORD)];
+    let (report, stdout) = bench_with(&app, &args, &env).await;
     let backend = if app.backend == crate::helpers::Backend::Sqlite { "sqlite" } else { "postgres" };
     assert!(stdout.contains(&format!("Backend: **{backend}**")), "{stdout}");
     assert_eq!(report["tickets"], 300);
     let rows = report["rows"].as_array().unwrap();
-    for id in ["seed", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12", "P13"] {
+    for id in ["seed", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12", "P13", "P14", "P15", "P16"] {
         assert!(rows.iter().any(|r| r["id"] == id), "no {id} row: {stdout}");
         assert!(stdout.contains(&format!("| {id} |")), "{stdout}");
     }
@@ -131,21 +149,68 @@ async fn the_quick_bench_measures_every_row_against_the_real_server(app: TestApp
         let figure = row["value"].as_str().unwrap();
         assert!(figure.contains(" 4 assets ") && row["met"] == true, "{row}");
     }
+
+    // Mail in: through the mailgate command and the endpoint every message became a ticket
+    // (the tool checks the count), and P1 ran while mail arrived.
+    let measured = |id: &str, what: &str| {
+        rows.iter()
+            .find(|r| r["id"] == id && r["what"].as_str().unwrap().contains(what))
+            .unwrap_or_else(|| panic!("no {id} `{what}`: {stdout}"))
+    };
+    for (id, what) in [("P14", "steward mailgate"), ("P14", "POST /api/v1/mail/inbound, 8 connections"), ("P14", "while mail is handed in")]
+    {
+        let row = measured(id, what);
+        assert!(row["per_second"].as_f64().is_some_and(|r| r > 0.0), "{row}");
+    }
+    assert!(measured("P14", "while mail is handed in")["value"].as_str().unwrap().starts_with("ratio "), "{stdout}");
+    // Mail by IMAP: every appended message fetched in one pass and flagged in the mailbox.
+    match &dovecot {
+        Some(dovecot) => {
+            let row = measured("P15", "IMAP import");
+            assert_eq!(row["samples"], 6, "{row}");
+            let flags = dovecot.seen_flags("INBOX").await;
+            assert!(flags.len() == 6 && flags.iter().all(|seen| *seen), "{flags:?}");
+        }
+        None => assert!(measured("P15", "IMAP import")["what"].as_str().unwrap().contains("not measured (no --imap)"), "{stdout}"),
+    }
+    // Mail out: the SMTP server holds every mail of the backlog the worker reports sent, and P1
+    // ran on a server with mail on.
+    match &smtp {
+        Some(smtp) => {
+            let sent = measured("P16", "by the mail worker");
+            let backlog = sent["samples"].as_u64().unwrap();
+            assert!(backlog >= 20 && sent["per_second"].as_f64().is_some(), "{sent}");
+            assert!(measured("P16", "with mail on")["value"].as_str().unwrap().starts_with("ratio "), "{stdout}");
+            let stored = smtp.raw_messages().len() as u64;
+            assert!(stored >= backlog, "{stored} mails at the SMTP server, {backlog} sent: {stdout}");
+        }
+        None => assert!(measured("P16", "by the mail worker")["what"].as_str().unwrap().contains("not measured (no --smtp)"), "{stdout}"),
+    }
 }
 
 /// Runs `steward bench --quick` on the test's database; returns its JSON report and what it printed.
 async fn bench_on(app: &TestApp, args: &[&str]) -> (Value, String) {
+    bench_with(app, args, &[]).await
+}
+
+/// As [`bench_on`], with `env` added to the tool's environment.
+async fn bench_with(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> (Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let mut all: Vec<String> = ["bench", "--quick", "--json", json.to_str().unwrap()].map(String::from).to_vec();
     all.extend(args.iter().map(|a| a.to_string()));
     let url = app.database_url.clone();
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    // Files that arrive with the mail rows' messages go to the test's directory, not the tree.
+    let attachments = dir.path().join("attachments");
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
             .args(all)
             .env_remove("STEWARD_CONFIG")
             .env("STEWARD_LOG_LEVEL", "error")
             .env("STEWARD_DATABASE_URL", url)
+            .env("STEWARD_ATTACHMENTS_DIR", attachments)
+            .envs(env)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
             .expect("steward runs")

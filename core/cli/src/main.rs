@@ -59,7 +59,7 @@ enum Command {
         batch: usize,
     },
     /// Seed the configured database (empty, or holding an earlier run's seed with --reuse) and
-    /// measure the benchmark rows P1–P13 against the real server, started from this binary;
+    /// measure the benchmark rows P1–P16 against the real server, started from this binary;
     /// prints a markdown table (see BENCHMARKS.md).
     Bench {
         /// A small run that only proves the tool works.
@@ -78,6 +78,23 @@ enum Command {
         /// ones missing, instead of requiring an empty database.
         #[arg(long)]
         reuse: bool,
+        /// P16: a plain SMTP server on this host (no TLS, no auth; aiosmtpd, a local relay)
+        /// that the mail worker sends to, as HOST:PORT. Without it P16 is not measured.
+        #[arg(long, value_name = "HOST:PORT")]
+        smtp: Option<String>,
+        /// P15: a plain IMAP server on this host (dovecot), as imap://HOST:PORT; the bench
+        /// appends its messages to --imap-folder and fetches them. Without it P15 is not measured.
+        #[arg(long, value_name = "URL")]
+        imap: Option<String>,
+        /// The IMAP user (with --imap).
+        #[arg(long, value_name = "USER", default_value = "support")]
+        imap_user: String,
+        /// The environment variable holding the IMAP user's password (with --imap).
+        #[arg(long, value_name = "VAR", default_value = "STEWARD_IMAP_PASSWORD")]
+        imap_password_env: String,
+        /// The IMAP folder the bench's messages go to (with --imap).
+        #[arg(long, value_name = "FOLDER", default_value = "INBOX")]
+        imap_folder: String,
     },
     /// Hand one message on stdin to the server, for an MTA's pipe (like rt-mailgate). Exit
     /// codes: 0 taken, 75 try again later (unreachable, 5xx), 65 refused for good (too large,
@@ -364,10 +381,29 @@ async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> 
             let processes: Vec<String> = report.by_process.iter().map(|(p, n)| format!("{p}: {n}")).collect();
             println!("tickets by process: {}", processes.join(", "));
         }
-        Command::Bench { quick, tickets, json, rows, reuse } => {
+        Command::Bench { quick, tickets, json, rows, reuse, smtp, imap, imap_user, imap_password_env, imap_folder } => {
+            use steward_tools::bench::mail;
             if let Some(unknown) = rows.iter().flatten().find(|r| !steward_tools::bench::ROWS.iter().any(|k| k.eq_ignore_ascii_case(r))) {
                 anyhow::bail!("--rows: no row `{unknown}` (the rows are {})", steward_tools::bench::ROWS.join(", "));
             }
+            let smtp = smtp.map(|s| mail::parse_host_port("--smtp", &s)).transpose().map_err(|e| anyhow::anyhow!(e))?;
+            let imap = imap.map(|s| mail::parse_host_port("--imap", &s)).transpose().map_err(|e| anyhow::anyhow!(e))?;
+            let imap = imap.map(|(host, port)| mail::ImapAccount {
+                host,
+                port,
+                user: imap_user,
+                password_env: imap_password_env,
+                folder: imap_folder,
+            });
+            let mut mail_options = match quick {
+                true => mail::MailOptions::quick(),
+                false => mail::MailOptions::full(),
+            };
+            mail_options.smtp = smtp.map(|(host, port)| mail::SmtpServer { host, port });
+            mail_options.imap = imap;
+            mail_options.batch = config.mail.outbound.batch;
+            let mut config = config;
+            mail::bench_mailboxes(&mut config, &mail_options);
             let services = steward_services::assembly::build_services(&config).await?;
             // The server under test is this binary, with the same config and environment.
             let program = std::env::current_exe().context("cannot find the steward binary")?;
@@ -380,6 +416,7 @@ async fn run(command: Command, config: Config, config_path: Option<PathBuf>) -> 
             options.tickets = tickets.unwrap_or(options.tickets);
             options.rows = rows;
             options.reuse = reuse;
+            options.mail = mail_options;
             if !quick {
                 options.header_read_timeout_ms = config.http.header_read_timeout_ms;
             }

@@ -17,6 +17,11 @@
 //!   process is the other node; SQLite: one node).
 //! - P13 the bytes a browser fetches, compressed, to show a console page the first time: the
 //!   page and every asset it links.
+//! - P14 inbound mail through `steward mailgate` (one process per message) and posted to the
+//!   endpoint, to tickets per second; P15 through IMAP, one fetch pass; P16 outbound mail sent
+//!   to the SMTP server by the mail worker; and P1 with mail on (P16) and with mail arriving
+//!   (P14) against P1 with mail off, the 5 % rule (`mail.rs`; `--smtp` and `--imap` name the
+//!   real servers, a row without its server says so).
 //!
 //! `--quick` keeps every size small so the test suite can run the whole tool; `--rows` measures
 //! only the rows named (the database is seeded to the full size all the same); `--reuse` keeps
@@ -38,8 +43,10 @@ use steward_domain::ticket::{Channel, Kind, Priority, Ticket, TicketDraft};
 use steward_domain::time::Timestamp;
 use steward_services::{ServiceError, Services};
 
+pub mod mail;
+
 /// The rows `steward bench` measures, as `--rows` names them.
-pub const ROWS: &[&str] = &["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12", "P13"];
+pub const ROWS: &[&str] = &["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12", "P13", "P14", "P15", "P16"];
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -68,6 +75,8 @@ pub struct BenchOptions {
     /// only the ones missing up to `tickets`.
     pub reuse: bool,
     pub server: ServerCommand,
+    /// P14–P16: the mail servers reached and the sizes.
+    pub mail: mail::MailOptions,
 }
 
 impl BenchOptions {
@@ -87,6 +96,7 @@ impl BenchOptions {
             rows: None,
             reuse: false,
             server,
+            mail: mail::MailOptions::full(),
         }
     }
 
@@ -106,6 +116,7 @@ impl BenchOptions {
             breach_probes: 2,
             slow_connections: 50,
             header_read_timeout_ms: 500,
+            mail: mail::MailOptions::quick(),
             ..BenchOptions::full(server, sweep_batch)
         }
     }
@@ -396,7 +407,10 @@ pub async fn run(services: &Arc<Services>, options: BenchOptions) -> Result<Benc
     if let (Some(row), Some(mb)) = (rows.iter_mut().find(|r| r.id == "P7"), after_load) {
         row.value = Some(format!("{} (after the load: {mb:.1} MB)", row.value.clone().unwrap_or_default()));
     }
-    rows.sort_by_key(|r| if r.id == "seed" { "P0" } else { r.id });
+    // The mail rows start the servers they need (mail on or off), with no other running.
+    rows.extend(mail::rows(services, &options, &token).await?);
+    // In the rows' numeric order (P2 before P10), the seed first.
+    rows.sort_by_key(|r| r.id.trim_start_matches('P').parse::<u32>().unwrap_or(0));
     Ok(BenchReport {
         backend: services.database_backend(),
         tickets,
@@ -733,15 +747,15 @@ async fn next_sse_event(stream: &mut reqwest::Response, buffer: &mut String, kin
     tokio::time::timeout(Duration::from_secs(10), read).await.map_err(|_| BenchError::Server(format!("no `{kind}` event within 10 s")))?
 }
 
-/// P1: creation over HTTP by `connections` clients at once, then the same rows inserted
-/// straight into the database by as many tasks.
-async fn creation_rows(services: &Arc<Services>, server: &Server, options: &BenchOptions) -> Result<Vec<BenchRow>, BenchError> {
-    let total = options.connections * options.requests_per_connection;
+/// P1's load: `connections` clients each creating `requests` tickets one after another
+/// (email channel, a customer contact, a tag), all at once. The rate over the whole load, and
+/// each request's latency.
+async fn http_creations(server: &Server, connections: usize, requests: usize) -> Result<(f64, Timings), BenchError> {
+    let total = connections * requests;
     let started = Instant::now();
     let mut clients = tokio::task::JoinSet::new();
-    for c in 0..options.connections {
+    for c in 0..connections {
         let (client, base, token) = (server.client.clone(), server.base.clone(), server.token.clone());
-        let requests = options.requests_per_connection;
         clients.spawn(async move {
             let mut latencies = Vec::with_capacity(requests);
             for r in 0..requests {
@@ -776,6 +790,14 @@ async fn creation_rows(services: &Arc<Services>, server: &Server, options: &Benc
     }
     let http_rate = total as f64 / started.elapsed().as_secs_f64().max(1e-9);
     let latencies = Timings::sorted(latencies);
+    Ok((http_rate, latencies))
+}
+
+/// P1: creation over HTTP by `connections` clients at once, then the same rows inserted
+/// straight into the database by as many tasks.
+async fn creation_rows(services: &Arc<Services>, server: &Server, options: &BenchOptions) -> Result<Vec<BenchRow>, BenchError> {
+    let total = options.connections * options.requests_per_connection;
+    let (http_rate, latencies) = http_creations(server, options.connections, options.requests_per_connection).await?;
 
     // The same rows with no server: the ticket and its creation event, one transaction each.
     let numbers = services.reserve_ticket_numbers(total as u32).await?;
@@ -1144,6 +1166,15 @@ impl Server {
             timings.push(millis_since(started));
         }
         Ok(Timings::sorted(timings))
+    }
+
+    /// The value of one series in the server's `/metrics` (`name{labels}` as exposed); 0 when
+    /// it has not been exposed yet.
+    async fn metric(&self, series: &str) -> Result<f64, BenchError> {
+        let response = self.client.get(format!("{}/metrics", self.base)).bearer_auth(&self.token).send().await?;
+        let text = response.text().await?;
+        let value = text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()));
+        Ok(value.unwrap_or(0.0))
     }
 
     async fn scrape_timings(&self, samples: usize) -> Result<Timings, BenchError> {

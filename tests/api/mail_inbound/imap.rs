@@ -11,12 +11,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use steward_services::config::{MailTicketDefaults, MailboxConfig};
 
-const USER: &str = "support";
-const PASSWORD: &str = "imap-test-secret";
+pub(crate) const USER: &str = "support";
+pub(crate) const PASSWORD: &str = "imap-test-secret";
 
-/// A dovecot of the test's own, stopped when dropped.
-struct Dovecot {
-    port: u16,
+/// A dovecot of the test's own, stopped when dropped (also the one `steward bench --quick`
+/// fetches from, tests/api/seed.rs).
+pub(crate) struct Dovecot {
+    pub(crate) port: u16,
     child: Child,
     dir: tempfile::TempDir,
 }
@@ -42,7 +43,7 @@ fn id(flag: &str, name: &str) -> u32 {
 }
 
 impl Dovecot {
-    async fn start() -> Option<Dovecot> {
+    pub(crate) async fn start() -> Option<Dovecot> {
         let Some(binary) = dovecot_binary() else {
             assert!(!required(), "dovecot is required here (CI): install the Debian package dovecot-imapd (tests/run does)");
             eprintln!("note: dovecot missing; the IMAP test is skipped (install dovecot-imapd)");
@@ -112,7 +113,7 @@ impl Dovecot {
     }
 
     /// Each message in `folder` with whether it carries `\Seen`.
-    async fn seen_flags(&self, folder: &str) -> Vec<bool> {
+    pub(crate) async fn seen_flags(&self, folder: &str) -> Vec<bool> {
         let mut s = self.session().await.unwrap();
         let mailbox = s.select(folder).await.unwrap();
         let mut seen = Vec::new();
