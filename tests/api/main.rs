@@ -20,6 +20,7 @@ mod layering;
 mod live_updates;
 mod logins;
 mod mail_inbound;
+mod mail_pages;
 mod mail_outbound;
 mod observability;
 mod partners;
