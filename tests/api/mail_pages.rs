@@ -117,7 +117,8 @@ async fn held_mail_is_listed_read_escaped_and_downloaded_raw(app: TestApp) {
     let second = admin.page(&next_href.replace("&amp;", "&")).await;
     let rows = after_id(&second, "quarantine");
     assert_eq!(rows.matches("<tr>").count(), 2, "one more message: {rows}");
-    assert!(rows.contains("held 49") && !second.contains("rel=\"next\""), "the last one, and no page after it");
+    assert!(!second.contains("rel=\"next\""), "no page after it");
+    assert!(second.contains("href=\"/admin/mail\">First page"), "and a way back");
 }
 
 async fn an_admin_retries_held_mail_and_makes_a_ticket_of_it(app: TestApp) {
