@@ -8,8 +8,9 @@
 
 use crate::console_screens::{assert_inert, XSS, XSS_ESCAPED};
 use crate::helpers::{body, ConsoleSession, TestApp};
-use crate::mail_inbound::{message, send, with_desk_address};
+use crate::mail_inbound::{delivery_report, message, send, with_desk_address};
 use crate::on_both_backends;
+use crate::sla_admin_pages::{admin, after_id, location};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 use steward_console::texts::{self, Lang};
@@ -32,19 +33,6 @@ on_both_backends!(
     non_admins_are_refused_the_mail_screens
 );
 
-async fn admin(app: &TestApp) -> ConsoleSession {
-    ConsoleSession::person(app, "Ada Admin", "ada@desk.test", "admin").await.0
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()[header::LOCATION].to_str().unwrap().to_owned()
-}
-
-/// The page after `id="{id}"`.
-fn after_id<'a>(html: &'a str, id: &str) -> &'a str {
-    html.split(&format!("id=\"{id}\"")).nth(1).unwrap_or_else(|| panic!("no #{id} in {html}"))
-}
-
 /// A message without a From (quarantined: `missing_from`) whose subject and text carry markup,
 /// with an HTML alternative that must never be rendered.
 fn held_with_markup(message_id: &str) -> Vec<u8> {
@@ -53,12 +41,7 @@ fn held_with_markup(message_id: &str) -> Vec<u8> {
          --b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p><b>Bold</b></p><script>alert(3)</script>\r\n--b--\r\n"
     );
     message(
-        &[
-            ("Subject", XSS),
-            ("Message-ID", message_id),
-            ("MIME-Version", "1.0"),
-            ("Content-Type", "multipart/alternative; boundary=\"b\""),
-        ],
+        &[("Subject", XSS), ("Message-ID", message_id), ("MIME-Version", "1.0"), ("Content-Type", "multipart/alternative; boundary=\"b\"")],
         body.as_bytes(),
     )
 }
@@ -166,7 +149,10 @@ async fn an_admin_retries_held_mail_and_makes_a_ticket_of_it(app: TestApp) {
 
     // In order: 303 to the new ticket, which the API reads as typed.
     let r = admin
-        .post(&format!("{page}/ticket"), &[("title", ""), ("customer_name", "Walk-in"), ("customer_contact", "front@desk"), ("process", "general")])
+        .post(
+            &format!("{page}/ticket"),
+            &[("title", ""), ("customer_name", "Walk-in"), ("customer_contact", "front@desk"), ("process", "general")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = location(&r);
@@ -193,7 +179,11 @@ async fn an_admin_retries_held_mail_and_makes_a_ticket_of_it(app: TestApp) {
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "the preference is saved");
     let r = admin.post(&format!("{page}/retry"), &[]).await;
     let html = r.text().await.unwrap();
-    assert!(after_id(&html, "retry-error").contains(&zh.not_quarantined.replace("{state}", zh.state_label(steward_domain::mail_inbound::InboundMailState::Imported))), "{html}");
+    assert!(
+        after_id(&html, "retry-error")
+            .contains(&zh.not_quarantined.replace("{state}", zh.state_label(steward_domain::mail_inbound::InboundMailState::Imported))),
+        "{html}"
+    );
 }
 
 async fn the_ticket_page_marks_mail_and_a_bouncing_contact(app: TestApp) {
@@ -204,7 +194,8 @@ async fn the_ticket_page_marks_mail_and_a_bouncing_contact(app: TestApp) {
     let number = t["number"].as_str().unwrap().to_owned();
     let r = app.post(&format!("/api/v1/tickets/{number}/comments"), &json!({"body": "On it.", "visibility": "public"})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let reply = send(&app, plain("ann@customer.example", &format!("Re: [{number}] VPN down"), "<v2@customer.example>", "Still down.")).await;
+    let reply =
+        send(&app, plain("ann@customer.example", &format!("Re: [{number}] VPN down"), "<v2@customer.example>", "Still down.")).await;
     assert_eq!(reply["ticket_id"].as_str(), Some(ticket_id.as_str()));
 
     let admin = admin(&app).await;
@@ -220,19 +211,7 @@ async fn the_ticket_page_marks_mail_and_a_bouncing_contact(app: TestApp) {
     assert!(marked("comment_added", 1), "the customer's reply did");
     assert!(!html.contains("id=\"customer-bounce\""), "no bounce yet");
 
-    let dsn = message(
-        &[
-            ("From", "MAILER-DAEMON@mx.customer.example"),
-            ("Subject", "Undelivered Mail Returned to Sender"),
-            ("Message-ID", "<dsn-1@mx.customer.example>"),
-            ("Auto-Submitted", "auto-replied"),
-            ("MIME-Version", "1.0"),
-            ("Content-Type", "multipart/report; report-type=delivery-status; boundary=\"dsn\""),
-        ],
-        b"--dsn\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
-          --dsn\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.example\r\n\r\n\
-          Final-Recipient: rfc822; ann@customer.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--dsn--\r\n",
-    );
+    let dsn = delivery_report("ann@customer.example");
     assert_eq!(send(&app, dsn).await["reason"], "delivery_report");
     let html = admin.page(&format!("/tickets/{number}")).await;
     let bounce = after_id(&html, "customer-bounce").split("</span>").next().unwrap();
@@ -251,10 +230,17 @@ async fn non_admins_are_refused_the_mail_screens(app: TestApp) {
     let receipt = send(&app, message(&[("Subject", "Nobody"), ("Message-ID", "<nobody@c>")], b"Who?")).await;
     let id = receipt["id"].as_str().unwrap().to_owned();
     let (agent, _) = ConsoleSession::person(&app, "Alex Agent", "alex@desk.test", "agent").await;
-    for path in ["/admin/mail".to_owned(), "/admin/mail/outbox".to_owned(), format!("/admin/mail/messages/{id}"), format!("/admin/mail/messages/{id}/raw")] {
+    for path in [
+        "/admin/mail".to_owned(),
+        "/admin/mail/outbox".to_owned(),
+        format!("/admin/mail/messages/{id}"),
+        format!("/admin/mail/messages/{id}/raw"),
+    ] {
         assert_eq!(agent.get(&path).await.status(), StatusCode::FORBIDDEN, "GET {path}");
     }
-    for path in [format!("/admin/mail/messages/{id}/retry"), format!("/admin/mail/messages/{id}/ticket"), format!("/admin/mail/outbox/{id}/retry")] {
+    for path in
+        [format!("/admin/mail/messages/{id}/retry"), format!("/admin/mail/messages/{id}/ticket"), format!("/admin/mail/outbox/{id}/retry")]
+    {
         assert_eq!(agent.post(&path, &[("title", "mine")]).await.status(), StatusCode::FORBIDDEN, "POST {path}");
     }
     let (supervisor, _) = ConsoleSession::person(&app, "Sue Supervisor", "sue@desk.test", "supervisor").await;
@@ -339,7 +325,10 @@ async fn the_outbox_shows_each_mails_state_and_error_and_retries_a_failed_one(ap
     assert_inert(&html);
     let row = outbox_row(&html, &failed);
     assert!(row.contains(&format!("<td class=\"mail-state\">{}", en.failed)), "{row}");
-    assert!(row.contains(en.kind_label(steward_domain::mail::NotificationKind::TicketReceived)) && row.contains("ada@example.com"), "{row}");
+    assert!(
+        row.contains(en.kind_label(steward_domain::mail::NotificationKind::TicketReceived)) && row.contains("ada@example.com"),
+        "{row}"
+    );
     assert!(row.contains("could not be reached"), "the last attempt's error: {row}");
     assert!(row.contains(&format!(">{}</a>", first["number"].as_str().unwrap())), "the ticket's number: {row}");
     assert!(row.contains(&format!("action=\"/admin/mail/outbox/{failed}/retry\"")), "a failed mail offers Retry");

@@ -9,6 +9,7 @@
 pub(crate) mod texts;
 
 use crate::admin::{AdminLink, Choice, FieldErrors};
+use crate::admin_sla::optional;
 use crate::i18n::Lang;
 use crate::page::{problem, render, Chrome, Section};
 use crate::session::Viewer;
@@ -220,7 +221,11 @@ fn message_page(
     facts.push(Fact { name: m.attempts, value: mail.attempts.to_string() });
     let default = Choice { value: String::new(), label: m.default_process.to_owned(), selected: form.process.is_empty() };
     let processes = std::iter::once(default)
-        .chain(state.services.processes.iter().map(|p| Choice { selected: p.key == form.process, value: p.key.clone(), label: p.name.clone() }))
+        .chain(state.services.processes.iter().map(|p| Choice {
+            selected: p.key == form.process,
+            value: p.key.clone(),
+            label: p.name.clone(),
+        }))
         .collect();
     let page = MessagePage {
         m,
@@ -245,6 +250,15 @@ fn message_page(
 impl Refusal {
     fn none() -> Refusal {
         Refusal { status: StatusCode::OK, retry: None, ticket: None, errors: FieldErrors::default() }
+    }
+}
+
+/// [`admitted`], and the message the path names (an id that is none is not found).
+fn admitted_to(viewer: &Viewer, id: &str) -> Result<((Chrome, &'static MailTexts), InboundMailId), Box<Response>> {
+    let (chrome, m) = admitted(viewer)?;
+    match inbound_id(id) {
+        Ok(id) => Ok(((chrome, m), id)),
+        Err(e) => Err(Box::new(problem(chrome, &e))),
     }
 }
 
@@ -328,7 +342,8 @@ async fn refused(
                 .filter(|(f, _)| !shown_beside.contains(&f.as_str()))
                 .map(|(f, message)| crate::refusal::field_error(lang, &steward_domain::FieldError::new(f.as_str(), message.as_str())))
                 .collect();
-            let ticket = Some(if elsewhere.is_empty() { m.refused.to_owned() } else { elsewhere.join(crate::refusal::texts(lang).separator) });
+            let ticket =
+                Some(if elsewhere.is_empty() { m.refused.to_owned() } else { elsewhere.join(crate::refusal::texts(lang).separator) });
             Refusal { status: StatusCode::UNPROCESSABLE_ENTITY, retry: None, ticket, errors }
         }
         ServiceError::NotFound { .. } | ServiceError::Forbidden(_) | ServiceError::Unavailable(_) | ServiceError::Internal { .. } => {
@@ -346,13 +361,9 @@ async fn refused(
 /// `POST /admin/mail/messages/{id}/retry`: imported or ignored → 303 to the quarantine; held
 /// again → 303 back to the message, which shows the reason that holds now.
 pub async fn retry(State(state): State<ConsoleState>, viewer: Viewer, Path(id): Path<String>) -> Response {
-    let (chrome, m) = match admitted(&viewer) {
+    let ((chrome, m), id) = match admitted_to(&viewer, &id) {
         Ok(v) => v,
         Err(r) => return *r,
-    };
-    let id = match inbound_id(&id) {
-        Ok(id) => id,
-        Err(e) => return problem(chrome, &e),
     };
     match state.services.retry_inbound_mail(&viewer.principal, id).await {
         Ok(mail) => Redirect::to(&match mail.state {
@@ -365,19 +376,16 @@ pub async fn retry(State(state): State<ConsoleState>, viewer: Viewer, Path(id): 
     }
 }
 
-fn optional(text: &str) -> Option<String> {
-    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
-}
-
 /// `POST /admin/mail/messages/{id}/ticket`: the ticket made → 303 to its page.
-pub async fn make_ticket(State(state): State<ConsoleState>, viewer: Viewer, Path(id): Path<String>, Form(form): Form<TicketForm>) -> Response {
-    let (chrome, m) = match admitted(&viewer) {
+pub async fn make_ticket(
+    State(state): State<ConsoleState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<TicketForm>,
+) -> Response {
+    let ((chrome, m), id) = match admitted_to(&viewer, &id) {
         Ok(v) => v,
         Err(r) => return *r,
-    };
-    let id = match inbound_id(&id) {
-        Ok(id) => id,
-        Err(e) => return problem(chrome, &e),
     };
     let manual = ManualTicket {
         title: optional(&form.title),
