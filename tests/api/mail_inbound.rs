@@ -257,11 +257,14 @@ async fn loops_are_stored_and_ignored(app: TestApp) {
     assert_eq!(ticket_count(&app).await, 0);
 }
 
-async fn a_delivery_report_marks_the_contact_bouncing(app: TestApp) {
-    let first = send(&app, plain("gone@customer.example", "Hello", "<h@customer.example>", "Hi.")).await;
-    let id = first["ticket_id"].as_str().unwrap().to_owned();
-    assert!(ticket(&app, &id).await["customer"].get("bouncing_since").is_none());
-    let dsn = message(
+/// A delivery-status notification (RFC 3464) saying mail to `recipient` failed for good.
+pub(crate) fn delivery_report(recipient: &str) -> Vec<u8> {
+    let report = format!(
+        "--dsn\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+         --dsn\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.example\r\n\r\n\
+         Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--dsn--\r\n"
+    );
+    message(
         &[
             ("From", "MAILER-DAEMON@mx.customer.example"),
             ("Subject", "Undelivered Mail Returned to Sender"),
@@ -270,10 +273,15 @@ async fn a_delivery_report_marks_the_contact_bouncing(app: TestApp) {
             ("MIME-Version", "1.0"),
             ("Content-Type", "multipart/report; report-type=delivery-status; boundary=\"dsn\""),
         ],
-        b"--dsn\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
-          --dsn\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.example\r\n\r\n\
-          Final-Recipient: rfc822; Gone@customer.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--dsn--\r\n",
-    );
+        report.as_bytes(),
+    )
+}
+
+async fn a_delivery_report_marks_the_contact_bouncing(app: TestApp) {
+    let first = send(&app, plain("gone@customer.example", "Hello", "<h@customer.example>", "Hi.")).await;
+    let id = first["ticket_id"].as_str().unwrap().to_owned();
+    assert!(ticket(&app, &id).await["customer"].get("bouncing_since").is_none());
+    let dsn = delivery_report("Gone@customer.example");
     let receipt = send(&app, dsn).await;
     assert_eq!((receipt["state"].as_str(), receipt["reason"].as_str()), (Some("ignored"), Some("delivery_report")), "{receipt}");
     assert!(ticket(&app, &id).await["customer"]["bouncing_since"].is_string());

@@ -21,6 +21,7 @@ mod live_updates;
 mod logins;
 mod mail_inbound;
 mod mail_outbound;
+mod mail_pages;
 mod observability;
 mod partners;
 mod plugins;

@@ -17,16 +17,16 @@ on_both_backends!(
     an_agent_is_refused_the_sla_screens
 );
 
-async fn admin(app: &TestApp) -> ConsoleSession {
+pub async fn admin(app: &TestApp) -> ConsoleSession {
     ConsoleSession::person(app, "Ada Admin", "ada@desk.test", "admin").await.0
 }
 
-fn location(r: &reqwest::Response) -> String {
+pub fn location(r: &reqwest::Response) -> String {
     r.headers()[header::LOCATION].to_str().unwrap().to_owned()
 }
 
 /// The page after `id="{id}"`.
-fn after_id<'a>(html: &'a str, id: &str) -> &'a str {
+pub fn after_id<'a>(html: &'a str, id: &str) -> &'a str {
     html.split(&format!("id=\"{id}\"")).nth(1).unwrap_or_else(|| panic!("no #{id} in {html}"))
 }
 

@@ -97,6 +97,9 @@ pub async fn overview(viewer: Viewer) -> Response {
         AdminLink { href: "/admin/webhooks", label: s.admin_webhooks, about: s.admin_webhooks_about },
     ];
     links.extend(crate::admin_sla::admin_links(viewer.locale.lang));
+    if viewer.principal.allows(Permission::ManageMail) {
+        links.extend(crate::mail::admin_links(viewer.locale.lang));
+    }
     render(StatusCode::OK, &AdminPage { chrome, s, links })
 }
 

@@ -103,9 +103,15 @@ fn content_disposition(file_name: &str) -> HeaderValue {
 
 /// The response of a download, for the API and the console alike.
 pub fn download_response(attachment: &Attachment, bytes: bytes::Bytes) -> Response {
+    download_named(&attachment.file_name, &attachment.content_type, bytes)
+}
+
+/// A download of `bytes` saved as `file_name`, labelled with `content_type` only when that
+/// type is known safe (else `application/octet-stream`), never shown inline.
+pub fn download_named(file_name: &str, content_type: &str, bytes: bytes::Bytes) -> Response {
     let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static(download_content_type(&attachment.content_type))),
-        (header::CONTENT_DISPOSITION, content_disposition(&attachment.file_name)),
+        (header::CONTENT_TYPE, HeaderValue::from_static(download_content_type(content_type))),
+        (header::CONTENT_DISPOSITION, content_disposition(file_name)),
         (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox")),
         (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),

@@ -7,7 +7,7 @@
 //! - `page`: the one place that renders a template into a response.
 //! - `session`: the session cookie and the `Viewer` extractor of every signed-in page.
 //! - one module per screen (`queues`, `sign_in`, `survey`, `ticket`, `supervision`, `partners`,
-//!   `staff` with `/training`, `admin`, `admin_sla`), each with its templates.
+//!   `staff` with `/training`, `admin`, `admin_sla`, `mail`), each with its templates.
 //! - `texts`: every screen's texts by language, for the browser tests that read a page in a
 //!   language and look for its words where the console keeps them.
 
@@ -18,6 +18,7 @@ mod charts;
 pub mod files;
 pub mod i18n;
 pub mod live;
+mod mail;
 mod page;
 mod partners;
 mod preferences;
@@ -33,10 +34,11 @@ mod survey;
 mod ticket;
 
 /// Every screen's texts by language: the layout's and the read-mostly screens' (`Texts`, with
-/// `screens`), the ticket page's and the SLA administration's.
+/// `screens`), the ticket page's, the SLA administration's and the mail screens'.
 pub mod texts {
     pub use crate::admin_sla::texts::{texts as sla, SlaTexts};
     pub use crate::i18n::{Lang, Texts};
+    pub use crate::mail::texts::{texts as mail, MailTexts};
     pub use crate::refusal::{free_text, texts as refusals, RefusalTexts};
     pub use crate::ticket::texts::{texts as ticket, TicketTexts};
 }
@@ -114,6 +116,13 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/admin/calendars/{key}", get(admin_sla::calendar).post(admin_sla::save_calendar))
         .route("/admin/calendars/{key}/delete", post(admin_sla::delete_calendar))
         .route("/admin/processes", get(admin_sla::processes))
+        .route("/admin/mail", get(mail::quarantine))
+        .route("/admin/mail/messages/{id}", get(mail::message))
+        .route("/admin/mail/messages/{id}/raw", get(mail::raw))
+        .route("/admin/mail/messages/{id}/retry", post(mail::retry))
+        .route("/admin/mail/messages/{id}/ticket", post(mail::make_ticket))
+        .route("/admin/mail/outbox", get(mail::outbox))
+        .route("/admin/mail/outbox/{id}/retry", post(mail::retry_mail))
         .with_state(ConsoleState { services, cookies })
         .layer(middleware::from_fn(security::csrf))
         .layer(middleware::from_fn(security::headers))

@@ -19,7 +19,10 @@ pub async fn headers(request: Request, next: Next) -> Response {
     let is_asset = request.uri().path().starts_with(crate::assets::PREFIX);
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    // A download sets its own, stricter policy (`sandbox`, files.rs): it is kept.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // Console URLs can hold one-time secrets (survey and set-password links): never leak them.

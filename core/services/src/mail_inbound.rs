@@ -62,7 +62,22 @@ pub struct ManualTicket {
     pub title: Option<String>,
     pub customer_name: Option<String>,
     pub customer_contact: Option<String>,
+    /// The process to open it in; the mailbox's (or the inbound) default when absent.
+    pub process: Option<String>,
 }
+
+/// What an admin reads of a stored message to judge it: its header lines as received and its
+/// plain text as far as it reads (HTML turned into text, never rendered).
+#[derive(Debug, Clone)]
+pub struct MailReading {
+    pub mail: StoredMail,
+    /// (name, value) in order; values unfolded, not decoded.
+    pub headers: Vec<(String, String)>,
+    pub text: String,
+}
+
+/// Header lines shown of one message at most; the raw download keeps them all.
+const MAX_SHOWN_HEADERS: usize = 200;
 
 impl Services {
     fn inbound_policy(&self) -> InboundPolicy {
@@ -322,12 +337,11 @@ impl Services {
         principal.require(Permission::ManageMail)?;
         let stored = self.quarantined(id).await?;
         let raw = self.stored_raw(id).await?;
-        let mail = parse::parse(&raw).unwrap_or_else(|| InboundMail {
-            text: Some(String::from_utf8_lossy(&raw).into_owned()),
-            subject: stored.subject.clone(),
-            ..InboundMail::default()
-        });
-        let defaults = self.defaults_for(&stored.source);
+        let mail = readable(&stored, &raw);
+        let mut defaults = self.defaults_for(&stored.source);
+        if manual.process.is_some() {
+            defaults.process = manual.process;
+        }
         let description = clean_text(&mail.body_text());
         let title = manual.title.unwrap_or_else(|| clean_text(&mail.title()).replace(['\r', '\n'], " "));
         let customer_name =
@@ -346,6 +360,33 @@ impl Services {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// A stored message (any state) with its header lines and text, for the quarantine's page.
+    pub async fn read_inbound_mail(&self, principal: &Principal, id: InboundMailId) -> Result<MailReading, ServiceError> {
+        principal.require(Permission::ManageMail)?;
+        let mail = self.reread(id).await?;
+        let raw = self.stored_raw(id).await?;
+        let headers = parse::header_lines(&raw, MAX_SHOWN_HEADERS);
+        let read = readable(&mail, &raw);
+        let text = match (&read.text, &read.html) {
+            (Some(text), _) if !text.trim().is_empty() => text.clone(),
+            (_, Some(html)) => steward_domain::mail_inbound::html_to_text(html),
+            _ => String::new(),
+        };
+        Ok(MailReading { mail, headers, text: clean_text(&text) })
+    }
+
+    /// A stored message's bytes exactly as received (`ManageMail`).
+    pub async fn inbound_mail_raw(&self, principal: &Principal, id: InboundMailId) -> Result<Vec<u8>, ServiceError> {
+        principal.require(Permission::ManageMail)?;
+        self.stored_raw(id).await
+    }
+
+    /// The last event each message imported into `ticket` wrote there, in order: the ticket page
+    /// marks what arrived by mail. The caller has checked that the viewer may see the ticket.
+    pub async fn mail_event_seqs(&self, ticket: TicketId) -> Result<Vec<i64>, ServiceError> {
+        Ok(self.store.mail_event_seqs(ticket).await?)
     }
 
     async fn quarantined(&self, id: InboundMailId) -> Result<StoredMail, ServiceError> {
@@ -387,6 +428,16 @@ impl Services {
     pub async fn contact_bounce(&self, contact: &str) -> Result<Option<Bounce>, ServiceError> {
         Ok(self.store.contact_bounce(contact).await?)
     }
+}
+
+/// The message as far as it reads: parsed, or (when nothing of it reads as a message) its
+/// bytes as text under the stored subject.
+fn readable(stored: &StoredMail, raw: &[u8]) -> InboundMail {
+    parse::parse(raw).unwrap_or_else(|| InboundMail {
+        text: Some(String::from_utf8_lossy(raw).into_owned()),
+        subject: stored.subject.clone(),
+        ..InboundMail::default()
+    })
 }
 
 /// A ticket opened from mail: channel `email`, the mail defaults' process, priority, tier and tags.

@@ -248,6 +248,21 @@ impl Store {
             .await
     }
 
+    /// The last event seq each message imported into `ticket` wrote, in order (the ticket's
+    /// index serves it).
+    pub async fn mail_event_seqs(&self, ticket: TicketId) -> Result<Vec<i64>, StoreError> {
+        Operation("mail_event_seqs")
+            .run(async {
+                Ok(sqlx::query_scalar(
+                    "SELECT event_seq FROM mail_messages WHERE ticket_id = $1 AND event_seq IS NOT NULL ORDER BY event_seq",
+                )
+                .bind(ticket.to_string())
+                .fetch_all(self.pool())
+                .await?)
+            })
+            .await
+    }
+
     pub async fn count_inbound_mail(&self, state: InboundMailState) -> Result<u64, StoreError> {
         Operation("count_inbound_mail")
             .run(async {

@@ -84,10 +84,17 @@ pub async fn a_person_works_in_chinese_from_ticket_to_administration(b: &Browser
         ("/admin/sla-policies", sla.policies),
         ("/admin/calendars", sla.calendars),
         ("/admin/processes", sla.processes),
+        ("/admin/mail", texts::mail(Lang::Zh).quarantine),
+        ("/admin/mail/outbox", texts::mail(Lang::Zh).outbox),
     ] {
         b.goto(&app.url(path)).await;
         b.wait_text("h1", heading).await;
         in_chinese(b, &format!("{path} in Chinese")).await;
     }
+    // The sign-in audit names its kinds in Chinese, never by their spelling.
+    b.goto(&app.url("/admin/logins")).await;
+    b.wait_text("#audit", t.audit_kind_label(steward_domain::login::AuditKind::SignedIn)).await;
+    let audit = b.text("#audit").await;
+    b.ensure(!audit.contains("signed_in") && !audit.contains("password_"), &format!("no spelled audit kind: {audit}")).await;
     sign_out(b).await;
 }

@@ -12,6 +12,7 @@
 mod chinese;
 mod harness;
 mod live;
+mod mail;
 mod queues;
 mod screens;
 mod sign_in;
@@ -45,6 +46,7 @@ async fn console_journeys_in_a_real_browser() {
         screens::an_admin_manages_logins_and_tokens(&browser, &app).await;
         sla_admin::an_admin_manages_sla_policies_calendars_and_reads_processes(&browser, &app).await;
         staff::a_supervisor_records_a_training_and_reads_the_overrides(&browser, &app).await;
+        mail::an_admin_works_the_quarantine_in_english_and_chinese(&browser, &app).await;
         chinese::a_person_works_in_chinese_from_ticket_to_administration(&browser, &app).await;
     }
     browser.close().await;

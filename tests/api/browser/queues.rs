@@ -43,7 +43,7 @@ pub async fn an_agent_works_the_queue(b: &Browser, app: &TestApp) {
     }
     let vip = app
         .create_ticket(
-            json!({"title": "VIP on the phone", "channel": "phone", "customer": {"name": "VIP", "tier": "vip"}, "tags": ["queue-journey"]}),
+            json!({"title": "VIP on the phone", "channel": "phone", "customer": {"name": "VIP", "tier": "vip"}, "tags": ["queue-journey"], "assignee_id": staff["id"]}),
         )
         .await;
     let vip_number = vip["number"].as_str().unwrap().to_owned();
@@ -63,6 +63,9 @@ pub async fn an_agent_works_the_queue(b: &Browser, app: &TestApp) {
     b.wait_text("h1", "Queues").await;
     b.ensure_accessible("the queue").await;
     b.wait_text("#queue-rows tr:first-child a.number", &vip_number).await;
+    // The row names the assignee and the stage, not their ids or keys.
+    b.wait_text("#queue-rows tr:first-child", "Queue Keeper").await;
+    b.wait_text("#queue-rows tr:first-child", "Consultation").await;
 
     // The countdown ticks in the browser.
     let first = b.text("#queue-rows tr:first-child .remaining[data-due]").await;

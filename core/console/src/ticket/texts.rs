@@ -45,6 +45,10 @@ pub struct TicketTexts {
     pub public_marker: &'static str,
     pub internal_marker: &'static str,
     pub from_customer: &'static str,
+    /// A comment or an opening that arrived as a customer's mail.
+    pub by_email: &'static str,
+    /// Beside the customer whose address bounces: `{contact}`, `{since}`.
+    pub bounces: &'static str,
     pub compose: &'static str,
     pub compose_kind: &'static str,
     pub compose_body: &'static str,
@@ -205,6 +209,8 @@ pub static EN: TicketTexts = TicketTexts {
     public_marker: "Public: the customer sees this",
     internal_marker: "Internal: staff only",
     from_customer: "from the customer",
+    by_email: "by email",
+    bounces: "mail to {contact} bounces since {since}",
     compose: "Write",
     compose_kind: "Who will see it",
     compose_body: "Message",
@@ -346,6 +352,8 @@ pub static ZH: TicketTexts = TicketTexts {
     public_marker: "公开：客户可见",
     internal_marker: "内部：仅员工可见",
     from_customer: "来自客户",
+    by_email: "通过电子邮件",
+    bounces: "发往 {contact} 的邮件自 {since} 起被退回",
     compose: "撰写",
     compose_kind: "谁能看到",
     compose_body: "内容",

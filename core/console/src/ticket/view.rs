@@ -4,13 +4,13 @@
 use super::texts::TicketTexts;
 use crate::i18n::{Locale, Texts};
 use crate::session::Viewer;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use steward_domain::auth::Permission;
 use steward_domain::clock::ClockState;
 use steward_domain::duration::TargetDuration;
 use steward_domain::event::{EventData, RecordedEvent, SlaClockRef};
 use steward_domain::feedback::ReviewOutcome;
-use steward_domain::ids::{PartnerId, StaffId, TicketRef};
+use steward_domain::ids::{PartnerId, StaffId, TicketId, TicketRef};
 use steward_domain::process::Process;
 use steward_domain::ticket::{Priority, Status, Ticket, Visibility};
 use steward_domain::time::Timestamp;
@@ -73,6 +73,8 @@ pub struct EventRow {
     pub label: &'static str,
     pub detail: String,
     pub comment: Option<CommentRow>,
+    /// It arrived as a customer's mail (an opening or a comment an import wrote).
+    pub by_email: bool,
 }
 
 pub struct CommentRow {
@@ -180,6 +182,8 @@ pub struct View {
     pub customer_name: String,
     pub customer_tier: String,
     pub customer_contact: Option<String>,
+    /// "mail to … bounces since …", when a delivery report said so.
+    pub bounce: Option<String>,
     pub assignee: Option<String>,
     pub team: Option<String>,
     pub tags: Vec<String>,
@@ -356,11 +360,19 @@ pub async fn build(
             added_at: locale.time(a.added_at),
         })
         .collect();
+    let mailed = mailed_events(services, ticket.id, &recorded).await?;
     let events = recorded
         .iter()
         .filter(|e| !comments_only || e.kind == "comment_added")
-        .map(|e| event_row(e, tt, locale, &staff, process.as_deref()))
+        .map(|e| EventRow { by_email: mailed.contains(&e.seq), ..event_row(e, tt, locale, &staff, process.as_deref()) })
         .collect();
+    let bounce = match &ticket.customer.contact {
+        Some(contact) => services
+            .contact_bounce(contact)
+            .await?
+            .map(|b| tt.bounces.replace("{contact}", contact).replace("{since}", &locale.time(b.bounced_at))),
+        None => None,
+    };
     let (assignee, team) = match ticket.assignee.and_then(|a| staff.get(&a)) {
         Some((name, team)) => (Some(name.clone()), team.clone()),
         None => (ticket.assignee.map(|a| a.to_string()), None),
@@ -386,6 +398,7 @@ pub async fn build(
         customer_name: ticket.customer.name,
         customer_tier: ticket.customer.tier,
         customer_contact: ticket.customer.contact,
+        bounce,
         assignee,
         team,
         tags: ticket.tags,
@@ -417,6 +430,18 @@ pub async fn build(
         attach_hint: tt.attachments.hint.replace("{size}", &byte_size(services.attachment_limits().max_file_bytes)),
         focus: "",
     })
+}
+
+/// The events among `events` that arrived as mail: each import records the last event it
+/// wrote, and the opening or comment it wrote is the last such event at or before it.
+pub async fn mailed_events(services: &Services, ticket: TicketId, events: &[RecordedEvent]) -> Result<HashSet<i64>, ServiceError> {
+    let seqs = services.mail_event_seqs(ticket).await?;
+    Ok(seqs
+        .iter()
+        .filter_map(|last| {
+            events.iter().rev().filter(|e| e.seq <= *last).find(|e| e.kind == "comment_added" || e.kind == "created").map(|e| e.seq)
+        })
+        .collect())
 }
 
 fn reference_of(id: &str) -> Option<TicketRef> {
@@ -627,6 +652,7 @@ pub fn event_row(
             label: k.other,
             detail: e.kind.replace('_', " "),
             comment,
+            by_email: false,
         };
     };
     let (label, detail) = match typed {
@@ -719,7 +745,7 @@ pub fn event_row(
         EventData::AttachmentAdded { file_name, size, .. } => (k.attachment_added, format!("{file_name} · {}", byte_size(size))),
         EventData::AttachmentDeleted { file_name, .. } => (k.attachment_deleted, file_name),
     };
-    EventRow { seq: e.seq, at: locale.time(e.at), actor: e.actor.name.clone(), label, detail, comment }
+    EventRow { seq: e.seq, at: locale.time(e.at), actor: e.actor.name.clone(), label, detail, comment, by_email: false }
 }
 
 /// A size as people read it: bytes, KiB or MiB with one decimal.

@@ -218,6 +218,8 @@ pub struct ManualTicketBody {
     /// The customer; the sender when absent.
     customer_name: Option<String>,
     customer_contact: Option<String>,
+    /// The process to open it in; the mailbox's default when absent.
+    process: Option<String>,
 }
 
 /// Open a ticket from a quarantined message by hand: its text as far as it reads, the fields
@@ -239,7 +241,12 @@ async fn mail_to_ticket(
     Path(id): Path<String>,
     Json(body): Json<ManualTicketBody>,
 ) -> Result<Response, ApiError> {
-    let manual = ManualTicket { title: body.title, customer_name: body.customer_name, customer_contact: body.customer_contact };
+    let manual = ManualTicket {
+        title: body.title,
+        customer_name: body.customer_name,
+        customer_contact: body.customer_contact,
+        process: body.process,
+    };
     let ticket = state.services.mail_to_ticket(&principal, mail_id(&id)?, manual).await?;
     Ok(ticket_response(StatusCode::CREATED, ticket))
 }

@@ -23,6 +23,22 @@ pub(crate) fn peek(raw: &[u8]) -> Peek {
     }
 }
 
+/// The first `max` header lines of the message's root as received: folded lines joined,
+/// values left undecoded (an encoded subject shows as sent).
+pub(crate) fn header_lines(raw: &[u8], max: usize) -> Vec<(String, String)> {
+    let Some(m) = MessageParser::default().parse_headers(raw) else { return Vec::new() };
+    m.headers()
+        .iter()
+        .take(max)
+        .map(|h| {
+            let value = raw.get(h.offset_start as usize..h.offset_end as usize).unwrap_or_default();
+            let value = String::from_utf8_lossy(value);
+            let unfolded: Vec<&str> = value.split(['\r', '\n']).map(str::trim).filter(|l| !l.is_empty()).collect();
+            (h.name().to_owned(), unfolded.join(" "))
+        })
+        .collect()
+}
+
 fn from(m: &Message<'_>) -> Option<MailAddress> {
     let addr = m.from()?.first()?;
     let address = addr.address()?.trim();
