@@ -488,3 +488,4 @@ mod rate_limited {
 
 mod imap;
 mod mailgate;
+mod owed_attachments;
