@@ -15,10 +15,14 @@ crate::on_both_backends!(
     files_left_owed_by_a_failing_store_are_attached_once_by_the_pending_pass,
 );
 
-crate::on_both_backends!(
-    config = crate::mail_inbound::owed_attachments::with_a_small_file_cap;
-    files_over_the_cap_are_refused_once_and_kept_in_the_raw_message,
-);
+mod capped {
+    use super::*;
+
+    crate::on_both_backends!(
+        config = crate::mail_inbound::owed_attachments::with_a_small_file_cap;
+        files_over_the_cap_are_refused_once_and_kept_in_the_raw_message,
+    );
+}
 
 pub(crate) fn with_a_small_file_cap(config: &mut Config) {
     with_desk_address(config);
