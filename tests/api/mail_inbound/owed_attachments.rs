@@ -46,6 +46,16 @@ fn with_file(headers: &[(&str, &str)], text: &str, name: &str, file: &[u8]) -> V
     message(&all, &body)
 }
 
+/// The headers of Ann's reply `message_id` to her first message, `<owed-1@customer.example>`.
+fn reply_headers(message_id: &str) -> [(&'static str, &str); 4] {
+    [
+        ("From", "ann@customer.example"),
+        ("Subject", "Re: Scanner jams"),
+        ("Message-ID", message_id),
+        ("References", "<owed-1@customer.example>"),
+    ]
+}
+
 /// The attachment store made unwritable: its directory replaced by a plain file.
 struct BrokenStore(std::path::PathBuf);
 
@@ -83,13 +93,8 @@ async fn files_left_owed_by_a_failing_store_are_attached_once_by_the_pending_pas
     let ticket = first["ticket_id"].as_str().unwrap().to_owned();
     assert!(attachments(&app, &ticket).await.is_empty(), "the ticket stands without its file");
     // A reply with a file becomes a comment whose file is owed too.
-    let headers = [
-        ("From", "ann@customer.example"),
-        ("Subject", "Re: Scanner jams"),
-        ("Message-ID", "<owed-2@customer.example>"),
-        ("References", "<owed-1@customer.example>"),
-    ];
-    let reply = send(&app, with_file(&headers, "A photo of the jam.", "jam.txt", b"the second file")).await;
+    let reply =
+        send(&app, with_file(&reply_headers("<owed-2@customer.example>"), "A photo of the jam.", "jam.txt", b"the second file")).await;
     assert_eq!((reply["ticket_id"].as_str(), reply["attachments"].as_str()), (Some(ticket.as_str()), Some("owed")), "{reply}");
     let comment_seq = reply["event_seq"].as_i64().expect("the comment's event");
 
@@ -120,13 +125,8 @@ async fn files_left_owed_by_a_failing_store_are_attached_once_by_the_pending_pas
 
     // Two passes at once (two nodes) attach a third message's file once between them.
     let store = BrokenStore::break_it(&app);
-    let headers = [
-        ("From", "ann@customer.example"),
-        ("Subject", "Re: Scanner jams"),
-        ("Message-ID", "<owed-3@customer.example>"),
-        ("References", "<owed-1@customer.example>"),
-    ];
-    let third = send(&app, with_file(&headers, "And the error page.", "error.txt", b"the third file")).await;
+    let third =
+        send(&app, with_file(&reply_headers("<owed-3@customer.example>"), "And the error page.", "error.txt", b"the third file")).await;
     assert_eq!(third["attachments"], "owed", "{third}");
     store.mend();
     app.services.advance_clock(61_000);
