@@ -496,3 +496,4 @@ mod rate_limited {
 
 pub(crate) mod imap;
 mod mailgate;
+mod owed_attachments;

@@ -82,6 +82,8 @@ pub(crate) struct SmtpServer {
     pub(crate) port: u16,
     maildir: tempfile::TempDir,
     child: Option<Child>,
+    /// The arguments of a server that requires TLS and AUTH (`security`); plain when empty.
+    secured: Vec<std::ffi::OsString>,
 }
 
 impl SmtpServer {
@@ -97,18 +99,31 @@ impl SmtpServer {
             return None;
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().unwrap().port();
-        Some(SmtpServer { python, port, maildir: tempfile::tempdir().expect("maildir"), child: None })
+        Some(SmtpServer { python, port, maildir: tempfile::tempdir().expect("maildir"), child: None, secured: Vec::new() })
+    }
+
+    /// A server started as `tests/fixtures/smtp/secure_smtp_server.py` with `args` (and its
+    /// address and maildir), not yet started; None as for [`SmtpServer::prepare`].
+    fn prepare_secured(args: &[&std::ffi::OsStr]) -> Option<SmtpServer> {
+        let mut server = SmtpServer::prepare()?;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/smtp/secure_smtp_server.py");
+        server.secured = vec![script.into_os_string(), "--listen".into(), format!("127.0.0.1:{}", server.port).into(), "--maildir".into()];
+        server.secured.push(server.maildir.path().join("mail").into_os_string());
+        server.secured.extend(args.iter().map(|a| a.to_os_string()));
+        Some(server)
     }
 
     pub(crate) async fn start(&mut self) {
         assert!(self.child.is_none(), "already running");
-        let child = Command::new(&self.python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{}", self.port), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(self.maildir.path().join("mail"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("aiosmtpd starts");
+        let mut command = Command::new(&self.python);
+        if self.secured.is_empty() {
+            command
+                .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{}", self.port), "-c", "aiosmtpd.handlers.Mailbox"])
+                .arg(self.maildir.path().join("mail"));
+        } else {
+            command.args(&self.secured);
+        }
+        let child = command.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("aiosmtpd starts");
         self.child = Some(child);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
@@ -216,6 +231,16 @@ struct MailApp {
 
 impl MailApp {
     async fn spawn(backend: Backend, smtp: &SmtpServer, adjust: impl FnOnce(&mut Config)) -> MailApp {
+        MailApp::spawn_with_env(backend, smtp, adjust, |name| std::env::var(name).ok()).await
+    }
+
+    /// As [`MailApp::spawn`], the worker reading the SMTP password's variable through `env`.
+    async fn spawn_with_env(
+        backend: Backend,
+        smtp: &SmtpServer,
+        adjust: impl FnOnce(&mut Config),
+        env: impl Fn(&str) -> Option<String>,
+    ) -> MailApp {
         let mut config = None;
         let app = TestApp::spawn_with(backend, |c| {
             with_mail(c, smtp, None);
@@ -225,7 +250,7 @@ impl MailApp {
         .await
         .expect("the backend is available");
         let config = config.expect("adjusted");
-        let worker = Arc::new(MailWorker::new(app.services.clone(), &config.mail).expect("mail worker"));
+        let worker = Arc::new(MailWorker::with_env(app.services.clone(), &config.mail, env).expect("mail worker"));
         MailApp { app, config, worker }
     }
 
@@ -703,3 +728,5 @@ async fn an_expiring_certification_is_mailed_to_its_holder_once(backend: Backend
     assert!(mail.text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "the Chinese template: {}", mail.text);
     assert_eq!(m.outbox("").await[0]["kind"], "certification_expiring");
 }
+
+mod security;

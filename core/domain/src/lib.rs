@@ -72,6 +72,7 @@ mod openapi {
         crate::training::CertificationState,
         crate::mail_inbound::InboundMailState,
         crate::mail_inbound::MailReason,
+        crate::mail_inbound::MailAttachments,
     );
 }
 

@@ -9,6 +9,26 @@ use super::ticket::{MAX_COMMENT_CHARS, MAX_CUSTOMER_NAME_CHARS, MAX_TITLE_CHARS}
 use super::time::Timestamp;
 
 string_enum! {
+    /// What became of the files of an imported message that had any.
+    pub enum MailAttachments {
+        /// Not attached yet: the import committed, attaching them did not (it failed, or was
+        /// interrupted). The pending-mail pass attaches them from the raw message.
+        Owed => "owed",
+        Attached => "attached",
+        /// Over a cap: kept in the raw message only, the reason in `detail`.
+        Refused => "refused",
+    }
+}
+
+/// The message an import writes to a ticket, and whether files of it are to be attached after
+/// the import commits (then the import marks them owed, and attaching them settles that).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailImport {
+    pub mail: InboundMailId,
+    pub attachments_owed: bool,
+}
+
+string_enum! {
     /// Where a stored message stands.
     pub enum InboundMailState {
         /// Stored raw, not yet imported: a crash after storing leaves it here, and the next
@@ -71,6 +91,8 @@ pub struct StoredMail {
     pub ticket_id: Option<TicketId>,
     /// The last event the import wrote on the ticket.
     pub event_seq: Option<i64>,
+    /// Its files, when it was imported with some.
+    pub attachments: Option<MailAttachments>,
     pub attempts: u32,
     pub updated_at: Timestamp,
 }

@@ -203,6 +203,8 @@ pub enum SideWrite {
     MailImported {
         mail: super::ids::InboundMailId,
         ticket: TicketId,
+        /// Its files are attached after the import commits: marked owed until they are.
+        attachments_owed: bool,
     },
 }
 

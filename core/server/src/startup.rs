@@ -240,7 +240,7 @@ async fn certification_watcher(services: Arc<Services>, interval_ms: u64) {
 }
 
 /// Imports stored messages whose import was interrupted (a crash between storing and
-/// importing), every half minute.
+/// importing) and attaches the files imported messages still owe, every half minute.
 async fn mail_importer(services: Arc<Services>) {
     let mut tick = tokio::time::interval(Duration::from_secs(30));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -248,7 +248,7 @@ async fn mail_importer(services: Arc<Services>) {
         tick.tick().await;
         match services.import_pending_mail().await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(imported = n, "interrupted mail imports finished"),
+            Ok(n) => tracing::info!(settled = n, "interrupted mail imports finished"),
             Err(e) => tracing::warn!(error = %e, "importing pending mail failed"),
         }
     }

@@ -64,7 +64,12 @@ impl Services {
 
     /// The visibility of comment `seq` of `ticket`, or a field error naming `comment` when it is
     /// not a comment the caller may see.
-    async fn comment_visibility(&self, ticket: &Ticket, seq: i64, partner: Option<PartnerId>) -> Result<Visibility, ServiceError> {
+    pub(crate) async fn comment_visibility(
+        &self,
+        ticket: &Ticket,
+        seq: i64,
+        partner: Option<PartnerId>,
+    ) -> Result<Visibility, ServiceError> {
         let missing = || ServiceError::Missing { field: "comment", message: format!("ticket {} has no comment {seq}", ticket.number) };
         if seq < 1 {
             return Err(missing());
@@ -102,11 +107,12 @@ impl Services {
             Some(seq) => Some((seq, self.comment_visibility(&ticket, seq, partner).await?)),
             None => None,
         };
-        self.attach_files(&ticket, comment, files, principal.actor(), source).await
+        self.attach_files(&ticket, comment, files, principal.actor(), source, None).await
     }
 
     /// Attaches `files` for `actor` once the caller's right to has been settled: the API's and
-    /// console's uploads above, and inbound mail, whose files come from the customer.
+    /// console's uploads above, and inbound mail, whose files come from the customer and are
+    /// the message's owed parts (`from_mail`: attached once, however often tried).
     pub(crate) async fn attach_files(
         &self,
         ticket: &Ticket,
@@ -114,6 +120,7 @@ impl Services {
         files: Vec<NewFile>,
         actor: steward_domain::event::Actor,
         source: AttachmentSource,
+        from_mail: Option<steward_storage::attachments::FromMail<'_>>,
     ) -> Result<Vec<Attachment>, ServiceError> {
         let sizes: Vec<u64> = files.iter().map(|f| f.bytes.len() as u64).collect();
         // Checked once before touching the database, so an oversized upload costs no lock.
@@ -143,6 +150,7 @@ impl Services {
             .add_attachments(
                 ticket.id,
                 &actor,
+                from_mail,
                 |used| {
                     limits.check(used, &sizes).map(|()| planned).map_err(|(i, refusal)| upload_refused(file_field(i.unwrap_or(0)), refusal))
                 },

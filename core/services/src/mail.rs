@@ -11,6 +11,7 @@ use crate::{ServiceError, Services};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::Path;
 use std::sync::Arc;
@@ -31,6 +32,25 @@ pub enum MailSetupError {
     Smtp(String),
     #[error("mail.smtp.password_env: the environment variable {0} is not set")]
     PasswordMissing(String),
+    #[error("mail.smtp.ca_file: {file}: {message}")]
+    CaFile { file: String, message: String },
+}
+
+/// How the relay's certificate is checked: against the public roots and, when `ca_file` names
+/// one, the operator's own CA certificates too; for the host name the configuration gives.
+fn tls_parameters(smtp: &crate::config::SmtpConfig) -> Result<TlsParameters, MailSetupError> {
+    let mut builder = TlsParameters::builder(smtp.host.clone());
+    if let Some(file) = &smtp.ca_file {
+        let failed = |message: String| MailSetupError::CaFile { file: file.display().to_string(), message };
+        let pem = std::fs::read(file).map_err(|e| failed(e.to_string()))?;
+        // lettre accepts a file without any certificate in it; trusting nothing is a mistake.
+        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+            return Err(failed("no PEM certificate in it".into()));
+        }
+        let certificate = Certificate::from_pem(&pem).map_err(|e| failed(e.to_string()))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    builder.build().map_err(|e| MailSetupError::Smtp(e.to_string()))
 }
 
 /// What planning needs, from the configuration and `{mail.outbound.dir}/{process}.toml`; None
@@ -178,13 +198,15 @@ impl MailWorker {
         let smtp = &config.smtp;
         let address = config.address.as_deref().ok_or_else(|| MailSetupError::Smtp("mail.address is not set".into()))?;
         let from: Mailbox = address.parse().map_err(|e: lettre::address::AddressError| MailSetupError::Smtp(e.to_string()))?;
-        let builder = match smtp.tls {
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host),
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host),
-            SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)),
-        }
-        .map_err(|e| MailSetupError::Smtp(e.to_string()))?;
-        let mut builder = builder.port(smtp.port).timeout(Some(Duration::from_millis(smtp.timeout_ms)));
+        let tls = match smtp.tls {
+            SmtpTls::Starttls => Tls::Required(tls_parameters(smtp)?),
+            SmtpTls::Tls => Tls::Wrapper(tls_parameters(smtp)?),
+            SmtpTls::None => Tls::None,
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+            .tls(tls)
+            .port(smtp.port)
+            .timeout(Some(Duration::from_millis(smtp.timeout_ms)));
         if let Some(user) = &smtp.username {
             let variable = smtp.password_env.clone().unwrap_or_else(|| "STEWARD_MAIL_SMTP_PASSWORD".to_owned());
             let password = env(&variable).ok_or(MailSetupError::PasswordMissing(variable))?;
@@ -266,8 +288,25 @@ fn describe(e: &lettre::transport::smtp::Error) -> String {
     match e.status() {
         Some(code) => format!("the SMTP server refused the mail ({code}): {e}"),
         None if e.is_timeout() => "the SMTP server timed out".to_owned(),
+        None if e.is_tls() || failed_in_tls(e) => format!("the TLS handshake with the SMTP server failed: {e}"),
         None => format!("the SMTP server could not be reached: {e}"),
     }
+}
+
+/// Whether the connection failed in the TLS handshake (lettre reports it as a connection
+/// error): an untrusted or invalid certificate, which no retry mends until the relay's
+/// certificate or `mail.smtp.ca_file` changes.
+fn failed_in_tls(e: &lettre::transport::smtp::Error) -> bool {
+    use tokio_rustls::rustls::Error as TlsError;
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let in_io = cause.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref).is_some_and(|inner| inner.is::<TlsError>());
+        if in_io || cause.is::<TlsError>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 #[cfg(test)]
@@ -278,6 +317,20 @@ mod tests {
     fn the_shipped_mail_file_parses() {
         let text = include_str!("../../../config/mail/general.toml");
         assert_eq!(MailSettings::parse_process_file(text).unwrap(), ProcessMail::default());
+    }
+
+    #[test]
+    fn a_ca_file_that_cannot_be_used_stops_start_up_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let smtp = |file: &Path| crate::config::SmtpConfig { ca_file: Some(file.to_path_buf()), ..Default::default() };
+        let missing = dir.path().join("missing.pem");
+        let e = tls_parameters(&smtp(&missing)).err().expect("a missing file is refused").to_string();
+        assert!(e.starts_with("mail.smtp.ca_file: ") && e.contains("missing.pem"), "{e}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = tls_parameters(&smtp(&empty)).err().expect("a file without a certificate is refused").to_string();
+        assert!(e.contains("empty.pem") && e.contains("no PEM certificate"), "{e}");
+        assert!(tls_parameters(&crate::config::SmtpConfig::default()).is_ok(), "no ca_file: the public roots");
     }
 
     #[test]

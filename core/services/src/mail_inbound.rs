@@ -12,12 +12,13 @@ use crate::config::MailTicketDefaults;
 use steward_domain::attachment::FileName;
 use steward_domain::auth::{Permission, Principal};
 use steward_domain::event::{Actor, ActorKind};
-use steward_domain::ids::{InboundMailId, TicketId, TicketRef};
+use steward_domain::ids::{InboundMailId, TicketRef};
 use steward_domain::mail_inbound::{
-    Bounce, Disposition, InboundMail, InboundMailState, InboundPolicy, MailFacts, MailReason, NewMail, RateLimit, StoredMail,
+    Bounce, Disposition, InboundMail, InboundMailState, InboundPolicy, MailFacts, MailImport, MailReason, NewMail, RateLimit, StoredMail,
 };
 use steward_domain::ticket::{Channel, Kind, Priority, Ticket, TicketDraft, Visibility};
 use steward_domain::ValidationError;
+use steward_storage::attachments::FromMail;
 
 /// Where a message came from: stored with it, shown in the quarantine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +164,8 @@ impl Services {
         let facts = self.mail_facts(stored, &mail, &policy, by_admin).await?;
         let disposition = mail.decide(&policy, &facts);
         let on_comment = matches!(disposition, Disposition::Comment(_));
+        let files = mail_files(&mail);
+        let import = MailImport { mail: stored.id, attachments_owed: !files.is_empty() };
         let outcome = match disposition {
             Disposition::Ignore(reason) => return self.settle(stored.id, InboundMailState::Ignored, reason, "").await,
             Disposition::Quarantine { reason, detail } => {
@@ -176,19 +179,20 @@ impl Services {
             }
             Disposition::Comment(ticket) => {
                 let body = comment_text(&mail);
-                self.comment_importing(TicketRef::Id(ticket), &body, Visibility::Public, true, &customer_actor(&mail), Some(stored.id))
+                self.comment_importing(TicketRef::Id(ticket), &body, Visibility::Public, true, &customer_actor(&mail), Some(import))
                     .await
                     .map(|_| ())
             }
-            Disposition::NewTicket => self.open_ticket_from_mail(stored.id, &mail, defaults).await,
+            Disposition::NewTicket => self.open_ticket_from_mail(import, &mail, defaults).await,
         };
         match outcome {
             Ok(()) => {
                 self.metrics.observe_mail("imported");
                 let imported = self.reread(stored.id).await?;
-                if let Some(ticket) = imported.ticket_id {
+                if import.attachments_owed {
                     let comment = on_comment.then_some(imported.event_seq).flatten().map(|seq| (seq, Visibility::Public));
-                    self.attach_mail_files(stored.id, ticket, comment, &mail, &customer_actor(&mail)).await;
+                    self.attach_mail_files(&imported, comment, files, &customer_actor(&mail)).await;
+                    return self.reread(stored.id).await;
                 }
                 Ok(imported)
             }
@@ -234,49 +238,80 @@ impl Services {
 
     async fn open_ticket_from_mail(
         &self,
-        id: InboundMailId,
+        import: MailImport,
         mail: &InboundMail,
         defaults: &MailTicketDefaults,
     ) -> Result<(), ServiceError> {
         let contact = mail.from.as_ref().map(|f| f.address.clone());
         let draft = email_draft(mail.title(), mail.body_text(), mail.customer_name().unwrap_or_default(), contact, defaults)?;
-        match self.create_ticket_importing(draft, None, &customer_actor(mail), None, Some(id)).await? {
+        match self.create_ticket_importing(draft, None, &customer_actor(mail), None, Some(import)).await? {
             CreateTicket::Created(_) => Ok(()),
             _ => unreachable!("no idempotency key, no replay"),
         }
     }
 
-    /// Attaches the message's files and inline images to the ticket, or to the comment (`seq`)
-    /// it became, as `actor`. The import has committed by now: a refusal (over a cap) or a
-    /// failing store leaves the ticket without them, logged; the raw message keeps them.
+    /// Attaches the files the imported message owes (its attachments and inline images) to its
+    /// ticket, or to the comment (`seq`) it became, as `actor`, marking them attached in the
+    /// same transaction. The import has committed by now: a failure (the attachment store)
+    /// leaves them owed, for the pending-mail pass; a refusal (over a cap) is recorded on the
+    /// message. Either way the raw message keeps them.
     async fn attach_mail_files(
         &self,
-        id: InboundMailId,
-        ticket: TicketId,
+        imported: &StoredMail,
         comment: Option<(i64, Visibility)>,
-        mail: &InboundMail,
+        files: Vec<(i64, NewFile)>,
         actor: &Actor,
-    ) {
-        let files: Vec<NewFile> = mail
-            .attachments
-            .iter()
-            .filter(|a| !a.bytes.is_empty())
-            .map(|a| NewFile { name: FileName::sanitize(a.file_name.as_deref().unwrap_or_default()), bytes: a.bytes.clone().into() })
-            .collect();
-        if files.is_empty() {
-            return;
-        }
+    ) -> AttachedFiles {
+        let id = imported.id;
+        let Some(ticket) = imported.ticket_id else { return AttachedFiles::Failed };
+        let (parts, files): (Vec<i64>, Vec<NewFile>) = files.into_iter().unzip();
+        let from_mail = FromMail { mail: id, parts: &parts };
         let attached = match self.store.get_ticket(TicketRef::Id(ticket)).await {
-            Ok(Some(ticket)) => self.attach_files(&ticket, comment, files, actor.clone(), AttachmentSource::Mail).await.map(|a| a.len()),
+            Ok(Some(ticket)) => self.attach_files(&ticket, comment, files, actor.clone(), AttachmentSource::Mail, Some(from_mail)).await,
             Ok(None) => Err(ServiceError::NotFound { what: "ticket" }),
             Err(e) => Err(e.into()),
         };
         match attached {
-            Ok(n) => tracing::info!(mail = %id, ticket = %ticket, attachments = n, "inbound attachments attached"),
+            Ok(added) => {
+                tracing::info!(mail = %id, ticket = %ticket, attachments = added.len(), "inbound attachments attached");
+                AttachedFiles::Attached
+            }
+            Err(ServiceError::AlreadyDone(_)) => AttachedFiles::Unowed,
+            Err(e @ (ServiceError::TooLarge { .. } | ServiceError::Invalid(_))) => {
+                tracing::warn!(mail = %id, ticket = %ticket, error = %e, "inbound attachments refused; the raw message keeps them");
+                match self.store.refuse_mail_attachments(id, &e.to_string(), self.now()).await {
+                    Ok(_) => AttachedFiles::Refused,
+                    Err(e) => {
+                        tracing::warn!(mail = %id, error = %e, "the refusal of inbound attachments could not be recorded");
+                        AttachedFiles::Failed
+                    }
+                }
+            }
             Err(e) => {
-                tracing::warn!(mail = %id, ticket = %ticket, error = %e, "inbound attachments not attached; the raw message keeps them")
+                tracing::warn!(mail = %id, ticket = %ticket, error = %e, "inbound attachments not attached yet: owed, to be retried");
+                AttachedFiles::Failed
             }
         }
+    }
+
+    /// Attaches the files a message imported earlier still owes, from its raw bytes: to the
+    /// comment it became when its import's last event is that comment, else to the ticket.
+    async fn attach_owed_files(&self, owed: &StoredMail) -> Result<AttachedFiles, ServiceError> {
+        let raw = self.stored_raw(owed.id).await?;
+        let mail = parse::parse(&raw).unwrap_or_default();
+        let files = mail_files(&mail);
+        let Some(ticket_id) = owed.ticket_id else { return Ok(AttachedFiles::Failed) };
+        if files.is_empty() {
+            // Cannot be (the import found files in the same bytes); say so rather than retry forever.
+            self.store.refuse_mail_attachments(owed.id, "no files found in the stored message", self.now()).await?;
+            return Ok(AttachedFiles::Refused);
+        }
+        let ticket = self.store.get_ticket(TicketRef::Id(ticket_id)).await?.ok_or(ServiceError::NotFound { what: "ticket" })?;
+        let comment = match owed.event_seq {
+            Some(seq) => self.comment_visibility(&ticket, seq, None).await.ok().map(|visibility| (seq, visibility)),
+            None => None,
+        };
+        Ok(self.attach_mail_files(owed, comment, files, &customer_actor(&mail)).await)
     }
 
     async fn settle(
@@ -348,10 +383,15 @@ impl Services {
             manual.customer_name.or_else(|| mail.customer_name().map(|n| clean_text(&n))).unwrap_or_else(|| "unknown sender".into());
         let customer_contact = manual.customer_contact.or_else(|| mail.from.as_ref().map(|f| clean_text(&f.address)));
         let draft = email_draft(title, description, customer_name, customer_contact, &defaults)?;
-        match self.create_ticket_importing(draft, None, &principal.actor(), None, Some(id)).await {
+        let files = mail_files(&mail);
+        let import = MailImport { mail: id, attachments_owed: !files.is_empty() };
+        match self.create_ticket_importing(draft, None, &principal.actor(), None, Some(import)).await {
             Ok(CreateTicket::Created(ticket)) => {
                 self.metrics.observe_mail("imported");
-                self.attach_mail_files(id, ticket.id, None, &mail, &principal.actor()).await;
+                if import.attachments_owed {
+                    let imported = self.reread(id).await?;
+                    self.attach_mail_files(&imported, None, files, &principal.actor()).await;
+                }
                 Ok(*ticket)
             }
             Ok(_) => unreachable!("no idempotency key, no replay"),
@@ -406,8 +446,10 @@ impl Services {
         }
     }
 
-    /// Imports stored messages whose import was interrupted (a crash between storing and
-    /// importing), oldest first. The worker's pass; returns how many it settled.
+    /// Finishes interrupted imports, oldest first: imports stored messages whose import never
+    /// committed (a crash between storing and importing), and attaches the files that imported
+    /// messages still owe (a crash or a failing attachment store after the import). Each waits
+    /// `mail.inbound.retry_after_secs` first. The worker's pass; returns how many it settled.
     pub async fn import_pending_mail(&self) -> Result<usize, ServiceError> {
         let older_than =
             self.now().plus_millis(-i64::try_from(self.mail.inbound.retry_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
@@ -420,6 +462,14 @@ impl Services {
             let defaults = self.defaults_for(&stored.source);
             self.import_stored(&stored, &raw, &defaults, false).await?;
             done += 1;
+        }
+        for owed in self.store.list_owed_attachments(older_than, 100).await? {
+            // One message's trouble (logged) does not hold back the others' files.
+            match self.attach_owed_files(&owed).await {
+                Ok(AttachedFiles::Attached | AttachedFiles::Refused) => done += 1,
+                Ok(AttachedFiles::Unowed | AttachedFiles::Failed) => {}
+                Err(e) => tracing::warn!(mail = %owed.id, error = %e, "owed inbound attachments not attached"),
+            }
         }
         Ok(done)
     }
@@ -438,6 +488,32 @@ fn readable(stored: &StoredMail, raw: &[u8]) -> InboundMail {
         subject: stored.subject.clone(),
         ..InboundMail::default()
     })
+}
+
+/// What attaching a message's owed files came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AttachedFiles {
+    Attached,
+    /// Over a cap: recorded on the message, not tried again.
+    Refused,
+    /// Not owed any more: another attempt attached them meanwhile.
+    Unowed,
+    /// Still owed: the pending-mail pass tries again.
+    Failed,
+}
+
+/// The files of a message worth attaching (attachment parts and inline images, empty ones
+/// left out), each with its part number (its place among the message's attachment parts,
+/// which the same bytes always parse to): the key that attaches each once.
+fn mail_files(mail: &InboundMail) -> Vec<(i64, NewFile)> {
+    (0i64..)
+        .zip(&mail.attachments)
+        .filter(|(_, a)| !a.bytes.is_empty())
+        .map(|(part, a)| {
+            let name = FileName::sanitize(a.file_name.as_deref().unwrap_or_default());
+            (part, NewFile { name, bytes: a.bytes.clone().into() })
+        })
+        .collect()
 }
 
 /// A ticket opened from mail: channel `email`, the mail defaults' process, priority, tier and tags.

@@ -63,7 +63,7 @@ impl Services {
         origin: Option<TicketRef>,
         actor: &Actor,
         claim: Option<IdempotencyClaim>,
-        mail: Option<steward_domain::ids::InboundMailId>,
+        mail: Option<steward_domain::mail_inbound::MailImport>,
     ) -> Result<CreateTicket, ServiceError> {
         if let Some(assignee) = draft.assignee {
             self.check_assignable(assignee, "assignee_id").await?;
@@ -89,7 +89,11 @@ impl Services {
         };
         let mut change = self.plan_new_ticket(Ticket::open(draft, &self.rules(), Timestamp::now())?);
         if let Some(mail) = mail {
-            change.side.push(SideWrite::MailImported { mail, ticket: change.ticket.id });
+            change.side.push(SideWrite::MailImported {
+                mail: mail.mail,
+                ticket: change.ticket.id,
+                attachments_owed: mail.attachments_owed,
+            });
         }
         if let Some(origin) = origin {
             // The ticket complained about (or followed up) records it in its own timeline.
@@ -290,7 +294,7 @@ impl Services {
         visibility: Visibility,
         from_customer: bool,
         actor: &Actor,
-        mail: Option<steward_domain::ids::InboundMailId>,
+        mail: Option<steward_domain::mail_inbound::MailImport>,
     ) -> Result<Ticket, ServiceError> {
         let mut reference = reference;
         if from_customer && self.get_ticket(reference).await?.is_done() {
@@ -300,7 +304,7 @@ impl Services {
         }
         self.modify_ticket(reference, None, actor, |t| {
             let mut change = t.comment(body, visibility, from_customer, Timestamp::now())?;
-            change.side.extend(mail.map(|mail| SideWrite::MailImported { mail, ticket: t.id }));
+            change.side.extend(mail.map(|m| SideWrite::MailImported { mail: m.mail, ticket: t.id, attachments_owed: m.attachments_owed }));
             Ok(change)
         })
         .await

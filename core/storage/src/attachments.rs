@@ -15,7 +15,7 @@ use sqlx::{Any, Transaction};
 use std::future::Future;
 use steward_domain::attachment::{Attachment, ContentDigest};
 use steward_domain::event::Actor;
-use steward_domain::ids::{AttachmentId, TicketId};
+use steward_domain::ids::{AttachmentId, InboundMailId, TicketId};
 use steward_domain::ticket::Visibility;
 use steward_domain::time::Timestamp;
 
@@ -55,6 +55,15 @@ fn attachment_row(a: &Attachment) -> Vec<Cell> {
     ]
 }
 
+/// Attachments that are the files of an inbound message: the message, and each row's MIME part
+/// (in the order of the rows). Unique per message and part, and attached only while the
+/// message owes them, so however often that is tried they are attached once.
+#[derive(Debug, Clone, Copy)]
+pub struct FromMail<'a> {
+    pub mail: InboundMailId,
+    pub parts: &'a [i64],
+}
+
 impl Store {
     /// Locks the ticket row (every ticket writer's first lock); false when there is no such ticket.
     async fn lock_ticket(&self, tx: &mut Transaction<'static, Any>, ticket: TicketId) -> Result<bool, StoreError> {
@@ -73,11 +82,13 @@ impl Store {
     /// under the ticket's row lock. `plan` is given the bytes the ticket's live attachments
     /// hold and returns the rows to write (or refuses); `store_blob` is called once per distinct
     /// content, with its blob row locked, and must leave the bytes stored (they may be there
-    /// already). `Ok(None)`: no such ticket. A refusal or a failed store rolls back.
+    /// already). `from_mail`: the rows are that message's owed files, marked attached with
+    /// them. `Ok(None)`: no such ticket. A refusal or a failed store rolls back.
     pub async fn add_attachments<E, F, Fut>(
         &self,
         ticket: TicketId,
         actor: &Actor,
+        from_mail: Option<FromMail<'_>>,
         plan: impl FnOnce(u64) -> Result<Vec<Attachment>, E>,
         mut store_blob: F,
     ) -> Result<Option<Result<Vec<Attachment>, E>>, StoreError>
@@ -107,6 +118,9 @@ impl Store {
                 contents.sort();
                 contents.dedup();
                 let at = rows[0].added_at;
+                if let Some(from) = from_mail {
+                    super::mail_inbound::settle_owed_attachments(&mut tx, from.mail, at).await?;
+                }
                 for (digest, size) in contents {
                     sqlx::query(
                         "INSERT INTO attachment_blobs (sha256, size, stored_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
@@ -121,7 +135,13 @@ impl Store {
                         return Ok(Some(Err(e)));
                     }
                 }
-                insert_rows(&mut tx, "attachments", COLUMNS, rows.iter().map(attachment_row).collect(), "").await?;
+                let cells = rows.iter().enumerate().map(|(i, a)| {
+                    let mut cells = attachment_row(a);
+                    cells.push(from_mail.map(|f| f.mail.to_string()).into());
+                    cells.push(from_mail.and_then(|f| f.parts.get(i).copied()).into());
+                    cells
+                });
+                insert_rows(&mut tx, "attachments", &format!("{COLUMNS}, mail_id, mail_part"), cells.collect(), "").await?;
                 let last_seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM ticket_events WHERE ticket_id = $1")
                     .bind(ticket.to_string())
                     .fetch_one(&mut *tx)

@@ -80,7 +80,9 @@ pub(super) async fn write_side(
             }
             SideWrite::Delegate(d) => super::partners::insert_delegation(tx, d).await?,
             SideWrite::WithdrawDelegation { ticket_id, at } => super::partners::withdraw_delegation(tx, *ticket_id, *at).await?,
-            SideWrite::MailImported { mail, ticket } => super::mail_inbound::mark_imported(tx, *mail, *ticket, at).await?,
+            SideWrite::MailImported { mail, ticket, attachments_owed } => {
+                super::mail_inbound::mark_imported(tx, *mail, *ticket, *attachments_owed, at).await?
+            }
         }
     }
     Ok(())

@@ -113,6 +113,7 @@ impl Backend {
                 (13, "attachments", include_str!("../migrations/sqlite/0013_attachments.sql")),
                 (14, "mail inbound", include_str!("../migrations/sqlite/0014_mail_inbound.sql")),
                 (15, "mail outbox", include_str!("../migrations/sqlite/0015_mail_outbox.sql")),
+                (16, "mail attachments owed", include_str!("../migrations/sqlite/0016_mail_attachments_owed.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -130,6 +131,7 @@ impl Backend {
                 (13, "attachments", include_str!("../migrations/postgres/0013_attachments.sql")),
                 (14, "mail inbound", include_str!("../migrations/postgres/0014_mail_inbound.sql")),
                 (15, "mail outbox", include_str!("../migrations/postgres/0015_mail_outbox.sql")),
+                (16, "mail attachments owed", include_str!("../migrations/postgres/0016_mail_attachments_owed.sql")),
             ],
         }
     }

@@ -8,17 +8,18 @@ use super::{col, corrupt, Operation, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use steward_domain::ids::{InboundMailId, TicketId};
-use steward_domain::mail_inbound::{Bounce, InboundMailState, MailReason, NewMail, StoredMail};
+use steward_domain::mail_inbound::{Bounce, InboundMailState, MailAttachments, MailReason, NewMail, StoredMail};
 use steward_domain::time::Timestamp;
 
 const MAIL_COLUMNS: &str = "id, message_id, source, received_at, size, sender, subject, state, reason, detail, ticket_id, event_seq, \
-                            attempts, updated_at";
+                            attachments, attempts, updated_at";
 
 fn mail_from_row(row: &AnyRow) -> Result<StoredMail, StoreError> {
     let id: String = col(row, "id")?;
     let state: String = col(row, "state")?;
     let reason: Option<String> = col(row, "reason")?;
     let ticket: Option<String> = col(row, "ticket_id")?;
+    let attachments: Option<String> = col(row, "attachments")?;
     Ok(StoredMail {
         id: InboundMailId::parse("id", &id).map_err(corrupt)?,
         message_id: col(row, "message_id")?,
@@ -32,6 +33,7 @@ fn mail_from_row(row: &AnyRow) -> Result<StoredMail, StoreError> {
         detail: col(row, "detail")?,
         ticket_id: ticket.map(|t| TicketId::parse("ticket_id", &t)).transpose().map_err(corrupt)?,
         event_seq: col(row, "event_seq")?,
+        attachments: attachments.map(|a| MailAttachments::parse("attachments", &a)).transpose().map_err(corrupt)?,
         attempts: u32::try_from(col::<i64>(row, "attempts")?).map_err(corrupt)?,
         updated_at: Timestamp::from_millis(col(row, "updated_at")?),
     })
@@ -263,6 +265,41 @@ impl Store {
             .await
     }
 
+    /// Imported messages whose files are still owed and that were last written before
+    /// `before` (an attempt of their own import has had its chance), oldest first.
+    pub async fn list_owed_attachments(&self, before: Timestamp, limit: u32) -> Result<Vec<StoredMail>, StoreError> {
+        Operation("list_owed_attachments")
+            .run(async {
+                let rows = sqlx::query(&format!(
+                    "SELECT {MAIL_COLUMNS} FROM mail_messages WHERE attachments = 'owed' AND updated_at <= $1 ORDER BY id LIMIT $2"
+                ))
+                .bind(before.as_millis())
+                .bind(i64::from(limit))
+                .fetch_all(self.pool())
+                .await?;
+                rows.iter().map(mail_from_row).collect()
+            })
+            .await
+    }
+
+    /// Records that a message's owed files were refused (over a cap), with why; `false` when
+    /// they were not owed (settled meanwhile).
+    pub async fn refuse_mail_attachments(&self, id: InboundMailId, detail: &str, at: Timestamp) -> Result<bool, StoreError> {
+        Operation("refuse_mail_attachments")
+            .run(async {
+                let done = sqlx::query(
+                    "UPDATE mail_messages SET attachments = 'refused', detail = $2, updated_at = $3 WHERE id = $1 AND attachments = 'owed'",
+                )
+                .bind(id.to_string())
+                .bind(detail)
+                .bind(at.as_millis())
+                .execute(self.writer())
+                .await?;
+                Ok(done.rows_affected() == 1)
+            })
+            .await
+    }
+
     pub async fn count_inbound_mail(&self, state: InboundMailState) -> Result<u64, StoreError> {
         Operation("count_inbound_mail")
             .run(async {
@@ -277,25 +314,47 @@ impl Store {
 }
 
 /// The side write of an import: the message is marked imported with the ticket and the last
-/// event written, in the ticket change's transaction. A message imported meanwhile (a retry
+/// event written (and its files owed, when it has any), in the ticket change's transaction. A message imported meanwhile (a retry
 /// racing another) fails the whole change.
 pub(super) async fn mark_imported(
     tx: &mut Transaction<'static, Any>,
     mail: InboundMailId,
     ticket: TicketId,
+    attachments_owed: bool,
     at: Timestamp,
 ) -> Result<(), StoreError> {
     let done = sqlx::query(
         "UPDATE mail_messages SET state = 'imported', ticket_id = $2, reason = NULL, detail = NULL, attempts = attempts + 1, \
-         updated_at = $3, event_seq = (SELECT MAX(seq) FROM ticket_events WHERE ticket_id = $2) WHERE id = $1 AND state <> 'imported'",
+         updated_at = $3, event_seq = (SELECT MAX(seq) FROM ticket_events WHERE ticket_id = $2), attachments = $4 \
+         WHERE id = $1 AND state <> 'imported'",
     )
     .bind(mail.to_string())
     .bind(ticket.to_string())
     .bind(at.as_millis())
+    .bind(attachments_owed.then_some(MailAttachments::Owed.as_str()))
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() != 1 {
         return Err(StoreError::AlreadyDone("the message was already imported"));
+    }
+    Ok(())
+}
+
+/// Marks a message's owed files attached, in the transaction that attaches them (after the
+/// ticket's lock, the one lock order). Not owed any more (another attempt attached them
+/// meanwhile) fails that transaction, so they are attached once.
+pub(super) async fn settle_owed_attachments(
+    tx: &mut Transaction<'static, Any>,
+    mail: InboundMailId,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE mail_messages SET attachments = 'attached', updated_at = $2 WHERE id = $1 AND attachments = 'owed'")
+        .bind(mail.to_string())
+        .bind(at.as_millis())
+        .execute(&mut **tx)
+        .await?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::AlreadyDone("the message's files were already attached"));
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use steward_domain::ids::{InboundMailId, TicketId};
-use steward_domain::mail_inbound::{InboundMailState, MailReason, StoredMail};
+use steward_domain::mail_inbound::{InboundMailState, MailAttachments, MailReason, StoredMail};
 use steward_domain::time::Timestamp;
 use steward_services::mail_inbound::ManualTicket;
 use steward_services::MailSource;
@@ -51,6 +51,9 @@ pub struct InboundMailView {
     ticket_id: Option<TicketId>,
     /// The last event the import wrote on that ticket.
     event_seq: Option<i64>,
+    /// Its files, when it was imported with some: `owed` (not attached yet; the pending-mail
+    /// pass attaches them), `attached`, or `refused` (over a cap; the reason in `detail`).
+    attachments: Option<MailAttachments>,
     attempts: u32,
     #[schema(value_type = String, format = DateTime)]
     updated_at: Timestamp,
@@ -71,6 +74,7 @@ impl From<StoredMail> for InboundMailView {
             detail: m.detail,
             ticket_id: m.ticket_id,
             event_seq: m.event_seq,
+            attachments: m.attachments,
             attempts: m.attempts,
             updated_at: m.updated_at,
         }

@@ -51,11 +51,22 @@ pub struct SmtpConfig {
     pub password_env: Option<String>,
     /// Time limit of one SMTP conversation.
     pub timeout_ms: u64,
+    /// A PEM file of CA certificates trusted for the relay's certificate, besides the public
+    /// roots (an internal relay signed by the organisation's own CA). Unused with `tls = none`.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for SmtpConfig {
     fn default() -> Self {
-        SmtpConfig { host: "127.0.0.1".into(), port: 587, tls: SmtpTls::Starttls, username: None, password_env: None, timeout_ms: 30_000 }
+        SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password_env: None,
+            timeout_ms: 30_000,
+            ca_file: None,
+        }
     }
 }
 
