@@ -12,7 +12,7 @@ use crate::config::MailTicketDefaults;
 use steward_domain::attachment::FileName;
 use steward_domain::auth::{Permission, Principal};
 use steward_domain::event::{Actor, ActorKind};
-use steward_domain::ids::{InboundMailId, TicketRef};
+use steward_domain::ids::{InboundMailId, TicketId, TicketRef};
 use steward_domain::mail_inbound::{
     Bounce, Disposition, InboundMail, InboundMailState, InboundPolicy, MailFacts, MailImport, MailReason, NewMail, RateLimit, StoredMail,
 };
