@@ -742,8 +742,11 @@ impl Config {
             }
         }
         let m = &self.mail.outbound;
-        if m.poll_interval_ms < 10 || m.batch == 0 || m.max_attempts == 0 || m.retry_base_ms == 0 {
-            return invalid("mail.outbound", "poll_interval_ms must be at least 10, batch, max_attempts and retry_base_ms at least 1");
+        if m.poll_interval_ms < 10 || m.batch == 0 || m.concurrency == 0 || m.max_attempts == 0 || m.retry_base_ms == 0 {
+            return invalid(
+                "mail.outbound",
+                "poll_interval_ms must be at least 10, batch, concurrency, max_attempts and retry_base_ms at least 1",
+            );
         }
         if m.retry_max_secs.saturating_mul(1000) < m.retry_base_ms {
             return invalid("mail.outbound.retry_max_secs", "must not be shorter than mail.outbound.retry_base_ms");

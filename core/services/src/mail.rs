@@ -8,6 +8,7 @@
 
 use crate::config::{Config, MailConfig, SmtpTls};
 use crate::{ServiceError, Services};
+use futures_util::StreamExt;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -181,6 +182,7 @@ pub struct MailWorker {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     batch: u32,
+    concurrency: usize,
     poll_interval: Duration,
 }
 
@@ -217,28 +219,32 @@ impl MailWorker {
             transport: builder.build(),
             from,
             batch: config.outbound.batch,
+            concurrency: config.outbound.concurrency.max(1) as usize,
             poll_interval: Duration::from_millis(config.outbound.poll_interval_ms),
         })
     }
 
     /// One pass, the one the running worker makes on every poll: queues the survey reminders
-    /// that are due, then claims due mail (at most `mail.outbound.batch`), sends each and
-    /// records each attempt. Returns how many were claimed. Tests call it to send when they
-    /// choose.
+    /// that are due, then claims due mail (at most `mail.outbound.batch`), sends it
+    /// (`mail.outbound.concurrency` at once) and records each attempt as it ends. Returns how
+    /// many were claimed. Tests call it to send when they choose.
     pub async fn send_due(&self) -> Result<usize, ServiceError> {
         if let Err(e) = self.services.remind_surveys().await {
             tracing::warn!(error = %e, "survey reminders could not be queued");
         }
         let claimed = self.services.claim_due_mail(self.batch).await?;
-        for mail in &claimed {
-            let attempt = self.attempt(mail).await;
-            match self.services.record_mail_attempt(mail, attempt).await {
-                Ok(Some(state)) => tracing::debug!(mail = %mail.id, kind = %mail.kind, %state, "mail attempt recorded"),
-                Ok(None) => tracing::warn!(mail = %mail.id, "mail attempt not recorded: the claim ran out meanwhile"),
-                Err(e) => tracing::warn!(mail = %mail.id, error = %e, "mail attempt could not be recorded"),
-            }
-        }
+        futures_util::stream::iter(&claimed).for_each_concurrent(self.concurrency, |mail| self.send_and_record(mail)).await;
         Ok(claimed.len())
+    }
+
+    /// One attempt and its record; the record checks that the claim still holds.
+    async fn send_and_record(&self, mail: &ClaimedMail) {
+        let attempt = self.attempt(mail).await;
+        match self.services.record_mail_attempt(mail, attempt).await {
+            Ok(Some(state)) => tracing::debug!(mail = %mail.id, kind = %mail.kind, %state, "mail attempt recorded"),
+            Ok(None) => tracing::warn!(mail = %mail.id, "mail attempt not recorded: the claim ran out meanwhile"),
+            Err(e) => tracing::warn!(mail = %mail.id, error = %e, "mail attempt could not be recorded"),
+        }
     }
 
     async fn attempt(&self, mail: &ClaimedMail) -> MailAttempt {

@@ -2,7 +2,7 @@
 //! ([`queue_ticket_mail`], [`queue_staff_mail`]), exactly as webhook deliveries are, then
 //! claimed under a lease by the mail worker of any node, so that no two nodes send one mail.
 
-use super::sql::{placeholders, Bind};
+use super::sql::{insert_rows, placeholders, Bind, Cell};
 use super::Operation;
 use super::{col, corrupt, Leased, Store, StoreError};
 use sqlx::any::AnyRow;
@@ -45,6 +45,17 @@ pub struct FinishedMail<'a> {
     pub next_attempt_at: Option<Timestamp>,
 }
 
+/// Whether a ticket change's mail may answer earlier mail of the ticket, and so is worth the
+/// threading lookups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Thread {
+    /// An existing ticket, or a new one opened by a received message (its side write names the
+    /// ticket first): look up what to answer.
+    LookUp,
+    /// A ticket created in this transaction, not by mail: nothing can be in its thread yet.
+    None,
+}
+
 /// Queues the mail a ticket change sends, inside the transaction that records its events.
 pub(super) async fn queue_ticket_mail(
     tx: &mut Transaction<'static, Any>,
@@ -53,10 +64,11 @@ pub(super) async fn queue_ticket_mail(
     actor: &Actor,
     events: &[EventData],
     at: Timestamp,
+    thread: Thread,
 ) -> Result<(), StoreError> {
     let Some(settings) = settings else { return Ok(()) };
     let planned = settings.plan_ticket(ticket, actor, events);
-    queue(tx, settings, planned, at).await
+    queue(tx, settings, planned, at, thread).await
 }
 
 /// Queues the mail a staff event sends, inside the transaction that records it.
@@ -68,44 +80,47 @@ pub(super) async fn queue_staff_mail(
     at: Timestamp,
 ) -> Result<(), StoreError> {
     let Some(settings) = settings else { return Ok(()) };
-    queue(tx, settings, settings.plan_staff(staff, event), at).await
+    queue(tx, settings, settings.plan_staff(staff, event), at, Thread::None).await
 }
 
+const OUTBOX_INSERT_COLUMNS: &str = "id, ticket_id, kind, recipient, subject, text_body, html_body, message_id, in_reply_to, \
+     references_ids, state, attempts, created_at, next_attempt_at";
+
+/// Resolves and threads every planned mail, then writes the outbox rows in one statement.
 async fn queue(
     tx: &mut Transaction<'static, Any>,
     settings: &MailSettings,
     planned: Vec<PlannedMail>,
     at: Timestamp,
+    thread_lookup: Thread,
 ) -> Result<(), StoreError> {
+    let mut rows: Vec<Vec<Cell>> = Vec::new();
     for mail in planned {
         for recipient in addresses(tx, &mail.recipient).await? {
-            let (in_reply_to, references) = match mail.ticket_id {
-                Some(ticket) => thread(tx, ticket, &recipient).await?,
-                None => (None, Vec::new()),
+            let (in_reply_to, references) = match (mail.ticket_id, thread_lookup) {
+                (Some(ticket), Thread::LookUp) => thread(tx, ticket, &recipient).await?,
+                _ => (None, Vec::new()),
             };
             let id = MailId::new_at(at);
-            sqlx::query(
-                "INSERT INTO mail_outbox (id, ticket_id, kind, recipient, subject, text_body, html_body, message_id, in_reply_to, \
-                 references_ids, state, attempts, created_at, next_attempt_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13)",
-            )
-            .bind(id.to_string())
-            .bind(mail.ticket_id.map(|t| t.to_string()))
-            .bind(mail.kind.as_str())
-            .bind(&recipient)
-            .bind(&mail.subject)
-            .bind(&mail.text)
-            .bind(&mail.html)
-            .bind(message_id(mail.ticket_id, id.as_uuid(), settings.domain()))
-            .bind(in_reply_to)
-            .bind(Some(references.join(" ")).filter(|r| !r.is_empty()))
-            .bind(MailState::Pending.as_str())
-            .bind(at.as_millis())
-            .bind(at.as_millis())
-            .execute(&mut **tx)
-            .await?;
+            rows.push(vec![
+                id.to_string().into(),
+                mail.ticket_id.map(|t| t.to_string()).into(),
+                mail.kind.as_str().into(),
+                recipient.into(),
+                mail.subject.clone().into(),
+                mail.text.clone().into(),
+                mail.html.clone().into(),
+                message_id(mail.ticket_id, id.as_uuid(), settings.domain()).into(),
+                in_reply_to.into(),
+                Some(references.join(" ")).filter(|r| !r.is_empty()).into(),
+                MailState::Pending.as_str().into(),
+                0i64.into(),
+                at.as_millis().into(),
+                Some(at.as_millis()).into(),
+            ]);
         }
     }
+    insert_rows(tx, "mail_outbox", OUTBOX_INSERT_COLUMNS, rows, "").await?;
     Ok(())
 }
 
@@ -340,7 +355,7 @@ impl Store {
                     let sql = format!("SELECT {} FROM tickets WHERE id = $1", super::tickets::TICKET_COLUMNS);
                     let row = sqlx::query(&sql).bind(&ticket).fetch_one(&mut *tx).await?;
                     let ticket = super::tickets::ticket_from_row(&row)?;
-                    queue(&mut tx, settings, settings.plan_survey_reminder(&ticket, &token), now).await?;
+                    queue(&mut tx, settings, settings.plan_survey_reminder(&ticket, &token), now, Thread::LookUp).await?;
                     tx.commit().await?;
                     reminded += 1;
                 }

@@ -9,7 +9,7 @@ use steward_domain::event::{Actor, ActorKind, EventData, RecordedEvent};
 use steward_domain::idempotency::{IdempotencyClaim, StoredResponse};
 use steward_domain::ids::{StaffId, TicketId, TicketNumber, TicketRef, TokenId};
 use steward_domain::sla_engine::TicketClock;
-use steward_domain::ticket::{search_form, Change, Channel, Customer, Kind, Priority, Status, Ticket, TicketQuery, TicketSort};
+use steward_domain::ticket::{search_form, Change, Channel, Customer, Kind, Priority, SideWrite, Status, Ticket, TicketQuery, TicketSort};
 use steward_domain::time::Timestamp;
 
 pub(super) const TICKET_COLUMNS: &str = "id, number, title, description, kind, channel, priority, customer_name, \
@@ -88,7 +88,9 @@ impl Store {
                 // Side writes first: an imported message's row names the ticket before its mail
                 // is threaded on it.
                 super::feedback::write_side(&mut tx, self.backend, &change.side, actor, t.updated_at).await?;
-                super::mail::queue_ticket_mail(&mut tx, self.mail_settings(), t, actor, &change.events, t.updated_at).await?;
+                let opened_by_mail = change.side.iter().any(|w| matches!(w, SideWrite::MailImported { .. }));
+                let thread = if opened_by_mail { super::mail::Thread::LookUp } else { super::mail::Thread::None };
+                super::mail::queue_ticket_mail(&mut tx, self.mail_settings(), t, actor, &change.events, t.updated_at, thread).await?;
                 super::queues::refresh_queue_state(&mut tx, self.backend, None, &change.ticket).await?;
                 if let Some(claim) = claim {
                     let (status, body, location) = (claim.render)(&change.ticket);
@@ -163,7 +165,16 @@ impl Store {
                 // Side writes before the mail, as on creation.
                 super::feedback::write_side(&mut tx, self.backend, &change.side, actor, at).await?;
                 if !change.events.is_empty() {
-                    super::mail::queue_ticket_mail(&mut tx, self.mail_settings(), &change.ticket, actor, &change.events, at).await?;
+                    super::mail::queue_ticket_mail(
+                        &mut tx,
+                        self.mail_settings(),
+                        &change.ticket,
+                        actor,
+                        &change.events,
+                        at,
+                        super::mail::Thread::LookUp,
+                    )
+                    .await?;
                 }
                 super::queues::refresh_queue_state(&mut tx, self.backend, Some(&current), &change.ticket).await?;
                 tx.commit().await?;

@@ -78,8 +78,10 @@ pub struct OutboundMailConfig {
     pub worker: bool,
     /// How often the worker looks for due mail.
     pub poll_interval_ms: u64,
-    /// Mails claimed per pass (sent one after another on one SMTP connection each).
+    /// Mails claimed per pass, each sent on an SMTP connection of its own.
     pub batch: u32,
+    /// Mails of a pass in flight at once: one mail's conversation is mostly waiting.
+    pub concurrency: u32,
     /// How long a claimed mail stays reserved for the node that claimed it.
     pub lease_ms: u64,
     /// Wait before the first retry; it doubles with every failed attempt (less some jitter).
@@ -107,6 +109,7 @@ impl Default for OutboundMailConfig {
             worker: true,
             poll_interval_ms: 1_000,
             batch: 16,
+            concurrency: 8,
             lease_ms: 120_000,
             retry_base_ms: 30_000,
             retry_max_secs: 3_600,

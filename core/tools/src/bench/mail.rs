@@ -565,8 +565,9 @@ async fn outbox_row(services: &Arc<Services>, options: &BenchOptions, token: &st
     Ok(BenchRow {
         id: "P16",
         what: format!(
-            "notifications sent to the SMTP server by the mail worker (batch {}), from a backlog queued by {} ticket creations",
+            "notifications sent to the SMTP server by the mail worker (batch {}, {} at once), from a backlog queued by {} ticket creations",
             mail.batch,
+            config.outbound.concurrency,
             connections * per_connection
         ),
         samples: claimed,
