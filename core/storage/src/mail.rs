@@ -86,6 +86,9 @@ pub(super) async fn queue_staff_mail(
 const OUTBOX_INSERT_COLUMNS: &str = "id, ticket_id, kind, recipient, subject, text_body, html_body, message_id, in_reply_to, \
      references_ids, state, attempts, created_at, next_attempt_at";
 
+/// A mail's `References` names at most this many earlier messages.
+const MAX_REFERENCES: usize = 20;
+
 /// Resolves and threads every planned mail, then writes the outbox rows in one statement.
 async fn queue(
     tx: &mut Transaction<'static, Any>,
@@ -95,13 +98,24 @@ async fn queue(
     thread_lookup: Thread,
 ) -> Result<(), StoreError> {
     let mut rows: Vec<Vec<Cell>> = Vec::new();
+    // The rows are inserted together at the end, so a later mail of this change (a breach after
+    // its warning) threads on the earlier ones from here rather than from the table.
+    let mut planned_here: Vec<(TicketId, String, String)> = Vec::new();
     for mail in planned {
         for recipient in addresses(tx, &mail.recipient).await? {
-            let (in_reply_to, references) = match (mail.ticket_id, thread_lookup) {
+            let mut references = match (mail.ticket_id, thread_lookup) {
                 (Some(ticket), Thread::LookUp) => thread(tx, ticket, &recipient).await?,
-                _ => (None, Vec::new()),
+                _ => Vec::new(),
             };
+            let earlier = planned_here.iter().filter(|(t, r, _)| Some(*t) == mail.ticket_id && *r == recipient);
+            references.extend(earlier.map(|(_, _, message_id)| message_id.clone()));
+            references.drain(..references.len().saturating_sub(MAX_REFERENCES));
+            let in_reply_to = references.last().cloned();
             let id = MailId::new_at(at);
+            let message_id = message_id(mail.ticket_id, id.as_uuid(), settings.domain());
+            if let Some(ticket) = mail.ticket_id {
+                planned_here.push((ticket, recipient.clone(), message_id.clone()));
+            }
             rows.push(vec![
                 id.to_string().into(),
                 mail.ticket_id.map(|t| t.to_string()).into(),
@@ -110,7 +124,7 @@ async fn queue(
                 mail.subject.clone().into(),
                 mail.text.clone().into(),
                 mail.html.clone().into(),
-                message_id(mail.ticket_id, id.as_uuid(), settings.domain()).into(),
+                message_id.into(),
                 in_reply_to.into(),
                 Some(references.join(" ")).filter(|r| !r.is_empty()).into(),
                 MailState::Pending.as_str().into(),
@@ -154,7 +168,7 @@ async fn thread(
     tx: &mut Transaction<'static, Any>,
     ticket: TicketId,
     recipient: &str,
-) -> Result<(Option<String>, Vec<String>), StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let sent: Vec<(String, i64)> =
         sqlx::query_as("SELECT message_id, created_at FROM mail_outbox WHERE ticket_id = $1 AND recipient = $2 ORDER BY id DESC LIMIT 20")
             .bind(ticket.to_string())
@@ -173,8 +187,7 @@ async fn thread(
     let mut thread: Vec<(i64, String)> =
         sent.into_iter().map(|(id, at)| (at, id)).chain(received.into_iter().map(|(id, at)| (at, format!("<{id}>")))).collect();
     thread.sort();
-    let references: Vec<String> = thread.into_iter().rev().take(20).rev().map(|(_, id)| id).collect();
-    Ok((references.last().cloned(), references))
+    Ok(thread.into_iter().rev().take(MAX_REFERENCES).rev().map(|(_, id)| id).collect())
 }
 
 fn count(row: &AnyRow, name: &str) -> Result<u32, StoreError> {
