@@ -581,14 +581,15 @@ async fn outbox_row(services: &Arc<Services>, options: &BenchOptions, token: &st
 }
 
 /// The 5 % rule: P1's load (64 connections creating tickets) on a server with mail off, on one
-/// with mail on and its worker sending to the SMTP server meanwhile (P16), and on one with mail
+/// with mail on and its worker off (the queuing alone), on one with mail on and its worker
+/// sending to the SMTP server meanwhile (P16), and on one with mail
 /// off while messages are handed in at a steady rate (P14); the settings in turn, `rounds`
 /// times, on the same database. Each ratio is the setting's mean rate over mail off's.
 async fn load_rows(options: &BenchOptions, token: &str, gate: &str, run: &str) -> Result<Vec<BenchRow>, BenchError> {
     let mail = &options.mail;
     let (connections, requests) = (options.connections, options.requests_per_connection);
     let outbound_wanted = options.wants("P16") && mail.smtp.is_some();
-    let (mut off, mut outbound, mut inbound) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut off, mut queuing, mut outbound, mut inbound) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut sent_meanwhile, mut queued, mut handed_in) = (0.0, 0, 0);
     // Every setting once per round, so drift falls on all alike.
     for round in 0..mail.rounds.max(1) {
@@ -597,6 +598,11 @@ async fn load_rows(options: &BenchOptions, token: &str, gate: &str, run: &str) -
         server.stop().await;
 
         if outbound_wanted {
+            // Queuing alone (the worker off) splits the creation's own cost from the sending's.
+            let server = start(options, token, Mail::On { worker: false }).await?;
+            queuing.push(super::http_creations(&server, connections, requests).await?.0);
+            server.stop().await;
+
             let server = start(options, token, Mail::On { worker: true }).await?;
             let sent_before = server.metric("steward_mail_sent_total{outcome=\"sent\"}").await?;
             outbound.push(super::http_creations(&server, connections, requests).await?.0);
@@ -656,10 +662,16 @@ async fn load_rows(options: &BenchOptions, token: &str, gate: &str, run: &str) -
     if options.wants("P16") {
         let what =
             format!("P1 ({connections} connections) with mail on: a \"received\" mail queued per ticket, the worker sending meanwhile");
-        rows.push(match outbound_wanted {
-            true => ratio_row("P16", what, &outbound, format!("; {sent_meanwhile:.0} of {queued} mails sent during the load")),
-            false => not_measured("P16", &what, "no --smtp"),
-        });
+        let queuing_what = format!(
+            "P1 ({connections} connections) with mail on and the worker off: the \"received\" mail queued, none sent"
+        );
+        match outbound_wanted {
+            true => {
+                rows.push(ratio_row("P16", queuing_what, &queuing, String::new()));
+                rows.push(ratio_row("P16", what, &outbound, format!("; {sent_meanwhile:.0} of {queued} mails sent during the load")));
+            }
+            false => rows.push(not_measured("P16", &what, "no --smtp")),
+        }
     }
     if options.wants("P14") {
         let what = format!(
