@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use steward_server::Config;
-use steward_services::config::SmtpTls;
 use steward_domain::mail::{MailAttempt, MailState};
 use steward_domain::time::Timestamp;
+use steward_server::Config;
+use steward_services::config::SmtpTls;
 use steward_services::mail::MailWorker;
 
 /// Runs each listed test (taking the backend) on SQLite and on PostgreSQL, like
@@ -618,7 +618,11 @@ async fn attempts_are_recorded_together_and_a_lapsed_claim_records_nothing_for_i
     let all = m.outbox("?limit=10").await;
     let row = |i: usize| all.iter().find(|r| r["id"] == claimed[i].id.to_string()).expect("in the outbox").clone();
     assert_eq!((row(0)["state"].as_str(), row(0)["attempts"].as_array().unwrap().len()), (Some("sent"), 1));
-    assert_eq!((row(1)["state"].as_str(), row(1)["attempts"].as_array().unwrap().len()), (Some("pending"), 0), "nothing for the lapsed claim");
+    assert_eq!(
+        (row(1)["state"].as_str(), row(1)["attempts"].as_array().unwrap().len()),
+        (Some("pending"), 0),
+        "nothing for the lapsed claim"
+    );
     assert_eq!((row(2)["state"].as_str(), row(2)["attempts"].as_array().unwrap().len()), (Some("pending"), 1));
     assert!(row(2)["last_error"].as_str().unwrap().contains("451"));
     // The claim's holder still records its row; a claim already recorded records nothing again.

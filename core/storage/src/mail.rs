@@ -164,11 +164,7 @@ async fn addresses(tx: &mut Transaction<'static, Any>, recipient: &Recipient) ->
 /// and `References` (all, oldest first, at most 20): the mail we sent them about the ticket and
 /// the messages received from them for it (inbound, migration 0014), so their own mail client
 /// threads our answer under what they wrote.
-async fn thread(
-    tx: &mut Transaction<'static, Any>,
-    ticket: TicketId,
-    recipient: &str,
-) -> Result<Vec<String>, StoreError> {
+async fn thread(tx: &mut Transaction<'static, Any>, ticket: TicketId, recipient: &str) -> Result<Vec<String>, StoreError> {
     let sent: Vec<(String, i64)> =
         sqlx::query_as("SELECT message_id, created_at FROM mail_outbox WHERE ticket_id = $1 AND recipient = $2 ORDER BY id DESC LIMIT 20")
             .bind(ticket.to_string())

@@ -364,8 +364,9 @@ async fn mailgate_row(
 ) -> Result<BenchRow, BenchError> {
     let token_file = TokenFile::write(gate)?;
     let lanes = mail.concurrency.max(1);
-    let what =
-        format!("mail handed in by `steward mailgate` (one process per message, {lanes} at once; plain, GBK, with a PDF in turn) → tickets");
+    let what = format!(
+        "mail handed in by `steward mailgate` (one process per message, {lanes} at once; plain, GBK, with a PDF in turn) → tickets"
+    );
     let args = Arc::new((command.program.clone(), server.base.clone(), token_file.0.clone(), run.to_owned()));
     // Blocking threads: a child's stdin and exit are waited for synchronously.
     let hand_in = move |i| {
