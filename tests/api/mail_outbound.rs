@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
+use steward_domain::mail::{MailAttempt, MailState};
+use steward_domain::time::Timestamp;
 use steward_server::Config;
 use steward_services::config::SmtpTls;
 use steward_services::mail::MailWorker;
@@ -52,6 +54,8 @@ on_both_backends_with_mail!(
     an_outage_is_waited_out_with_backoff_and_the_mail_sent_when_the_server_is_back,
     a_mail_given_up_keeps_its_error_and_an_admin_can_retry_it,
     two_nodes_never_send_one_mail_twice,
+    a_pass_carries_its_mails_over_as_many_connections_as_it_sends_at_once,
+    attempts_are_recorded_together_and_a_lapsed_claim_records_nothing_for_its_row,
     a_kind_switched_off_for_a_process_sends_nothing,
     assignment_reaches_the_staff_members_address,
     an_unanswered_survey_is_reminded_once,
@@ -557,6 +561,78 @@ async fn two_nodes_never_send_one_mail_twice(backend: Backend) {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), MAILS, "no mail was sent twice");
+}
+
+async fn a_pass_carries_its_mails_over_as_many_connections_as_it_sends_at_once(backend: Backend) {
+    let Some(mut smtp) = SmtpServer::prepare() else { return };
+    smtp.start().await;
+    const MAILS: usize = 12;
+    let m = MailApp::spawn(backend, &smtp, |c| {
+        c.mail.outbound.batch = MAILS as u32;
+        c.mail.outbound.concurrency = 3;
+    })
+    .await;
+    for i in 0..MAILS {
+        m.app.create_ticket(email_ticket(json!({"customer": {"name": "Ada", "contact": format!("c{i}@example.com")}}))).await;
+    }
+    assert_eq!(m.send_due().await, MAILS, "one pass claims them all");
+    assert_eq!(m.outbox("?state=sent&limit=100").await.len(), MAILS);
+    // aiosmtpd stamps each mail with the connection's peer (`X-Peer: ('127.0.0.1', port)`).
+    let mut peers: Vec<String> = smtp
+        .messages()
+        .iter()
+        .map(|r| r.raw.lines().find_map(|l| l.strip_prefix("X-Peer: ")).expect("the server's X-Peer stamp").trim().to_owned())
+        .collect();
+    assert_eq!(peers.len(), MAILS);
+    peers.sort();
+    peers.dedup();
+    assert!(!peers.is_empty() && peers.len() <= 3, "at most one connection per mail sent at once, reused: {peers:?}");
+    // The next pass opens connections of its own (none outlives a pass) and they work.
+    m.app.create_ticket(email_ticket(json!({"customer": {"name": "Bo", "contact": "bo@example.com"}}))).await;
+    assert_eq!(m.send_due().await, 1);
+    assert_eq!(smtp.messages().len(), MAILS + 1);
+}
+
+async fn attempts_are_recorded_together_and_a_lapsed_claim_records_nothing_for_its_row(backend: Backend) {
+    let Some(smtp) = SmtpServer::prepare() else { return };
+    let m = MailApp::spawn(backend, &smtp, |c| c.mail.outbound.max_attempts = 5).await;
+    for i in 0..3 {
+        m.app.create_ticket(email_ticket(json!({"customer": {"name": "Ada", "contact": format!("r{i}@example.com")}}))).await;
+    }
+    let services = &m.app.services;
+    let claimed = services.claim_due_mail(10).await.expect("claimed");
+    assert_eq!(claimed.len(), 3);
+    // The second one's claim as a worker holds it whose lease ran out and passed on.
+    let mut lapsed = claimed[1].clone();
+    lapsed.lock_token = "a lease that ran out".into();
+    let attempt = |error: Option<&str>| MailAttempt { at: Timestamp::now(), duration_ms: 7, error: error.map(str::to_owned) };
+    let outcomes = services
+        .record_mail_attempts(&[
+            (&claimed[0], attempt(None)),
+            (&lapsed, attempt(None)),
+            (&claimed[2], attempt(Some("the SMTP server refused the mail (451): try later"))),
+        ])
+        .await
+        .expect("recorded");
+    assert_eq!(outcomes, [Some(MailState::Sent), None, Some(MailState::Pending)], "each row on its own claim");
+    let all = m.outbox("?limit=10").await;
+    let row = |i: usize| all.iter().find(|r| r["id"] == claimed[i].id.to_string()).expect("in the outbox").clone();
+    assert_eq!((row(0)["state"].as_str(), row(0)["attempts"].as_array().unwrap().len()), (Some("sent"), 1));
+    assert_eq!(
+        (row(1)["state"].as_str(), row(1)["attempts"].as_array().unwrap().len()),
+        (Some("pending"), 0),
+        "nothing for the lapsed claim"
+    );
+    assert_eq!((row(2)["state"].as_str(), row(2)["attempts"].as_array().unwrap().len()), (Some("pending"), 1));
+    assert!(row(2)["last_error"].as_str().unwrap().contains("451"));
+    // The claim's holder still records its row; a claim already recorded records nothing again.
+    let again = services.record_mail_attempts(&[(&claimed[1], attempt(None)), (&claimed[0], attempt(None))]).await.expect("recorded");
+    assert_eq!(again, [Some(MailState::Sent), None]);
+    assert_eq!(m.outbox("?state=sent").await.len(), 2);
+    m.app.refresh_metrics().await;
+    let scrape = m.app.scrape().await;
+    assert!(scrape.contains("steward_mail_sent_total{outcome=\"sent\"} 2"), "{scrape}");
+    assert!(scrape.contains("steward_mail_sent_total{outcome=\"retrying\"} 1"), "{scrape}");
 }
 
 async fn a_kind_switched_off_for_a_process_sends_nothing(backend: Backend) {

@@ -11,6 +11,7 @@ use crate::helpers::{body, ConsoleSession, TestApp};
 use crate::mail_inbound::{delivery_report, message, send, with_desk_address};
 use crate::on_both_backends;
 use crate::sla_admin_pages::{admin, after_id, location};
+use crate::ticket_page::post_form;
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 use steward_console::texts::{self, Lang};
@@ -30,6 +31,7 @@ on_both_backends!(
     held_mail_is_listed_read_escaped_and_downloaded_raw,
     an_admin_retries_held_mail_and_makes_a_ticket_of_it,
     the_ticket_page_marks_mail_and_a_bouncing_contact,
+    the_conflict_view_marks_what_arrived_by_mail_meanwhile,
     non_admins_are_refused_the_mail_screens
 );
 
@@ -226,6 +228,37 @@ async fn the_ticket_page_marks_mail_and_a_bouncing_contact(app: TestApp) {
     assert!(html.contains(&format!("({})", zh.by_email)));
 }
 
+async fn the_conflict_view_marks_what_arrived_by_mail_meanwhile(app: TestApp) {
+    let tt = texts::ticket(Lang::En);
+    let first = send(&app, plain("bo@customer.example", "Printer jams", "<p1@customer.example>", "It jams.")).await;
+    let ticket_id = first["ticket_id"].as_str().unwrap().to_owned();
+    let number = body(app.get(&format!("/api/v1/tickets/{ticket_id}")).await).await["number"].as_str().unwrap().to_owned();
+    let admin = admin(&app).await;
+    let base = format!("/tickets/{number}");
+    let page = admin.page(&base).await;
+    // While the page is open the customer's reply arrives by mail and an agent comments in the API.
+    let reply =
+        send(&app, plain("bo@customer.example", &format!("Re: [{number}] Printer jams"), "<p2@customer.example>", "Still jams.")).await;
+    assert_eq!(reply["ticket_id"].as_str(), Some(ticket_id.as_str()));
+    let r = app.post(&format!("/api/v1/tickets/{number}/comments"), &json!({"body": "Looking.", "visibility": "public"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = post_form(&admin, &page, &format!("{base}/priority"), &[("priority", "urgent")]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = r.text().await.unwrap();
+    let conflict = after_id(&html, "ticket-conflict").split("</section>").next().unwrap();
+    let events = app.events(&number).await;
+    let comments: Vec<&Value> = events.iter().filter(|e| e["kind"] == "comment_added").collect();
+    assert_eq!(comments.len(), 2, "{events:?}");
+    let marked = |e: &Value| {
+        let row = after_id(conflict, &format!("event-{}", e["seq"])).split("</li>").next().unwrap();
+        row.contains(&format!("<span class=\"by-email\">({})</span>", tt.by_email))
+    };
+    assert!(marked(comments[0]), "the customer's reply came by mail: {conflict}");
+    assert!(!marked(comments[1]), "the agent's comment did not: {conflict}");
+    let opening = events.iter().find(|e| e["kind"] == "created").unwrap();
+    assert!(!conflict.contains(&format!("id=\"event-{}\"", opening["seq"])), "the opening was on the page already");
+}
+
 async fn non_admins_are_refused_the_mail_screens(app: TestApp) {
     let receipt = send(&app, message(&[("Subject", "Nobody"), ("Message-ID", "<nobody@c>")], b"Who?")).await;
     let id = receipt["id"].as_str().unwrap().to_owned();
@@ -286,21 +319,41 @@ async fn with_unreachable_smtp(backend: crate::helpers::Backend) -> Option<(Test
     Some((app, worker))
 }
 
-mod outbox {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        let (app, worker) = super::with_unreachable_smtp(crate::helpers::Backend::Sqlite).await.expect("sqlite");
-        super::the_outbox_shows_each_mails_state_and_error_and_retries_a_failed_one(app, worker).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        let Some((app, worker)) = super::with_unreachable_smtp(crate::helpers::Backend::Postgres).await else {
-            return crate::helpers::postgres_absent();
-        };
-        super::the_outbox_shows_each_mails_state_and_error_and_retries_a_failed_one(app, worker).await;
-    }
+/// Runs each listed outbox test (taking the app and its worker, [`with_unreachable_smtp`]) on
+/// SQLite and on PostgreSQL.
+macro_rules! outbox_on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod outbox {
+            mod sqlite {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let (app, worker) =
+                            crate::mail_pages::with_unreachable_smtp(crate::helpers::Backend::Sqlite).await.expect("sqlite");
+                        crate::mail_pages::$name(app, worker).await;
+                    }
+                )+
+            }
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let Some((app, worker)) = crate::mail_pages::with_unreachable_smtp(crate::helpers::Backend::Postgres).await
+                        else {
+                            return crate::helpers::postgres_absent();
+                        };
+                        crate::mail_pages::$name(app, worker).await;
+                    }
+                )+
+            }
+        }
+    };
 }
+
+outbox_on_both_backends!(
+    the_outbox_shows_each_mails_state_and_error_and_retries_a_failed_one,
+    the_outbox_is_filtered_by_state_in_english_and_chinese,
+);
 
 fn outbox_row<'a>(html: &'a str, id: &str) -> &'a str {
     after_id(html, &format!("mail-{id}")).split("</tr>").next().unwrap()
@@ -351,4 +404,46 @@ async fn the_outbox_shows_each_mails_state_and_error_and_retries_a_failed_one(ap
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let states: Vec<Value> = outbox_items(&app).await.iter().map(|m| m["state"].clone()).collect();
     assert_eq!(states, [json!("pending"), json!("pending")]);
+}
+
+async fn the_outbox_is_filtered_by_state_in_english_and_chinese(app: TestApp, worker: MailWorker) {
+    let ticket = |title: &str| json!({"channel": "email", "title": title, "customer": {"name": "Ada", "contact": "ada@example.com"}});
+    app.create_ticket(ticket("Printer jammed")).await;
+    assert_eq!(worker.send_due().await.unwrap(), 1, "the received mail is tried once and given up");
+    app.create_ticket(ticket("Scanner offline")).await;
+    let items = outbox_items(&app).await;
+    let (queued, failed) = (items[0]["id"].as_str().unwrap().to_owned(), items[1]["id"].as_str().unwrap().to_owned());
+    let shown = |html: &str, id: &str| html.contains(&format!("id=\"mail-{id}\""));
+    let filter = |html: &str| after_id(html, "outbox-filter").split("</form>").next().unwrap().to_owned();
+
+    let admin = admin(&app).await;
+    let en = texts::mail(Lang::En);
+    let html = admin.page("/admin/mail/outbox").await;
+    assert!(shown(&html, &queued) && shown(&html, &failed), "any state: both");
+    assert!(filter(&html).contains(&format!("<option value=\"\" selected>{}</option>", en.any_state)), "{}", filter(&html));
+    let html = admin.page("/admin/mail/outbox?state=failed").await;
+    assert!(shown(&html, &failed) && !shown(&html, &queued), "failed only");
+    let form = filter(&html);
+    assert!(form.contains(&format!("<option value=\"failed\" selected>{}</option>", en.failed)), "the choice is kept: {form}");
+    assert!(form.contains(&format!("<option value=\"pending\">{}</option>", en.pending)), "{form}");
+    assert!(html.contains(&format!("aria-label=\"{}\" id=\"outbox-filter\"", en.outbox_filter)), "the filter is named");
+    let html = admin.page("/admin/mail/outbox?state=pending").await;
+    assert!(shown(&html, &queued) && !shown(&html, &failed), "waiting mail only");
+    let html = admin.page("/admin/mail/outbox?state=sent").await;
+    assert!(after_id(&html, "outbox-empty").starts_with(&format!(">{}", en.outbox_none_in_state)), "nothing sent yet");
+    // A state that does not exist shows every state, as the empty choice does.
+    let html = admin.page("/admin/mail/outbox?state=lost").await;
+    assert!(shown(&html, &queued) && shown(&html, &failed));
+
+    let r = admin.post("/preferences", &[("language", "zh"), ("timezone", "Asia/Shanghai")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let zh = texts::mail(Lang::Zh);
+    let html = admin.page("/admin/mail/outbox?state=pending").await;
+    assert!(shown(&html, &queued) && !shown(&html, &failed));
+    let form = filter(&html);
+    assert!(html.contains(&format!("aria-label=\"{}\" id=\"outbox-filter\"", zh.outbox_filter)), "the filter is named");
+    assert!(form.contains(&format!("<option value=\"pending\" selected>{}</option>", zh.pending)), "{form}");
+    assert!(form.contains(zh.any_state) && form.contains(zh.show), "{form}");
+    let html = admin.page("/admin/mail/outbox?state=sent").await;
+    assert!(after_id(&html, "outbox-empty").starts_with(&format!(">{}", zh.outbox_none_in_state)));
 }

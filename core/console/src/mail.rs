@@ -1,8 +1,8 @@
 //! `/admin/mail`: the mail screens. The quarantine (inbound messages held back, with their
 //! reasons, keyset pages), one message (its headers and plain text, always escaped and never
 //! rendered as HTML; the raw `.eml` as a download; retry it, or make a ticket of it by hand),
-//! and the outbox (`/admin/mail/outbox`: each mail's state and last error, a failed one
-//! retried). Everything goes through the services the API's `/api/v1/mail` calls, under the
+//! and the outbox (`/admin/mail/outbox`: each mail's state and last error, filtered by state,
+//! a failed one retried). Everything goes through the services the API's `/api/v1/mail` calls, under the
 //! same permission (`ManageMail`); a refusal re-renders the page with the message beside the
 //! form.
 
@@ -58,6 +58,8 @@ pub struct PageParams {
     after: Option<String>,
     before: Option<String>,
     done: Option<String>,
+    /// The outbox's state filter (`pending`, `sent`, `failed`; empty: any).
+    state: Option<String>,
 }
 
 // ---- the quarantine ----
@@ -426,8 +428,26 @@ struct OutboxPage {
     notice: Option<&'static str>,
     error: Option<&'static str>,
     rows: Vec<OutboxRow>,
+    /// The state filter's choices, the chosen one selected; whether one is chosen.
+    states: Vec<Choice>,
+    filtered: bool,
     next_href: Option<String>,
-    first_href: Option<&'static str>,
+    first_href: Option<String>,
+}
+
+/// The outbox's address for `state` (none: any), continuing below `before`.
+fn outbox_href(state: Option<MailState>, before: Option<MailId>) -> String {
+    let mut query: Vec<String> = Vec::new();
+    if let Some(state) = state {
+        query.push(format!("state={state}"));
+    }
+    if let Some(before) = before {
+        query.push(format!("before={before}"));
+    }
+    match query.is_empty() {
+        true => "/admin/mail/outbox".to_owned(),
+        false => format!("/admin/mail/outbox?{}", query.join("&")),
+    }
 }
 
 /// A mail's state as the outbox names it: waiting mail is queued until an attempt failed, then
@@ -445,12 +465,12 @@ async fn outbox_page(
     state: &ConsoleState,
     viewer: &Viewer,
     (chrome, m): (Chrome, &'static MailTexts),
-    before: Option<MailId>,
+    (filter, before): (Option<MailState>, Option<MailId>),
     notice: Option<&'static str>,
     error: Option<&'static str>,
 ) -> Response {
     let services = &state.services;
-    let (mails, next) = match services.list_mail(&viewer.principal, None, before, PAGE_SIZE).await {
+    let (mails, next) = match services.list_mail(&viewer.principal, filter, before, PAGE_SIZE).await {
         Ok(v) => v,
         Err(e) => return problem(chrome, &e),
     };
@@ -490,14 +510,24 @@ async fn outbox_page(
         })
         .collect();
     let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+    let any = Choice { value: String::new(), label: m.any_state.to_owned(), selected: filter.is_none() };
+    let states = std::iter::once(any)
+        .chain(MailState::ALL.iter().map(|s| Choice {
+            value: s.as_str().to_owned(),
+            label: m.filter_label(*s).to_owned(),
+            selected: filter == Some(*s),
+        }))
+        .collect();
     let page = OutboxPage {
         chrome,
         m,
         notice,
         error,
         rows,
-        next_href: next.map(|n| format!("/admin/mail/outbox?before={n}")),
-        first_href: before.map(|_| "/admin/mail/outbox"),
+        states,
+        filtered: filter.is_some(),
+        next_href: next.map(|n| outbox_href(filter, Some(n))),
+        first_href: before.map(|_| outbox_href(filter, None)),
     };
     render(status, &page)
 }
@@ -508,8 +538,10 @@ pub async fn outbox(State(state): State<ConsoleState>, viewer: Viewer, Query(p):
         Err(r) => return *r,
     };
     let before = p.before.as_deref().and_then(|b| MailId::parse("before", b).ok());
+    // An unknown state (an edited address) shows every state, as the empty choice does.
+    let filter = p.state.as_deref().filter(|s| !s.is_empty()).and_then(|s| MailState::parse("state", s).ok());
     let notice = (p.done.as_deref() == Some("retried")).then_some(m.retry_queued);
-    outbox_page(&state, &viewer, (chrome, m), before, notice, None).await
+    outbox_page(&state, &viewer, (chrome, m), (filter, before), notice, None).await
 }
 
 /// `POST /admin/mail/outbox/{id}/retry`: a failed mail queued again → 303 to the outbox; any
@@ -524,7 +556,21 @@ pub async fn retry_mail(State(state): State<ConsoleState>, viewer: Viewer, Path(
     };
     match state.services.retry_mail(&viewer.principal, id).await {
         Ok(()) => Redirect::to("/admin/mail/outbox?done=retried").into_response(),
-        Err(ServiceError::Conflict { .. }) => outbox_page(&state, &viewer, (chrome, m), None, None, Some(m.retry_refused)).await,
+        Err(ServiceError::Conflict { .. }) => outbox_page(&state, &viewer, (chrome, m), (None, None), None, Some(m.retry_refused)).await,
         Err(e) => problem(chrome, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outbox_pages_keep_the_state_filter() {
+        let below = MailId::parse("before", "01a20c6d-0000-7000-8000-000000000000").unwrap();
+        assert_eq!(outbox_href(None, None), "/admin/mail/outbox");
+        assert_eq!(outbox_href(Some(MailState::Failed), None), "/admin/mail/outbox?state=failed");
+        assert_eq!(outbox_href(None, Some(below)), format!("/admin/mail/outbox?before={below}"));
+        assert_eq!(outbox_href(Some(MailState::Pending), Some(below)), format!("/admin/mail/outbox?state=pending&before={below}"));
     }
 }

@@ -3,8 +3,12 @@
 //! place that knows the SMTP client (lettre).
 //!
 //! Every node may run a worker. Each pass claims due mail under a lease (see
-//! `Store::claim_due_mail`), sends it, and records each attempt; the domain's retry rule
-//! decides whether a mail is done, retried later or given up.
+//! `Store::claim_due_mail`), sends it (over connections the pass reuses, see [`relay`]), and
+//! records the attempts as they end, those that ended meanwhile together in one write
+//! transaction; the domain's retry rule decides whether a mail is done, retried later or given
+//! up.
+
+mod relay;
 
 use crate::config::{Config, MailConfig, SmtpTls};
 use crate::{ServiceError, Services};
@@ -12,8 +16,9 @@ use futures_util::StreamExt;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
+use lettre::Message;
+use relay::{Relay, RelayError, Security};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -98,20 +103,34 @@ impl Services {
         Ok(self.store.claim_due_mail(now, now.plus_millis(self.mail_lease_ms), limit).await?)
     }
 
-    /// Records an attempt and decides what follows: sent, retried after a backoff, or given
-    /// up. `None`: the claim had lapsed and nothing was recorded.
-    pub async fn record_mail_attempt(&self, mail: &ClaimedMail, attempt: MailAttempt) -> Result<Option<MailState>, ServiceError> {
-        let (state, next_attempt_at) =
-            after_attempt(&self.mail_retry, mail.attempts + 1, attempt.error.is_none(), Timestamp::now(), rand::random());
-        let recorded = self.store.record_mail_attempt(FinishedMail { mail, attempt: &attempt, state, next_attempt_at }).await?;
-        if recorded {
-            self.metrics.observe_mail_attempt(match state {
-                MailState::Sent => "sent",
-                MailState::Pending => "retrying",
-                MailState::Failed => "failed",
-            });
-        }
-        Ok(recorded.then_some(state))
+    /// Records attempts, in one write transaction, each deciding what follows: sent, retried
+    /// after a backoff, or given up. Each outcome in the order given; `None`: that mail's claim
+    /// had lapsed and nothing was recorded for it.
+    pub async fn record_mail_attempts(&self, attempts: &[(&ClaimedMail, MailAttempt)]) -> Result<Vec<Option<MailState>>, ServiceError> {
+        let now = Timestamp::now();
+        let finished: Vec<FinishedMail<'_>> = attempts
+            .iter()
+            .map(|(mail, attempt)| {
+                let (state, next_attempt_at) =
+                    after_attempt(&self.mail_retry, mail.attempts + 1, attempt.error.is_none(), now, rand::random());
+                FinishedMail { mail, attempt, state, next_attempt_at }
+            })
+            .collect();
+        let recorded = self.store.record_mail_attempts(&finished).await?;
+        Ok(finished
+            .iter()
+            .zip(recorded)
+            .map(|(f, recorded)| {
+                if recorded {
+                    self.metrics.observe_mail_attempt(match f.state {
+                        MailState::Sent => "sent",
+                        MailState::Pending => "retrying",
+                        MailState::Failed => "failed",
+                    });
+                }
+                recorded.then_some(f.state)
+            })
+            .collect())
     }
 
     /// Queues the reminder of every survey left unanswered for `mail.outbound.
@@ -179,7 +198,7 @@ impl lettre::message::header::Header for AutoSubmitted {
 /// work (a missing password, a bad host name) stops start-up rather than failing later.
 pub struct MailWorker {
     services: Arc<Services>,
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    relay: Relay,
     from: Mailbox,
     batch: u32,
     concurrency: usize,
@@ -200,23 +219,23 @@ impl MailWorker {
         let smtp = &config.smtp;
         let address = config.address.as_deref().ok_or_else(|| MailSetupError::Smtp("mail.address is not set".into()))?;
         let from: Mailbox = address.parse().map_err(|e: lettre::address::AddressError| MailSetupError::Smtp(e.to_string()))?;
-        let tls = match smtp.tls {
-            SmtpTls::Starttls => Tls::Required(tls_parameters(smtp)?),
-            SmtpTls::Tls => Tls::Wrapper(tls_parameters(smtp)?),
-            SmtpTls::None => Tls::None,
+        let security = match smtp.tls {
+            SmtpTls::Starttls => Security::Starttls(tls_parameters(smtp)?),
+            SmtpTls::Tls => Security::Tls(tls_parameters(smtp)?),
+            SmtpTls::None => Security::None,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-            .tls(tls)
-            .port(smtp.port)
-            .timeout(Some(Duration::from_millis(smtp.timeout_ms)));
-        if let Some(user) = &smtp.username {
-            let variable = smtp.password_env.clone().unwrap_or_else(|| "STEWARD_MAIL_SMTP_PASSWORD".to_owned());
-            let password = env(&variable).ok_or(MailSetupError::PasswordMissing(variable))?;
-            builder = builder.credentials(Credentials::new(user.clone(), password));
-        }
+        let credentials = match &smtp.username {
+            Some(user) => {
+                let variable = smtp.password_env.clone().unwrap_or_else(|| "STEWARD_MAIL_SMTP_PASSWORD".to_owned());
+                let password = env(&variable).ok_or(MailSetupError::PasswordMissing(variable))?;
+                Some(Credentials::new(user.clone(), password))
+            }
+            None => None,
+        };
+        let timeout = Duration::from_millis(smtp.timeout_ms);
         Ok(MailWorker {
             services,
-            transport: builder.build(),
+            relay: Relay::new(smtp.host.clone(), smtp.port, security, credentials, timeout),
             from,
             batch: config.outbound.batch,
             concurrency: config.outbound.concurrency.max(1) as usize,
@@ -226,24 +245,55 @@ impl MailWorker {
 
     /// One pass, the one the running worker makes on every poll: queues the survey reminders
     /// that are due, then claims due mail (at most `mail.outbound.batch`), sends it
-    /// (`mail.outbound.concurrency` at once) and records each attempt as it ends. Returns how
-    /// many were claimed. Tests call it to send when they choose.
+    /// (`mail.outbound.concurrency` at once, over connections the pass reuses) and records the
+    /// attempts as they end: whatever ended while the previous record was being written is
+    /// recorded together, in one write transaction. Returns how many were claimed. Tests call
+    /// it to send when they choose.
     pub async fn send_due(&self) -> Result<usize, ServiceError> {
         if let Err(e) = self.services.remind_surveys().await {
             tracing::warn!(error = %e, "survey reminders could not be queued");
         }
         let claimed = self.services.claim_due_mail(self.batch).await?;
-        futures_util::stream::iter(&claimed).for_each_concurrent(self.concurrency, |mail| self.send_and_record(mail)).await;
+        let (ended, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+        let claimed_here = &claimed;
+        let sending = async move {
+            futures_util::stream::iter(claimed_here)
+                .for_each_concurrent(self.concurrency, |mail| {
+                    let ended = ended.clone();
+                    async move {
+                        // The receiver lives until every sender is gone.
+                        let _ = ended.send((mail, self.attempt(mail).await));
+                    }
+                })
+                .await;
+            // The last sender gone: the recording ends once it has recorded the rest.
+            drop(ended);
+            self.relay.close_idle().await;
+        };
+        let recording = async {
+            let mut chunk = Vec::new();
+            while outcomes.recv_many(&mut chunk, claimed_here.len().max(1)).await > 0 {
+                self.record(&chunk).await;
+                chunk.clear();
+            }
+        };
+        tokio::join!(sending, recording);
         Ok(claimed.len())
     }
 
-    /// One attempt and its record; the record checks that the claim still holds.
-    async fn send_and_record(&self, mail: &ClaimedMail) {
-        let attempt = self.attempt(mail).await;
-        match self.services.record_mail_attempt(mail, attempt).await {
-            Ok(Some(state)) => tracing::debug!(mail = %mail.id, kind = %mail.kind, %state, "mail attempt recorded"),
-            Ok(None) => tracing::warn!(mail = %mail.id, "mail attempt not recorded: the claim ran out meanwhile"),
-            Err(e) => tracing::warn!(mail = %mail.id, error = %e, "mail attempt could not be recorded"),
+    /// The attempts that ended, recorded together; each record checks that its claim still
+    /// holds. An attempt not recorded is sent again once its lease ran out (at least once).
+    async fn record(&self, ended: &[(&ClaimedMail, MailAttempt)]) {
+        match self.services.record_mail_attempts(ended).await {
+            Ok(states) => {
+                for ((mail, _), state) in ended.iter().zip(states) {
+                    match state {
+                        Some(state) => tracing::debug!(mail = %mail.id, kind = %mail.kind, %state, "mail attempt recorded"),
+                        None => tracing::warn!(mail = %mail.id, "mail attempt not recorded: the claim ran out meanwhile"),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(mails = ended.len(), error = %e, "mail attempts could not be recorded"),
         }
     }
 
@@ -251,7 +301,7 @@ impl MailWorker {
         let at = Timestamp::now();
         let started = Instant::now();
         let error = match self.message(mail) {
-            Ok(message) => self.transport.send(message).await.err().map(|e| describe(&e)),
+            Ok(message) => self.relay.send(&message).await.err().map(|e| describe(&e)),
             Err(e) => Some(format!("the mail cannot be built: {e}")),
         };
         if let Some(error) = &error {
@@ -290,7 +340,12 @@ async fn run(worker: MailWorker, stopping: watch::Receiver<bool>) {
 
 /// Why the server did not take the mail, for the outbox's log: the server's reply when it gave
 /// one (a permanent or transient refusal), else that it could not be reached.
-fn describe(e: &lettre::transport::smtp::Error) -> String {
+fn describe(e: &RelayError) -> String {
+    let e = match e {
+        RelayError::Timeout => return "the SMTP server timed out".to_owned(),
+        RelayError::Connect(e) => return format!("the SMTP server could not be reached: {e}"),
+        RelayError::Smtp(e) => e,
+    };
     match e.status() {
         Some(code) => format!("the SMTP server refused the mail ({code}): {e}"),
         None if e.is_timeout() => "the SMTP server timed out".to_owned(),

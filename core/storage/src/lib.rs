@@ -355,7 +355,27 @@ impl Store {
         let ids = rows.iter().map(|row| col::<String>(row, "id")).collect::<Result<_, _>>()?;
         Ok(Some(Leased { ids, token, tx }))
     }
+}
 
+/// Records the outcome of one leased outbox row (webhook deliveries, mail) and releases its
+/// lease, inside `tx`, if the claim still holds: `set` assigns the outcome's columns with
+/// placeholders from `$3` on, bound from `values`. False: the lease had run out and passed to
+/// another claimer (or the row is gone), and nothing was written for it. The attempt's own log
+/// row is the caller's, written only when this returned true.
+pub(crate) async fn finish_leased(
+    tx: &mut Transaction<'static, Any>,
+    table: &str,
+    id: &str,
+    token: &str,
+    set: &str,
+    values: Vec<sql::Cell>,
+) -> Result<bool, StoreError> {
+    let update = format!("UPDATE {table} SET {set}, locked_until = NULL, lock_token = NULL WHERE id = $1 AND lock_token = $2");
+    let query = sql::bind_cells(sqlx::query(&update).bind(id.to_owned()).bind(token.to_owned()), values);
+    Ok(query.execute(&mut **tx).await?.rows_affected() == 1)
+}
+
+impl Store {
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }

@@ -164,11 +164,7 @@ async fn addresses(tx: &mut Transaction<'static, Any>, recipient: &Recipient) ->
 /// and `References` (all, oldest first, at most 20): the mail we sent them about the ticket and
 /// the messages received from them for it (inbound, migration 0014), so their own mail client
 /// threads our answer under what they wrote.
-async fn thread(
-    tx: &mut Transaction<'static, Any>,
-    ticket: TicketId,
-    recipient: &str,
-) -> Result<Vec<String>, StoreError> {
+async fn thread(tx: &mut Transaction<'static, Any>, ticket: TicketId, recipient: &str) -> Result<Vec<String>, StoreError> {
     let sent: Vec<(String, i64)> =
         sqlx::query_as("SELECT message_id, created_at FROM mail_outbox WHERE ticket_id = $1 AND recipient = $2 ORDER BY id DESC LIMIT 20")
             .bind(ticket.to_string())
@@ -261,42 +257,52 @@ impl Store {
             .await
     }
 
-    /// Records an attempt and what follows it, if the claim still holds (the lease may have
-    /// run out and passed to another worker). Returns whether it did.
-    pub async fn record_mail_attempt(&self, finished: FinishedMail<'_>) -> Result<bool, StoreError> {
-        Operation("record_mail_attempt")
+    /// Records attempts and what follows each, in one write transaction (one commit, on SQLite
+    /// one fsync, for a pass's chunk of outcomes): each row only if its claim still holds (the
+    /// lease may have run out and passed to another worker). Returns, in order, whether each
+    /// was recorded; a lapsed claim records nothing for its row and leaves the others be.
+    pub async fn record_mail_attempts(&self, finished: &[FinishedMail<'_>]) -> Result<Vec<bool>, StoreError> {
+        Operation("record_mail_attempts")
             .run(async {
-                let mail = finished.mail;
-                let number = mail.attempts + 1;
-                let attempt = finished.attempt;
-                let sent_at = (finished.state == MailState::Sent).then(|| attempt.at.as_millis());
-                let mut tx = self.begin_write().await?;
-                let updated = sqlx::query(
-                    "UPDATE mail_outbox SET state = $3, attempts = $4, next_attempt_at = $5, sent_at = $6, \
-                     last_error = COALESCE($7, last_error), locked_until = NULL, lock_token = NULL WHERE id = $1 AND lock_token = $2",
-                )
-                .bind(mail.id.to_string())
-                .bind(&mail.lock_token)
-                .bind(finished.state.as_str())
-                .bind(i64::from(number))
-                .bind(finished.next_attempt_at.map(Timestamp::as_millis))
-                .bind(sent_at)
-                .bind(attempt.error.as_deref())
-                .execute(&mut *tx)
-                .await?;
-                if updated.rows_affected() != 1 {
-                    return Ok(false);
+                if finished.is_empty() {
+                    return Ok(Vec::new());
                 }
-                sqlx::query("INSERT INTO mail_attempts (mail_id, number, at, duration_ms, error) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(mail.id.to_string())
-                    .bind(i64::from(number))
-                    .bind(attempt.at.as_millis())
-                    .bind(attempt.duration_ms)
-                    .bind(attempt.error.as_deref())
-                    .execute(&mut *tx)
+                let mut tx = self.begin_write().await?;
+                let mut recorded = Vec::with_capacity(finished.len());
+                let mut log: Vec<Vec<Cell>> = Vec::new();
+                for f in finished {
+                    let (mail, attempt) = (f.mail, f.attempt);
+                    let number = i64::from(mail.attempts + 1);
+                    let sent_at = (f.state == MailState::Sent).then(|| attempt.at.as_millis());
+                    let holds = super::finish_leased(
+                        &mut tx,
+                        "mail_outbox",
+                        &mail.id.to_string(),
+                        &mail.lock_token,
+                        "state = $3, attempts = $4, next_attempt_at = $5, sent_at = $6, last_error = COALESCE($7, last_error)",
+                        vec![
+                            f.state.as_str().into(),
+                            number.into(),
+                            f.next_attempt_at.map(Timestamp::as_millis).into(),
+                            sent_at.into(),
+                            attempt.error.clone().into(),
+                        ],
+                    )
                     .await?;
+                    if holds {
+                        log.push(vec![
+                            mail.id.to_string().into(),
+                            number.into(),
+                            attempt.at.as_millis().into(),
+                            attempt.duration_ms.into(),
+                            attempt.error.clone().into(),
+                        ]);
+                    }
+                    recorded.push(holds);
+                }
+                insert_rows(&mut tx, "mail_attempts", "mail_id, number, at, duration_ms, error", log, "").await?;
                 tx.commit().await?;
-                Ok(true)
+                Ok(recorded)
             })
             .await
     }

@@ -319,18 +319,20 @@ impl Store {
                 let delivery = finished.delivery;
                 let number = delivery.attempts + 1;
                 let mut tx = self.begin_write().await?;
-                let updated = sqlx::query(
-                "UPDATE webhook_deliveries SET state = $3, attempts = $4, next_attempt_at = $5, locked_until = NULL, lock_token = NULL \
-                 WHERE id = $1 AND lock_token = $2",
-            )
-            .bind(delivery.id.to_string())
-            .bind(&delivery.lock_token)
-            .bind(finished.state.as_str())
-            .bind(i64::from(number))
-            .bind(finished.next_attempt_at.map(Timestamp::as_millis))
-            .execute(&mut *tx)
-            .await?;
-                if updated.rows_affected() != 1 {
+                let holds = super::finish_leased(
+                    &mut tx,
+                    "webhook_deliveries",
+                    &delivery.id.to_string(),
+                    &delivery.lock_token,
+                    "state = $3, attempts = $4, next_attempt_at = $5",
+                    vec![
+                        finished.state.as_str().into(),
+                        i64::from(number).into(),
+                        finished.next_attempt_at.map(Timestamp::as_millis).into(),
+                    ],
+                )
+                .await?;
+                if !holds {
                     return Ok(false);
                 }
                 let (status_code, error) = match &finished.attempt.outcome {

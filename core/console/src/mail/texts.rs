@@ -3,7 +3,7 @@
 //! screens, as the SLA administration's are; a missing translation is a compile error.
 
 use crate::i18n::Lang;
-use steward_domain::mail::NotificationKind;
+use steward_domain::mail::{MailState, NotificationKind};
 use steward_domain::mail_inbound::{InboundMailState, MailReason};
 
 pub struct MailTexts {
@@ -69,6 +69,13 @@ pub struct MailTexts {
     pub retrying: &'static str,
     pub sent: &'static str,
     pub failed: &'static str,
+    /// The outbox's state filter: its name, "any state", waiting mail (queued or retrying),
+    /// its button, and the list when no mail is in the chosen state.
+    pub outbox_filter: &'static str,
+    pub any_state: &'static str,
+    pub pending: &'static str,
+    pub show: &'static str,
+    pub outbox_none_in_state: &'static str,
     /// A message's states, in `InboundMailState` order.
     pub states: [&'static str; 4],
     /// The reasons, in `MailReason` order.
@@ -78,6 +85,15 @@ pub struct MailTexts {
 }
 
 impl MailTexts {
+    /// The outbox filter's words for `state`: waiting mail is queued or retrying.
+    pub fn filter_label(&self, state: MailState) -> &'static str {
+        match state {
+            MailState::Pending => self.pending,
+            MailState::Sent => self.sent,
+            MailState::Failed => self.failed,
+        }
+    }
+
     pub fn state_label(&self, state: InboundMailState) -> &'static str {
         self.states[match state {
             InboundMailState::Received => 0,
@@ -188,6 +204,11 @@ pub static EN: MailTexts = MailTexts {
     retrying: "retrying",
     sent: "sent",
     failed: "failed",
+    outbox_filter: "Filter the outgoing mail",
+    any_state: "any state",
+    pending: "waiting (queued or retrying)",
+    show: "Show",
+    outbox_none_in_state: "No mail in this state.",
     states: ["received, not yet imported", "imported", "quarantined", "ignored"],
     reasons: [
         "one of our own messages came back",
@@ -278,6 +299,11 @@ pub static ZH: MailTexts = MailTexts {
     retrying: "重试中",
     sent: "已发送",
     failed: "失败",
+    outbox_filter: "筛选外发邮件",
+    any_state: "全部状态",
+    pending: "待发送（排队中或重试中）",
+    show: "显示",
+    outbox_none_in_state: "没有处于该状态的邮件。",
     states: ["已收到，尚未导入", "已导入", "已隔离", "已忽略"],
     reasons: [
         "我们自己发出的邮件被退回",

@@ -259,10 +259,22 @@ pub async fn act(
                 Refusal::Stale => {
                     let staff = view::staff_names(&state.services).await.unwrap_or_default();
                     let process = state.services.processes.get(&ticket.process).cloned();
-                    let since = match state.services.ticket_events_for(TicketRef::Id(ticket.id), partner, seen, view::MAX_EVENTS).await {
-                        Ok(events) => events.iter().map(|e| view::event_row(e, tt, &viewer.locale, &staff, process.as_deref())).collect(),
+                    let events = match state.services.ticket_events_for(TicketRef::Id(ticket.id), partner, seen, view::MAX_EVENTS).await {
+                        Ok(events) => events,
                         Err(e) => return page_error(&e),
                     };
+                    // Marked as the timeline marks them: what arrived by mail meanwhile.
+                    let mailed = match view::mailed_events(&state.services, ticket.id, &events).await {
+                        Ok(mailed) => mailed,
+                        Err(e) => return page_error(&e),
+                    };
+                    let since = events
+                        .iter()
+                        .map(|e| view::EventRow {
+                            by_email: mailed.contains(&e.seq),
+                            ..view::event_row(e, tt, &viewer.locale, &staff, process.as_deref())
+                        })
+                        .collect();
                     let mut again: Vec<(String, String)> =
                         fields.iter().filter(|(k, _)| k != "version" && k != "seen" && k != "timeline").cloned().collect();
                     again.push(("version".into(), v.version.to_string()));

@@ -310,6 +310,48 @@ async fn check_tickets(services: &Services, before: i64, expected: usize, what: 
     }
 }
 
+/// P14's two ways in: messages `first..first + n` of the mix, each handed in by one call of
+/// `hand_in`, over `lanes` lanes at once, each timed from its start to its end; the row once
+/// every message made its ticket (`checked_as` names the way in if not).
+async fn handed_in_row<F, Fut>(
+    services: &Arc<Services>,
+    (first, n): (usize, usize),
+    lanes: usize,
+    what: String,
+    checked_as: &str,
+    hand_in: F,
+) -> Result<BenchRow, BenchError>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), BenchError>> + Send + 'static,
+{
+    let before = services.ticket_count().await?;
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for lane in 0..lanes {
+        let hand_in = hand_in.clone();
+        tasks.spawn(async move {
+            let mut timings = Vec::new();
+            for i in (first + lane..first + n).step_by(lanes) {
+                let started = Instant::now();
+                hand_in(i).await?;
+                timings.push(millis_since(started));
+            }
+            Ok::<_, BenchError>(timings)
+        });
+    }
+    let mut timings = Vec::with_capacity(n);
+    while let Some(done) = tasks.join_next().await {
+        timings.extend(done??);
+    }
+    let per_second = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    check_tickets(services, before, n, checked_as).await?;
+    let mut row = Timings::sorted(timings).row("P14", what, "", None);
+    row.per_second = Some(per_second);
+    row.value = Some(format!("{n} tickets"));
+    Ok(row)
+}
+
 /// P14: the real `steward mailgate`, one process per message as an MTA runs it, `concurrency`
 /// at once; each process is timed from its start to its exit.
 async fn mailgate_row(
@@ -321,41 +363,21 @@ async fn mailgate_row(
     run: &str,
 ) -> Result<BenchRow, BenchError> {
     let token_file = TokenFile::write(gate)?;
-    let before = services.ticket_count().await?;
-    let n = mail.mailgate_messages;
     let lanes = mail.concurrency.max(1);
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for lane in 0..lanes {
-        let (program, url, file, run) = (command.program.clone(), server.base.clone(), token_file.0.clone(), run.to_owned());
-        // Blocking threads: a child's stdin and exit are waited for synchronously.
-        tasks.spawn_blocking(move || {
-            let mut timings = Vec::new();
-            for i in (lane..n).step_by(lanes) {
-                let started = Instant::now();
-                pipe_to_mailgate(&program, &url, &file, &message(&run, i))?;
-                timings.push(millis_since(started));
-            }
-            Ok::<_, BenchError>(timings)
-        });
-    }
-    let mut timings = Vec::with_capacity(n);
-    while let Some(done) = tasks.join_next().await {
-        timings.extend(done??);
-    }
-    let per_second = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
-    check_tickets(services, before, n, "steward mailgate").await?;
-    let mut row = Timings::sorted(timings).row(
-        "P14",
-        format!(
-            "mail handed in by `steward mailgate` (one process per message, {lanes} at once; plain, GBK, with a PDF in turn) → tickets"
-        ),
-        "",
-        None,
+    let what = format!(
+        "mail handed in by `steward mailgate` (one process per message, {lanes} at once; plain, GBK, with a PDF in turn) → tickets"
     );
-    row.per_second = Some(per_second);
-    row.value = Some(format!("{n} tickets"));
-    Ok(row)
+    let args = Arc::new((command.program.clone(), server.base.clone(), token_file.0.clone(), run.to_owned()));
+    // Blocking threads: a child's stdin and exit are waited for synchronously.
+    let hand_in = move |i| {
+        let args = args.clone();
+        async move {
+            let (program, url, file, run) = &*args;
+            let (program, url, file, raw) = (program.clone(), url.clone(), file.clone(), message(run, i));
+            tokio::task::spawn_blocking(move || pipe_to_mailgate(&program, &url, &file, &raw)).await?
+        }
+    };
+    handed_in_row(services, (0, mail.mailgate_messages), lanes, what, "steward mailgate", hand_in).await
 }
 
 /// Runs `steward mailgate` with `message` on its stdin, as an MTA's pipe does; it must exit 0
@@ -423,40 +445,19 @@ async fn post_message(client: &reqwest::Client, base: &str, gate: &str, raw: Vec
 /// P14, the server's own rate: the same mix posted to `POST /api/v1/mail/inbound` over
 /// `concurrency` connections (no process per message).
 async fn posted_row(services: &Arc<Services>, server: &Server, mail: &MailOptions, gate: &str, run: &str) -> Result<BenchRow, BenchError> {
-    let before = services.ticket_count().await?;
-    let n = mail.posted_messages;
     let lanes = mail.concurrency.max(1);
+    let what = format!("the same mix posted to POST /api/v1/mail/inbound, {lanes} connections (the server's own rate) → tickets");
+    let args = Arc::new((server.client.clone(), server.base.clone(), gate.to_owned(), run.to_owned()));
+    let hand_in = move |i| {
+        let args = args.clone();
+        async move {
+            let (client, base, gate, run) = &*args;
+            post_message(client, base, gate, message(run, i)).await
+        }
+    };
     // After the mailgate's messages in the sequence, so every Message-ID is new.
-    let first = mail.mailgate_messages;
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for lane in 0..lanes {
-        let (client, base, gate, run) = (server.client.clone(), server.base.clone(), gate.to_owned(), run.to_owned());
-        tasks.spawn(async move {
-            let mut timings = Vec::new();
-            for i in (first + lane..first + n).step_by(lanes) {
-                let started = Instant::now();
-                post_message(&client, &base, &gate, message(&run, i)).await?;
-                timings.push(millis_since(started));
-            }
-            Ok::<_, BenchError>(timings)
-        });
-    }
-    let mut timings = Vec::with_capacity(n);
-    while let Some(done) = tasks.join_next().await {
-        timings.extend(done??);
-    }
-    let per_second = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
-    check_tickets(services, before, n, "POST /api/v1/mail/inbound").await?;
-    let mut row = Timings::sorted(timings).row(
-        "P14",
-        format!("the same mix posted to POST /api/v1/mail/inbound, {lanes} connections (the server's own rate) → tickets"),
-        "",
-        None,
-    );
-    row.per_second = Some(per_second);
-    row.value = Some(format!("{n} tickets"));
-    Ok(row)
+    let messages = (mail.mailgate_messages, mail.posted_messages);
+    handed_in_row(services, messages, lanes, what, "POST /api/v1/mail/inbound", hand_in).await
 }
 
 /// P15: `n` messages APPENDed to the mailbox, then one fetch pass (`Services::fetch_mailboxes`,
