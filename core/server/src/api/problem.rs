@@ -170,7 +170,7 @@ impl From<ServiceError> for ApiError {
                 StatusCode::CONFLICT,
                 "version-conflict",
                 "The resource has changed",
-                format!("the ticket was changed by someone else and is now at version {current}; fetch it again and retry with If-Match: \"{current}\""),
+                format!("it was changed by someone else and is now at version {current}; fetch it again and retry with If-Match: \"{current}\""),
             )
             .with("current_version", current),
             ServiceError::Transition(t) => {
