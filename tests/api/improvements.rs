@@ -67,10 +67,13 @@ async fn actions_are_created_listed_read_and_changed_with_their_history(app: Tes
     );
     let second = create(&app, action(&ann, json!({"title": "Shorter consultations", "kpi": null, "stage": "general/consultation"}))).await;
     assert_eq!((&second["stage"], &second["kpi"]), (&json!("general/consultation"), &Value::Null));
-    let third = create(&app, action(&ann, json!({"title": "Fewer reopens", "kpi": "reopen_rate", "month": this_month(), "status": "in_progress"}))).await;
+    let third =
+        create(&app, action(&ann, json!({"title": "Fewer reopens", "kpi": "reopen_rate", "month": this_month(), "status": "in_progress"})))
+            .await;
 
     // Filters: status, owner, month; keyset pages.
-    let titles = |page: &Value| page["items"].as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let titles =
+        |page: &Value| page["items"].as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
     let all = body(app.get("/api/v1/improvements").await).await;
     assert_eq!(titles(&all), ["Answer the phone faster", "Shorter consultations", "Fewer reopens"]);
     let by_owner = body(app.get(&format!("/api/v1/improvements?owner={}", id(&ann))).await).await;
@@ -106,11 +109,10 @@ async fn actions_are_created_listed_read_and_changed_with_their_history(app: Tes
 
     let history = body(app.get(&format!("{path}/history")).await).await;
     let history = history.as_array().unwrap();
-    assert_eq!(history.iter().map(|e| (e["seq"].as_i64().unwrap(), e["kind"].as_str().unwrap())).collect::<Vec<_>>(), [
-        (1, "created"),
-        (2, "changed"),
-        (3, "changed")
-    ]);
+    assert_eq!(
+        history.iter().map(|e| (e["seq"].as_i64().unwrap(), e["kind"].as_str().unwrap())).collect::<Vec<_>>(),
+        [(1, "created"), (2, "changed"), (3, "changed")]
+    );
     let fields = |e: &Value| e["changes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
     assert_eq!(fields(&history[0]), ["title", "description", "owner", "due", "status", "kpi", "month"]);
     assert_eq!(fields(&history[1]), ["description", "owner", "status"]);
@@ -129,7 +131,8 @@ async fn bad_fields_are_named_and_only_supervisors_and_admins_change_actions(app
     assert_eq!(problem_fields(&p), ["title", "owner", "due", "kpi", "stage", "month"]);
     let kpi = p["errors"].as_array().unwrap().iter().find(|e| e["field"] == "kpi").unwrap()["message"].as_str().unwrap().to_owned();
     assert!(kpi.contains("unknown KPI `happiness`") && kpi.contains("improvements_overdue"), "{kpi}");
-    let p = problem(app.post("/api/v1/improvements", &action(&sue, json!({"due": "2026-02-30"}))).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = problem(app.post("/api/v1/improvements", &action(&sue, json!({"due": "2026-02-30"}))).await, StatusCode::UNPROCESSABLE_ENTITY)
+        .await;
     assert_eq!(problem_fields(&p), ["due"]);
     let p = problem(app.post("/api/v1/improvements", &action(&sue, json!({"kpi": null}))).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem_fields(&p), ["kpi"], "an action targets a KPI or a stage");
@@ -137,7 +140,8 @@ async fn bad_fields_are_named_and_only_supervisors_and_admins_change_actions(app
     let nobody = json!("0190d4b5-0000-7000-8000-000000000000");
     let p = problem(app.post("/api/v1/improvements", &action(&sue, json!({"owner": nobody}))).await, StatusCode::NOT_FOUND).await;
     assert_eq!(problem_fields(&p), ["owner"]);
-    let p = problem(app.post("/api/v1/improvements", &action(&sue, json!({"stage": "general/nowhere"}))).await, StatusCode::NOT_FOUND).await;
+    let p =
+        problem(app.post("/api/v1/improvements", &action(&sue, json!({"stage": "general/nowhere"}))).await, StatusCode::NOT_FOUND).await;
     assert_eq!(problem_fields(&p), ["stage"]);
     let r = app.post("/api/v1/improvements", &action(&sue, json!({"status": "someday"}))).await;
     assert_eq!(problem_fields(&problem(r, StatusCode::UNPROCESSABLE_ENTITY).await), ["status"]);
@@ -149,7 +153,8 @@ async fn bad_fields_are_named_and_only_supervisors_and_admins_change_actions(app
     let a = create(&app, action(&sue, json!({}))).await;
     let path = format!("/api/v1/improvements/{}", id(&a));
     assert_eq!(app.patch(&path, None, &json!({"status": "done"})).await.status(), StatusCode::PRECONDITION_REQUIRED);
-    let p = problem(app.patch(&path, Some("*"), &json!({"due": "tomorrow", "month": "2026"})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p =
+        problem(app.patch(&path, Some("*"), &json!({"due": "tomorrow", "month": "2026"})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem_fields(&p), ["due", "month"]);
     let p = problem(app.patch(&path, Some("*"), &json!({"kpi": null})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem_fields(&p), ["kpi"]);
@@ -163,7 +168,8 @@ async fn bad_fields_are_named_and_only_supervisors_and_admins_change_actions(app
     assert!(problem(r, StatusCode::FORBIDDEN).await["detail"].as_str().unwrap().contains("manage improvement actions"));
     let r = app.request_as(&agent, Method::PATCH, &path).header("If-Match", "*").json(&json!({"status": "done"})).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = app.request_as(&supervisor, Method::PATCH, &path).header("If-Match", "*").json(&json!({"status": "done"})).send().await.unwrap();
+    let r =
+        app.request_as(&supervisor, Method::PATCH, &path).header("If-Match", "*").json(&json!({"status": "done"})).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let partner = crate::console_screens::create_partner(&app, "Acme").await;
     let r = app.post("/api/v1/tokens", &json!({"name": "acme", "role": "partner", "partner_id": partner["id"]})).await;
@@ -199,14 +205,15 @@ async fn the_next_review_shows_each_actions_status_and_kpi_movement(app: TestApp
     let titles: Vec<_> = actions.iter().map(|a| a["title"].as_str().unwrap()).collect();
     assert_eq!(titles, ["Clear the backlog", "Try a chatbot", "Shorter consultations"], "only earlier reviews' actions");
     let first = &actions[0];
-    assert_eq!((&first["status"], &first["owner_name"], &first["month"], &first["overdue"]), (
-        &json!("in_progress"),
-        &json!("Sue Supervisor"),
-        &json!(last_month()),
-        &json!(false)
-    ));
-    assert_eq!(first["kpi"], json!({"key": "backlog", "dimension": null, "label": "Backlog (open tickets)", "unit": "count",
-                                    "from": 0.0, "to": 2.0, "movement": "worse"}));
+    assert_eq!(
+        (&first["status"], &first["owner_name"], &first["month"], &first["overdue"]),
+        (&json!("in_progress"), &json!("Sue Supervisor"), &json!(last_month()), &json!(false))
+    );
+    assert_eq!(
+        first["kpi"],
+        json!({"key": "backlog", "dimension": null, "label": "Backlog (open tickets)", "unit": "count",
+                                    "from": 0.0, "to": 2.0, "movement": "worse"})
+    );
     assert_eq!(actions[1]["status"], "dropped", "closed this month: still followed up");
     assert_eq!((&actions[1]["kpi"]["from"], &actions[1]["kpi"]["movement"]), (&Value::Null, &json!("unknown")));
     assert_eq!(actions[2]["kpi"]["key"], "stage_dwell_time");
@@ -219,7 +226,10 @@ async fn the_next_review_shows_each_actions_status_and_kpi_movement(app: TestApp
     let md = app.get(&format!("/api/v1/reports/review?month={month}&format=md")).await.text().await.unwrap();
     assert!(md.contains("## Improvement actions from earlier reviews"), "{md}");
     assert!(
-        md.contains(&format!("| Clear the backlog | Sue Supervisor | {} | 2099-12-31 | in progress | Backlog (open tickets) | 0 | 2 | worse |", last_month())),
+        md.contains(&format!(
+            "| Clear the backlog | Sue Supervisor | {} | 2099-12-31 | in progress | Backlog (open tickets) | 0 | 2 | worse |",
+            last_month()
+        )),
         "{md}"
     );
     let html = app.get(&format!("/api/v1/reports/review?month={month}&format=html")).await.text().await.unwrap();
@@ -249,7 +259,10 @@ async fn overdue_actions_are_a_kpi_and_a_metric(app: TestApp) {
     let review = body(app.get(&format!("/api/v1/reports/review?month={}", this_month())).await).await;
     let line = section(&review, "kpis").iter().find(|k| k["key"] == "improvements_overdue").cloned().unwrap();
     assert_eq!((&line["value"], &line["previous"]), (&json!(1.0), &json!(0.0)), "none existed at last month's end");
-    assert!(section(&review, "improvements").iter().any(|p| p.as_str().unwrap().starts_with("Improvement actions overdue is 1")), "{review}");
+    assert!(
+        section(&review, "improvements").iter().any(|p| p.as_str().unwrap().starts_with("Improvement actions overdue is 1")),
+        "{review}"
+    );
 
     let path = format!("/api/v1/improvements/{}", id(&late));
     assert_eq!(app.patch(&path, Some("*"), &json!({"status": "done"})).await.status(), StatusCode::OK);
@@ -300,14 +313,14 @@ async fn the_console_lists_actions_and_its_form_creates_and_edits_them(app: Test
     assert!(location.starts_with("/improvements/") && location.ends_with("?done=created"), "{location}");
     let action_id = location.trim_start_matches("/improvements/").trim_end_matches("?done=created").to_owned();
     let api = body(app.get(&format!("/api/v1/improvements/{action_id}")).await).await;
-    assert_eq!((&api["title"], &api["owner"], &api["month"], &api["kpi"]), (
-        &json!("Answer faster"),
-        &json!(sue_id),
-        &json!("2026-11"),
-        &json!("first_response_time_p90")
-    ));
+    assert_eq!(
+        (&api["title"], &api["owner"], &api["month"], &api["kpi"]),
+        (&json!("Answer faster"), &json!(sue_id), &json!("2026-11"), &json!("first_response_time_p90"))
+    );
     let html = sue.page(&location).await;
-    assert!(html.contains("<h1 id=\"action-title\">Answer faster</h1>") && html.contains("role=\"status\">The improvement action was created."));
+    assert!(
+        html.contains("<h1 id=\"action-title\">Answer faster</h1>") && html.contains("role=\"status\">The improvement action was created.")
+    );
     assert!(table(&html, "history").contains("Status: Open"), "{html}");
     assert!(html.contains("name=\"version\" value=\"1\""), "the form carries its version");
 
@@ -317,7 +330,10 @@ async fn the_console_lists_actions_and_its_form_creates_and_edits_them(app: Test
     edit[6].1 = "in_progress";
     edit.push(("version", "1"));
     let r = sue.post(&path, &edit).await;
-    assert_eq!((r.status(), r.headers()[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, format!("{path}?done=saved").as_str()));
+    assert_eq!(
+        (r.status(), r.headers()[header::LOCATION].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, format!("{path}?done=saved").as_str())
+    );
     assert_eq!(body(app.get(&format!("/api/v1/improvements/{action_id}")).await).await["status"], "in_progress");
     let r = sue.post(&path, &edit).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);

@@ -77,7 +77,11 @@ fn owner_choices(it: &ImprovementTexts, staff: &[Staff], chosen: &str, any: bool
 }
 
 fn kpi_label(lang: Lang, key: &str) -> String {
-    lang.texts().kpi_name(key).map(str::to_owned).or_else(|| kpi_meta(key).map(|(name, ..)| name.to_owned())).unwrap_or_else(|| key.to_owned())
+    lang.texts()
+        .kpi_name(key)
+        .map(str::to_owned)
+        .or_else(|| kpi_meta(key).map(|(name, ..)| name.to_owned()))
+        .unwrap_or_else(|| key.to_owned())
 }
 
 fn kpi_choices(it: &ImprovementTexts, lang: Lang, chosen: &str) -> Vec<Choice> {
@@ -303,9 +307,15 @@ async fn list_page(state: &ConsoleState, viewer: &Viewer, f: Filter, refused: Op
             month: a.month.to_string(),
         })
         .collect();
-    let (status, owner, month) = (f.status.clone().unwrap_or_default(), f.owner.clone().unwrap_or_default(), f.month.clone().unwrap_or_default());
+    let (status, owner, month) =
+        (f.status.clone().unwrap_or_default(), f.owner.clone().unwrap_or_default(), f.month.clone().unwrap_or_default());
     let next_href = next.map(|after| {
-        format!("/improvements?status={}&owner={}&month={}&after={after}", percent_encode(&status), percent_encode(&owner), percent_encode(&month))
+        format!(
+            "/improvements?status={}&owner={}&month={}&after={after}",
+            percent_encode(&status),
+            percent_encode(&owner),
+            percent_encode(&month)
+        )
     });
     let may_manage = viewer.principal.allows(Permission::ManageImprovements);
     let has_owner = staff.iter().any(|s| s.active);

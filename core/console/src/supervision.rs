@@ -499,7 +499,9 @@ pub async fn review(State(state): State<ConsoleState>, viewer: Viewer, Query(p):
                 page.actions = actions
                     .iter()
                     .map(|f| {
-                        let value = |v: Option<f64>, k: &steward_domain::improvement::KpiMovement| v.map_or_else(|| "–".to_owned(), |v| k.unit.format(v));
+                        let value = |v: Option<f64>, k: &steward_domain::improvement::KpiMovement| {
+                            v.map_or_else(|| "–".to_owned(), |v| k.unit.format(v))
+                        };
                         FollowRow {
                             href: format!("/improvements/{}", f.action.id),
                             title: f.action.title.clone(),

@@ -40,7 +40,8 @@ impl DueDate {
     pub fn parse(field: &str, text: &str) -> Result<DueDate, FieldError> {
         let bad = || FieldError::new(field, format!("`{text}` is not a date such as 2026-12-31"));
         let b = text.as_bytes();
-        let shaped = b.len() == 10 && b[4] == b'-' && b[7] == b'-' && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        let shaped =
+            b.len() == 10 && b[4] == b'-' && b[7] == b'-' && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
         if !shaped || !text.starts_with(['1', '2', '3', '4', '5', '6', '7', '8', '9']) {
             return Err(bad());
         }
@@ -474,7 +475,10 @@ mod tests {
     #[test]
     fn create_parses_every_field_and_records_them() {
         let (a, event) = Improvement::create(input(), &Actor::system(), Timestamp::from_millis(5)).unwrap();
-        assert_eq!((a.title.as_str(), a.description.as_deref(), a.status, a.version), ("Shorten consultation", None, ImprovementStatus::Open, 1));
+        assert_eq!(
+            (a.title.as_str(), a.description.as_deref(), a.status, a.version),
+            ("Shorten consultation", None, ImprovementStatus::Open, 1)
+        );
         assert_eq!(a.month.to_string(), "2026-11");
         assert_eq!((event.seq, event.kind), (1, ImprovementEventKind::Created));
         let fields: Vec<_> = event.changes.iter().map(|c| c.field.as_str()).collect();

@@ -2,11 +2,11 @@
 
 use super::{ServiceError, Services};
 use std::path::Path;
+use steward_domain::improvement::{FollowUp, KpiMovement};
 use steward_domain::kpi::{build_kpis, Better, GroupBy, Kpi, KpiFilter, KpiInputs, KpiTargets, Month, Period, Target, Unit};
 use steward_domain::review::{
     improvement_points, weakest_stages, what_got_worse, Headline, KpiLine, PartnerRank, Section, ServiceReview, TrainingStanding, WeakStage,
 };
-use steward_domain::improvement::{FollowUp, KpiMovement};
 use steward_domain::time::Timestamp;
 
 /// KPIs for one value of the grouping dimension.

@@ -99,7 +99,12 @@ impl Store {
 
     /// Writes `next` with its history entry if the stored action is still at
     /// `expected_version`; false when it is not (or is gone), and nothing is written.
-    pub async fn update_improvement(&self, next: &Improvement, event: &ImprovementEvent, expected_version: i64) -> Result<bool, StoreError> {
+    pub async fn update_improvement(
+        &self,
+        next: &Improvement,
+        event: &ImprovementEvent,
+        expected_version: i64,
+    ) -> Result<bool, StoreError> {
         Operation("update_improvement")
             .run(async {
                 let mut tx = self.begin_write().await?;

@@ -295,14 +295,7 @@ async fn update_improvement(
     Json(body): Json<ImprovementPatchBody>,
 ) -> Result<Response, ApiError> {
     let id = action_id(&id)?;
-    let Some(if_match) = IfMatch::from_headers(&headers)? else {
-        return Err(ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "precondition-required",
-            "If-Match required",
-            "send If-Match with the ETag from your last GET, so that no one's change is overwritten",
-        ));
-    };
+    let if_match = IfMatch::required(&headers)?;
     let patch = ImprovementPatch {
         title: body.title,
         description: body.description,

@@ -5,8 +5,8 @@
 use super::kpis::KpiView;
 use serde_json::{json, Value};
 use std::fmt::Write;
-use steward_domain::kpi::{format_seconds, Better, BreachCount, Kpi, KpiStatus, Unit};
 use steward_domain::improvement::FollowUp;
+use steward_domain::kpi::{format_seconds, Better, BreachCount, Kpi, KpiStatus, Unit};
 use steward_domain::review::{KpiLine, Section, ServiceReview, TrainingStanding};
 use steward_domain::FieldError;
 
