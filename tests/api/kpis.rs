@@ -264,7 +264,10 @@ async fn kpis_metrics_and_review_agree_with_a_scripted_month(app: TestApp) {
     let review = body(r).await;
     assert_eq!(review["month"], month);
     let keys: Vec<&str> = review["sections"].as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()).collect();
-    assert_eq!(keys, ["kpis", "worse", "breaches", "weakest_stages", "complaint_tags", "partners", "training", "improvements"]);
+    assert_eq!(
+        keys,
+        ["kpis", "worse", "breaches", "weakest_stages", "complaint_tags", "partners", "training", "improvement_actions", "improvements"]
+    );
     let headline = &review["headline"];
     assert_eq!(
         (headline["opened"].as_u64(), headline["resolved"].as_u64(), headline["backlog_at_end"].as_u64()),
@@ -286,6 +289,7 @@ async fn kpis_metrics_and_review_agree_with_a_scripted_month(app: TestApp) {
     assert_eq!(section("complaint_tags"), json!([{"tag": "billing", "count": 1}]));
     assert_eq!(section("partners"), json!([]), "no partners in this month's script");
     assert_eq!(section("training")[0], json!({"training_compliance": null, "previous": null, "staff_considered": 0}));
+    assert_eq!(section("improvement_actions"), json!([]), "no improvement action in this month's script");
     let points = section("improvements").to_string();
     assert!(points.contains("CSAT (share of 4–5 scores) is 50.0 %") && points.contains("`billing` (1)"), "{points}");
 

@@ -15,6 +15,7 @@ mod feedback;
 mod first_day;
 mod golden;
 mod hardening;
+mod improvements;
 mod kpis;
 mod layering;
 mod live_updates;

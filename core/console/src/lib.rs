@@ -7,7 +7,8 @@
 //! - `page`: the one place that renders a template into a response.
 //! - `session`: the session cookie and the `Viewer` extractor of every signed-in page.
 //! - one module per screen (`queues`, `sign_in`, `survey`, `ticket`, `supervision`, `partners`,
-//!   `staff` with `/training`, `admin`, `admin_sla`, `mail`), each with its templates.
+//!   `staff` with `/training`, `improvements`, `admin`, `admin_sla`, `mail`), each with its
+//!   templates.
 //! - `texts`: every screen's texts by language, for the browser tests that read a page in a
 //!   language and look for its words where the console keeps them.
 
@@ -17,6 +18,7 @@ pub mod assets;
 mod charts;
 pub mod files;
 pub mod i18n;
+mod improvements;
 pub mod live;
 mod mail;
 mod page;
@@ -38,6 +40,7 @@ mod ticket;
 pub mod texts {
     pub use crate::admin_sla::texts::{texts as sla, SlaTexts};
     pub use crate::i18n::{Lang, Texts};
+    pub use crate::improvements::texts::{texts as improvements, ImprovementTexts};
     pub use crate::mail::texts::{texts as mail, MailTexts};
     pub use crate::refusal::{free_text, texts as refusals, RefusalTexts};
     pub use crate::ticket::texts::{texts as ticket, TicketTexts};
@@ -87,6 +90,8 @@ pub fn router(services: Arc<Services>, public_url: Option<&str>) -> Router {
         .route("/supervision", get(supervision::show))
         .route("/supervision/review", get(supervision::review))
         .route("/supervision/review/export", get(supervision::export))
+        .route("/improvements", get(improvements::list).post(improvements::create))
+        .route("/improvements/{id}", get(improvements::show).post(improvements::save))
         .route("/partners", get(partners::list))
         .route("/partners/{id}", get(partners::show))
         .route("/staff", get(staff::list))

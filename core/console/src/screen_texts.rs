@@ -478,6 +478,7 @@ pub static ZH: ScreenTexts = ScreenTexts {
         ("review_pass_rate", "质检通过率"),
         ("backlog", "积压（未结工单）"),
         ("training_compliance", "培训合规率（持有所在阶段全部所需认证的员工占比）"),
+        ("improvements_overdue", "逾期的改进措施"),
         ("stage_dwell_time", "阶段停留时间"),
     ],
     backlog_heading: "各阶段积压",

@@ -375,7 +375,25 @@ struct ReviewPage {
     training: String,
     expiring: Vec<ExpiringRow>,
     improvements: Vec<String>,
+    it: &'static crate::improvements::ImprovementTexts,
+    actions: Vec<FollowRow>,
     error: Option<String>,
+}
+
+/// An improvement action of an earlier review as this month's review follows it up.
+pub struct FollowRow {
+    pub href: String,
+    pub title: String,
+    pub owner: String,
+    pub set_in: String,
+    pub due: String,
+    pub status: String,
+    pub overdue: bool,
+    pub kpi: String,
+    pub then: String,
+    pub now: String,
+    pub movement: &'static str,
+    pub movement_key: &'static str,
 }
 
 #[derive(Deserialize)]
@@ -476,6 +494,31 @@ pub async fn review(State(state): State<ConsoleState>, viewer: Viewer, Query(p):
                     })
                     .collect();
             }
+            ReviewSection::Actions(actions) => {
+                let it = page.it;
+                page.actions = actions
+                    .iter()
+                    .map(|f| {
+                        let value = |v: Option<f64>, k: &steward_domain::improvement::KpiMovement| {
+                            v.map_or_else(|| "–".to_owned(), |v| k.unit.format(v))
+                        };
+                        FollowRow {
+                            href: format!("/improvements/{}", f.action.id),
+                            title: f.action.title.clone(),
+                            owner: f.owner_name.clone(),
+                            set_in: f.action.month.to_string(),
+                            due: f.action.due.to_string(),
+                            status: it.status(f.action.status).to_owned(),
+                            overdue: f.overdue,
+                            kpi: f.kpi.as_ref().map_or_else(|| "–".to_owned(), |k| k.label.clone()),
+                            then: f.kpi.as_ref().map_or_else(|| "–".to_owned(), |k| value(k.from, k)),
+                            now: f.kpi.as_ref().map_or_else(|| "–".to_owned(), |k| value(k.to, k)),
+                            movement: f.kpi.as_ref().map_or("–", |k| it.movement(k.movement)),
+                            movement_key: f.kpi.as_ref().map_or("unknown", |k| k.movement.as_str()),
+                        }
+                    })
+                    .collect();
+            }
             ReviewSection::Improvements(points) => page.improvements = points.clone(),
         }
     }
@@ -483,6 +526,7 @@ pub async fn review(State(state): State<ConsoleState>, viewer: Viewer, Query(p):
 }
 
 fn empty_review(chrome: Chrome, s: &'static ScreenTexts, month: String) -> ReviewPage {
+    let lang = chrome.language;
     ReviewPage {
         chrome,
         s,
@@ -503,6 +547,8 @@ fn empty_review(chrome: Chrome, s: &'static ScreenTexts, month: String) -> Revie
         training: String::new(),
         expiring: Vec::new(),
         improvements: Vec::new(),
+        it: crate::improvements::texts::texts(lang),
+        actions: Vec::new(),
         error: None,
     }
 }

@@ -57,6 +57,8 @@ pub enum Permission {
     /// Read the mail outbox (what was mailed to whom, with its delivery log) and retry a mail;
     /// list the inbound quarantine, retry a message or turn it into a ticket by hand.
     ManageMail,
+    /// Create and change improvement actions (reading them is `ReadTickets`, as the review).
+    ManageImprovements,
 }
 
 impl Permission {
@@ -81,6 +83,7 @@ impl Permission {
         Permission::ManageLogins,
         Permission::ReceiveMail,
         Permission::ManageMail,
+        Permission::ManageImprovements,
     ];
 
     /// What the permission lets a caller do, for refusals ("role `agent` may not …").
@@ -105,6 +108,7 @@ impl Permission {
             Permission::ManageLogins => "manage logins or read the sign-in audit",
             Permission::ReceiveMail => "hand in mail",
             Permission::ManageMail => "manage the mail outbox or quarantine",
+            Permission::ManageImprovements => "manage improvement actions",
         }
     }
 }
@@ -327,9 +331,10 @@ mod tests {
             Permission::ManageLogins => 16,
             Permission::ReceiveMail => 17,
             Permission::ManageMail => 18,
+            Permission::ManageImprovements => 19,
         };
         let ranks: Vec<usize> = Permission::ALL.iter().map(|p| rank(*p)).collect();
-        assert_eq!(ranks, (0..19).collect::<Vec<_>>());
+        assert_eq!(ranks, (0..20).collect::<Vec<_>>());
     }
 
     #[test]
@@ -380,6 +385,15 @@ mod tests {
         }
         assert!(Role::Admin.allows(Permission::ReceiveMail) && !Role::Supervisor.allows(Permission::ReceiveMail));
         assert!(Role::Mailgate.is_token_only() && Role::Partner.is_token_only() && !Role::Admin.is_token_only());
+    }
+
+    #[test]
+    fn supervisors_and_admins_manage_improvements_and_staff_read_them() {
+        for role in Role::ALL {
+            let manages = matches!(role, Role::Admin | Role::Supervisor);
+            assert_eq!(role.allows(Permission::ManageImprovements), manages, "{role:?}");
+        }
+        assert!([Role::Agent, Role::Qa, Role::Viewer].iter().all(|r| r.allows(Permission::ReadTickets)));
     }
 
     #[test]

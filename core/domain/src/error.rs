@@ -64,6 +64,11 @@ impl Errors {
         self.0.push(e);
     }
 
+    /// Whether `field` is already refused.
+    pub fn has(&self, field: &str) -> bool {
+        self.0.iter().any(|e| e.field == field)
+    }
+
     pub fn finish(self) -> Result<(), ValidationError> {
         if self.0.is_empty() {
             Ok(())

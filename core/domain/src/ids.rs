@@ -119,6 +119,10 @@ uuid_id!(
     /// A file attached to a ticket (or to one of its comments).
     AttachmentId
 );
+uuid_id!(
+    /// An improvement action set by a monthly review meeting.
+    ImprovementId
+);
 
 fn uuid_v7_at(at: Timestamp) -> Uuid {
     let ms = at.as_millis().max(0) as u64;

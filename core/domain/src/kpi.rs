@@ -495,6 +495,8 @@ pub const BUILTIN: &[(&str, &str, Unit, Better, Option<f64>)] = &[
         Better::Higher,
         Some(1.0),
     ),
+    // A state, like the backlog: actions past their due day, neither done nor dropped.
+    ("improvements_overdue", "Improvement actions overdue", Unit::Count, Better::Lower, Some(0.0)),
 ];
 
 /// Stage dwell time: its target is each stage's own target from the process definition.

@@ -16,6 +16,7 @@ pub mod feedback;
 pub mod history;
 pub mod idempotency;
 pub mod ids;
+pub mod improvement;
 pub mod kpi;
 pub mod login;
 pub mod mail;
@@ -73,6 +74,8 @@ mod openapi {
         crate::mail_inbound::InboundMailState,
         crate::mail_inbound::MailReason,
         crate::mail_inbound::MailAttachments,
+        crate::improvement::ImprovementStatus,
+        crate::improvement::Movement,
     );
 }
 

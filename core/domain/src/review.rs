@@ -69,6 +69,9 @@ pub enum Section {
     /// Partners ranked by their built-in scorecard over the month.
     Partners(Vec<PartnerRank>),
     Training(TrainingStanding),
+    /// Improvement actions set by earlier reviews and still open when the month began (or
+    /// closed since): their status now and their KPI's movement since the month they came from.
+    Actions(Vec<super::improvement::FollowUp>),
     Improvements(Vec<String>),
 }
 
@@ -101,6 +104,7 @@ impl Section {
             Section::ComplaintTags(_) => "complaint_tags",
             Section::Partners(_) => "partners",
             Section::Training(_) => "training",
+            Section::Actions(_) => "improvement_actions",
             Section::Improvements(_) => "improvements",
         }
     }
@@ -114,6 +118,7 @@ impl Section {
             Section::ComplaintTags(_) => "Top complaint tags",
             Section::Partners(_) => "Partner scorecard ranking",
             Section::Training(_) => "Training compliance and upcoming certification expiries",
+            Section::Actions(_) => "Improvement actions from earlier reviews",
             Section::Improvements(_) => "Improvement points",
         }
     }

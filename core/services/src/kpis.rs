@@ -2,6 +2,7 @@
 
 use super::{ServiceError, Services};
 use std::path::Path;
+use steward_domain::improvement::{FollowUp, KpiMovement};
 use steward_domain::kpi::{build_kpis, Better, GroupBy, Kpi, KpiFilter, KpiInputs, KpiTargets, Month, Period, Target, Unit};
 use steward_domain::review::{
     improvement_points, weakest_stages, what_got_worse, Headline, KpiLine, PartnerRank, Section, ServiceReview, TrainingStanding, WeakStage,
@@ -55,6 +56,9 @@ impl Services {
         let (compliant, considered) = self.training_compliance().await?;
         let share = (considered > 0).then(|| compliant as f64 / considered as f64);
         kpis.push(self.kpi_targets.kpi("training_compliance", share, considered));
+        // Not about tickets, so no filter narrows it: the actions overdue now.
+        let overdue = self.overdue_improvements().await?;
+        kpis.push(self.kpi_targets.kpi("improvements_overdue", Some(overdue as f64), overdue));
         kpis.extend(self.plugin_kpis(filter, &inputs).await);
         Ok((inputs, kpis))
     }
@@ -113,44 +117,58 @@ impl Services {
         Ok(KpiReport { filter, period, kpis, group_by, groups })
     }
 
+    /// The KPIs of `month` as the review reads them: flows over the tickets opened in it;
+    /// figures that are a state rather than a flow (the backlog, training compliance, overdue
+    /// improvement actions) at the month's end (or now, for the running month), so last
+    /// month's figures read as they were then.
+    async fn month_kpis(&self, month: Month, now: Timestamp) -> Result<(KpiInputs, Vec<Kpi>), ServiceError> {
+        let end = month.period().to.min(now);
+        let (inputs, mut kpis) = self.kpi_set(&KpiFilter { period: Some(month.period()), ..KpiFilter::default() }).await?;
+        let backlog = self.store.backlog_at(&KpiFilter::default(), end).await?;
+        let (compliant, considered) = self.training_compliance_at(end).await?;
+        let overdue = self.store.count_overdue_improvements(end).await?;
+        for kpi in kpis.iter_mut().filter(|k| k.dimension.is_none()) {
+            match kpi.key.as_str() {
+                "backlog" => {
+                    kpi.value = Some(backlog as f64);
+                    kpi.sample = backlog;
+                }
+                "training_compliance" => kpi.value = (considered > 0).then(|| compliant as f64 / considered as f64),
+                "improvements_overdue" => {
+                    kpi.value = Some(overdue as f64);
+                    kpi.sample = overdue;
+                }
+                _ => {}
+            }
+        }
+        Ok((inputs, kpis))
+    }
+
     /// The monthly service review: a headline, the month's KPIs against targets and the month
     /// before, what got worse, breaches, the weakest stages, complaint tags, partners,
-    /// training, and improvement points. Figures that are a state rather than a flow (the
-    /// backlog, training compliance) are taken at each month's end (or now, for the running
-    /// month), so last month's figures read as they were then.
+    /// training, the improvement actions of earlier reviews, and improvement points. Figures
+    /// that are a state are taken at each month's end (see `month_kpis`).
     pub async fn service_review(&self, month: Month) -> Result<ServiceReview, ServiceError> {
         let now = Timestamp::now();
         let this = KpiFilter { period: Some(month.period()), ..KpiFilter::default() };
-        let before = KpiFilter { period: Some(month.previous().period()), ..KpiFilter::default() };
         let end_of = |m: Month| m.period().to.min(now);
-        let (inputs, kpis) = self.kpi_set(&this).await?;
-        let (_, previous) = self.kpi_set(&before).await?;
-        let backlog_end = self.store.backlog_at(&KpiFilter::default(), end_of(month)).await?;
-        let backlog_before = self.store.backlog_at(&KpiFilter::default(), end_of(month.previous())).await?;
+        let (inputs, kpis) = self.month_kpis(month, now).await?;
+        let (_, previous) = self.month_kpis(month.previous(), now).await?;
         let share = |(compliant, considered): (u64, u64)| (considered > 0).then(|| compliant as f64 / considered as f64);
         let (compliant, considered) = self.training_compliance_at(end_of(month)).await?;
         let training_end = share((compliant, considered));
         let training_before = share(self.training_compliance_at(end_of(month.previous())).await?);
+        let actions = self.follow_ups(month, &inputs, &kpis, now).await?;
         let lines: Vec<KpiLine> = kpis
             .into_iter()
             // The backlog's breakdown by stage is of now; the review keeps the month-end total.
             .filter(|kpi| !(kpi.key == "backlog" && kpi.dimension.is_some()))
-            .map(|mut kpi| {
-                let previous = match kpi.key.as_str() {
-                    "backlog" => {
-                        kpi.value = Some(backlog_end as f64);
-                        kpi.sample = backlog_end;
-                        Some(backlog_before as f64)
-                    }
-                    "training_compliance" => {
-                        kpi.value = training_end;
-                        training_before
-                    }
-                    _ => previous.iter().find(|p| p.key == kpi.key && p.dimension == kpi.dimension).and_then(|p| p.value),
-                };
+            .map(|kpi| {
+                let previous = previous.iter().find(|p| p.key == kpi.key && p.dimension == kpi.dimension).and_then(|p| p.value);
                 KpiLine { kpi, previous }
             })
             .collect();
+        let backlog_end = lines.iter().find(|l| l.kpi.key == "backlog").map_or(0, |l| l.kpi.sample);
         let (met, decided) = inputs.sla.iter().fold((0, 0), |(m, d), c| (m + c.met, d + c.met + c.breached));
         let csat = lines.iter().find(|l| l.kpi.key == "csat_satisfied_share");
         let headline = Headline {
@@ -198,9 +216,37 @@ impl Services {
                 Section::ComplaintTags(tags),
                 Section::Partners(partners),
                 Section::Training(training),
+                Section::Actions(actions),
                 Section::Improvements(improvements),
             ],
         })
+    }
+
+    /// The improvement actions a review of `month` follows up, each with its KPI's value in the
+    /// month it came from and in `month` (`kpis`, computed from `inputs`).
+    async fn follow_ups(&self, month: Month, inputs: &KpiInputs, kpis: &[Kpi], now: Timestamp) -> Result<Vec<FollowUp>, ServiceError> {
+        let actions = self.store.improvements_to_follow_up(month).await?;
+        if actions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let owners: Vec<_> = actions.iter().map(|a| a.owner).collect();
+        let names = self.store.staff_names(&owners).await?;
+        let mut then = std::collections::BTreeMap::new();
+        for m in actions.iter().map(|a| a.month).collect::<std::collections::BTreeSet<_>>() {
+            let (then_inputs, then_kpis) = self.month_kpis(m, now).await?;
+            then.insert(m, with_overall_sla(then_kpis, &then_inputs));
+        }
+        let this = with_overall_sla(kpis.to_vec(), inputs);
+        let at = self.now();
+        Ok(actions
+            .into_iter()
+            .map(|action| FollowUp {
+                kpi: KpiMovement::of(&action, &then[&action.month], &this),
+                owner_name: names.get(&action.owner).cloned().unwrap_or_else(|| action.owner.to_string()),
+                overdue: action.overdue_at(at),
+                action,
+            })
+            .collect())
     }
 
     /// Running clocks past their warning threshold and not yet breached, by clock kind: what
@@ -229,6 +275,7 @@ impl Services {
         let oldest_age = queue.oldest_queued_at.map_or(0.0, |at| (now.as_millis() - at.as_millis()).max(0) as f64 / 1000.0);
         self.metrics.set_webhook_queue(queue.pending, oldest_age);
         self.metrics.set_mail_outbox_depth(self.store.mail_outbox_depth().await?);
+        self.metrics.set_improvements_overdue(self.overdue_improvements().await?);
         self.metrics.set_mail_quarantine(self.store.count_inbound_mail(steward_domain::mail_inbound::InboundMailState::Quarantined).await?);
         if self.partner_metrics {
             let (from, to) = self.default_scorecard_window();
@@ -247,6 +294,15 @@ impl Services {
         self.metrics.mark_refreshed(Timestamp::now().as_millis() / 1000);
         Ok(())
     }
+}
+
+/// `kpis` with SLA compliance over every clock kind together (no dimension), which the KPI set
+/// has only per clock kind: what an improvement action on `sla_compliance` follows.
+fn with_overall_sla(mut kpis: Vec<Kpi>, inputs: &KpiInputs) -> Vec<Kpi> {
+    let (met, decided) = inputs.sla.iter().fold((0, 0), |(m, d), c| (m + c.met, d + c.met + c.breached));
+    let value = (decided > 0).then(|| met as f64 / decided as f64);
+    kpis.push(Kpi::new("sla_compliance", "SLA compliance", Unit::Ratio, value, decided));
+    kpis
 }
 
 /// The plugin contract's aggregate input, from the same figures as the built-in KPIs.

@@ -14,6 +14,7 @@ pub mod metrics;
 mod bulk;
 mod feedback;
 pub use feedback::plan_survey_answer;
+mod improvements;
 pub mod kpis;
 pub mod live;
 mod logins;

@@ -45,6 +45,7 @@ pub struct Metrics {
     mail_outbox_depth: IntGauge,
     mail_messages: IntCounterVec,
     mail_quarantine_size: IntGauge,
+    improvements_overdue: IntGauge,
 }
 
 fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -169,6 +170,11 @@ impl Metrics {
                 "Inbound messages waiting in the quarantine (refreshed from the database).",
             )
             .expect("valid metric"),
+            improvements_overdue: IntGauge::new(
+                "steward_improvements_overdue",
+                "Improvement actions past their due day, neither done nor dropped (refreshed from the database).",
+            )
+            .expect("valid metric"),
             gauges_refreshed: IntGauge::new(
                 "steward_metrics_refreshed_timestamp_seconds",
                 "When the database-derived gauges were last refreshed (Unix time).",
@@ -206,6 +212,7 @@ impl Metrics {
             Box::new(m.mail_outbox_depth.clone()),
             Box::new(m.mail_messages.clone()),
             Box::new(m.mail_quarantine_size.clone()),
+            Box::new(m.improvements_overdue.clone()),
         ] {
             m.registry.register(collector).expect("metric registered once");
         }
@@ -241,6 +248,10 @@ impl Metrics {
 
     pub fn set_mail_quarantine(&self, size: u64) {
         self.mail_quarantine_size.set(i64::try_from(size).unwrap_or(i64::MAX));
+    }
+
+    pub fn set_improvements_overdue(&self, count: u64) {
+        self.improvements_overdue.set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     /// One recorded webhook attempt: `delivered`, `retrying` or `failed`.

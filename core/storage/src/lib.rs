@@ -9,6 +9,7 @@ pub mod attachments;
 mod bulk;
 mod error;
 mod feedback;
+pub mod improvements;
 pub mod kpis;
 pub mod live;
 pub mod logins;
@@ -114,6 +115,7 @@ impl Backend {
                 (14, "mail inbound", include_str!("../migrations/sqlite/0014_mail_inbound.sql")),
                 (15, "mail outbox", include_str!("../migrations/sqlite/0015_mail_outbox.sql")),
                 (16, "mail attachments owed", include_str!("../migrations/sqlite/0016_mail_attachments_owed.sql")),
+                (18, "improvements", include_str!("../migrations/sqlite/0018_improvements.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -132,6 +134,7 @@ impl Backend {
                 (14, "mail inbound", include_str!("../migrations/postgres/0014_mail_inbound.sql")),
                 (15, "mail outbox", include_str!("../migrations/postgres/0015_mail_outbox.sql")),
                 (16, "mail attachments owed", include_str!("../migrations/postgres/0016_mail_attachments_owed.sql")),
+                (18, "improvements", include_str!("../migrations/postgres/0018_improvements.sql")),
             ],
         }
     }

@@ -58,6 +58,10 @@ pub async fn a_supervisor_reads_supervision_and_the_review(b: &Browser, app: &Te
     b.wait_text("h1", "Monthly service review").await;
     ensure_inert(b).await;
     b.ensure_accessible("the monthly review").await;
+    b.click("a[href='/improvements']").await;
+    b.wait_text("h1", "Improvement actions").await;
+    ensure_inert(b).await;
+    b.ensure_accessible("the improvement actions with their form").await;
     b.click("a[href='/partners']").await;
     b.wait_text("h1", "Partners").await;
     ensure_inert(b).await;

@@ -303,6 +303,19 @@ impl IfMatch {
         version.parse().map(|v| Some(IfMatch::Version(v))).map_err(|_| bad())
     }
 
+    /// [`IfMatch::from_headers`] where the header is required: without it, 428, so that no
+    /// one's change is overwritten by a client that did not read first.
+    pub fn required(headers: &HeaderMap) -> Result<IfMatch, ApiError> {
+        IfMatch::from_headers(headers)?.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "If-Match required",
+                "send If-Match with the ETag from your last GET, so that no one's change is overwritten",
+            )
+        })
+    }
+
     pub fn version(self) -> Option<i64> {
         match self {
             IfMatch::Any => None,

@@ -5,6 +5,7 @@ mod access_log;
 mod attachments;
 mod extract;
 mod feedback;
+mod improvements;
 mod kpis;
 mod logins;
 mod mail;
@@ -88,6 +89,7 @@ pub fn router(services: Arc<Services>, metrics: Arc<Metrics>, config: Arc<Config
         .merge(mail::routes())
         .merge(mail_inbound::routes(config.mail.inbound.max_message_bytes))
         .merge(kpis::routes())
+        .merge(improvements::routes())
         .merge(system::routes())
         .split_for_parts();
     let stages: std::collections::BTreeSet<String> =

@@ -30,6 +30,7 @@ use utoipa::{Modify, OpenApi as _};
         (name = "webhooks", description = "Ticket events POSTed to your URLs, signed; delivery logs (admin)"),
         (name = "mail", description = "Mail: inbound messages handed in by `steward mailgate` (or any client with a mailgate token) and their quarantine; the outbound outbox and its delivery log (admin)"),
         (name = "kpis", description = "KPIs against their targets, and the monthly service review"),
+        (name = "improvements", description = "Improvement actions set by the monthly review and followed up by the next ones, with their history"),
         (name = "system", description = "Health, readiness, metrics, this document"),
     )
 )]

@@ -170,7 +170,9 @@ impl From<ServiceError> for ApiError {
                 StatusCode::CONFLICT,
                 "version-conflict",
                 "The resource has changed",
-                format!("the ticket was changed by someone else and is now at version {current}; fetch it again and retry with If-Match: \"{current}\""),
+                format!(
+                    "it was changed by someone else and is now at version {current}; fetch it again and retry with If-Match: \"{current}\""
+                ),
             )
             .with("current_version", current),
             ServiceError::Transition(t) => {
@@ -247,7 +249,12 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Unavailable(ref reason) => {
                 tracing::error!(%reason, "database unavailable");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "the database is busy or unreachable; try again")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    "the database is busy or unreachable; try again",
+                )
             }
             ServiceError::Internal { operation, ref cause } => {
                 // The cause stays in the log (with the request id of the current span).

@@ -5,6 +5,7 @@
 use super::kpis::KpiView;
 use serde_json::{json, Value};
 use std::fmt::Write;
+use steward_domain::improvement::FollowUp;
 use steward_domain::kpi::{format_seconds, Better, BreachCount, Kpi, KpiStatus, Unit};
 use steward_domain::review::{KpiLine, Section, ServiceReview, TrainingStanding};
 use steward_domain::FieldError;
@@ -59,6 +60,36 @@ fn kpi_line_json(l: &KpiLine) -> Value {
     v
 }
 
+fn follow_up_json(f: &FollowUp) -> Value {
+    let a = &f.action;
+    let kpi = f.kpi.as_ref().map(|k| {
+        json!({"key": k.key, "dimension": k.dimension, "label": k.label, "unit": k.unit.as_str(),
+               "from": k.from, "to": k.to, "movement": k.movement.as_str()})
+    });
+    json!({"id": a.id.to_string(), "title": a.title, "owner": a.owner.to_string(), "owner_name": f.owner_name,
+           "status": a.status.as_str(), "due": a.due.to_string(), "overdue": f.overdue, "month": a.month.to_string(),
+           "stage": a.stage.as_ref().map(ToString::to_string), "kpi": kpi})
+}
+
+/// The action's KPI values then and now, and how it moved, as people read them.
+fn movement_cells(f: &FollowUp) -> (String, String, String, &'static str) {
+    match &f.kpi {
+        Some(k) => (k.label.clone(), opt(k.from, k.unit), opt(k.to, k.unit), k.movement.as_str()),
+        None => ("–".to_owned(), "–".to_owned(), "–".to_owned(), "–"),
+    }
+}
+
+fn action_status(f: &FollowUp) -> String {
+    let status = f.action.status.as_str().replace('_', " ");
+    if f.overdue {
+        format!("{status} (overdue)")
+    } else {
+        status
+    }
+}
+
+const NO_ACTIONS: &str = "No improvement action from an earlier review to follow up.";
+
 pub fn to_json(review: &ServiceReview) -> Value {
     let sections: Vec<Value> = review
         .sections
@@ -92,6 +123,7 @@ pub fn to_json(review: &ServiceReview) -> Value {
                     );
                     items
                 }
+                Section::Actions(a) => a.iter().map(follow_up_json).collect(),
                 Section::Improvements(p) => p.iter().map(|p| json!(p)).collect(),
             };
             json!({"key": section.key(), "title": section.title(), "items": items})
@@ -255,6 +287,27 @@ fn markdown(review: &ServiceReview) -> String {
                 out.push_str("| tag | complaints |\n|---|---:|\n");
                 for (tag, n) in t {
                     let _ = writeln!(out, "| {tag} | {n} |");
+                }
+            }
+            Section::Actions(a) if a.is_empty() => {
+                out.push_str(NO_ACTIONS);
+                out.push('\n');
+            }
+            Section::Actions(a) => {
+                out.push_str(
+                    "| action | owner | set in | due | status | KPI | then | this month | movement |\n|---|---|---|---|---|---|---:|---:|---|\n",
+                );
+                for f in a {
+                    let (kpi, then, now, movement) = movement_cells(f);
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} | {} | {} | {kpi} | {then} | {now} | {movement} |",
+                        f.action.title.replace('|', "\\|"),
+                        f.owner_name.replace('|', "\\|"),
+                        f.action.month,
+                        f.action.due,
+                        action_status(f)
+                    );
                 }
             }
             Section::Improvements(p) => {
@@ -527,6 +580,36 @@ fn html(review: &ServiceReview) -> String {
                     body.push_str("<p>No complaints.</p>");
                 }
             }
+            Section::Actions(a) if a.is_empty() => {
+                let _ = write!(body, "<p>{NO_ACTIONS}</p>");
+            }
+            Section::Actions(a) => {
+                body.push_str(
+                    "<table><tr><th>action</th><th>owner</th><th>set in</th><th class=\"n\">due</th><th>status</th><th>KPI</th><th class=\"n\">then</th><th class=\"n\">this month</th><th>movement</th></tr>",
+                );
+                for f in a {
+                    let (kpi, then, now, movement) = movement_cells(f);
+                    let class = if f.overdue { "s breach" } else { "s" };
+                    let moved = match movement {
+                        "better" => "s ok",
+                        "worse" => "s breach",
+                        _ => "s",
+                    };
+                    let _ = write!(
+                        body,
+                        "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"{class}\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{moved}\">{movement}</td></tr>",
+                        esc(&f.action.title),
+                        esc(&f.owner_name),
+                        f.action.month.human(),
+                        f.action.due,
+                        esc(&action_status(f)),
+                        esc(&kpi),
+                        esc(&then),
+                        esc(&now),
+                    );
+                }
+                body.push_str("</table>");
+            }
             Section::Improvements(p) => {
                 body.push_str("<ol>");
                 for p in p {
@@ -698,6 +781,24 @@ fn csv(review: &ServiceReview) -> String {
                     push(
                         key,
                         Row { item: "complaints".into(), dimension: tag.clone(), value: n.to_string(), unit: "count", ..Row::default() },
+                    );
+                }
+            }
+            Section::Actions(a) => {
+                for f in a {
+                    let k = f.kpi.as_ref();
+                    push(
+                        key,
+                        Row {
+                            item: f.action.title.clone(),
+                            dimension: k.map(|k| k.label.clone()).unwrap_or_default(),
+                            value: num(k.and_then(|k| k.to)),
+                            unit: k.map_or("text", |k| k.unit.as_str()),
+                            previous: num(k.and_then(|k| k.from)),
+                            status: if f.overdue { format!("{};overdue", f.action.status) } else { f.action.status.as_str().to_owned() },
+                            grade: k.map(|k| k.movement.as_str().to_owned()).unwrap_or_default(),
+                            ..Row::default()
+                        },
                     );
                 }
             }

@@ -4,7 +4,7 @@
 
 use super::openapi::{allowed_text_pattern, blank_class, forbidden_class, non_blank_text_pattern, Facts};
 use serde_json::{json, Map, Value};
-use steward_domain::{feedback, partner, sla, staff, text, ticket, training};
+use steward_domain::{feedback, improvement, partner, sla, staff, text, ticket, training};
 
 /// One rule: keywords merged into the schema at `/components/schemas/{schema}{pointer}`.
 pub struct Rule {
@@ -160,6 +160,12 @@ fn page_size(max: u32) -> Value {
 /// A business-hours interval `HH:MM-HH:MM` (`24:00` may end one).
 const INTERVAL_PATTERN: &str = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$";
 
+/// A month, `YYYY-MM` (`Month::parse`: 1970 to 9999).
+const MONTH_PATTERN: &str = "^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])$";
+
+/// A calendar day, `YYYY-MM-DD` (`DueDate::parse`; a day the month lacks is refused with 422).
+const DATE_PATTERN: &str = "^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+
 /// A ticket id (UUID) or number (`T-000123`, `t-123`, `123`).
 const TICKET_REF_PATTERN: &str =
     "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[Tt]-0*[1-9][0-9]{0,17}|0*[1-9][0-9]{0,17})$";
@@ -181,6 +187,7 @@ pub fn param_rules(facts: &Facts) -> Vec<ParamRule> {
         param("staff_id", |p| !p.contains('{'), uuid()),
         param("assignee", any, uuid()),
         param("partner", any, uuid()),
+        param("owner", |p| p == "/api/v1/improvements", uuid()),
         param("created_after", any, instant()),
         param("created_before", any, instant()),
         param("from", any, instant()),
@@ -189,7 +196,7 @@ pub fn param_rules(facts: &Facts) -> Vec<ParamRule> {
         param("kind", |p| p == "/api/v1/login-audit", one_of(&kinds, false)),
         param("group_by", any, one_of(&group_by, false)),
         param("format", any, one_of(&formats, false)),
-        param("month", any, json!({ "pattern": "^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])$" })),
+        param("month", any, json!({ "pattern": MONTH_PATTERN })),
         param("within_days", any, json!({ "minimum": 0, "maximum": super::training::MAX_WITHIN_DAYS })),
         param("channel", |p| p == "/api/v1/kpis", one_of(&strings(steward_domain::ticket::Channel::values()), false)),
         param("priority", |p| p == "/api/v1/kpis", one_of(&strings(steward_domain::ticket::Priority::values()), false)),
@@ -280,6 +287,19 @@ pub fn rules(facts: &Facts) -> Vec<Rule> {
         property("StaffPatchBody", "name", non_blank_up_to(staff::MAX_NAME_CHARS)),
         property("StaffPatchBody", "email", email()),
         property("StaffPatchBody", "team", text_up_to(staff::MAX_TEAM_CHARS)),
+        // Improvement actions.
+        property("NewImprovementBody", "title", non_blank_up_to(improvement::MAX_TITLE_CHARS)),
+        property("NewImprovementBody", "description", text_up_to(text::MAX_NOTE_CHARS)),
+        property("NewImprovementBody", "owner", json!({ "format": "uuid" })),
+        property("NewImprovementBody", "due", json!({ "pattern": DATE_PATTERN })),
+        property("NewImprovementBody", "month", json!({ "pattern": MONTH_PATTERN })),
+        property("NewImprovementBody", "kpi", one_of(&strings(&improvement::kpi_keys()), true)),
+        property("ImprovementPatchBody", "title", non_blank_up_to(improvement::MAX_TITLE_CHARS)),
+        property("ImprovementPatchBody", "description", text_up_to(text::MAX_NOTE_CHARS)),
+        property("ImprovementPatchBody", "owner", json!({ "format": "uuid" })),
+        property("ImprovementPatchBody", "due", json!({ "pattern": DATE_PATTERN })),
+        property("ImprovementPatchBody", "month", json!({ "pattern": MONTH_PATTERN })),
+        property("ImprovementPatchBody", "kpi", one_of(&strings(&improvement::kpi_keys()), true)),
         // Partners.
         property("NewPartnerBody", "name", non_blank_up_to(partner::MAX_NAME_CHARS)),
         property("NewPartnerBody", "contact", text_up_to(partner::MAX_CONTACT_CHARS)),

@@ -469,14 +469,7 @@ async fn update_ticket(
 ) -> Result<Response, ApiError> {
     principal.require(Permission::WriteTickets)?;
     let reference = ticket_ref(&id)?;
-    let Some(if_match) = IfMatch::from_headers(&headers)? else {
-        return Err(ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "precondition-required",
-            "If-Match required",
-            "send If-Match with the ETag from your last GET, so that no one's change is overwritten",
-        ));
-    };
+    let if_match = IfMatch::required(&headers)?;
     let customer = body.customer.unwrap_or(CustomerPatchBody { name: None, contact: None, tier: None });
     let patch = TicketPatch {
         title: body.title,
