@@ -43,7 +43,7 @@ async fn a_stage_target_on_always_runs_on_wall_clock_time_under_a_business_hours
     let s = sla(&app, id).await;
     assert_eq!((s["policy"]["key"].as_str(), s["calendar"]["key"].as_str()), (Some("default"), Some("support-hours")));
     let stage = s["clocks"].as_array().unwrap().iter().find(|c| c["stage"] == "after_sales").expect("an after-sales clock");
-    assert_eq!((stage["target"].as_str(), stage["calendar"].as_str()), (Some("24h"), Some("always")), "{stage}");
+    assert_eq!((stage["target"].as_str(), stage["calendar"].as_str()), (Some("1d"), Some("always")), "{stage}");
     assert_eq!(stage["calendar_source"], "stage");
     assert_eq!(stage["state"], "running");
     // 24 wall-clock hours from entering the stage, whatever the support desk's hours.
@@ -151,7 +151,12 @@ async fn unknown_calendars_are_refused_naming_the_field(app: TestApp) {
         assert_eq!(problem_fields(&p), [field], "{p}");
         assert!(p["detail"].as_str().unwrap().contains("`support-hour`"), "{p}");
     }
-    let r = app.request(reqwest::Method::PUT, "/api/v1/sla-policies/default").json(&json!({"name": "Standard", "resolution": "3d", "resolution_calendar": "nope"})).send().await.unwrap();
+    let r = app
+        .request(reqwest::Method::PUT, "/api/v1/sla-policies/default")
+        .json(&json!({"name": "Standard", "resolution": "3d", "resolution_calendar": "nope"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(problem_fields(&problem(r, StatusCode::NOT_FOUND).await), ["resolution_calendar"]);
     // Not a text: the shape is refused first, naming the field.
     let p = problem(
@@ -161,7 +166,8 @@ async fn unknown_calendars_are_refused_naming_the_field(app: TestApp) {
     .await;
     assert_eq!(problem_fields(&p), ["resolution_calendar"], "{p}");
     // `always` is built in; the policy's own calendar may name it too.
-    let r = app.post("/api/v1/sla-policies", &json!({"key": "wall", "name": "Wall clock", "first_response": "1h", "calendar": "always"})).await;
+    let r =
+        app.post("/api/v1/sla-policies", &json!({"key": "wall", "name": "Wall clock", "first_response": "1h", "calendar": "always"})).await;
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
 }
 
@@ -169,7 +175,10 @@ async fn a_calendar_a_stage_or_target_counts_on_cannot_be_deleted(app: TestApp) 
     let r = app.post("/api/v1/calendars", &json!({"key": "night-desk", "timezone": "UTC", "hours": {"mon": ["18:00-24:00"]}})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let r = app
-        .post("/api/v1/sla-policies", &json!({"key": "nights", "name": "Nights", "first_response": "1h", "first_response_calendar": "night-desk"}))
+        .post(
+            "/api/v1/sla-policies",
+            &json!({"key": "nights", "name": "Nights", "first_response": "1h", "first_response_calendar": "night-desk"}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
     let p = problem(app.request(reqwest::Method::DELETE, "/api/v1/calendars/night-desk").send().await.unwrap(), StatusCode::CONFLICT).await;

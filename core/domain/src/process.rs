@@ -215,7 +215,11 @@ impl Process {
             };
             if let Some(c) = &s.calendar {
                 if target.is_none() {
-                    return Err(err(Some(c.span()), &field("calendar"), "a calendar measures the stage's target: give a target too".into()));
+                    return Err(err(
+                        Some(c.span()),
+                        &field("calendar"),
+                        "a calendar measures the stage's target: give a target too".into(),
+                    ));
                 }
                 if !super::sla::is_valid_key(c.get_ref()) {
                     return Err(err(Some(c.span()), &field("calendar"), format!("`{}` is not a calendar key", c.get_ref())));
@@ -488,7 +492,8 @@ to = ["intake", "done"]
 
     #[test]
     fn a_stage_calendar_is_parsed_and_checked_against_the_known_calendars() {
-        let p = Process::from_toml("repair.toml", &EXPLICIT.replace("target = \"1d\"", "target = \"1d\"\ncalendar = \"workshop\"")).unwrap();
+        let p =
+            Process::from_toml("repair.toml", &EXPLICIT.replace("target = \"1d\"", "target = \"1d\"\ncalendar = \"workshop\"")).unwrap();
         assert_eq!(p.stage("fix").unwrap().calendar.as_deref(), Some("workshop"));
         assert_eq!(p.stage("intake").unwrap().calendar, None);
         assert!(p.check_calendars(&["workshop"]).is_ok());
@@ -499,7 +504,10 @@ to = ["intake", "done"]
         assert_eq!(shipped.stage("after_sales").unwrap().calendar.as_deref(), Some("always"), "after-sales runs on wall-clock time");
         assert!(shipped.check_calendars(&[]).is_ok(), "`always` is built in");
 
-        let e = load_err(&EXPLICIT.replace("role = \"agent\"\n\n[[stages]]\nkey = \"fix\"", "role = \"agent\"\ncalendar = \"always\"\n\n[[stages]]\nkey = \"fix\""));
+        let e = load_err(&EXPLICIT.replace(
+            "role = \"agent\"\n\n[[stages]]\nkey = \"fix\"",
+            "role = \"agent\"\ncalendar = \"always\"\n\n[[stages]]\nkey = \"fix\"",
+        ));
         assert_eq!((e.field.as_str(), e.line), ("stages[0].calendar", Some(11)), "{e}");
         let e = load_err(&EXPLICIT.replace("target = \"1d\"", "target = \"1d\"\ncalendar = \"Office Hours\""));
         assert_eq!((e.field.as_str(), e.line), ("stages[1].calendar", Some(18)), "{e}");

@@ -4,9 +4,9 @@
 
 use super::auth::Role;
 use super::calendar::Calendar;
-use super::string_enum;
 use super::duration::TargetDuration;
 use super::error::Errors;
+use super::string_enum;
 use super::ticket::{Channel, Kind, Priority, Status, Ticket};
 use super::{FieldError, ValidationError};
 use serde::{Deserialize, Serialize};

@@ -198,7 +198,9 @@ impl Services {
         let stages: Vec<String> = self
             .processes
             .iter()
-            .flat_map(|p| p.stages.iter().filter(move |s| s.calendar.as_deref() == Some(key)).map(move |s| format!("`{}/{}`", p.key, s.key)))
+            .flat_map(|p| {
+                p.stages.iter().filter(move |s| s.calendar.as_deref() == Some(key)).map(move |s| format!("`{}/{}`", p.key, s.key))
+            })
             .collect();
         let said: Vec<String> = [("policies", policies), ("stages", stages)]
             .into_iter()

@@ -114,6 +114,7 @@ impl Backend {
                 (14, "mail inbound", include_str!("../migrations/sqlite/0014_mail_inbound.sql")),
                 (15, "mail outbox", include_str!("../migrations/sqlite/0015_mail_outbox.sql")),
                 (16, "mail attachments owed", include_str!("../migrations/sqlite/0016_mail_attachments_owed.sql")),
+                (17, "clock calendars", include_str!("../migrations/sqlite/0017_clock_calendars.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -132,6 +133,7 @@ impl Backend {
                 (14, "mail inbound", include_str!("../migrations/postgres/0014_mail_inbound.sql")),
                 (15, "mail outbox", include_str!("../migrations/postgres/0015_mail_outbox.sql")),
                 (16, "mail attachments owed", include_str!("../migrations/postgres/0016_mail_attachments_owed.sql")),
+                (17, "clock calendars", include_str!("../migrations/postgres/0017_clock_calendars.sql")),
             ],
         }
     }
