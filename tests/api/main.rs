@@ -35,6 +35,7 @@ mod seed;
 mod sign_in_pages;
 mod sla;
 mod sla_admin_pages;
+mod sla_calendars;
 mod staff;
 mod staff_pages;
 mod storage_story;

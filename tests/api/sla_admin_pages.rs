@@ -69,6 +69,9 @@ async fn a_policy_created_through_the_form_is_the_apis_policy(app: TestApp) {
                 ("escalation_percent", ""),
                 ("escalation_role", "supervisor"),
                 ("calendar", "support-hours"),
+                // The resolution alone counts on wall-clock time.
+                ("resolution_calendar", "always"),
+                ("first_response_calendar", ""),
                 ("pause_on", "waiting_customer"),
             ],
         )
@@ -87,6 +90,7 @@ async fn a_policy_created_through_the_form_is_the_apis_policy(app: TestApp) {
         serde_json::json!([{"at_percent": 100, "notify_role": "supervisor"}, {"at_percent": 150, "notify_role": "admin"}])
     );
     assert_eq!(policy["calendar"], "support-hours");
+    assert_eq!((policy["resolution_calendar"].as_str(), policy["first_response_calendar"].as_str()), (Some("always"), None));
     assert_eq!(policy["pause_on"], serde_json::json!(["waiting_customer"]));
 
     let html = admin.page("/admin/sla-policies/night-desk?done=created").await;
@@ -95,6 +99,9 @@ async fn a_policy_created_through_the_form_is_the_apis_policy(app: TestApp) {
     assert!(html.contains(&format!("value=\"{XSS_ESCAPED}\"")), "the edit form holds the name");
     assert!(html.contains("Support desk hours") && html.contains("100 % → supervisor, 150 % → admin"));
     assert!(html.contains("<input type=\"checkbox\" name=\"channels\" value=\"chat\" checked>"), "{html}");
+    let chooser = after_id(&html, "resolution_calendar").split("</select>").next().unwrap();
+    assert!(chooser.contains("<option value=\"always\" selected>"), "the edit form holds the target's calendar: {chooser}");
+    assert!(html.contains("Resolution: Around the clock (24×7, UTC)"), "the facts say the target's own calendar");
     assert_inert(&admin.page("/admin/sla-policies").await);
 
     // A change through the form is the API's policy too; a delete removes it.

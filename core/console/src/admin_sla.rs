@@ -182,6 +182,10 @@ struct PolicyForm {
     /// (percent, role) rows.
     escalations: Vec<(String, String)>,
     calendar: String,
+    /// The targets' own calendars (empty: the policy's).
+    first_response_calendar: String,
+    next_response_calendar: String,
+    resolution_calendar: String,
     pause_on: Vec<String>,
 }
 
@@ -212,6 +216,9 @@ impl PolicyForm {
             warning_percent: p.warning_percent.to_string(),
             escalations: p.escalations.iter().map(|e| (e.at_percent.to_string(), e.notify_role.as_str().to_owned())).collect(),
             calendar: p.calendar.clone().unwrap_or_default(),
+            first_response_calendar: p.first_response_calendar.clone().unwrap_or_default(),
+            next_response_calendar: p.next_response_calendar.clone().unwrap_or_default(),
+            resolution_calendar: p.resolution_calendar.clone().unwrap_or_default(),
             pause_on: spelled(&p.pause_on, Status::as_str),
         }
     }
@@ -240,6 +247,9 @@ impl PolicyForm {
                 .filter(|(p, _)| !p.trim().is_empty())
                 .collect(),
             calendar: f.one("calendar"),
+            first_response_calendar: f.one("first_response_calendar"),
+            next_response_calendar: f.one("next_response_calendar"),
+            resolution_calendar: f.one("resolution_calendar"),
             pause_on: f.all("pause_on"),
         }
     }
@@ -295,6 +305,9 @@ impl PolicyForm {
             warning_percent,
             escalations,
             calendar: optional(&self.calendar),
+            first_response_calendar: optional(&self.first_response_calendar),
+            next_response_calendar: optional(&self.next_response_calendar),
+            resolution_calendar: optional(&self.resolution_calendar),
             pause_on: Some(pause_on),
         })
     }
@@ -351,9 +364,17 @@ pub struct PolicyFormView {
     /// The three targets and the warning percent.
     pub targets: Vec<TextInput>,
     pub escalations: Vec<EscalationInput>,
-    pub calendars: Vec<Choice>,
-    pub calendar_error: Option<String>,
+    /// The policy's calendar, then each target's own.
+    pub calendars: Vec<CalendarSelect>,
     pub pause_on: CheckGroup,
+}
+
+/// A calendar chooser: its field, label, choices and the message refusing it.
+pub struct CalendarSelect {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub choices: Vec<Choice>,
+    pub error: Option<String>,
 }
 
 /// Spare escalation rows offered below the policy's own.
@@ -381,12 +402,37 @@ fn policy_form_view(
         roles: role_choices("supervisor"),
         error: None,
     }));
-    let mut calendars = vec![Choice { value: String::new(), label: a.around_the_clock.to_owned(), selected: form.calendar.is_empty() }];
-    calendars.extend(catalog.calendars.values().map(|c| Choice {
-        value: c.key().to_owned(),
-        label: format!("{} ({})", c.name(), c.key()),
-        selected: c.key() == form.calendar,
-    }));
+    // The policy's calendar: none is around the clock. A target's: none is the policy's, and
+    // `always` is named to count that target alone around the clock.
+    let select = |name: &'static str, label: &'static str, chosen: &str| {
+        let mut choices = match name {
+            "calendar" => vec![Choice {
+                value: String::new(),
+                label: a.around_the_clock.to_owned(),
+                selected: chosen.is_empty() || chosen == Calendar::ALWAYS_UTC_KEY,
+            }],
+            _ => vec![
+                Choice { value: String::new(), label: a.same_as_policy.to_owned(), selected: chosen.is_empty() },
+                Choice {
+                    value: Calendar::ALWAYS_UTC_KEY.to_owned(),
+                    label: a.around_the_clock.to_owned(),
+                    selected: chosen == Calendar::ALWAYS_UTC_KEY,
+                },
+            ],
+        };
+        choices.extend(catalog.calendars.values().map(|c| Choice {
+            value: c.key().to_owned(),
+            label: format!("{} ({})", c.name(), c.key()),
+            selected: c.key() == chosen,
+        }));
+        CalendarSelect { name, label, choices, error: e(name) }
+    };
+    let calendars = vec![
+        select("calendar", a.calendar, &form.calendar),
+        select("first_response_calendar", a.first_response_calendar, &form.first_response_calendar),
+        select("next_response_calendar", a.next_response_calendar, &form.next_response_calendar),
+        select("resolution_calendar", a.resolution_calendar, &form.resolution_calendar),
+    ];
     let processes: Vec<String> = state.services.processes.iter().map(|p| p.key.clone()).collect();
     let mut head = Vec::new();
     if creating {
@@ -424,7 +470,6 @@ fn policy_form_view(
         ],
         escalations,
         calendars,
-        calendar_error: e("calendar"),
         pause_on: CheckGroup {
             name: "pause_on",
             legend: a.pause_on,
@@ -475,9 +520,20 @@ fn policy_row(p: &SlaPolicy, (a, words): (&SlaTexts, &Texts), catalog: &steward_
         other: other.join("; "),
         first_response: p.first_response.map(|t| t.to_string()).unwrap_or_else(|| "–".into()),
         resolution: p.resolution.map(|t| t.to_string()).unwrap_or_else(|| "–".into()),
-        calendar: match &p.calendar {
-            None => a.around_the_clock.to_owned(),
-            Some(key) => catalog.calendars.get(key).map_or_else(|| key.clone(), |c| words.calendar_label(c)),
+        calendar: {
+            let named = |key: &str| match catalog.calendars.get(key) {
+                Some(c) => words.calendar_label(c),
+                None if key == Calendar::ALWAYS_UTC_KEY => a.around_the_clock.to_owned(),
+                None => key.to_owned(),
+            };
+            let mut said = vec![p.calendar.as_deref().map_or_else(|| a.around_the_clock.to_owned(), named)];
+            let targets = [
+                (a.first_response, &p.first_response_calendar),
+                (a.next_response, &p.next_response_calendar),
+                (a.resolution, &p.resolution_calendar),
+            ];
+            said.extend(targets.iter().filter_map(|(what, key)| key.as_deref().map(|k| format!("{what}: {}", named(k)))));
+            said.join("; ")
         },
         escalations: p
             .escalations
@@ -774,7 +830,7 @@ pub struct CalendarRow {
     pub used_by: String,
 }
 
-fn calendar_row(c: &Calendar, a: &SlaTexts, policies: &[SlaPolicy]) -> CalendarRow {
+fn calendar_row(c: &Calendar, a: &SlaTexts, services: &steward_services::Services) -> CalendarRow {
     let week = match c.hours() {
         BusinessHours::Always => vec![(a.always, String::new())],
         BusinessHours::Weekly(w) => (0..7)
@@ -785,7 +841,6 @@ fn calendar_row(c: &Calendar, a: &SlaTexts, policies: &[SlaPolicy]) -> CalendarR
             .collect(),
     };
     let holidays = c.holidays().iter().map(ToString::to_string).collect::<Vec<_>>();
-    let used_by: Vec<&str> = policies.iter().filter(|p| p.calendar.as_deref() == Some(c.key())).map(|p| p.key.as_str()).collect();
     CalendarRow {
         key: c.key().to_owned(),
         href: format!("/admin/calendars/{}", segment(c.key())),
@@ -793,7 +848,7 @@ fn calendar_row(c: &Calendar, a: &SlaTexts, policies: &[SlaPolicy]) -> CalendarR
         timezone: c.timezone().to_owned(),
         week,
         holidays: if holidays.is_empty() { a.no_holidays.to_owned() } else { holidays.join(", ") },
-        used_by: used_by.join(", "),
+        used_by: services.calendar_users(c.key()).unwrap_or_default(),
     }
 }
 
@@ -828,7 +883,7 @@ fn calendars_page(
     errors: Refusals,
 ) -> Response {
     let catalog = state.services.sla_catalog();
-    let calendars = catalog.calendars.values().map(|c| calendar_row(c, a, &catalog.policies)).collect();
+    let calendars = catalog.calendars.values().map(|c| calendar_row(c, a, &state.services)).collect();
     let status = status_for(&errors);
     let form = calendar_form_view((a, chrome.language), form, true, errors);
     render(status, &CalendarsPage { chrome, a, notice, calendars, form })
@@ -858,7 +913,7 @@ fn calendar_page(chrome: Chrome, state: &ConsoleState, a: &'static SlaTexts, key
         a,
         notice: shown.notice,
         error: shown.error,
-        calendar: calendar_row(calendar, a, &catalog.policies),
+        calendar: calendar_row(calendar, a, &state.services),
         form: calendar_form_view((a, chrome.language), form, false, shown.errors),
         chrome,
     };
@@ -988,7 +1043,15 @@ pub async fn processes(State(state): State<ConsoleState>, viewer: Viewer) -> Res
                     name: s.name.clone(),
                     office: chrome.t.office_label(s.office),
                     owner: chrome.t.role_named(&s.responsible_role),
-                    target: s.target.map_or_else(|| a.no_target.to_owned(), |t| t.to_string()),
+                    target: match (s.target, s.calendar.as_deref()) {
+                        (None, _) => a.no_target.to_owned(),
+                        (Some(t), None) => t.to_string(),
+                        (Some(t), Some(Calendar::ALWAYS_UTC_KEY)) => format!("{t} · {}", a.around_the_clock),
+                        (Some(t), Some(key)) => {
+                            let catalog = state.services.sla_catalog();
+                            format!("{t} · {}", catalog.calendars.get(key).map_or_else(|| key.to_owned(), |c| chrome.t.calendar_label(c)))
+                        }
+                    },
                     moves: match p.allowed_targets(&s.key) {
                         next if next.is_empty() => a.no_moves.to_owned(),
                         next => next.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),

@@ -7,6 +7,7 @@ use steward_domain::auth::Role;
 use steward_domain::clock::{ClockKind, ClockState};
 use steward_domain::partner::{PartnerKind, PartnerStatus};
 use steward_domain::process::Office;
+use steward_domain::sla::CalendarSource;
 use steward_domain::ticket::{Channel, Kind, Priority, Status};
 use steward_domain::time::Timestamp;
 use steward_domain::webhook::DeliveryState;
@@ -259,6 +260,11 @@ pub struct Texts {
     pub clock_paused: &'static str,
     pub clock_met: &'static str,
     pub clock_breached: &'static str,
+    pub clock_not_applicable: &'static str,
+    pub calendar_from_stage: &'static str,
+    pub calendar_from_target: &'static str,
+    pub calendar_from_policy: &'static str,
+    pub calendar_from_default: &'static str,
     // Roles, partners, offices and deliveries: English keeps their spellings.
     pub role_admin: &'static str,
     pub role_supervisor: &'static str,
@@ -345,6 +351,17 @@ impl Texts {
             ClockState::Paused => self.clock_paused,
             ClockState::Met => self.clock_met,
             ClockState::Breached => self.clock_breached,
+            ClockState::NotApplicable => self.clock_not_applicable,
+        }
+    }
+
+    /// Why a clock counts on its calendar.
+    pub fn calendar_source_label(&self, s: CalendarSource) -> &'static str {
+        match s {
+            CalendarSource::Stage => self.calendar_from_stage,
+            CalendarSource::Target => self.calendar_from_target,
+            CalendarSource::Policy => self.calendar_from_policy,
+            CalendarSource::Default => self.calendar_from_default,
         }
     }
 
@@ -610,6 +627,11 @@ pub static EN: Texts = Texts {
     clock_paused: "paused",
     clock_met: "met",
     clock_breached: "breached",
+    clock_not_applicable: "not applicable",
+    calendar_from_stage: "the stage's own calendar",
+    calendar_from_target: "the policy's calendar for this target",
+    calendar_from_policy: "the policy's calendar",
+    calendar_from_default: "no calendar named: wall-clock time",
     role_admin: "admin",
     role_supervisor: "supervisor",
     role_agent: "agent",
@@ -801,6 +823,11 @@ pub static ZH: Texts = Texts {
     clock_paused: "已暂停",
     clock_met: "已达标",
     clock_breached: "已超时",
+    clock_not_applicable: "不适用",
+    calendar_from_stage: "该阶段自己的日历",
+    calendar_from_target: "策略为此目标指定的日历",
+    calendar_from_policy: "策略的日历",
+    calendar_from_default: "未指定日历：按自然时间计",
     role_admin: "管理员",
     role_supervisor: "主管",
     role_agent: "坐席",
@@ -874,6 +901,7 @@ mod tests {
             all.extend(Kind::ALL.iter().map(|k| t.kind_label(*k)));
             all.extend(ClockKind::ALL.iter().map(|k| t.clock_label(*k)));
             all.extend(ClockState::ALL.iter().map(|s| t.clock_state_label(*s)));
+            all.extend(CalendarSource::ALL.iter().map(|s| t.calendar_source_label(*s)));
             all.extend(Priority::ALL.iter().map(|p| t.priority_label(*p)));
             all.extend(Status::ALL.iter().map(|s| t.status_label(*s)));
             all.extend(Role::ALL.iter().map(|r| t.role_label(*r)));

@@ -32,6 +32,10 @@ string_enum! {
         Met => "met",
         /// Elapsed business time exceeds the target, whether running, paused or stopped.
         Breached => "breached",
+        /// Stopped within the target without what it measures having happened (a ticket closed
+        /// before its due time without any public reply): neither met nor breached, and left
+        /// out of the compliance rate.
+        NotApplicable => "not_applicable",
     }
 }
 
@@ -62,6 +66,10 @@ pub struct Clock {
     /// above the elapsed time clears it.
     pub breached_at: Option<Timestamp>,
     pub pauses: Vec<Pause>,
+    /// Stopped by [`Clock::end_unanswered`] within the target: the outcome is "not
+    /// applicable", not "met".
+    #[serde(default)]
+    pub not_applicable: bool,
 }
 
 impl Clock {
@@ -76,6 +84,7 @@ impl Clock {
             stopped_at: None,
             breached_at: None,
             pauses: Vec::new(),
+            not_applicable: false,
         }
     }
 
@@ -110,7 +119,9 @@ impl Clock {
     }
 
     pub fn state_at(&self, cal: &Calendar, now: Timestamp) -> ClockState {
-        if self.elapsed_at(cal, now) > self.target_ms {
+        if self.not_applicable && self.is_stopped() {
+            ClockState::NotApplicable
+        } else if self.elapsed_at(cal, now) > self.target_ms {
             ClockState::Breached
         } else if self.is_stopped() {
             ClockState::Met
@@ -154,19 +165,37 @@ impl Clock {
             self.segment_from = None;
             self.stopped_at = Some(now);
         }
-        if self.elapsed_ms > self.target_ms {
-            ClockState::Breached
-        } else {
-            ClockState::Met
+        self.outcome()
+    }
+
+    /// Stops a clock whose event never happened (a ticket closed without the reply the clock
+    /// waits for). Within the target the outcome is [`ClockState::NotApplicable`]: nobody was
+    /// late, and nothing was met either. Past the target it is [`ClockState::Breached`], as
+    /// any late stop. A stopped clock just returns its outcome.
+    pub fn end_unanswered(&mut self, cal: &Calendar, now: Timestamp) -> ClockState {
+        if !self.is_stopped() && self.stop(cal, now) == ClockState::Met {
+            self.not_applicable = true;
+        }
+        self.outcome()
+    }
+
+    /// A stopped clock's outcome: not applicable, met or breached.
+    fn outcome(&self) -> ClockState {
+        match (self.not_applicable, self.elapsed_ms > self.target_ms) {
+            (true, _) => ClockState::NotApplicable,
+            (false, true) => ClockState::Breached,
+            (false, false) => ClockState::Met,
         }
     }
 
-    /// Runs a stopped clock again from the business time it had (a reopened ticket). Returns
-    /// false (and changes nothing) unless stopped.
+    /// Runs a stopped clock again from the business time it had (a reopened ticket); a clock
+    /// that ended not applicable counts again too. Returns false (and changes nothing) unless
+    /// stopped.
     pub fn reopen(&mut self, now: Timestamp) -> bool {
         if !self.is_stopped() {
             return false;
         }
+        self.not_applicable = false;
         self.stopped_at = None;
         self.segment_from = Some(now);
         true
@@ -513,6 +542,29 @@ mod tests {
         assert!(!clock.resume(at("2026-06-09T14:00")));
         assert!(!clock.retarget(&cal, &cal, HOUR, at("2026-06-09T14:00")));
         assert_eq!(clock.target_ms, 8 * HOUR);
+    }
+
+    #[test]
+    fn a_clock_ended_unanswered_within_its_target_is_not_applicable_and_past_it_breached() {
+        let cal = office();
+        let start = at("2026-06-09T10:00");
+        let clock = Clock::start(ClockKind::FirstResponse, 2 * HOUR, "office", start);
+
+        let mut early = clock.clone();
+        assert_eq!(early.end_unanswered(&cal, at("2026-06-09T11:00")), ClockState::NotApplicable);
+        assert!(early.not_applicable && early.breached_at.is_none());
+        assert_eq!(early.state_at(&cal, at("2026-06-10T11:00")), ClockState::NotApplicable);
+        assert_eq!(early.stop(&cal, at("2026-06-10T11:00")), ClockState::NotApplicable, "a second stop keeps the outcome");
+        // Reopened, it counts again from the time it had.
+        assert!(early.reopen(at("2026-06-09T12:00")));
+        assert!(!early.not_applicable);
+        assert_eq!(early.state_at(&cal, at("2026-06-09T12:30")), ClockState::Running);
+
+        let mut late = clock;
+        assert_eq!(late.end_unanswered(&cal, at("2026-06-09T13:00")), ClockState::Breached);
+        assert!(!late.not_applicable);
+        assert_eq!(late.breached_at, Some(at("2026-06-09T12:00")));
+        assert_eq!(late.end_unanswered(&cal, at("2026-06-09T14:00")), ClockState::Breached);
     }
 
     #[test]

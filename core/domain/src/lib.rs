@@ -64,6 +64,7 @@ mod openapi {
         crate::auth::Role,
         crate::login::AuditKind,
         crate::process::Office,
+        crate::sla::CalendarSource,
         crate::webhook::DeliveryState,
         crate::mail::MailState,
         crate::mail::NotificationKind,

@@ -22,6 +22,10 @@ pub struct Stage {
     pub office: Office,
     /// How long a ticket should spend in this stage (measured by the SLA engine).
     pub target: Option<TargetDuration>,
+    /// The calendar the target counts on (a calendar key, `always` for wall-clock time); none:
+    /// the matching SLA policy's calendar. Checked against the SLA catalog when processes are
+    /// loaded ([`ProcessRegistry::check_calendars`]).
+    pub calendar: Option<String>,
     /// The role responsible for the work in this stage.
     pub responsible_role: String,
     pub required_certification: Option<String>,
@@ -142,6 +146,7 @@ struct RawStage {
     name: String,
     office: Office,
     target: Option<Spanned<String>>,
+    calendar: Option<Spanned<String>>,
     role: Spanned<String>,
     required_certification: Option<String>,
     #[serde(default)]
@@ -208,6 +213,18 @@ impl Process {
                 }
                 None => None,
             };
+            if let Some(c) = &s.calendar {
+                if target.is_none() {
+                    return Err(err(
+                        Some(c.span()),
+                        &field("calendar"),
+                        "a calendar measures the stage's target: give a target too".into(),
+                    ));
+                }
+                if !super::sla::is_valid_key(c.get_ref()) {
+                    return Err(err(Some(c.span()), &field("calendar"), format!("`{}` is not a calendar key", c.get_ref())));
+                }
+            }
             if s.role.get_ref().trim().is_empty() {
                 return Err(err(Some(s.role.span()), &field("role"), "must name the responsible role".into()));
             }
@@ -221,6 +238,7 @@ impl Process {
                 name: s.name,
                 office: s.office,
                 target,
+                calendar: s.calendar.map(Spanned::into_inner),
                 responsible_role: s.role.into_inner(),
                 required_certification: s.required_certification,
                 terminal: s.terminal,
@@ -324,6 +342,32 @@ impl ProcessRegistry {
 
     pub fn is_empty(&self) -> bool {
         self.by_key.is_empty()
+    }
+
+    /// Every stage's calendar must be one of `known` (the catalog's keys) or `always`: the
+    /// first that is not, named by its file and field.
+    pub fn check_calendars(&self, known: &[&str]) -> Result<(), ProcessLoadError> {
+        self.iter().try_for_each(|p| p.check_calendars(known))
+    }
+}
+
+impl Process {
+    /// [`ProcessRegistry::check_calendars`] for one process.
+    pub fn check_calendars(&self, known: &[&str]) -> Result<(), ProcessLoadError> {
+        for (i, stage) in self.stages.iter().enumerate() {
+            let Some(calendar) = stage.calendar.as_deref() else { continue };
+            if calendar != super::calendar::Calendar::ALWAYS_UTC_KEY && !known.contains(&calendar) {
+                let mut names = vec![super::calendar::Calendar::ALWAYS_UTC_KEY];
+                names.extend(known);
+                return Err(ProcessLoadError {
+                    file: self.source.clone(),
+                    line: None,
+                    field: format!("stages[{i}].calendar"),
+                    message: format!("no calendar `{calendar}` (calendars: {})", names.join(", ")),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -444,6 +488,29 @@ to = ["intake", "done"]
         assert_eq!((e.field.as_str(), e.line), ("transitions[0].to[0]", Some(28)));
         let e = load_err(&EXPLICIT.replace("key = \"fix\"", "key = \"intake\""));
         assert!(e.message.contains("defined twice"), "{e}");
+    }
+
+    #[test]
+    fn a_stage_calendar_is_parsed_and_checked_against_the_known_calendars() {
+        let p =
+            Process::from_toml("repair.toml", &EXPLICIT.replace("target = \"1d\"", "target = \"1d\"\ncalendar = \"workshop\"")).unwrap();
+        assert_eq!(p.stage("fix").unwrap().calendar.as_deref(), Some("workshop"));
+        assert_eq!(p.stage("intake").unwrap().calendar, None);
+        assert!(p.check_calendars(&["workshop"]).is_ok());
+        let e = p.check_calendars(&["support-hours"]).unwrap_err();
+        assert_eq!((e.file.as_str(), e.field.as_str()), ("repair.toml", "stages[1].calendar"));
+        assert!(e.message.contains("`workshop`") && e.message.contains("always, support-hours"), "{e}");
+        let shipped = general();
+        assert_eq!(shipped.stage("after_sales").unwrap().calendar.as_deref(), Some("always"), "after-sales runs on wall-clock time");
+        assert!(shipped.check_calendars(&[]).is_ok(), "`always` is built in");
+
+        let e = load_err(&EXPLICIT.replace(
+            "role = \"agent\"\n\n[[stages]]\nkey = \"fix\"",
+            "role = \"agent\"\ncalendar = \"always\"\n\n[[stages]]\nkey = \"fix\"",
+        ));
+        assert_eq!((e.field.as_str(), e.line), ("stages[0].calendar", Some(11)), "{e}");
+        let e = load_err(&EXPLICIT.replace("target = \"1d\"", "target = \"1d\"\ncalendar = \"Office Hours\""));
+        assert_eq!((e.field.as_str(), e.line), ("stages[1].calendar", Some(18)), "{e}");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! `order`. Targets are business durations measured through the policy's calendar.
 
 use super::auth::Role;
+use super::calendar::Calendar;
 use super::duration::TargetDuration;
 use super::error::Errors;
+use super::string_enum;
 use super::ticket::{Channel, Kind, Priority, Status, Ticket};
 use super::{FieldError, ValidationError};
 use serde::{Deserialize, Serialize};
@@ -46,10 +48,28 @@ pub struct PolicySpec {
     pub warning_percent: Option<u32>,
     #[serde(default)]
     pub escalations: Vec<Escalation>,
-    /// Calendar key; none means around the clock (24×7, UTC).
+    /// Calendar key; none (or `always`) means around the clock (24×7, UTC).
     pub calendar: Option<String>,
+    /// A calendar for one target alone, instead of `calendar` (`always`: wall-clock time).
+    pub first_response_calendar: Option<String>,
+    pub next_response_calendar: Option<String>,
+    pub resolution_calendar: Option<String>,
     /// Statuses that pause the resolution clock (default: waiting_customer, waiting_partner).
     pub pause_on: Option<Vec<Status>>,
+}
+
+impl PolicySpec {
+    /// Every calendar the spec names, with its field: the policy's, then each target's.
+    pub fn calendar_fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("calendar", &self.calendar),
+            ("first_response_calendar", &self.first_response_calendar),
+            ("next_response_calendar", &self.next_response_calendar),
+            ("resolution_calendar", &self.resolution_calendar),
+        ]
+        .into_iter()
+        .filter_map(|(field, key)| key.as_deref().map(|k| (field, k)))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +85,10 @@ pub struct SlaPolicy {
     /// Sorted by `at_percent`.
     pub escalations: Vec<Escalation>,
     pub calendar: Option<String>,
+    /// Per-target calendars; none: the target counts on `calendar`.
+    pub first_response_calendar: Option<String>,
+    pub next_response_calendar: Option<String>,
+    pub resolution_calendar: Option<String>,
     pub pause_on: Vec<Status>,
 }
 
@@ -81,7 +105,8 @@ pub fn is_valid_key(key: &str) -> bool {
 }
 
 impl SlaPolicy {
-    /// Checks a spec; `known_calendars` are the calendar keys that exist.
+    /// Checks a spec; `known_calendars` are the calendar keys that exist (the built-in
+    /// `always` is known without being listed).
     pub fn from_spec(key: &str, spec: PolicySpec, known_calendars: &[&str], tiers: &[String]) -> Result<SlaPolicy, ValidationError> {
         let mut errors = Errors::default();
         if !is_valid_key(key) {
@@ -101,7 +126,7 @@ impl SlaPolicy {
         if !(1..=99).contains(&warning_percent) {
             errors.push(FieldError::new("warning_percent", "must be between 1 and 99"));
         }
-        let mut escalations = spec.escalations;
+        let mut escalations = spec.escalations.clone();
         escalations.sort_by_key(|e| e.at_percent);
         for (i, e) in escalations.iter().enumerate() {
             if !(50..=1000).contains(&e.at_percent) {
@@ -111,9 +136,9 @@ impl SlaPolicy {
                 errors.push(FieldError::new(format!("escalations[{i}].at_percent"), "two escalations at the same percent"));
             }
         }
-        if let Some(calendar) = &spec.calendar {
-            if !known_calendars.contains(&calendar.as_str()) {
-                errors.push(FieldError::new("calendar", format!("no calendar `{calendar}`")));
+        for (field, calendar) in spec.calendar_fields() {
+            if calendar != Calendar::ALWAYS_UTC_KEY && !known_calendars.contains(&calendar) {
+                errors.push(FieldError::new(field, format!("no calendar `{calendar}`")));
             }
         }
         for (i, tier) in spec.conditions.tiers.iter().enumerate() {
@@ -139,6 +164,9 @@ impl SlaPolicy {
             warning_percent,
             escalations,
             calendar: spec.calendar,
+            first_response_calendar: spec.first_response_calendar,
+            next_response_calendar: spec.next_response_calendar,
+            resolution_calendar: spec.resolution_calendar,
             pause_on,
         })
     }
@@ -154,6 +182,9 @@ impl SlaPolicy {
             warning_percent: Some(self.warning_percent),
             escalations: self.escalations.clone(),
             calendar: self.calendar.clone(),
+            first_response_calendar: self.first_response_calendar.clone(),
+            next_response_calendar: self.next_response_calendar.clone(),
+            resolution_calendar: self.resolution_calendar.clone(),
             pause_on: Some(self.pause_on.clone()),
         }
     }
@@ -196,11 +227,42 @@ impl SlaPolicy {
         }
     }
 
+    /// The calendar a ticket-level clock of `kind` counts on, and why: the target's own, else
+    /// the policy's, else none (24×7 UTC).
+    pub fn calendar_for(&self, kind: super::clock::ClockKind) -> (Option<&str>, CalendarSource) {
+        use super::clock::ClockKind;
+        let own = match kind {
+            ClockKind::FirstResponse => &self.first_response_calendar,
+            ClockKind::NextResponse => &self.next_response_calendar,
+            ClockKind::Resolution => &self.resolution_calendar,
+            ClockKind::Stage => &None,
+        };
+        match (own, &self.calendar) {
+            (Some(own), _) => (Some(own), CalendarSource::Target),
+            (None, Some(policy)) => (Some(policy), CalendarSource::Policy),
+            (None, None) => (None, CalendarSource::Default),
+        }
+    }
+
     /// Percent levels that raise an alert, in order: the warning, the breach (100), escalations.
     pub fn alert_levels(&self) -> Vec<AlertLevel> {
         let mut levels = vec![AlertLevel::Warning(self.warning_percent), AlertLevel::Breach];
         levels.extend(self.escalations.iter().map(|e| AlertLevel::Escalation(e.at_percent, e.notify_role)));
         levels
+    }
+}
+
+string_enum! {
+    /// Why a clock counts on the calendar it does.
+    pub enum CalendarSource {
+        /// The stage names its own calendar (`calendar` in the process file).
+        Stage => "stage",
+        /// The policy names one for this target (`first_response_calendar`, …).
+        Target => "target",
+        /// The policy's `calendar`.
+        Policy => "policy",
+        /// Nothing names one: around the clock, UTC.
+        Default => "default",
     }
 }
 
@@ -307,6 +369,9 @@ mod tests {
                 Escalation { at_percent: 100, notify_role: Role::Supervisor },
             ],
             calendar: None,
+            first_response_calendar: None,
+            next_response_calendar: None,
+            resolution_calendar: None,
             pause_on: None,
         }
     }
@@ -372,6 +437,9 @@ mod tests {
             warning_percent: Some(120),
             escalations: vec![],
             calendar: Some("office".into()),
+            first_response_calendar: None,
+            next_response_calendar: None,
+            resolution_calendar: None,
             pause_on: Some(vec![Status::Closed]),
         };
         let e = SlaPolicy::from_spec("Bad Key", spec, &["support"], &["standard".into()]).unwrap_err();

@@ -6,13 +6,23 @@
 //! customer message after that to the next public staff reply, when the policy sets a target),
 //! `resolution` (until resolved or closed; paused while the status is one of the policy's
 //! `pause_on`), and one `stage` clock per visit to a stage that has a target in its process.
+//!
+//! Calendars: a ticket-level clock counts on its target's own calendar
+//! (`first_response_calendar`, …) when the policy names one, else on the policy's `calendar`;
+//! a stage clock on the stage's `calendar` when the process names one, else on the policy's.
+//! `always` (or nothing named) is wall-clock time, 24×7 UTC. Each clock records which rule
+//! chose its calendar ([`CalendarSource`]) for the SLA report.
+//!
+//! A ticket closed without any public reply ends its first-response clock "not applicable"
+//! when it was still within its target (left out of the compliance rate), and breached when
+//! it was past it.
 
 use super::calendar::Calendar;
 use super::clock::{Clock, ClockKind, ClockState};
 use super::event::{EventData, SlaClockRef};
 use super::ids::{ClockId, TicketId};
-use super::process::Process;
-use super::sla::{match_policy, AlertLevel, PolicyMatch, SlaPolicy, DEFAULT_WARNING_PERCENT};
+use super::process::{Process, Stage};
+use super::sla::{match_policy, AlertLevel, CalendarSource, PolicyMatch, SlaPolicy, DEFAULT_WARNING_PERCENT};
 use super::ticket::{Status, Ticket};
 use super::time::Timestamp;
 use std::collections::BTreeMap;
@@ -26,6 +36,8 @@ pub struct TicketClock {
     pub stage: Option<String>,
     pub policy_key: Option<String>,
     pub clock: Clock,
+    /// Which rule chose the clock's calendar (`clock.calendar_key`).
+    pub calendar_source: CalendarSource,
     /// Names of the alert levels recorded (`warning`, `breach`, `escalation_150`).
     pub alerted: Vec<String>,
     /// The earliest pending alert instant while running; the sweeper's index.
@@ -36,7 +48,8 @@ pub struct TicketClock {
 }
 
 impl TicketClock {
-    /// A clock just started for a ticket, not yet alerted about.
+    /// A clock just started for a ticket, not yet alerted about; its calendar chosen by the
+    /// policy (see [`TicketClock::on_calendar_of`] for another reason).
     pub fn new(ticket_id: TicketId, stage: Option<String>, policy_key: Option<String>, clock: Clock, now: Timestamp) -> Self {
         TicketClock {
             id: ClockId::new_at(now),
@@ -44,10 +57,35 @@ impl TicketClock {
             stage,
             policy_key,
             clock,
+            calendar_source: CalendarSource::Policy,
             alerted: Vec::new(),
             next_check_at: None,
             due_at: None,
         }
+    }
+}
+
+impl TicketClock {
+    /// The same clock, saying its calendar was chosen for `source`.
+    pub fn on_calendar_of(mut self, source: CalendarSource) -> Self {
+        self.calendar_source = source;
+        self
+    }
+}
+
+/// The calendar key a clock of `kind` counts on under `policy` (None: 24×7 UTC), and why. A
+/// stage clock counts on `stage`'s own calendar when it names one.
+pub fn clock_calendar<'a>(policy: Option<&'a SlaPolicy>, kind: ClockKind, stage: Option<&'a Stage>) -> (Option<&'a str>, CalendarSource) {
+    if let Some(own) = stage.filter(|_| kind == ClockKind::Stage).and_then(|s| s.calendar.as_deref()) {
+        return (Some(own), CalendarSource::Stage);
+    }
+    match policy {
+        Some(p) if kind == ClockKind::Stage => match p.calendar.as_deref() {
+            Some(key) => (Some(key), CalendarSource::Policy),
+            None => (None, CalendarSource::Default),
+        },
+        Some(p) => p.calendar_for(kind),
+        None => (None, CalendarSource::Default),
     }
 }
 
@@ -132,13 +170,23 @@ impl Working<'_> {
 
     /// Stops a clock; a late stop records its breach (once) if the sweeper has not yet.
     fn stop(&mut self, i: usize) {
+        self.stop_with(i, Clock::stop);
+    }
+
+    /// Stops a clock whose event never happened ([`Clock::end_unanswered`]); a late one records
+    /// its breach as `stop` does.
+    fn end_unanswered(&mut self, i: usize) {
+        self.stop_with(i, Clock::end_unanswered);
+    }
+
+    fn stop_with(&mut self, i: usize, stop: fn(&mut Clock, &Calendar, Timestamp) -> ClockState) {
         let cal = self.calendar_of(i);
         let now = self.now;
         let c = &mut self.clocks[i];
         if c.clock.is_stopped() {
             return;
         }
-        let state = c.clock.stop(&cal, now);
+        let state = stop(&mut c.clock, &cal, now);
         self.changed[i] = true;
         if state == ClockState::Breached && !c.alerted.iter().any(|a| a == "breach") {
             let breached_at = c.clock.breached_at.unwrap_or(now);
@@ -168,7 +216,10 @@ pub fn reconcile(
     let matched = catalog.matching(after);
     let policy = matched.as_ref().map(|m| m.policy);
     let policy_key = policy.map(|p| p.key.clone());
-    let calendar = catalog.calendar(policy.and_then(|p| p.calendar.as_deref()));
+    let calendar_for = |kind: ClockKind, stage: Option<&Stage>| {
+        let (key, source) = clock_calendar(policy, kind, stage);
+        (catalog.calendar(key), source)
+    };
 
     // A different policy now applies: clocks keep their time and go on under the new one.
     if let Some(before) = before {
@@ -186,10 +237,11 @@ pub fn reconcile(
         let target = policy.and_then(|p| p.target(kind)).map(|t| t.as_millis());
         let running = w.clocks.iter().position(|c| c.clock.kind == kind && !c.clock.is_stopped());
         let existing = running.or_else(|| w.clocks.iter().position(|c| c.clock.kind == kind));
+        let (calendar, source) = calendar_for(kind, None);
         match (existing, target) {
             (None, Some(target)) if before.is_none() && kind != ClockKind::NextResponse => {
                 let clock = Clock::start(kind, target, calendar.key(), after.created_at);
-                w.add(TicketClock::new(after.id, None, policy_key.clone(), clock, now));
+                w.add(TicketClock::new(after.id, None, policy_key.clone(), clock, now).on_calendar_of(source));
             }
             (Some(i), Some(target)) if !w.clocks[i].clock.is_stopped() => {
                 let c = &w.clocks[i];
@@ -198,6 +250,10 @@ pub fn reconcile(
                     let c = &mut w.clocks[i];
                     c.clock.retarget(&old, &calendar, target, now);
                     c.policy_key = policy_key.clone();
+                    w.changed[i] = true;
+                }
+                if w.clocks[i].calendar_source != source {
+                    w.clocks[i].calendar_source = source;
                     w.changed[i] = true;
                 }
             }
@@ -214,8 +270,9 @@ pub fn reconcile(
     let awaiting_reply = w.clocks.iter().any(|c| c.clock.kind == ClockKind::NextResponse && !c.clock.is_stopped());
     if let Some(target) = policy.and_then(|p| p.next_response) {
         if customer_wrote && !awaiting_reply && before.is_some_and(|b| b.first_response_at.is_some()) && !after.is_done() {
+            let (calendar, source) = calendar_for(ClockKind::NextResponse, None);
             let clock = Clock::start(ClockKind::NextResponse, target.as_millis(), calendar.key(), now);
-            w.add(TicketClock::new(after.id, None, policy_key.clone(), clock, now));
+            w.add(TicketClock::new(after.id, None, policy_key.clone(), clock, now).on_calendar_of(source));
         }
     }
 
@@ -230,10 +287,17 @@ pub fn reconcile(
             ClockKind::Stage => closed || w.clocks[i].stage.as_deref() != Some(after.stage.as_str()),
         };
         let was_done = before.is_some_and(|b| b.resolved_at.is_some() || b.status == Status::Closed);
-        if stop {
+        if stop && kind == ClockKind::FirstResponse && after.first_response_at.is_none() {
+            // Closed without any public reply: not applicable within the target, breached past it.
+            w.end_unanswered(i);
+        } else if stop {
             w.stop(i);
-        } else if kind == ClockKind::Resolution && w.clocks[i].clock.is_stopped() && was_done {
-            // Reopened: the resolution clock goes on from the time it had.
+        } else if w.clocks[i].clock.is_stopped()
+            && was_done
+            && (kind == ClockKind::Resolution || (kind == ClockKind::FirstResponse && w.clocks[i].clock.not_applicable))
+        {
+            // Reopened: the resolution clock goes on from the time it had, and so does a
+            // first-response clock that ended unanswered.
             w.clocks[i].clock.reopen(now);
             w.changed[i] = true;
         }
@@ -255,8 +319,9 @@ pub fn reconcile(
     if entered_stage && !closed {
         if let Some(stage) = process.and_then(|p| p.stage(&after.stage)).filter(|s| !s.terminal) {
             if let Some(target) = stage.target {
+                let (calendar, source) = calendar_for(ClockKind::Stage, Some(stage));
                 let clock = Clock::start(ClockKind::Stage, target.as_millis(), calendar.key(), now);
-                w.add(TicketClock::new(after.id, Some(stage.key.clone()), policy_key.clone(), clock, now));
+                w.add(TicketClock::new(after.id, Some(stage.key.clone()), policy_key.clone(), clock, now).on_calendar_of(source));
             }
         }
     }
@@ -396,6 +461,9 @@ mod tests {
             warning_percent: None,
             escalations: vec![Escalation { at_percent: 150, notify_role: Role::Supervisor }],
             calendar: calendar.map(Into::into),
+            first_response_calendar: None,
+            next_response_calendar: None,
+            resolution_calendar: None,
             pause_on: None,
         };
         let office = Calendar::from_spec(
@@ -604,5 +672,99 @@ mod tests {
         let plan = reconcile(Some(&moved), &closed, &[], Some(&p), &clocks, &cat, later);
         apply(&mut clocks, &plan);
         assert!(clocks.iter().all(|c| c.clock.is_stopped() && c.next_check_at.is_none()));
+    }
+
+    fn clock_of(clocks: &[TicketClock], kind: ClockKind) -> &TicketClock {
+        clocks.iter().find(|c| c.clock.kind == kind).unwrap_or_else(|| panic!("no {kind} clock"))
+    }
+
+    /// The general process, its first stage measured on wall-clock time.
+    fn wall_clock_consultation() -> Process {
+        let text = crate::process::BUILTIN_GENERAL.replacen("target = \"4h\"", "target = \"24h\"\ncalendar = \"always\"", 1);
+        Process::from_toml("wall.toml", &text).unwrap()
+    }
+
+    #[test]
+    fn a_stage_target_on_always_counts_wall_clock_time_under_a_business_hours_policy() {
+        let t = open(Priority::Normal);
+        let plan = reconcile(None, &t, &[], Some(&wall_clock_consultation()), &[], &catalog(), MONDAY_9);
+        let stage = clock_of(&plan.clocks, ClockKind::Stage);
+        assert_eq!((stage.clock.calendar_key.as_str(), stage.calendar_source), ("always", CalendarSource::Stage));
+        // 24 wall-clock hours, not three business days.
+        assert_eq!(stage.due_at, Some(MONDAY_9.plus_millis(24 * 60 * MIN)));
+        let first = clock_of(&plan.clocks, ClockKind::FirstResponse);
+        assert_eq!((first.clock.calendar_key.as_str(), first.calendar_source), ("office", CalendarSource::Policy));
+        // Without a calendar of its own the stage counts on the policy's: 4 business hours.
+        let plan = reconcile(None, &t, &[], Some(&general()), &[], &catalog(), MONDAY_9);
+        let stage = clock_of(&plan.clocks, ClockKind::Stage);
+        assert_eq!((stage.clock.calendar_key.as_str(), stage.calendar_source), ("office", CalendarSource::Policy));
+        assert_eq!(stage.due_at, Some(MONDAY_9.plus_millis(4 * 60 * MIN)));
+    }
+
+    #[test]
+    fn a_policy_target_with_its_own_calendar_counts_on_it_and_the_others_on_the_policys() {
+        let mut cat = catalog();
+        cat.policies[0].resolution_calendar = Some("always".into());
+        let t = open(Priority::Normal);
+        let mut clocks = Vec::new();
+        apply(&mut clocks, &reconcile(None, &t, &[], Some(&general()), &[], &cat, MONDAY_9));
+        let resolution = clock_of(&clocks, ClockKind::Resolution);
+        assert_eq!((resolution.clock.calendar_key.as_str(), resolution.calendar_source), ("always", CalendarSource::Target));
+        assert_eq!(resolution.due_at, Some(MONDAY_9.plus_millis(24 * 60 * MIN)), "1d of wall-clock time");
+        let first = clock_of(&clocks, ClockKind::FirstResponse);
+        assert_eq!((first.clock.calendar_key.as_str(), first.calendar_source), ("office", CalendarSource::Policy));
+        // An urgent ticket moves to the policy without calendars: both go on around the clock.
+        let rules_registry = ProcessRegistry::builtin();
+        let tiers = vec!["standard".to_string(), "priority".into(), "vip".into()];
+        let rules = TicketRules { tiers: &tiers, default_process: "general", processes: &rules_registry };
+        let at = MONDAY_9.plus_millis(60 * MIN);
+        let urgent = t.apply_patch(TicketPatch { priority: Some(Priority::Urgent), ..Default::default() }, &rules, at).unwrap().ticket;
+        let plan = reconcile(Some(&t), &urgent, &[], Some(&general()), &clocks, &cat, at);
+        apply(&mut clocks, &plan);
+        for kind in [ClockKind::FirstResponse, ClockKind::Resolution] {
+            let c = clock_of(&clocks, kind);
+            assert_eq!((c.clock.calendar_key.as_str(), c.calendar_source), ("always", CalendarSource::Default), "{kind}");
+        }
+    }
+
+    #[test]
+    fn closing_without_a_reply_before_the_due_time_is_not_applicable_and_after_it_a_breach() {
+        let cat = catalog();
+        let p = general();
+        let t = open(Priority::Normal);
+        let mut opened = Vec::new();
+        apply(&mut opened, &reconcile(None, &t, &[], Some(&p), &[], &cat, MONDAY_9));
+
+        // Within the 2 business hours: not applicable, no breach.
+        let early = MONDAY_9.plus_millis(30 * MIN);
+        let closed = t.transition(&p, "closed", None, early).unwrap().ticket;
+        let mut clocks = opened.clone();
+        let plan = reconcile(Some(&t), &closed, &[], Some(&p), &clocks, &cat, early);
+        assert!(kinds(&plan).is_empty(), "{:?}", kinds(&plan));
+        apply(&mut clocks, &plan);
+        let first = clock_of(&clocks, ClockKind::FirstResponse);
+        assert!(first.clock.not_applicable);
+        assert_eq!(first.clock.state_at(&cat.calendar_of(first), early), ClockState::NotApplicable);
+        assert!(!clock_of(&clocks, ClockKind::Resolution).clock.not_applicable, "only the reply's clock");
+
+        // Reopened, the customer's wait for a reply counts again.
+        let later = MONDAY_9.plus_millis(60 * MIN);
+        let reopened = closed.reopen(&p, None, None, true, 7 * 24 * 60 * MIN, later).unwrap().ticket;
+        let plan = reconcile(Some(&closed), &reopened, &[], Some(&p), &clocks, &cat, later);
+        apply(&mut clocks, &plan);
+        let first = clock_of(&clocks, ClockKind::FirstResponse);
+        assert!(first.clock.is_running() && !first.clock.not_applicable);
+        assert_eq!(first.due_at, Some(MONDAY_9.plus_millis(150 * MIN)), "the 30 minutes counted are kept");
+
+        // Past the due time: breached, recorded once.
+        let late = MONDAY_9.plus_millis(3 * 60 * MIN);
+        let closed = t.transition(&p, "closed", None, late).unwrap().ticket;
+        let mut clocks = opened;
+        let plan = reconcile(Some(&t), &closed, &[], Some(&p), &clocks, &cat, late);
+        assert_eq!(kinds(&plan), ["sla_breached"]);
+        apply(&mut clocks, &plan);
+        let first = clock_of(&clocks, ClockKind::FirstResponse);
+        assert!(!first.clock.not_applicable);
+        assert_eq!(first.clock.breached_at, Some(MONDAY_9.plus_millis(2 * 60 * MIN)));
     }
 }

@@ -159,6 +159,7 @@ pub async fn build_services(config: &Config) -> Result<Arc<Services>, AssemblyEr
     };
     let services = Arc::new(services);
     services.seed_sla(&config.sla.file).await?;
+    services.check_stage_calendars()?;
     finish_data_migrations(&services).await?;
     Ok(services)
 }

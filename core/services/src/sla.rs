@@ -9,6 +9,7 @@ use steward_domain::calendar::{Calendar, CalendarSpec};
 use steward_domain::clock::ClockState;
 use steward_domain::event::Actor;
 use steward_domain::ids::TicketRef;
+use steward_domain::process::ProcessLoadError;
 use steward_domain::sla::{PolicySpec, SlaPolicy};
 use steward_domain::sla_engine::{self, SlaCatalog, TicketClock};
 use steward_domain::ticket::{Change, Ticket};
@@ -174,13 +175,8 @@ impl Services {
     }
 
     pub async fn delete_calendar(&self, key: &str) -> Result<(), ServiceError> {
-        let users: Vec<String> =
-            self.sla_catalog().policies.iter().filter(|p| p.calendar.as_deref() == Some(key)).map(|p| format!("`{}`", p.key)).collect();
-        if !users.is_empty() {
-            return Err(ServiceError::Conflict {
-                field: None,
-                message: format!("calendar `{key}` is used by policies {}", users.join(", ")),
-            });
+        if let Some(users) = self.calendar_users(key) {
+            return Err(ServiceError::Conflict { field: None, message: format!("calendar `{key}` is used by {users}") });
         }
         if !self.store.delete_catalog_entry(Catalog::Calendars, key).await? {
             return Err(ServiceError::NotFound { what: "calendar" });
@@ -188,16 +184,54 @@ impl Services {
         self.reload_sla_catalog().await
     }
 
+    /// Who counts time on calendar `key`, in words ("policies `a`, `b` and stages
+    /// `general/after_sales`"); None when nothing does. A policy uses it as its calendar or
+    /// one target's; a process stage as its own.
+    pub fn calendar_users(&self, key: &str) -> Option<String> {
+        let policies: Vec<String> = self
+            .sla_catalog()
+            .policies
+            .iter()
+            .filter(|p| p.to_spec().calendar_fields().any(|(_, c)| c == key))
+            .map(|p| format!("`{}`", p.key))
+            .collect();
+        let stages: Vec<String> = self
+            .processes
+            .iter()
+            .flat_map(|p| {
+                p.stages.iter().filter(move |s| s.calendar.as_deref() == Some(key)).map(move |s| format!("`{}/{}`", p.key, s.key))
+            })
+            .collect();
+        let said: Vec<String> = [("policies", policies), ("stages", stages)]
+            .into_iter()
+            .filter(|(_, users)| !users.is_empty())
+            .map(|(what, users)| format!("{what} {}", users.join(", ")))
+            .collect();
+        (!said.is_empty()).then(|| said.join(" and "))
+    }
+
+    /// Every process stage names a calendar that exists (or `always`): checked once the SLA
+    /// catalog is loaded, so a typo stops the start with the file and field.
+    pub fn check_stage_calendars(&self) -> Result<(), ProcessLoadError> {
+        let catalog = self.sla_catalog();
+        let known: Vec<&str> = catalog.calendars.keys().map(String::as_str).collect();
+        self.processes.check_calendars(&known)
+    }
+
     fn check_policy(&self, key: &str, spec: PolicySpec) -> Result<SlaPolicy, ServiceError> {
         let catalog = self.sla_catalog();
-        // A calendar that does not exist is a missing reference (404), told after the policy's
-        // own rules (422).
-        let missing = spec.calendar.clone().filter(|c| !catalog.calendars.contains_key(c));
+        // A calendar that does not exist is a missing reference (404) naming its field, told
+        // after the policy's own rules (422).
+        let missing: Vec<(&'static str, String)> = spec
+            .calendar_fields()
+            .filter(|(_, c)| *c != Calendar::ALWAYS_UTC_KEY && !catalog.calendars.contains_key(*c))
+            .map(|(field, c)| (field, c.to_owned()))
+            .collect();
         let mut calendar_keys: Vec<&str> = catalog.calendars.keys().map(String::as_str).collect();
-        calendar_keys.extend(missing.as_deref());
+        calendar_keys.extend(missing.iter().map(|(_, c)| c.as_str()));
         let policy = SlaPolicy::from_spec(key, spec, &calendar_keys, &self.tiers)?;
-        match missing {
-            Some(calendar) => Err(ServiceError::Missing { field: "calendar", message: format!("no calendar `{calendar}`") }),
+        match missing.into_iter().next() {
+            Some((field, calendar)) => Err(ServiceError::Missing { field, message: format!("no calendar `{calendar}`") }),
             None => Ok(policy),
         }
     }

@@ -115,7 +115,7 @@ impl Store {
             let c = conditions(filter, true);
             let sql = format!(
                 "SELECT c.kind AS kind, \
-                 CAST(COALESCE(SUM(CASE WHEN c.breached_at IS NULL AND c.stopped_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS met, \
+                 CAST(COALESCE(SUM(CASE WHEN c.breached_at IS NULL AND c.stopped_at IS NOT NULL AND NOT c.not_applicable THEN 1 ELSE 0 END), 0) AS BIGINT) AS met, \
                  CAST(COALESCE(SUM(CASE WHEN c.breached_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS breached \
                  FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id {} GROUP BY c.kind ORDER BY c.kind",
                 c.where_sql()

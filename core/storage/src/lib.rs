@@ -115,6 +115,7 @@ impl Backend {
                 (14, "mail inbound", include_str!("../migrations/sqlite/0014_mail_inbound.sql")),
                 (15, "mail outbox", include_str!("../migrations/sqlite/0015_mail_outbox.sql")),
                 (16, "mail attachments owed", include_str!("../migrations/sqlite/0016_mail_attachments_owed.sql")),
+                (17, "clock calendars", include_str!("../migrations/sqlite/0017_clock_calendars.sql")),
                 (18, "improvements", include_str!("../migrations/sqlite/0018_improvements.sql")),
             ],
             Backend::Postgres => &[
@@ -134,6 +135,7 @@ impl Backend {
                 (14, "mail inbound", include_str!("../migrations/postgres/0014_mail_inbound.sql")),
                 (15, "mail outbox", include_str!("../migrations/postgres/0015_mail_outbox.sql")),
                 (16, "mail attachments owed", include_str!("../migrations/postgres/0016_mail_attachments_owed.sql")),
+                (17, "clock calendars", include_str!("../migrations/postgres/0017_clock_calendars.sql")),
                 (18, "improvements", include_str!("../migrations/postgres/0018_improvements.sql")),
             ],
         }

@@ -2,11 +2,12 @@
 
 use super::sql::{insert_rows, Cell};
 use super::Operation;
-use super::{col, corrupt, Backend, Store, StoreError};
+use super::{col, col_bool, corrupt, Backend, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use steward_domain::clock::{Clock, ClockKind};
 use steward_domain::ids::{ClockId, TicketId};
+use steward_domain::sla::CalendarSource;
 use steward_domain::sla_engine::{AlertRecord, TicketClock};
 use steward_domain::time::Timestamp;
 
@@ -27,7 +28,7 @@ impl Catalog {
 }
 
 pub(super) const CLOCK_COLUMNS: &str = "id, ticket_id, kind, stage, policy_key, target_ms, calendar_key, started_at, elapsed_ms, \
-     segment_from, stopped_at, breached_at, pauses, alerted, next_check_at, due_at";
+     segment_from, stopped_at, breached_at, pauses, alerted, next_check_at, due_at, calendar_source, not_applicable";
 
 fn ts(ms: Option<i64>) -> Option<Timestamp> {
     ms.map(Timestamp::from_millis)
@@ -39,6 +40,7 @@ pub(super) fn clock_from_row(row: &AnyRow) -> Result<TicketClock, StoreError> {
     let kind: String = col(row, "kind")?;
     let pauses: String = col(row, "pauses")?;
     let alerted: String = col(row, "alerted")?;
+    let source: String = col(row, "calendar_source")?;
     Ok(TicketClock {
         id: ClockId::parse("id", &id).map_err(corrupt)?,
         ticket_id: TicketId::parse("ticket_id", &ticket).map_err(corrupt)?,
@@ -54,7 +56,9 @@ pub(super) fn clock_from_row(row: &AnyRow) -> Result<TicketClock, StoreError> {
             stopped_at: ts(col(row, "stopped_at")?),
             breached_at: ts(col(row, "breached_at")?),
             pauses: serde_json::from_str(&pauses).map_err(corrupt)?,
+            not_applicable: col_bool(row, "not_applicable")?,
         },
+        calendar_source: CalendarSource::parse("calendar_source", &source).map_err(corrupt)?,
         alerted: serde_json::from_str(&alerted).map_err(corrupt)?,
         next_check_at: ts(col(row, "next_check_at")?),
         due_at: ts(col(row, "due_at")?),
@@ -201,6 +205,8 @@ pub(super) fn clock_row(c: &TicketClock) -> Vec<Cell> {
         serde_json::to_string(&c.alerted).expect("plain data").into(),
         c.next_check_at.map(Timestamp::as_millis).into(),
         c.due_at.map(Timestamp::as_millis).into(),
+        c.calendar_source.as_str().into(),
+        c.clock.not_applicable.into(),
     ]
 }
 
@@ -214,7 +220,8 @@ pub(super) async fn upsert_clocks(tx: &mut Transaction<'static, Any>, clocks: &[
         " ON CONFLICT (id) DO UPDATE SET policy_key = excluded.policy_key, target_ms = excluded.target_ms, \
          calendar_key = excluded.calendar_key, elapsed_ms = excluded.elapsed_ms, segment_from = excluded.segment_from, \
          stopped_at = excluded.stopped_at, breached_at = excluded.breached_at, pauses = excluded.pauses, \
-         alerted = excluded.alerted, next_check_at = excluded.next_check_at, due_at = excluded.due_at",
+         alerted = excluded.alerted, next_check_at = excluded.next_check_at, due_at = excluded.due_at, \
+         calendar_source = excluded.calendar_source, not_applicable = excluded.not_applicable",
     )
     .await?;
     Ok(())

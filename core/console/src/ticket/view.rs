@@ -489,7 +489,7 @@ async fn sla_panel(
                 target: TargetDuration::from_seconds(u64::try_from(c.clock.target_ms / 1000).unwrap_or(0)).to_string(),
                 remaining: business_time(r.remaining_ms),
                 due: r.due_at.map_or_else(|| tt.not_due.to_owned(), |t| locale.time(t)),
-                calendar: words.calendar_label(&r.calendar),
+                calendar: format!("{} · {}", words.calendar_label(&r.calendar), words.calendar_source_label(c.calendar_source)),
                 pauses: c
                     .clock
                     .pauses

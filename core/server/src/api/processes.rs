@@ -22,6 +22,9 @@ pub struct StageView {
     office: Office,
     /// Target time in this stage, e.g. `4h`.
     target: Option<String>,
+    /// The calendar the target counts on (`always`: wall-clock time); null: the matching SLA
+    /// policy's calendar.
+    calendar: Option<String>,
     /// The role responsible for the work in this stage.
     role: String,
     required_certification: Option<String>,
@@ -60,6 +63,7 @@ impl From<&Process> for ProcessView {
                     name: s.name.clone(),
                     office: s.office,
                     target: s.target.map(|t| t.to_string()),
+                    calendar: s.calendar.clone(),
                     role: s.responsible_role.clone(),
                     required_certification: s.required_certification.clone(),
                     terminal: s.terminal,

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use steward_domain::auth::Permission;
 use steward_domain::calendar::{BusinessHours, Calendar, CalendarSpec};
 use steward_domain::ids::TicketRef;
-use steward_domain::sla::{PolicySpec, SlaPolicy};
+use steward_domain::sla::{CalendarSource, PolicySpec, SlaPolicy};
 use steward_domain::time::Timestamp;
 use steward_services::sla::{ClockReport, SlaReport};
 use utoipa::ToSchema;
@@ -47,8 +47,14 @@ pub struct PolicyBody {
     warning_percent: Option<u32>,
     #[schema(value_type = Option<Vec<Object>>, example = json!([{"at_percent": 100, "notify_role": "supervisor"}]))]
     escalations: Option<Value>,
-    /// Calendar key; none means 24×7 UTC.
+    /// Calendar key; none (or `always`) means 24×7 UTC, wall-clock time.
     calendar: Option<String>,
+    /// The calendar the first-response target counts on, instead of `calendar` (`always`: wall-clock time).
+    first_response_calendar: Option<String>,
+    /// The calendar the next-response target counts on, instead of `calendar`.
+    next_response_calendar: Option<String>,
+    /// The calendar the resolution target counts on, instead of `calendar`.
+    resolution_calendar: Option<String>,
     /// Statuses that pause the resolution clock.
     pause_on: Option<Vec<String>>,
 }
@@ -179,7 +185,7 @@ async fn list_policies(State(state): State<AppState>, principal: Principal) -> R
 /// Add an SLA policy (admin).
 #[utoipa::path(post, path = "/api/v1/sla-policies", tag = "sla", request_body = NewPolicyBody,
     responses(
-        (status = 404, description = "`calendar` names no calendar (`not-found`; `errors` names it)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`calendar` or a `*_calendar` names no calendar (`not-found`; `errors` names the field)", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "The policy", body = PolicyView),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Key taken", body = Problem, content_type = "application/problem+json"),
@@ -212,7 +218,7 @@ async fn get_policy(
 #[utoipa::path(put, path = "/api/v1/sla-policies/{key}", tag = "sla", params(("key" = String, Path)), request_body = PolicyBody,
     responses(
 (status = 200, description = "The policy", body = PolicyView),
-              (status = 404, description = "No such policy, or `calendar` names no calendar (`not-found`; `errors` names it)", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such policy, or `calendar` or a `*_calendar` names no calendar (`not-found`; `errors` names the field)", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn replace_policy(
@@ -292,11 +298,11 @@ async fn replace_calendar(
     Ok(axum::Json(CalendarView::from(&state.services.replace_calendar(&key, spec).await?)))
 }
 
-/// Remove a calendar no policy uses (admin).
+/// Remove a calendar no policy or stage uses (admin).
 #[utoipa::path(delete, path = "/api/v1/calendars/{key}", tag = "sla", params(("key" = String, Path)),
     responses((status = 204, description = "Removed"),
               (status = 404, description = "No such calendar", body = Problem, content_type = "application/problem+json"),
-              (status = 409, description = "A policy uses it", body = Problem, content_type = "application/problem+json")),
+              (status = 409, description = "A policy (as its calendar or a target's) or a process stage uses it", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn delete_calendar(State(state): State<AppState>, principal: Principal, Path(key): Path<String>) -> Result<StatusCode, ApiError> {
     principal.require(Permission::ManageSla)?;
@@ -323,7 +329,8 @@ pub struct ClockView {
     stage: Option<String>,
     /// The policy the clock follows.
     policy: Option<String>,
-    /// running, paused, met or breached
+    /// running, paused, met, breached or not_applicable (a first response never given on a
+    /// ticket closed before its due time: left out of the compliance rate)
     state: String,
     /// Business time allowed, e.g. `2h`.
     target: String,
@@ -341,8 +348,13 @@ pub struct ClockView {
     breached_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
     stopped_at: Option<Timestamp>,
-    /// The calendar that measures it.
+    /// The calendar that measures it (key); `always` is wall-clock time, 24×7 UTC.
     calendar: String,
+    /// That calendar's name.
+    calendar_name: String,
+    /// Why it counts on that calendar: the stage's own, the policy's for this target, the
+    /// policy's, or none named (24×7 UTC).
+    calendar_source: CalendarSource,
     pauses: Vec<PauseView>,
     /// Alerts recorded for it: warning, breach, escalation_<percent>.
     alerts: Vec<String>,
@@ -367,6 +379,8 @@ impl From<ClockReport> for ClockView {
             breached_at: c.clock.breached_at,
             stopped_at: c.clock.stopped_at,
             calendar: r.calendar.key().to_owned(),
+            calendar_name: r.calendar.name().to_owned(),
+            calendar_source: c.calendar_source,
             pauses: c.clock.pauses.into_iter().map(|p| PauseView { from: p.from, to: p.to, reason: p.reason }).collect(),
             alerts: c.alerted,
         }
@@ -394,7 +408,8 @@ pub struct TicketSlaView {
     policy: Option<PolicyRef>,
     /// Which policy matched and why.
     explanation: String,
-    /// The calendar the policy measures business time with.
+    /// The policy's calendar; a clock may count on another (a stage's or a target's own, see
+    /// each clock's `calendar` and `calendar_source`).
     calendar: CalendarRef,
     clocks: Vec<ClockView>,
 }
