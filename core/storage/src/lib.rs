@@ -117,6 +117,7 @@ impl Backend {
                 (16, "mail attachments owed", include_str!("../migrations/sqlite/0016_mail_attachments_owed.sql")),
                 (17, "clock calendars", include_str!("../migrations/sqlite/0017_clock_calendars.sql")),
                 (18, "improvements", include_str!("../migrations/sqlite/0018_improvements.sql")),
+                (19, "mail outbox lean", include_str!("../migrations/sqlite/0019_mail_outbox_lean.sql")),
             ],
             Backend::Postgres => &[
                 (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -137,6 +138,7 @@ impl Backend {
                 (16, "mail attachments owed", include_str!("../migrations/postgres/0016_mail_attachments_owed.sql")),
                 (17, "clock calendars", include_str!("../migrations/postgres/0017_clock_calendars.sql")),
                 (18, "improvements", include_str!("../migrations/postgres/0018_improvements.sql")),
+                (19, "mail outbox lean", include_str!("../migrations/postgres/0019_mail_outbox_lean.sql")),
             ],
         }
     }

@@ -399,12 +399,15 @@ impl Store {
     pub async fn list_mail(&self, state: Option<MailState>, before: Option<MailId>, limit: u32) -> Result<Vec<OutboxMail>, StoreError> {
         Operation("list_mail")
             .run(async {
-                let mut conditions = vec!["($1 = '' OR state = $1)"];
+                // The state is named as a literal (a closed set) so that the partial index on
+                // failed mail serves its listing; the others walk the primary key.
+                let mut conditions: Vec<String> = state.map(|state| format!("state = '{}'", state.as_str())).into_iter().collect();
                 if before.is_some() {
-                    conditions.push("id < $3");
+                    conditions.push("id < $2".to_owned());
                 }
-                let sql = format!("SELECT {LIST_COLUMNS} FROM mail_outbox WHERE {} ORDER BY id DESC LIMIT $2", conditions.join(" AND "));
-                let mut query = sqlx::query(&sql).bind(state.map_or("", MailState::as_str)).bind(i64::from(limit));
+                let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+                let sql = format!("SELECT {LIST_COLUMNS} FROM mail_outbox {filter} ORDER BY id DESC LIMIT $1");
+                let mut query = sqlx::query(&sql).bind(i64::from(limit));
                 if let Some(before) = before {
                     query = query.bind(before.to_string());
                 }
