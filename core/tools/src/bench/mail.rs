@@ -663,9 +663,8 @@ async fn load_rows(options: &BenchOptions, token: &str, gate: &str, run: &str) -
     if options.wants("P16") {
         let what =
             format!("P1 ({connections} connections) with mail on: a \"received\" mail queued per ticket, the worker sending meanwhile");
-        let queuing_what = format!(
-            "P1 ({connections} connections) with mail on and the worker off: the \"received\" mail queued, none sent"
-        );
+        let queuing_what =
+            format!("P1 ({connections} connections) with mail on and the worker off: the \"received\" mail queued, none sent");
         match outbound_wanted {
             true => {
                 rows.push(ratio_row("P16", queuing_what, &queuing, String::new()));
