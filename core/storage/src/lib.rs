@@ -275,12 +275,19 @@ impl Store {
     /// Applies pending migrations. Safe to run from several nodes at once on PostgreSQL (an
     /// advisory lock serialises them).
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.migrate_up_to(i64::MAX).await
+    }
+
+    /// Applies the pending migrations numbered up to `last`: a database as an older release
+    /// left it, for the upgrade tests.
+    async fn migrate_up_to(&self, last: i64) -> Result<(), StoreError> {
         Operation("migrate")
             .run(async {
                 let migrations = self
                     .backend
                     .migrations()
                     .iter()
+                    .filter(|(version, _, _)| *version <= last)
                     .map(|(version, description, sql)| {
                         Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, Cow::Borrowed(*sql), false)
                     })
@@ -522,6 +529,55 @@ mod tests {
         assert_eq!(redact("postgres://app:hunter2@db:5432/steward"), "postgres://app:***@db:5432/steward");
         assert_eq!(redact("postgres://app@db/steward"), "postgres://app@db/steward");
         assert_eq!(redact("sqlite://data/steward.db"), "sqlite://data/steward.db");
+    }
+
+    use steward_domain::mail::MailState;
+
+    /// Migration 0019 rebuilds the SQLite outbox: queued mail and its attempts come through,
+    /// and deleting a mail still takes its attempts with it.
+    #[tokio::test]
+    async fn the_outbox_rebuild_keeps_mail_and_attempts() {
+        let dir = std::env::temp_dir().join(format!("steward-outbox-rebuild-{}", std::process::id()));
+        let config = DatabaseConfig { url: format!("sqlite://{}", dir.join("x.db").display()), ..DatabaseConfig::default() };
+        let store = Store::connect(&config).await.unwrap();
+        store.migrate_up_to(18).await.unwrap();
+        let (m1, m2) = ("00000000-0000-7000-8000-000000000001", "00000000-0000-7000-8000-000000000002");
+        for (id, state, next) in [(m1, "pending", Some(5)), (m2, "failed", None)] {
+            sqlx::query(
+                "INSERT INTO mail_outbox (id, kind, recipient, subject, text_body, html_body, message_id, state, attempts, created_at, next_attempt_at) \
+                 VALUES ($1, 'assigned', 'a@example.com', 's', 't', 'h', $2, $3, 1, 1, $4)",
+            )
+            .bind(id)
+            .bind(format!("<{id}@example.com>"))
+            .bind(state)
+            .bind(next)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+            sqlx::query("INSERT INTO mail_attempts (mail_id, number, at, duration_ms, error) VALUES ($1, 1, 2, 3, 'refused')")
+                .bind(id)
+                .execute(&store.pool)
+                .await
+                .unwrap();
+        }
+        store.migrate().await.unwrap();
+        let kept: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT o.id, o.state, COUNT(a.number) FROM mail_outbox o JOIN mail_attempts a ON a.mail_id = o.id GROUP BY o.id, o.state ORDER BY o.id",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(kept, vec![(m1.into(), "pending".into(), 1), (m2.into(), "failed".into(), 1)]);
+        let failed = store.list_mail(Some(MailState::Failed), None, 10).await.unwrap();
+        assert_eq!(failed.iter().map(|m| m.id.to_string()).collect::<Vec<_>>(), vec![m2.to_owned()]);
+        sqlx::query("DELETE FROM mail_outbox WHERE id = $1").bind(m2).execute(&store.pool).await.unwrap();
+        let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_attempts").fetch_one(&store.pool).await.unwrap();
+        assert_eq!(attempts, 1, "the deleted mail's attempts went with it");
+        let failed = store.list_mail(Some(MailState::Failed), None, 10).await.unwrap();
+        assert!(failed.is_empty());
+        let pending = store.list_mail(Some(MailState::Pending), None, 10).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
